@@ -1,0 +1,115 @@
+/*  =========================================================================
+    wp_store - the LMDB wrapper: one owner per environment, batched commits,
+    map growth on MDB_MAP_FULL, stale-reader check, schema version.
+
+    One process (one actor) owns an environment. Writes go into a batch
+    (one open write transaction); the batch commits when it holds
+    `batch_max` writes or when the owner calls wp_store_flush (the actors
+    call it every `flush_ms`). A crash therefore loses at most the writes
+    of the open batch: at most batch_max records or flush_ms of updates.
+
+    Every value is stored behind a 4-byte record header: the 16-bit
+    record version given by the caller and 16 reserved bits, so readers can
+    tell old records from new ones. The environment itself carries a
+    schema number in its "meta" database; opening an environment written
+    with another schema number fails with a message naming the path.
+    =========================================================================
+*/
+
+#ifndef WP_STORE_H_INCLUDED
+#define WP_STORE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Schema number of every environment this code writes.
+#define WP_STORE_SCHEMA 1
+
+typedef struct _wp_store_t wp_store_t;
+
+//  Options for wp_store_new; zero fields take the defaults.
+typedef struct {
+    size_t map_size;      // initial map size in bytes (default 16 MiB);
+                          // doubled on MDB_MAP_FULL up to map_max
+    size_t map_max;       // largest map size in bytes (default 8 GiB)
+    unsigned batch_max;   // writes per batch before an automatic commit
+                          // (default 1000)
+    bool nosync;          // MDB_NOSYNC: faster, loses durability on OS crash
+                          // (not on process crash); default false
+    unsigned max_dbs;     // named databases (default 16)
+} wp_store_opts_t;
+
+//  Called for each record by wp_store_iterate. key/value are valid only
+//  during the call. Return 0 to go on, non-zero to stop the iteration.
+typedef int (wp_store_fn) (const void *key, size_t key_len,
+                           const void *value, size_t value_len,
+                           uint16_t version, void *arg);
+
+//  Open (creating if needed) the environment in directory `path` (created
+//  if missing). Runs mdb_reader_check. opts may be NULL. Returns NULL and
+//  logs why (naming the path) on failure.
+wp_store_t *
+    wp_store_new (const char *path, const wp_store_opts_t *opts);
+
+//  Commit any open batch, close the environment, free it; nulls *self_p.
+//  Safe on NULL.
+void
+    wp_store_destroy (wp_store_t **self_p);
+
+//  Put a record into database `db` (created on first use) in the current
+//  batch. The value is copied. Commits automatically when the batch is
+//  full. Grows the map and retries on MDB_MAP_FULL. Returns 0 or -1.
+int
+    wp_store_put (wp_store_t *self, const char *db, const void *key,
+                  size_t key_len, const void *value, size_t value_len,
+                  uint16_t version);
+
+//  Delete a record in the current batch. Deleting a missing key is 0.
+int
+    wp_store_del (wp_store_t *self, const char *db, const void *key,
+                  size_t key_len);
+
+//  Read a record (seeing writes of the open batch). Copies at most
+//  `capacity` bytes of the value into `buffer`, sets *value_len to the
+//  full length and *version to its record version (either may be NULL).
+//  Returns 0 when found, 1 when not found, -1 on error (including a value
+//  longer than capacity, which is logged).
+int
+    wp_store_get (wp_store_t *self, const char *db, const void *key,
+                  size_t key_len, void *buffer, size_t capacity,
+                  size_t *value_len, uint16_t *version);
+
+//  Call fn for each record of `db` in key order (seeing the open batch).
+//  A missing database has no records. Returns 0, or -1 on error, or the
+//  callback's non-zero return.
+int
+    wp_store_iterate (wp_store_t *self, const char *db, wp_store_fn *fn,
+                      void *arg);
+
+//  Commit the open batch, if any. Returns 0 or -1 (the batch is kept in
+//  memory and retried on the next flush after a transient failure).
+int
+    wp_store_flush (wp_store_t *self);
+
+//  Records committed durably since the store was opened.
+uint64_t
+    wp_store_committed (wp_store_t *self);
+
+//  Writes waiting in the open batch.
+unsigned
+    wp_store_pending (wp_store_t *self);
+
+//  Current map size in bytes.
+size_t
+    wp_store_map_size (wp_store_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+#  setup.sh - install the Debian packages warmup needs (only those missing)
+#  and build it into ./build. Safe to run again: does nothing that is done.
+#  Usage: tools/setup.sh [--sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
+          libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libcmocka-dev
+          zlib1g-dev)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+BUILD=build
+EXTRA=()
+if [ "${1:-}" = "--sanitize" ]; then
+    BUILD=build-asan
+    EXTRA=(-DWP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+fi
+cmake -S . -B "$BUILD" "${EXTRA[@]}" >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" >/dev/null
+echo "setup: built into $BUILD/" >&2
