@@ -1,0 +1,471 @@
+/*  =========================================================================
+    wp_bus - a bus client: publish and receive warmup events through the
+    proxy, with headers, sequence numbers, validation and readiness probe.
+    =========================================================================
+*/
+#include "wp_bus.h"
+#include "wp_util.h"
+
+#define PROBE_PREFIX "_probe."
+#define TOPIC_MAX    64          //  longest topic frame accepted
+#define SEQ_TRACK_MAX 4096       //  (source, topic) pairs tracked for gaps
+#define BUFFER_MAX   100000      //  events kept while waiting for readiness
+
+//  Topic table, in wp_topic_t order.
+static const struct {
+    const char *name;
+    const ProtobufCMessageDescriptor *descriptor;
+} s_topics [WP_TOPIC_COUNT] = {
+    { "usage.observed", &warmup__v1__usage_observed__descriptor },
+    { "usage.pattern", &warmup__v1__usage_pattern__descriptor },
+    { "prediction.made", &warmup__v1__prediction_made__descriptor },
+    { "warmup.requested", &warmup__v1__warmup_requested__descriptor },
+    { "warmup.done", &warmup__v1__warmup_done__descriptor },
+    { "resource.status", &warmup__v1__resource_status__descriptor },
+    { "perf.estimate", &warmup__v1__perf_estimate__descriptor },
+    { "metrics.snapshot", &warmup__v1__metrics_snapshot__descriptor },
+    { "heartbeat", &warmup__v1__heartbeat__descriptor },
+};
+
+struct _wp_bus_t {
+    zsock_t *pub;                   //  connects to the proxy's XSUB side
+    zsock_t *sub;                   //  connects to the proxy's XPUB side
+    char *source;                   //  our source id
+    char *probe_topic;              //  "_probe.<source>"
+    bool ready;                     //  probe came back
+    size_t max_frame;               //  largest payload accepted
+    uint64_t seq [WP_TOPIC_COUNT];  //  last sequence number sent per topic
+    zhashx_t *seen;                 //  "topic|source" -> last seq received
+    zlistx_t *buffered;             //  zmsg_t kept during wait_ready
+    wp_bus_stats_t stats;           //  counters
+};
+
+//  Name of a topic.
+const char *
+wp_topic_name (wp_topic_t topic)
+{
+    assert (topic < WP_TOPIC_COUNT);
+    return s_topics [topic].name;
+}
+
+//  Descriptor of a topic's payload.
+const ProtobufCMessageDescriptor *
+wp_topic_descriptor (wp_topic_t topic)
+{
+    assert (topic < WP_TOPIC_COUNT);
+    return s_topics [topic].descriptor;
+}
+
+//  Topic for a name, or -1.
+int
+wp_topic_lookup (const char *name, size_t len)
+{
+    for (int i = 0; i < WP_TOPIC_COUNT; i++)
+        if (strlen (s_topics [i].name) == len
+            && memcmp (s_topics [i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+//  Check an envelope's topic and payload size.
+int
+wp_bus_check_envelope (const void *topic, size_t topic_len, size_t payload_len,
+                       size_t max_frame, const char **why)
+{
+    const char *name = (const char *) topic;
+    if (topic_len == 0 || topic_len > TOPIC_MAX) {
+        *why = "topic frame empty or too long";
+        return -1;
+    }
+    bool probe = topic_len > strlen (PROBE_PREFIX)
+              && memcmp (name, PROBE_PREFIX, strlen (PROBE_PREFIX)) == 0;
+    if (!probe && wp_topic_lookup (name, topic_len) < 0) {
+        *why = "unknown topic";
+        return -1;
+    }
+    if (payload_len > max_frame) {
+        *why = "payload larger than max_frame";
+        return -1;
+    }
+    return 0;
+}
+
+//  Create a client.
+wp_bus_t *
+wp_bus_new (const char *pub_endpoint, const char *sub_endpoint,
+            const char *source, const wp_bus_opts_t *opts)
+{
+    assert (pub_endpoint && sub_endpoint && source);
+    wp_bus_t *self = (wp_bus_t *) zmalloc (sizeof (wp_bus_t));
+    assert (self);
+    wp_bus_opts_t defaults = { 0 };
+    if (!opts)
+        opts = &defaults;
+    self->max_frame = opts->max_frame ? opts->max_frame : WP_BUS_MAX_FRAME_DEFAULT;
+    self->source = strdup (source);
+    self->probe_topic = zsys_sprintf (PROBE_PREFIX "%s", source);
+    self->seen = zhashx_new ();
+    self->buffered = zlistx_new ();
+    zlistx_set_destructor (self->buffered, (zlistx_destructor_fn *) zmsg_destroy);
+
+    self->pub = zsock_new (ZMQ_PUB);
+    self->sub = zsock_new (ZMQ_SUB);
+    assert (self->pub && self->sub);
+    zsock_set_sndhwm (self->pub, opts->sndhwm ? opts->sndhwm : 100000);
+    zsock_set_rcvhwm (self->sub, opts->rcvhwm ? opts->rcvhwm : 100000);
+    zsock_set_linger (self->pub, opts->linger_ms ? opts->linger_ms : 1000);
+    if (zsock_connect (self->pub, "%s", pub_endpoint) != 0) {
+        zsys_error ("bus: cannot connect publisher to '%s': %s",
+                    pub_endpoint, zmq_strerror (zmq_errno ()));
+        wp_bus_destroy (&self);
+        return NULL;
+    }
+    if (zsock_connect (self->sub, "%s", sub_endpoint) != 0) {
+        zsys_error ("bus: cannot connect subscriber to '%s': %s",
+                    sub_endpoint, zmq_strerror (zmq_errno ()));
+        wp_bus_destroy (&self);
+        return NULL;
+    }
+    zsock_set_subscribe (self->sub, self->probe_topic);
+    return self;
+}
+
+//  Destroy a client.
+void
+wp_bus_destroy (wp_bus_t **self_p)
+{
+    assert (self_p);
+    wp_bus_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->pub);
+    zsock_destroy (&self->sub);
+    zhashx_destroy (&self->seen);
+    zlistx_destroy (&self->buffered);
+    zstr_free (&self->probe_topic);
+    free (self->source);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Subscribe to a topic prefix.
+int
+wp_bus_subscribe (wp_bus_t *self, const char *prefix)
+{
+    assert (self && prefix);
+    zsock_set_subscribe (self->sub, prefix);
+    return 0;
+}
+
+//  Send our probe.
+static void
+s_send_probe (wp_bus_t *self)
+{
+    zmq_send (zsock_resolve (self->pub), self->probe_topic,
+              strlen (self->probe_topic), ZMQ_SNDMORE);
+    zmq_send (zsock_resolve (self->pub), "", 0, 0);
+}
+
+//  True when msg is a probe; sets ready when it is ours.
+static bool
+s_is_probe (wp_bus_t *self, zmsg_t *msg)
+{
+    zframe_t *topic = zmsg_first (msg);
+    if (!topic || zframe_size (topic) <= strlen (PROBE_PREFIX)
+        || memcmp (zframe_data (topic), PROBE_PREFIX, strlen (PROBE_PREFIX)) != 0)
+        return false;
+    if (zframe_streq (topic, self->probe_topic))
+        self->ready = true;
+    return true;
+}
+
+//  Probe until ready or timeout.
+int
+wp_bus_wait_ready (wp_bus_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    zpoller_t *poller = zpoller_new (self->sub, NULL);
+    int retry_ms = 10;
+    while (!self->ready && !zsys_interrupted) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        s_send_probe (self);
+        //  Wait for the probe, keeping anything else that arrives.
+        int64_t until = zclock_mono () + (retry_ms < left ? retry_ms : left);
+        while (!self->ready) {
+            int64_t wait = until - zclock_mono ();
+            if (wait <= 0)
+                break;
+            if (!zpoller_wait (poller, (int) wait))
+                break;
+            zmsg_t *msg = zmsg_recv (self->sub);
+            if (!msg)
+                break;
+            if (s_is_probe (self, msg))
+                zmsg_destroy (&msg);
+            else
+            if (zlistx_size (self->buffered) < BUFFER_MAX)
+                zlistx_add_end (self->buffered, msg);
+            else {
+                self->stats.gaps++;
+                zmsg_destroy (&msg);
+            }
+        }
+        if (retry_ms < 200)
+            retry_ms *= 2;
+    }
+    zpoller_destroy (&poller);
+    if (self->ready)
+        zsock_set_unsubscribe (self->sub, self->probe_topic);
+    return self->ready ? 0 : -1;
+}
+
+//  True once ready.
+bool
+wp_bus_ready (wp_bus_t *self)
+{
+    assert (self);
+    return self->ready;
+}
+
+//  Header slot of a message: field 1, which every warmup message has.
+static Warmup__V1__Header **
+s_header_slot (const ProtobufCMessage *msg)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    assert (desc->n_fields > 0);
+    const ProtobufCFieldDescriptor *field = &desc->fields [0];
+    assert (field->id == 1 && field->type == PROTOBUF_C_TYPE_MESSAGE
+            && field->descriptor == &warmup__v1__header__descriptor);
+    return (Warmup__V1__Header **) ((char *) msg + field->offset);
+}
+
+//  Header of a decoded event.
+const Warmup__V1__Header *
+wp_bus_header (const ProtobufCMessage *msg)
+{
+    assert (msg);
+    return *s_header_slot (msg);
+}
+
+//  Stamp and publish.
+int
+wp_bus_publish (wp_bus_t *self, wp_topic_t topic, ProtobufCMessage *msg)
+{
+    assert (self && msg && topic < WP_TOPIC_COUNT);
+    assert (msg->descriptor == s_topics [topic].descriptor);
+    Warmup__V1__Header header = WARMUP__V1__HEADER__INIT;
+    Warmup__V1__Header **slot = s_header_slot (msg);
+    Warmup__V1__Header *saved = *slot;
+    header.source = self->source;
+    header.seq = ++self->seq [topic];
+    header.sent_us = wp_wall_us ();
+    header.schema = WP_SCHEMA_VERSION;
+    *slot = &header;
+
+    uint8_t stack [4096];
+    size_t size = protobuf_c_message_get_packed_size (msg);
+    uint8_t *buffer = size <= sizeof stack ? stack : (uint8_t *) malloc (size);
+    assert (buffer);
+    protobuf_c_message_pack (msg, buffer);
+    *slot = saved;
+
+    void *socket = zsock_resolve (self->pub);
+    const char *name = s_topics [topic].name;
+    int rc = 0;
+    if (zmq_send (socket, name, strlen (name), ZMQ_SNDMORE) < 0
+        || zmq_send (socket, buffer, size, 0) < 0) {
+        self->stats.send_errors++;
+        if (wp_log_should (self->stats.send_errors))
+            zsys_error ("bus: %s: cannot publish %s: %s", self->source, name,
+                        zmq_strerror (zmq_errno ()));
+        rc = -1;
+    }
+    else
+        self->stats.events_out++;
+    if (buffer != stack)
+        free (buffer);
+    return rc;
+}
+
+//  Send frames as given.
+int
+wp_bus_send_raw (wp_bus_t *self, zmsg_t **msg_p)
+{
+    assert (self && msg_p);
+    return zmsg_send (msg_p, self->pub);
+}
+
+//  Count a rejected message and log it (rate-limited).
+static void
+s_reject (wp_bus_t *self, const char *why, const void *topic, size_t topic_len)
+{
+    self->stats.bad_frames++;
+    if (wp_log_should (self->stats.bad_frames)) {
+        int shown = topic_len > 40 ? 40 : (int) topic_len;
+        char printable [41];
+        for (int i = 0; i < shown; i++) {
+            char c = ((const char *) topic) [i];
+            printable [i] = (c >= 32 && c < 127) ? c : '?';
+        }
+        printable [shown] = 0;
+        zsys_warning ("bus: %s: dropped message on '%s': %s (%" PRIu64 " so far)",
+                      self->source, printable, why, self->stats.bad_frames);
+    }
+}
+
+//  Track the sequence number of a received event; count gaps.
+static void
+s_track_seq (wp_bus_t *self, wp_topic_t topic, const Warmup__V1__Header *header)
+{
+    char key [300];
+    snprintf (key, sizeof key, "%d|%.256s", (int) topic,
+              header->source ? header->source : "");
+    uint64_t last = (uint64_t) (uintptr_t) zhashx_lookup (self->seen, key);
+    if (last && header->seq > last + 1)
+        self->stats.gaps += header->seq - last - 1;
+    //  A lower number means the publisher restarted: start again from it.
+    if (!last && zhashx_size (self->seen) >= SEQ_TRACK_MAX)
+        zhashx_purge (self->seen);
+    zhashx_update (self->seen, key, (void *) (uintptr_t) header->seq);
+}
+
+//  Validate and decode one message (topic frame + payload).
+static int
+s_decode (wp_bus_t *self, zmsg_t *msg, wp_bus_event_t *event)
+{
+    zframe_t *topic = zmsg_first (msg);
+    zframe_t *payload = zmsg_next (msg);
+    if (!topic || !payload || zmsg_size (msg) != 2) {
+        s_reject (self, "not two frames", topic ? (const void *) zframe_data (topic) : (const void *) "",
+                  topic ? zframe_size (topic) : 0);
+        return 0;
+    }
+    const char *why = NULL;
+    if (wp_bus_check_envelope (zframe_data (topic), zframe_size (topic),
+                               zframe_size (payload), self->max_frame, &why)) {
+        s_reject (self, why, zframe_data (topic), zframe_size (topic));
+        return 0;
+    }
+    int index = wp_topic_lookup ((const char *) zframe_data (topic),
+                                 zframe_size (topic));
+    if (index < 0)
+        return 0;   //  someone else's probe
+    ProtobufCMessage *decoded = protobuf_c_message_unpack (
+        s_topics [index].descriptor, NULL, zframe_size (payload),
+        zframe_data (payload));
+    if (!decoded) {
+        s_reject (self, "payload does not decode", zframe_data (topic),
+                  zframe_size (topic));
+        return 0;
+    }
+    const Warmup__V1__Header *header = *s_header_slot (decoded);
+    if (!header || !header->source || !*header->source || header->seq == 0) {
+        s_reject (self, "payload has no header", zframe_data (topic),
+                  zframe_size (topic));
+        protobuf_c_message_free_unpacked (decoded, NULL);
+        return 0;
+    }
+    s_track_seq (self, (wp_topic_t) index, header);
+    self->stats.events_in++;
+    event->topic = (wp_topic_t) index;
+    event->msg = decoded;
+    return 1;
+}
+
+//  Receive one event without blocking.
+int
+wp_bus_recv (wp_bus_t *self, wp_bus_event_t *event)
+{
+    assert (self && event);
+    event->msg = NULL;
+    while (true) {
+        zmsg_t *msg = (zmsg_t *) zlistx_detach (self->buffered, NULL);
+        if (!msg) {
+            //  zmsg_recv blocks; ask the socket first.
+            if (!(zsock_events (self->sub) & ZMQ_POLLIN))
+                return 0;
+            msg = zmsg_recv (self->sub);
+            if (!msg)
+                return 0;
+        }
+        if (s_is_probe (self, msg)) {
+            zmsg_destroy (&msg);
+            continue;
+        }
+        int rc = s_decode (self, msg, event);
+        zmsg_destroy (&msg);
+        if (rc == 1)
+            return 1;
+    }
+}
+
+//  Receive one event, waiting up to timeout_ms.
+int
+wp_bus_recv_wait (wp_bus_t *self, wp_bus_event_t *event, int timeout_ms)
+{
+    assert (self && event);
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+    zpoller_t *poller = zpoller_new (self->sub, NULL);
+    int rc = 0;
+    while (true) {
+        if (wp_bus_recv (self, event) == 1) {
+            rc = 1;
+            break;
+        }
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        zpoller_wait (poller, left > 1000 ? 1000 : (int) left);
+        if (zpoller_terminated (poller) || zsys_interrupted) {
+            rc = -1;
+            break;
+        }
+    }
+    zpoller_destroy (&poller);
+    return rc;
+}
+
+//  Free an event's payload.
+void
+wp_bus_event_free (wp_bus_event_t *event)
+{
+    if (event && event->msg) {
+        protobuf_c_message_free_unpacked (event->msg, NULL);
+        event->msg = NULL;
+    }
+}
+
+//  The subscriber socket.
+zsock_t *
+wp_bus_sub_socket (wp_bus_t *self)
+{
+    assert (self);
+    return self->sub;
+}
+
+//  True while buffered events wait.
+bool
+wp_bus_has_buffered (wp_bus_t *self)
+{
+    assert (self);
+    return zlistx_size (self->buffered) > 0;
+}
+
+//  Copy of the counters.
+void
+wp_bus_stats (wp_bus_t *self, wp_bus_stats_t *stats)
+{
+    assert (self && stats);
+    *stats = self->stats;
+}
+
+//  The source id.
+const char *
+wp_bus_source (wp_bus_t *self)
+{
+    assert (self);
+    return self->source;
+}

@@ -1,0 +1,191 @@
+/*  =========================================================================
+    wp_util - small helpers shared by every class.
+    =========================================================================
+*/
+#include "wp_util.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+//  Wall-clock time in microseconds since the Unix epoch.
+uint64_t
+wp_wall_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+//  Monotonic time in nanoseconds.
+uint64_t
+wp_mono_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+//  Log the first 10 occurrences, then every 1000th.
+bool
+wp_log_should (uint64_t occurrence)
+{
+    return occurrence <= 10 || occurrence % 1000 == 0;
+}
+
+#define ROTL(x, b) (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                              \
+    do {                                                                      \
+        v0 += v1; v1 = ROTL (v1, 13); v1 ^= v0; v0 = ROTL (v0, 32);           \
+        v2 += v3; v3 = ROTL (v3, 16); v3 ^= v2;                               \
+        v0 += v3; v3 = ROTL (v3, 21); v3 ^= v0;                               \
+        v2 += v1; v1 = ROTL (v1, 17); v1 ^= v2; v2 = ROTL (v2, 32);           \
+    } while (0)
+
+//  Little-endian 64-bit load.
+static uint64_t
+s_le64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+//  SipHash-2-4 (Aumasson and Bernstein), written from the paper.
+uint64_t
+wp_siphash (const uint8_t key[16], const void *data, size_t len)
+{
+    const uint8_t *in = (const uint8_t *) data;
+    uint64_t k0 = s_le64 (key), k1 = s_le64 (key + 8);
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+    uint64_t v3 = 0x7465646279746573ULL ^ k1;
+    size_t blocks = len / 8;
+    for (size_t i = 0; i < blocks; i++) {
+        uint64_t m = s_le64 (in + i * 8);
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t) len << 56;
+    const uint8_t *tail = in + blocks * 8;
+    for (size_t i = 0; i < (len & 7); i++)
+        b |= (uint64_t) tail [i] << (8 * i);
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+//  Keyed hash of a user id.
+uint64_t
+wp_user_hash (const uint8_t key[16], const char *user)
+{
+    return wp_siphash (key, user, strlen (user));
+}
+
+//  Value of one hex digit, or -1.
+static int
+s_hexval (char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+//  Parse 32 hex digits into 16 bytes.
+int
+wp_parse_key (const char *hex, uint8_t key[16])
+{
+    if (!hex || strlen (hex) != 32)
+        return -1;
+    for (int i = 0; i < 16; i++) {
+        int hi = s_hexval (hex [2 * i]), lo = s_hexval (hex [2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        key [i] = (uint8_t) (hi << 4 | lo);
+    }
+    return 0;
+}
+
+//  Resident set size from /proc/self/statm.
+uint64_t
+wp_rss_kb (void)
+{
+    FILE *file = fopen ("/proc/self/statm", "r");
+    if (!file)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf (file, "%lu %lu", &size, &resident);
+    fclose (file);
+    if (n != 2)
+        return 0;
+    return (uint64_t) resident * (uint64_t) sysconf (_SC_PAGESIZE) / 1024;
+}
+
+//  Big-endian helpers.
+void
+wp_put_u64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p [i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+uint64_t
+wp_get_u64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+void
+wp_put_u32 (uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--) {
+        p [i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+uint32_t
+wp_get_u32 (const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+void
+wp_put_f64 (uint8_t *p, double v)
+{
+    uint64_t bits;
+    memcpy (&bits, &v, sizeof bits);
+    wp_put_u64 (p, bits);
+}
+
+double
+wp_get_f64 (const uint8_t *p)
+{
+    uint64_t bits = wp_get_u64 (p);
+    double v;
+    memcpy (&v, &bits, sizeof v);
+    return v;
+}

@@ -1,0 +1,64 @@
+/*  =========================================================================
+    wp_util - small helpers shared by every class: clocks, rate-limited
+    logging of bad input, keyed hashing of user ids, process RSS.
+    =========================================================================
+*/
+#ifndef WP_UTIL_H_INCLUDED
+#define WP_UTIL_H_INCLUDED
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Wall-clock time in microseconds since the Unix epoch.
+uint64_t
+    wp_wall_us (void);
+
+//  Monotonic time in nanoseconds (for measuring durations).
+uint64_t
+    wp_mono_ns (void);
+
+//  Decides whether the n-th occurrence of a problem is logged: the first
+//  10, then every 1000th, so a flood of bad frames cannot flood the log.
+bool
+    wp_log_should (uint64_t occurrence);
+
+//  SipHash-2-4 of data under a 128-bit key (key is 16 bytes).
+uint64_t
+    wp_siphash (const uint8_t key[16], const void *data, size_t len);
+
+//  Keyed hash of a user id: what stores and logs keep instead of the id.
+uint64_t
+    wp_user_hash (const uint8_t key[16], const char *user);
+
+//  Parse a 32-hex-digit key into 16 bytes. Returns 0 or -1.
+int
+    wp_parse_key (const char *hex, uint8_t key[16]);
+
+//  Resident set size of this process in KiB (0 when unknown).
+uint64_t
+    wp_rss_kb (void);
+
+//  Big-endian encode/decode of fixed-width integers and doubles.
+void
+    wp_put_u64 (uint8_t *p, uint64_t v);
+uint64_t
+    wp_get_u64 (const uint8_t *p);
+void
+    wp_put_u32 (uint8_t *p, uint32_t v);
+uint32_t
+    wp_get_u32 (const uint8_t *p);
+void
+    wp_put_f64 (uint8_t *p, double v);
+double
+    wp_get_f64 (const uint8_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
