@@ -1,0 +1,540 @@
+/*  =========================================================================
+    wp_perf - the performance predictor core: per-model load statistics,
+    quantiles from a log-bucket histogram, and their persistent record.
+
+    Record layout (format 1), all integers big-endian, no padding:
+
+        offset  size  field
+             0     1  format, 1
+             1     1  reserved, 0
+             2     2  number of histogram buckets, 387
+             4     8  samples (successful warmups)
+            12     8  failures
+            20     8  EMA of the load time, ms: IEEE 754 binary64 bits
+            28     4  memory_mb
+            32     4  shortest load, ms
+            36     4  longest load, ms
+            40     2  K, the number of non-empty buckets
+            42  6 x K K pairs: bucket index (2), count (4), indexes rising
+
+    Changing the bucket scheme (growth, range) needs a new format number.
+    =========================================================================
+*/
+
+#include "wp_perf.h"
+#include <czmq.h>
+#include <math.h>
+
+//  Histogram: bucket 0 is [0, 1) ms, bucket i (1..S_TOP) is
+//  [S_GROWTH^(i-1), S_GROWTH^i) ms, bucket S_TOP + 1 holds the rest.
+#define S_GROWTH    1.04
+#define S_TOP       385
+#define S_BUCKETS   (S_TOP + 2)
+
+//  Record layout
+#define S_FORMAT        1
+#define S_HEADER_SIZE   42
+#define S_PAIR_SIZE     6
+
+_Static_assert (S_HEADER_SIZE + S_PAIR_SIZE * S_BUCKETS <= WP_PERF_RECORD_MAX,
+                "WP_PERF_RECORD_MAX too small");
+_Static_assert (sizeof (double) == sizeof (uint64_t), "double is not 64 bits");
+
+//  What we know about one model
+
+typedef struct {
+    uint64_t samples;               // successful warmups measured
+    uint64_t failures;              // failed warmups
+    double ema_ms;                  // EMA of the load time, ms
+    uint32_t memory_mb;             // last measured memory, MiB
+    uint32_t min_ms;                // shortest load seen (valid if samples)
+    uint32_t max_ms;                // longest load seen (valid if samples)
+    uint32_t counts [S_BUCKETS];    // loads per bucket, saturating
+} s_model_t;
+
+//  Structure of our class
+
+struct _wp_perf_t {
+    zhashx_t *models;               // model name -> s_model_t
+    double alpha;                   // EMA weight of a new load time
+    double bounds [S_TOP + 1];      // bounds [i] = S_GROWTH^i, upper bound
+                                    // of bucket i, lower bound of i + 1
+};
+
+//  Free a model (zhashx destructor).
+
+static void
+s_model_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  Create a performance predictor.
+
+wp_perf_t *
+wp_perf_new (double alpha)
+{
+    if (alpha == 0)
+        alpha = WP_PERF_ALPHA_DEFAULT;
+    if (!(alpha > 0 && alpha <= 1))     // also refuses NaN
+        return NULL;
+    wp_perf_t *self = (wp_perf_t *) calloc (1, sizeof (wp_perf_t));
+    if (!self)
+        return NULL;
+    self->models = zhashx_new ();
+    if (!self->models) {
+        free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->models, s_model_free);
+    self->alpha = alpha;
+    for (int index = 0; index <= S_TOP; index++)
+        self->bounds [index] = pow (S_GROWTH, index);
+    return self;
+}
+
+//  Destroy the predictor.
+
+void
+wp_perf_destroy (wp_perf_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        wp_perf_t *self = *self_p;
+        zhashx_destroy (&self->models);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  The bucket holding a load of value ms.
+
+static size_t
+s_bucket (wp_perf_t *self, uint32_t value)
+{
+    if (value < 1)
+        return 0;
+    double v = value;
+    //  log() gives the bucket up to rounding; the bounds table decides
+    long index = 1 + (long) floor (log (v) / log (S_GROWTH));
+    if (index < 1)
+        index = 1;
+    if (index > S_TOP + 1)
+        index = S_TOP + 1;
+    while (index > 1 && v < self->bounds [index - 1])
+        index--;
+    while (index <= S_TOP && v >= self->bounds [index])
+        index++;
+    return (size_t) index;
+}
+
+//  True when name is a usable model name.
+
+static bool
+s_valid_name (const char *model)
+{
+    if (!model || !*model)
+        return false;
+    return strnlen (model, WP_PERF_NAME_MAX + 1) <= WP_PERF_NAME_MAX;
+}
+
+//  Find model, creating it when missing; NULL on a bad name or a full table.
+
+static s_model_t *
+s_require (wp_perf_t *self, const char *model)
+{
+    if (!s_valid_name (model))
+        return NULL;
+    s_model_t *entry = (s_model_t *) zhashx_lookup (self->models, model);
+    if (entry)
+        return entry;
+    if (zhashx_size (self->models) >= WP_PERF_MAX_MODELS)
+        return NULL;
+    entry = (s_model_t *) calloc (1, sizeof (s_model_t));
+    if (!entry)
+        return NULL;
+    zhashx_insert (self->models, model, entry);
+    return entry;
+}
+
+//  Learn from one finished warmup of model.
+
+int
+wp_perf_observe (wp_perf_t *self, const char *model, bool ok,
+                 uint32_t duration_ms, uint32_t memory_mb)
+{
+    assert (self);
+    s_model_t *entry = s_require (self, model);
+    if (!entry)
+        return -1;
+    if (!ok) {
+        entry->failures++;
+        return 0;
+    }
+    if (entry->samples == 0) {
+        entry->ema_ms = duration_ms;
+        entry->min_ms = duration_ms;
+        entry->max_ms = duration_ms;
+    }
+    else {
+        entry->ema_ms += self->alpha * ((double) duration_ms - entry->ema_ms);
+        if (duration_ms < entry->min_ms)
+            entry->min_ms = duration_ms;
+        if (duration_ms > entry->max_ms)
+            entry->max_ms = duration_ms;
+    }
+    entry->samples++;
+    uint32_t *count = &entry->counts [s_bucket (self, duration_ms)];
+    if (*count < UINT32_MAX)
+        (*count)++;
+    if (memory_mb)
+        entry->memory_mb = memory_mb;
+    return 0;
+}
+
+//  The q-quantile of one model's loads, ms.
+
+static double
+s_quantile (wp_perf_t *self, s_model_t *entry, double q)
+{
+    if (entry->samples == 0)
+        return 0;
+    //  Counts may have saturated: rank within what the histogram holds
+    uint64_t total = 0;
+    for (size_t index = 0; index < S_BUCKETS; index++)
+        total += entry->counts [index];
+    if (isnan (q) || q < 0)
+        q = 0;
+    if (q > 1)
+        q = 1;
+    //  Nearest rank; the small slack keeps 0.9 * 10 at rank 9, not 10
+    double wanted = ceil (q * (double) total - 1e-9);
+    uint64_t rank = wanted < 1 ? 1 : (uint64_t) wanted;
+    if (rank > total)
+        rank = total;
+    //  The first and the last rank are known exactly
+    if (rank == 1)
+        return entry->min_ms;
+    if (rank == total)
+        return entry->max_ms;
+    size_t index = 0;
+    uint64_t seen = 0;
+    for (index = 0; index < S_BUCKETS; index++) {
+        seen += entry->counts [index];
+        if (seen >= rank)
+            break;
+    }
+    double value;
+    if (index == 0)
+        value = 0.5;
+    else
+    if (index <= S_TOP)
+        value = sqrt (self->bounds [index - 1] * self->bounds [index]);
+    else
+        value = entry->max_ms;
+    if (value < entry->min_ms)
+        value = entry->min_ms;
+    if (value > entry->max_ms)
+        value = entry->max_ms;
+    return value;
+}
+
+//  Fill an estimate from one model's statistics.
+
+static void
+s_fill (wp_perf_t *self, s_model_t *entry, wp_perf_estimate_t *estimate)
+{
+    estimate->samples = entry->samples;
+    estimate->failures = entry->failures;
+    estimate->ema_ms = entry->samples ? entry->ema_ms : 0;
+    estimate->p50_ms = s_quantile (self, entry, 0.50);
+    estimate->p90_ms = s_quantile (self, entry, 0.90);
+    estimate->p99_ms = s_quantile (self, entry, 0.99);
+    estimate->memory_mb = entry->memory_mb;
+}
+
+//  Fill *estimate for model.
+
+int
+wp_perf_estimate (wp_perf_t *self, const char *model,
+                  wp_perf_estimate_t *estimate)
+{
+    assert (self);
+    assert (estimate);
+    memset (estimate, 0, sizeof (*estimate));
+    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
+                             : NULL;
+    if (!entry)
+        return -1;
+    s_fill (self, entry, estimate);
+    return 0;
+}
+
+//  The q-quantile of model's load times, ms.
+
+double
+wp_perf_quantile_ms (wp_perf_t *self, const char *model, double q)
+{
+    assert (self);
+    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
+                             : NULL;
+    return entry ? s_quantile (self, entry, q) : 0;
+}
+
+//  Load time to plan with: p90, or default_ms without samples.
+
+double
+wp_perf_expected_load_ms (wp_perf_t *self, const char *model, double default_ms)
+{
+    assert (self);
+    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
+                             : NULL;
+    if (!entry || entry->samples == 0)
+        return default_ms;
+    return s_quantile (self, entry, 0.90);
+}
+
+//  Number of models tracked.
+
+size_t
+wp_perf_size (wp_perf_t *self)
+{
+    assert (self);
+    return zhashx_size (self->models);
+}
+
+//  Order model names (zlistx comparator).
+
+static int
+s_compare_names (const void *one, const void *two)
+{
+    return strcmp ((const char *) one, (const char *) two);
+}
+
+//  Call fn for every model, in name order.
+
+int
+wp_perf_iterate (wp_perf_t *self, wp_perf_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    //  A sorted copy of the names: fn may change the table
+    zlistx_t *names = zhashx_keys (self->models);
+    if (!names)
+        return -1;
+    zlistx_set_comparator (names, s_compare_names);
+    zlistx_sort (names);
+    int rc = 0;
+    const char *name = (const char *) zlistx_first (names);
+    while (name && rc == 0) {
+        s_model_t *entry = (s_model_t *) zhashx_lookup (self->models, name);
+        if (entry) {
+            wp_perf_estimate_t estimate;
+            s_fill (self, entry, &estimate);
+            rc = fn (name, &estimate, arg);
+        }
+        name = (const char *) zlistx_next (names);
+    }
+    zlistx_destroy (&names);
+    return rc;
+}
+
+//  Write a 16-bit big-endian number, return the next byte.
+
+static uint8_t *
+s_put_u16 (uint8_t *p, uint16_t value)
+{
+    p [0] = (uint8_t) (value >> 8);
+    p [1] = (uint8_t) value;
+    return p + 2;
+}
+
+//  Write a 32-bit big-endian number, return the next byte.
+
+static uint8_t *
+s_put_u32 (uint8_t *p, uint32_t value)
+{
+    for (int index = 0; index < 4; index++)
+        p [index] = (uint8_t) (value >> (24 - 8 * index));
+    return p + 4;
+}
+
+//  Write a 64-bit big-endian number, return the next byte.
+
+static uint8_t *
+s_put_u64 (uint8_t *p, uint64_t value)
+{
+    for (int index = 0; index < 8; index++)
+        p [index] = (uint8_t) (value >> (56 - 8 * index));
+    return p + 8;
+}
+
+//  Read a 16-bit big-endian number, advance *p_p.
+
+static uint16_t
+s_get_u16 (const uint8_t **p_p)
+{
+    const uint8_t *p = *p_p;
+    *p_p = p + 2;
+    return (uint16_t) ((p [0] << 8) | p [1]);
+}
+
+//  Read a 32-bit big-endian number, advance *p_p.
+
+static uint32_t
+s_get_u32 (const uint8_t **p_p)
+{
+    const uint8_t *p = *p_p;
+    uint32_t value = 0;
+    for (int index = 0; index < 4; index++)
+        value = (value << 8) | p [index];
+    *p_p = p + 4;
+    return value;
+}
+
+//  Read a 64-bit big-endian number, advance *p_p.
+
+static uint64_t
+s_get_u64 (const uint8_t **p_p)
+{
+    const uint8_t *p = *p_p;
+    uint64_t value = 0;
+    for (int index = 0; index < 8; index++)
+        value = (value << 8) | p [index];
+    *p_p = p + 8;
+    return value;
+}
+
+//  Write model's statistics as a record into buffer.
+
+int
+wp_perf_encode (wp_perf_t *self, const char *model, void *buffer,
+                size_t capacity)
+{
+    assert (self);
+    assert (buffer);
+    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
+                             : NULL;
+    if (!entry)
+        return -1;
+    uint16_t nonzero = 0;
+    for (size_t index = 0; index < S_BUCKETS; index++)
+        if (entry->counts [index])
+            nonzero++;
+    size_t size = S_HEADER_SIZE + S_PAIR_SIZE * (size_t) nonzero;
+    if (size > capacity)
+        return -1;
+    uint64_t ema_bits;
+    double ema = entry->samples ? entry->ema_ms : 0;
+    memcpy (&ema_bits, &ema, sizeof (ema_bits));
+
+    uint8_t *p = (uint8_t *) buffer;
+    *p++ = S_FORMAT;
+    *p++ = 0;
+    p = s_put_u16 (p, S_BUCKETS);
+    p = s_put_u64 (p, entry->samples);
+    p = s_put_u64 (p, entry->failures);
+    p = s_put_u64 (p, ema_bits);
+    p = s_put_u32 (p, entry->memory_mb);
+    p = s_put_u32 (p, entry->samples ? entry->min_ms : 0);
+    p = s_put_u32 (p, entry->samples ? entry->max_ms : 0);
+    p = s_put_u16 (p, nonzero);
+    for (size_t index = 0; index < S_BUCKETS; index++)
+        if (entry->counts [index]) {
+            p = s_put_u16 (p, (uint16_t) index);
+            p = s_put_u32 (p, entry->counts [index]);
+        }
+    assert ((size_t) (p - (uint8_t *) buffer) == size);
+    return (int) size;
+}
+
+//  Read and check a record into *entry. Returns 0 or -1.
+
+static int
+s_parse_record (wp_perf_t *self, const uint8_t *data, size_t len,
+                s_model_t *entry)
+{
+    if (len < S_HEADER_SIZE)
+        return -1;
+    const uint8_t *p = data;
+    uint8_t format = *p++;
+    uint8_t reserved = *p++;
+    if (format != S_FORMAT || reserved != 0 || s_get_u16 (&p) != S_BUCKETS)
+        return -1;
+    entry->samples = s_get_u64 (&p);
+    entry->failures = s_get_u64 (&p);
+    uint64_t ema_bits = s_get_u64 (&p);
+    memcpy (&entry->ema_ms, &ema_bits, sizeof (ema_bits));
+    entry->memory_mb = s_get_u32 (&p);
+    entry->min_ms = s_get_u32 (&p);
+    entry->max_ms = s_get_u32 (&p);
+    size_t nonzero = s_get_u16 (&p);
+    if (nonzero > S_BUCKETS || len != S_HEADER_SIZE + S_PAIR_SIZE * nonzero)
+        return -1;
+
+    uint64_t total = 0;
+    bool saturated = false;
+    long first = -1, last = -1;
+    for (size_t pair = 0; pair < nonzero; pair++) {
+        long index = s_get_u16 (&p);
+        uint32_t count = s_get_u32 (&p);
+        if (index <= last || index >= S_BUCKETS || count == 0)
+            return -1;
+        if (first < 0)
+            first = index;
+        last = index;
+        entry->counts [index] = count;
+        total += count;
+        saturated |= count == UINT32_MAX;
+    }
+    if (!isfinite (entry->ema_ms))
+        return -1;
+    if (entry->samples == 0) {
+        //  Only failures: everything else must be empty
+        if (nonzero > 0 || entry->ema_ms != 0 || entry->memory_mb != 0
+        ||  entry->min_ms != 0 || entry->max_ms != 0)
+            return -1;
+        return 0;
+    }
+
+    //  The histogram must hold the samples, from the shortest to the
+    //  longest load, and the EMA must lie between those two
+    if (saturated ? total > entry->samples : total != entry->samples)
+        return -1;
+    if (entry->min_ms > entry->max_ms
+    ||  (long) s_bucket (self, entry->min_ms) != first
+    ||  (long) s_bucket (self, entry->max_ms) != last)
+        return -1;
+    double slack = 1e-9 * entry->max_ms + 1e-9;
+    if (entry->ema_ms < entry->min_ms - slack
+    ||  entry->ema_ms > entry->max_ms + slack)
+        return -1;
+    return 0;
+}
+
+//  Replace model's statistics by those of a record.
+
+int
+wp_perf_decode (wp_perf_t *self, const char *model, const void *data,
+                size_t len)
+{
+    assert (self);
+    if (!data)
+        return -1;
+    s_model_t *parsed = (s_model_t *) calloc (1, sizeof (s_model_t));
+    if (!parsed)
+        return -1;
+    if (s_parse_record (self, (const uint8_t *) data, len, parsed)) {
+        free (parsed);
+        return -1;
+    }
+    s_model_t *entry = s_require (self, model);
+    if (!entry) {
+        free (parsed);
+        return -1;
+    }
+    *entry = *parsed;
+    free (parsed);
+    return 0;
+}

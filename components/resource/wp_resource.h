@@ -1,0 +1,165 @@
+/*  =========================================================================
+    wp_resource - the resource manager core: parses what Linux says about
+    memory and CPU, tracks the models this service holds warm, and decides
+    whether a warmup may start.
+
+    Plain C, no I/O: the actor reads /proc/meminfo, /proc/stat,
+    /proc/self/cgroup and the cgroup v2 memory.max / memory.current files,
+    hands their text to the parsers here, and passes the numbers on to
+    wp_resource_admit. Parsers take NUL-terminated text (the whole file as
+    read) and return 0 on success or -1 on malformed input, leaving their
+    outputs untouched on error; they never read past the terminating NUL.
+
+    The warm set is keyed by model name (names are copied). It is bounded:
+    at most WP_RESOURCE_MAX_MODELS models, names of at most
+    WP_RESOURCE_NAME_MAX bytes.
+    =========================================================================
+*/
+
+#ifndef WP_RESOURCE_H_INCLUDED
+#define WP_RESOURCE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Most models the warm set holds; further warm calls fail.
+#define WP_RESOURCE_MAX_MODELS 4096
+
+//  Longest model name, bytes (without the terminating NUL).
+#define WP_RESOURCE_NAME_MAX 255
+
+//  memory.max value "max": the cgroup has no memory limit.
+#define WP_RESOURCE_NO_LIMIT UINT64_MAX
+
+//  Pass as mem_available_mb to wp_resource_admit when it is not known.
+#define WP_RESOURCE_UNKNOWN_MB UINT64_MAX
+
+typedef struct _wp_resource_t wp_resource_t;
+
+//  Cumulative CPU time of all CPUs, from the "cpu " line of /proc/stat, in
+//  USER_HZ ticks. guest and guest_nice are already part of user and nice.
+typedef struct {
+    uint64_t user;      // normal processes in user mode
+    uint64_t nice;      // niced processes in user mode
+    uint64_t system;    // kernel mode
+    uint64_t idle;      // idle
+    uint64_t iowait;    // idle while waiting for I/O (counted as idle)
+    uint64_t irq;       // servicing hardware interrupts
+    uint64_t softirq;   // servicing soft interrupts
+    uint64_t steal;     // taken by the hypervisor for other guests
+} wp_cpu_times_t;
+
+//  Parse /proc/meminfo: sets *total_mb and *available_mb (MemTotal and
+//  MemAvailable, KiB in the file, MiB out, rounded down). A missing
+//  MemTotal or MemAvailable line, or a value that is not a decimal
+//  number, is -1. Either output pointer may be NULL.
+int
+    wp_resource_parse_meminfo (const char *text, uint64_t *total_mb,
+                               uint64_t *available_mb);
+
+//  Parse /proc/stat: fills *times from the aggregate "cpu " line (user nice
+//  system idle are required; iowait irq softirq steal default to 0 on old
+//  kernels; guest fields are ignored) and sets *ncpu to the number of
+//  "cpuN" lines. No "cpu " line, a bad number or no "cpuN" line is -1.
+//  ncpu may be NULL.
+int
+    wp_resource_parse_stat (const char *text, wp_cpu_times_t *times,
+                            uint32_t *ncpu);
+
+//  Parse /proc/self/cgroup: copies the cgroup v2 path of the "0::/path"
+//  line into path (capacity bytes including the NUL). No such line, a path
+//  not starting with '/', or a path that does not fit is -1.
+int
+    wp_resource_parse_cgroup (const char *text, char *path, size_t capacity);
+
+//  Parse a cgroup v2 memory.max file: sets *limit_bytes to the limit, or to
+//  WP_RESOURCE_NO_LIMIT for "max". Anything else is -1.
+int
+    wp_resource_parse_memory_max (const char *text, uint64_t *limit_bytes);
+
+//  Parse a cgroup v2 memory.current file: sets *usage_bytes. Anything but
+//  one decimal number (and an optional newline) is -1.
+int
+    wp_resource_parse_memory_current (const char *text, uint64_t *usage_bytes);
+
+//  Busy share of all CPUs between two samples, 0..100: the delta of
+//  user+nice+system+irq+softirq+steal over the delta of all eight fields.
+//  0 when no time passed. A field that went backwards counts as 0.
+double
+    wp_resource_cpu_percent (const wp_cpu_times_t *before,
+                             const wp_cpu_times_t *after);
+
+//  Create a resource manager. budget_mb is the memory the warm models may
+//  hold in total (0 = unbounded); max_cpu_percent is the CPU load above
+//  which no warmup starts (0 = no CPU limit). Returns NULL when out of
+//  memory or when max_cpu_percent is negative or not a number.
+wp_resource_t *
+    wp_resource_new (uint64_t budget_mb, double max_cpu_percent);
+
+//  Destroy the resource manager and its warm set; nulls *self_p. Safe on
+//  NULL.
+void
+    wp_resource_destroy (wp_resource_t **self_p);
+
+//  Record that model is warm and holds memory_mb. Warming a warm model
+//  replaces its memory. The name is copied. Returns 0, or -1 when the name
+//  is empty or too long, or the warm set is full.
+int
+    wp_resource_model_warm (wp_resource_t *self, const char *model,
+                            uint32_t memory_mb);
+
+//  Record that model was unloaded. Returns 0, or -1 when it was not warm
+//  (nothing changes).
+int
+    wp_resource_model_cool (wp_resource_t *self, const char *model);
+
+//  True when model is in the warm set.
+bool
+    wp_resource_is_warm (wp_resource_t *self, const char *model);
+
+//  Number of models in the warm set.
+size_t
+    wp_resource_warm_count (wp_resource_t *self);
+
+//  Memory the warm models hold in total, MiB.
+uint64_t
+    wp_resource_warm_memory_mb (wp_resource_t *self);
+
+//  The budget given to wp_resource_new, MiB (0 = unbounded).
+uint64_t
+    wp_resource_budget_mb (wp_resource_t *self);
+
+//  May a warmup needing memory_mb_needed start now? False when the warm
+//  memory plus the need exceeds the budget, when cpu_percent exceeds
+//  max_cpu_percent (or is not a number), when mem_available_mb is less than
+//  the need, or when the cgroup (cgroup_limit_mb != 0, 0 = no limit) has
+//  less than the need left above cgroup_usage_mb. Pass
+//  WP_RESOURCE_UNKNOWN_MB as mem_available_mb when it is not known.
+bool
+    wp_resource_admit (wp_resource_t *self, uint64_t memory_mb_needed,
+                       double cpu_percent, uint64_t mem_available_mb,
+                       uint64_t cgroup_limit_mb, uint64_t cgroup_usage_mb);
+
+//  Remember the latest machine sample, for wp_resource_admit_background.
+//  Arguments as for wp_resource_admit.
+void
+    wp_resource_set_sample (wp_resource_t *self, double cpu_percent,
+                            uint64_t mem_available_mb, uint64_t cgroup_limit_mb,
+                            uint64_t cgroup_usage_mb);
+
+//  May background warmups start, judged on the last sample? True when
+//  wp_resource_admit would admit a 1 MiB warmup, i.e. there is headroom on
+//  every axis. False before the first sample.
+bool
+    wp_resource_admit_background (wp_resource_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
