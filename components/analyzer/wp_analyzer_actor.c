@@ -1,0 +1,161 @@
+/*  =========================================================================
+    wp_analyzer_actor - binds the UsagePatternAnalyzer core to the bus.
+    =========================================================================
+*/
+#include "wp_analyzer_actor.h"
+#include "wp_analyzer.h"
+#include "wp_util.h"
+
+#define PATTERN_MAX 16      //  models per usage.pattern at most
+#define USER_MAX 256        //  longest user id accepted, bytes
+
+typedef struct {
+    wp_analyzer_t *core;    //  what is learned
+    uint64_t stored;        //  records handed to the store
+} analyzer_t;
+
+//  Store one loaded record into the core.
+static int
+s_load_record (const void *key, size_t key_len, const void *value,
+               size_t value_len, uint16_t version, void *arg)
+{
+    void **args = (void **) arg;
+    analyzer_t *self = (analyzer_t *) args [0];
+    const char *db = (const char *) args [1];
+    size_t *bad = (size_t *) args [2];
+    if (version != WP_ANALYZER_RECORD_VERSION
+        || wp_analyzer_load (self->core, db, key, key_len, value, value_len))
+        (*bad)++;
+    return 0;
+}
+
+//  Build the state, loading what was learned before.
+static void *
+s_create (wp_ctx_t *ctx)
+{
+    const wp_config_t *config = wp_ctx_config (ctx);
+    analyzer_t *self = (analyzer_t *) zmalloc (sizeof (analyzer_t));
+    assert (self);
+    wp_analyzer_opts_t opts = { .max_pairs = config->max_pairs,
+                                .rate_half_life_s = config->usage_window_seconds };
+    self->core = wp_analyzer_new (&opts);
+    size_t bad = 0;
+    const char *dbs [] = { "models", "pairs" };
+    for (int i = 0; i < 2; i++) {
+        void *args [] = { self, (void *) dbs [i], &bad };
+        if (wp_store_iterate (wp_ctx_store (ctx), dbs [i], s_load_record, args) < 0) {
+            zsys_error ("analyzer: cannot read the stored %s", dbs [i]);
+            wp_analyzer_destroy (&self->core);
+            free (self);
+            return NULL;
+        }
+    }
+    if (bad)
+        zsys_warning ("analyzer: skipped %zu stored records that do not parse", bad);
+    zsys_info ("analyzer: loaded %zu pairs of %zu users, %zu models",
+               wp_analyzer_pairs (self->core), wp_analyzer_users (self->core),
+               wp_analyzer_models (self->core));
+    return self;
+}
+
+//  Destroy the state.
+static void
+s_destroy (void **state_p)
+{
+    analyzer_t *self = (analyzer_t *) *state_p;
+    wp_analyzer_destroy (&self->core);
+    free (self);
+    *state_p = NULL;
+}
+
+//  Copy a header (the fields are borrowed from msg).
+static void
+s_copy_header (Warmup__V1__Header *to, const Warmup__V1__Header *from)
+{
+    to->source = from->source;
+    to->seq = from->seq;
+    to->sent_us = from->sent_us;
+    to->schema = from->schema;
+}
+
+//  Learn from one usage event and publish the user's pattern.
+static int
+s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
+{
+    analyzer_t *self = (analyzer_t *) state;
+    const Warmup__V1__UsageObserved *usage = (const Warmup__V1__UsageObserved *) msg;
+    uint64_t received_us = wp_wall_us ();
+    if (!usage->user || !*usage->user || strlen (usage->user) > USER_MAX
+        || !usage->model || !*usage->model) {
+        wp_ctx_count_rejected (ctx);
+        zsys_warning ("analyzer: usage event without a valid user or model dropped");
+        return -1;
+    }
+    uint64_t now = usage->event_ms ? usage->event_ms : wp_ctx_now_ms (ctx);
+    uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, usage->user);
+    if (wp_analyzer_observe (self->core, user, usage->model, now)) {
+        wp_ctx_count_rejected (ctx);
+        zsys_warning ("analyzer: usage event with an invalid model name dropped");
+        return -1;
+    }
+    wp_pattern_t pattern [PATTERN_MAX];
+    size_t n = wp_analyzer_pattern (self->core, user, now, pattern, PATTERN_MAX);
+
+    Warmup__V1__ModelPattern entries [PATTERN_MAX];
+    Warmup__V1__ModelPattern *pointers [PATTERN_MAX];
+    for (size_t i = 0; i < n; i++) {
+        warmup__v1__model_pattern__init (&entries [i]);
+        entries [i].model = (char *) pattern [i].model;
+        entries [i].count = pattern [i].count;
+        entries [i].last_ms = pattern [i].last_ms;
+        entries [i].gap_mean_ms = pattern [i].gap_mean_ms;
+        entries [i].gap_std_ms = pattern [i].gap_std_ms;
+        entries [i].model_count = pattern [i].model_count;
+        entries [i].rate_per_h = pattern [i].rate_per_h;
+        pointers [i] = &entries [i];
+    }
+    Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
+    Warmup__V1__Header cause = WARMUP__V1__HEADER__INIT;
+    s_copy_header (&cause, usage->header);
+    out.event_ms = now;
+    out.user = usage->user;
+    out.cause = &cause;
+    out.n_models = n;
+    out.models = pointers;
+    out.usage_received_us = received_us;
+    return wp_ctx_publish (ctx, WP_TOPIC_PATTERN, &out.base);
+}
+
+//  Write one drained record to the store.
+static int
+s_store_record (const char *db, const void *key, size_t key_len,
+                const void *value, size_t value_len, void *arg)
+{
+    wp_ctx_t *ctx = (wp_ctx_t *) arg;
+    if (value)
+        return wp_store_put (wp_ctx_store (ctx), db, key, key_len, value,
+                             value_len, WP_ANALYZER_RECORD_VERSION);
+    return wp_store_del (wp_ctx_store (ctx), db, key, key_len);
+}
+
+//  Hand what changed to the store.
+static int
+s_on_persist (void *state, wp_ctx_t *ctx)
+{
+    analyzer_t *self = (analyzer_t *) state;
+    int handed = wp_analyzer_drain (self->core, s_store_record, ctx);
+    if (handed < 0)
+        return -1;
+    self->stored += (uint64_t) handed;
+    return 0;
+}
+
+const wp_component_def_t wp_analyzer_def = {
+    .name = "analyzer",
+    .title = "UsagePatternAnalyzer",
+    .topics = { "usage.observed", NULL },
+    .create = s_create,
+    .destroy = s_destroy,
+    .on_event = s_on_event,
+    .on_persist = s_on_persist,
+};

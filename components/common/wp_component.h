@@ -1,0 +1,155 @@
+/*  =========================================================================
+    wp_component - what every component's actor shares: a bus client, its
+    own LMDB environment, heartbeats, periodic ticks and flushes, the
+    START/$TERM protocol; and the thin main() of a component process.
+
+    A component is described by a wp_component_def_t (its name, topics and
+    handlers). Its actor function calls wp_component_run, which:
+      1. signals the pipe at once, then waits for START;
+      2. on START: connects the bus, opens <data_dir>/<name> (LMDB),
+         calls def->create, subscribes, waits until the bus is ready,
+         replies "OK" or "ERROR" reason;
+      3. loops on a zloop: bus events -> def->on_event, every tick_ms ->
+         def->on_tick, every flush_ms -> def->on_persist then a store
+         flush, every heartbeat_ms -> a heartbeat event;
+      4. on $TERM: persists, flushes, destroys everything, ends.
+
+    Pipe commands: START (reply "OK" | "ERROR" reason), STATS (reply
+    "OK" events_in events_out dropped bad_frames persisted), $TERM.
+    =========================================================================
+*/
+
+#ifndef WP_COMPONENT_H_INCLUDED
+#define WP_COMPONENT_H_INCLUDED
+
+#include <czmq.h>
+#include "wp_bus.h"
+#include "wp_store.h"
+#include "wp_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _wp_ctx_t wp_ctx_t;
+
+//  A component's description and handlers. Handlers return 0, or -1 for
+//  an error they have logged (the component keeps running).
+typedef struct {
+    const char *name;           //  short name: "analyzer", used for --only
+    const char *title;          //  "UsagePatternAnalyzer"
+    const char *topics [WP_TOPIC_COUNT + 1]; // subscription prefixes, NULL-ended
+    //  Build the component's state; NULL on failure (logged).
+    void *(*create) (wp_ctx_t *ctx);
+    //  Destroy the state; nulls *state_p.
+    void (*destroy) (void **state_p);
+    //  One decoded event; msg is borrowed.
+    int (*on_event) (void *state, wp_ctx_t *ctx, wp_topic_t topic,
+                     const ProtobufCMessage *msg);
+    //  Periodic work every tick_ms (may be NULL).
+    int (*on_tick) (void *state, wp_ctx_t *ctx);
+    unsigned tick_ms;           //  0 = no tick
+    //  Tick period from the configuration, overriding tick_ms (may be NULL).
+    unsigned (*tick_period) (const wp_config_t *config);
+    //  Write dirty state to the store before a flush (may be NULL).
+    int (*on_persist) (void *state, wp_ctx_t *ctx);
+} wp_component_def_t;
+
+//  What an actor is started with (zactor_new args). Borrowed: must
+//  outlive the actor.
+typedef struct {
+    const wp_config_t *config;  //  configuration
+    const char *instance;       //  instance id (NULL = host:pid)
+    bool verbose;               //  log each event
+} wp_component_args_t;
+
+//  Run a component's actor on `pipe`. Called by each wp_X_actor.
+void
+    wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
+                      const wp_component_args_t *args);
+
+//  Publish an event stamped with this component's source. Returns 0/-1.
+int
+    wp_ctx_publish (wp_ctx_t *ctx, wp_topic_t topic, ProtobufCMessage *msg);
+
+//  The component's store (its own LMDB environment).
+wp_store_t *
+    wp_ctx_store (wp_ctx_t *ctx);
+
+//  The configuration.
+const wp_config_t *
+    wp_ctx_config (wp_ctx_t *ctx);
+
+//  The component's event loop, for extra timers and pollers.
+zloop_t *
+    wp_ctx_loop (wp_ctx_t *ctx);
+
+//  Current time in ms since the epoch (the wall clock in live mode).
+uint64_t
+    wp_ctx_now_ms (wp_ctx_t *ctx);
+
+//  True when the component was started verbose.
+bool
+    wp_ctx_verbose (wp_ctx_t *ctx);
+
+//  Count an event the component itself rejected (bad content). It is
+//  reported in heartbeats as dropped.
+void
+    wp_ctx_count_rejected (wp_ctx_t *ctx);
+
+//  The component's name.
+const char *
+    wp_ctx_name (wp_ctx_t *ctx);
+
+//  The bus counters of the component; gaps include events its handlers
+//  rejected.
+void
+    wp_ctx_bus_stats (wp_ctx_t *ctx, wp_bus_stats_t *stats);
+
+//  Every component, in start order; NULL-terminated.
+extern const wp_component_def_t *const wp_components [];
+
+//  Component by short name, or NULL.
+const wp_component_def_t *
+    wp_component_find (const char *name);
+
+//  What wp_component_actor takes as args: the component and its start
+//  arguments. Copied by the actor before zactor_new returns.
+typedef struct {
+    const wp_component_def_t *def;
+    wp_component_args_t args;
+} wp_component_start_t;
+
+//  The actor of any component: zactor_new (wp_component_actor, &start).
+void
+    wp_component_actor (zsock_t *pipe, void *args);
+
+//  Start a component actor and send START; returns the actor or NULL
+//  after logging the component's error.
+zactor_t *
+    wp_component_start (const wp_component_def_t *def,
+                        const wp_component_args_t *args);
+
+//  Parse the common flags (-c, --data-dir, --pub-endpoint,
+//  --sub-endpoint, --instance, -v, -h). Unparsed arguments are left in
+//  argv order in *rest (count *n_rest). Returns the config, or NULL after
+//  printing the problem. *verbose and *instance are set.
+wp_config_t *
+    wp_component_parse_args (int argc, char **argv, const char *program,
+                             const char *extra_usage, bool *verbose,
+                             const char **instance, char ***rest, int *n_rest);
+
+//  Wait until SIGINT/SIGTERM or an actor dies. Returns 0 on a signal,
+//  -1 when an actor ended by itself.
+int
+    wp_component_wait (zactor_t **actors, size_t n_actors);
+
+//  The main() of a one-component process.
+int
+    wp_component_main (int argc, char **argv, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

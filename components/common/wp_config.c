@@ -1,0 +1,498 @@
+/*  =========================================================================
+    wp_config - the service configuration, loaded from a ZPL file.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <math.h>
+#include "wp_config.h"
+#include "wp_util.h"
+
+//  The built-in key of the user-id hash. Deployments set their own
+//  (user_hash_key); with this one, hashes are still not the raw id.
+static const char *s_default_user_key = "7761726d75702d7573657268617368ab";
+
+//  Kinds of value a key takes.
+typedef enum { T_UINT, T_DOUBLE, T_BOOL, T_STRING, T_KEY } value_type_t;
+
+//  One configuration key: where it lives, its type, its range.
+typedef struct {
+    const char *path;       //  "max_warm_models", "bus/pub_endpoint", ...
+    value_type_t type;
+    size_t offset;          //  into wp_config_t
+    double min, max;        //  allowed range for numbers
+    const char *unit;       //  for error messages
+} key_spec_t;
+
+#define U(p, f, lo, hi, unit) { p, T_UINT, offsetof (wp_config_t, f), lo, hi, unit }
+#define D(p, f, lo, hi, unit) { p, T_DOUBLE, offsetof (wp_config_t, f), lo, hi, unit }
+#define B(p, f) { p, T_BOOL, offsetof (wp_config_t, f), 0, 1, "" }
+#define S(p, f) { p, T_STRING, offsetof (wp_config_t, f), 0, 0, "" }
+
+static const key_spec_t s_keys [] = {
+    U ("max_warm_models", max_warm_models, 1, 10000, "models"),
+    U ("max_memory_mb", max_memory_mb, 0, 1e9, "MiB"),
+    D ("max_cpu_percent", max_cpu_percent, 0, 100, "%"),
+    D ("prediction_threshold", prediction_threshold, 0, 1, "probability"),
+    U ("usage_window_seconds", usage_window_seconds, 1, 31536000, "s"),
+    U ("max_queue_size", max_queue_size, 1, 1000000, "tasks"),
+    U ("warmup_timeout_seconds", warmup_timeout_seconds, 1, 86400, "s"),
+    D ("performance_impact_threshold", performance_impact_threshold, 0, 1, "fraction"),
+    D ("learning_rate", learning_rate, 0, 1, "fraction"),
+    B ("background_warmup_enabled", background_warmup_enabled),
+    U ("prediction_cache_ttl_seconds", prediction_cache_ttl_seconds, 1, 86400, "s"),
+    U ("prediction_horizon_seconds", prediction_horizon_seconds, 1, 86400, "s"),
+    U ("max_concurrent_warmups", max_concurrent_warmups, 1, 1000, "tasks"),
+    U ("default_memory_mb", default_memory_mb, 0, 1e9, "MiB"),
+    U ("default_load_ms", default_load_ms, 0, 3600000, "ms"),
+    U ("max_pairs", max_pairs, 16, 100000000, "pairs"),
+    { "user_hash_key", T_KEY, 0, 0, 0, "" },
+    S ("bus/pub_endpoint", pub_endpoint),
+    S ("bus/sub_endpoint", sub_endpoint),
+    U ("bus/max_frame_bytes", max_frame_bytes, 256, 16777216, "bytes"),
+    U ("bus/hwm", hwm, 100, 10000000, "messages"),
+    U ("bus/heartbeat_ms", heartbeat_ms, 10, 3600000, "ms"),
+    U ("bus/ready_timeout_ms", ready_timeout_ms, 100, 600000, "ms"),
+    S ("store/data_dir", data_dir),
+    U ("store/batch_max", batch_max, 1, 1000000, "writes"),
+    U ("store/flush_ms", flush_ms, 1, 3600000, "ms"),
+    B ("store/nosync", nosync),
+    U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
+    U ("metrics_interval_ms", metrics_interval_ms, 10, 3600000, "ms"),
+};
+
+//  Duplicate a string or die (allocation failure is not recoverable).
+static char *
+s_strdup (const char *s)
+{
+    char *copy = strdup (s);
+    assert (copy);
+    return copy;
+}
+
+//  A configuration with every default.
+wp_config_t *
+wp_config_new (void)
+{
+    wp_config_t *self = (wp_config_t *) zmalloc (sizeof (wp_config_t));
+    assert (self);
+    self->max_warm_models = 5;
+    self->max_memory_mb = 2048;
+    self->max_cpu_percent = 30;
+    self->prediction_threshold = 0.7;
+    self->usage_window_seconds = 3600;
+    self->max_queue_size = 100;
+    self->warmup_timeout_seconds = 30;
+    self->performance_impact_threshold = 0.1;
+    self->learning_rate = 0.1;
+    self->background_warmup_enabled = true;
+    self->prediction_cache_ttl_seconds = 300;
+    self->prediction_horizon_seconds = 300;
+    self->max_concurrent_warmups = 2;
+    self->default_memory_mb = 512;
+    self->default_load_ms = 1000;
+    self->max_pairs = 1000000;
+    wp_parse_key (s_default_user_key, self->user_key);
+    self->pub_endpoint = s_strdup ("tcp://127.0.0.1:5701");
+    self->sub_endpoint = s_strdup ("tcp://127.0.0.1:5702");
+    self->max_frame_bytes = 65536;
+    self->hwm = 100000;
+    self->heartbeat_ms = 1000;
+    self->ready_timeout_ms = 10000;
+    self->data_dir = s_strdup ("./var");
+    self->batch_max = 1000;
+    self->flush_ms = 200;
+    self->nosync = false;
+    self->resource_interval_ms = 1000;
+    self->metrics_interval_ms = 1000;
+    return self;
+}
+
+//  Destroy.
+void
+wp_config_destroy (wp_config_t **self_p)
+{
+    assert (self_p);
+    wp_config_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->n_models; i++) {
+        free (self->models [i].name);
+        free (self->models [i].command);
+        free (self->models [i].cool_command);
+    }
+    free (self->models);
+    free (self->pub_endpoint);
+    free (self->sub_endpoint);
+    free (self->data_dir);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Line of the file where the key at `path` (a/b/c) is, or 0. A small
+//  ZPL-aware scan (zconfig keeps no line numbers): indentation is 4
+//  spaces per level, "name = value" or "name" opens a level.
+static int
+s_line_of (const char *file, const char *path)
+{
+    FILE *handle = fopen (file, "r");
+    if (!handle)
+        return 0;
+    char stack [16][128];
+    char line [1024];
+    int number = 0, found = 0;
+    while (!found && fgets (line, sizeof line, handle)) {
+        number++;
+        int indent = 0;
+        while (line [indent] == ' ')
+            indent++;
+        char *start = line + indent;
+        if (*start == '#' || *start == '\n' || *start == 0 || *start == '\r')
+            continue;
+        int level = indent / 4;
+        if (level >= 16)
+            continue;
+        size_t len = strcspn (start, " =\t\r\n#");
+        if (len >= 128)
+            len = 127;
+        memcpy (stack [level], start, len);
+        stack [level][len] = 0;
+        char joined [1024] = "";
+        for (int i = 0; i <= level; i++) {
+            if (i)
+                strcat (joined, "/");
+            strncat (joined, stack [i], sizeof joined - strlen (joined) - 2);
+        }
+        if (streq (joined, path))
+            found = number;
+    }
+    fclose (handle);
+    return found;
+}
+
+//  Log a configuration error naming file, line and key.
+static void
+s_error (const char *file, const char *path, const char *fmt, const char *value,
+         const char *detail)
+{
+    int line = s_line_of (file, path);
+    char message [512];
+    snprintf (message, sizeof message, fmt, value ? value : "", detail ? detail : "");
+    if (line)
+        zsys_error ("config %s:%d: key '%s': %s", file, line, path, message);
+    else
+        zsys_error ("config %s: key '%s': %s", file, path, message);
+}
+
+//  Parse a number strictly: the whole string, finite.
+static int
+s_parse_number (const char *text, double *value)
+{
+    if (!text || !*text)
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod (text, &end);
+    while (end && (*end == ' ' || *end == '\t'))
+        end++;
+    if (errno || !end || *end || !isfinite (v))
+        return -1;
+    *value = v;
+    return 0;
+}
+
+//  Parse a boolean: true/false, yes/no, 1/0, on/off.
+static int
+s_parse_bool (const char *text, bool *value)
+{
+    if (!text)
+        return -1;
+    if (streq (text, "true") || streq (text, "yes") || streq (text, "1")
+        || streq (text, "on"))
+        *value = true;
+    else
+    if (streq (text, "false") || streq (text, "no") || streq (text, "0")
+        || streq (text, "off"))
+        *value = false;
+    else
+        return -1;
+    return 0;
+}
+
+//  Apply one key's value; returns 0 or -1 (logged).
+static int
+s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
+         const char *value)
+{
+    char range [128];
+    if (spec->type == T_UINT || spec->type == T_DOUBLE) {
+        double v;
+        if (s_parse_number (value, &v) || v < spec->min || v > spec->max
+            || (spec->type == T_UINT && v != floor (v))) {
+            snprintf (range, sizeof range, "%s %.10g..%.10g %s",
+                      spec->type == T_UINT ? "an integer in" : "a number in",
+                      spec->min, spec->max, spec->unit);
+            s_error (file, spec->path, "bad value '%s': must be %s", value, range);
+            return -1;
+        }
+        if (spec->type == T_UINT)
+            *(uint32_t *) ((char *) self + spec->offset) = (uint32_t) v;
+        else
+            *(double *) ((char *) self + spec->offset) = v;
+    }
+    else
+    if (spec->type == T_BOOL) {
+        if (s_parse_bool (value, (bool *) ((char *) self + spec->offset))) {
+            s_error (file, spec->path, "bad value '%s': must be true or false%s",
+                     value, NULL);
+            return -1;
+        }
+    }
+    else
+    if (spec->type == T_STRING) {
+        if (!value || !*value) {
+            s_error (file, spec->path, "empty value%s%s", NULL, NULL);
+            return -1;
+        }
+        char **slot = (char **) ((char *) self + spec->offset);
+        free (*slot);
+        *slot = s_strdup (value);
+    }
+    else
+    if (spec->type == T_KEY) {
+        if (wp_parse_key (value, self->user_key)) {
+            s_error (file, spec->path, "bad value '%s': must be 32 hex digits%s",
+                     value, NULL);
+            return -1;
+        }
+        self->user_key_set = true;
+    }
+    return 0;
+}
+
+//  Parse one model section.
+static int
+s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
+{
+    const char *name = zconfig_name (section);
+    char path [512];
+    snprintf (path, sizeof path, "models/%s", name);
+    if (!name || !*name || strlen (name) > 200
+        || strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789._:/@+-") != strlen (name)) {
+        s_error (file, path, "bad model name '%s': use letters, digits and ._:/@+-%s",
+                 name, NULL);
+        return -1;
+    }
+    if (wp_config_model (self, name)) {
+        s_error (file, path, "model '%s' is configured twice%s", name, NULL);
+        return -1;
+    }
+    wp_model_config_t model = { 0 };
+    model.memory_mb = self->default_memory_mb;
+    model.load_ms = self->default_load_ms;
+    model.backend = WP_BACKEND_SIM;
+    int rc = 0;
+    for (zconfig_t *item = zconfig_child (section); item && rc == 0;
+         item = zconfig_next (item)) {
+        const char *key = zconfig_name (item);
+        const char *value = zconfig_value (item);
+        char key_path [600];
+        snprintf (key_path, sizeof key_path, "%s/%s", path, key);
+        double v;
+        if (streq (key, "memory_mb") || streq (key, "load_ms")) {
+            if (s_parse_number (value, &v) || v < 0 || v > 1e9 || v != floor (v)) {
+                s_error (file, key_path, "bad value '%s': must be an integer "
+                         "in 0..1000000000 %s", value,
+                         streq (key, "memory_mb") ? "MiB" : "ms");
+                rc = -1;
+            }
+            else
+            if (streq (key, "memory_mb"))
+                model.memory_mb = (uint32_t) v;
+            else
+                model.load_ms = (uint32_t) v;
+        }
+        else
+        if (streq (key, "backend")) {
+            if (value && streq (value, "sim"))
+                model.backend = WP_BACKEND_SIM;
+            else
+            if (value && streq (value, "exec"))
+                model.backend = WP_BACKEND_EXEC;
+            else {
+                s_error (file, key_path, "bad value '%s': must be sim or exec%s",
+                         value, NULL);
+                rc = -1;
+            }
+        }
+        else
+        if (streq (key, "command") || streq (key, "cool_command")) {
+            if (!value || !*value) {
+                s_error (file, key_path, "empty command%s%s", NULL, NULL);
+                rc = -1;
+            }
+            else
+            if (streq (key, "command"))
+                model.command = s_strdup (value);
+            else
+                model.cool_command = s_strdup (value);
+        }
+        else {
+            s_error (file, key_path, "unknown key%s%s", NULL, NULL);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && model.backend == WP_BACKEND_EXEC && !model.command) {
+        s_error (file, path, "backend exec needs a command%s%s", NULL, NULL);
+        rc = -1;
+    }
+    if (rc) {
+        free (model.command);
+        free (model.cool_command);
+        return -1;
+    }
+    model.name = s_strdup (name);
+    self->models = (wp_model_config_t *) realloc (
+        self->models, (self->n_models + 1) * sizeof (wp_model_config_t));
+    assert (self->models);
+    self->models [self->n_models++] = model;
+    return 0;
+}
+
+//  Find a key spec by path.
+static const key_spec_t *
+s_find_key (const char *path)
+{
+    for (size_t i = 0; i < sizeof s_keys / sizeof s_keys [0]; i++)
+        if (streq (s_keys [i].path, path))
+            return &s_keys [i];
+    return NULL;
+}
+
+//  Walk a section of plain keys (root, bus, store).
+static int
+s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
+             const char *file)
+{
+    int rc = 0;
+    for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        char path [512];
+        snprintf (path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", name);
+        if (!*prefix && streq (name, "models")) {
+            for (zconfig_t *model = zconfig_child (item); model;
+                 model = zconfig_next (model))
+                if (s_load_model (self, model, file))
+                    rc = -1;
+            continue;
+        }
+        if (!*prefix && (streq (name, "bus") || streq (name, "store"))) {
+            if (s_load_keys (self, item, name, file))
+                rc = -1;
+            continue;
+        }
+        const key_spec_t *spec = s_find_key (path);
+        if (!spec) {
+            s_error (file, path, "unknown key%s%s", NULL, NULL);
+            rc = -1;
+            continue;
+        }
+        if (zconfig_child (item)) {
+            s_error (file, path, "is a value, not a section%s%s", NULL, NULL);
+            rc = -1;
+            continue;
+        }
+        if (s_apply (self, spec, file, zconfig_value (item)))
+            rc = -1;
+    }
+    return rc;
+}
+
+//  Load and validate a ZPL file.
+wp_config_t *
+wp_config_load (const char *path)
+{
+    assert (path);
+    if (access (path, R_OK) != 0) {
+        zsys_error ("config %s: cannot read: %s", path, strerror (errno));
+        return NULL;
+    }
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        zsys_error ("config %s: not a valid ZPL file (see the zconfig error above)",
+                    path);
+        return NULL;
+    }
+    wp_config_t *self = wp_config_new ();
+    self->path = s_strdup (path);
+    //  Defaults for models come from the root keys: read those first.
+    zconfig_t *item;
+    for (item = zconfig_child (root); item; item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        if (streq (name, "default_memory_mb") || streq (name, "default_load_ms"))
+            if (s_apply (self, s_find_key (name), path, zconfig_value (item)))
+                break;
+    }
+    int rc = item ? -1 : s_load_keys (self, root, "", path);
+    zconfig_destroy (&root);
+    if (rc)
+        wp_config_destroy (&self);
+    return self;
+}
+
+//  Set a string setting from a flag.
+int
+wp_config_set_string (wp_config_t *self, const char *key, const char *value)
+{
+    assert (self && key && value);
+    char **slot = NULL;
+    if (streq (key, "pub_endpoint"))
+        slot = &self->pub_endpoint;
+    else
+    if (streq (key, "sub_endpoint"))
+        slot = &self->sub_endpoint;
+    else
+    if (streq (key, "data_dir"))
+        slot = &self->data_dir;
+    if (!slot)
+        return -1;
+    free (*slot);
+    *slot = s_strdup (value);
+    return 0;
+}
+
+//  Configured model by name.
+const wp_model_config_t *
+wp_config_model (const wp_config_t *self, const char *name)
+{
+    assert (self && name);
+    for (size_t i = 0; i < self->n_models; i++)
+        if (streq (self->models [i].name, name))
+            return &self->models [i];
+    return NULL;
+}
+
+//  Memory of a model.
+uint32_t
+wp_config_model_memory_mb (const wp_config_t *self, const char *name)
+{
+    const wp_model_config_t *model = wp_config_model (self, name);
+    return model ? model->memory_mb : self->default_memory_mb;
+}
+
+//  Load time of a model.
+uint32_t
+wp_config_model_load_ms (const wp_config_t *self, const char *name)
+{
+    const wp_model_config_t *model = wp_config_model (self, name);
+    return model ? model->load_ms : self->default_load_ms;
+}
+
+//  Name of a backend kind.
+const char *
+wp_backend_name (wp_backend_kind_t kind)
+{
+    return kind == WP_BACKEND_EXEC ? "exec" : "sim";
+}

@@ -1,0 +1,121 @@
+/*  =========================================================================
+    wp_config - the service configuration: every default in code, loaded
+    from and validated against a ZPL file (czmq zconfig).
+
+    A bad value or an unknown key is an error naming the file, the line
+    and the key. See docs/configuration.md and the sample warmup.cfg.
+    =========================================================================
+*/
+
+#ifndef WP_CONFIG_H_INCLUDED
+#define WP_CONFIG_H_INCLUDED
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Backends a model can use.
+typedef enum {
+    WP_BACKEND_SIM = 0,     //  simulated load of load_ms (the default)
+    WP_BACKEND_EXEC,        //  run a command
+} wp_backend_kind_t;
+
+//  One model's section.
+typedef struct {
+    char *name;                 //  the name clients use
+    uint32_t memory_mb;         //  memory when warm, MiB
+    uint32_t load_ms;           //  typical cold-start time, ms
+    wp_backend_kind_t backend;  //  how to warm and cool it
+    char *command;              //  exec: warm command template (%m = model)
+    char *cool_command;         //  exec: cool command template, may be NULL
+} wp_model_config_t;
+
+//  The whole configuration. Strings are owned by the config.
+typedef struct {
+    char *path;                         //  file it came from, or NULL
+
+    //  The seed's parameters
+    uint32_t max_warm_models;           //  models held warm at once
+    uint32_t max_memory_mb;             //  memory budget for warm models, MiB
+    double max_cpu_percent;             //  no background warmups above this CPU use
+    double prediction_threshold;        //  probability that triggers a warmup, 0..1
+    uint32_t usage_window_seconds;      //  how long usage counts as recent, s
+    uint32_t max_queue_size;            //  warmup tasks waiting at most
+    uint32_t warmup_timeout_seconds;    //  a warmup taking longer fails, s
+    double performance_impact_threshold;//  share of CPU a warmup may cost, 0..1
+    double learning_rate;               //  step size of online learning, 0..1
+    bool background_warmup_enabled;     //  warm on predictions (not only on request)
+    uint32_t prediction_cache_ttl_seconds; // a prediction counts this long, s
+
+    //  Service settings
+    uint32_t prediction_horizon_seconds;// horizon of each prediction, s
+    uint32_t max_concurrent_warmups;    //  warmup tasks running at once
+    uint32_t default_memory_mb;         //  memory of a model with no section, MiB
+    uint32_t default_load_ms;           //  load time of a model with no section, ms
+    uint32_t max_pairs;                 //  (user, model) pairs the analyzer keeps
+    uint8_t user_key [16];              //  key of the user-id hash
+    bool user_key_set;                  //  user_key came from the config
+
+    //  bus
+    char *pub_endpoint;                 //  publishers connect here
+    char *sub_endpoint;                 //  subscribers connect here
+    uint32_t max_frame_bytes;           //  largest accepted event, bytes
+    uint32_t hwm;                       //  socket high-water marks, messages
+    uint32_t heartbeat_ms;              //  heartbeat period, ms
+    uint32_t ready_timeout_ms;          //  how long to wait for the bus, ms
+
+    //  store
+    char *data_dir;                     //  LMDB environments live under here
+    uint32_t batch_max;                 //  writes per LMDB commit at most
+    uint32_t flush_ms;                  //  commit at least this often, ms
+    bool nosync;                        //  skip fsync (faster, less durable)
+
+    //  component periods
+    uint32_t resource_interval_ms;      //  resource status period, ms
+    uint32_t metrics_interval_ms;       //  metrics snapshot period, ms
+
+    wp_model_config_t *models;          //  configured models
+    size_t n_models;
+} wp_config_t;
+
+//  A configuration with every default (no models). Never NULL.
+wp_config_t *
+    wp_config_new (void);
+
+//  Load and validate a ZPL file over the defaults. Returns NULL after
+//  logging an error naming the file, line and key.
+wp_config_t *
+    wp_config_load (const char *path);
+
+//  Destroy; safe on NULL; nulls *self_p.
+void
+    wp_config_destroy (wp_config_t **self_p);
+
+//  Set a string setting (endpoints, data_dir) from a command-line flag.
+//  Returns 0, or -1 for an unknown key.
+int
+    wp_config_set_string (wp_config_t *self, const char *key, const char *value);
+
+//  Configured model by name, or NULL.
+const wp_model_config_t *
+    wp_config_model (const wp_config_t *self, const char *name);
+
+//  Memory and load time of a model: its section, or the defaults.
+uint32_t
+    wp_config_model_memory_mb (const wp_config_t *self, const char *name);
+uint32_t
+    wp_config_model_load_ms (const wp_config_t *self, const char *name);
+
+//  Name of a backend kind.
+const char *
+    wp_backend_name (wp_backend_kind_t kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,19 @@
+/*  =========================================================================
+    wp_resource_actor - ResourceManager on the bus.
+
+    Every resource_interval_ms it reads /proc/meminfo, /proc/stat and the
+    cgroup v2 memory.max / memory.current of its own cgroup, and publishes
+    resource.status: memory, CPU use, the models held warm (learned from
+    warmup.done) and whether background warmups are admitted (memory
+    budget, CPU at most max_cpu_percent, machine and cgroup headroom).
+    Subscribes: warmup.done.
+    =========================================================================
+*/
+#ifndef WP_RESOURCE_ACTOR_H_INCLUDED
+#define WP_RESOURCE_ACTOR_H_INCLUDED
+
+#include "wp_component.h"
+
+extern const wp_component_def_t wp_resource_def;
+
+#endif

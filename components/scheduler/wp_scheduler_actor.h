@@ -1,0 +1,17 @@
+/*  =========================================================================
+    wp_scheduler_actor - WarmupScheduler on the bus.
+
+    Subscribes: prediction.made, warmup.done, perf.estimate,
+    resource.status. Publishes: warmup.requested (warm and cool
+    decisions). Decides on every prediction and once a second (so that
+    models whose predictions expire are cooled).
+    =========================================================================
+*/
+#ifndef WP_SCHEDULER_ACTOR_H_INCLUDED
+#define WP_SCHEDULER_ACTOR_H_INCLUDED
+
+#include "wp_component.h"
+
+extern const wp_component_def_t wp_scheduler_def;
+
+#endif

@@ -1,0 +1,378 @@
+/*  =========================================================================
+    warmupctl - talk to a running warmup service over its bus.
+
+        warmupctl [endpoint flags] emit --user U --model M [--task T]
+                  [--language L] [--session S] [--file-type F]
+                  [--outcome warm|delayed|cold] [--wait-ms N] [--at MS]
+        warmupctl [endpoint flags] tail [--topic PREFIX] [--count N]
+                  [--timeout S] [--json]
+        warmupctl [endpoint flags] status [--timeout S]
+        warmupctl [endpoint flags] warm|cool MODEL [--timeout S] [--no-wait]
+    =========================================================================
+*/
+#include "wp_component.h"
+#include "wp_json.h"
+#include "wp_util.h"
+
+static const char *s_usage =
+    " COMMAND ...\n"
+    "commands:\n"
+    "  emit --user U --model M [--task T] [--language L] [--session S]\n"
+    "       [--file-type F] [--outcome warm|delayed|cold] [--wait-ms N] [--at MS]\n"
+    "      publish one usage event (T: completion chat embedding rerank edit review;\n"
+    "      MS: event time in ms since the epoch, default now)\n"
+    "  tail [--topic PREFIX] [--count N] [--timeout S] [--json]\n"
+    "      print bus events as JSON lines; stop after N events or S seconds\n"
+    "      (exit 1 when --count was not reached in time)\n"
+    "  status [--timeout S]\n"
+    "      list live components from their heartbeats (listens S s, default 2.5)\n"
+    "  warm MODEL | cool MODEL [--timeout S] [--no-wait]\n"
+    "      ask for a warm or cool and wait for its warmup.done (default 60 s)\n";
+
+//  Parse a non-negative number argument strictly.
+static int
+s_number (const char *flag, const char *text, double max, double *value)
+{
+    char *end = NULL;
+    double v = text ? strtod (text, &end) : 0;
+    if (!text || !*text || *end || !(v >= 0) || v > max) {
+        fprintf (stderr, "warmupctl: %s needs a number in 0..%.0f, got '%s'\n",
+                 flag, max, text ? text : "");
+        return -1;
+    }
+    *value = v;
+    return 0;
+}
+
+//  A connected, ready bus client; NULL after printing why.
+static wp_bus_t *
+s_connect (const wp_config_t *config, const char *role, const char **topics)
+{
+    char source [128];
+    snprintf (source, sizeof source, "warmupctl-%s/%d", role, (int) getpid ());
+    wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes,
+                           .linger_ms = 2000 };
+    wp_bus_t *bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, source, &opts);
+    if (!bus)
+        return NULL;
+    for (int i = 0; topics && topics [i]; i++)
+        wp_bus_subscribe (bus, topics [i]);
+    if (wp_bus_wait_ready (bus, (int) config->ready_timeout_ms)) {
+        fprintf (stderr, "warmupctl: no bus at %s / %s (is warmupd running?)\n",
+                 config->pub_endpoint, config->sub_endpoint);
+        wp_bus_destroy (&bus);
+    }
+    return bus;
+}
+
+//  Enum value by its short name ("chat" -> TASK_CHAT), or -1.
+static int
+s_enum (const ProtobufCEnumDescriptor *desc, const char *prefix, const char *name)
+{
+    char full [64];
+    snprintf (full, sizeof full, "%s%s", prefix, name);
+    for (char *p = full; *p; p++)
+        *p = (char) toupper ((unsigned char) *p);
+    const ProtobufCEnumValue *value = protobuf_c_enum_descriptor_get_value_by_name (desc, full);
+    return value && value->value != 0 ? value->value : -1;
+}
+
+//  emit
+static int
+s_emit (const wp_config_t *config, int argc, char **argv)
+{
+    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+    double number;
+    for (int i = 0; i < argc; i++) {
+        const char *flag = argv [i];
+        const char *value = i + 1 < argc ? argv [i + 1] : NULL;
+        if (!value) {
+            fprintf (stderr, "warmupctl emit: %s needs a value\n", flag);
+            return 2;
+        }
+        i++;
+        if (streq (flag, "--user"))
+            usage.user = (char *) value;
+        else
+        if (streq (flag, "--model"))
+            usage.model = (char *) value;
+        else
+        if (streq (flag, "--session"))
+            usage.session = (char *) value;
+        else
+        if (streq (flag, "--language"))
+            usage.language = (char *) value;
+        else
+        if (streq (flag, "--file-type"))
+            usage.file_type = (char *) value;
+        else
+        if (streq (flag, "--task")) {
+            int task = s_enum (&warmup__v1__task__descriptor, "TASK_", value);
+            if (task < 0) {
+                fprintf (stderr, "warmupctl emit: unknown --task '%s' (completion chat "
+                         "embedding rerank edit review)\n", value);
+                return 2;
+            }
+            usage.task = (Warmup__V1__Task) task;
+        }
+        else
+        if (streq (flag, "--outcome")) {
+            int outcome = s_enum (&warmup__v1__outcome__descriptor, "OUTCOME_", value);
+            if (outcome < 0) {
+                fprintf (stderr, "warmupctl emit: unknown --outcome '%s' (warm delayed cold)\n",
+                         value);
+                return 2;
+            }
+            usage.outcome = (Warmup__V1__Outcome) outcome;
+        }
+        else
+        if (streq (flag, "--wait-ms")) {
+            if (s_number (flag, value, 86400000, &number))
+                return 2;
+            usage.wait_ms = (uint32_t) number;
+        }
+        else
+        if (streq (flag, "--at")) {
+            if (s_number (flag, value, 9e15, &number))
+                return 2;
+            usage.event_ms = (uint64_t) number;
+        }
+        else {
+            fprintf (stderr, "warmupctl emit: unknown flag '%s'\n", flag);
+            return 2;
+        }
+    }
+    if (!usage.user || !*usage.user || !usage.model || !*usage.model) {
+        fprintf (stderr, "warmupctl emit: --user and --model are required\n");
+        return 2;
+    }
+    if (!usage.event_ms)
+        usage.event_ms = wp_wall_us () / 1000;
+    wp_bus_t *bus = s_connect (config, "emit", NULL);
+    if (!bus)
+        return 1;
+    int rc = wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base);
+    wp_bus_destroy (&bus);     //  lingers until the event is sent
+    return rc ? 1 : 0;
+}
+
+//  tail
+static int
+s_tail (const wp_config_t *config, int argc, char **argv)
+{
+    const char *topic = "";
+    double count = 0, timeout = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *flag = argv [i];
+        if (streq (flag, "--json"))
+            continue;   //  JSON is the only format
+        const char *value = i + 1 < argc ? argv [++i] : NULL;
+        if (!value) {
+            fprintf (stderr, "warmupctl tail: %s needs a value\n", flag);
+            return 2;
+        }
+        if (streq (flag, "--topic"))
+            topic = value;
+        else
+        if (streq (flag, "--count")) {
+            if (s_number (flag, value, 1e12, &count))
+                return 2;
+        }
+        else
+        if (streq (flag, "--timeout")) {
+            if (s_number (flag, value, 1e7, &timeout))
+                return 2;
+        }
+        else {
+            fprintf (stderr, "warmupctl tail: unknown flag '%s'\n", flag);
+            return 2;
+        }
+    }
+    const char *topics [] = { topic, NULL };
+    wp_bus_t *bus = s_connect (config, "tail", topics);
+    if (!bus)
+        return 1;
+    fprintf (stderr, "warmupctl: tail ready\n");
+    fflush (stderr);
+    int64_t deadline = timeout > 0 ? zclock_mono () + (int64_t) (timeout * 1000) : INT64_MAX;
+    uint64_t seen = 0;
+    int rc = 0;
+    while (count == 0 || seen < (uint64_t) count) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            rc = count > 0 ? 1 : 0;
+            break;
+        }
+        wp_bus_event_t event;
+        int got = wp_bus_recv_wait (bus, &event, left > 500 ? 500 : (int) left);
+        if (got < 0)
+            break;
+        if (got == 0)
+            continue;
+        char *json = wp_json_event (wp_topic_name (event.topic), event.msg);
+        printf ("%s\n", json);
+        fflush (stdout);
+        free (json);
+        wp_bus_event_free (&event);
+        seen++;
+    }
+    wp_bus_destroy (&bus);
+    return rc;
+}
+
+//  status
+static int
+s_status (const wp_config_t *config, int argc, char **argv)
+{
+    double timeout = 2.5;
+    for (int i = 0; i < argc; i++) {
+        if (streq (argv [i], "--timeout") && i + 1 < argc) {
+            if (s_number ("--timeout", argv [++i], 3600, &timeout))
+                return 2;
+        }
+        else {
+            fprintf (stderr, "warmupctl status: unknown flag '%s'\n", argv [i]);
+            return 2;
+        }
+    }
+    const char *topics [] = { "heartbeat", NULL };
+    wp_bus_t *bus = s_connect (config, "status", topics);
+    if (!bus)
+        return 1;
+    zhashx_t *latest = zhashx_new ();   //  source -> JSON-free summary line
+    zhashx_set_destructor (latest, (zhashx_destructor_fn *) zstr_free);
+    int64_t deadline = zclock_mono () + (int64_t) (timeout * 1000);
+    while (zclock_mono () < deadline && !zsys_interrupted) {
+        wp_bus_event_t event;
+        int64_t left = deadline - zclock_mono ();
+        if (wp_bus_recv_wait (bus, &event, (int) (left > 0 ? left : 0)) != 1)
+            continue;
+        const Warmup__V1__Heartbeat *beat = (const Warmup__V1__Heartbeat *) event.msg;
+        char *line = zsys_sprintf ("%-10s %-28s %7u %9.1f %9.1f %10" PRIu64 " %10" PRIu64
+                                   " %8" PRIu64 " %10" PRIu64,
+                                   beat->component, beat->instance, beat->pid,
+                                   beat->rss_kb / 1024.0, beat->uptime_ms / 1000.0,
+                                   beat->events_in, beat->events_out, beat->dropped,
+                                   beat->persisted);
+        zhashx_update (latest, beat->header->source, line);
+        wp_bus_event_free (&event);
+    }
+    int rc = 0;
+    if (zhashx_size (latest) == 0) {
+        fprintf (stderr, "warmupctl status: no heartbeat within %.1f s\n", timeout);
+        rc = 1;
+    }
+    else {
+        printf ("%-10s %-28s %7s %9s %9s %10s %10s %8s %10s\n", "component", "instance",
+                "pid", "rss_mb", "uptime_s", "events_in", "events_out", "dropped",
+                "persisted");
+        zlistx_t *keys = zhashx_keys (latest);
+        zlistx_set_comparator (keys, (zlistx_comparator_fn *) strcmp);
+        zlistx_sort (keys);
+        for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys))
+            printf ("%s\n", (char *) zhashx_lookup (latest, key));
+        zlistx_destroy (&keys);
+    }
+    zhashx_destroy (&latest);
+    wp_bus_destroy (&bus);
+    return rc;
+}
+
+//  warm / cool
+static int
+s_warm_cool (const wp_config_t *config, bool warm, int argc, char **argv)
+{
+    const char *model = NULL;
+    double timeout = 60;
+    bool wait = true;
+    for (int i = 0; i < argc; i++) {
+        if (streq (argv [i], "--timeout") && i + 1 < argc) {
+            if (s_number ("--timeout", argv [++i], 86400, &timeout))
+                return 2;
+        }
+        else
+        if (streq (argv [i], "--no-wait"))
+            wait = false;
+        else
+        if (!model && argv [i][0] != '-')
+            model = argv [i];
+        else {
+            fprintf (stderr, "warmupctl: unexpected argument '%s'\n", argv [i]);
+            return 2;
+        }
+    }
+    if (!model) {
+        fprintf (stderr, "warmupctl %s: which model?\n", warm ? "warm" : "cool");
+        return 2;
+    }
+    const char *topics [] = { "warmup.done", NULL };
+    wp_bus_t *bus = s_connect (config, warm ? "warm" : "cool", wait ? topics : NULL);
+    if (!bus)
+        return 1;
+    Warmup__V1__WarmupRequested request = WARMUP__V1__WARMUP_REQUESTED__INIT;
+    request.event_ms = wp_wall_us () / 1000;
+    request.model = (char *) model;
+    request.action = warm ? WARMUP__V1__ACTION__ACTION_WARM : WARMUP__V1__ACTION__ACTION_COOL;
+    request.priority = WARMUP__V1__PRIORITY__PRIORITY_HIGH;
+    request.reason = (char *) "manual";
+    request.memory_mb = wp_config_model_memory_mb (config, model);
+    int rc = wp_bus_publish (bus, WP_TOPIC_WARMUP_REQUEST, &request.base) ? 1 : 0;
+    int64_t deadline = zclock_mono () + (int64_t) (timeout * 1000);
+    while (rc == 0 && wait) {
+        int64_t left = deadline - zclock_mono ();
+        wp_bus_event_t event;
+        if (left <= 0 || wp_bus_recv_wait (bus, &event, (int) left) != 1) {
+            fprintf (stderr, "warmupctl: no warmup.done for %s within %.0f s\n",
+                     model, timeout);
+            rc = 1;
+            break;
+        }
+        const Warmup__V1__WarmupDone *done = (const Warmup__V1__WarmupDone *) event.msg;
+        if (done->model && streq (done->model, model) && done->action == request.action) {
+            char *json = wp_json_event ("warmup.done", event.msg);
+            printf ("%s\n", json);
+            free (json);
+            rc = done->ok ? 0 : 1;
+            wp_bus_event_free (&event);
+            break;
+        }
+        wp_bus_event_free (&event);
+    }
+    wp_bus_destroy (&bus);
+    return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+    zsys_init ();
+    zsys_set_logident ("warmupctl");
+    bool verbose;
+    const char *instance;
+    char **rest;
+    int n_rest;
+    wp_config_t *config = wp_component_parse_args (argc, argv, "warmupctl", s_usage,
+                                                   &verbose, &instance, &rest, &n_rest);
+    if (!config)
+        return 2;
+    int rc = 2;
+    if (n_rest == 0)
+        fprintf (stderr, "warmupctl: which command? (emit, tail, status, warm, cool; see --help)\n");
+    else
+    if (streq (rest [0], "emit"))
+        rc = s_emit (config, n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "tail"))
+        rc = s_tail (config, n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "status"))
+        rc = s_status (config, n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "warm") || streq (rest [0], "cool"))
+        rc = s_warm_cool (config, streq (rest [0], "warm"), n_rest - 1, rest + 1);
+    else
+        fprintf (stderr, "warmupctl: unknown command '%s' (see --help)\n", rest [0]);
+    free (rest);
+    wp_config_destroy (&config);
+    return rc;
+}

@@ -1,0 +1,114 @@
+/*  =========================================================================
+    warmupd - the warmup service in one process: the bus proxy and all
+    seven components (the embedded default: no configuration needed), or
+    with --only NAME one component against a bus run by warmup-bus.
+
+    Prints a line containing "ready" once every component is up.
+    SIGINT/SIGTERM end it cleanly.
+    =========================================================================
+*/
+#include "wp_component.h"
+#include "wp_proxy.h"
+
+//  Extra usage text.
+static const char *s_extra =
+    " [--only COMPONENT]\n"
+    "  --only COMPONENT         run one component (analyzer, engine, scheduler,\n"
+    "                           resource, queue, perf, metrics) against a running\n"
+    "                           warmup-bus\n";
+
+//  Start the proxy; NULL after logging on failure. Fills the real endpoints.
+static zactor_t *
+s_start_proxy (wp_config_t *config)
+{
+    zactor_t *proxy = zactor_new (wp_proxy_actor, NULL);
+    char frame [32];
+    snprintf (frame, sizeof frame, "%u", config->max_frame_bytes);
+    zstr_sendx (proxy, "MAXFRAME", frame, NULL);
+    char *status = zstr_recv (proxy);
+    zstr_free (&status);
+    zstr_sendx (proxy, "BIND", config->pub_endpoint, config->sub_endpoint, NULL);
+    char *pub = NULL, *sub = NULL;
+    zstr_recvx (proxy, &status, &pub, &sub, NULL);
+    if (!status || !streq (status, "OK")) {
+        zsys_error ("warmupd: bus: %s", pub ? pub : "no reply");
+        zactor_destroy (&proxy);
+    }
+    else {
+        //  With tcp://...:* the real ports are only known now.
+        wp_config_set_string (config, "pub_endpoint", pub);
+        wp_config_set_string (config, "sub_endpoint", sub);
+    }
+    zstr_free (&status);
+    zstr_free (&pub);
+    zstr_free (&sub);
+    return proxy;
+}
+
+int
+main (int argc, char **argv)
+{
+    zsys_init ();
+    zsys_set_logident ("warmupd");
+    bool verbose;
+    const char *instance;
+    char **rest;
+    int n_rest;
+    wp_config_t *config = wp_component_parse_args (argc, argv, "warmupd", s_extra,
+                                                   &verbose, &instance, &rest, &n_rest);
+    if (!config)
+        return 2;
+    const char *only = NULL;
+    for (int i = 0; i < n_rest; i++) {
+        if (streq (rest [i], "--only") && i + 1 < n_rest)
+            only = rest [++i];
+        else {
+            fprintf (stderr, "warmupd: unexpected argument '%s' (see --help)\n", rest [i]);
+            free (rest);
+            wp_config_destroy (&config);
+            return 2;
+        }
+    }
+    free (rest);
+    if (only && !wp_component_find (only)) {
+        fprintf (stderr, "warmupd: unknown component '%s' (analyzer, engine, "
+                 "scheduler, resource, queue, perf, metrics)\n", only);
+        wp_config_destroy (&config);
+        return 2;
+    }
+    zactor_t *proxy = NULL;
+    if (!only) {
+        proxy = s_start_proxy (config);
+        if (!proxy) {
+            wp_config_destroy (&config);
+            return 1;
+        }
+    }
+    zactor_t *actors [16] = { NULL };
+    size_t n_actors = 0;
+    wp_component_args_t args = { config, instance, verbose };
+    int rc = 0;
+    for (int i = 0; wp_components [i]; i++) {
+        if (only && !streq (wp_components [i]->name, only))
+            continue;
+        zactor_t *actor = wp_component_start (wp_components [i], &args);
+        if (!actor) {
+            rc = 1;
+            break;
+        }
+        actors [n_actors++] = actor;
+    }
+    if (rc == 0) {
+        printf ("warmupd: ready (%zu component%s, pub=%s sub=%s data=%s)\n",
+                n_actors, n_actors == 1 ? "" : "s", config->pub_endpoint,
+                config->sub_endpoint, config->data_dir);
+        fflush (stdout);
+        rc = wp_component_wait (actors, n_actors) ? 1 : 0;
+    }
+    //  Components first (they flush their state), then the bus.
+    while (n_actors)
+        zactor_destroy (&actors [--n_actors]);
+    zactor_destroy (&proxy);
+    wp_config_destroy (&config);
+    return rc;
+}
