@@ -1,0 +1,158 @@
+/*  =========================================================================
+    itest.h - what the integration tests share: a scratch deployment (a
+    temporary directory with a config whose bus endpoints are ipc://
+    sockets inside it), starting the programs the way a user would, and a
+    bus client of the test's own to watch the stream.
+    =========================================================================
+*/
+#ifndef WP_ITEST_H_INCLUDED
+#define WP_ITEST_H_INCLUDED
+
+#include "testutil.h"
+#include "wp_bus.h"
+#include "wp_util.h"
+#include <signal.h>
+
+//  Generous bounds: CI machines are shared and slow.
+#define ITEST_START_MS 20000
+#define ITEST_EVENT_MS 20000
+
+//  One scratch deployment.
+typedef struct {
+    char *dir;          //  temporary directory
+    char *config;       //  path of its config file
+    char *data_dir;     //  LMDB environments
+    char pub [300];     //  publishers connect here
+    char sub [300];     //  subscribers connect here
+} itest_t;
+
+//  Make a deployment with extra config lines appended.
+static inline void
+itest_init (itest_t *self, const char *name, const char *extra)
+{
+    self->dir = wp_test_tmpdir (name);
+    size_t size = strlen (self->dir) + 32;
+    self->config = malloc (size);
+    self->data_dir = malloc (size);
+    assert_non_null (self->config);
+    assert_non_null (self->data_dir);
+    snprintf (self->config, size, "%s/warmup.cfg", self->dir);
+    snprintf (self->data_dir, size, "%s/var", self->dir);
+    snprintf (self->pub, sizeof self->pub, "ipc://%s/pub", self->dir);
+    snprintf (self->sub, sizeof self->sub, "ipc://%s/sub", self->dir);
+    char text [4096];
+    snprintf (text, sizeof text,
+              "#   integration test deployment\n"
+              "max_cpu_percent = 100\n"
+              "bus\n"
+              "    pub_endpoint = \"%s\"\n"
+              "    sub_endpoint = \"%s\"\n"
+              "    heartbeat_ms = 200\n"
+              "store\n"
+              "    data_dir = \"%s\"\n"
+              "    flush_ms = 50\n"
+              "%s",
+              self->pub, self->sub, self->data_dir, extra ? extra : "");
+    wp_test_write_file (self->config, text);
+}
+
+//  Remove the deployment.
+static inline void
+itest_destroy (itest_t *self)
+{
+    wp_test_rmtree (self->dir);
+    free (self->dir);
+    free (self->config);
+    free (self->data_dir);
+}
+
+//  Start a program of the build with "-c config" and extra arguments,
+//  and wait for its "ready" line.
+static inline wp_test_proc_t *
+itest_start (itest_t *self, const char *program, const char *arg1, const char *arg2)
+{
+    char *path = wp_test_bin (program);
+    const char *argv [] = { path, "-c", self->config, arg1, arg2, NULL };
+    wp_test_proc_t *proc = wp_test_spawn (argv);
+    free (path);
+    if (wp_test_proc_wait_line (proc, "ready", ITEST_START_MS, NULL, 0))
+        fail_msg ("%s did not get ready:\n%s", program, wp_test_proc_output (proc));
+    return proc;
+}
+
+//  Run warmupctl with up to six arguments; returns its exit code.
+static inline int
+itest_ctl (itest_t *self, const char *const args [], char **output)
+{
+    char *path = wp_test_bin ("warmupctl");
+    const char *argv [16] = { path, "-c", self->config };
+    int n = 3;
+    for (int i = 0; args [i] && n < 15; i++)
+        argv [n++] = args [i];
+    argv [n] = NULL;
+    int code = wp_test_run (argv, ITEST_EVENT_MS, output);
+    free (path);
+    return code;
+}
+
+//  Emit one usage event for user/model at event time at_ms.
+static inline void
+itest_emit (itest_t *self, const char *user, const char *model, uint64_t at_ms)
+{
+    char at [32];
+    snprintf (at, sizeof at, "%" PRIu64, at_ms);
+    const char *args [] = { "emit", "--user", user, "--model", model,
+                            "--task", "completion", "--at", at, NULL };
+    char *output = NULL;
+    int code = itest_ctl (self, args, &output);
+    if (code != 0)
+        fail_msg ("warmupctl emit failed (%d): %s", code, output);
+    free (output);
+}
+
+//  Emit a regular burst: count events `gap_ms` apart, the last one now.
+static inline void
+itest_emit_burst (itest_t *self, const char *user, const char *model, int count,
+                  uint64_t gap_ms)
+{
+    uint64_t now = wp_wall_us () / 1000;
+    for (int i = count - 1; i >= 0; i--)
+        itest_emit (self, user, model, now - (uint64_t) i * gap_ms);
+}
+
+//  A ready bus client of the test's own, subscribed to prefixes.
+static inline wp_bus_t *
+itest_bus (itest_t *self, const char *const prefixes [])
+{
+    char source [64];
+    snprintf (source, sizeof source, "itest/%d", (int) getpid ());
+    wp_bus_t *bus = wp_bus_new (self->pub, self->sub, source, NULL);
+    assert_non_null (bus);
+    for (int i = 0; prefixes [i]; i++)
+        wp_bus_subscribe (bus, prefixes [i]);
+    assert_int_equal (wp_bus_wait_ready (bus, ITEST_START_MS), 0);
+    return bus;
+}
+
+//  Predicate over a received event.
+typedef bool (itest_match_fn) (wp_topic_t topic, const ProtobufCMessage *msg, void *arg);
+
+//  Wait for an event satisfying fn; returns true when seen in time.
+static inline bool
+itest_wait_event (wp_bus_t *bus, itest_match_fn *fn, void *arg, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (zclock_mono () < deadline) {
+        wp_bus_event_t event;
+        int64_t left = deadline - zclock_mono ();
+        if (wp_bus_recv_wait (bus, &event, (int) (left > 0 ? left : 0)) != 1)
+            continue;
+        bool match = fn (event.topic, event.msg, arg);
+        wp_bus_event_free (&event);
+        if (match)
+            return true;
+    }
+    return false;
+}
+
+#endif
