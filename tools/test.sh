@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-#  test.sh - set up (packages, build) and run every test with ctest.
+#  test.sh - set up (packages, build) and run every test with ctest, then
+#  the whole suite again built with AddressSanitizer and UBSan (a leak, an
+#  invalid access or undefined behaviour fails it).
 #  Usage: tools/test.sh [ctest arguments], e.g. tools/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
-cd build
-ctest --output-on-failure -j 2 "$@"
+(cd build && ctest --output-on-failure -j 2 "$@")
+tools/setup.sh --sanitize
+(cd build-asan && ctest --output-on-failure -j 2 "$@")

@@ -5,7 +5,7 @@
                   [--language L] [--session S] [--file-type F]
                   [--outcome warm|delayed|cold] [--wait-ms N] [--at MS]
         warmupctl [endpoint flags] tail [--topic PREFIX] [--count N]
-                  [--timeout S] [--json]
+                  [--timeout S] [--json | --text]
         warmupctl [endpoint flags] status [--timeout S]
         warmupctl [endpoint flags] warm|cool MODEL [--timeout S] [--no-wait]
     =========================================================================
@@ -21,8 +21,9 @@ static const char *s_usage =
     "       [--file-type F] [--outcome warm|delayed|cold] [--wait-ms N] [--at MS]\n"
     "      publish one usage event (T: completion chat embedding rerank edit review;\n"
     "      MS: event time in ms since the epoch, default now)\n"
-    "  tail [--topic PREFIX] [--count N] [--timeout S] [--json]\n"
-    "      print bus events as JSON lines; stop after N events or S seconds\n"
+    "  tail [--topic PREFIX] [--count N] [--timeout S] [--json | --text]\n"
+    "      print bus events as JSON lines (default) or short text lines; stop\n"
+    "      after N events or S seconds\n"
     "      (exit 1 when --count was not reached in time)\n"
     "  status [--timeout S]\n"
     "      list live components from their heartbeats (listens S s, default 2.5)\n"
@@ -156,16 +157,103 @@ s_emit (const wp_config_t *config, int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+//  One event as a short line for people (tail --text).
+static void
+s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
+{
+    const Warmup__V1__Header *header = wp_bus_header (msg);
+    printf ("%-17s %-24s ", wp_topic_name (topic), header->source);
+    switch (topic) {
+        case WP_TOPIC_USAGE: {
+            const Warmup__V1__UsageObserved *e = (const Warmup__V1__UsageObserved *) msg;
+            const ProtobufCEnumValue *task = protobuf_c_enum_descriptor_get_value (
+                &warmup__v1__task__descriptor, e->task);
+            printf ("user=%s model=%s task=%s", e->user, e->model,
+                    task ? task->name + 5 : "?");
+            break;
+        }
+        case WP_TOPIC_PATTERN: {
+            const Warmup__V1__UsagePattern *e = (const Warmup__V1__UsagePattern *) msg;
+            printf ("user=%s", e->user);
+            for (size_t i = 0; i < e->n_models && i < 4; i++)
+                printf (" %s(n=%" PRIu64 ",gap=%.0fs)", e->models [i]->model,
+                        e->models [i]->count, e->models [i]->gap_mean_ms / 1000);
+            break;
+        }
+        case WP_TOPIC_PREDICTION: {
+            const Warmup__V1__PredictionMade *e = (const Warmup__V1__PredictionMade *) msg;
+            printf ("user=%s horizon=%us", e->user, e->horizon_s);
+            for (size_t i = 0; i < e->n_models && i < 4; i++)
+                printf (" %s=%.2f", e->models [i]->model, e->models [i]->probability);
+            printf (" (%u us)", e->compute_us);
+            break;
+        }
+        case WP_TOPIC_WARMUP_REQUEST: {
+            const Warmup__V1__WarmupRequested *e = (const Warmup__V1__WarmupRequested *) msg;
+            printf ("%s %s: %s", e->action == WARMUP__V1__ACTION__ACTION_COOL ? "cool" : "warm",
+                    e->model, e->reason);
+            break;
+        }
+        case WP_TOPIC_WARMUP_DONE: {
+            const Warmup__V1__WarmupDone *e = (const Warmup__V1__WarmupDone *) msg;
+            printf ("%s %s %s in %u ms via %s%s%s",
+                    e->action == WARMUP__V1__ACTION__ACTION_COOL ? "cool" : "warm", e->model,
+                    e->ok ? "ok" : "FAILED", e->duration_ms, e->backend,
+                    e->ok ? "" : ": ", e->ok ? "" : e->error);
+            break;
+        }
+        case WP_TOPIC_RESOURCE: {
+            const Warmup__V1__ResourceStatus *e = (const Warmup__V1__ResourceStatus *) msg;
+            printf ("mem %" PRIu64 "/%" PRIu64 " MiB free, cpu %.0f%%, warm %u models "
+                    "%" PRIu64 "/%" PRIu64 " MiB, admit=%s", e->mem_available_mb,
+                    e->mem_total_mb, e->cpu_percent, e->warm_models, e->warm_memory_mb,
+                    e->budget_mb, e->admit ? "yes" : "no");
+            break;
+        }
+        case WP_TOPIC_PERF: {
+            const Warmup__V1__PerfEstimate *e = (const Warmup__V1__PerfEstimate *) msg;
+            printf ("%s load p50=%.0f p90=%.0f ms over %" PRIu64 " loads", e->model,
+                    e->load_ms_p50, e->load_ms_p90, e->samples);
+            break;
+        }
+        case WP_TOPIC_METRICS: {
+            const Warmup__V1__MetricsSnapshot *e = (const Warmup__V1__MetricsSnapshot *) msg;
+            printf ("requests=%" PRIu64 " cold=%" PRIu64 " predictions=%" PRIu64
+                    " latency p50=%" PRIu64 " p99=%" PRIu64 " us warmups=%" PRIu64,
+                    e->requests, e->cold_starts, e->predictions, e->latency_p50_us,
+                    e->latency_p99_us, e->warmups_ok);
+            break;
+        }
+        case WP_TOPIC_HEARTBEAT: {
+            const Warmup__V1__Heartbeat *e = (const Warmup__V1__Heartbeat *) msg;
+            printf ("%s rss=%.1f MiB in=%" PRIu64 " out=%" PRIu64 " dropped=%" PRIu64,
+                    e->component, e->rss_kb / 1024.0, e->events_in, e->events_out,
+                    e->dropped);
+            break;
+        }
+        default:
+            break;
+    }
+    printf ("\n");
+}
+
 //  tail
 static int
 s_tail (const wp_config_t *config, int argc, char **argv)
 {
     const char *topic = "";
     double count = 0, timeout = 0;
+    bool text = false;
     for (int i = 0; i < argc; i++) {
         const char *flag = argv [i];
-        if (streq (flag, "--json"))
-            continue;   //  JSON is the only format
+        if (streq (flag, "--json")) {
+            text = false;
+            continue;
+        }
+        if (streq (flag, "--text")) {
+            text = true;
+            continue;
+        }
         const char *value = i + 1 < argc ? argv [++i] : NULL;
         if (!value) {
             fprintf (stderr, "warmupctl tail: %s needs a value\n", flag);
@@ -209,10 +297,14 @@ s_tail (const wp_config_t *config, int argc, char **argv)
             break;
         if (got == 0)
             continue;
-        char *json = wp_json_event (wp_topic_name (event.topic), event.msg);
-        printf ("%s\n", json);
+        if (text)
+            s_print_text (event.topic, event.msg);
+        else {
+            char *json = wp_json_event (wp_topic_name (event.topic), event.msg);
+            printf ("%s\n", json);
+            free (json);
+        }
         fflush (stdout);
-        free (json);
         wp_bus_event_free (&event);
         seen++;
     }
