@@ -4,6 +4,7 @@
 */
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,19 +35,65 @@ wp_json_appendf (char **buffer, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
+//  Length of the valid UTF-8 sequence starting at p (a lead byte >= 0x80),
+//  or 0 when it is not one (overlong, surrogate, beyond U+10FFFF, cut).
+static size_t
+s_utf8_length (const unsigned char *p)
+{
+    size_t n;
+    uint32_t code;
+    if (*p >= 0xc2 && *p <= 0xdf) {
+        n = 2;
+        code = *p & 0x1f;
+    }
+    else
+    if (*p >= 0xe0 && *p <= 0xef) {
+        n = 3;
+        code = *p & 0x0f;
+    }
+    else
+    if (*p >= 0xf0 && *p <= 0xf4) {
+        n = 4;
+        code = *p & 0x07;
+    }
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p [i] & 0xc0) != 0x80)
+            return 0;
+        code = (code << 6) | (p [i] & 0x3f);
+    }
+    if ((n == 3 && code < 0x800) || (n == 4 && (code < 0x10000 || code > 0x10ffff))
+        || (code >= 0xd800 && code <= 0xdfff))
+        return 0;
+    return n;
+}
+
 //  Append a JSON string literal.
 void
 wp_json_append_string (char **buffer, size_t *len, size_t *cap, const char *s)
 {
     wp_json_appendf (buffer, len, cap, "\"");
-    for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++) {
+    const unsigned char *p = (const unsigned char *) (s ? s : "");
+    while (*p) {
         if (*p == '"' || *p == '\\')
-            wp_json_appendf (buffer, len, cap, "\\%c", *p);
+            wp_json_appendf (buffer, len, cap, "\\%c", *p++);
         else
         if (*p < 0x20 || *p == 0x7f)
-            wp_json_appendf (buffer, len, cap, "\\u%04x", *p);
+            wp_json_appendf (buffer, len, cap, "\\u%04x", *p++);
         else
-            wp_json_appendf (buffer, len, cap, "%c", *p);
+        if (*p < 0x80)
+            wp_json_appendf (buffer, len, cap, "%c", *p++);
+        else {
+            //  Copy a valid UTF-8 sequence; anything else becomes U+FFFD
+            //  (strings from the bus are not guaranteed to be UTF-8).
+            size_t n = s_utf8_length (p);
+            if (n)
+                wp_json_appendf (buffer, len, cap, "%.*s", (int) n, (const char *) p);
+            else
+                wp_json_appendf (buffer, len, cap, "\\ufffd");
+            p += n ? n : 1;
+        }
     }
     wp_json_appendf (buffer, len, cap, "\"");
 }

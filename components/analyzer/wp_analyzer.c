@@ -83,6 +83,9 @@ struct _wp_analyzer_t {
     zhashx_t *model_ids;        //  name -> id + 1
     deleted_t *deleted;         //  evicted pairs to delete in the store
     size_t n_deleted, deleted_cap;
+    uint32_t *dirty;            //  pairs changed since the last drain (may
+                                //  repeat or be stale: drain checks the flag)
+    uint32_t n_dirty, dirty_cap;
     uint32_t evict_cursor;      //  where the eviction sample starts
     uint64_t evicted;           //  pairs evicted
 };
@@ -220,6 +223,7 @@ wp_analyzer_destroy (wp_analyzer_t **self_p)
     free (self->pair_index.slots);
     free (self->user_index.slots);
     free (self->deleted);
+    free (self->dirty);
     free (self);
     *self_p = NULL;
 }
@@ -432,6 +436,21 @@ s_pair (wp_analyzer_t *self, uint64_t hash, uint32_t model)
     return p;
 }
 
+//  Mark pair p changed, once until the next drain.
+static void
+s_mark_dirty (wp_analyzer_t *self, uint32_t p)
+{
+    if (self->pairs [p].dirty)
+        return;
+    self->pairs [p].dirty = true;
+    if (self->n_dirty == self->dirty_cap) {
+        self->dirty_cap = self->dirty_cap ? self->dirty_cap * 2 : 1024;
+        self->dirty = (uint32_t *) realloc (self->dirty, self->dirty_cap * sizeof (uint32_t));
+        assert (self->dirty);
+    }
+    self->dirty [self->n_dirty++] = p;
+}
+
 //  Bring a pair's decayed count up to time now.
 static double
 s_decayed (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms)
@@ -469,12 +488,17 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
         pair->gap_m2 += delta * (gap - pair->gap_mean);
     }
     pair->count++;
-    pair->decayed = s_decayed (self, pair, now_ms) + 1.0;
-    if (now_ms > pair->decayed_at)
+    if (now_ms < pair->first_ms)
+        pair->first_ms = now_ms;
+    if (now_ms >= pair->decayed_at) {
+        pair->decayed = s_decayed (self, pair, now_ms) + 1.0;
         pair->decayed_at = now_ms;
+    }
+    else    //  A late event counts as decayed as it would be by now.
+        pair->decayed += exp (-(double) (pair->decayed_at - now_ms) / self->tau_ms);
     if (now_ms > pair->last_ms)
         pair->last_ms = now_ms;
-    pair->dirty = true;
+    s_mark_dirty (self, index);
     return 0;
 }
 
@@ -575,6 +599,7 @@ wp_analyzer_state_bytes (wp_analyzer_t *self)
     for (uint32_t i = 0; i < self->n_models; i++)
         bytes += strlen (self->models [i].name) + 1 + 64;   //  name + hash entry
     bytes += (self->pair_free_n + self->user_free_n) * sizeof (uint32_t);
+    bytes += (size_t) self->dirty_cap * sizeof (uint32_t);
     return bytes;
 }
 
@@ -604,10 +629,13 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         self->n_deleted--;
         handed++;
     }
-    for (uint32_t p = 0; p < self->pairs_top; p++) {
+    while (self->n_dirty) {
+        uint32_t p = self->dirty [self->n_dirty - 1];
         pair_t *pair = &self->pairs [p];
-        if (!pair->used || !pair->dirty)
+        if (!pair->used || !pair->dirty) {
+            self->n_dirty--;
             continue;
+        }
         size_t len = s_pair_key (self, pair->user, pair->model, key);
         wp_put_u64 (value, pair->count);
         wp_put_u64 (value + 8, pair->first_ms);
@@ -619,6 +647,7 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         if (fn ("pairs", key, len, value, PAIR_RECORD_SIZE, arg))
             return -1;
         pair->dirty = false;
+        self->n_dirty--;
         handed++;
     }
     for (uint32_t m = 0; m < self->n_models; m++) {

@@ -9,7 +9,10 @@
     within the horizon H is 1 - exp(-H / gap), faded by how long the pair
     has been idle relative to the usage window, and shrunk toward a small
     prior while few gaps back it (a Bayesian average with one pseudo
-    observation). Plain C: no sockets, no clock.
+    observation). Gaps shorter than 1 s count as 1 s. The expected time
+    until the next request is the mean gap minus the time idle so far (or
+    a whole gap once the pair is idle longer than that). Plain C: no
+    sockets, no clock.
     =========================================================================
 */
 

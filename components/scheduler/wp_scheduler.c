@@ -276,6 +276,11 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         bool wanted = model->external || (model->n_demand > 0 && model->score >= bar);
         if (!wanted)
             continue;
+        //  A cold model that cannot be warmed this round takes no room
+        //  from the ones that are held.
+        if (!s_holds (model) && model->state != WP_MODEL_COOLING
+            && !(self->opts.background && self->admit))
+            continue;
         if (count + 1 > self->opts.max_warm_models)
             continue;
         if (self->opts.max_memory_mb && memory + model->memory_mb > self->opts.max_memory_mb)

@@ -38,7 +38,8 @@ typedef struct {
     uint32_t max_warm_models;   //  models warm or warming at once (default 5)
     uint64_t max_memory_mb;     //  their memory at most, MiB (0 = unbounded)
     double threshold;           //  demand that makes a model wanted (default 0.7)
-    double hysteresis;          //  a warm model stays until threshold - this (0.1)
+    double hysteresis;          //  a warm model stays until threshold - this
+                                //  (0 = none; the service uses 0.1)
     uint32_t ttl_s;             //  how long a prediction counts, s (default 300)
     bool background;            //  warm on predictions at all (set explicitly)
     uint32_t default_memory_mb; //  memory of a model never described
