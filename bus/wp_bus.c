@@ -8,7 +8,7 @@
 
 #define PROBE_PREFIX "_probe."
 #define TOPIC_MAX    64          //  longest topic frame accepted
-#define SEQ_TRACK_MAX 4096       //  (source, topic) pairs tracked for gaps
+#define SEQ_TRACK_MAX 8192       //  (source, topic) slots tracked for gaps
 #define BUFFER_MAX   100000      //  events kept while waiting for readiness
 
 //  Topic table, in wp_topic_t order.
@@ -27,6 +27,26 @@ static const struct {
     { "heartbeat", &warmup__v1__heartbeat__descriptor },
 };
 
+//  Where the last sequence number of one (topic, source) is kept. An
+//  open-addressing table of SEQ_TRACK_MAX slots, emptied when full.
+typedef struct {
+    uint64_t key;                   //  hash of topic and source; 0 = empty
+    uint64_t seq;                   //  last sequence number seen
+} seq_slot_t;
+
+//  A bump allocator holding one decoded event: protobuf-c's many small
+//  allocations become one, and a freed event's arena is reused.
+typedef struct _arena_t {
+    struct _arena_t *next;          //  free list, or overflow chain
+    struct _arena_t *overflow;      //  extra blocks of this event
+    wp_bus_t *owner;                //  the bus whose free list takes it back
+    size_t used, size;              //  bytes used of data
+    uint8_t data [];                //  the memory handed out
+} arena_t;
+
+#define ARENA_SIZE 8192             //  fits every usual event
+#define ARENAS_KEPT 64              //  free arenas cached per client
+
 struct _wp_bus_t {
     zsock_t *pub;                   //  connects to the proxy's XSUB side
     zsock_t *sub;                   //  connects to the proxy's XPUB side
@@ -35,7 +55,10 @@ struct _wp_bus_t {
     bool ready;                     //  probe came back
     size_t max_frame;               //  largest payload accepted
     uint64_t seq [WP_TOPIC_COUNT];  //  last sequence number sent per topic
-    zhashx_t *seen;                 //  "topic|source" -> last seq received
+    seq_slot_t *seen;               //  (topic, source) -> last seq received
+    size_t seen_used;               //  slots in use
+    arena_t *arenas;                //  free arenas for decoded events
+    size_t n_arenas;                //  how many are free
     zlistx_t *buffered;             //  zmsg_t kept during wait_ready
     wp_bus_stats_t stats;           //  counters
 };
@@ -104,7 +127,8 @@ wp_bus_new (const char *pub_endpoint, const char *sub_endpoint,
     self->max_frame = opts->max_frame ? opts->max_frame : WP_BUS_MAX_FRAME_DEFAULT;
     self->source = strdup (source);
     self->probe_topic = zsys_sprintf (PROBE_PREFIX "%s", source);
-    self->seen = zhashx_new ();
+    self->seen = (seq_slot_t *) calloc (SEQ_TRACK_MAX, sizeof (seq_slot_t));
+    assert (self->seen);
     self->buffered = zlistx_new ();
     zlistx_set_destructor (self->buffered, (zlistx_destructor_fn *) zmsg_destroy);
 
@@ -140,7 +164,12 @@ wp_bus_destroy (wp_bus_t **self_p)
         return;
     zsock_destroy (&self->pub);
     zsock_destroy (&self->sub);
-    zhashx_destroy (&self->seen);
+    free (self->seen);
+    while (self->arenas) {
+        arena_t *arena = self->arenas;
+        self->arenas = arena->next;
+        free (arena);
+    }
     zlistx_destroy (&self->buffered);
     zstr_free (&self->probe_topic);
     free (self->source);
@@ -320,59 +349,149 @@ s_reject (wp_bus_t *self, const char *why, const void *topic, size_t topic_len)
 static void
 s_track_seq (wp_bus_t *self, wp_topic_t topic, const Warmup__V1__Header *header)
 {
-    char key [300];
-    snprintf (key, sizeof key, "%d|%.256s", (int) topic,
-              header->source ? header->source : "");
-    uint64_t last = (uint64_t) (uintptr_t) zhashx_lookup (self->seen, key);
-    if (last && header->seq > last + 1)
-        self->stats.gaps += header->seq - last - 1;
+    static const uint8_t key [16] = { 0 };
+    const char *source = header->source ? header->source : "";
+    uint64_t hash = wp_siphash (key, source, strlen (source)) ^ ((uint64_t) topic << 56);
+    if (hash == 0)
+        hash = 1;
+    size_t mask = SEQ_TRACK_MAX - 1;
+    size_t i = (size_t) hash & mask;
+    while (self->seen [i].key && self->seen [i].key != hash)
+        i = (i + 1) & mask;
+    seq_slot_t *slot = &self->seen [i];
+    if (!slot->key) {
+        //  A new publisher: start from its number. Full table: start over.
+        if (self->seen_used * 2 >= SEQ_TRACK_MAX) {
+            memset (self->seen, 0, SEQ_TRACK_MAX * sizeof (seq_slot_t));
+            self->seen_used = 0;
+            slot = &self->seen [(size_t) hash & mask];
+        }
+        slot->key = hash;
+        self->seen_used++;
+    }
+    else
+    if (header->seq > slot->seq + 1)
+        self->stats.gaps += header->seq - slot->seq - 1;
     //  A lower number means the publisher restarted: start again from it.
-    if (!last && zhashx_size (self->seen) >= SEQ_TRACK_MAX)
-        zhashx_purge (self->seen);
-    zhashx_update (self->seen, key, (void *) (uintptr_t) header->seq);
+    slot->seq = header->seq;
 }
 
-//  Validate and decode one message (topic frame + payload).
-static int
-s_decode (wp_bus_t *self, zmsg_t *msg, wp_bus_event_t *event)
+//  protobuf-c allocator callbacks over an event's arena.
+static void *
+s_arena_alloc (void *data, size_t size)
 {
-    zframe_t *topic = zmsg_first (msg);
-    zframe_t *payload = zmsg_next (msg);
-    if (!topic || !payload || zmsg_size (msg) != 2) {
-        s_reject (self, "not two frames", topic ? (const void *) zframe_data (topic) : (const void *) "",
-                  topic ? zframe_size (topic) : 0);
+    arena_t *arena = (arena_t *) data;
+    size = (size + 15) & ~(size_t) 15;
+    if (arena->used + size <= arena->size) {
+        void *p = arena->data + arena->used;
+        arena->used += size;
+        return p;
+    }
+    //  Rare: an event larger than the arena gets an extra block.
+    arena_t *extra = (arena_t *) malloc (sizeof (arena_t) + size);
+    if (!extra)
+        return NULL;
+    extra->overflow = arena->overflow;
+    arena->overflow = extra;
+    return extra->data;
+}
+
+static void
+s_arena_free (void *data, void *pointer)
+{
+    //  Everything is released at once with the event.
+}
+
+//  An empty arena, from the free list or new.
+static arena_t *
+s_arena_get (wp_bus_t *self)
+{
+    arena_t *arena = self->arenas;
+    if (arena) {
+        self->arenas = arena->next;
+        self->n_arenas--;
+    }
+    else {
+        arena = (arena_t *) malloc (sizeof (arena_t) + ARENA_SIZE);
+        assert (arena);
+        arena->size = ARENA_SIZE;
+        arena->owner = self;
+    }
+    arena->next = NULL;
+    arena->overflow = NULL;
+    arena->used = 0;
+    return arena;
+}
+
+//  Give an arena back to its client.
+static void
+s_arena_put (arena_t *arena)
+{
+    while (arena->overflow) {
+        arena_t *extra = arena->overflow;
+        arena->overflow = extra->overflow;
+        free (extra);
+    }
+    wp_bus_t *owner = arena->owner;
+    if (owner->n_arenas < ARENAS_KEPT) {
+        arena->next = owner->arenas;
+        owner->arenas = arena;
+        owner->n_arenas++;
+    }
+    else
+        free (arena);
+}
+
+//  Validate and decode one message: its topic and payload frames and how
+//  many frames it had. Returns 1 with *event filled, else 0 (counted).
+static int
+s_decode (wp_bus_t *self, const void *topic, size_t topic_len, const void *payload,
+          size_t payload_len, size_t frames, wp_bus_event_t *event)
+{
+    if (frames != 2) {
+        s_reject (self, "not two frames", topic ? topic : "", topic ? topic_len : 0);
         return 0;
     }
     const char *why = NULL;
-    if (wp_bus_check_envelope (zframe_data (topic), zframe_size (topic),
-                               zframe_size (payload), self->max_frame, &why)) {
-        s_reject (self, why, zframe_data (topic), zframe_size (topic));
+    if (wp_bus_check_envelope (topic, topic_len, payload_len, self->max_frame, &why)) {
+        s_reject (self, why, topic, topic_len);
         return 0;
     }
-    int index = wp_topic_lookup ((const char *) zframe_data (topic),
-                                 zframe_size (topic));
+    int index = wp_topic_lookup ((const char *) topic, topic_len);
     if (index < 0)
         return 0;   //  someone else's probe
+    arena_t *arena = s_arena_get (self);
+    ProtobufCAllocator allocator = { s_arena_alloc, s_arena_free, arena };
     ProtobufCMessage *decoded = protobuf_c_message_unpack (
-        s_topics [index].descriptor, NULL, zframe_size (payload),
-        zframe_data (payload));
+        s_topics [index].descriptor, &allocator, payload_len, (const uint8_t *) payload);
     if (!decoded) {
-        s_reject (self, "payload does not decode", zframe_data (topic),
-                  zframe_size (topic));
+        s_arena_put (arena);
+        s_reject (self, "payload does not decode", topic, topic_len);
         return 0;
     }
     const Warmup__V1__Header *header = *s_header_slot (decoded);
     if (!header || !header->source || !*header->source || header->seq == 0) {
-        s_reject (self, "payload has no header", zframe_data (topic),
-                  zframe_size (topic));
-        protobuf_c_message_free_unpacked (decoded, NULL);
+        s_arena_put (arena);
+        s_reject (self, "payload has no header", topic, topic_len);
         return 0;
     }
     s_track_seq (self, (wp_topic_t) index, header);
     self->stats.events_in++;
     event->topic = (wp_topic_t) index;
     event->msg = decoded;
+    event->arena = arena;
     return 1;
+}
+
+//  Decode a message kept during wait_ready.
+static int
+s_decode_zmsg (wp_bus_t *self, zmsg_t *msg, wp_bus_event_t *event)
+{
+    zframe_t *topic = zmsg_first (msg);
+    zframe_t *payload = zmsg_next (msg);
+    return s_decode (self, topic ? zframe_data (topic) : NULL, topic ? zframe_size (topic) : 0,
+                     payload ? zframe_data (payload) : NULL,
+                     payload ? zframe_size (payload) : 0, zmsg_size (msg), event);
 }
 
 //  Receive one event without blocking.
@@ -381,22 +500,56 @@ wp_bus_recv (wp_bus_t *self, wp_bus_event_t *event)
 {
     assert (self && event);
     event->msg = NULL;
+    event->arena = NULL;
+    //  First what arrived while we waited for readiness.
+    zmsg_t *kept;
+    while ((kept = (zmsg_t *) zlistx_detach (self->buffered, NULL))) {
+        int rc = s_is_probe (self, kept) ? 0 : s_decode_zmsg (self, kept, event);
+        zmsg_destroy (&kept);
+        if (rc == 1)
+            return 1;
+    }
+    void *socket = zsock_resolve (self->sub);
     while (true) {
-        zmsg_t *msg = (zmsg_t *) zlistx_detach (self->buffered, NULL);
-        if (!msg) {
-            //  zmsg_recv blocks; ask the socket first.
-            if (!(zsock_events (self->sub) & ZMQ_POLLIN))
-                return 0;
-            msg = zmsg_recv (self->sub);
-            if (!msg)
-                return 0;
+        zmq_msg_t topic, payload;
+        zmq_msg_init (&topic);
+        if (zmq_msg_recv (&topic, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&topic);
+            return 0;
         }
-        if (s_is_probe (self, msg)) {
-            zmsg_destroy (&msg);
-            continue;
+        size_t frames = 1;
+        bool have_payload = false;
+        zmq_msg_init (&payload);
+        if (zmq_msg_more (&topic)) {
+            //  The rest of a multipart message is already here.
+            have_payload = zmq_msg_recv (&payload, socket, 0) >= 0;
+            frames++;
+            while (have_payload && zmq_msg_more (&payload)) {
+                zmq_msg_t extra;
+                zmq_msg_init (&extra);
+                int more = zmq_msg_recv (&extra, socket, 0) >= 0 && zmq_msg_more (&extra);
+                zmq_msg_close (&extra);
+                frames++;
+                if (!more)
+                    break;
+            }
         }
-        int rc = s_decode (self, msg, event);
-        zmsg_destroy (&msg);
+        const char *name = (const char *) zmq_msg_data (&topic);
+        size_t name_len = zmq_msg_size (&topic);
+        int rc = 0;
+        bool probe = name_len > strlen (PROBE_PREFIX)
+                  && memcmp (name, PROBE_PREFIX, strlen (PROBE_PREFIX)) == 0;
+        if (probe) {
+            if (name_len == strlen (self->probe_topic)
+                && memcmp (name, self->probe_topic, name_len) == 0)
+                self->ready = true;
+        }
+        else
+            rc = s_decode (self, name, name_len,
+                           have_payload ? zmq_msg_data (&payload) : NULL,
+                           have_payload ? zmq_msg_size (&payload) : 0, frames, event);
+        zmq_msg_close (&topic);
+        zmq_msg_close (&payload);
         if (rc == 1)
             return 1;
     }
@@ -432,10 +585,12 @@ wp_bus_recv_wait (wp_bus_t *self, wp_bus_event_t *event, int timeout_ms)
 void
 wp_bus_event_free (wp_bus_event_t *event)
 {
-    if (event && event->msg) {
-        protobuf_c_message_free_unpacked (event->msg, NULL);
-        event->msg = NULL;
+    if (event && event->arena) {
+        s_arena_put ((arena_t *) event->arena);
+        event->arena = NULL;
     }
+    if (event)
+        event->msg = NULL;
 }
 
 //  The subscriber socket.

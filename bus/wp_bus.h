@@ -68,10 +68,13 @@ typedef struct {
     uint64_t send_errors;   // publishes that failed
 } wp_bus_stats_t;
 
-//  A received event. msg is the caller's: free with wp_bus_event_free.
+//  A received event. msg is the caller's: free with wp_bus_event_free,
+//  on the client's thread and before the client is destroyed (the payload
+//  lives in an arena the client recycles).
 typedef struct {
     wp_topic_t topic;
     ProtobufCMessage *msg;  // the decoded payload, of the topic's type
+    void *arena;            // where msg lives (private)
 } wp_bus_event_t;
 
 typedef struct _wp_bus_t wp_bus_t;

@@ -2,6 +2,7 @@
     wp_proxy - the XSUB/XPUB proxy actor of the warmup bus.
     =========================================================================
 */
+#include <pthread.h>
 #include "wp_proxy.h"
 #include "wp_bus.h"
 #include "wp_util.h"
@@ -125,40 +126,64 @@ s_handle_pipe (proxy_t *self)
     zmsg_destroy (&request);
 }
 
-//  Drop a message: count and log (rate-limited).
+//  Count and log (rate-limited) a dropped message.
 static void
-s_drop (proxy_t *self, zmsg_t **msg_p, const char *why)
+s_drop (proxy_t *self, const char *why)
 {
     self->dropped++;
     if (self->verbose || wp_log_should (self->dropped))
         zsys_warning ("bus: dropped a message from a publisher: %s "
                       "(%" PRIu64 " dropped so far)", why, self->dropped);
-    zmsg_destroy (msg_p);
 }
 
-//  Move published envelopes from XSUB to XPUB, validating each.
+//  Move published envelopes from XSUB to XPUB, validating each. Frames
+//  move as zmq_msg_t (no copy, no allocation of message objects).
 static void
 s_forward_events (proxy_t *self)
 {
+    void *xsub = zsock_resolve (self->xsub);
+    void *xpub = zsock_resolve (self->xpub);
     for (int i = 0; i < BATCH; i++) {
-        if (!(zsock_events (self->xsub) & ZMQ_POLLIN))
+        zmq_msg_t topic, payload;
+        zmq_msg_init (&topic);
+        if (zmq_msg_recv (&topic, xsub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&topic);
             break;
-        zmsg_t *msg = zmsg_recv (self->xsub);
-        if (!msg)
-            break;
-        zframe_t *topic = zmsg_first (msg);
-        zframe_t *payload = zmsg_next (msg);
+        }
+        zmq_msg_init (&payload);
+        size_t frames = 1;
+        bool more = zmq_msg_more (&topic);
+        if (more) {
+            //  The rest of a multipart message is already here.
+            zmq_msg_recv (&payload, xsub, 0);
+            frames++;
+            more = zmq_msg_more (&payload);
+            while (more) {
+                zmq_msg_t extra;
+                zmq_msg_init (&extra);
+                zmq_msg_recv (&extra, xsub, 0);
+                more = zmq_msg_more (&extra);
+                zmq_msg_close (&extra);
+                frames++;
+            }
+        }
         const char *why = NULL;
-        if (zmsg_size (msg) != 2)
-            s_drop (self, &msg, "not two frames");
+        if (frames != 2)
+            why = "not two frames";
         else
-        if (wp_bus_check_envelope (zframe_data (topic), zframe_size (topic),
-                                   zframe_size (payload), self->max_frame, &why))
-            s_drop (self, &msg, why);
+            wp_bus_check_envelope (zmq_msg_data (&topic), zmq_msg_size (&topic),
+                                   zmq_msg_size (&payload), self->max_frame, &why);
+        if (why)
+            s_drop (self, why);
         else {
-            zmsg_send (&msg, self->xpub);
+            //  XPUB never blocks: a slow subscriber loses at its HWM and
+            //  sees the gap in sequence numbers.
+            zmq_msg_send (&topic, xpub, ZMQ_SNDMORE);
+            zmq_msg_send (&payload, xpub, 0);
             self->forwarded++;
         }
+        zmq_msg_close (&topic);
+        zmq_msg_close (&payload);
     }
 }
 
@@ -180,6 +205,7 @@ s_forward_subscriptions (proxy_t *self)
 void
 wp_proxy_actor (zsock_t *pipe, void *args)
 {
+    pthread_setname_np (pthread_self (), "proxy");
     proxy_t self = { 0 };
     self.pipe = pipe;
     self.max_frame = WP_BUS_MAX_FRAME_DEFAULT;
