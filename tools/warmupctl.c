@@ -8,11 +8,13 @@
                   [--timeout S] [--json | --text]
         warmupctl [endpoint flags] status [--timeout S]
         warmupctl [endpoint flags] warm|cool MODEL [--timeout S] [--no-wait]
+        warmupctl [endpoint flags] metrics [--timeout S] [--json]
     =========================================================================
 */
 #include "wp_component.h"
 #include "wp_json.h"
 #include "wp_util.h"
+#include <math.h>
 
 static const char *s_usage =
     " COMMAND ...\n"
@@ -28,7 +30,10 @@ static const char *s_usage =
     "  status [--timeout S]\n"
     "      list live components from their heartbeats (listens S s, default 2.5)\n"
     "  warm MODEL | cool MODEL [--timeout S] [--no-wait]\n"
-    "      ask for a warm or cool and wait for its warmup.done (default 60 s)\n";
+    "      ask for a warm or cool and wait for its warmup.done (default 60 s)\n"
+    "  metrics [--timeout S] [--json]\n"
+    "      wait for the next metrics.snapshot on the bus (default 5 s) and print\n"
+    "      a summary (or the event as JSON)\n";
 
 //  Parse a non-negative number argument strictly.
 static int
@@ -434,6 +439,129 @@ s_warm_cool (const wp_config_t *config, bool warm, int argc, char **argv)
     return rc;
 }
 
+//  A ratio as a percentage, "-" when undefined.
+static const char *
+s_pct (char *buffer, size_t size, double value)
+{
+    if (isfinite (value))
+        snprintf (buffer, size, "%.1f %%", value * 100);
+    else
+        snprintf (buffer, size, "-");
+    return buffer;
+}
+
+//  Print one metrics snapshot for people.
+static void
+s_print_metrics (const Warmup__V1__MetricsSnapshot *m)
+{
+    char a [32], b [32], c [32], d [32];
+    time_t when = (time_t) (m->event_ms / 1000);
+    struct tm local;
+    localtime_r (&when, &local);
+    char stamp [32];
+    strftime (stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &local);
+    printf ("warmup metrics at %s from %s", stamp, m->header->source);
+    if (m->http_endpoint && *m->http_endpoint)
+        printf (" (dashboard http://%s/)", m->http_endpoint);
+    printf ("\n\nsummary\n");
+    printf ("  total predictions     %" PRIu64 "\n", m->predictions);
+    printf ("  accuracy              %s\n", s_pct (a, sizeof a, m->accuracy));
+    if (m->latency_samples)
+        printf ("  avg prediction latency %.3f ms (usage -> prediction, %" PRIu64
+                " samples; p50 %" PRIu64 " us, p99 %" PRIu64 " us)\n",
+                m->latency_mean_us / 1000.0, m->latency_samples, m->latency_p50_us,
+                m->latency_p99_us);
+    else
+        printf ("  avg prediction latency -\n");
+    printf ("  resource efficiency   %s (useful pre-warms / pre-warms)\n",
+            s_pct (a, sizeof a, m->resource_efficiency));
+    printf ("\nEVAL.md metrics\n");
+    printf ("  requests %" PRIu64 " (warm %" PRIu64 ", delayed %" PRIu64 ", cold_starts %"
+            PRIu64 "), cold_rate %s, p75_model_cold_rate %s\n", m->requests, m->warm,
+            m->delayed, m->cold_starts, s_pct (a, sizeof a, m->cold_rate),
+            s_pct (b, sizeof b, m->p75_model_cold_rate));
+    printf ("  cold_wait_s %.3f, resident_gb_s %.3f (resident now %" PRIu64 " MiB)\n",
+            m->cold_wait_s, m->resident_gb_s, m->resident_mb);
+    printf ("  prewarms %" PRIu64 ", useful_prewarms %" PRIu64 ", cold starts avoided %"
+            PRIu64 ", fp_rate %s, recall %s\n", m->prewarms, m->useful_prewarms,
+            m->prewarm_hits, s_pct (a, sizeof a, m->fp_rate), s_pct (b, sizeof b, m->recall));
+    printf ("\n%-10s %8s %8s %8s %8s %9s %9s %9s %6s\n", "expected", "tp", "fp", "fn", "tn",
+            "accuracy", "precision", "recall", "f1");
+    for (size_t i = 0; i < m->n_horizons; i++) {
+        const Warmup__V1__HorizonAccuracy *h = m->horizons [i];
+        printf ("%-10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9s %9s %9s %6s\n",
+                h->horizon, h->true_positives, h->false_positives, h->false_negatives,
+                h->true_negatives, s_pct (a, sizeof a, h->accuracy),
+                s_pct (b, sizeof b, h->precision), s_pct (c, sizeof c, h->recall),
+                isfinite (h->f1) ? (snprintf (d, sizeof d, "%.2f", h->f1), d) : "-");
+    }
+    if (m->n_models) {
+        printf ("\n%-24s %-8s %9s %6s %8s %8s %9s %7s %9s\n", "model", "state", "requests",
+                "cold", "delayed", "avoided", "prewarms", "MiB", "GiB*s");
+        for (size_t i = 0; i < m->n_models; i++) {
+            const Warmup__V1__ModelMetrics *x = m->models [i];
+            char prewarms [48];
+            snprintf (prewarms, sizeof prewarms, "%" PRIu64 "/%" PRIu64, x->useful_prewarms,
+                      x->prewarms);
+            printf ("%-24s %-8s %9" PRIu64 " %6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9s %7u %9.2f\n",
+                    x->model, x->state, x->requests, x->cold_starts, x->delayed,
+                    x->prewarm_hits, prewarms, x->memory_mb, x->resident_gb_s);
+        }
+    }
+}
+
+//  metrics
+static int
+s_metrics (const wp_config_t *config, int argc, char **argv)
+{
+    double timeout = 5;
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (streq (argv [i], "--timeout") && i + 1 < argc) {
+            if (s_number ("--timeout", argv [++i], 3600, &timeout))
+                return 2;
+        }
+        else
+        if (streq (argv [i], "--json"))
+            json = true;
+        else {
+            fprintf (stderr, "warmupctl metrics: unknown flag '%s'\n", argv [i]);
+            return 2;
+        }
+    }
+    const char *topics [] = { "metrics.snapshot", NULL };
+    wp_bus_t *bus = s_connect (config, "metrics", topics);
+    if (!bus)
+        return 1;
+    wp_bus_event_t event;
+    int64_t deadline = zclock_mono () + (int64_t) (timeout * 1000);
+    int got = 0;
+    while (got == 0 && !zsys_interrupted) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        got = wp_bus_recv_wait (bus, &event, (int) left);
+    }
+    int rc = 0;
+    if (got != 1) {
+        fprintf (stderr, "warmupctl metrics: no metrics.snapshot within %.1f s (is the "
+                 "metrics component running?)\n", timeout);
+        rc = 1;
+    }
+    else {
+        if (json) {
+            char *text = wp_json_event (wp_topic_name (event.topic), event.msg);
+            printf ("%s\n", text);
+            free (text);
+        }
+        else
+            s_print_metrics ((const Warmup__V1__MetricsSnapshot *) event.msg);
+        wp_bus_event_free (&event);
+    }
+    wp_bus_destroy (&bus);
+    return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -449,7 +577,8 @@ main (int argc, char **argv)
         return 2;
     int rc = 2;
     if (n_rest == 0)
-        fprintf (stderr, "warmupctl: which command? (emit, tail, status, warm, cool; see --help)\n");
+        fprintf (stderr, "warmupctl: which command? (emit, tail, status, warm, cool, metrics; "
+                 "see --help)\n");
     else
     if (streq (rest [0], "emit"))
         rc = s_emit (config, n_rest - 1, rest + 1);
@@ -462,6 +591,9 @@ main (int argc, char **argv)
     else
     if (streq (rest [0], "warm") || streq (rest [0], "cool"))
         rc = s_warm_cool (config, streq (rest [0], "warm"), n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "metrics"))
+        rc = s_metrics (config, n_rest - 1, rest + 1);
     else
         fprintf (stderr, "warmupctl: unknown command '%s' (see --help)\n", rest [0]);
     free (rest);

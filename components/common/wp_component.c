@@ -364,6 +364,8 @@ s_usage (const char *program, const char *extra)
         "  --pub-endpoint EP        where publishers connect (default tcp://127.0.0.1:5701)\n"
         "  --sub-endpoint EP        where subscribers connect (default tcp://127.0.0.1:5702)\n"
         "  --instance ID            instance id in heartbeats (default host:pid)\n"
+        "  --metrics-listen H:P     metrics HTTP endpoint (default 127.0.0.1:9464;\n"
+        "                           port 0 picks a free port; off = none)\n"
         "  -v, --verbose            log each event\n"
         "  -h, --help               this help\n", program, extra ? extra : "");
 }
@@ -375,6 +377,7 @@ wp_component_parse_args (int argc, char **argv, const char *program,
                          const char **instance, char ***rest, int *n_rest)
 {
     const char *config_path = NULL, *data_dir = NULL, *pub = NULL, *sub = NULL;
+    const char *metrics_listen = NULL;
     *verbose = false;
     *instance = NULL;
     *n_rest = 0;
@@ -397,6 +400,9 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         else
         if (streq (arg, "--instance"))
             target = instance;
+        else
+        if (streq (arg, "--metrics-listen"))
+            target = &metrics_listen;
         else
         if (streq (arg, "-v") || streq (arg, "--verbose")) {
             *verbose = true;
@@ -434,6 +440,8 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         wp_config_set_string (config, "pub_endpoint", pub);
     if (sub)
         wp_config_set_string (config, "sub_endpoint", sub);
+    if (metrics_listen)
+        wp_config_set_string (config, "metrics_listen", metrics_listen);
     return config;
 }
 

@@ -131,7 +131,7 @@ zactor_t *
                         const wp_component_args_t *args);
 
 //  Parse the common flags (-c, --data-dir, --pub-endpoint,
-//  --sub-endpoint, --instance, -v, -h). Unparsed arguments are left in
+//  --sub-endpoint, --instance, --metrics-listen, -v, -h). Unparsed arguments are left in
 //  argv order in *rest (count *n_rest). Returns the config, or NULL after
 //  printing the problem. *verbose and *instance are set.
 wp_config_t *

@@ -59,6 +59,7 @@ static const key_spec_t s_keys [] = {
     B ("store/nosync", nosync),
     U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
     U ("metrics_interval_ms", metrics_interval_ms, 10, 3600000, "ms"),
+    S ("metrics_listen", metrics_listen),
 };
 
 //  Duplicate a string or die (allocation failure is not recoverable).
@@ -105,6 +106,7 @@ wp_config_new (void)
     self->nosync = false;
     self->resource_interval_ms = 1000;
     self->metrics_interval_ms = 1000;
+    self->metrics_listen = s_strdup ("127.0.0.1:9464");
     return self;
 }
 
@@ -125,6 +127,7 @@ wp_config_destroy (wp_config_t **self_p)
     free (self->pub_endpoint);
     free (self->sub_endpoint);
     free (self->data_dir);
+    free (self->metrics_listen);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -456,6 +459,9 @@ wp_config_set_string (wp_config_t *self, const char *key, const char *value)
     else
     if (streq (key, "data_dir"))
         slot = &self->data_dir;
+    else
+    if (streq (key, "metrics_listen"))
+        slot = &self->metrics_listen;
     if (!slot)
         return -1;
     free (*slot);

@@ -77,6 +77,7 @@ typedef struct {
     //  component periods
     uint32_t resource_interval_ms;      //  resource status period, ms
     uint32_t metrics_interval_ms;       //  metrics snapshot period, ms
+    char *metrics_listen;               //  metrics HTTP endpoint, HOST:PORT or "off"
 
     wp_model_config_t *models;          //  configured models
     size_t n_models;
@@ -95,7 +96,8 @@ wp_config_t *
 void
     wp_config_destroy (wp_config_t **self_p);
 
-//  Set a string setting (endpoints, data_dir) from a command-line flag.
+//  Set a string setting (endpoints, data_dir, metrics_listen) from a
+//  command-line flag.
 //  Returns 0, or -1 for an unknown key.
 int
     wp_config_set_string (wp_config_t *self, const char *key, const char *value);

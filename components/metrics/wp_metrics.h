@@ -22,6 +22,34 @@
       evicted: under overload (more than a few thousand usages waiting for
       a prediction) the oldest usages lose their latency sample, and their
       predictions count as unmatched. Nothing grows.
+
+    The live EVAL.md section 3 metrics (docs/metrics.md has every
+    definition and where the live value can differ from the simulator's):
+
+    * per model (at most WP_METRICS_MAX_MODELS names, the rest under
+      "other"): requests by outcome, cold wait, pre-warms (a warm done ok
+      whose reason is not "manual"), useful pre-warms (the model got a
+      request before it was cooled), pre-warm hits (that first request was
+      served warm), resident memory-time from warm and cool done events;
+      its state as this service knows it (cold, loading, warm).
+    * prediction quality: each (user, model) entry of a prediction opens a
+      guess, kept in WP_METRICS_GUESS_SLOTS fixed slots keyed by a keyed
+      hash of the user id and the model (raw user ids are never stored).
+      A guess is positive when its probability is at least the threshold;
+      it is scored when the user requests the model (a request within the
+      horizon: true positive or false negative) or when its horizon ends
+      first (false positive or true negative), by the range of its
+      expected_in_ms (under 5 min, 5 min to 1 h, over 1 h). A newer
+      prediction for the same pair supersedes an open guess (counted,
+      not scored); when the slots of a key are all taken, the guess
+      ending first is evicted (counted, not scored).
+    * the stream clock: the largest event time seen on usage, prediction
+      and warmup events, moved on by wp_metrics_advance between events.
+      Horizons end and memory-time accrues on this clock.
+    * heartbeats: the latest of each publisher, WP_METRICS_MAX_SOURCES at
+      most (the stalest is replaced).
+    * the latest WP_METRICS_DECISIONS warmup requests and results, and
+      WP_METRICS_HISTORY samples of the totals for the dashboard.
     =========================================================================
 */
 
@@ -54,7 +82,170 @@ extern "C" {
 //  Largest relative error of the latency quantiles (besides rounding).
 #define WP_METRICS_REL_ERROR 0.0199
 
+//  Models counted by name; the rest are counted under "other".
+#define WP_METRICS_MAX_MODELS 128
+
+//  Longest model name counted by name, bytes.
+#define WP_METRICS_MODEL_MAX 128
+
+//  Open prediction guesses at most (a power of two), and the slots a key
+//  may occupy from its hash on.
+#define WP_METRICS_GUESS_SLOTS 16384
+#define WP_METRICS_GUESS_PROBE 8
+
+//  Heartbeat publishers remembered at most.
+#define WP_METRICS_MAX_SOURCES 64
+
+//  Longest component name kept from a heartbeat, bytes.
+#define WP_METRICS_COMPONENT_MAX 32
+
+//  Latest decisions (warmup requests and results) kept.
+#define WP_METRICS_DECISIONS 32
+
+//  Longest reason or error kept with a decision, bytes.
+#define WP_METRICS_REASON_MAX 160
+
+//  History samples kept (one per wp_metrics_sample call).
+#define WP_METRICS_HISTORY 600
+
+//  Ranges of expected_in_ms predictions are scored by.
+#define WP_METRICS_HORIZONS 3
+
+//  Upper bounds of the exported latency histogram buckets, microseconds
+//  (a last bucket, +Inf, holds the rest).
+#define WP_METRICS_LATENCY_BUCKETS 16
+
 typedef struct _wp_metrics_t wp_metrics_t;
+
+//  What this service knows of a model.
+typedef enum {
+    WP_METRICS_MODEL_COLD = 0,          // not loaded by this service
+    WP_METRICS_MODEL_LOADING = 1,       // a warm was requested, not done yet
+    WP_METRICS_MODEL_WARM = 2           // warmed ok and not cooled since
+} wp_metrics_model_state_t;
+
+//  One model's counters. Read with wp_metrics_models.
+typedef struct {
+    char name [WP_METRICS_MODEL_MAX + 1];   // model name, or "other"
+    int state;                  // a wp_metrics_model_state_t
+    uint32_t memory_mb;         // memory while resident, MiB (0 when not)
+    uint64_t requests;          // usage events for the model
+    uint64_t warm;              // ... served warm
+    uint64_t delayed;           // ... that waited for a load in progress
+    uint64_t cold_starts;       // ... that started an on-demand load
+    uint64_t wait_ms;           // wait of delayed and cold requests, ms
+    uint64_t prewarms;          // pre-warms done (warm ok, reason not "manual")
+    uint64_t useful_prewarms;   // ... that got a request before the cool
+    uint64_t prewarm_hits;      // ... whose first request was served warm
+    uint64_t warmups_ok;        // warm done ok (pre-warms and manual)
+    uint64_t warmups_failed;    // warm done failed
+    uint64_t cools;             // cool done ok
+    uint64_t cools_failed;      // cool done failed
+    uint64_t resident_mb_ms;    // memory-time of ended residencies, MiB x ms
+    uint64_t resident_since_ms; // start of the current residency (if resident)
+    bool resident;              // loaded by this service and not cooled
+    bool prewarmed;             // the current residency is a pre-warm
+    bool requested;             // ... and got a request already
+    bool prewarm_pending;       // a pre-warm was requested, not done yet
+    bool pending_touched;       // ... and the model got a request meanwhile
+    int last_outcome;           // outcome of the latest request
+    uint64_t last_request_ms;   // event time of the latest request
+} wp_metrics_model_t;
+
+//  A confusion matrix of scored guesses.
+typedef struct {
+    uint64_t tp;                // positive, requested within the horizon
+    uint64_t fp;                // positive, not requested within it
+    uint64_t fn;                // negative, requested within it
+    uint64_t tn;                // negative, not requested within it
+} wp_metrics_confusion_t;
+
+//  Quality figures of a confusion matrix; NaN where undefined.
+typedef struct {
+    double accuracy;            // (tp + tn) / all
+    double precision;           // tp / (tp + fp)
+    double recall;              // tp / (tp + fn)
+    double f1;                  // 2 tp / (2 tp + fp + fn)
+} wp_metrics_quality_t;
+
+//  One model of a prediction event (wp_metrics_prediction).
+typedef struct {
+    const char *model;          // model name
+    double probability;         // P(request within the horizon)
+    uint64_t expected_in_ms;    // expected time until the request, ms
+} wp_metrics_guess_t;
+
+//  A finished warmup task (wp_metrics_warmup_finished).
+typedef struct {
+    const char *model;          // model name
+    int action;                 // a wp_metrics_action_t
+    bool ok;                    // the backend succeeded
+    const char *reason;         // the request's reason ("manual" = operator)
+    const char *error;          // why it failed, or NULL
+    uint32_t duration_ms;       // time the backend took
+    uint32_t memory_mb;         // memory held when warm
+    uint64_t event_ms;          // when it finished
+    const char *source;         // publisher id, or NULL
+} wp_metrics_done_t;
+
+//  A heartbeat (wp_metrics_heartbeat).
+typedef struct {
+    const char *source;         // publisher id: one entry per source
+    const char *component;      // component name ("analyzer", ...)
+    uint64_t event_ms;          // when it was sent
+    uint64_t rss_kb;            // resident set size, KiB
+    uint64_t uptime_ms;
+    uint64_t events_in;
+    uint64_t events_out;
+    uint64_t dropped;
+    uint64_t bad_frames;
+    uint64_t persisted;
+    uint32_t interval_ms;       // time until its next heartbeat
+} wp_metrics_beat_t;
+
+//  The latest heartbeat of one publisher. Read with wp_metrics_sources.
+typedef struct {
+    bool used;                  // slot holds a publisher
+    uint64_t source_hash;       // hash of the publisher id
+    char component [WP_METRICS_COMPONENT_MAX + 1];
+    uint64_t seen_ms;           // event time of its latest heartbeat
+    uint32_t interval_ms;
+    uint64_t rss_kb;
+    uint64_t uptime_ms;
+    uint64_t events_in;
+    uint64_t events_out;
+    uint64_t dropped;
+    uint64_t bad_frames;
+    uint64_t persisted;
+} wp_metrics_source_t;
+
+//  A warmup request or result. Read with wp_metrics_decision.
+typedef struct {
+    uint64_t time_ms;           // event time
+    bool done;                  // a result (warmup.done), else a request
+    int action;                 // a wp_metrics_action_t
+    bool ok;                    // result: succeeded
+    uint32_t duration_ms;       // result: time the backend took
+    char model [WP_METRICS_MODEL_MAX + 1];
+    char reason [WP_METRICS_REASON_MAX + 1];    // printable ASCII, cut
+    char error [WP_METRICS_REASON_MAX + 1];     // result: why it failed
+    char component [WP_METRICS_COMPONENT_MAX + 1];  // who published it
+} wp_metrics_decision_t;
+
+//  The totals at one moment. Read with wp_metrics_history_point.
+typedef struct {
+    uint64_t time_ms;           // when sampled (the caller's clock)
+    uint64_t requests;
+    uint64_t cold_starts;
+    uint64_t delayed;
+    uint64_t wait_ms;
+    uint64_t prewarms;
+    uint64_t useful_prewarms;
+    uint64_t prewarm_hits;      // cold starts avoided
+    uint64_t resident_mb_ms;    // memory spent, MiB x ms
+    uint64_t resident_mb;       // memory resident now, MiB
+    wp_metrics_confusion_t horizons [WP_METRICS_HORIZONS];
+} wp_metrics_point_t;
 
 //  How the model server served a request: mirrors warmup.v1.Outcome.
 typedef enum {
@@ -172,6 +363,158 @@ uint64_t
 //  Fill *snapshot with the current counters.
 void
     wp_metrics_snapshot (wp_metrics_t *self, wp_metrics_snapshot_t *snapshot);
+
+//  --- The live EVAL.md metrics ---------------------------------------------
+
+//  Set the probability at which a guess is positive (default 0.7).
+void
+    wp_metrics_set_threshold (wp_metrics_t *self, double threshold);
+
+//  Set the key of the user hash (default all zero bytes).
+void
+    wp_metrics_set_user_key (wp_metrics_t *self, const uint8_t key [16]);
+
+//  One request: counts it as wp_metrics_usage does, per model too, scores
+//  the open guess of (user, model), and makes a pending pre-warm useful.
+//  user is hashed at once and never kept. Returns 0, or -1 when outcome
+//  is outside the enum (counted as a request of unknown outcome).
+int
+    wp_metrics_request (wp_metrics_t *self, const char *user, const char *model,
+                        int outcome, uint32_t wait_ms, uint64_t event_ms);
+
+//  One prediction event for user, made at event_ms for horizon_s: opens
+//  a guess per entry (entries without a model or with a probability
+//  outside 0..1 are skipped). Returns the guesses opened.
+size_t
+    wp_metrics_prediction (wp_metrics_t *self, const char *user, uint64_t event_ms,
+                           uint32_t horizon_s, const wp_metrics_guess_t *guesses,
+                           size_t n_guesses);
+
+//  A warmup was requested for model (action a wp_metrics_action_t; reason
+//  "manual" for operators); remembered as a decision. Returns 0, or -1
+//  for a missing model or an action outside the enum.
+int
+    wp_metrics_warmup_requested (wp_metrics_t *self, const char *model, int action,
+                                 const char *reason, const char *source,
+                                 uint64_t event_ms);
+
+//  A warmup task finished: counts it as wp_metrics_warmup_done does, per
+//  model too, starts or ends the model's residency, counts pre-warms.
+//  Returns 0, or -1 for a missing model or an action outside the enum.
+int
+    wp_metrics_warmup_finished (wp_metrics_t *self, const wp_metrics_done_t *done);
+
+//  A heartbeat. Returns 0, or -1 when it lacks a source or a component.
+int
+    wp_metrics_heartbeat (wp_metrics_t *self, const wp_metrics_beat_t *beat);
+
+//  Move the stream clock on by elapsed_ms (the caller's time since its
+//  previous call), for the time between events.
+void
+    wp_metrics_advance (wp_metrics_t *self, uint64_t elapsed_ms);
+
+//  The stream clock, ms since the epoch (0 before any event).
+uint64_t
+    wp_metrics_clock_ms (wp_metrics_t *self);
+
+//  Score every open guess whose horizon ended before the stream clock.
+//  Returns how many were scored.
+size_t
+    wp_metrics_expire (wp_metrics_t *self);
+
+//  Set the count of events the metrics component itself dropped.
+void
+    wp_metrics_set_dropped (wp_metrics_t *self, uint64_t count);
+
+//  Append a history sample of the totals, stamped now_ms.
+void
+    wp_metrics_sample (wp_metrics_t *self, uint64_t now_ms);
+
+//  Models counted: the named ones, then "other" when it counted anything.
+size_t
+    wp_metrics_models (wp_metrics_t *self);
+
+//  Model index (0 .. wp_metrics_models - 1) in the order first seen,
+//  "other" last; NULL past the end. Borrowed from the core.
+const wp_metrics_model_t *
+    wp_metrics_model (wp_metrics_t *self, size_t index);
+
+//  Memory-time of a model up to the stream clock, MiB x ms.
+uint64_t
+    wp_metrics_model_resident_mb_ms (wp_metrics_t *self, const wp_metrics_model_t *model);
+
+//  The totals over every model (name "total", state unused).
+void
+    wp_metrics_totals (wp_metrics_t *self, wp_metrics_model_t *totals);
+
+//  The 75th percentile (nearest rank), over models with requests, of
+//  (cold_starts + delayed) / requests; 0 without requests. "other" is
+//  left out.
+double
+    wp_metrics_p75_model_cold_rate (wp_metrics_t *self);
+
+//  Memory of the models resident now, MiB.
+uint64_t
+    wp_metrics_resident_mb (wp_metrics_t *self);
+
+//  The confusion matrix of horizon range index (0: under 5 min, 1: 5 min
+//  to 1 h, 2: over 1 h), or of all of them with index -1.
+wp_metrics_confusion_t
+    wp_metrics_horizon (wp_metrics_t *self, int index);
+
+//  Name of a horizon range: "under_5m", "5m_to_1h", "over_1h".
+const char *
+    wp_metrics_horizon_name (int index);
+
+//  Quality figures of a confusion matrix.
+wp_metrics_quality_t
+    wp_metrics_quality (wp_metrics_confusion_t confusion);
+
+//  Guess bookkeeping: open now, superseded by a newer prediction, evicted
+//  for room, and requests that had no open guess.
+uint64_t
+    wp_metrics_guesses_open (wp_metrics_t *self);
+uint64_t
+    wp_metrics_guesses_superseded (wp_metrics_t *self);
+uint64_t
+    wp_metrics_guesses_evicted (wp_metrics_t *self);
+uint64_t
+    wp_metrics_unpredicted (wp_metrics_t *self);
+
+//  The publishers' latest heartbeats: *sources points to an array of
+//  WP_METRICS_MAX_SOURCES entries the core owns; unused ones have used
+//  false. Returns WP_METRICS_MAX_SOURCES.
+size_t
+    wp_metrics_sources (wp_metrics_t *self, const wp_metrics_source_t **sources);
+
+//  Decisions kept (at most WP_METRICS_DECISIONS).
+size_t
+    wp_metrics_decisions (wp_metrics_t *self);
+
+//  Decision index, 0 the newest, or NULL past the end.
+const wp_metrics_decision_t *
+    wp_metrics_decision (wp_metrics_t *self, size_t index);
+
+//  History samples kept (at most WP_METRICS_HISTORY).
+size_t
+    wp_metrics_history (wp_metrics_t *self);
+
+//  History sample index, 0 the oldest, or NULL past the end.
+const wp_metrics_point_t *
+    wp_metrics_history_point (wp_metrics_t *self, size_t index);
+
+//  Upper bound of exported latency bucket index, us.
+uint64_t
+    wp_metrics_latency_bound_us (size_t index);
+
+//  Latencies at most wp_metrics_latency_bound_us (index), cumulative;
+//  index WP_METRICS_LATENCY_BUCKETS is every sample (+Inf).
+uint64_t
+    wp_metrics_latency_le (wp_metrics_t *self, size_t index);
+
+//  Sum of the recorded latencies, us.
+uint64_t
+    wp_metrics_latency_sum_us (wp_metrics_t *self);
 
 #ifdef __cplusplus
 }

@@ -1,12 +1,23 @@
 /*  =========================================================================
-    wp_metrics_actor - ModelWarmupMetrics on the bus.
+    wp_metrics_actor - ModelWarmupMetrics on the bus, and over HTTP.
 
     Subscribes to every topic. Counts events per topic, requests by
-    outcome (warm, delayed, cold) with their wait, warmups and cools,
-    and measures the usage -> prediction latency as it sees it (from its
-    own receipt of a usage event to its receipt of the prediction that
-    names that event as its cause). Publishes metrics.snapshot every
-    metrics_interval_ms.
+    outcome (warm, delayed, cold) with their wait, per model too; pre-warms
+    and whether they were used; resident memory-time; prediction quality
+    by horizon range; the usage -> prediction latency as it sees it (from
+    its own receipt of a usage event to its receipt of the prediction that
+    names that event as its cause); each component's latest heartbeat.
+    Publishes metrics.snapshot every metrics_interval_ms, and samples the
+    dashboard's history at the same period.
+
+    Serves, in its own zloop, at metrics_listen (--metrics-listen; default
+    127.0.0.1:9464, port 0 takes a free port, "off" serves nothing):
+        GET /               the dashboard (one offline HTML page)
+        GET /metrics        Prometheus text exposition format 0.0.4
+        GET /api/snapshot   the same counters and more as one JSON object
+    and logs "metrics: serving http://HOST:PORT/ ..." with the real port
+    when it starts. A bad address or a port in use fails START.
+    docs/metrics.md defines every metric.
     =========================================================================
 */
 #ifndef WP_METRICS_ACTOR_H_INCLUDED

@@ -44,6 +44,7 @@ itest_init (itest_t *self, const char *name, const char *extra)
     snprintf (text, sizeof text,
               "#   integration test deployment\n"
               "max_cpu_percent = 100\n"
+              "metrics_listen = \"127.0.0.1:0\"\n"
               "bus\n"
               "    pub_endpoint = \"%s\"\n"
               "    sub_endpoint = \"%s\"\n"

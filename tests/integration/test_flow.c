@@ -193,9 +193,9 @@ test_bad_config (void **state)
     const char *argv [] = { daemon, "-c", it.config, NULL };
     char *output = NULL;
     assert_int_equal (wp_test_run (argv, ITEST_START_MS, &output), 2);
-    //  The base config has 9 lines; the bad key is on line 13.
+    //  The base config has 10 lines; the bad key is on line 14.
     char where [600];
-    snprintf (where, sizeof where, "%s:13", it.config);
+    snprintf (where, sizeof where, "%s:14", it.config);
     if (!strstr (output, where) || !strstr (output, "models/codellama/load_ms")
         || !strstr (output, "'soon'"))
         fail_msg ("error does not name file:line and key:\n%s", output);
