@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libcmocka-dev
-          zlib1g-dev)
+          zlib1g-dev libcurl4-openssl-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

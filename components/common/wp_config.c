@@ -62,6 +62,8 @@ static const key_spec_t s_keys [] = {
     S ("metrics_listen", metrics_listen),
 };
 
+static void s_model_free (wp_model_config_t *model);
+
 //  Duplicate a string or die (allocation failure is not recoverable).
 static char *
 s_strdup (const char *s)
@@ -118,11 +120,8 @@ wp_config_destroy (wp_config_t **self_p)
     wp_config_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->n_models; i++) {
-        free (self->models [i].name);
-        free (self->models [i].command);
-        free (self->models [i].cool_command);
-    }
+    for (size_t i = 0; i < self->n_models; i++)
+        s_model_free (&self->models [i]);
     free (self->models);
     free (self->pub_endpoint);
     free (self->sub_endpoint);
@@ -274,6 +273,220 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
     return 0;
 }
 
+//  Backend names as written in the config, by kind.
+static const char *s_backend_names [WP_BACKEND_COUNT] = {
+    "sim", "exec", "llama-server", "ollama", "openai-compatible", "file"
+};
+
+//  Which backends a model key applies to (bit 1 << kind).
+#define B_ALL   ((1u << WP_BACKEND_COUNT) - 1)
+#define B_EXEC  (1u << WP_BACKEND_EXEC)
+#define B_HTTP  ((1u << WP_BACKEND_LLAMA) | (1u << WP_BACKEND_OLLAMA) \
+                 | (1u << WP_BACKEND_OPENAI))
+#define B_POLL  ((1u << WP_BACKEND_LLAMA) | (1u << WP_BACKEND_OPENAI))
+#define B_OLLAMA (1u << WP_BACKEND_OLLAMA)
+#define B_OPENAI (1u << WP_BACKEND_OPENAI)
+#define B_FILE  (1u << WP_BACKEND_FILE)
+
+//  Kinds of value a model key takes.
+typedef enum {
+    M_UINT,         //  an integer in min..max
+    M_COMMAND,      //  a non-empty command template
+    M_URL,          //  http://host[:port][/prefix] or https://
+    M_NAME,         //  printable, no blanks, 1..200 bytes
+    M_METHOD,       //  GET, POST, PUT or DELETE
+    M_PATH,         //  starts with '/', no blanks, %m and %% only
+    M_TEXT,         //  any non-empty text, %m and %% only
+    M_SECRET,       //  any non-empty text, no template
+    M_DURATION,     //  ollama keep_alive: -1, 0, N, Ns, Nm, Nh
+    M_WATCH         //  NAME | pid:N | pidfile:/PATH, comma-separated
+} model_type_t;
+
+//  One model key.
+typedef struct {
+    const char *key;        //  name in the section
+    model_type_t type;
+    size_t offset;          //  into wp_model_config_t
+    double min, max;        //  M_UINT range
+    const char *unit;       //  M_UINT unit for messages
+    unsigned backends;      //  backends it applies to
+} model_key_t;
+
+#define MU(k, lo, hi, unit, b) { #k, M_UINT, offsetof (wp_model_config_t, k), lo, hi, unit, b }
+#define MS(k, t, b) { #k, t, offsetof (wp_model_config_t, k), 0, 0, "", b }
+
+static const model_key_t s_model_keys [] = {
+    MU (memory_mb, 0, 1e9, "MiB", B_ALL),
+    MU (load_ms, 0, 1e9, "ms", B_ALL),
+    MS (command, M_COMMAND, B_EXEC),
+    MS (cool_command, M_COMMAND, B_EXEC),
+    MS (url, M_URL, B_HTTP),
+    MS (server_model, M_NAME, B_HTTP),
+    MS (api_key, M_SECRET, B_HTTP),
+    MS (keep_alive, M_DURATION, B_OLLAMA),
+    MS (load_method, M_METHOD, B_OPENAI),
+    MS (load_path, M_PATH, B_OPENAI),
+    MS (load_body, M_TEXT, B_OPENAI),
+    MS (unload_method, M_METHOD, B_OPENAI),
+    MS (unload_path, M_PATH, B_OPENAI),
+    MS (unload_body, M_TEXT, B_OPENAI),
+    MS (status_method, M_METHOD, B_OPENAI),
+    MS (status_path, M_PATH, B_OPENAI),
+    MS (status_loaded, M_TEXT, B_OPENAI),
+    MS (path, M_SECRET, B_FILE),
+    MS (watch, M_WATCH, B_ALL),
+    MU (timeout_seconds, 1, 86400, "s", B_ALL),
+    MU (concurrency, 0, 1000, "tasks", B_ALL),
+    MU (retries, 0, 100, "retries", B_ALL),
+    MU (retry_backoff_ms, 0, 3600000, "ms", B_ALL),
+    MU (retry_backoff_max_ms, 0, 86400000, "ms", B_ALL),
+    MU (poll_ms, 10, 60000, "ms", B_POLL),
+};
+
+//  Fill a model with the defaults of a model without a section.
+void
+wp_config_model_defaults (const wp_config_t *self, wp_model_config_t *model)
+{
+    assert (self && model);
+    memset (model, 0, sizeof *model);
+    model->memory_mb = self->default_memory_mb;
+    model->load_ms = self->default_load_ms;
+    model->backend = WP_BACKEND_SIM;
+    model->retries = 2;
+    model->retry_backoff_ms = 1000;
+    model->retry_backoff_max_ms = 30000;
+    model->poll_ms = 100;
+}
+
+//  Free the strings of a model section.
+static void
+s_model_free (wp_model_config_t *model)
+{
+    for (size_t i = 0; i < sizeof s_model_keys / sizeof s_model_keys [0]; i++)
+        if (s_model_keys [i].type != M_UINT)
+            free (*(char **) ((char *) model + s_model_keys [i].offset));
+    free (model->name);
+}
+
+//  True if a template uses only %m and %%.
+static bool
+s_template_ok (const char *text)
+{
+    for (const char *c = text; *c; c++)
+        if (*c == '%') {
+            if (c [1] != 'm' && c [1] != '%')
+                return false;
+            c++;
+        }
+    return true;
+}
+
+//  True if text has no blank or control character.
+static bool
+s_no_blanks (const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *) text; *c; c++)
+        if (*c <= ' ' || *c == 0x7F)
+            return false;
+    return true;
+}
+
+//  Check one watch item: NAME (a process name, 1..15 bytes as in
+//  /proc/PID/comm), pid:N or pidfile:/absolute/path.
+static bool
+s_watch_item_ok (const char *item, size_t length)
+{
+    if (length > 4 && strncmp (item, "pid:", 4) == 0) {
+        if (length - 4 > 9)
+            return false;
+        for (size_t i = 4; i < length; i++)
+            if (!isdigit ((unsigned char) item [i]))
+                return false;
+        return true;
+    }
+    if (length > 8 && strncmp (item, "pidfile:", 8) == 0)
+        return item [8] == '/';
+    return length >= 1 && length <= 15;
+}
+
+//  Check a model key's value; returns an error detail, or NULL if valid.
+static const char *
+s_model_value_error (const model_key_t *spec, const char *value, double *number)
+{
+    static char detail [160];
+    if (!value || !*value)
+        return "empty value";
+    switch (spec->type) {
+        case M_UINT:
+            if (s_parse_number (value, number) || *number < spec->min
+                || *number > spec->max || *number != floor (*number)) {
+                snprintf (detail, sizeof detail, "must be an integer in %.10g..%.10g %s",
+                          spec->min, spec->max, spec->unit);
+                return detail;
+            }
+            return NULL;
+        case M_COMMAND:
+            return NULL;            //  checked against %m at use (wp_exec)
+        case M_URL: {
+            const char *host = strncmp (value, "http://", 7) == 0 ? value + 7
+                             : strncmp (value, "https://", 8) == 0 ? value + 8 : NULL;
+            if (!host || !*host || *host == '/' || !s_no_blanks (value)
+                || strchr (value, '?') || strchr (value, '#'))
+                return "must be http://host[:port][/prefix] or https://...";
+            return NULL;
+        }
+        case M_NAME:
+            if (strlen (value) > 200 || !s_no_blanks (value))
+                return "must be 1..200 characters without blanks";
+            return NULL;
+        case M_METHOD:
+            if (streq (value, "GET") || streq (value, "POST") || streq (value, "PUT")
+                || streq (value, "DELETE"))
+                return NULL;
+            return "must be GET, POST, PUT or DELETE";
+        case M_PATH:
+            if (*value != '/' || !s_no_blanks (value) || !s_template_ok (value))
+                return "must start with '/', have no blanks, and use only %m and %%";
+            return NULL;
+        case M_TEXT:
+            if (!s_template_ok (value))
+                return "may use only %m (the model) and %% (a %)";
+            return NULL;
+        case M_SECRET:
+            return NULL;
+        case M_DURATION: {
+            const char *c = value;
+            if (streq (value, "-1"))
+                return NULL;
+            while (isdigit ((unsigned char) *c))
+                c++;
+            if (c == value || c - value > 9
+                || !(*c == 0 || ((*c == 's' || *c == 'm' || *c == 'h') && c [1] == 0)))
+                return "must be -1 (until cooled), seconds, or a number with s, m or h";
+            return NULL;
+        }
+        case M_WATCH: {
+            const char *item = value;
+            while (true) {
+                size_t length = strcspn (item, ",");
+                while (length && item [length - 1] == ' ')
+                    length--;
+                if (!s_watch_item_ok (item, length))
+                    return "must be process names (1..15 characters), pid:N or "
+                           "pidfile:/path, separated by commas";
+                item += strcspn (item, ",");
+                if (!*item)
+                    break;
+                item++;
+                while (*item == ' ')
+                    item++;
+            }
+            return NULL;
+        }
+    }
+    return "unknown type";
+}
+
 //  Parse one model section.
 static int
 s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
@@ -292,68 +505,100 @@ s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
         s_error (file, path, "model '%s' is configured twice%s", name, NULL);
         return -1;
     }
-    wp_model_config_t model = { 0 };
-    model.memory_mb = self->default_memory_mb;
-    model.load_ms = self->default_load_ms;
-    model.backend = WP_BACKEND_SIM;
+    wp_model_config_t model;
+    wp_config_model_defaults (self, &model);
     int rc = 0;
-    for (zconfig_t *item = zconfig_child (section); item && rc == 0;
-         item = zconfig_next (item)) {
+    //  The backend first: which keys apply depends on it
+    zconfig_t *item;
+    for (item = zconfig_child (section); item; item = zconfig_next (item))
+        if (streq (zconfig_name (item), "backend")) {
+            const char *value = zconfig_value (item);
+            int kind;
+            for (kind = 0; kind < WP_BACKEND_COUNT; kind++)
+                if (value && streq (value, s_backend_names [kind]))
+                    break;
+            if (kind == WP_BACKEND_COUNT) {
+                char key_path [600];
+                snprintf (key_path, sizeof key_path, "%s/backend", path);
+                s_error (file, key_path, "bad value '%s': must be sim, exec, "
+                         "llama-server, ollama, openai-compatible or file%s", value, NULL);
+                return -1;
+            }
+            model.backend = (wp_backend_kind_t) kind;
+        }
+    //  Defaults that depend on the backend
+    if (model.backend != WP_BACKEND_SIM && model.backend != WP_BACKEND_EXEC)
+        model.concurrency = 1;
+    if (model.backend == WP_BACKEND_OLLAMA)
+        model.keep_alive = s_strdup ("-1");
+    if (model.backend == WP_BACKEND_OPENAI) {
+        model.load_method = s_strdup ("POST");
+        model.unload_method = s_strdup ("POST");
+        model.status_method = s_strdup ("GET");
+    }
+    for (item = zconfig_child (section); item && rc == 0; item = zconfig_next (item)) {
         const char *key = zconfig_name (item);
         const char *value = zconfig_value (item);
         char key_path [600];
         snprintf (key_path, sizeof key_path, "%s/%s", path, key);
-        double v;
-        if (streq (key, "memory_mb") || streq (key, "load_ms")) {
-            if (s_parse_number (value, &v) || v < 0 || v > 1e9 || v != floor (v)) {
-                s_error (file, key_path, "bad value '%s': must be an integer "
-                         "in 0..1000000000 %s", value,
-                         streq (key, "memory_mb") ? "MiB" : "ms");
-                rc = -1;
-            }
-            else
-            if (streq (key, "memory_mb"))
-                model.memory_mb = (uint32_t) v;
-            else
-                model.load_ms = (uint32_t) v;
-        }
-        else
-        if (streq (key, "backend")) {
-            if (value && streq (value, "sim"))
-                model.backend = WP_BACKEND_SIM;
-            else
-            if (value && streq (value, "exec"))
-                model.backend = WP_BACKEND_EXEC;
-            else {
-                s_error (file, key_path, "bad value '%s': must be sim or exec%s",
-                         value, NULL);
-                rc = -1;
-            }
-        }
-        else
-        if (streq (key, "command") || streq (key, "cool_command")) {
-            if (!value || !*value) {
-                s_error (file, key_path, "empty command%s%s", NULL, NULL);
-                rc = -1;
-            }
-            else
-            if (streq (key, "command"))
-                model.command = s_strdup (value);
-            else
-                model.cool_command = s_strdup (value);
-        }
-        else {
+        if (streq (key, "backend"))
+            continue;
+        const model_key_t *spec = NULL;
+        for (size_t i = 0; i < sizeof s_model_keys / sizeof s_model_keys [0]; i++)
+            if (streq (s_model_keys [i].key, key))
+                spec = &s_model_keys [i];
+        if (!spec) {
             s_error (file, key_path, "unknown key%s%s", NULL, NULL);
             rc = -1;
+            break;
+        }
+        if (!(spec->backends & (1u << model.backend))) {
+            s_error (file, key_path, "does not apply to backend %s%s",
+                     s_backend_names [model.backend], NULL);
+            rc = -1;
+            break;
+        }
+        double number = 0;
+        const char *problem = s_model_value_error (spec, value, &number);
+        if (problem) {
+            if (value && *value)
+                s_error (file, key_path, "bad value '%s': %s", value, problem);
+            else
+                s_error (file, key_path, "%s%s", problem, NULL);
+            rc = -1;
+            break;
+        }
+        void *slot = (char *) &model + spec->offset;
+        if (spec->type == M_UINT)
+            *(uint32_t *) slot = (uint32_t) number;
+        else {
+            free (*(char **) slot);
+            *(char **) slot = s_strdup (value);
         }
     }
-    if (rc == 0 && model.backend == WP_BACKEND_EXEC && !model.command) {
-        s_error (file, path, "backend exec needs a command%s%s", NULL, NULL);
+    const char *missing = NULL;
+    if (rc == 0) {
+        if (model.backend == WP_BACKEND_EXEC && !model.command)
+            missing = "backend exec needs a command";
+        else
+        if ((1u << model.backend) & B_HTTP && !model.url)
+            missing = "this backend needs a url";
+        else
+        if (model.backend == WP_BACKEND_OPENAI && !model.load_path)
+            missing = "backend openai-compatible needs a load_path";
+        else
+        if (model.backend == WP_BACKEND_FILE && !model.path)
+            missing = "backend file needs a path";
+        else
+        if (model.retry_backoff_max_ms < model.retry_backoff_ms)
+            missing = "retry_backoff_max_ms is below retry_backoff_ms";
+    }
+    if (missing) {
+        s_error (file, path, "%s%s", missing, NULL);
         rc = -1;
     }
     if (rc) {
-        free (model.command);
-        free (model.cool_command);
+        s_model_free (&model);
         return -1;
     }
     model.name = s_strdup (name);
@@ -500,5 +745,12 @@ wp_config_model_load_ms (const wp_config_t *self, const char *name)
 const char *
 wp_backend_name (wp_backend_kind_t kind)
 {
-    return kind == WP_BACKEND_EXEC ? "exec" : "sim";
+    return kind >= 0 && kind < WP_BACKEND_COUNT ? s_backend_names [kind] : "unknown";
+}
+
+//  The model's name on its server.
+const char *
+wp_model_server_name (const wp_model_config_t *model, const char *name)
+{
+    return model && model->server_model ? model->server_model : name;
 }

@@ -18,13 +18,18 @@
 extern "C" {
 #endif
 
-//  Backends a model can use.
+//  Backends a model can use (see docs/backends.md).
 typedef enum {
     WP_BACKEND_SIM = 0,     //  simulated load of load_ms (the default)
     WP_BACKEND_EXEC,        //  run a command
+    WP_BACKEND_LLAMA,       //  llama.cpp's llama-server in router mode
+    WP_BACKEND_OLLAMA,      //  Ollama's /api/generate and /api/ps
+    WP_BACKEND_OPENAI,      //  an HTTP server with configurable paths
+    WP_BACKEND_FILE,        //  weight files into / out of the page cache
+    WP_BACKEND_COUNT
 } wp_backend_kind_t;
 
-//  One model's section.
+//  One model's section. Strings are owned by the config; NULL = not set.
 typedef struct {
     char *name;                 //  the name clients use
     uint32_t memory_mb;         //  memory when warm, MiB
@@ -32,6 +37,34 @@ typedef struct {
     wp_backend_kind_t backend;  //  how to warm and cool it
     char *command;              //  exec: warm command template (%m = model)
     char *cool_command;         //  exec: cool command template, may be NULL
+    //  Added with the real backends (issue 5)
+    char *url;                  //  HTTP backends: base URL, http[s]://host:port[/prefix]
+    char *server_model;         //  HTTP backends: the model's name on the
+                                //  server (NULL = name)
+    char *keep_alive;           //  ollama: keep_alive of a warm ("-1" = until cooled)
+    char *load_method;          //  openai-compatible: warm request method
+    char *load_path;            //  openai-compatible: warm request path (%m)
+    char *load_body;            //  openai-compatible: warm request body (%m), may be NULL
+    char *unload_method;        //  openai-compatible: cool request method
+    char *unload_path;          //  openai-compatible: cool request path, may be NULL
+    char *unload_body;          //  openai-compatible: cool request body, may be NULL
+    char *status_method;        //  openai-compatible: status request method
+    char *status_path;          //  openai-compatible: status path, may be NULL
+    char *status_loaded;        //  openai-compatible: text a loaded status reply
+                                //  contains (%m), NULL = any 2xx reply
+    char *api_key;              //  HTTP backends: bearer token, may be NULL
+    char *path;                 //  file: file, comma-separated files, or directory
+    char *watch;                //  resource: the model's server processes: a
+                                //  process name, pid:N or pidfile:PATH (commas)
+    uint32_t timeout_seconds;   //  a warm or cool taking longer fails, s
+                                //  (0 = warmup_timeout_seconds)
+    uint32_t concurrency;       //  tasks at once on this model's server (the
+                                //  smallest among models sharing it; 0 = only
+                                //  max_concurrent_warmups)
+    uint32_t retries;           //  retries of a failed warm or cool
+    uint32_t retry_backoff_ms;  //  delay before the first retry, doubled each time
+    uint32_t retry_backoff_max_ms; // cap of that delay
+    uint32_t poll_ms;           //  llama-server, openai-compatible: status poll period
 } wp_model_config_t;
 
 //  The whole configuration. Strings are owned by the config.
@@ -112,9 +145,19 @@ uint32_t
 uint32_t
     wp_config_model_load_ms (const wp_config_t *self, const char *name);
 
-//  Name of a backend kind.
+//  Name of a backend kind as written in the config ("llama-server").
 const char *
     wp_backend_name (wp_backend_kind_t kind);
+
+//  Fill *model with what a model without a section gets: the sim backend,
+//  default_memory_mb, default_load_ms, the built-in retry policy; strings
+//  NULL.
+void
+    wp_config_model_defaults (const wp_config_t *self, wp_model_config_t *model);
+
+//  The model's name on its server: server_model, else name.
+const char *
+    wp_model_server_name (const wp_model_config_t *model, const char *name);
 
 #ifdef __cplusplus
 }

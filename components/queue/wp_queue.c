@@ -269,6 +269,9 @@ s_entry_new (const wp_queue_task_t *task, int priority, uint64_t now_ms)
     entry->task.priority = priority;
     entry->task.deadline_ms = task->deadline_ms;
     entry->task.cookie = task->cookie;
+    entry->task.timeout_ms = task->timeout_ms;
+    entry->task.not_before_ms = task->not_before_ms;
+    entry->task.attempts = task->attempts;
     entry->task.enqueued_ms = task->enqueued_ms ? task->enqueued_ms : now_ms;
     entry->heap_index [S_READY] = S_NOWHERE;
     entry->heap_index [S_VICTIM] = S_NOWHERE;
@@ -415,20 +418,126 @@ wp_queue_push (wp_queue_t *self, const wp_queue_task_t *task,
     return WP_QUEUE_ADDED;
 }
 
-//  Start the next task.
-const wp_queue_task_t *
-wp_queue_next (wp_queue_t *self, uint64_t now_ms)
+//  Make a pending entry running.
+static const wp_queue_task_t *
+s_start_entry (wp_queue_t *self, s_entry_t *entry, uint64_t now_ms)
 {
-    assert (self);
-    if (self->running_count == self->max_running || self->ready.size == 0)
-        return NULL;
-    s_entry_t *entry = self->ready.items [0];
     s_pending_remove (self, entry);
     int rc = zhashx_insert (self->running_by_model, entry->task.model, entry);
     assert (rc == 0);
     entry->task.started_ms = now_ms;
+    entry->task.attempts++;
     self->running [self->running_count++] = entry;
     return &entry->task;
+}
+
+//  Start the next task.
+const wp_queue_task_t *
+wp_queue_next (wp_queue_t *self, uint64_t now_ms)
+{
+    return wp_queue_next_if (self, now_ms, NULL, NULL);
+}
+
+//  Start the best task the filter admits: a best-first walk of the ready
+//  heap (a node's children come after it), over a small frontier.
+const wp_queue_task_t *
+wp_queue_next_if (wp_queue_t *self, uint64_t now_ms, wp_queue_filter_fn *fn,
+                  void *arg)
+{
+    assert (self);
+    if (self->running_count == self->max_running || self->ready.size == 0)
+        return NULL;
+    s_entry_t **items = self->ready.items;
+    size_t frontier [2 * WP_QUEUE_SCAN_MAX + 1];
+    size_t count = 0;
+    frontier [count++] = 0;
+    for (size_t examined = 0; count > 0 && examined < WP_QUEUE_SCAN_MAX; examined++) {
+        size_t best = 0;
+        for (size_t i = 1; i < count; i++)
+            if (s_ready_before (items [frontier [i]], items [frontier [best]]))
+                best = i;
+        size_t index = frontier [best];
+        frontier [best] = frontier [--count];
+        s_entry_t *entry = items [index];
+        if (entry->task.not_before_ms <= now_ms && (!fn || fn (&entry->task, arg)))
+            return s_start_entry (self, entry, now_ms);
+        for (size_t child = 2 * index + 1; child <= 2 * index + 2; child++)
+            if (child < self->ready.size)
+                frontier [count++] = child;
+    }
+    return NULL;
+}
+
+//  Take a running entry out of the running structures.
+static void
+s_running_remove (wp_queue_t *self, s_entry_t *entry)
+{
+    zhashx_delete (self->running_by_model, entry->task.model);
+    size_t index = 0;
+    while (self->running [index] != entry)
+        index++;
+    self->running_count--;
+    memmove (&self->running [index], &self->running [index + 1],
+             (self->running_count - index) * sizeof (s_entry_t *));
+}
+
+//  Put a failed running task back as pending.
+wp_queue_result_t
+wp_queue_retry (wp_queue_t *self, const char *model, uint64_t now_ms,
+                uint64_t not_before_ms, wp_queue_task_t **out_p)
+{
+    assert (self && model && out_p);
+    *out_p = NULL;
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->running_by_model, model);
+    if (!entry)
+        return WP_QUEUE_INVALID;
+    s_entry_t *pending = (s_entry_t *) zhashx_lookup (self->pending_by_model, model);
+    s_entry_t *victim = NULL;
+    wp_queue_result_t result = WP_QUEUE_ADDED;
+    if (pending)
+        result = WP_QUEUE_SUPERSEDED;
+    else
+    if (self->victims.size == self->max_size) {
+        victim = self->victims.items [0];
+        result = entry->task.priority > victim->task.priority ? WP_QUEUE_EVICTED
+                                                              : WP_QUEUE_DROPPED_FULL;
+    }
+    s_running_remove (self, entry);
+    entry->task.finished_ms = now_ms;
+    if (result == WP_QUEUE_SUPERSEDED || result == WP_QUEUE_DROPPED_FULL) {
+        if (pending) {
+            //  The superseding task was parked behind this one
+            assert (pending->heap_index [S_READY] == S_NOWHERE);
+            s_heap_insert (&self->ready, pending);
+        }
+        if (result == WP_QUEUE_DROPPED_FULL)
+            self->dropped++;
+        *out_p = &entry->task;
+        return result;
+    }
+    if (victim) {
+        s_pending_remove (self, victim);
+        self->dropped++;
+        self->evicted++;
+        *out_p = &victim->task;
+    }
+    entry->task.not_before_ms = not_before_ms;
+    entry->task.started_ms = 0;
+    entry->task.finished_ms = 0;
+    s_pending_add (self, entry);
+    return result;
+}
+
+//  Backoff before a retry.
+uint64_t
+wp_queue_backoff_ms (uint32_t retry, uint64_t base_ms, uint64_t cap_ms)
+{
+    if (retry == 0 || base_ms == 0)
+        return 0;
+    uint64_t delay = base_ms;
+    for (uint32_t i = 1; i < retry && delay < cap_ms; i++)
+        delay = delay > UINT64_MAX / 2 ? UINT64_MAX : delay * 2;
+    return delay < cap_ms ? delay : cap_ms;
 }
 
 //  Finish the running task of a model and hand it to the caller.
@@ -441,13 +550,7 @@ wp_queue_complete (wp_queue_t *self, const char *model, uint64_t now_ms)
         (s_entry_t *) zhashx_lookup (self->running_by_model, model);
     if (!entry)
         return NULL;
-    zhashx_delete (self->running_by_model, model);
-    size_t index = 0;
-    while (self->running [index] != entry)
-        index++;
-    self->running_count--;
-    memmove (&self->running [index], &self->running [index + 1],
-             (self->running_count - index) * sizeof (s_entry_t *));
+    s_running_remove (self, entry);
     entry->task.finished_ms = now_ms;
 
     //  A task parked behind this one may start now
@@ -468,14 +571,14 @@ wp_queue_expired (wp_queue_t *self, uint64_t now_ms, wp_queue_fn *fn,
     assert (self);
     assert (fn);
     size_t reported = 0;
-    if (self->timeout_ms == 0)
-        return 0;
     size_t index = 0;
     while (index < self->running_count) {
         s_entry_t *entry = self->running [index];
+        uint64_t timeout = entry->task.timeout_ms ? entry->task.timeout_ms
+                                                  : self->timeout_ms;
         //  Written so that a huge timeout cannot overflow
-        if (now_ms < entry->task.started_ms
-        ||  now_ms - entry->task.started_ms < self->timeout_ms) {
+        if (timeout == 0 || now_ms < entry->task.started_ms
+        ||  now_ms - entry->task.started_ms < timeout) {
             index++;
             continue;
         }
@@ -585,6 +688,7 @@ wp_queue_result_str (wp_queue_result_t result)
         case WP_QUEUE_EVICTED:      return "evicted";
         case WP_QUEUE_DROPPED_FULL: return "dropped-full";
         case WP_QUEUE_RUNNING_DUP:  return "running-dup";
+        case WP_QUEUE_SUPERSEDED:   return "superseded";
     }
     return "unknown";
 }

@@ -22,7 +22,15 @@
         priority pending task (the newest among equals) if it has a
         strictly higher priority than that task; otherwise it is dropped.
       * wp_queue_expired reports running tasks whose started_ms +
-        timeout_ms <= now_ms; the caller kills them and completes them.
+        timeout_ms <= now_ms (the task's own timeout_ms if set, else the
+        queue's); the caller kills them and completes them.
+      * wp_queue_next_if starts the first task, in that same order, that
+        the caller's filter admits (per-backend concurrency limits,
+        resource admission) and whose not_before_ms has come; it looks at
+        WP_QUEUE_SCAN_MAX candidates at most per call.
+      * wp_queue_retry puts a running task that failed back as pending
+        with a not_before_ms (backoff), unless a newer request for its
+        model is pending (that one supersedes it) or the queue is full.
 
     Ownership: a task the queue hands back with `wp_queue_task_t *` (a task
     that left the queue: completed, cancelled, evicted) is the caller's and
@@ -67,10 +75,15 @@ typedef enum {
                                 // priority, newest task left (see displaced)
     WP_QUEUE_DROPPED_FULL = 4,  // not queued: full, and no pending task has
                                 // a lower priority than the new one
-    WP_QUEUE_RUNNING_DUP = 5    // not queued: the model is already running
+    WP_QUEUE_RUNNING_DUP = 5,   // not queued: the model is already running
                                 // this action (a pending opposite task, if
                                 // any, was cancelled: see displaced)
+    WP_QUEUE_SUPERSEDED = 6     // retry: not queued, a pending task of the
+                                // same model takes its place
 } wp_queue_result_t;
+
+//  Most pending tasks wp_queue_next_if examines per call.
+#define WP_QUEUE_SCAN_MAX 64
 
 //  A task. For wp_queue_push the caller fills the first six fields and the
 //  queue copies them (strings included). Tasks the queue returns own their
@@ -86,6 +99,9 @@ typedef struct {
                             // the value given to push if non-zero (restore)
     uint64_t started_ms;    // when wp_queue_next started it (running only)
     uint64_t finished_ms;   // now_ms of wp_queue_complete (completed only)
+    uint64_t timeout_ms;    // running time limit; 0 = the queue's (push)
+    uint64_t not_before_ms; // do not start before this time (retry backoff)
+    uint32_t attempts;      // times started (wp_queue_next counts them)
 } wp_queue_task_t;
 
 typedef struct _wp_queue_t wp_queue_t;
@@ -116,6 +132,33 @@ wp_queue_result_t
     wp_queue_push (wp_queue_t *self, const wp_queue_task_t *task,
                    uint64_t now_ms, wp_queue_task_t **displaced_p);
 
+//  May this pending task start now? (wp_queue_next_if)
+typedef bool (wp_queue_filter_fn) (const wp_queue_task_t *task, void *arg);
+
+//  Start the best pending task that may start: not_before_ms <= now_ms
+//  and fn (NULL = any) admits it, looking at WP_QUEUE_SCAN_MAX candidates
+//  at most, best first. As wp_queue_next otherwise.
+const wp_queue_task_t *
+    wp_queue_next_if (wp_queue_t *self, uint64_t now_ms, wp_queue_filter_fn *fn,
+                      void *arg);
+
+//  Put the running task of `model` back as pending, to start not before
+//  not_before_ms (it keeps its attempts, cookie and enqueued_ms; it goes
+//  behind tasks of its priority pushed before). Returns ADDED; EVICTED
+//  (queued, the lowest priority pending task left: *out_p); DROPPED_FULL
+//  (not queued: the queue is full of tasks of its priority or higher,
+//  *out_p is the task itself); SUPERSEDED (not queued: a task of the same
+//  model is pending, *out_p is the task itself); INVALID (no such running
+//  task). *out_p is the caller's to destroy, or NULL.
+wp_queue_result_t
+    wp_queue_retry (wp_queue_t *self, const char *model, uint64_t now_ms,
+                    uint64_t not_before_ms, wp_queue_task_t **out_p);
+
+//  Delay before retry number `retry` (1 = the first): base_ms doubled for
+//  each retry after the first, at most cap_ms. Overflow-safe.
+uint64_t
+    wp_queue_backoff_ms (uint32_t retry, uint64_t base_ms, uint64_t cap_ms);
+
 //  Start the next task at now_ms: it becomes running with started_ms =
 //  now_ms. Returns NULL when nothing may start (no pending task, all
 //  max_running slots busy, or every pending model is running already).
@@ -135,7 +178,8 @@ wp_queue_task_t *
 //  oldest start first, every time it is called until the task completes
 //  (so the caller can escalate SIGTERM to SIGKILL). fn may complete the
 //  task it is given, and must not change the queue otherwise. Returns the
-//  number of tasks reported. Reports nothing when timeout_ms is 0.
+//  number of tasks reported. A task without a timeout_ms of its own has
+//  the queue's; when both are 0 it never expires.
 size_t
     wp_queue_expired (wp_queue_t *self, uint64_t now_ms, wp_queue_fn *fn,
                       void *arg);

@@ -1,45 +1,69 @@
 /*  =========================================================================
-    wp_queue_actor - binds the WarmupQueue core and its backends to the bus.
+    wp_queue_actor - binds the WarmupQueue core, the backends and the
+    admission check to the bus and to the component's LMDB environment.
+
+    Each accepted request gets a cookie; its task is kept in the store
+    (database "tasks", key = cookie big-endian) from acceptance until its
+    warmup.done, so pending and running tasks are resumed after a restart
+    (a crash loses at most the open batch: store/flush_ms).
     =========================================================================
 */
 #include "wp_queue_actor.h"
 #include "wp_queue.h"
+#include "wp_backend.h"
 #include "wp_exec.h"
+#include "wp_resource.h"
 #include "wp_util.h"
 
-#define KILL_GRACE_MS 2000  //  SIGTERM, then SIGKILL this much later
+//  The watchdog fails a task this long after its backend's timeout (the
+//  backend ends it itself first: this catches one that does not).
+#define S_WATCHDOG_GRACE_MS 5000
+
+//  A resource.status older than this many of its periods is not trusted.
+#define S_SAMPLE_PERIODS 10
+
+//  Store: database and record version of persisted tasks.
+#define S_TASKS_DB "tasks"
+#define S_TASK_VERSION 1
 
 //  What the queue remembers of an accepted request, by cookie.
 typedef struct {
-    char *source;           //  cause: the request's publisher
-    uint64_t seq;           //  cause: its sequence number
+    char *source;               //  cause: the request's publisher
+    uint64_t seq;               //  cause: its sequence number
 } request_t;
 
-//  A task being run by a backend.
+//  A concurrency group: the tasks that share one server.
+typedef struct {
+    uint32_t limit;             //  most running at once, 0 = no own limit
+    uint32_t running;           //  running now
+} group_t;
+
 typedef struct _queue_t queue_t;
 
+//  A task being run by a backend.
 typedef struct {
     queue_t *queue;             //  the queue that runs it
     char *model;                //  owned copy of the model name
-    wp_backend_kind_t backend;  //  which backend runs it
+    wp_model_config_t config;   //  the model's section (or the defaults)
+    group_t *group;             //  its concurrency group
+    wp_job_t *job;              //  the backend's job
     uint64_t started_ns;        //  monotonic start, for the duration
-    int timer_id;               //  sim: the completion timer, else -1
-    wp_exec_t *exec;            //  exec: the child, else NULL
-    zmq_pollitem_t exit_item;   //  exec: pidfd poller
-    zmq_pollitem_t err_item;    //  exec: stderr poller
-    bool err_polled;            //  err_item is registered
-    bool exit_polled;           //  exit_item is registered (else reaped on ticks)
-    uint64_t term_ms;           //  when SIGTERM was sent (0 = not yet)
-    bool timed_out;             //  ended by the timeout
-    char *error;                //  error decided by the actor (owned)
+    bool reserved;              //  warm: its memory was reserved at start
 } run_t;
 
 struct _queue_t {
-    wp_ctx_t *ctx;              //  for timers and publishing
+    wp_ctx_t *ctx;              //  for timers, store and publishing
     wp_queue_t *core;           //  the queue
+    wp_backends_t *backends;    //  the backends' runtime
+    wp_resource_t *admission;   //  memory budget and machine sample
+    uint64_t sample_ms;         //  when the last resource.status came
     zhashx_t *runs;             //  model -> run_t
     zhashx_t *requests;         //  cookie (as text) -> request_t
+    zhashx_t *groups;           //  group key -> group_t
+    zhashx_t *held;             //  model -> reason it is held (logged once)
     uint64_t next_cookie;       //  cookies handed out
+    uint64_t resumed;           //  tasks resumed from the store at start
+    bool pumped;                //  the first tick started what may start
 };
 
 static void s_pump (queue_t *self);
@@ -55,6 +79,203 @@ s_request_free (request_t **request_p)
     }
 }
 
+//  The model's section, or the defaults for a model without one.
+static wp_model_config_t
+s_model_config (queue_t *self, const char *model)
+{
+    const wp_config_t *config = wp_ctx_config (self->ctx);
+    const wp_model_config_t *section = wp_config_model (config, model);
+    wp_model_config_t result;
+    if (section)
+        result = *section;
+    else
+        wp_config_model_defaults (config, &result);
+    return result;
+}
+
+//  The concurrency group of a model: one per server (backend and url),
+//  one for all files, one each for exec and sim.
+static void
+s_group_key (const wp_model_config_t *model, char *key, size_t size)
+{
+    snprintf (key, size, "%s %s", wp_backend_name (model->backend),
+              model->url ? model->url : "");
+}
+
+//  The group of a model, made on first use.
+static group_t *
+s_group (queue_t *self, const wp_model_config_t *model)
+{
+    char key [600];
+    s_group_key (model, key, sizeof key);
+    group_t *group = (group_t *) zhashx_lookup (self->groups, key);
+    if (!group) {
+        group = (group_t *) zmalloc (sizeof (group_t));
+        assert (group);
+        group->limit = model->concurrency;
+        zhashx_insert (self->groups, key, group);
+    }
+    return group;
+}
+
+//  Free a group (zhashx destructor).
+static void
+s_group_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  --- The store ------------------------------------------------------------
+
+//  Write the task's record (on acceptance and whenever it changes).
+static void
+s_store_task (queue_t *self, const wp_queue_task_t *task)
+{
+    char key_text [32];
+    snprintf (key_text, sizeof key_text, "%" PRIu64, task->cookie);
+    request_t *request = (request_t *) zhashx_lookup (self->requests, key_text);
+    const char *source = request && request->source ? request->source : "";
+    size_t model_len = strlen (task->model), reason_len = strlen (task->reason);
+    size_t source_len = strlen (source);
+    if (reason_len > 1024)
+        reason_len = 1024;
+    if (source_len > 1024)
+        source_len = 1024;
+    size_t size = 40 + model_len + reason_len + source_len;
+    uint8_t *value = (uint8_t *) malloc (size);
+    assert (value);
+    value [0] = (uint8_t) task->action;
+    value [1] = (uint8_t) task->priority;
+    value [2] = value [3] = 0;
+    wp_put_u32 (value + 4, task->attempts);
+    wp_put_u64 (value + 8, task->deadline_ms);
+    wp_put_u64 (value + 16, task->enqueued_ms);
+    wp_put_u64 (value + 24, request ? request->seq : 0);
+    value [32] = (uint8_t) (model_len >> 8);
+    value [33] = (uint8_t) model_len;
+    value [34] = (uint8_t) (reason_len >> 8);
+    value [35] = (uint8_t) reason_len;
+    value [36] = (uint8_t) (source_len >> 8);
+    value [37] = (uint8_t) source_len;
+    value [38] = value [39] = 0;
+    memcpy (value + 40, task->model, model_len);
+    memcpy (value + 40 + model_len, task->reason, reason_len);
+    memcpy (value + 40 + model_len + reason_len, source, source_len);
+    uint8_t key [8];
+    wp_put_u64 (key, task->cookie);
+    if (wp_store_put (wp_ctx_store (self->ctx), S_TASKS_DB, key, sizeof key, value, size,
+                      S_TASK_VERSION))
+        zsys_error ("queue: cannot store the task of %s", task->model);
+    free (value);
+}
+
+//  Forget a task's record.
+static void
+s_unstore_task (queue_t *self, uint64_t cookie)
+{
+    uint8_t key [8];
+    wp_put_u64 (key, cookie);
+    wp_store_del (wp_ctx_store (self->ctx), S_TASKS_DB, key, sizeof key);
+}
+
+//  A stored task, decoded.
+typedef struct {
+    wp_queue_task_t task;       //  strings owned
+    char *source;               //  cause source, owned
+    uint64_t seq;               //  cause seq
+} s_stored_t;
+
+//  Collect one stored task (wp_store_iterate callback).
+static int
+s_load_one (const void *key, size_t key_len, const void *data, size_t size,
+            uint16_t version, void *arg)
+{
+    zlistx_t *loaded = (zlistx_t *) arg;
+    const uint8_t *value = (const uint8_t *) data;
+    if (key_len != 8 || version != S_TASK_VERSION || size < 40)
+        goto bad;
+    size_t model_len = (size_t) value [32] << 8 | value [33];
+    size_t reason_len = (size_t) value [34] << 8 | value [35];
+    size_t source_len = (size_t) value [36] << 8 | value [37];
+    if (40 + model_len + reason_len + source_len != size || model_len == 0)
+        goto bad;
+    s_stored_t *stored = (s_stored_t *) zmalloc (sizeof (s_stored_t));
+    assert (stored);
+    stored->task.cookie = wp_get_u64 ((const uint8_t *) key);
+    stored->task.action = value [0];
+    stored->task.priority = value [1];
+    stored->task.attempts = wp_get_u32 (value + 4);
+    stored->task.deadline_ms = wp_get_u64 (value + 8);
+    stored->task.enqueued_ms = wp_get_u64 (value + 16);
+    stored->seq = wp_get_u64 (value + 24);
+    stored->task.model = strndup ((const char *) value + 40, model_len);
+    stored->task.reason = strndup ((const char *) value + 40 + model_len, reason_len);
+    stored->source = strndup ((const char *) value + 40 + model_len + reason_len, source_len);
+    assert (stored->task.model && stored->task.reason && stored->source);
+    zlistx_add_end (loaded, stored);
+    return 0;
+bad:
+    zsys_warning ("queue: a stored task could not be decoded; dropped");
+    return 0;
+}
+
+//  Resume the tasks stored by a previous run, oldest first.
+static void
+s_resume (queue_t *self)
+{
+    zlistx_t *loaded = zlistx_new ();
+    wp_store_t *store = wp_ctx_store (self->ctx);
+    wp_store_iterate (store, S_TASKS_DB, s_load_one, loaded);
+    uint64_t now = wp_ctx_now_ms (self->ctx);
+    for (s_stored_t *stored = (s_stored_t *) zlistx_first (loaded); stored;
+         stored = (s_stored_t *) zlistx_next (loaded)) {
+        uint64_t cookie = stored->task.cookie;
+        if (cookie > self->next_cookie)
+            self->next_cookie = cookie;
+        s_unstore_task (self, cookie);
+        char key [32];
+        snprintf (key, sizeof key, "%" PRIu64, cookie);
+        request_t *request = (request_t *) zmalloc (sizeof (request_t));
+        assert (request);
+        request->source = stored->source;
+        request->seq = stored->seq;
+        stored->source = NULL;
+        zhashx_update (self->requests, key, request);
+        const wp_config_t *config = wp_ctx_config (self->ctx);
+        wp_model_config_t model = s_model_config (self, stored->task.model);
+        uint32_t timeout_s = model.timeout_seconds ? model.timeout_seconds
+                                                   : config->warmup_timeout_seconds;
+        stored->task.timeout_ms = (uint64_t) timeout_s * 1000 + S_WATCHDOG_GRACE_MS;
+        wp_queue_task_t *displaced = NULL;
+        wp_queue_result_t result = wp_queue_push (self->core, &stored->task, now, &displaced);
+        if (result == WP_QUEUE_ADDED || result == WP_QUEUE_REPLACED
+            || result == WP_QUEUE_EVICTED) {
+            s_store_task (self, &stored->task);
+            self->resumed++;
+        }
+        else
+            zhashx_delete (self->requests, key);
+        if (displaced) {
+            snprintf (key, sizeof key, "%" PRIu64, displaced->cookie);
+            zhashx_delete (self->requests, key);
+            s_unstore_task (self, displaced->cookie);
+            self->resumed--;
+            wp_queue_task_destroy (&displaced);
+        }
+        free (stored->task.model);
+        free (stored->task.reason);
+        free (stored->source);
+        free (stored);
+    }
+    zlistx_destroy (&loaded);
+    wp_store_flush (store);
+    if (self->resumed)
+        zsys_info ("queue: resumed %" PRIu64 " pending tasks from the store", self->resumed);
+}
+
+//  --- State -----------------------------------------------------------------
+
 //  Build the state.
 static void *
 s_create (wp_ctx_t *ctx)
@@ -64,57 +285,85 @@ s_create (wp_ctx_t *ctx)
     assert (self);
     self->ctx = ctx;
     self->core = wp_queue_new (config->max_queue_size, config->max_concurrent_warmups,
-                               (uint64_t) config->warmup_timeout_seconds * 1000);
+                               (uint64_t) config->warmup_timeout_seconds * 1000
+                               + S_WATCHDOG_GRACE_MS);
+    self->backends = wp_backends_new (wp_ctx_loop (ctx));
+    self->admission = wp_resource_new (config->max_memory_mb, config->max_cpu_percent);
     self->runs = zhashx_new ();
     self->requests = zhashx_new ();
     zhashx_set_destructor (self->requests, (zhashx_destructor_fn *) s_request_free);
-    if (!self->core) {
+    self->groups = zhashx_new ();
+    zhashx_set_destructor (self->groups, s_group_free);
+    self->held = zhashx_new ();
+    zhashx_set_destructor (self->held, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_duplicator (self->held, (zhashx_duplicator_fn *) strdup);
+    if (!self->core || !self->backends || !self->admission) {
+        wp_queue_destroy (&self->core);
+        wp_backends_destroy (&self->backends);
+        wp_resource_destroy (&self->admission);
         zhashx_destroy (&self->runs);
         zhashx_destroy (&self->requests);
+        zhashx_destroy (&self->groups);
+        zhashx_destroy (&self->held);
         free (self);
         return NULL;
     }
+    //  A group's limit is the smallest any of its models asks for
+    for (size_t i = 0; i < config->n_models; i++) {
+        const wp_model_config_t *model = &config->models [i];
+        group_t *group = s_group (self, model);
+        if (model->concurrency && (!group->limit || model->concurrency < group->limit))
+            group->limit = model->concurrency;
+    }
+    s_resume (self);
     return self;
 }
 
-//  Stop watching and free a run.
+//  Free a run (its job already ended or cancelled).
 static void
-s_run_free (queue_t *self, run_t *run)
+s_run_free (run_t *run)
 {
-    zloop_t *loop = wp_ctx_loop (self->ctx);
-    if (run->timer_id >= 0)
-        zloop_timer_end (loop, run->timer_id);
-    if (run->exec) {
-        if (run->exit_polled)
-            zloop_poller_end (loop, &run->exit_item);
-        if (run->err_polled)
-            zloop_poller_end (loop, &run->err_item);
-        wp_exec_destroy (&run->exec);
-    }
     free (run->model);
-    free (run->error);
     free (run);
 }
 
-//  Destroy the state (running children are killed by wp_exec_destroy).
+//  Destroy the state: running jobs are cancelled (children killed); their
+//  tasks stay in the store and resume at the next start.
 static void
 s_destroy (void **state_p)
 {
     queue_t *self = (queue_t *) *state_p;
     for (run_t *run = (run_t *) zhashx_first (self->runs); run;
-         run = (run_t *) zhashx_next (self->runs))
-        s_run_free (self, run);
+         run = (run_t *) zhashx_next (self->runs)) {
+        wp_backends_cancel (self->backends, &run->job);
+        s_run_free (run);
+    }
+    wp_backends_destroy (&self->backends);
     zhashx_destroy (&self->runs);
     zhashx_destroy (&self->requests);
+    zhashx_destroy (&self->groups);
+    zhashx_destroy (&self->held);
+    wp_resource_destroy (&self->admission);
     wp_queue_destroy (&self->core);
     free (self);
     *state_p = NULL;
 }
 
-//  Publish warmup.done for a task (ok or not) and forget its request.
+//  --- Outcomes ----------------------------------------------------------------
+
+//  What a finished job measured, for warmup.done.
+typedef struct {
+    uint32_t duration_ms;       //  time the backend took
+    uint32_t memory_mb;         //  memory held when warm
+    const char *memory_source;  //  "resident", "server", "config"
+    uint64_t resident_bytes;    //  file: bytes resident
+} s_measure_t;
+
+//  Publish warmup.done for a task (ok or not), forget its request and
+//  its stored record.
 static void
 s_publish_done (queue_t *self, const wp_queue_task_t *task, const char *backend,
-                bool ok, const char *error, uint32_t duration_ms)
+                bool ok, const char *error, const s_measure_t *measure)
 {
     char key [32];
     snprintf (key, sizeof key, "%" PRIu64, task->cookie);
@@ -128,10 +377,18 @@ s_publish_done (queue_t *self, const wp_queue_task_t *task, const char *backend,
     out.backend = (char *) backend;
     out.ok = ok;
     out.error = (char *) (error ? error : "");
-    out.duration_ms = duration_ms;
-    out.memory_mb = ok && task->action == WP_QUEUE_WARM
-                  ? wp_config_model_memory_mb (wp_ctx_config (self->ctx), task->model) : 0;
     out.reason = task->reason;
+    out.attempts = task->attempts;
+    out.queue_dropped = wp_queue_dropped (self->core);
+    out.memory_source = "";
+    if (measure) {
+        out.duration_ms = measure->duration_ms;
+        if (ok && task->action == WP_QUEUE_WARM) {
+            out.memory_mb = measure->memory_mb;
+            out.memory_source = (char *) measure->memory_source;
+        }
+        out.resident_bytes = measure->resident_bytes;
+    }
     if (request) {
         cause.source = request->source;
         cause.seq = request->seq;
@@ -141,69 +398,128 @@ s_publish_done (queue_t *self, const wp_queue_task_t *task, const char *backend,
     if (!ok)
         zsys_warning ("queue: %s %s failed: %s",
                       task->action == WP_QUEUE_COOL ? "cool" : "warm", task->model, error);
+    else
+    if (wp_ctx_verbose (self->ctx))
+        zsys_info ("queue: %s %s ok in %u ms via %s (%u attempts)",
+                   task->action == WP_QUEUE_COOL ? "cool" : "warm", task->model,
+                   out.duration_ms, backend, task->attempts);
     zhashx_delete (self->requests, key);
+    s_unstore_task (self, task->cookie);
 }
 
-//  Finish the running task of a model and publish the outcome. The
-//  caller starts what is next (s_pump).
+//  Report a task that left the queue without running (again).
 static void
-s_finish (queue_t *self, run_t *run, bool ok, const char *error)
+s_displaced (queue_t *self, wp_queue_task_t **task_p, const char *why)
 {
-    uint32_t duration = (uint32_t) ((wp_mono_ns () - run->started_ns) / 1000000);
-    wp_queue_task_t *task = wp_queue_complete (self->core, run->model,
-                                               wp_ctx_now_ms (self->ctx));
+    if (*task_p) {
+        s_publish_done (self, *task_p, "queue", false, why, NULL);
+        wp_queue_task_destroy (task_p);
+    }
+}
+
+//  A job ended: publish, retry with backoff, or give up.
+static void
+s_run_result (run_t *run, const wp_job_result_t *result)
+{
+    queue_t *self = run->queue;
+    uint64_t now = wp_ctx_now_ms (self->ctx);
+    s_measure_t measure = { 0 };
+    measure.duration_ms = (uint32_t) ((wp_mono_ns () - run->started_ns) / 1000000);
+    measure.resident_bytes = result->resident_bytes;
+    if (result->memory_bytes && result->memory_source) {
+        measure.memory_mb = (uint32_t) ((result->memory_bytes + (1 << 20) - 1) >> 20);
+        measure.memory_source = result->memory_source;
+    }
+    else {
+        measure.memory_mb = run->config.memory_mb;
+        measure.memory_source = "config";
+    }
+    const wp_queue_task_t *running = wp_queue_running_task (self->core, run->model);
+    assert (running);
+    bool warm = running->action == WP_QUEUE_WARM;
+    const char *backend = wp_backend_name (run->config.backend);
+    run->group->running--;
     zhashx_delete (self->runs, run->model);
-    if (task) {
-        s_publish_done (self, task, wp_backend_name (run->backend), ok, error, duration);
+
+    //  What is warm, for the admission of what comes next
+    if (result->ok && warm)
+        wp_resource_model_warm (self->admission, run->model, measure.memory_mb);
+    else
+    if (result->ok)
+        wp_resource_model_cool (self->admission, run->model);
+    else
+    if (run->reserved)
+        wp_resource_model_cool (self->admission, run->model);
+
+    if (!result->ok && result->retryable && running->attempts <= run->config.retries) {
+        uint64_t delay = wp_queue_backoff_ms (running->attempts, run->config.retry_backoff_ms,
+                                              run->config.retry_backoff_max_ms);
+        wp_queue_task_t *out = NULL;
+        wp_queue_result_t retried = wp_queue_retry (self->core, run->model, now,
+                                                    now + delay, &out);
+        if (retried == WP_QUEUE_ADDED || retried == WP_QUEUE_EVICTED) {
+            const wp_queue_task_t *task = wp_queue_pending_task (self->core, run->model);
+            zsys_info ("queue: %s %s failed (attempt %u of %u), retry in %" PRIu64 " ms: %s",
+                       warm ? "warm" : "cool", run->model, task->attempts,
+                       run->config.retries + 1, delay, result->error);
+            s_store_task (self, task);
+            s_displaced (self, &out, "dropped: queue full of higher priority tasks");
+        }
+        else {
+            char error [800];
+            snprintf (error, sizeof error, "%s (not retried: %s)", result->error,
+                      retried == WP_QUEUE_SUPERSEDED ? "a newer request replaced it"
+                                                     : "queue full");
+            s_publish_done (self, out, backend, false, error, &measure);
+            wp_queue_task_destroy (&out);
+        }
+    }
+    else {
+        wp_queue_task_t *task = wp_queue_complete (self->core, run->model, now);
+        s_publish_done (self, task, backend, result->ok, result->error, &measure);
         wp_queue_task_destroy (&task);
     }
-    s_run_free (self, run);
+    s_run_free (run);
 }
 
-//  sim: the simulated load is over.
-static int
-s_sim_done (zloop_t *loop, int timer_id, void *arg)
+//  A backend job called back.
+static void
+s_job_done (wp_job_t *job, const wp_job_result_t *result, void *arg)
 {
     run_t *run = (run_t *) arg;
-    run->timer_id = -1;     //  a one-shot timer ends by itself
+    run->job = NULL;        //  the runtime frees it when we return
     queue_t *self = run->queue;
-    s_finish (self, run, true, NULL);
+    s_run_result (run, result);
     s_pump (self);
-    return 0;
 }
 
-//  exec: the child's stderr has data.
-static int
-s_exec_stderr (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+//  --- Starting ----------------------------------------------------------------
+
+//  May this pending task start now? Its server's concurrency limit, and
+//  for a warm the memory budget, the machine's memory and (background
+//  only) the CPU.
+static bool
+s_may_start (const wp_queue_task_t *task, void *arg)
 {
-    run_t *run = (run_t *) arg;
-    if (wp_exec_drain (run->exec) != 0) {
-        zloop_poller_end (loop, &run->err_item);
-        run->err_polled = false;
+    queue_t *self = (queue_t *) arg;
+    wp_model_config_t model = s_model_config (self, task->model);
+    group_t *group = s_group (self, &model);
+    if (group->limit && group->running >= group->limit)
+        return false;
+    if (task->action == WP_QUEUE_COOL || wp_resource_is_warm (self->admission, task->model))
+        return true;
+    wp_resource_verdict_t verdict = wp_resource_check (self->admission, model.memory_mb,
+                                                       task->priority < WP_QUEUE_HIGH);
+    if (verdict == WP_RESOURCE_ADMIT)
+        return true;
+    char why [200];
+    wp_resource_verdict_text (self->admission, verdict, model.memory_mb, why, sizeof why);
+    const char *before = (const char *) zhashx_lookup (self->held, task->model);
+    if (!before || !streq (before, why)) {
+        zsys_info ("queue: warm of %s held: %s", task->model, why);
+        zhashx_update (self->held, task->model, why);
     }
-    return 0;
-}
-
-//  exec: the child exited.
-static int
-s_exec_exit (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    run_t *run = (run_t *) arg;
-    if (wp_exec_reap (run->exec) == 0)
-        return 0;   //  not yet (spurious wake-up)
-    bool ok = wp_exec_ok (run->exec) && !run->timed_out;
-    char error [600] = "";
-    if (run->timed_out)
-        snprintf (error, sizeof error, "timed out after %u s (%s)",
-                  wp_ctx_config (run->queue->ctx)->warmup_timeout_seconds,
-                  wp_exec_error (run->exec));
-    else
-    if (!ok)
-        snprintf (error, sizeof error, "%s", wp_exec_error (run->exec));
-    queue_t *self = run->queue;
-    s_finish (self, run, ok, error);
-    s_pump (self);
-    return 0;
+    return false;
 }
 
 //  Start one task on its backend.
@@ -211,52 +527,27 @@ static void
 s_start (queue_t *self, const wp_queue_task_t *task)
 {
     const wp_config_t *config = wp_ctx_config (self->ctx);
-    const wp_model_config_t *model = wp_config_model (config, task->model);
     run_t *run = (run_t *) zmalloc (sizeof (run_t));
     assert (run);
     run->queue = self;
     run->model = strdup (task->model);
     assert (run->model);
-    run->backend = model ? model->backend : WP_BACKEND_SIM;
+    run->config = s_model_config (self, task->model);
+    run->group = s_group (self, &run->config);
+    run->group->running++;
     run->started_ns = wp_mono_ns ();
-    run->timer_id = -1;
+    zhashx_delete (self->held, task->model);
+    if (task->action == WP_QUEUE_WARM && !wp_resource_is_warm (self->admission, task->model)) {
+        wp_resource_model_warm (self->admission, task->model, run->config.memory_mb);
+        run->reserved = true;
+    }
     zhashx_insert (self->runs, run->model, run);
-    zloop_t *loop = wp_ctx_loop (self->ctx);
-
-    if (run->backend == WP_BACKEND_SIM) {
-        //  A simulated load takes load_ms; a simulated unload is immediate.
-        size_t delay = task->action == WP_QUEUE_WARM
-                     ? wp_config_model_load_ms (config, task->model) : 0;
-        run->timer_id = zloop_timer (loop, delay ? delay : 1, 1, s_sim_done, run);
-        return;
-    }
-    const char *pattern = task->action == WP_QUEUE_WARM ? model->command : model->cool_command;
-    if (!pattern) {
-        //  exec without a cool command: nothing to run, the model is
-        //  left to the server's own unloading.
-        run->timer_id = zloop_timer (loop, 1, 1, s_sim_done, run);
-        return;
-    }
-    char *command = wp_exec_command (pattern, task->model);
-    const char *error = command ? "cannot start the command (see the log)"
-                                : "model name not safe for a command";
-    run->exec = command ? wp_exec_new (command) : NULL;
-    free (command);
-    if (!run->exec) {
-        s_finish (self, run, false, error);
-        return;
-    }
-    run->exit_item.fd = wp_exec_fd (run->exec);
-    run->exit_item.events = ZMQ_POLLIN;
-    run->err_item.fd = wp_exec_stderr_fd (run->exec);
-    run->err_item.events = ZMQ_POLLIN;
-    //  Without pidfd_open (old kernels, valgrind) exits are reaped on ticks.
-    if (run->exit_item.fd >= 0) {
-        zloop_poller (loop, &run->exit_item, s_exec_exit, run);
-        run->exit_polled = true;
-    }
-    zloop_poller (loop, &run->err_item, s_exec_stderr, run);
-    run->err_polled = true;
+    s_store_task (self, task);      //  attempts changed
+    uint32_t timeout_s = run->config.timeout_seconds ? run->config.timeout_seconds
+                                                     : config->warmup_timeout_seconds;
+    run->job = wp_backends_start (self->backends, &run->config, run->model,
+                                  task->action == WP_QUEUE_WARM ? WP_JOB_WARM : WP_JOB_COOL,
+                                  timeout_s * 1000, s_job_done, run);
 }
 
 //  Start what may start.
@@ -264,61 +555,74 @@ static void
 s_pump (queue_t *self)
 {
     const wp_queue_task_t *task;
-    while ((task = wp_queue_next (self->core, wp_ctx_now_ms (self->ctx))))
+    while ((task = wp_queue_next_if (self->core, wp_ctx_now_ms (self->ctx), s_may_start,
+                                     self)))
         s_start (self, task);
 }
 
-//  Report a task that left the queue without running.
+//  --- Events ------------------------------------------------------------------
+
+//  A machine sample from the resource manager.
 static void
-s_displaced (queue_t *self, wp_queue_task_t **task_p, const char *why)
+s_on_resource (queue_t *self, const Warmup__V1__ResourceStatus *in)
 {
-    if (*task_p) {
-        s_publish_done (self, *task_p, "queue", false, why, 0);
-        wp_queue_task_destroy (task_p);
-    }
+    uint64_t available = in->mem_total_mb ? in->mem_available_mb : WP_RESOURCE_UNKNOWN_MB;
+    wp_resource_set_sample (self->admission, in->cpu_percent, available,
+                            in->cgroup_limit_mb, in->cgroup_usage_mb);
+    self->sample_ms = wp_ctx_now_ms (self->ctx);
 }
 
 //  A warmup request.
-static int
-s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
+static void
+s_on_request (queue_t *self, wp_ctx_t *ctx, const Warmup__V1__WarmupRequested *in)
 {
-    queue_t *self = (queue_t *) state;
-    const Warmup__V1__WarmupRequested *in = (const Warmup__V1__WarmupRequested *) msg;
-    if (!in->model || !wp_exec_model_valid (in->model)
-        || (in->action != WARMUP__V1__ACTION__ACTION_WARM
-            && in->action != WARMUP__V1__ACTION__ACTION_COOL)) {
-        wp_ctx_count_rejected (ctx);
-        zsys_warning ("queue: request with a bad model name or action dropped");
-        return -1;
-    }
+    const wp_config_t *config = wp_ctx_config (ctx);
     wp_queue_task_t task = { 0 };
     task.model = in->model;
     task.action = in->action == WARMUP__V1__ACTION__ACTION_COOL ? WP_QUEUE_COOL : WP_QUEUE_WARM;
     task.priority = in->priority >= 1 && in->priority <= 3 ? (int) in->priority : 2;
     task.deadline_ms = in->deadline_ms;
-    task.reason = in->reason;
+    task.reason = in->reason ? in->reason : "";
     task.cookie = ++self->next_cookie;
+    wp_model_config_t model = s_model_config (self, in->model);
+    uint32_t timeout_s = model.timeout_seconds ? model.timeout_seconds
+                                               : config->warmup_timeout_seconds;
+    task.timeout_ms = (uint64_t) timeout_s * 1000 + S_WATCHDOG_GRACE_MS;
     char key [32];
     snprintf (key, sizeof key, "%" PRIu64, task.cookie);
     request_t *request = (request_t *) zmalloc (sizeof (request_t));
     assert (request);
-    request->source = strdup (in->header->source);
+    request->source = strdup (in->header->source ? in->header->source : "");
     request->seq = in->header->seq;
     zhashx_insert (self->requests, key, request);
 
+    //  A model that can never fit is refused now rather than held forever
+    if (task.action == WP_QUEUE_WARM && config->max_memory_mb
+        && model.memory_mb > config->max_memory_mb) {
+        char error [200];
+        snprintf (error, sizeof error, "refused: needs %u MiB, over max_memory_mb %u",
+                  model.memory_mb, config->max_memory_mb);
+        s_publish_done (self, &task, "queue", false, error, NULL);
+        return;
+    }
     wp_queue_task_t *displaced = NULL;
     wp_queue_result_t result = wp_queue_push (self->core, &task, wp_ctx_now_ms (ctx),
                                               &displaced);
     switch (result) {
         case WP_QUEUE_ADDED:
+            s_store_task (self, &task);
             break;
-        case WP_QUEUE_MERGED:
+        case WP_QUEUE_MERGED: {
             zhashx_delete (self->requests, key);   //  the pending task answers
+            s_store_task (self, wp_queue_pending_task (self->core, in->model));
             break;
+        }
         case WP_QUEUE_REPLACED:
+            s_store_task (self, &task);
             s_displaced (self, &displaced, "cancelled by a later request");
             break;
         case WP_QUEUE_EVICTED:
+            s_store_task (self, &task);
             s_displaced (self, &displaced, "dropped: queue full of higher priority tasks");
             break;
         case WP_QUEUE_RUNNING_DUP:
@@ -331,15 +635,35 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         default:
             s_publish_done (self, &task, "queue", false,
                             result == WP_QUEUE_DROPPED_FULL ? "dropped: queue full"
-                                                            : "rejected by the queue", 0);
+                                                            : "rejected by the queue", NULL);
             break;
     }
     wp_queue_task_destroy (&displaced);
+}
+
+//  An event.
+static int
+s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
+{
+    queue_t *self = (queue_t *) state;
+    if (topic == WP_TOPIC_RESOURCE)
+        s_on_resource (self, (const Warmup__V1__ResourceStatus *) msg);
+    else {
+        const Warmup__V1__WarmupRequested *in = (const Warmup__V1__WarmupRequested *) msg;
+        if (!in->model || !wp_exec_model_valid (in->model)
+            || (in->action != WARMUP__V1__ACTION__ACTION_WARM
+                && in->action != WARMUP__V1__ACTION__ACTION_COOL)) {
+            wp_ctx_count_rejected (ctx);
+            zsys_warning ("queue: request with a bad model name or action dropped");
+            return -1;
+        }
+        s_on_request (self, ctx, in);
+    }
     s_pump (self);
     return 0;
 }
 
-//  Handle one expired task: SIGTERM, then SIGKILL; a sim load just fails.
+//  The watchdog: a job its backend did not end in time is cancelled.
 static int
 s_expired (const wp_queue_task_t *task, void *arg)
 {
@@ -347,41 +671,30 @@ s_expired (const wp_queue_task_t *task, void *arg)
     run_t *run = (run_t *) zhashx_lookup (self->runs, task->model);
     if (!run)
         return 0;
-    uint64_t now = wp_ctx_now_ms (self->ctx);
-    run->timed_out = true;
-    if (!run->exec) {
-        char error [128];
-        snprintf (error, sizeof error, "timed out after %u s",
-                  wp_ctx_config (self->ctx)->warmup_timeout_seconds);
-        s_finish (self, run, false, error);
-    }
-    else
-    if (!run->term_ms) {
-        wp_exec_kill (run->exec, SIGTERM);
-        run->term_ms = now;
-    }
-    else
-    if (now >= run->term_ms + KILL_GRACE_MS)
-        wp_exec_kill (run->exec, SIGKILL);
+    wp_backends_cancel (self->backends, &run->job);
+    wp_job_result_t result = { .retryable = true, .timed_out = true };
+    snprintf (result.error, sizeof result.error,
+              "timed out after %" PRIu64 " ms (the backend did not end it)",
+              task->timeout_ms);
+    s_run_result (run, &result);
     return 0;
 }
 
-//  Every 100 ms: time out what runs too long.
+//  Every 100 ms: the watchdog, stale samples, retries whose time came.
 static int
 s_on_tick (void *state, wp_ctx_t *ctx)
 {
     queue_t *self = (queue_t *) state;
-    //  Reap the children we cannot poll (finishing edits self->runs, so
-    //  collect them first).
-    run_t *unpolled [64];
-    size_t n = 0;
-    for (run_t *run = (run_t *) zhashx_first (self->runs); run && n < 64;
-         run = (run_t *) zhashx_next (self->runs))
-        if (run->exec && !run->exit_polled)
-            unpolled [n++] = run;
-    for (size_t i = 0; i < n; i++)
-        s_exec_exit (wp_ctx_loop (ctx), NULL, unpolled [i]);
-    wp_queue_expired (self->core, wp_ctx_now_ms (ctx), s_expired, self);
+    const wp_config_t *config = wp_ctx_config (ctx);
+    uint64_t now = wp_ctx_now_ms (ctx);
+    uint64_t stale = (uint64_t) config->resource_interval_ms * S_SAMPLE_PERIODS;
+    if (self->sample_ms && now - self->sample_ms > (stale > 5000 ? stale : 5000)) {
+        wp_resource_clear_sample (self->admission);
+        self->sample_ms = 0;
+        zsys_info ("queue: no resource.status for a while; admitting on the memory "
+                   "budget alone");
+    }
+    wp_queue_expired (self->core, now, s_expired, self);
     s_pump (self);
     return 0;
 }
@@ -389,7 +702,7 @@ s_on_tick (void *state, wp_ctx_t *ctx)
 const wp_component_def_t wp_queue_def = {
     .name = "queue",
     .title = "WarmupQueue",
-    .topics = { "warmup.requested", NULL },
+    .topics = { "warmup.requested", "resource.status", NULL },
     .create = s_create,
     .destroy = s_destroy,
     .on_event = s_on_event,

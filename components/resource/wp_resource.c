@@ -248,6 +248,65 @@ wp_resource_parse_memory_current (const char *text, uint64_t *usage_bytes)
     return s_parse_number_file (text, usage_bytes);
 }
 
+//  Parse /proc/PID/status for VmRSS.
+
+int
+wp_resource_parse_status_rss (const char *text, uint64_t *rss_kb)
+{
+    assert (rss_kb);
+    if (!text)
+        return -1;
+    return s_meminfo_kib (text, "VmRSS:", rss_kb);
+}
+
+//  Parse nvidia-smi's memory query.
+
+int
+wp_resource_parse_nvidia_smi (const char *text, uint64_t *total_mb,
+                              uint64_t *used_mb, uint32_t *gpus)
+{
+    if (!text)
+        return -1;
+    uint64_t total = 0, used = 0;
+    uint32_t count = 0;
+    const char *p = text;
+    while (*p) {
+        p = s_skip_blanks (p);
+        if (*p == '\n') {
+            p++;
+            continue;
+        }
+        uint64_t line_total, line_used;
+        if (s_parse_u64 (&p, &line_total))
+            return -1;
+        p = s_skip_blanks (p);
+        if (*p++ != ',')
+            return -1;
+        p = s_skip_blanks (p);
+        if (s_parse_u64 (&p, &line_used))
+            return -1;
+        p = s_skip_blanks (p);
+        if (*p == '\r')
+            p++;
+        if (!s_at_eol (p))
+            return -1;
+        if (total > UINT64_MAX - line_total || used > UINT64_MAX - line_used)
+            return -1;
+        total += line_total;
+        used += line_used;
+        count++;
+    }
+    if (count == 0)
+        return -1;
+    if (total_mb)
+        *total_mb = total;
+    if (used_mb)
+        *used_mb = used;
+    if (gpus)
+        *gpus = count;
+    return 0;
+}
+
 //  Difference after - before, 0 when the counter went backwards.
 
 static uint64_t
@@ -468,4 +527,69 @@ wp_resource_admit_background (wp_resource_t *self)
     return wp_resource_admit (self, 1, self->cpu_percent,
                               self->mem_available_mb, self->cgroup_limit_mb,
                               self->cgroup_usage_mb);
+}
+
+//  May a warmup needing memory_mb start, judged on the last sample?
+
+wp_resource_verdict_t
+wp_resource_check (wp_resource_t *self, uint64_t memory_mb, bool background)
+{
+    assert (self);
+    if (self->budget_mb > 0
+    &&  (self->warm_memory_mb > self->budget_mb
+    ||   memory_mb > self->budget_mb - self->warm_memory_mb))
+        return WP_RESOURCE_OVER_BUDGET;
+    if (!self->have_sample)
+        return WP_RESOURCE_ADMIT;
+    if (background && (isnan (self->cpu_percent)
+    ||  (self->max_cpu_percent > 0 && self->cpu_percent > self->max_cpu_percent)))
+        return WP_RESOURCE_CPU_BUSY;
+    if (self->mem_available_mb < memory_mb)
+        return WP_RESOURCE_LOW_MEMORY;
+    if (self->cgroup_limit_mb > 0) {
+        uint64_t headroom = self->cgroup_limit_mb > self->cgroup_usage_mb
+                          ? self->cgroup_limit_mb - self->cgroup_usage_mb : 0;
+        if (headroom < memory_mb)
+            return WP_RESOURCE_CGROUP_FULL;
+    }
+    return WP_RESOURCE_ADMIT;
+}
+
+//  Why a verdict refused.
+
+void
+wp_resource_verdict_text (wp_resource_t *self, wp_resource_verdict_t verdict,
+                          uint64_t memory_mb, char *out, size_t capacity)
+{
+    assert (self && out && capacity);
+    switch (verdict) {
+        case WP_RESOURCE_ADMIT:
+            *out = 0;
+            break;
+        case WP_RESOURCE_OVER_BUDGET:
+            snprintf (out, capacity, "needs %" PRIu64 " MiB, %" PRIu64 " of %" PRIu64
+                      " MiB budget in use", memory_mb, self->warm_memory_mb, self->budget_mb);
+            break;
+        case WP_RESOURCE_CPU_BUSY:
+            snprintf (out, capacity, "cpu %.0f%% > %.0f%%", self->cpu_percent,
+                      self->max_cpu_percent);
+            break;
+        case WP_RESOURCE_LOW_MEMORY:
+            snprintf (out, capacity, "needs %" PRIu64 " MiB, %" PRIu64 " MiB available",
+                      memory_mb, self->mem_available_mb);
+            break;
+        case WP_RESOURCE_CGROUP_FULL:
+            snprintf (out, capacity, "needs %" PRIu64 " MiB, cgroup at %" PRIu64 " of %"
+                      PRIu64 " MiB", memory_mb, self->cgroup_usage_mb, self->cgroup_limit_mb);
+            break;
+    }
+}
+
+//  Forget the last sample.
+
+void
+wp_resource_clear_sample (wp_resource_t *self)
+{
+    assert (self);
+    self->have_sample = false;
 }

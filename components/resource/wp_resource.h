@@ -87,6 +87,19 @@ int
 int
     wp_resource_parse_memory_current (const char *text, uint64_t *usage_bytes);
 
+//  Parse /proc/PID/status: sets *rss_kb from its VmRSS line (KiB). No
+//  such line (a kernel thread, a zombie) or a bad number is -1.
+int
+    wp_resource_parse_status_rss (const char *text, uint64_t *rss_kb);
+
+//  Parse the output of `nvidia-smi --query-gpu=memory.total,memory.used
+//  --format=csv,noheader,nounits`: one "total, used" line (MiB) per GPU.
+//  Sets the sums and *gpus (either pointer may be NULL). No line, or a
+//  line that is not two numbers, is -1.
+int
+    wp_resource_parse_nvidia_smi (const char *text, uint64_t *total_mb,
+                                  uint64_t *used_mb, uint32_t *gpus);
+
 //  Busy share of all CPUs between two samples, 0..100: the delta of
 //  user+nice+system+irq+softirq+steal over the delta of all eight fields.
 //  0 when no time passed. A field that went backwards counts as 0.
@@ -151,6 +164,33 @@ void
     wp_resource_set_sample (wp_resource_t *self, double cpu_percent,
                             uint64_t mem_available_mb, uint64_t cgroup_limit_mb,
                             uint64_t cgroup_usage_mb);
+
+//  Why a warmup may not start (wp_resource_check).
+typedef enum {
+    WP_RESOURCE_ADMIT = 0,      //  it may start
+    WP_RESOURCE_OVER_BUDGET,    //  warm memory + need > budget
+    WP_RESOURCE_CPU_BUSY,       //  background only: CPU above max_cpu_percent
+    WP_RESOURCE_LOW_MEMORY,     //  MemAvailable below the need
+    WP_RESOURCE_CGROUP_FULL     //  the cgroup's headroom below the need
+} wp_resource_verdict_t;
+
+//  May a warmup needing memory_mb start, judged on the last sample? The
+//  budget applies to every warmup; the CPU limit only to background ones
+//  (an operator's warm is not throttled); system and cgroup memory when
+//  a sample is known (without one only the budget is checked, so a queue
+//  running without a resource manager is not blocked).
+wp_resource_verdict_t
+    wp_resource_check (wp_resource_t *self, uint64_t memory_mb, bool background);
+
+//  Why a verdict refused, with the numbers of the last sample, e.g.
+//  "cpu 85% > 30%", into out (capacity bytes). "" for WP_RESOURCE_ADMIT.
+void
+    wp_resource_verdict_text (wp_resource_t *self, wp_resource_verdict_t verdict,
+                              uint64_t memory_mb, char *out, size_t capacity);
+
+//  Forget the last sample (it became too old to judge by).
+void
+    wp_resource_clear_sample (wp_resource_t *self);
 
 //  May background warmups start, judged on the last sample? True when
 //  wp_resource_admit would admit a 1 MiB warmup, i.e. there is headroom on
