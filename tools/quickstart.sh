@@ -52,5 +52,7 @@ echo "== what the components did (heartbeats and resource status left out)"
 grep -v -e '^heartbeat' -e '^resource.status' -e '^metrics.snapshot' "$WORK/stream.txt" || true
 echo "== the latest metrics snapshot"
 grep '^metrics.snapshot' "$WORK/stream.txt" | tail -1 || true
+echo "== the EVAL.md metrics (warmupctl metrics; the dashboard was at http://127.0.0.1:9464/)"
+$BIN/warmupctl metrics --timeout 3 || true
 echo "== live components"
 $BIN/warmupctl status --timeout 1.5

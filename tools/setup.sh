@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 #  setup.sh - install the Debian packages warmup needs (only those missing)
 #  and build it into ./build. Safe to run again: does nothing that is done.
-#  Usage: tools/setup.sh [--sanitize]
+#  Usage: tools/setup.sh [--sanitize] [--test]
+#    --sanitize  build into ./build-asan with AddressSanitizer and UBSan
+#    --test      also install what the slow tests drive: prometheus
+#                (promtool, a real server) and chromium (headless browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libcmocka-dev
-          zlib1g-dev libcurl4-openssl-dev)
+          zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev)
+TEST_PACKAGES=(prometheus chromium)
+SANITIZE=
+for arg in "$@"; do
+    case "$arg" in
+        --sanitize) SANITIZE=1 ;;
+        --test) PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+        *) echo "setup: unknown argument '$arg'" >&2; exit 2 ;;
+    esac
+done
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
@@ -22,7 +34,7 @@ fi
 
 BUILD=build
 EXTRA=()
-if [ "${1:-}" = "--sanitize" ]; then
+if [ -n "$SANITIZE" ]; then
     BUILD=build-asan
     EXTRA=(-DWP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
 fi

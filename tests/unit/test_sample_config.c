@@ -47,6 +47,7 @@ test_sample_matches_defaults (void **state)
     assert_int_equal (sample->nosync, defaults->nosync);
     assert_int_equal (sample->resource_interval_ms, defaults->resource_interval_ms);
     assert_int_equal (sample->metrics_interval_ms, defaults->metrics_interval_ms);
+    assert_string_equal (sample->metrics_listen, defaults->metrics_listen);
 
     //  The example models.
     assert_int_equal (sample->n_models, 2);
