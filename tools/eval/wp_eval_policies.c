@@ -1,0 +1,98 @@
+/*  =========================================================================
+    wp_eval_policies - the table of known policies and name parsing
+
+    Names are "family" or "family:value" where value sets the policy's knob
+    (keepalive:600, lru:4). To add a policy, declare its table below and
+    add it to s_policies.
+    =========================================================================
+*/
+#include "wp_eval_policy.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const wp_eval_policy_t wp_policy_keepalive;
+extern const wp_eval_policy_t wp_policy_ollama;
+extern const wp_eval_policy_t wp_policy_lru;
+extern const wp_eval_policy_t wp_policy_lmstudio;
+extern const wp_eval_policy_t wp_policy_lemonade;
+extern const wp_eval_policy_t wp_policy_hybrid;
+extern const wp_eval_policy_t wp_policy_greedy_dual;
+extern const wp_eval_policy_t wp_policy_icebreaker;
+extern const wp_eval_policy_t wp_policy_markov;
+extern const wp_eval_policy_t wp_policy_oracle;
+//  The prediction work adds: extern const wp_eval_policy_t wp_policy_predictive;
+
+static const wp_eval_policy_t *const s_policies [] = {
+    &wp_policy_keepalive,
+    &wp_policy_ollama,
+    &wp_policy_lru,
+    &wp_policy_lmstudio,
+    &wp_policy_lemonade,
+    &wp_policy_hybrid,
+    &wp_policy_greedy_dual,
+    &wp_policy_icebreaker,
+    &wp_policy_markov,
+    &wp_policy_oracle,
+    //  &wp_policy_predictive, (added with the prediction work)
+};
+
+//  The known policies.
+const wp_eval_policy_t *const *
+wp_eval_policy_list (size_t *count)
+{
+    *count = sizeof (s_policies) / sizeof (s_policies [0]);
+    return s_policies;
+}
+
+//  Find a policy by name.
+const wp_eval_policy_t *
+wp_eval_policy_find (const char *name, double *knob, char *error)
+{
+    const char *colon = strchr (name, ':');
+    size_t family_len = colon? (size_t) (colon - name): strlen (name);
+    const wp_eval_policy_t *policy = NULL;
+    size_t count;
+    const wp_eval_policy_t *const *list = wp_eval_policy_list (&count);
+    for (size_t i = 0; i < count; i++)
+        if (strlen (list [i]->family) == family_len
+        &&  strncmp (list [i]->family, name, family_len) == 0)
+            policy = list [i];
+    if (!policy) {
+        snprintf (error, WP_EVAL_ERRLEN, "unknown policy '%s' (see --help for the list)", name);
+        return NULL;
+    }
+    *knob = policy->knob_default;
+    if (!colon)
+        return policy;
+    if (!policy->knob) {
+        snprintf (error, WP_EVAL_ERRLEN, "policy '%s' takes no ':value'", policy->family);
+        return NULL;
+    }
+    char *end;
+    errno = 0;
+    double value = strtod (colon + 1, &end);
+    if (colon [1] == 0 || *end || errno || !isfinite (value)
+    ||  value < policy->knob_min || value > policy->knob_max
+    ||  (policy->knob_integer && value != floor (value))) {
+        snprintf (error, WP_EVAL_ERRLEN, "policy '%s': %s must be a%s number in [%g, %g], not '%s'",
+                  policy->family, policy->knob, policy->knob_integer? " whole": "",
+                  policy->knob_min, policy->knob_max, colon + 1);
+        return NULL;
+    }
+    *knob = value;
+    return policy;
+}
+
+//  Canonical name of a policy with a knob.
+void
+wp_eval_policy_name (const wp_eval_policy_t *policy, double knob, char *buffer, size_t size)
+{
+    if (policy->knob)
+        snprintf (buffer, size, "%s:%g", policy->family, knob);
+    else
+        snprintf (buffer, size, "%s", policy->family);
+}
