@@ -261,7 +261,9 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         self->active [kept++] = model;
     }
     self->n_active = kept;
-    qsort (self->active, self->n_active, sizeof (model_t *), s_by_benefit);
+    //  qsort's array may not be NULL, even for no element (UBSan aborts)
+    if (self->n_active > 1)
+        qsort (self->active, self->n_active, sizeof (model_t *), s_by_benefit);
 
     //  Take wanted models greedily within the budgets.
     uint32_t count = 0;
