@@ -132,19 +132,20 @@ wp_config_destroy (wp_config_t **self_p)
     *self_p = NULL;
 }
 
-//  Line of the file where the key at `path` (a/b/c) is, or 0. A small
-//  ZPL-aware scan (zconfig keeps no line numbers): indentation is 4
-//  spaces per level, "name = value" or "name" opens a level.
+//  Line of the file where the occurrence-th key at `path` (a/b/c) is, or
+//  0. A small ZPL-aware scan (zconfig keeps no line numbers): indentation
+//  is 4 spaces per level, "name = value" or "name" opens a level.
 static int
-s_line_of (const char *file, const char *path)
+s_line_of (const char *file, const char *path, int occurrence)
 {
     FILE *handle = fopen (file, "r");
     if (!handle)
         return 0;
     char stack [16][128];
-    char line [1024];
-    int number = 0, found = 0;
-    while (!found && fgets (line, sizeof line, handle)) {
+    char *line = NULL;
+    size_t capacity = 0;
+    int number = 0, found = 0, seen = 0;
+    while (!found && getline (&line, &capacity, handle) >= 0) {
         number++;
         int indent = 0;
         while (line [indent] == ' ')
@@ -160,31 +161,53 @@ s_line_of (const char *file, const char *path)
             len = 127;
         memcpy (stack [level], start, len);
         stack [level][len] = 0;
-        char joined [1024] = "";
+        char joined [2100] = "";
         for (int i = 0; i <= level; i++) {
             if (i)
                 strcat (joined, "/");
-            strncat (joined, stack [i], sizeof joined - strlen (joined) - 2);
+            strcat (joined, stack [i]);
         }
-        if (streq (joined, path))
+        if (streq (joined, path) && ++seen == occurrence)
             found = number;
     }
+    free (line);
     fclose (handle);
     return found;
 }
 
-//  Log a configuration error naming file, line and key.
+//  Log a configuration error naming file, line and key (the occurrence-th
+//  key with that path, for keys given more than once).
 static void
-s_error (const char *file, const char *path, const char *fmt, const char *value,
-         const char *detail)
+s_error_n (const char *file, const char *path, int occurrence, const char *fmt,
+           const char *value, const char *detail)
 {
-    int line = s_line_of (file, path);
+    int line = s_line_of (file, path, occurrence);
     char message [512];
     snprintf (message, sizeof message, fmt, value ? value : "", detail ? detail : "");
     if (line)
         zsys_error ("config %s:%d: key '%s': %s", file, line, path, message);
     else
         zsys_error ("config %s: key '%s': %s", file, path, message);
+}
+
+//  Log a configuration error for the first key with that path.
+static void
+s_error (const char *file, const char *path, const char *fmt, const char *value,
+         const char *detail)
+{
+    s_error_n (file, path, 1, fmt, value, detail);
+}
+
+//  How many keys named like item come before it in its section, plus one.
+static int
+s_occurrence (zconfig_t *section, zconfig_t *item)
+{
+    int count = 1;
+    for (zconfig_t *other = zconfig_child (section); other && other != item;
+         other = zconfig_next (other))
+        if (streq (zconfig_name (other), zconfig_name (item)))
+            count++;
+    return count;
 }
 
 //  Parse a number strictly: the whole string, finite.
@@ -222,10 +245,11 @@ s_parse_bool (const char *text, bool *value)
     return 0;
 }
 
-//  Apply one key's value; returns 0 or -1 (logged).
+//  Apply one key's value (the occurrence-th of its path in the file, for
+//  error lines); returns 0 or -1 (logged).
 static int
 s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
-         const char *value)
+         const char *value, int occurrence)
 {
     char range [128];
     if (spec->type == T_UINT || spec->type == T_DOUBLE) {
@@ -235,7 +259,7 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
             snprintf (range, sizeof range, "%s %.10g..%.10g %s",
                       spec->type == T_UINT ? "an integer in" : "a number in",
                       spec->min, spec->max, spec->unit);
-            s_error (file, spec->path, "bad value '%s': must be %s", value, range);
+            s_error_n (file, spec->path, occurrence, "bad value '%s': must be %s", value, range);
             return -1;
         }
         if (spec->type == T_UINT)
@@ -246,7 +270,7 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
     else
     if (spec->type == T_BOOL) {
         if (s_parse_bool (value, (bool *) ((char *) self + spec->offset))) {
-            s_error (file, spec->path, "bad value '%s': must be true or false%s",
+            s_error_n (file, spec->path, occurrence, "bad value '%s': must be true or false%s",
                      value, NULL);
             return -1;
         }
@@ -254,7 +278,7 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
     else
     if (spec->type == T_STRING) {
         if (!value || !*value) {
-            s_error (file, spec->path, "empty value%s%s", NULL, NULL);
+            s_error_n (file, spec->path, occurrence, "empty value%s%s", NULL, NULL);
             return -1;
         }
         char **slot = (char **) ((char *) self + spec->offset);
@@ -264,7 +288,7 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
     else
     if (spec->type == T_KEY) {
         if (wp_parse_key (value, self->user_key)) {
-            s_error (file, spec->path, "bad value '%s': must be 32 hex digits%s",
+            s_error_n (file, spec->path, occurrence, "bad value '%s': must be 32 hex digits%s",
                      value, NULL);
             return -1;
         }
@@ -631,9 +655,19 @@ s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
         snprintf (path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", name);
         if (!*prefix && streq (name, "models")) {
             for (zconfig_t *model = zconfig_child (item); model;
-                 model = zconfig_next (model))
+                 model = zconfig_next (model)) {
+                //  A second section of the same name: name its own line.
+                if (wp_config_model (self, zconfig_name (model))) {
+                    char model_path [512];
+                    snprintf (model_path, sizeof model_path, "models/%s", zconfig_name (model));
+                    s_error_n (file, model_path, s_occurrence (item, model),
+                               "model '%s' is configured twice%s", zconfig_name (model), NULL);
+                    rc = -1;
+                }
+                else
                 if (s_load_model (self, model, file))
                     rc = -1;
+            }
             continue;
         }
         if (!*prefix && (streq (name, "bus") || streq (name, "store"))) {
@@ -652,7 +686,7 @@ s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
             rc = -1;
             continue;
         }
-        if (s_apply (self, spec, file, zconfig_value (item)))
+        if (s_apply (self, spec, file, zconfig_value (item), s_occurrence (section, item)))
             rc = -1;
     }
     return rc;
@@ -680,7 +714,8 @@ wp_config_load (const char *path)
     for (item = zconfig_child (root); item; item = zconfig_next (item)) {
         const char *name = zconfig_name (item);
         if (streq (name, "default_memory_mb") || streq (name, "default_load_ms"))
-            if (s_apply (self, s_find_key (name), path, zconfig_value (item)))
+            if (s_apply (self, s_find_key (name), path, zconfig_value (item),
+                         s_occurrence (root, item)))
                 break;
     }
     int rc = item ? -1 : s_load_keys (self, root, "", path);
