@@ -150,6 +150,15 @@ s_on_persist (void *state, wp_ctx_t *ctx)
     return 0;
 }
 
+//  Size of what is learned.
+static void
+s_state_size (void *state, uint64_t *bytes, uint64_t *items)
+{
+    analyzer_t *self = (analyzer_t *) state;
+    *bytes = wp_analyzer_state_bytes (self->core);
+    *items = wp_analyzer_pairs (self->core);
+}
+
 const wp_component_def_t wp_analyzer_def = {
     .name = "analyzer",
     .title = "UsagePatternAnalyzer",
@@ -158,4 +167,5 @@ const wp_component_def_t wp_analyzer_def = {
     .destroy = s_destroy,
     .on_event = s_on_event,
     .on_persist = s_on_persist,
+    .state_size = s_state_size,
 };

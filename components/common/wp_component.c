@@ -4,6 +4,7 @@
     =========================================================================
 */
 #include <getopt.h>
+#include <pthread.h>
 #include "wp_component.h"
 #include "wp_util.h"
 
@@ -116,6 +117,8 @@ s_heartbeat (zloop_t *loop, int timer_id, void *arg)
     beat.bad_frames = stats.bad_frames;
     beat.persisted = ctx->store ? wp_store_committed (ctx->store) : 0;
     beat.interval_ms = ctx->config->heartbeat_ms;
+    if (ctx->def->state_size && ctx->state)
+        ctx->def->state_size (ctx->state, &beat.state_bytes, &beat.state_items);
     wp_bus_publish (ctx->bus, WP_TOPIC_HEARTBEAT, &beat.base);
     return 0;
 }
@@ -282,6 +285,8 @@ void
 wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
                   const wp_component_args_t *args)
 {
+    //  Name the thread after the component (top, perf, gdb show it).
+    pthread_setname_np (pthread_self (), def->name);
     wp_ctx_t ctx = { 0 };
     ctx.def = def;
     ctx.config = args->config;

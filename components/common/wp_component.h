@@ -53,6 +53,9 @@ typedef struct {
     unsigned (*tick_period) (const wp_config_t *config);
     //  Write dirty state to the store before a flush (may be NULL).
     int (*on_persist) (void *state, wp_ctx_t *ctx);
+    //  Size of the learned state for heartbeats: bytes and entries (may
+    //  be NULL).
+    void (*state_size) (void *state, uint64_t *bytes, uint64_t *items);
 } wp_component_def_t;
 
 //  What an actor is started with (zactor_new args). Borrowed: must
