@@ -71,6 +71,24 @@ s_bind (proxy_t *self, const char *pub, const char *sub)
     zstr_free (&sub_bound);
 }
 
+//  Handle ALSO: bind both sides to a further pair of endpoints.
+static void
+s_also (proxy_t *self, const char *pub, const char *sub)
+{
+    if (!self->xsub || !pub || !sub) {
+        s_reply_error (self, self->xsub ? "ALSO needs two endpoints" : "BIND first");
+        return;
+    }
+    char reason [512];
+    if (zsock_bind (self->xsub, "%s", pub) < 0 || zsock_bind (self->xpub, "%s", sub) < 0) {
+        snprintf (reason, sizeof reason, "cannot bind '%s' / '%s': %s", pub, sub,
+                  zmq_strerror (zmq_errno ()));
+        s_reply_error (self, reason);
+        return;
+    }
+    zstr_send (self->pipe, "OK");
+}
+
 //  Handle one pipe command.
 static void
 s_handle_pipe (proxy_t *self)
@@ -91,6 +109,14 @@ s_handle_pipe (proxy_t *self)
         char *pub = zmsg_popstr (request);
         char *sub = zmsg_popstr (request);
         s_bind (self, pub, sub);
+        zstr_free (&pub);
+        zstr_free (&sub);
+    }
+    else
+    if (streq (command, "ALSO")) {
+        char *pub = zmsg_popstr (request);
+        char *sub = zmsg_popstr (request);
+        s_also (self, pub, sub);
         zstr_free (&pub);
         zstr_free (&sub);
     }

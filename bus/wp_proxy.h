@@ -14,6 +14,10 @@
             Bind both sides. Replies "OK" pub_bound sub_bound (the bound
             endpoints with their real ports, useful with tcp://...:*) or
             "ERROR" reason.
+        ALSO pub_endpoint sub_endpoint
+            After BIND, bind both sides to a further pair of endpoints, e.g.
+            inproc:// ones for components in the same process (no I/O
+            thread, no copies). Replies "OK" or "ERROR" reason.
         MAXFRAME bytes
             Set the largest payload forwarded. Replies "OK".
         STATS

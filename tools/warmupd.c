@@ -17,9 +17,10 @@ static const char *s_extra =
     "                           resource, queue, perf, metrics) against a running\n"
     "                           warmup-bus\n";
 
-//  Start the proxy; NULL after logging on failure. Fills the real endpoints.
+//  Start the proxy; NULL after logging on failure. Fills the real endpoints
+//  and binds the inproc pair the components of this process use.
 static zactor_t *
-s_start_proxy (wp_config_t *config)
+s_start_proxy (wp_config_t *config, const char *inproc_pub, const char *inproc_sub)
 {
     zactor_t *proxy = zactor_new (wp_proxy_actor, NULL);
     char frame [32];
@@ -42,6 +43,17 @@ s_start_proxy (wp_config_t *config)
     zstr_free (&status);
     zstr_free (&pub);
     zstr_free (&sub);
+    if (proxy) {
+        zstr_sendx (proxy, "ALSO", inproc_pub, inproc_sub, NULL);
+        char *reason = NULL;
+        zstr_recvx (proxy, &status, &reason, NULL);
+        if (!status || !streq (status, "OK")) {
+            zsys_error ("warmupd: bus: %s", reason ? reason : "no reply");
+            zactor_destroy (&proxy);
+        }
+        zstr_free (&status);
+        zstr_free (&reason);
+    }
     return proxy;
 }
 
@@ -76,9 +88,14 @@ main (int argc, char **argv)
         wp_config_destroy (&config);
         return 2;
     }
+    //  Components in this process reach the proxy through inproc
+    //  endpoints: no I/O thread, no copies. Outsiders use the config's.
+    char inproc_pub [64], inproc_sub [64];
+    snprintf (inproc_pub, sizeof inproc_pub, "inproc://warmup-pub-%d", (int) getpid ());
+    snprintf (inproc_sub, sizeof inproc_sub, "inproc://warmup-sub-%d", (int) getpid ());
     zactor_t *proxy = NULL;
     if (!only) {
-        proxy = s_start_proxy (config);
+        proxy = s_start_proxy (config, inproc_pub, inproc_sub);
         if (!proxy) {
             wp_config_destroy (&config);
             return 1;
@@ -86,7 +103,8 @@ main (int argc, char **argv)
     }
     zactor_t *actors [16] = { NULL };
     size_t n_actors = 0;
-    wp_component_args_t args = { config, instance, verbose };
+    wp_component_args_t args = { config, instance, verbose,
+                                 proxy ? inproc_pub : NULL, proxy ? inproc_sub : NULL };
     int rc = 0;
     for (int i = 0; wp_components [i]; i++) {
         if (only && !streq (wp_components [i]->name, only))

@@ -19,6 +19,8 @@ struct _wp_ctx_t {
     char *instance;                 //  instance id
     bool verbose;                   //  log each event
     bool started;                   //  START succeeded
+    const char *pub_endpoint;       //  where to publish (borrowed)
+    const char *sub_endpoint;       //  where to subscribe (borrowed)
     uint64_t started_ms;            //  wall clock at START
     uint64_t rejected;              //  events rejected by the handlers
     uint64_t persist_errors;        //  failed flushes
@@ -182,10 +184,10 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes,
                            .sndhwm = (int) config->hwm,
                            .rcvhwm = (int) config->hwm };
-    ctx->bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, source, &opts);
+    ctx->bus = wp_bus_new (ctx->pub_endpoint, ctx->sub_endpoint, source, &opts);
     if (!ctx->bus) {
         snprintf (reason, size, "cannot connect to the bus at %s / %s",
-                  config->pub_endpoint, config->sub_endpoint);
+                  ctx->pub_endpoint, ctx->sub_endpoint);
         return -1;
     }
     char *path = zsys_sprintf ("%s/%s", config->data_dir, ctx->def->name);
@@ -213,7 +215,7 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     if (wp_bus_wait_ready (ctx->bus, (int) config->ready_timeout_ms)) {
         snprintf (reason, size, "the bus did not answer within %u ms (is the "
                   "proxy running at %s / %s?)", config->ready_timeout_ms,
-                  config->pub_endpoint, config->sub_endpoint);
+                  ctx->pub_endpoint, ctx->sub_endpoint);
         return -1;
     }
     ctx->started_ms = wp_ctx_now_ms (ctx);
@@ -290,6 +292,8 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     wp_ctx_t ctx = { 0 };
     ctx.def = def;
     ctx.config = args->config;
+    ctx.pub_endpoint = args->pub_endpoint ? args->pub_endpoint : args->config->pub_endpoint;
+    ctx.sub_endpoint = args->sub_endpoint ? args->sub_endpoint : args->config->sub_endpoint;
     ctx.pipe = pipe;
     ctx.verbose = args->verbose;
     if (args->instance)
@@ -499,7 +503,7 @@ wp_component_main (int argc, char **argv, const char *name)
     free (rest);
     const wp_component_def_t *def = wp_component_find (name);
     assert (def);
-    wp_component_args_t args = { config, instance, verbose };
+    wp_component_args_t args = { config, instance, verbose, NULL, NULL };
     zactor_t *actor = wp_component_start (def, &args);
     if (!actor) {
         wp_config_destroy (&config);

@@ -64,6 +64,8 @@ typedef struct {
     const wp_config_t *config;  //  configuration
     const char *instance;       //  instance id (NULL = host:pid)
     bool verbose;               //  log each event
+    const char *pub_endpoint;   //  bus endpoints to use instead of the
+    const char *sub_endpoint;   //  config's (NULL = config's), e.g. inproc
 } wp_component_args_t;
 
 //  Run a component's actor on `pipe`. Called by each wp_X_actor.
