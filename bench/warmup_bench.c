@@ -25,10 +25,22 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <sys/utsname.h>
+#include <dirent.h>
 #include "wp_bus.h"
 #include "wp_util.h"
 
 extern char **environ;
+
+//  --- CPU time per thread (where the time goes) --------------------------
+
+#define THREADS_MAX 64
+
+//  CPU seconds of each named thread of a set of processes.
+typedef struct {
+    char name [THREADS_MAX][32];
+    double seconds [THREADS_MAX];
+    int n;
+} cpu_t;
 
 //  Settings.
 typedef struct {
@@ -57,6 +69,8 @@ typedef struct {
     double raw_events_per_s;
     double ratio;
     uint64_t sent, predicted;
+    cpu_t cpu;                  //  CPU seconds per thread in the throughput phase
+    double cpu_phase_s;         //  its length
 } result_t;
 
 //  A started program.
@@ -160,6 +174,48 @@ s_write_config (bool nosync)
              "    nosync = %s\n",
              s_pub, s_sub, s_dir, nosync ? "true" : "false");
     fclose (file);
+}
+
+//  Add the CPU time (utime + stime) of every thread of pid, by thread name.
+static void
+s_cpu_sample (pid_t pid, cpu_t *cpu)
+{
+    char path [128];
+    snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
+    DIR *dir = opendir (path);
+    if (!dir)
+        return;
+    struct dirent *entry;
+    double hz = (double) sysconf (_SC_CLK_TCK);
+    while ((entry = readdir (dir))) {
+        if (entry->d_name [0] == '.')
+            continue;
+        char file [512], text [1024], name [32] = "";
+        snprintf (file, sizeof file, "%s/%s/stat", path, entry->d_name);
+        FILE *handle = fopen (file, "r");
+        if (!handle)
+            continue;
+        size_t n = fread (text, 1, sizeof text - 1, handle);
+        fclose (handle);
+        text [n] = 0;
+        //  pid (comm) state ... field 14 utime, 15 stime
+        char *open = strchr (text, '('), *close = strrchr (text, ')');
+        if (!open || !close || close < open)
+            continue;
+        snprintf (name, sizeof name, "%.*s", (int) (close - open - 1), open + 1);
+        unsigned long utime = 0, stime = 0;
+        if (sscanf (close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                    &utime, &stime) != 2)
+            continue;
+        int i = 0;
+        while (i < cpu->n && strcmp (cpu->name [i], name))
+            i++;
+        if (i == cpu->n && cpu->n < THREADS_MAX)
+            snprintf (cpu->name [cpu->n++], sizeof cpu->name [0], "%s", name);
+        if (i < THREADS_MAX)
+            cpu->seconds [i] += (utime + stime) / hz;
+    }
+    closedir (dir);
 }
 
 //  --- Publishers ---------------------------------------------------------
@@ -473,9 +529,19 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     if (!settings->json)
         fprintf (stderr, "%s: throughput...\n", mode);
     phase_t thru;
+    cpu_t before = { 0 };
+    for (int i = 0; i < n; i++)
+        s_cpu_sample (procs [i].pid, &before);
     if (s_phase (settings, WP_TOPIC_PREDICTION, settings->publishers, 0,
                  settings->duration_s, false, &thru))
         goto fail;
+    for (int i = 0; i < n; i++)
+        s_cpu_sample (procs [i].pid, &result->cpu);
+    for (int i = 0; i < result->cpu.n; i++)
+        for (int j = 0; j < before.n; j++)
+            if (streq (before.name [j], result->cpu.name [i]))
+                result->cpu.seconds [i] -= before.seconds [j];
+    result->cpu_phase_s = thru.seconds;
     result->sent = thru.sent;
     result->predicted = thru.received;
     result->events_per_s = thru.received / thru.seconds;
@@ -705,6 +771,16 @@ main (int argc, char **argv)
                     "%6.3f\n", r->mode, r->events_per_s, r->predictions_per_s, r->dropped,
                     r->p50_us, r->p99_us, r->p999_us, r->rss_total_mb,
                     r->state_bytes_per_pair, r->raw_events_per_s, r->ratio);
+        }
+        printf ("\nCPU by thread during the throughput phase (share of one core):\n");
+        for (int i = 0; i < n_results; i++) {
+            result_t *r = &results [i];
+            printf ("  %-18s", r->mode);
+            for (int k = 0; k < r->cpu.n; k++)
+                if (r->cpu.seconds [k] / r->cpu_phase_s >= 0.005)
+                    printf (" %s %.0f%%", r->cpu.name [k],
+                            100 * r->cpu.seconds [k] / r->cpu_phase_s);
+            printf ("\n");
         }
     }
     char command [700];
