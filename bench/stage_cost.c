@@ -1,0 +1,193 @@
+/*  =========================================================================
+    stage-cost - what each stage of the pipeline costs per usage event,
+    without ZeroMQ: decode usage, analyzer observe + pattern, encode and
+    decode the pattern, engine predict, encode and decode the prediction,
+    scheduler update + decide. Runs the components' own cores and codecs
+    in one thread and prints nanoseconds per event per stage, so the
+    messaging cost (warmup-bench) and the processing cost can be told
+    apart. Deterministic input; run it under callgrind for instruction
+    counts that do not depend on the machine's load:
+
+        valgrind --tool=callgrind build/bin/stage-cost --events 200000
+    =========================================================================
+*/
+#include "wp_bus.h"
+#include "wp_util.h"
+#include "wp_analyzer.h"
+#include "wp_engine.h"
+#include "wp_scheduler.h"
+
+#define STAGES 7
+
+static const char *s_stage_names [STAGES] = {
+    "decode usage", "analyzer", "pattern codec", "engine", "prediction codec",
+    "scheduler", "header+seq"
+};
+
+int
+main (int argc, char **argv)
+{
+    long events = 1000000, users = 10000, models = 20;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (streq (argv [i], "--events"))
+            events = atol (argv [i + 1]);
+        else
+        if (streq (argv [i], "--users"))
+            users = atol (argv [i + 1]);
+        else
+        if (streq (argv [i], "--models"))
+            models = atol (argv [i + 1]);
+    }
+    if (events <= 0 || users <= 0 || models <= 0 || models > 1000) {
+        fprintf (stderr, "usage: stage-cost [--events N] [--users N] [--models N]\n");
+        return 2;
+    }
+    char **user_names = (char **) calloc ((size_t) users, sizeof (char *));
+    char **model_names = (char **) calloc ((size_t) models, sizeof (char *));
+    for (long i = 0; i < users; i++)
+        user_names [i] = zsys_sprintf ("user-%06ld", i);
+    for (long i = 0; i < models; i++)
+        model_names [i] = zsys_sprintf ("model-%03ld", i);
+
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_t *engine = wp_engine_new (NULL);
+    wp_scheduler_opts_t sched_opts = { .max_warm_models = 5, .max_memory_mb = 2048,
+                                       .threshold = 0.7, .hysteresis = 0.1, .ttl_s = 300,
+                                       .background = true, .default_memory_mb = 512,
+                                       .default_load_ms = 1000 };
+    wp_scheduler_t *scheduler = wp_scheduler_new (&sched_opts);
+    uint8_t key [16] = { 0 };
+    double ns [STAGES] = { 0 };
+    uint8_t buffer [65536];
+    uint64_t seed = 88172645463325252ULL;
+    uint64_t now = 1700000000000ULL;
+    Warmup__V1__Header header = WARMUP__V1__HEADER__INIT;
+    header.source = (char *) "bench/1";
+    header.schema = 1;
+
+    for (long e = 0; e < events; e++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        now += 5;
+        //  The usage event as it arrives: encoded.
+        Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+        header.seq = (uint64_t) e + 1;
+        usage.header = &header;
+        usage.event_ms = now;
+        usage.user = user_names [seed % (uint64_t) users];
+        usage.model = model_names [(seed >> 32) % (uint64_t) models];
+        usage.task = WARMUP__V1__TASK__TASK_COMPLETION;
+        size_t size = warmup__v1__usage_observed__pack (&usage, buffer);
+
+        uint64_t t0 = wp_mono_ns ();
+        Warmup__V1__UsageObserved *in = warmup__v1__usage_observed__unpack (NULL, size, buffer);
+        uint64_t t1 = wp_mono_ns ();
+        uint64_t user = wp_user_hash (key, in->user);
+        wp_analyzer_observe (analyzer, user, in->model, in->event_ms);
+        wp_pattern_t pattern [16];
+        size_t n = wp_analyzer_pattern (analyzer, user, now, pattern, 16);
+        uint64_t t2 = wp_mono_ns ();
+
+        Warmup__V1__ModelPattern entries [16], *pointers [16];
+        for (size_t i = 0; i < n; i++) {
+            warmup__v1__model_pattern__init (&entries [i]);
+            entries [i].model = (char *) pattern [i].model;
+            entries [i].count = pattern [i].count;
+            entries [i].last_ms = pattern [i].last_ms;
+            entries [i].gap_mean_ms = pattern [i].gap_mean_ms;
+            entries [i].gap_std_ms = pattern [i].gap_std_ms;
+            entries [i].model_count = pattern [i].model_count;
+            entries [i].rate_per_h = pattern [i].rate_per_h;
+            pointers [i] = &entries [i];
+        }
+        Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
+        out.header = &header;
+        out.user = in->user;
+        out.models = pointers;
+        out.n_models = n;
+        size = warmup__v1__usage_pattern__pack (&out, buffer);
+        Warmup__V1__UsagePattern *pin = warmup__v1__usage_pattern__unpack (NULL, size, buffer);
+        uint64_t t3 = wp_mono_ns ();
+
+        wp_pattern_t back [16];
+        for (size_t i = 0; i < pin->n_models && i < 16; i++) {
+            memset (&back [i], 0, sizeof back [i]);
+            back [i].model = pin->models [i]->model;
+            back [i].count = pin->models [i]->count;
+            back [i].last_ms = pin->models [i]->last_ms;
+            back [i].gap_mean_ms = pin->models [i]->gap_mean_ms;
+            back [i].gap_std_ms = pin->models [i]->gap_std_ms;
+        }
+        wp_prediction_t predictions [8];
+        size_t count = wp_engine_predict (engine, back, pin->n_models, now, predictions, 8);
+        uint64_t t4 = wp_mono_ns ();
+
+        Warmup__V1__ModelPrediction pentries [8], *ppointers [8];
+        for (size_t i = 0; i < count; i++) {
+            warmup__v1__model_prediction__init (&pentries [i]);
+            pentries [i].model = (char *) predictions [i].model;
+            pentries [i].probability = predictions [i].probability;
+            pentries [i].expected_in_ms = predictions [i].expected_in_ms;
+            ppointers [i] = &pentries [i];
+        }
+        Warmup__V1__PredictionMade made = WARMUP__V1__PREDICTION_MADE__INIT;
+        made.header = &header;
+        made.user = pin->user;
+        made.models = ppointers;
+        made.n_models = count;
+        size = warmup__v1__prediction_made__pack (&made, buffer);
+        Warmup__V1__PredictionMade *pm = warmup__v1__prediction_made__unpack (NULL, size, buffer);
+        uint64_t t5 = wp_mono_ns ();
+
+        wp_prediction_t again [8];
+        for (size_t i = 0; i < pm->n_models && i < 8; i++) {
+            again [i].model = pm->models [i]->model;
+            again [i].probability = pm->models [i]->probability;
+            again [i].expected_in_ms = pm->models [i]->expected_in_ms;
+            again [i].confidence = 0;
+        }
+        wp_scheduler_predictions (scheduler, wp_user_hash (key, pm->user), again,
+                                  pm->n_models, now);
+        wp_decision_t decisions [16];
+        size_t made_n = wp_scheduler_decide (scheduler, now, decisions, 16);
+        for (size_t i = 0; i < made_n; i++)
+            wp_scheduler_done (scheduler, decisions [i].model, decisions [i].action, true);
+        uint64_t t6 = wp_mono_ns ();
+        //  What a client does per event besides decoding: the header and
+        //  the sequence hash (a SipHash of the source).
+        volatile uint64_t sink = wp_siphash (key, header.source, strlen (header.source));
+        (void) sink;
+        uint64_t t7 = wp_mono_ns ();
+
+        ns [0] += (double) (t1 - t0);
+        ns [1] += (double) (t2 - t1);
+        ns [2] += (double) (t3 - t2);
+        ns [3] += (double) (t4 - t3);
+        ns [4] += (double) (t5 - t4);
+        ns [5] += (double) (t6 - t5);
+        ns [6] += (double) (t7 - t6);
+        warmup__v1__prediction_made__free_unpacked (pm, NULL);
+        warmup__v1__usage_pattern__free_unpacked (pin, NULL);
+        warmup__v1__usage_observed__free_unpacked (in, NULL);
+    }
+    double total = 0;
+    printf ("stage-cost: %ld events, %ld users, %ld models (%zu pairs learned)\n",
+            events, users, models, wp_analyzer_pairs (analyzer));
+    for (int i = 0; i < STAGES; i++) {
+        printf ("  %-18s %8.0f ns/event\n", s_stage_names [i], ns [i] / events);
+        total += ns [i];
+    }
+    printf ("  %-18s %8.0f ns/event  (%.0f events/s on one core)\n", "total",
+            total / events, 1e9 / (total / events));
+    wp_scheduler_destroy (&scheduler);
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
+    for (long i = 0; i < users; i++)
+        zstr_free (&user_names [i]);
+    for (long i = 0; i < models; i++)
+        zstr_free (&model_names [i]);
+    free (user_names);
+    free (model_names);
+    return 0;
+}
