@@ -67,6 +67,7 @@ struct _queue_t {
 };
 
 static void s_pump (queue_t *self);
+static void s_ask_status (queue_t *self);
 
 //  Free a request record.
 static void
@@ -316,7 +317,48 @@ s_create (wp_ctx_t *ctx)
             group->limit = model->concurrency;
     }
     s_resume (self);
+    s_ask_status (self);
     return self;
+}
+
+//  A status asked at start came back: a model its server already holds
+//  counts against the memory budget.
+static void
+s_status_done (wp_job_t *job, const wp_job_result_t *result, void *arg)
+{
+    queue_t *self = (queue_t *) arg;
+    const char *model = wp_job_name (job);
+    if (!result->ok) {
+        zsys_info ("queue: status of %s unknown at start: %s", model, result->error);
+        return;
+    }
+    if (result->loaded) {
+        uint32_t memory = result->memory_bytes
+                        ? (uint32_t) ((result->memory_bytes + (1 << 20) - 1) >> 20)
+                        : wp_job_model (job)->memory_mb;
+        if (!wp_resource_is_warm (self->admission, model))
+            wp_resource_model_warm (self->admission, model, memory);
+        zsys_info ("queue: %s is loaded already (%u MiB, says %s)", model, memory,
+                   wp_backend_name (wp_job_model (job)->backend));
+    }
+}
+
+//  Ask each server-backed model's backend whether it is loaded, so that
+//  after a restart the budget counts what the servers still hold.
+static void
+s_ask_status (queue_t *self)
+{
+    const wp_config_t *config = wp_ctx_config (self->ctx);
+    for (size_t i = 0; i < config->n_models; i++) {
+        const wp_model_config_t *model = &config->models [i];
+        bool has_status = model->backend == WP_BACKEND_LLAMA
+                       || model->backend == WP_BACKEND_OLLAMA
+                       || model->backend == WP_BACKEND_FILE
+                       || (model->backend == WP_BACKEND_OPENAI && model->status_path);
+        if (has_status)
+            wp_backends_start (self->backends, model, model->name, WP_JOB_STATUS,
+                               5000, s_status_done, self);
+    }
 }
 
 //  Free a run (its job already ended or cancelled).
@@ -404,6 +446,7 @@ s_publish_done (queue_t *self, const wp_queue_task_t *task, const char *backend,
                    task->action == WP_QUEUE_COOL ? "cool" : "warm", task->model,
                    out.duration_ms, backend, task->attempts);
     zhashx_delete (self->requests, key);
+    zhashx_delete (self->held, task->model);
     s_unstore_task (self, task->cookie);
 }
 

@@ -349,6 +349,14 @@ test_file_residency (void **state)
     assert_true (done.resident_bytes > (uint64_t) (0.99 * (256 << 20)));
     assert_int_equal (done.memory_mb, 256);
 
+    //  A restarted queue asks the backend, and counts what is loaded
+    assert_int_equal (wp_test_proc_stop (queue, SIGTERM, 10000), 0);
+    wp_test_proc_destroy (&queue);
+    queue = itest_start (&it, "warmup-queue", NULL, NULL);
+    if (wp_test_proc_wait_line (queue, "weights is loaded already (256 MiB, says file)",
+                                ITEST_EVENT_MS, NULL, 0))
+        fail_msg ("no status at start:\n%s", wp_test_proc_output (queue));
+
     const char *cool [] = { "cool", "weights", NULL };
     assert_int_equal (itest_ctl (&it, cool, NULL), 0);
     done = s_expect_done (watch, "weights", false, true);
