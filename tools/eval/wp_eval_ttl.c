@@ -101,3 +101,60 @@ wp_eval_ttl_bytes (wp_eval_ttl_t *self)
 {
     return sizeof (*self) + 2 * self->models * sizeof (int64_t);
 }
+
+//  --- An idle time-out policy --------------------------------------------
+
+//  Create the state for a time-out of keep_ms.
+void *
+wp_eval_timeout_new (wp_eval_sim_t *sim, int64_t keep_ms)
+{
+    wp_eval_timeout_t *self = calloc (1, sizeof (wp_eval_timeout_t));
+    if (!self)
+        return NULL;
+    self->keep_ms = keep_ms;
+    self->ttl = wp_eval_ttl_new (wp_eval_catalog_size (wp_eval_sim_catalog (sim)));
+    if (!self->ttl) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+//  Destroy the state.
+void
+wp_eval_timeout_destroy (void **self_p)
+{
+    wp_eval_timeout_t *self = *self_p;
+    if (!self)
+        return;
+    wp_eval_ttl_destroy (&self->ttl);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Restart the model's time-out.
+int
+wp_eval_timeout_on_request (void *state, wp_eval_sim_t *sim,
+                            const wp_eval_request_t *request, wp_eval_outcome_t outcome)
+{
+    wp_eval_timeout_t *self = state;
+    if (outcome == WP_EVAL_UNCACHEABLE)
+        return 0;
+    return wp_eval_ttl_set (self->ttl, sim, request->model, request->time + self->keep_ms);
+}
+
+//  A time-out fell due.
+int
+wp_eval_timeout_on_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
+{
+    wp_eval_timeout_t *self = state;
+    return wp_eval_ttl_fire (self->ttl, sim, model, token);
+}
+
+//  Bytes of state.
+size_t
+wp_eval_timeout_bytes (void *state)
+{
+    wp_eval_timeout_t *self = state;
+    return sizeof (*self) + wp_eval_ttl_bytes (self->ttl);
+}

@@ -16,6 +16,7 @@
 #define WP_EVAL_TTL_H_INCLUDED
 
 #include "wp_eval_sim.h"
+#include "wp_eval_policy.h"
 
 //  Bit a policy sets in the tokens of its own (non-expiry) timers.
 #define WP_EVAL_TTL_OWN (1ULL << 63)
@@ -47,5 +48,40 @@ int
 //  Bytes of memory held.
 size_t
     wp_eval_ttl_bytes (wp_eval_ttl_t *self);
+
+//  --- An idle time-out policy --------------------------------------------
+//  The state and callbacks shared by the policies that keep a model a
+//  fixed time after its last request (keepalive, ollama, lmstudio,
+//  lemonade); they differ only in the time and in how they make room.
+
+//  State: the time-out and the expiries.
+typedef struct {
+    int64_t keep_ms;            //  idle time-out, ms
+    wp_eval_ttl_t *ttl;         //  per-model expiries
+} wp_eval_timeout_t;
+
+//  Create the state for a time-out of keep_ms; NULL on failure.
+void *
+    wp_eval_timeout_new (wp_eval_sim_t *sim, int64_t keep_ms);
+
+//  Destroy the state; safe on NULL, nulls the pointer (a policy's destroy).
+void
+    wp_eval_timeout_destroy (void **self_p);
+
+//  Restart the model's time-out after a request (a policy's on_request);
+//  an uncacheable request changes nothing.
+int
+    wp_eval_timeout_on_request (void *self, wp_eval_sim_t *sim,
+                                const wp_eval_request_t *request,
+                                wp_eval_outcome_t outcome);
+
+//  A time-out fell due (a policy's on_timer).
+int
+    wp_eval_timeout_on_timer (void *self, wp_eval_sim_t *sim, uint32_t model,
+                              uint64_t token);
+
+//  Bytes of state (a policy's state_bytes).
+size_t
+    wp_eval_timeout_bytes (void *self);
 
 #endif

@@ -14,55 +14,11 @@
 
 #define IDLE_MS 300000                  //  idle time-out
 
-//  State of one lemonade run.
-typedef struct {
-    wp_eval_ttl_t *ttl;         //  per-model expiries
-} s_self_t;
-
 //  Create the state.
 static void *
 s_create (wp_eval_sim_t *sim, double knob)
 {
-    s_self_t *self = calloc (1, sizeof (s_self_t));
-    if (!self)
-        return NULL;
-    self->ttl = wp_eval_ttl_new (wp_eval_catalog_size (wp_eval_sim_catalog (sim)));
-    if (!self->ttl) {
-        free (self);
-        return NULL;
-    }
-    return self;
-}
-
-//  Destroy the state.
-static void
-s_destroy (void **self_p)
-{
-    s_self_t *self = *self_p;
-    if (!self)
-        return;
-    wp_eval_ttl_destroy (&self->ttl);
-    free (self);
-    *self_p = NULL;
-}
-
-//  Restart the model's idle time-out.
-static int
-s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
-              wp_eval_outcome_t outcome)
-{
-    s_self_t *self = state;
-    if (outcome == WP_EVAL_UNCACHEABLE)
-        return 0;
-    return wp_eval_ttl_set (self->ttl, sim, request->model, request->time + IDLE_MS);
-}
-
-//  A time-out fell due.
-static int
-s_on_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
-{
-    s_self_t *self = state;
-    return wp_eval_ttl_fire (self->ttl, sim, model, token);
+    return wp_eval_timeout_new (sim, IDLE_MS);
 }
 
 //  Unload the idle model with the largest idle_ms / load_ms while short.
@@ -99,21 +55,13 @@ s_make_room (void *state, wp_eval_sim_t *sim, uint32_t model, int64_t short_mb)
     return 0;
 }
 
-//  Bytes of state.
-static size_t
-s_state_bytes (void *state)
-{
-    s_self_t *self = state;
-    return sizeof (*self) + wp_eval_ttl_bytes (self->ttl);
-}
-
 const wp_eval_policy_t wp_policy_lemonade = {
     .family = "lemonade",
     .summary = "unload after 300 s idle; when short, the largest idle_ms / load_ms",
     .create = s_create,
-    .destroy = s_destroy,
-    .on_request = s_on_request,
-    .on_timer = s_on_timer,
+    .destroy = wp_eval_timeout_destroy,
+    .on_request = wp_eval_timeout_on_request,
+    .on_timer = wp_eval_timeout_on_timer,
     .make_room = s_make_room,
-    .state_bytes = s_state_bytes,
+    .state_bytes = wp_eval_timeout_bytes,
 };

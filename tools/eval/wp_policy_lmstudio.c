@@ -17,55 +17,11 @@
 
 #define TTL_MS 3600000                  //  default idle TTL of JIT models
 
-//  State of one lmstudio run.
-typedef struct {
-    wp_eval_ttl_t *ttl;         //  per-model expiries
-} s_self_t;
-
 //  Create the state.
 static void *
 s_create (wp_eval_sim_t *sim, double knob)
 {
-    s_self_t *self = calloc (1, sizeof (s_self_t));
-    if (!self)
-        return NULL;
-    self->ttl = wp_eval_ttl_new (wp_eval_catalog_size (wp_eval_sim_catalog (sim)));
-    if (!self->ttl) {
-        free (self);
-        return NULL;
-    }
-    return self;
-}
-
-//  Destroy the state.
-static void
-s_destroy (void **self_p)
-{
-    s_self_t *self = *self_p;
-    if (!self)
-        return;
-    wp_eval_ttl_destroy (&self->ttl);
-    free (self);
-    *self_p = NULL;
-}
-
-//  Restart the model's TTL.
-static int
-s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
-              wp_eval_outcome_t outcome)
-{
-    s_self_t *self = state;
-    if (outcome == WP_EVAL_UNCACHEABLE)
-        return 0;
-    return wp_eval_ttl_set (self->ttl, sim, request->model, request->time + TTL_MS);
-}
-
-//  A TTL fell due.
-static int
-s_on_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
-{
-    s_self_t *self = state;
-    return wp_eval_ttl_fire (self->ttl, sim, model, token);
+    return wp_eval_timeout_new (sim, TTL_MS);
 }
 
 //  Auto-evict: a JIT load unloads every other idle JIT-loaded model.
@@ -83,21 +39,13 @@ s_make_room (void *state, wp_eval_sim_t *sim, uint32_t model, int64_t short_mb)
     return 0;
 }
 
-//  Bytes of state.
-static size_t
-s_state_bytes (void *state)
-{
-    s_self_t *self = state;
-    return sizeof (*self) + wp_eval_ttl_bytes (self->ttl);
-}
-
 const wp_eval_policy_t wp_policy_lmstudio = {
     .family = "lmstudio",
     .summary = "idle TTL 3600 s; a request-loaded model unloads the others (auto-evict)",
     .create = s_create,
-    .destroy = s_destroy,
-    .on_request = s_on_request,
-    .on_timer = s_on_timer,
+    .destroy = wp_eval_timeout_destroy,
+    .on_request = wp_eval_timeout_on_request,
+    .on_timer = wp_eval_timeout_on_timer,
     .make_room = s_make_room,
-    .state_bytes = s_state_bytes,
+    .state_bytes = wp_eval_timeout_bytes,
 };

@@ -19,55 +19,11 @@
 #define KEEP_MS 300000                  //  OLLAMA_KEEP_ALIVE default
 #define MAX_LOADED 3                    //  OLLAMA_MAX_LOADED_MODELS default
 
-//  State of one ollama run.
-typedef struct {
-    wp_eval_ttl_t *ttl;         //  per-model expiries
-} s_self_t;
-
 //  Create the state.
 static void *
 s_create (wp_eval_sim_t *sim, double knob)
 {
-    s_self_t *self = calloc (1, sizeof (s_self_t));
-    if (!self)
-        return NULL;
-    self->ttl = wp_eval_ttl_new (wp_eval_catalog_size (wp_eval_sim_catalog (sim)));
-    if (!self->ttl) {
-        free (self);
-        return NULL;
-    }
-    return self;
-}
-
-//  Destroy the state.
-static void
-s_destroy (void **self_p)
-{
-    s_self_t *self = *self_p;
-    if (!self)
-        return;
-    wp_eval_ttl_destroy (&self->ttl);
-    free (self);
-    *self_p = NULL;
-}
-
-//  Restart the model's keep-alive.
-static int
-s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
-              wp_eval_outcome_t outcome)
-{
-    s_self_t *self = state;
-    if (outcome == WP_EVAL_UNCACHEABLE)
-        return 0;
-    return wp_eval_ttl_set (self->ttl, sim, request->model, request->time + KEEP_MS);
-}
-
-//  A keep-alive fell due.
-static int
-s_on_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
-{
-    s_self_t *self = state;
-    return wp_eval_ttl_fire (self->ttl, sim, model, token);
+    return wp_eval_timeout_new (sim, KEEP_MS);
 }
 
 //  Unload idle models, soonest keep-alive end first (ties by name), while
@@ -75,7 +31,7 @@ s_on_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
 static int
 s_make_room (void *state, wp_eval_sim_t *sim, uint32_t model, int64_t short_mb)
 {
-    s_self_t *self = state;
+    wp_eval_timeout_t *self = state;
     wp_eval_catalog_t *catalog = wp_eval_sim_catalog (sim);
     int64_t need = wp_eval_catalog_memory_mb (catalog, model);
     while (wp_eval_sim_resident_count (sim) >= MAX_LOADED || wp_eval_sim_free_mb (sim) < need) {
@@ -101,21 +57,13 @@ s_make_room (void *state, wp_eval_sim_t *sim, uint32_t model, int64_t short_mb)
     return 0;
 }
 
-//  Bytes of state.
-static size_t
-s_state_bytes (void *state)
-{
-    s_self_t *self = state;
-    return sizeof (*self) + wp_eval_ttl_bytes (self->ttl);
-}
-
 const wp_eval_policy_t wp_policy_ollama = {
     .family = "ollama",
     .summary = "keep-alive 300 s, at most 3 resident, evict soonest-expiring idle",
     .create = s_create,
-    .destroy = s_destroy,
-    .on_request = s_on_request,
-    .on_timer = s_on_timer,
+    .destroy = wp_eval_timeout_destroy,
+    .on_request = wp_eval_timeout_on_request,
+    .on_timer = wp_eval_timeout_on_timer,
     .make_room = s_make_room,
-    .state_bytes = s_state_bytes,
+    .state_bytes = wp_eval_timeout_bytes,
 };
