@@ -41,8 +41,12 @@ struct _wp_curl_call_t {
 
 static int s_socket_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
-//  curl_global_init, once per process (it is not thread-safe).
-static void
+//  curl_global_init, once per process, on the main thread before main()
+//  runs: it is not thread-safe, and the TLS library it initialises keeps
+//  per-thread state. Done on an actor's thread, that state belongs to a
+//  detached thread that may still be ending while exit() cleans the TLS
+//  library up (a double free under AddressSanitizer, a leak otherwise).
+__attribute__ ((constructor)) static void
 s_curl_init (void)
 {
     curl_global_init (CURL_GLOBAL_DEFAULT);
@@ -290,8 +294,6 @@ wp_curl_t *
 wp_curl_new (zloop_t *loop)
 {
     assert (loop);
-    static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-    pthread_once (&s_once, s_curl_init);
     wp_curl_t *self = (wp_curl_t *) zmalloc (sizeof (wp_curl_t));
     assert (self);
     self->loop = loop;

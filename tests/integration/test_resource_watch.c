@@ -140,7 +140,9 @@ test_admission_holds (void **state)
     if (!itest_wait_event (watch, s_done_of, "big", ITEST_EVENT_MS))
         fail_msg ("big never started:\n%s", wp_test_proc_output (queue));
     wp_bus_destroy (&watch);
-    assert_int_equal (wp_test_proc_stop (queue, SIGTERM, 5000), 0);
+    int code = wp_test_proc_stop (queue, SIGTERM, 10000);
+    if (code != 0)
+        fail_msg ("warmup-queue exited with %d:\n%s", code, wp_test_proc_output (queue));
     wp_test_proc_destroy (&queue);
     assert_int_equal (wp_test_proc_stop (bus, SIGTERM, 5000), 0);
     wp_test_proc_destroy (&bus);
