@@ -1,17 +1,25 @@
 /*  =========================================================================
     wp_queue_actor - WarmupQueue on the bus.
 
-    Subscribes: warmup.requested. Queues each request (priority, dedupe per
-    model, a request of the opposite action cancels a pending one,
-    max_queue_size with the lowest priority dropped first), runs up to
-    max_concurrent_warmups at once through the model's backend, times them
-    out after warmup_timeout_seconds, and publishes warmup.done for every
-    request it accepted: done, failed, timed out, cancelled or dropped.
+    Subscribes: warmup.requested, resource.status. Queues each request
+    (priority, dedupe per model, a request of the opposite action cancels
+    a pending one, max_queue_size with the lowest priority dropped first,
+    counted in every warmup.done as queue_dropped), runs up to
+    max_concurrent_warmups at once (and each server's `concurrency`)
+    through the model's backend (wp_backend.h: sim, exec, llama-server,
+    ollama, openai-compatible, file), retries failures worth retrying
+    with exponential backoff, and publishes warmup.done for every request
+    it accepted: done, failed, timed out, cancelled or dropped, with the
+    measured duration, the memory and where that number came from.
 
-    Backends: "sim" (the default: a simulated load that takes the model's
-    load_ms, clearly reported as backend "sim") and "exec" (runs the
-    model's command / cool_command through /bin/sh, %m = model name,
-    watched through a pidfd, stderr captured for the error text).
+    A warm starts only when admitted: its memory_mb within max_memory_mb
+    (what the queue warmed, plus what the servers said was loaded when the
+    queue started), the machine's available memory and the cgroup's
+    headroom from the last resource.status, and for background warms
+    (priority below HIGH) the CPU under max_cpu_percent. Held warms wait.
+
+    Accepted tasks are kept in the component's LMDB environment (database
+    "tasks") until their warmup.done and resumed after a restart.
     =========================================================================
 */
 #ifndef WP_QUEUE_ACTOR_H_INCLUDED

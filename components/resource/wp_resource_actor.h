@@ -5,7 +5,13 @@
     cgroup v2 memory.max / memory.current of its own cgroup, and publishes
     resource.status: memory, CPU use, the models held warm (learned from
     warmup.done) and whether background warmups are admitted (memory
-    budget, CPU at most max_cpu_percent, machine and cgroup headroom).
+    budget, CPU at most max_cpu_percent, machine and cgroup headroom; the
+    reason when not). Also the model servers' processes the model sections
+    name in `watch` (process name, pid:N, pidfile:PATH): how many each item
+    matches and their RSS, each process counted once in the total; and
+    NVIDIA GPU memory when NVML (dlopen, no build dependency) or nvidia-smi
+    (run without blocking every 5 s, killed if it hangs) is present;
+    without either it says so once in the log.
     Subscribes: warmup.done.
     =========================================================================
 */
