@@ -360,7 +360,8 @@ test_server_hangs (void **state)
     assert_false (warm.result.ok);
     assert_true (warm.result.timed_out);
     assert_true (warm.result.retryable);
-    assert_non_null (strstr (warm.result.error, "POST /api/generate: no reply within 300 ms"));
+    //  Within the 300 ms the job had left when the request started
+    assert_non_null (strstr (warm.result.error, "POST /api/generate: no reply within "));
     wp_config_destroy (&config);
     stub_stop (&stub);
 }
