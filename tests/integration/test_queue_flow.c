@@ -217,6 +217,48 @@ test_retry_and_timeout (void **state)
     free (dir);
 }
 
+//  Models of one server share its concurrency limit; other servers' models
+//  go ahead meanwhile.
+static void
+test_server_concurrency (void **state)
+{
+    itest_t it;
+    char extra [2048];
+    char *dir = wp_test_tmpdir ("wp-qflow-conc");
+    snprintf (extra, sizeof extra,
+              "max_concurrent_warmups = 4\n"
+              "models\n"
+              "    g1\n"
+              "        backend = exec\n"
+              "        command = \"while [ ! -f %s/go ]; do sleep 0.02; done\"\n"
+              "        concurrency = 1\n"
+              "    g2\n"
+              "        backend = exec\n"
+              "        command = true\n"
+              "    s\n"
+              "        load_ms = 1\n", dir);
+    itest_init (&it, "wp-qflow-conc", extra);
+    wp_test_proc_t *bus, *queue;
+    s_start (&it, &bus, &queue);
+    const char *topics [] = { "warmup.done", NULL };
+    wp_bus_t *watch = itest_bus (&it, topics);
+    s_request (watch, "g1", true, 2);           //  runs, holds the exec limit
+    s_request (watch, "g2", true, 2);           //  same server: waits for g1
+    s_request (watch, "s", true, 2);            //  another server: goes ahead
+    s_expect_done (watch, "s", true, true);
+    char go [600];
+    snprintf (go, sizeof go, "%s/go", dir);
+    wp_test_write_file (go, "");
+    //  Had g2 not waited it would have been done long before g1
+    s_expect_done (watch, "g1", true, true);
+    s_expect_done (watch, "g2", true, true);
+    wp_bus_destroy (&watch);
+    s_stop (&bus, &queue);
+    itest_destroy (&it);
+    wp_test_rmtree (dir);
+    free (dir);
+}
+
 //  A heartbeat of the queue reporting at least `count` committed records.
 static bool
 s_queue_persisted (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
@@ -377,6 +419,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_order_dedupe_cancel_full),
         cmocka_unit_test (test_retry_and_timeout),
+        cmocka_unit_test (test_server_concurrency),
         cmocka_unit_test (test_restart_resumes),
         cmocka_unit_test (test_file_residency),
     };
