@@ -11,11 +11,48 @@
 #define MODEL_NAME_MAX 255
 #define EVICT_SAMPLE 8
 
-//  Pair record layout (big-endian): count u64, first u64, last u64,
+#define SHORT_HALF_LIFE_MS 60000.0      //  half-life of the short rate
+#define LONG_HALF_LIFE_MS 86400000.0    //  half-life of the long rate
+#define LINK_DECAY 0.9f                 //  weight kept by links per new one
+#define LINK_ALPHA 0.2f                 //  EMA weight of a new link delay
+#define NEXT_WINDOW_MS 3600000ULL       //  a later model is "next" within this
+#define COUSE_WINDOW_MS 300000ULL       //  models used within this go together
+#define SEASON_MAX 60000                //  seasonal counts are halved above
+#define SEASON_PSEUDO 2.0               //  pseudo counts of the season factor
+#define PRIOR_GLOBAL 4.0                //  weight of all pairs in a model's prior
+#define FAST_UNIT 16                    //  one recent idle time in pair->fast
+
+//  Version 1 pair record (big-endian): count u64, first u64, last u64,
 //  gap_mean f64, gap_m2 f64, decayed count f64, decayed-at u64.
-#define PAIR_RECORD_SIZE 56
-//  Model record: count u64, last u64.
-#define MODEL_RECORD_SIZE 16
+#define PAIR_RECORD_V1 56
+//  Version 2 appends: format u8 (2), n_next, n_next2, n_couse u8;
+//  decayed short, decayed long f64; histogram total f32, 54 bins f32;
+//  hour-of-day 24 x u16, day-of-week 7 x u16; next 4 x (model name
+//  hash u64, weight f32, delay f32); next2 4 x (previous model hash u64,
+//  next model hash u64, weight f32); co-use 4 x (hash u64, weight f32).
+//  Then the recent idle times: 54 bins u8.
+#define PAIR_RECORD_V2 604
+//  Version 1 model record: count u64, last u64. Version 2 appends:
+//  format u8 (2), 3 reserved bytes, histogram total f32, 54 bins f32,
+//  time the histogram was aged to u64.
+#define MODEL_RECORD_V1 16
+#define MODEL_RECORD_V2 248
+
+_Static_assert (WP_IDLE_BINS == 54, "record layouts assume 54 bins");
+
+//  A link to another model: next (first order), co-use.
+typedef struct {
+    uint32_t model;         //  model id
+    float weight;           //  aged count
+    float delay_ms;         //  mean delay (next only)
+} link_t;
+
+//  A second-order link: after prev then this model comes next.
+typedef struct {
+    uint32_t prev;          //  model id before this one
+    uint32_t next;          //  model id asked next
+    float weight;           //  aged count
+} link2_t;
 
 //  One (user, model) pair.
 typedef struct {
@@ -28,14 +65,33 @@ typedef struct {
     double gap_mean;        //  Welford mean of gaps, ms
     double gap_m2;          //  Welford sum of squared deviations
     double decayed;         //  exponentially decayed request count
-    uint64_t decayed_at;    //  time decayed was last brought up to date
+    double decayed_short;   //  the same with the short half-life
+    double decayed_long;    //  the same with the long half-life
+    uint64_t decayed_at;    //  time the decayed counts were brought up to date
+    float hist_total;       //  sum of hist
+    float hist [WP_IDLE_BINS];  //  aged idle-time counts
+    uint8_t fast [WP_IDLE_BINS];    //  the last few idle times (x FAST_UNIT,
+                                    //  each older one weighs 7/8)
+    uint16_t hod [24];      //  requests per hour of day
+    uint16_t dow [7];       //  requests per day of week
+    uint8_t n_next;         //  entries in next
+    uint8_t n_next2;        //  entries in next2
+    uint8_t n_couse;        //  entries in couse
     bool used;              //  slot holds a pair
     bool dirty;             //  changed since the last drain
+    link_t next [WP_ANALYZER_LINKS];    //  asked next after this model
+    link2_t next2 [WP_ANALYZER_LINKS];  //  asked next after (prev, this)
+    link_t couse [WP_ANALYZER_LINKS];   //  used within COUSE_WINDOW_MS
 } pair_t;
+
+_Static_assert (sizeof (pair_t) <= 640, "a pair must stay well under 1 KiB");
 
 //  One user: their pairs, most recently used first.
 typedef struct {
     uint64_t hash;                              //  user hash
+    uint64_t last_ms;                           //  their latest request
+    uint32_t last_model;                        //  its model, NONE if none
+    uint32_t prev_model;                        //  the distinct model before
     uint8_t n;                                  //  pairs in list
     bool used;                                  //  slot holds a user
     uint32_t list [WP_ANALYZER_USER_MODELS_MAX];//  pair indices
@@ -44,8 +100,12 @@ typedef struct {
 //  One model.
 typedef struct {
     char *name;             //  owned
+    uint64_t name_hash;     //  FNV-1a of the name (links in records)
     uint64_t count;         //  all users' requests
     uint64_t last_ms;       //  last request
+    float hist_total;       //  sum of hist
+    float hist [WP_IDLE_BINS];  //  aged idle times of all its pairs
+    uint64_t hist_at;       //  time hist was aged to
     bool dirty;             //  changed since the last drain
 } model_t;
 
@@ -65,6 +125,15 @@ typedef struct {
 struct _wp_analyzer_t {
     wp_analyzer_opts_t opts;    //  effective options
     double tau_ms;              //  decay time constant of the rate, ms
+    double tau_short_ms;        //  the same, short rate
+    double tau_long_ms;         //  the same, long rate
+    double hist_tau_ms;         //  decay time constant of pair histograms
+    double model_tau_ms;        //  the same, model histograms
+    double global_tau_ms;       //  the same, the global histogram
+    uint64_t global_at;         //  time the global histogram was aged to
+    float global_total;         //  sum of global
+    float global [WP_IDLE_BINS];//  aged idle times of all pairs
+    itab_t name_index;          //  model name hash -> model id (slots id + 1)
     pair_t *pairs;              //  pair slab
     uint32_t pairs_cap;         //  slab size (max_pairs)
     uint32_t pairs_used;        //  live pairs
@@ -192,7 +261,15 @@ wp_analyzer_new (const wp_analyzer_opts_t *opts)
         self->opts.max_user_models = WP_ANALYZER_USER_MODELS_MAX;
     if (!self->opts.rate_half_life_s)
         self->opts.rate_half_life_s = 3600;
+    if (!self->opts.hist_half_life_s)
+        self->opts.hist_half_life_s = 21600;
     self->tau_ms = self->opts.rate_half_life_s * 1000.0 / M_LN2;
+    self->tau_short_ms = SHORT_HALF_LIFE_MS / M_LN2;
+    self->tau_long_ms = LONG_HALF_LIFE_MS / M_LN2;
+    self->hist_tau_ms = self->opts.hist_half_life_s * 1000.0 / M_LN2;
+    self->model_tau_ms = 4 * self->hist_tau_ms;
+    self->global_tau_ms = 28 * self->hist_tau_ms;
+    s_itab_init (&self->name_index, 16);
     self->pairs_cap = self->opts.max_pairs;
     //  Slabs grow on demand; tables are sized for the bound up front only
     //  when it is small, else they grow with the slabs.
@@ -222,6 +299,7 @@ wp_analyzer_destroy (wp_analyzer_t **self_p)
     free (self->user_free);
     free (self->pair_index.slots);
     free (self->user_index.slots);
+    free (self->name_index.slots);
     free (self->deleted);
     free (self->dirty);
     free (self);
@@ -249,6 +327,57 @@ s_itab_grow (wp_analyzer_t *self, itab_t *t, bool pairs)
     free (old);
 }
 
+//  FNV-1a hash of a model name (what records use to name a linked model).
+static uint64_t
+s_fnv1a (const char *name)
+{
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const uint8_t *c = (const uint8_t *) name; *c; c++)
+        hash = (hash ^ *c) * 0x100000001b3ULL;
+    return hash;
+}
+
+//  Remember a model by its name hash (the first model with a hash wins).
+static void
+s_name_insert (wp_analyzer_t *self, uint64_t hash, uint32_t id)
+{
+    itab_t *t = &self->name_index;
+    if ((self->n_models + 1) * 2 > t->mask) {
+        uint32_t size = (t->mask + 1) * 2;
+        free (t->slots);
+        t->slots = (uint32_t *) calloc (size, sizeof (uint32_t));
+        assert (t->slots);
+        t->mask = size - 1;
+        for (uint32_t m = 0; m < self->n_models; m++) {
+            uint32_t i = (uint32_t) s_mix (self->models [m].name_hash) & t->mask;
+            while (t->slots [i])
+                i = (i + 1) & t->mask;
+            t->slots [i] = m + 1;
+        }
+    }
+    uint32_t i = (uint32_t) s_mix (hash) & t->mask;
+    while (t->slots [i]) {
+        if (self->models [t->slots [i] - 1].name_hash == hash)
+            return;
+        i = (i + 1) & t->mask;
+    }
+    t->slots [i] = id + 1;
+}
+
+//  Model id of a name hash, NONE if no such model.
+static uint32_t
+s_name_lookup (wp_analyzer_t *self, uint64_t hash)
+{
+    itab_t *t = &self->name_index;
+    uint32_t i = (uint32_t) s_mix (hash) & t->mask;
+    while (t->slots [i]) {
+        if (self->models [t->slots [i] - 1].name_hash == hash)
+            return t->slots [i] - 1;
+        i = (i + 1) & t->mask;
+    }
+    return NONE;
+}
+
 //  Id of a model, creating it. Returns NONE for a bad name.
 static uint32_t
 s_model_id (wp_analyzer_t *self, const char *name, bool create)
@@ -269,7 +398,9 @@ s_model_id (wp_analyzer_t *self, const char *name, bool create)
     memset (model, 0, sizeof *model);
     model->name = strdup (name);
     assert (model->name);
+    model->name_hash = s_fnv1a (name);
     zhashx_insert (self->model_ids, name, (void *) (uintptr_t) (self->n_models + 1));
+    s_name_insert (self, model->name_hash, self->n_models);
     return self->n_models++;
 }
 
@@ -375,6 +506,8 @@ s_user (wp_analyzer_t *self, uint64_t hash)
     user_t *user = &self->users [index];
     memset (user, 0, sizeof *user);
     user->hash = hash;
+    user->last_model = NONE;
+    user->prev_model = NONE;
     user->used = true;
     self->users_used++;
     self->user_index.slots [slot] = index + 1;
@@ -451,13 +584,200 @@ s_mark_dirty (wp_analyzer_t *self, uint32_t p)
     self->dirty [self->n_dirty++] = p;
 }
 
+//  Bring a decayed count with time constant tau up to time now.
+static inline double
+s_decay (double value, uint64_t at, uint64_t now_ms, double tau)
+{
+    if (now_ms <= at)
+        return value;
+    return value * exp (-(double) (now_ms - at) / tau);
+}
+
 //  Bring a pair's decayed count up to time now.
 static double
 s_decayed (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms)
 {
-    if (now_ms <= pair->decayed_at)
-        return pair->decayed;
-    return pair->decayed * exp (-(double) (now_ms - pair->decayed_at) / self->tau_ms);
+    return s_decay (pair->decayed, pair->decayed_at, now_ms, self->tau_ms);
+}
+
+//  Lower edges of the idle-time bins, ms (built once; see wp_idle_edge).
+static uint64_t s_edges [WP_IDLE_BINS + 1];
+
+//  Build the bin edges: [0, 1 s), quarter octaves to 512 s, half octaves
+//  to 2^17 s. Deterministic: integer ms rounded from exact powers.
+static void
+s_edges_init (void)
+{
+    if (s_edges [1])
+        return;
+    s_edges [0] = 0;
+    for (int i = 1; i <= 37; i++)
+        s_edges [i] = (uint64_t) llround (1000.0 * pow (2.0, (i - 1) / 4.0));
+    for (int j = 1; j <= 16; j++)
+        s_edges [37 + j] = (uint64_t) llround (512000.0 * pow (2.0, j / 2.0));
+    s_edges [WP_IDLE_BINS] = 2 * s_edges [WP_IDLE_BINS - 1];
+}
+
+//  Idle-time bin of a gap.
+int
+wp_idle_bin (uint64_t gap_ms)
+{
+    s_edges_init ();
+    if (gap_ms < s_edges [1])
+        return 0;
+    if (gap_ms >= s_edges [WP_IDLE_BINS - 1])
+        return WP_IDLE_BINS - 1;
+    int low = 1, high = WP_IDLE_BINS - 1;     //  edges [low] <= gap < edges [high]
+    while (high - low > 1) {
+        int mid = (low + high) / 2;
+        if (gap_ms >= s_edges [mid])
+            low = mid;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+//  Lower edge of a bin.
+uint64_t
+wp_idle_edge (int bin)
+{
+    assert (bin >= 0 && bin <= WP_IDLE_BINS);
+    s_edges_init ();
+    return s_edges [bin];
+}
+
+//  Age a histogram from *at to now (time constant tau) and add one at bin.
+static inline void
+s_hist_add (float *hist, float *total, uint64_t *at, uint64_t now_ms, double tau,
+            int bin)
+{
+    if (now_ms > *at) {
+        float keep = (float) exp (-(double) (now_ms - *at) / tau);
+        if (keep < 1.0f) {
+            for (int i = 0; i < WP_IDLE_BINS; i++)
+                hist [i] *= keep;
+            *total *= keep;
+        }
+        *at = now_ms;
+    }
+    hist [bin] += 1.0f;
+    *total += 1.0f;
+}
+
+//  Count a request in the hour-of-day and day-of-week counts.
+static void
+s_season_add (pair_t *pair, uint64_t now_ms)
+{
+    int hour = (int) ((now_ms / 3600000ULL) % 24);
+    int day = (int) ((now_ms / 86400000ULL) % 7);
+    if (++pair->hod [hour] >= SEASON_MAX)
+        for (int i = 0; i < 24; i++)
+            pair->hod [i] /= 2;
+    if (++pair->dow [day] >= SEASON_MAX)
+        for (int i = 0; i < 7; i++)
+            pair->dow [i] /= 2;
+}
+
+//  Season factor of a time: its hour and day against the average ones,
+//  with pseudo counts so that little data says "average".
+static double
+s_season (const pair_t *pair, uint64_t when_ms)
+{
+    double hours = 0, days = 0;
+    for (int i = 0; i < 24; i++)
+        hours += pair->hod [i];
+    for (int i = 0; i < 7; i++)
+        days += pair->dow [i];
+    int hour = (int) ((when_ms / 3600000ULL) % 24);
+    int day = (int) ((when_ms / 86400000ULL) % 7);
+    double h = (pair->hod [hour] + SEASON_PSEUDO) / (hours / 24.0 + SEASON_PSEUDO);
+    double d = (pair->dow [day] + SEASON_PSEUDO) / (days / 7.0 + SEASON_PSEUDO);
+    return h * d;
+}
+
+//  Age a link list and count one more for model (replacing the weakest
+//  link when full); delay_ms < 0: no delay to learn.
+static void
+s_link_add (link_t *links, uint8_t *n, uint32_t model, double delay_ms)
+{
+    int found = -1, weakest = 0;
+    for (int i = 0; i < *n; i++) {
+        links [i].weight *= LINK_DECAY;
+        if (links [i].model == model)
+            found = i;
+        if (links [i].weight < links [weakest].weight)
+            weakest = i;
+    }
+    if (found < 0) {
+        found = *n < WP_ANALYZER_LINKS ? (*n)++ : weakest;
+        links [found].model = model;
+        links [found].weight = 0;
+        links [found].delay_ms = delay_ms > 0 ? (float) delay_ms : 0;
+    }
+    links [found].weight += 1.0f;
+    if (delay_ms >= 0)
+        links [found].delay_ms += LINK_ALPHA * ((float) delay_ms - links [found].delay_ms);
+}
+
+//  The same for second-order links.
+static void
+s_link2_add (link2_t *links, uint8_t *n, uint32_t prev, uint32_t next)
+{
+    int found = -1, weakest = 0;
+    for (int i = 0; i < *n; i++) {
+        links [i].weight *= LINK_DECAY;
+        if (links [i].prev == prev && links [i].next == next)
+            found = i;
+        if (links [i].weight < links [weakest].weight)
+            weakest = i;
+    }
+    if (found < 0) {
+        found = *n < WP_ANALYZER_LINKS ? (*n)++ : weakest;
+        links [found].prev = prev;
+        links [found].next = next;
+        links [found].weight = 0;
+    }
+    links [found].weight += 1.0f;
+}
+
+//  Pair index of (user, model) if it exists, else NONE.
+static uint32_t
+s_pair_find (wp_analyzer_t *self, uint64_t user, uint32_t model)
+{
+    uint32_t slot = s_pair_slot (self, user, model);
+    return self->pair_index.slots [slot] ? self->pair_index.slots [slot] - 1 : NONE;
+}
+
+//  Learn the user's move to model at now: transitions and co-use.
+static void
+s_transition (wp_analyzer_t *self, uint32_t index, uint64_t now_ms)
+{
+    pair_t *pair = &self->pairs [index];
+    user_t *user = &self->users [pair->user_slot];
+    uint32_t model = pair->model;
+    if (user->last_model != NONE && user->last_model != model
+        && now_ms >= user->last_ms) {
+        uint64_t delay = now_ms - user->last_ms;
+        uint32_t from = s_pair_find (self, user->hash, user->last_model);
+        if (from != NONE && delay <= NEXT_WINDOW_MS) {
+            pair_t *before = &self->pairs [from];
+            s_link_add (before->next, &before->n_next, model, (double) delay);
+            if (user->prev_model != NONE)
+                s_link2_add (before->next2, &before->n_next2, user->prev_model, model);
+            if (delay <= COUSE_WINDOW_MS) {
+                s_link_add (before->couse, &before->n_couse, model, -1);
+                s_link_add (pair->couse, &pair->n_couse, before->model, -1);
+            }
+            s_mark_dirty (self, from);
+        }
+    }
+    if (user->last_model != model) {
+        user->prev_model = user->last_model;
+        user->last_model = model;
+    }
+    if (now_ms > user->last_ms)
+        user->last_ms = now_ms;
 }
 
 //  Learn one request.
@@ -486,27 +806,62 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
         double delta = gap - pair->gap_mean;
         pair->gap_mean += delta / n;
         pair->gap_m2 += delta * (gap - pair->gap_mean);
+        if (now_ms >= pair->last_ms) {
+            int bin = wp_idle_bin (now_ms - pair->last_ms);
+            uint64_t pair_at = pair->last_ms;   //  the pair's counts date from then
+            s_hist_add (pair->hist, &pair->hist_total, &pair_at, now_ms, self->hist_tau_ms,
+                        bin);
+            s_hist_add (m->hist, &m->hist_total, &m->hist_at, now_ms, self->model_tau_ms, bin);
+            for (int i = 0; i < WP_IDLE_BINS; i++)
+                pair->fast [i] -= pair->fast [i] >> 3;
+            pair->fast [bin] += FAST_UNIT;
+            s_hist_add (self->global, &self->global_total, &self->global_at, now_ms,
+                        self->global_tau_ms, bin);
+        }
     }
     pair->count++;
     if (now_ms < pair->first_ms)
         pair->first_ms = now_ms;
     if (now_ms >= pair->decayed_at) {
         pair->decayed = s_decayed (self, pair, now_ms) + 1.0;
+        pair->decayed_short = s_decay (pair->decayed_short, pair->decayed_at, now_ms,
+                                       self->tau_short_ms) + 1.0;
+        pair->decayed_long = s_decay (pair->decayed_long, pair->decayed_at, now_ms,
+                                      self->tau_long_ms) + 1.0;
         pair->decayed_at = now_ms;
     }
-    else    //  A late event counts as decayed as it would be by now.
-        pair->decayed += exp (-(double) (pair->decayed_at - now_ms) / self->tau_ms);
+    else {  //  A late event counts as decayed as it would be by now.
+        double late = (double) (pair->decayed_at - now_ms);
+        pair->decayed += exp (-late / self->tau_ms);
+        pair->decayed_short += exp (-late / self->tau_short_ms);
+        pair->decayed_long += exp (-late / self->tau_long_ms);
+    }
     if (now_ms > pair->last_ms)
         pair->last_ms = now_ms;
+    s_season_add (pair, now_ms);
+    s_transition (self, index, now_ms);
     s_mark_dirty (self, index);
     return 0;
 }
 
-//  Fill a pattern entry from a pair.
+//  Fill a link entry.
+static void
+s_fill_link (wp_analyzer_t *self, uint32_t model, float weight, float delay_ms,
+             wp_link_t *out)
+{
+    out->model = self->models [model].name;
+    out->model_id = model;
+    out->weight = weight;
+    out->delay_ms = delay_ms;
+}
+
+//  Fill a pattern entry from a pair; second-order links only when the
+//  pair is the user's latest model.
 static void
 s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *out)
 {
     const model_t *model = &self->models [pair->model];
+    const user_t *user = &self->users [pair->user_slot];
     out->model = model->name;
     out->model_id = pair->model;
     out->count = pair->count;
@@ -516,6 +871,58 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     out->gap_std_ms = pair->count >= 3 ? sqrt (pair->gap_m2 / (double) (pair->count - 1)) : 0;
     out->model_count = model->count;
     out->rate_per_h = s_decayed (self, pair, now_ms) / (self->tau_ms / 3600000.0);
+    double short_count = s_decay (pair->decayed_short, pair->decayed_at, now_ms,
+                                  self->tau_short_ms);
+    double long_count = s_decay (pair->decayed_long, pair->decayed_at, now_ms,
+                                 self->tau_long_ms);
+    out->rate_short_per_h = short_count / (self->tau_short_ms / 3600000.0);
+    out->rate_long_per_h = long_count / (self->tau_long_ms / 3600000.0);
+    //  Short count expected from the long rate, Poisson spread.
+    double expected = long_count * self->tau_short_ms / self->tau_long_ms;
+    out->anomaly = (short_count - expected) / sqrt (expected + 1.0);
+    out->season = s_season (pair, now_ms);
+    out->hist = pair->hist;
+    out->hist_total = pair->hist_total;
+    double fast_total = 0;
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        out->recent [i] = (float) pair->fast [i] / FAST_UNIT;
+        fast_total += out->recent [i];
+    }
+    out->recent_total = fast_total;
+    //  Prior: the model's other pairs, shrunk toward all pairs (uniform if
+    //  none). The model's counts age slower than the pair's, so what is
+    //  left of the pair's own is its older history.
+    double global = self->global_total, others = 0;
+    float other [WP_IDLE_BINS];
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        other [i] = model->hist [i] > pair->hist [i] ? model->hist [i] - pair->hist [i] : 0;
+        others += other [i];
+    }
+    double weight = others + PRIOR_GLOBAL;
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        double g = global > 0 ? self->global [i] / global : 1.0 / WP_IDLE_BINS;
+        out->prior [i] = (float) ((other [i] + PRIOR_GLOBAL * g) / weight);
+    }
+    out->n_next = pair->n_next;
+    for (uint8_t i = 0; i < pair->n_next; i++)
+        s_fill_link (self, pair->next [i].model, pair->next [i].weight,
+                     pair->next [i].delay_ms, &out->next [i]);
+    out->n_couse = pair->n_couse;
+    for (uint8_t i = 0; i < pair->n_couse; i++)
+        s_fill_link (self, pair->couse [i].model, pair->couse [i].weight, 0,
+                     &out->couse [i]);
+    out->n_next2 = 0;
+    if (user->last_model == pair->model && user->prev_model != NONE)
+        for (uint8_t i = 0; i < pair->n_next2; i++)
+            if (pair->next2 [i].prev == user->prev_model) {
+                //  Its delay: the first-order one to the same model, if any.
+                float delay = 0;
+                for (uint8_t j = 0; j < pair->n_next; j++)
+                    if (pair->next [j].model == pair->next2 [i].next)
+                        delay = pair->next [j].delay_ms;
+                s_fill_link (self, pair->next2 [i].next, pair->next2 [i].weight, delay,
+                             &out->next2 [out->n_next2++]);
+            }
 }
 
 //  The user's models, most recent first.
@@ -596,6 +1003,7 @@ wp_analyzer_state_bytes (wp_analyzer_t *self)
     bytes += (size_t) pair_cap * sizeof (pair_t) + (size_t) user_cap * sizeof (user_t);
     bytes += ((size_t) self->pair_index.mask + 1 + self->user_index.mask + 1) * sizeof (uint32_t);
     bytes += (size_t) self->models_cap * sizeof (model_t);
+    bytes += ((size_t) self->name_index.mask + 1) * sizeof (uint32_t);
     for (uint32_t i = 0; i < self->n_models; i++)
         bytes += strlen (self->models [i].name) + 1 + 64;   //  name + hash entry
     bytes += (self->pair_free_n + self->user_free_n) * sizeof (uint32_t);
@@ -613,13 +1021,111 @@ s_pair_key (wp_analyzer_t *self, uint64_t user, uint32_t model, uint8_t *key)
     return 8 + len;
 }
 
+//  Little-endian-free encoding of f32 and u16 (big-endian, like the rest).
+static void
+s_put_f32 (uint8_t *p, float v)
+{
+    uint32_t bits;
+    memcpy (&bits, &v, 4);
+    wp_put_u32 (p, bits);
+}
+
+static float
+s_get_f32 (const uint8_t *p)
+{
+    uint32_t bits = wp_get_u32 (p);
+    float v;
+    memcpy (&v, &bits, 4);
+    return v;
+}
+
+static void
+s_put_u16 (uint8_t *p, uint16_t v)
+{
+    p [0] = (uint8_t) (v >> 8);
+    p [1] = (uint8_t) v;
+}
+
+static uint16_t
+s_get_u16 (const uint8_t *p)
+{
+    return (uint16_t) ((p [0] << 8) | p [1]);
+}
+
+//  Write a histogram: total, then the bins.
+static void
+s_put_hist (uint8_t *p, float total, const float *hist)
+{
+    s_put_f32 (p, total);
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        s_put_f32 (p + 4 + 4 * i, hist [i]);
+}
+
+//  Read a histogram; false if a value cannot be (negative, not finite).
+static bool
+s_get_hist (const uint8_t *p, float *total, float *hist)
+{
+    *total = s_get_f32 (p);
+    if (!isfinite (*total) || *total < 0)
+        return false;
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        hist [i] = s_get_f32 (p + 4 + 4 * i);
+        if (!isfinite (hist [i]) || hist [i] < 0)
+            return false;
+    }
+    return true;
+}
+
+//  Encode a pair, version 2 (PAIR_RECORD_V2 bytes).
+static void
+s_encode_pair (wp_analyzer_t *self, const pair_t *pair, uint8_t *value)
+{
+    memset (value, 0, PAIR_RECORD_V2);
+    wp_put_u64 (value, pair->count);
+    wp_put_u64 (value + 8, pair->first_ms);
+    wp_put_u64 (value + 16, pair->last_ms);
+    wp_put_f64 (value + 24, pair->gap_mean);
+    wp_put_f64 (value + 32, pair->gap_m2);
+    wp_put_f64 (value + 40, pair->decayed);
+    wp_put_u64 (value + 48, pair->decayed_at);
+    value [56] = 2;
+    value [57] = pair->n_next;
+    value [58] = pair->n_next2;
+    value [59] = pair->n_couse;
+    wp_put_f64 (value + 60, pair->decayed_short);
+    wp_put_f64 (value + 68, pair->decayed_long);
+    s_put_hist (value + 76, pair->hist_total, pair->hist);
+    for (int i = 0; i < 24; i++)
+        s_put_u16 (value + 296 + 2 * i, pair->hod [i]);
+    for (int i = 0; i < 7; i++)
+        s_put_u16 (value + 344 + 2 * i, pair->dow [i]);
+    for (int i = 0; i < pair->n_next; i++) {
+        uint8_t *at = value + 358 + 16 * i;
+        wp_put_u64 (at, self->models [pair->next [i].model].name_hash);
+        s_put_f32 (at + 8, pair->next [i].weight);
+        s_put_f32 (at + 12, pair->next [i].delay_ms);
+    }
+    for (int i = 0; i < pair->n_next2; i++) {
+        uint8_t *at = value + 422 + 20 * i;
+        wp_put_u64 (at, self->models [pair->next2 [i].prev].name_hash);
+        wp_put_u64 (at + 8, self->models [pair->next2 [i].next].name_hash);
+        s_put_f32 (at + 16, pair->next2 [i].weight);
+    }
+    for (int i = 0; i < pair->n_couse; i++) {
+        uint8_t *at = value + 502 + 12 * i;
+        wp_put_u64 (at, self->models [pair->couse [i].model].name_hash);
+        s_put_f32 (at + 8, pair->couse [i].weight);
+    }
+    memcpy (value + 550, pair->fast, WP_IDLE_BINS);
+}
+
 //  Hand changed records to fn.
 int
 wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
 {
     assert (self && fn);
     uint8_t key [8 + MODEL_NAME_MAX];
-    uint8_t value [PAIR_RECORD_SIZE];
+    uint8_t value [PAIR_RECORD_V2];
     int handed = 0;
     while (self->n_deleted) {
         deleted_t *d = &self->deleted [self->n_deleted - 1];
@@ -627,6 +1133,23 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         if (fn ("pairs", key, len, NULL, 0, arg))
             return -1;
         self->n_deleted--;
+        handed++;
+    }
+    //  Models first: a restart loads them before the pairs that link them.
+    for (uint32_t m = 0; m < self->n_models; m++) {
+        model_t *model = &self->models [m];
+        if (!model->dirty)
+            continue;
+        memset (value, 0, MODEL_RECORD_V2);
+        wp_put_u64 (value, model->count);
+        wp_put_u64 (value + 8, model->last_ms);
+        value [16] = 2;
+        s_put_hist (value + 20, model->hist_total, model->hist);
+        wp_put_u64 (value + 240, model->hist_at);
+        if (fn ("models", model->name, strlen (model->name), value,
+                MODEL_RECORD_V2, arg))
+            return -1;
+        model->dirty = false;
         handed++;
     }
     while (self->n_dirty) {
@@ -637,32 +1160,64 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
             continue;
         }
         size_t len = s_pair_key (self, pair->user, pair->model, key);
-        wp_put_u64 (value, pair->count);
-        wp_put_u64 (value + 8, pair->first_ms);
-        wp_put_u64 (value + 16, pair->last_ms);
-        wp_put_f64 (value + 24, pair->gap_mean);
-        wp_put_f64 (value + 32, pair->gap_m2);
-        wp_put_f64 (value + 40, pair->decayed);
-        wp_put_u64 (value + 48, pair->decayed_at);
-        if (fn ("pairs", key, len, value, PAIR_RECORD_SIZE, arg))
+        s_encode_pair (self, pair, value);
+        if (fn ("pairs", key, len, value, PAIR_RECORD_V2, arg))
             return -1;
         pair->dirty = false;
         self->n_dirty--;
         handed++;
     }
-    for (uint32_t m = 0; m < self->n_models; m++) {
-        model_t *model = &self->models [m];
-        if (!model->dirty)
-            continue;
-        wp_put_u64 (value, model->count);
-        wp_put_u64 (value + 8, model->last_ms);
-        if (fn ("models", model->name, strlen (model->name), value,
-                MODEL_RECORD_SIZE, arg))
-            return -1;
-        model->dirty = false;
-        handed++;
-    }
     return handed;
+}
+
+//  Decode the version 2 part of a pair record into a scratch pair;
+//  false if it cannot be. Links to unknown models are dropped.
+static bool
+s_decode_pair_v2 (wp_analyzer_t *self, const uint8_t *v, pair_t *into)
+{
+    if (v [56] != 2 || v [57] > WP_ANALYZER_LINKS || v [58] > WP_ANALYZER_LINKS
+        || v [59] > WP_ANALYZER_LINKS)
+        return false;
+    into->decayed_short = wp_get_f64 (v + 60);
+    into->decayed_long = wp_get_f64 (v + 68);
+    if (!isfinite (into->decayed_short) || !isfinite (into->decayed_long)
+        || into->decayed_short < 0 || into->decayed_long < 0)
+        return false;
+    if (!s_get_hist (v + 76, &into->hist_total, into->hist))
+        return false;
+    memcpy (into->fast, v + 550, WP_IDLE_BINS);
+    for (int i = 0; i < 24; i++)
+        into->hod [i] = s_get_u16 (v + 296 + 2 * i);
+    for (int i = 0; i < 7; i++)
+        into->dow [i] = s_get_u16 (v + 344 + 2 * i);
+    into->n_next = into->n_next2 = into->n_couse = 0;
+    for (int i = 0; i < v [57]; i++) {
+        const uint8_t *at = v + 358 + 16 * i;
+        link_t link = { s_name_lookup (self, wp_get_u64 (at)), s_get_f32 (at + 8),
+                        s_get_f32 (at + 12) };
+        if (!isfinite (link.weight) || !isfinite (link.delay_ms) || link.weight < 0)
+            return false;
+        if (link.model != NONE)
+            into->next [into->n_next++] = link;
+    }
+    for (int i = 0; i < v [58]; i++) {
+        const uint8_t *at = v + 422 + 20 * i;
+        link2_t link = { s_name_lookup (self, wp_get_u64 (at)),
+                         s_name_lookup (self, wp_get_u64 (at + 8)), s_get_f32 (at + 16) };
+        if (!isfinite (link.weight) || link.weight < 0)
+            return false;
+        if (link.prev != NONE && link.next != NONE)
+            into->next2 [into->n_next2++] = link;
+    }
+    for (int i = 0; i < v [59]; i++) {
+        const uint8_t *at = v + 502 + 12 * i;
+        link_t link = { s_name_lookup (self, wp_get_u64 (at)), s_get_f32 (at + 8), 0 };
+        if (!isfinite (link.weight) || link.weight < 0)
+            return false;
+        if (link.model != NONE)
+            into->couse [into->n_couse++] = link;
+    }
+    return true;
 }
 
 //  Load one persisted record.
@@ -674,18 +1229,33 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     const uint8_t *v = (const uint8_t *) value;
     char name [MODEL_NAME_MAX + 1];
     if (streq (db, "models")) {
-        if (value_len != MODEL_RECORD_SIZE || key_len == 0 || key_len > MODEL_NAME_MAX)
+        if ((value_len != MODEL_RECORD_V1 && value_len != MODEL_RECORD_V2)
+            || key_len == 0 || key_len > MODEL_NAME_MAX)
             return -1;
         memcpy (name, key, key_len);
         name [key_len] = 0;
         if (strlen (name) != key_len)
             return -1;
+        float total = 0, hist [WP_IDLE_BINS] = { 0 };
+        if (value_len == MODEL_RECORD_V2
+            && (v [16] != 2 || !s_get_hist (v + 20, &total, hist)))
+            return -1;
         uint32_t id = s_model_id (self, name, true);
-        self->models [id].count = wp_get_u64 (v);
-        self->models [id].last_ms = wp_get_u64 (v + 8);
+        model_t *model = &self->models [id];
+        model->count = wp_get_u64 (v);
+        model->last_ms = wp_get_u64 (v + 8);
+        //  The global histogram is rebuilt as the sum of the models'.
+        for (int i = 0; i < WP_IDLE_BINS; i++)
+            self->global [i] += hist [i] - model->hist [i];
+        self->global_total += total - model->hist_total;
+        memcpy (model->hist, hist, sizeof hist);
+        model->hist_total = total;
+        model->hist_at = value_len == MODEL_RECORD_V2 ? wp_get_u64 (v + 240) : 0;
+        if (model->hist_at > self->global_at)
+            self->global_at = model->hist_at;
         return 0;
     }
-    if (!streq (db, "pairs") || value_len != PAIR_RECORD_SIZE
+    if (!streq (db, "pairs") || (value_len != PAIR_RECORD_V1 && value_len != PAIR_RECORD_V2)
         || key_len <= 8 || key_len > 8 + MODEL_NAME_MAX)
         return -1;
     const uint8_t *k = (const uint8_t *) key;
@@ -699,6 +1269,10 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     if (count == 0 || !isfinite (gap_mean) || !isfinite (gap_m2) || !isfinite (decayed)
         || gap_mean < 0 || gap_m2 < 0 || decayed < 0)
         return -1;
+    pair_t scratch;
+    memset (&scratch, 0, sizeof scratch);
+    if (value_len == PAIR_RECORD_V2 && !s_decode_pair_v2 (self, v, &scratch))
+        return -1;
     uint32_t id = s_model_id (self, name, true);
     uint32_t index = s_pair (self, wp_get_u64 (k), id);    //  may move the slab
     pair_t *pair = &self->pairs [index];
@@ -709,6 +1283,19 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     pair->gap_m2 = gap_m2;
     pair->decayed = decayed;
     pair->decayed_at = wp_get_u64 (v + 48);
+    pair->decayed_short = scratch.decayed_short;
+    pair->decayed_long = scratch.decayed_long;
+    pair->hist_total = scratch.hist_total;
+    memcpy (pair->hist, scratch.hist, sizeof pair->hist);
+    memcpy (pair->fast, scratch.fast, sizeof pair->fast);
+    memcpy (pair->hod, scratch.hod, sizeof pair->hod);
+    memcpy (pair->dow, scratch.dow, sizeof pair->dow);
+    pair->n_next = scratch.n_next;
+    pair->n_next2 = scratch.n_next2;
+    pair->n_couse = scratch.n_couse;
+    memcpy (pair->next, scratch.next, sizeof pair->next);
+    memcpy (pair->next2, scratch.next2, sizeof pair->next2);
+    memcpy (pair->couse, scratch.couse, sizeof pair->couse);
     pair->dirty = false;
     //  Keep the user's list most recent first (records load in key order).
     user_t *user = &self->users [pair->user_slot];

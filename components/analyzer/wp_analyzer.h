@@ -1,22 +1,42 @@
 /*  =========================================================================
     wp_analyzer - UsagePatternAnalyzer core: learns, per (user, model) pair
-    and per model, how often and how regularly models are used.
+    and per model, how often, how regularly and in what order models are
+    used.
 
     Plain C: no sockets, no clock. Users are keyed by a keyed hash of their
     id (wp_user_hash), never by the id itself. Memory is bounded: at most
     max_pairs pairs (beyond that the least recently used of a small sample
     is evicted) and at most max_user_models models per user (the user's
-    least recently used model is evicted).
+    least recently used model is evicted). A pair holds under 1 KiB.
 
-    Per pair it keeps: request count, first and last use, mean and standard
-    deviation of the gap between requests (Welford), and a recency-weighted
-    rate (an exponentially decayed count with a configurable half-life).
-    Per model: the request count of all users and the last use.
+    Per pair it keeps:
+    - request count, first and last use, mean and standard deviation of the
+      gap between requests (Welford);
+    - request rates as exponentially decayed counts at three half-lives
+      (1 minute, the configured one, 1 day); the short one against the
+      long one is the rate anomaly (a burst or a silence, as a z score);
+    - the distribution of idle times (gaps) in a log-scale histogram at two
+      resolutions (quarter octaves from 1 s to 512 s for IDE bursts, half
+      octaves from 512 s to 36 h for sessions; WP_IDLE_BINS bins), aged
+      exponentially in time (hist_half_life_s) so it follows a changing
+      user and counts gaps per time, not per request (a busy model's rare
+      pauses keep their weight); beside it the last few idle times (each
+      older one weighs 7/8: what the user does now);
+    - hour-of-day and day-of-week counts (seasonality), halved when large;
+    - what the user asks next after this model (first-order Markov, with
+      the mean delay), next after (previous model, this model) (second
+      order), and which models the user uses within 5 minutes of it
+      (co-use): WP_ANALYZER_LINKS entries each, aged, weakest replaced.
+    Per model: the request count of all users, the last use, and the idle
+    times of all its pairs (the population its users form: the prior for
+    a new user of the model); over all pairs, the global idle times (the
+    prior for a new model).
 
     Persistence: changed pairs and models are handed to the owner as
     records (wp_analyzer_drain) and read back with wp_analyzer_load, so the
     actor can keep them in LMDB and a restarted analyzer knows what it
-    learned.
+    learned. Record version 2 extends version 1 (a version 1 record is a
+    prefix of it and still loads: the new statistics start empty).
     =========================================================================
 */
 
@@ -34,15 +54,32 @@ extern "C" {
 //  Largest number of models remembered per user.
 #define WP_ANALYZER_USER_MODELS_MAX 32
 
-//  Record version of persisted pairs and models.
-#define WP_ANALYZER_RECORD_VERSION 1
+//  Record version of persisted pairs and models (1 still loads).
+#define WP_ANALYZER_RECORD_VERSION 2
+
+//  Bins of an idle-time histogram: [0, 1 s), 36 quarter octaves to 512 s,
+//  16 half octaves to 2^17 s (36.4 h), then everything longer.
+#define WP_IDLE_BINS 54
+
+//  Entries per pair in each transition / co-use list.
+#define WP_ANALYZER_LINKS 4
 
 //  Options; zero fields take the defaults.
 typedef struct {
     uint32_t max_pairs;         //  pairs kept in memory (default 1000000)
     uint32_t max_user_models;   //  models per user, <= 32 (default 16)
     uint32_t rate_half_life_s;  //  half-life of the rate estimate, s (default 3600)
+    uint32_t hist_half_life_s;  //  half-life of a pair's idle-time counts, s
+                                //  (default 21600; models x4, global x28)
 } wp_analyzer_opts_t;
+
+//  A model that tends to follow (or go with) another for the user.
+typedef struct {
+    const char *model;          //  borrowed: valid while the analyzer lives
+    uint32_t model_id;          //  dense id
+    float weight;               //  aged count
+    float delay_ms;             //  mean delay after the other model, ms
+} wp_link_t;
 
 //  What the analyzer knows of one (user, model) pair.
 typedef struct {
@@ -55,6 +92,25 @@ typedef struct {
     double gap_std_ms;      //  standard deviation of the gap, ms
     uint64_t model_count;   //  all users' requests for the model
     double rate_per_h;      //  recency-weighted rate at the query time, 1/h
+    double rate_short_per_h;//  the same with a 1-minute half-life
+    double rate_long_per_h; //  the same with a 1-day half-life
+    double anomaly;         //  z score of the short rate against the long
+                            //  one (> 0 burst, < 0 silence)
+    double season;          //  hour-of-day x day-of-week factor of the
+                            //  query time (1 = an average hour)
+    const float *hist;      //  WP_IDLE_BINS aged idle-time counts (borrowed)
+    double hist_total;      //  their sum
+    float recent [WP_IDLE_BINS];    //  the last few idle times (each
+    double recent_total;    //  older one weighs 7/8), and their sum
+    float prior [WP_IDLE_BINS]; //  population prior: the model's other
+                            //  pairs' idle times shrunk toward all pairs',
+                            //  sums to 1
+    wp_link_t next [WP_ANALYZER_LINKS];   //  asked next after this model
+    uint8_t n_next;
+    wp_link_t next2 [WP_ANALYZER_LINKS];  //  asked next after the user's
+    uint8_t n_next2;        //  previous model then this one (second order)
+    wp_link_t couse [WP_ANALYZER_LINKS];  //  used within 5 min of it
+    uint8_t n_couse;
 } wp_pattern_t;
 
 //  Receives a record to store (value != NULL) or delete (value == NULL).
@@ -81,7 +137,8 @@ int
                          const char *model, uint64_t now_ms);
 
 //  Fill out with the user's models, most recently used first, with rates
-//  evaluated at now_ms. Returns how many were written (<= capacity).
+//  evaluated at now_ms. Returns how many were written (<= capacity). The
+//  second-order links are those after the user's latest two models.
 size_t
     wp_analyzer_pattern (wp_analyzer_t *self, uint64_t user_hash,
                          uint64_t now_ms, wp_pattern_t *out, size_t capacity);
@@ -117,11 +174,22 @@ size_t
 int
     wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg);
 
-//  Load one persisted record of db "pairs" or "models". Returns 0, or -1
-//  for a record that does not parse (logged by the caller; not loaded).
+//  Load one persisted record of db "pairs" or "models", of record version
+//  1 or 2 (told apart by their size). Returns 0, or -1 for a record that
+//  does not parse (logged by the caller; not loaded). Links to models
+//  not loaded yet are dropped: load "models" first.
 int
     wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
                       size_t key_len, const void *value, size_t value_len);
+
+//  Idle-time histogram bin of a gap, ms.
+int
+    wp_idle_bin (uint64_t gap_ms);
+
+//  Lower edge of bin i (0 <= i <= WP_IDLE_BINS), ms; edge WP_IDLE_BINS is
+//  a nominal end of the last bin (twice its start).
+uint64_t
+    wp_idle_edge (int bin);
 
 #ifdef __cplusplus
 }

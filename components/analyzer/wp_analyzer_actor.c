@@ -23,7 +23,7 @@ s_load_record (const void *key, size_t key_len, const void *value,
     analyzer_t *self = (analyzer_t *) args [0];
     const char *db = (const char *) args [1];
     size_t *bad = (size_t *) args [2];
-    if (version != WP_ANALYZER_RECORD_VERSION
+    if (version < 1 || version > WP_ANALYZER_RECORD_VERSION
         || wp_analyzer_load (self->core, db, key, key_len, value, value_len))
         (*bad)++;
     return 0;
@@ -38,6 +38,8 @@ s_create (wp_ctx_t *ctx)
     assert (self);
     wp_analyzer_opts_t opts = { .max_pairs = config->max_pairs,
                                 .rate_half_life_s = config->usage_window_seconds };
+    //  The pattern copies histograms into floats of the message.
+    _Static_assert (sizeof (float) == 4, "float is not 32 bits");
     self->core = wp_analyzer_new (&opts);
     size_t bad = 0;
     const char *dbs [] = { "models", "pairs" };
@@ -103,8 +105,39 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
 
     Warmup__V1__ModelPattern entries [PATTERN_MAX];
     Warmup__V1__ModelPattern *pointers [PATTERN_MAX];
+    Warmup__V1__ModelLink links [PATTERN_MAX][3][WP_ANALYZER_LINKS];
+    Warmup__V1__ModelLink *link_ptrs [PATTERN_MAX][3][WP_ANALYZER_LINKS];
     for (size_t i = 0; i < n; i++) {
         warmup__v1__model_pattern__init (&entries [i]);
+        entries [i].n_idle_hist = WP_IDLE_BINS;
+        entries [i].idle_hist = (float *) pattern [i].hist;
+        entries [i].idle_total = pattern [i].hist_total;
+        entries [i].n_idle_recent = WP_IDLE_BINS;
+        entries [i].idle_recent = pattern [i].recent;
+        entries [i].recent_total = pattern [i].recent_total;
+        entries [i].n_idle_prior = WP_IDLE_BINS;
+        entries [i].idle_prior = pattern [i].prior;
+        entries [i].rate_short_per_h = pattern [i].rate_short_per_h;
+        entries [i].rate_long_per_h = pattern [i].rate_long_per_h;
+        entries [i].anomaly = pattern [i].anomaly;
+        entries [i].season = pattern [i].season;
+        const wp_link_t *lists [3] = { pattern [i].next, pattern [i].next2, pattern [i].couse };
+        size_t counts [3] = { pattern [i].n_next, pattern [i].n_next2, pattern [i].n_couse };
+        for (int l = 0; l < 3; l++)
+            for (size_t j = 0; j < counts [l]; j++) {
+                Warmup__V1__ModelLink *link = &links [i][l][j];
+                warmup__v1__model_link__init (link);
+                link->model = (char *) lists [l][j].model;
+                link->weight = lists [l][j].weight;
+                link->delay_ms = lists [l][j].delay_ms;
+                link_ptrs [i][l][j] = link;
+            }
+        entries [i].n_next = counts [0];
+        entries [i].next = link_ptrs [i][0];
+        entries [i].n_next2 = counts [1];
+        entries [i].next2 = link_ptrs [i][1];
+        entries [i].n_couse = counts [2];
+        entries [i].couse = link_ptrs [i][2];
         entries [i].model = (char *) pattern [i].model;
         entries [i].count = pattern [i].count;
         entries [i].last_ms = pattern [i].last_ms;
@@ -123,6 +156,7 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     out.n_models = n;
     out.models = pointers;
     out.usage_received_us = received_us;
+    out.idle_bins = WP_IDLE_BINS;
     return wp_ctx_publish (ctx, WP_TOPIC_PATTERN, &out.base);
 }
 

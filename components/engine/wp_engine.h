@@ -1,18 +1,34 @@
 /*  =========================================================================
     wp_engine - PredictionEngine core: from what the analyzer knows of a
-    user, the probability that each of their models is requested within
-    the horizon, the expected time until it, and a confidence.
+    user, for each of their models the probability of a request within the
+    horizon, the expected time until it, a confidence, and a plan: how
+    long to keep the model after a request and when to pre-warm it again.
 
-    First model ("recency-frequency/1"): per (user, model) pair, requests
-    are taken as a Poisson process whose rate is 1 / mean gap (a pair
-    seen once gets one request per usage window). The chance of a request
-    within the horizon H is 1 - exp(-H / gap), faded by how long the pair
-    has been idle relative to the usage window, and shrunk toward a small
-    prior while few gaps back it (a Bayesian average with one pseudo
-    observation). Gaps shorter than 1 s count as 1 s. The expected time
-    until the next request is the mean gap minus the time idle so far (or
-    a whole gap once the pair is idle longer than that). Plain C: no
-    sockets, no clock.
+    Model "idle-plan/2":
+    - Distribution of the next idle time of a pair: its aged log-scale
+      histogram (wp_analyzer) with the population prior (the model's other
+      users, shrunk toward all pairs) as PRIOR_WEIGHT pseudo observations
+      (Bayesian counts: a new user gets the prior, thin data stays wide;
+      confidence = n / (n + PRIOR_WEIGHT)).
+    - Plan after a request: keep for K, and/or unload then pre-warm at
+      S - load_ms to hold until E (a hybrid-histogram window), with K, S, E
+      on bin edges, chosen to minimise the expected cost per MB
+          E[resident ms] + break_even x P(request not covered)
+      where break_even (ms) is what a cold start costs in resident time:
+      break_even = horizon x (1 - threshold) / threshold x 4 (threshold 0.7
+      and horizon 300 s: 514 s). Exact over every (K, S, E) with prefix
+      sums, O(bins x window bins); plans are cached per pair and made again
+      when its histogram has grown by 1/8 or the load time changed.
+    - Probability: an online logistic regression (learning_rate) over the
+      histogram's P(request within the horizon | idle so far), first- and
+      second-order Markov and co-use weights after the user's latest
+      model, seasonality, the rate anomaly and the confidence, trained on
+      what happened next: a prediction is a positive when its pair is asked
+      within the horizon, a negative once the horizon passed without.
+    - A model that follows the user's latest one (Markov) gets a window
+      at the learned delay when the ensemble's probability pays for it.
+    Load times come from the performance predictor (wp_engine_model): the
+    pre-warm starts that early. Plain C: no sockets, no clock.
     =========================================================================
 */
 
@@ -27,23 +43,56 @@
 extern "C" {
 #endif
 
-#define WP_ENGINE_VERSION "recency-frequency/1"
+#define WP_ENGINE_VERSION "idle-plan/2"
+
+//  Idle-time quantiles a prediction carries: 0.25, 0.5, 0.75, 0.9, 0.99.
+#define WP_ENGINE_QUANTILES 5
+
+//  Features of the ensemble.
+#define WP_ENGINE_FEATURES 8
 
 //  Options; zero fields take the defaults.
 typedef struct {
     uint32_t horizon_s;         //  prediction horizon, s (default 300)
-    uint32_t usage_window_s;    //  idle time over which a pair fades, s (default 3600)
+    uint32_t usage_window_s;    //  (reserved; kept for the config key)
     uint32_t max_models;        //  predictions per user at most (default 8)
-    double prior;               //  probability with no evidence (default 0.1)
+    double prior;               //  (reserved)
+    double threshold;           //  prediction_threshold: the cost trade-off
+                                //  and the probability that warms (default 0.7)
+    double learning_rate;       //  ensemble step (default 0.1; < 0: frozen)
+    uint32_t default_load_ms;   //  load time of an undescribed model (default 1000)
+    uint32_t max_pairs;         //  pairs remembered for learning (default 1000000)
 } wp_engine_opts_t;
 
-//  One model's prediction.
+//  One model's prediction and plan. Plan times are event times (ms); a
+//  plan with keep_until_ms == 0 and hold_until_ms == 0 changes nothing.
 typedef struct {
     const char *model;          //  borrowed from the pattern it came from
     double probability;         //  P(request within the horizon)
     uint64_t expected_in_ms;    //  expected time until the request, ms
     double confidence;          //  0..1, grows with the evidence
+    uint64_t keep_until_ms;     //  keep resident until (a request's plan)
+    uint64_t prewarm_at_ms;     //  then load again at (0: no window)
+    uint64_t hold_until_ms;     //  and hold until
+    double benefit_ms;          //  wait saved if resident at the next request
+    uint32_t load_ms;           //  load time the plan assumed
+    uint64_t last_ms;           //  the user's last request of the model
+    float gap_q [WP_ENGINE_QUANTILES];  //  idle-time quantiles, ms (0: none)
 } wp_prediction_t;
+
+//  A plan in offsets from the last request, for tests and tools.
+typedef struct {
+    uint64_t keep_ms;           //  keep for
+    uint64_t prewarm_ms;        //  pre-warm at (0: no window)
+    uint64_t hold_ms;           //  hold until
+    double cost;                //  expected cost, ms per MB
+    double p_horizon;           //  P(next idle time <= horizon)
+    double expected_ms;         //  expected next idle time
+    int keep_bin;               //  keep_ms is the lower edge of this bin
+    int start_bin;              //  the window covers bins [start, end)
+    int end_bin;                //  (0, 0: no window)
+    double gap_q [WP_ENGINE_QUANTILES]; //  idle-time quantiles, ms
+} wp_plan_t;
 
 typedef struct _wp_engine_t wp_engine_t;
 
@@ -55,17 +104,50 @@ wp_engine_t *
 void
     wp_engine_destroy (wp_engine_t **self_p);
 
-//  Predict from a user's pattern at now_ms. Writes at most capacity (and
+//  Describe a model's load time, ms (from the performance predictor or
+//  the configuration). 0 leaves it as it was.
+void
+    wp_engine_model (wp_engine_t *self, const char *model, uint32_t load_ms);
+
+//  Predict from a user's pattern (most recent model first, as the
+//  analyzer gives it) at now_ms, and learn from what the previous
+//  predictions for the user's latest model said. The latest model gets a
+//  plan if now_ms is its last request. Writes at most capacity (and
 //  max_models) predictions, highest probability first (ties: pattern
-//  order). Returns how many were written.
+//  order), the latest model always among them. Returns how many.
+size_t
+    wp_engine_predict_for (wp_engine_t *self, uint64_t user_hash,
+                           const wp_pattern_t *pattern, size_t n_pattern,
+                           uint64_t now_ms, wp_prediction_t *out, size_t capacity);
+
+//  The same for user hash 0.
 size_t
     wp_engine_predict (wp_engine_t *self, const wp_pattern_t *pattern,
                        size_t n_pattern, uint64_t now_ms,
                        wp_prediction_t *out, size_t capacity);
 
+//  The cost-minimising plan for an idle-time distribution: mass [i] in
+//  bin i (WP_IDLE_BINS, need not sum to 1), a load time and a break-even
+//  time (ms). Fills *plan.
+void
+    wp_engine_plan (const double *mass, double load_ms, double break_even_ms,
+                    double horizon_ms, wp_plan_t *plan);
+
+//  Break-even time (ms) the engine plans with.
+double
+    wp_engine_break_even_ms (wp_engine_t *self);
+
 //  The horizon in seconds.
 uint32_t
     wp_engine_horizon_s (wp_engine_t *self);
+
+//  The ensemble's weights (WP_ENGINE_FEATURES), and its updates so far.
+const double *
+    wp_engine_weights (wp_engine_t *self, uint64_t *updates);
+
+//  Bytes of memory held.
+size_t
+    wp_engine_state_bytes (wp_engine_t *self);
 
 #ifdef __cplusplus
 }

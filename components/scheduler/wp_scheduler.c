@@ -6,36 +6,64 @@
 #include <math.h>
 #include "wp_scheduler.h"
 
-#define USERS_PER_MODEL 16
+#define RETRY_MS 1000           //  a wanted model that found no room retries
+#define VICTIM_SAMPLE 64        //  held models a victim search looks at, at most
+#define DISPLACE_MAX 16         //  models cooled to make room for one, at most
 
-//  One user's latest prediction for a model.
+//  One user's latest prediction (and plan) for a model.
 typedef struct {
     uint64_t user;          //  user hash
-    double probability;     //  predicted
-    uint64_t until_ms;      //  valid until
+    uint64_t until_ms;      //  valid until (a plan: its end)
     uint64_t expected_ms;   //  event time of the expected request
+    uint64_t last_ms;       //  the user's last request (plan entries)
+    uint64_t keep_until_ms; //  plan: keep until
+    uint64_t prewarm_at_ms; //  plan: load again at (0: no window)
+    uint64_t hold_until_ms; //  plan: hold until
+    double probability;     //  predicted
+    double benefit_ms;      //  wait saved (0: the load time)
+    float gap_q [WP_ENGINE_QUANTILES];  //  idle-time quantiles (0: none)
+    bool plan;              //  carries a plan
 } demand_t;
 
 //  One model.
 typedef struct {
     char *name;                         //  owned
+    uint32_t index;                     //  in models []
     uint32_t memory_mb;                 //  memory when warm
     uint32_t load_ms;                   //  load time
     wp_model_state_t state;             //  what we believe
     bool external;                      //  warmed by someone else: hold it
-    demand_t demand [USERS_PER_MODEL];  //  per-user predictions
-    uint8_t n_demand;
+    bool dirty;                         //  in the dirty list
+    bool waiting;                       //  wanted but not placed
+    bool chosen;                        //  picked as a victim this round
+    demand_t *demand;                   //  per-user predictions
+    uint8_t n_demand, cap_demand;
+    uint64_t wake_ms;                   //  time of its live heap entry, 0 none
+    uint64_t warm_at;                   //  when our warm of it was done
     double score;                       //  demand, during decide
-    bool active;                        //  in the active list
+    double value;                       //  value, during decide
 } model_t;
+
+//  A wake-up: look at the model again at time.
+typedef struct {
+    uint64_t time;
+    uint32_t model;
+} wake_t;
 
 struct _wp_scheduler_t {
     wp_scheduler_opts_t opts;   //  effective options
+    double horizon_ms;          //  horizon of the value
     model_t **models;           //  every model seen
     size_t n_models, cap_models;
     zhashx_t *by_name;          //  name -> model_t *
-    model_t **active;           //  models with demand or not cold
-    size_t n_active, cap_active;
+    uint32_t *dirty;            //  models to look at in the next decide
+    size_t n_dirty, cap_dirty;
+    wake_t *heap;               //  wake-ups, earliest first
+    size_t n_heap, cap_heap;
+    uint32_t held;              //  models warm or warming
+    uint64_t held_mb;           //  their memory
+    uint32_t victim_cursor;     //  where the sampled victim search starts
+    uint64_t now_ms;            //  time of the latest decide
     bool admit;                 //  resource manager admits warmups
 };
 
@@ -55,6 +83,9 @@ wp_scheduler_new (const wp_scheduler_opts_t *opts)
         self->opts.hysteresis = 0;
     if (!self->opts.ttl_s)
         self->opts.ttl_s = 300;
+    if (!self->opts.horizon_s)
+        self->opts.horizon_s = 300;
+    self->horizon_ms = self->opts.horizon_s * 1000.0;
     self->by_name = zhashx_new ();
     self->admit = true;
     return self;
@@ -70,13 +101,109 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
         return;
     for (size_t i = 0; i < self->n_models; i++) {
         free (self->models [i]->name);
+        free (self->models [i]->demand);
         free (self->models [i]);
     }
     free (self->models);
-    free (self->active);
+    free (self->dirty);
+    free (self->heap);
     zhashx_destroy (&self->by_name);
     free (self);
     *self_p = NULL;
+}
+
+//  True for warm or warming.
+static bool
+s_holds (const model_t *model)
+{
+    return model->state == WP_MODEL_WARM || model->state == WP_MODEL_WARMING;
+}
+
+//  Change a model's state, keeping the held count and memory.
+static void
+s_set_state (wp_scheduler_t *self, model_t *model, wp_model_state_t state)
+{
+    bool before = s_holds (model);
+    model->state = state;
+    bool after = s_holds (model);
+    if (before && !after) {
+        self->held--;
+        self->held_mb -= model->memory_mb;
+    }
+    else
+    if (!before && after) {
+        self->held++;
+        self->held_mb += model->memory_mb;
+    }
+}
+
+//  Put a model on the dirty list.
+static void
+s_touch (wp_scheduler_t *self, model_t *model)
+{
+    if (model->dirty)
+        return;
+    if (self->n_dirty == self->cap_dirty) {
+        self->cap_dirty = self->cap_dirty ? self->cap_dirty * 2 : 16;
+        self->dirty = (uint32_t *) realloc (self->dirty, self->cap_dirty * sizeof (uint32_t));
+        assert (self->dirty);
+    }
+    self->dirty [self->n_dirty++] = model->index;
+    model->dirty = true;
+}
+
+//  True when wake-up a is due before b.
+static inline bool
+s_before (const wake_t *a, const wake_t *b)
+{
+    return a->time < b->time || (a->time == b->time && a->model < b->model);
+}
+
+//  Look at a model again at time (the earliest pending wake-up stays).
+static void
+s_wake_at (wp_scheduler_t *self, model_t *model, uint64_t time)
+{
+    if (model->wake_ms && model->wake_ms <= time)
+        return;
+    if (self->n_heap == self->cap_heap) {
+        self->cap_heap = self->cap_heap ? self->cap_heap * 2 : 64;
+        self->heap = (wake_t *) realloc (self->heap, self->cap_heap * sizeof (wake_t));
+        assert (self->heap);
+    }
+    wake_t wake = { time, model->index };
+    size_t pos = self->n_heap++;
+    while (pos) {
+        size_t parent = (pos - 1) / 2;
+        if (!s_before (&wake, &self->heap [parent]))
+            break;
+        self->heap [pos] = self->heap [parent];
+        pos = parent;
+    }
+    self->heap [pos] = wake;
+    model->wake_ms = time;
+}
+
+//  Remove the earliest wake-up.
+static wake_t
+s_wake_pop (wp_scheduler_t *self)
+{
+    wake_t top = self->heap [0];
+    wake_t last = self->heap [--self->n_heap];
+    size_t size = self->n_heap, pos = 0;
+    while (size) {
+        size_t child = 2 * pos + 1;
+        if (child >= size)
+            break;
+        if (child + 1 < size && s_before (&self->heap [child + 1], &self->heap [child]))
+            child++;
+        if (!s_before (&self->heap [child], &last))
+            break;
+        self->heap [pos] = self->heap [child];
+        pos = child;
+    }
+    if (size)
+        self->heap [pos] = last;
+    return top;
 }
 
 //  Find or create a model.
@@ -98,25 +225,10 @@ s_model (wp_scheduler_t *self, const char *name)
                                              self->cap_models * sizeof (model_t *));
         assert (self->models);
     }
+    model->index = (uint32_t) self->n_models;
     self->models [self->n_models++] = model;
     zhashx_insert (self->by_name, name, model);
     return model;
-}
-
-//  Put a model on the active list.
-static void
-s_activate (wp_scheduler_t *self, model_t *model)
-{
-    if (model->active)
-        return;
-    if (self->n_active == self->cap_active) {
-        self->cap_active = self->cap_active ? self->cap_active * 2 : 16;
-        self->active = (model_t **) realloc (self->active,
-                                             self->cap_active * sizeof (model_t *));
-        assert (self->active);
-    }
-    self->active [self->n_active++] = model;
-    model->active = true;
 }
 
 //  Describe a model.
@@ -126,10 +238,20 @@ wp_scheduler_model (wp_scheduler_t *self, const char *name, uint32_t memory_mb,
 {
     assert (self && name);
     model_t *model = s_model (self, name);
-    if (memory_mb)
+    if (memory_mb) {
+        if (s_holds (model))
+            self->held_mb = self->held_mb - model->memory_mb + memory_mb;
         model->memory_mb = memory_mb;
+    }
     if (load_ms)
         model->load_ms = load_ms;
+}
+
+//  True if a demand entry has a plan.
+static inline bool
+s_has_plan (const wp_prediction_t *p)
+{
+    return p->keep_until_ms || p->hold_until_ms;
 }
 
 //  Record a user's predictions.
@@ -140,43 +262,74 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
 {
     assert (self && (predictions || n == 0));
     for (size_t i = 0; i < n; i++) {
-        model_t *model = s_model (self, predictions [i].model);
+        const wp_prediction_t *p = &predictions [i];
+        model_t *model = s_model (self, p->model);
         demand_t *slot = NULL;
         for (uint8_t j = 0; j < model->n_demand && !slot; j++)
             if (model->demand [j].user == user_hash)
                 slot = &model->demand [j];
-        if (!slot && model->n_demand < USERS_PER_MODEL)
+        if (!slot && model->n_demand < WP_SCHEDULER_USERS_MAX) {
+            if (model->n_demand == model->cap_demand) {
+                model->cap_demand = model->cap_demand ? model->cap_demand * 2 : 1;
+                model->demand = (demand_t *) realloc (model->demand,
+                                                      model->cap_demand * sizeof (demand_t));
+                assert (model->demand);
+            }
             slot = &model->demand [model->n_demand++];
+            memset (slot, 0, sizeof *slot);
+        }
         if (!slot) {
             //  Full: replace the entry that expires first.
             slot = &model->demand [0];
             for (uint8_t j = 1; j < model->n_demand; j++)
                 if (model->demand [j].until_ms < slot->until_ms)
                     slot = &model->demand [j];
+            memset (slot, 0, sizeof *slot);
         }
         slot->user = user_hash;
-        slot->probability = predictions [i].probability;
-        slot->until_ms = now_ms + (uint64_t) self->opts.ttl_s * 1000;
-        slot->expected_ms = now_ms + predictions [i].expected_in_ms;
-        s_activate (self, model);
+        slot->probability = p->probability;
+        slot->expected_ms = now_ms + p->expected_in_ms;
+        if (p->gap_q [WP_ENGINE_QUANTILES - 1] > 0)
+            memcpy (slot->gap_q, p->gap_q, sizeof slot->gap_q);
+        if (s_has_plan (p)) {
+            slot->plan = true;
+            slot->last_ms = p->last_ms ? p->last_ms : now_ms;
+            slot->keep_until_ms = p->keep_until_ms;
+            slot->prewarm_at_ms = p->hold_until_ms ? p->prewarm_at_ms : 0;
+            slot->hold_until_ms = p->hold_until_ms;
+            slot->benefit_ms = p->benefit_ms;
+            uint64_t end = p->keep_until_ms > p->hold_until_ms ? p->keep_until_ms
+                                                                : p->hold_until_ms;
+            slot->until_ms = end + 1;
+        }
+        else
+        if (!slot->plan) {
+            slot->until_ms = now_ms + (uint64_t) self->opts.ttl_s * 1000;
+            slot->benefit_ms = p->benefit_ms;
+        }
+        s_touch (self, model);
     }
 }
 
-//  A warmup finished.
+//  A warmup finished: the model is looked at again in the next decide; a
+//  failed warm of ours a tick later (not at once: no retry storm).
 void
 wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, bool ok)
 {
     assert (self && name);
     model_t *model = s_model (self, name);
+    bool failed = !ok && action == WP_ACTION_WARM && model->state == WP_MODEL_WARMING;
     if (action == WP_ACTION_WARM) {
         if (ok) {
             if (model->state != WP_MODEL_WARMING)
                 model->external = true;     //  not ours: hold it
-            model->state = WP_MODEL_WARM;
+            else
+                model->warm_at = self->now_ms;
+            s_set_state (self, model, WP_MODEL_WARM);
         }
         else
         if (model->state == WP_MODEL_WARMING)
-            model->state = WP_MODEL_COLD;
+            s_set_state (self, model, WP_MODEL_COLD);
     }
     else {
         if (ok) {
@@ -184,14 +337,28 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
             //  again only on predictions made after it.
             if (model->state != WP_MODEL_COOLING)
                 model->n_demand = 0;
-            model->state = WP_MODEL_COLD;
+            s_set_state (self, model, WP_MODEL_COLD);
             model->external = false;
         }
         else
         if (model->state == WP_MODEL_COOLING)
-            model->state = WP_MODEL_WARM;
+            s_set_state (self, model, WP_MODEL_WARM);
     }
-    s_activate (self, model);
+    if (failed)
+        s_wake_at (self, model, self->now_ms + RETRY_MS);
+    else
+        s_touch (self, model);
+}
+
+//  Resident by a request (or gone).
+void
+wp_scheduler_resident (wp_scheduler_t *self, const char *name, bool resident)
+{
+    assert (self && name);
+    model_t *model = s_model (self, name);
+    s_set_state (self, model, resident ? WP_MODEL_WARM : WP_MODEL_COLD);
+    model->external = false;
+    s_touch (self, model);
 }
 
 //  Resource admission.
@@ -199,48 +366,168 @@ void
 wp_scheduler_admit (wp_scheduler_t *self, bool admit)
 {
     assert (self);
+    if (admit && !self->admit)
+        for (size_t i = 0; i < self->n_models; i++)
+            if (self->models [i]->waiting)
+                s_touch (self, self->models [i]);
     self->admit = admit;
 }
 
-//  Expire old demand and compute the model's demand now. Returns the
-//  earliest expected request time through *expected.
+//  Fraction of idle times at or below x from quantiles (piecewise linear).
 static double
-s_demand (wp_scheduler_t *self, model_t *model, uint64_t now_ms, uint64_t *expected)
+s_quantile_cdf (const float *q, double x)
 {
-    double none = 1.0;
-    uint64_t soonest = UINT64_MAX;
+    static const double levels [WP_ENGINE_QUANTILES] = { 0.25, 0.5, 0.75, 0.9, 0.99 };
+    double prev_x = 0, prev_p = 0;
+    for (int i = 0; i < WP_ENGINE_QUANTILES; i++) {
+        if (x < q [i]) {
+            double span = q [i] - prev_x;
+            return span > 0 ? prev_p + (levels [i] - prev_p) * (x - prev_x) / span : levels [i];
+        }
+        prev_x = q [i];
+        prev_p = levels [i];
+    }
+    double end = 2.0 * q [WP_ENGINE_QUANTILES - 1];
+    if (x >= end || end <= prev_x)
+        return 1;
+    return prev_p + (1 - prev_p) * (x - prev_x) / (end - prev_x);
+}
+
+//  Chance of a user's request within the horizon, now.
+static double
+s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
+{
+    if (!d->plan || d->gap_q [WP_ENGINE_QUANTILES - 1] <= 0)
+        return d->probability;
+    double idle = now_ms > d->last_ms ? (double) (now_ms - d->last_ms) : 0;
+    double before = s_quantile_cdf (d->gap_q, idle);
+    double left = 1 - before;
+    if (left < 0.01)
+        left = 0.01;
+    double p = (s_quantile_cdf (d->gap_q, idle + self->horizon_ms) - before) / left;
+    return p < 0 ? 0 : p > 1 ? 1 : p;
+}
+
+//  True if a plan covers now.
+static inline bool
+s_covers (const demand_t *d, uint64_t now_ms)
+{
+    return d->plan && (now_ms <= d->keep_until_ms
+                       || (d->hold_until_ms && d->prewarm_at_ms <= now_ms
+                           && now_ms <= d->hold_until_ms));
+}
+
+//  Expire old demand; compute the model's demand (predictions without a
+//  plan), its value, whether a plan covers now, the next plan boundary,
+//  the next start of a window, and the earliest expected request.
+static void
+s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
+          uint64_t *next, uint64_t *next_start, uint64_t *expected)
+{
+    double none = 1.0, any = 1.0, benefit = 0;
+    uint64_t soonest = UINT64_MAX, boundary = UINT64_MAX, start = UINT64_MAX;
+    bool cover = false;
     uint8_t kept = 0;
     for (uint8_t j = 0; j < model->n_demand; j++) {
         demand_t *d = &model->demand [j];
         if (d->until_ms <= now_ms)
             continue;
         model->demand [kept++] = *d;
-        none *= 1.0 - d->probability;
+        double chance = s_chance (self, d, now_ms);
+        any *= 1.0 - chance;
+        double saves = d->benefit_ms > 0 ? d->benefit_ms : model->load_ms;
+        if (saves > benefit)
+            benefit = saves;
         if (d->expected_ms < soonest)
             soonest = d->expected_ms;
+        if (!d->plan) {
+            none *= 1.0 - d->probability;
+            if (d->until_ms < boundary)
+                boundary = d->until_ms;
+            continue;
+        }
+        cover = cover || s_covers (d, now_ms);
+        if (now_ms <= d->keep_until_ms && d->keep_until_ms + 1 < boundary)
+            boundary = d->keep_until_ms + 1;
+        if (d->hold_until_ms) {
+            if (now_ms < d->prewarm_at_ms && d->prewarm_at_ms < boundary)
+                boundary = d->prewarm_at_ms;
+            if (now_ms < d->prewarm_at_ms && d->prewarm_at_ms < start)
+                start = d->prewarm_at_ms;
+            if (now_ms <= d->hold_until_ms && d->hold_until_ms + 1 < boundary)
+                boundary = d->hold_until_ms + 1;
+        }
     }
     model->n_demand = kept;
+    model->score = 1.0 - none;
+    double memory = model->memory_mb ? model->memory_mb : 1;
+    model->value = (1.0 - any) * benefit / memory;
+    if (covered)
+        *covered = cover;
+    if (next)
+        *next = boundary;
+    if (next_start)
+        *next_start = start;
     if (expected)
         *expected = soonest == UINT64_MAX ? now_ms : soonest;
-    return 1.0 - none;
 }
 
-//  Order models by expected benefit, highest first; ties by name.
+//  Order candidates by value, highest first; ties by name.
 static int
-s_by_benefit (const void *a, const void *b)
+s_by_value (const void *a, const void *b)
 {
     const model_t *x = *(model_t *const *) a, *y = *(model_t *const *) b;
-    double bx = x->score * x->load_ms, by = y->score * y->load_ms;
-    if (bx != by)
-        return bx > by ? -1 : 1;
+    if (x->value != y->value)
+        return x->value > y->value ? -1 : 1;
     return strcmp (x->name, y->name);
 }
 
-//  True for warm or warming.
-static bool
-s_holds (const model_t *model)
+//  Write a decision.
+static void
+s_decision (wp_decision_t *d, model_t *model, wp_action_t action, uint64_t now_ms,
+            uint64_t expected)
 {
-    return model->state == WP_MODEL_WARM || model->state == WP_MODEL_WARMING;
+    memset (d, 0, sizeof *d);
+    d->model = model->name;
+    d->action = action;
+    d->priority = 2;
+    d->memory_mb = model->memory_mb;
+    if (action == WP_ACTION_WARM) {
+        d->deadline_ms = expected;
+        d->benefit_ms = model->score > 0 ? model->score * model->load_ms
+                                         : model->value * model->memory_mb;
+        d->priority = expected < now_ms + model->load_ms ? 3 : 2;
+    }
+}
+
+//  The held model of lowest value (sampled when many are held).
+static model_t *
+s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double below,
+          wp_scheduler_can_fn *can, void *arg)
+{
+    model_t *lowest = NULL;
+    size_t n = self->n_models, seen = 0;
+    if (!n)
+        return NULL;
+    size_t start = self->victim_cursor % n;
+    for (size_t k = 0; k < n && seen < VICTIM_SAMPLE; k++) {
+        model_t *model = self->models [(start + k) % n];
+        if (!s_holds (model) || model->external || model == except
+            || model->state == WP_MODEL_COOLING || model->chosen)
+            continue;
+        if (can && !can (model->name, arg))
+            continue;
+        seen++;
+        s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
+        if (model->value >= below)
+            continue;
+        if (!lowest || model->value < lowest->value
+            || (model->value == lowest->value && strcmp (model->name, lowest->name) < 0))
+            lowest = model;
+    }
+    if (seen >= VICTIM_SAMPLE)
+        self->victim_cursor += VICTIM_SAMPLE / 2;
+    return lowest;
 }
 
 //  Decide.
@@ -249,93 +536,172 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                      size_t capacity)
 {
     assert (self && out);
-    //  Score the active models; drop the ones with nothing going on.
-    size_t kept = 0;
-    for (size_t i = 0; i < self->n_active; i++) {
-        model_t *model = self->active [i];
-        model->score = s_demand (self, model, now_ms, NULL);
-        if (model->n_demand == 0 && model->state == WP_MODEL_COLD) {
-            model->active = false;
-            continue;
-        }
-        self->active [kept++] = model;
+    self->now_ms = now_ms;
+    //  Wake-ups due join the dirty models.
+    while (self->n_heap && self->heap [0].time <= now_ms) {
+        wake_t wake = s_wake_pop (self);
+        model_t *model = self->models [wake.model];
+        if (model->wake_ms != wake.time)
+            continue;                       //  superseded
+        model->wake_ms = 0;
+        s_touch (self, model);
     }
-    self->n_active = kept;
-    //  qsort's array may not be NULL, even for no element (UBSan aborts)
-    if (self->n_active > 1)
-        qsort (self->active, self->n_active, sizeof (model_t *), s_by_benefit);
-
-    //  Take wanted models greedily within the budgets.
-    uint32_t count = 0;
-    uint64_t memory = 0;
     size_t n = 0;
-    bool *take = (bool *) calloc (self->n_active + 1, sizeof (bool));
-    assert (take);
-    for (size_t i = 0; i < self->n_active; i++) {
-        model_t *model = self->active [i];
-        double bar = s_holds (model) ? self->opts.threshold - self->opts.hysteresis
-                                     : self->opts.threshold;
-        bool wanted = model->external || (model->n_demand > 0 && model->score >= bar);
-        if (!wanted)
-            continue;
-        //  A cold model that cannot be warmed this round takes no room
-        //  from the ones that are held.
-        if (!s_holds (model) && model->state != WP_MODEL_COOLING
-            && !(self->opts.background && self->admit))
-            continue;
-        if (count + 1 > self->opts.max_warm_models)
-            continue;
-        if (self->opts.max_memory_mb && memory + model->memory_mb > self->opts.max_memory_mb)
-            continue;
-        take [i] = true;
-        count++;
-        memory += model->memory_mb;
-    }
-    //  Cool first (frees room), then warm.
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < self->n_active && n < capacity; i++) {
-            model_t *model = self->active [i];
-            wp_decision_t *d = &out [n];
-            if (pass == 0 && !take [i] && s_holds (model)) {
-                memset (d, 0, sizeof *d);
-                d->model = model->name;
-                d->action = WP_ACTION_COOL;
-                d->priority = 2;
-                d->memory_mb = model->memory_mb;
-                if (model->score >= self->opts.threshold - self->opts.hysteresis)
-                    snprintf (d->reason, sizeof d->reason,
-                              "demand %.2f but no room (%u models, %u MiB budget)",
-                              model->score, self->opts.max_warm_models,
-                              (unsigned) self->opts.max_memory_mb);
-                else
-                    snprintf (d->reason, sizeof d->reason,
-                              "demand %.2f below %.2f", model->score,
-                              self->opts.threshold - self->opts.hysteresis);
-                model->state = WP_MODEL_COOLING;
-                n++;
+    model_t **warm = (model_t **) malloc ((self->n_dirty + 1) * sizeof (model_t *));
+    uint64_t *expects = (uint64_t *) malloc ((self->n_dirty + 1) * sizeof (uint64_t));
+    assert (warm && expects);
+    size_t n_warm = 0, kept = 0;
+    bool can_warm = self->opts.background && self->admit;
+    for (size_t i = 0; i < self->n_dirty; i++) {
+        model_t *model = self->models [self->dirty [i]];
+        bool covered;
+        uint64_t next, next_start, expected;
+        s_assess (self, model, now_ms, &covered, &next, &next_start, &expected);
+        bool held = s_holds (model);
+        double bar = held ? self->opts.threshold - self->opts.hysteresis
+                          : self->opts.threshold;
+        bool wanted = model->external || covered || model->score >= bar;
+        //  Time hysteresis: wanted again soon, keep it; a warm still
+        //  running or just done is not undone (looked at again later).
+        if (!wanted && held && next_start != UINT64_MAX
+            && next_start <= now_ms + self->opts.hysteresis_ms)
+            wanted = true;
+        if (!wanted && !model->external && model->state == WP_MODEL_WARMING) {
+            wanted = true;
+            next = now_ms + RETRY_MS < next ? now_ms + RETRY_MS : next;
+        }
+        if (!wanted && model->state == WP_MODEL_WARM && self->opts.min_hold_ms
+            && now_ms < model->warm_at + self->opts.min_hold_ms) {
+            wanted = true;
+            uint64_t until = model->warm_at + self->opts.min_hold_ms;
+            next = until < next ? until : next;
+        }
+        if (held && !wanted) {
+            if (n >= capacity) {
+                self->dirty [kept++] = model->index;
+                continue;
             }
+            wp_decision_t *d = &out [n++];
+            s_decision (d, model, WP_ACTION_COOL, now_ms, expected);
+            if (model->score > 0)
+                snprintf (d->reason, sizeof d->reason, "demand %.2f below %.2f",
+                          model->score, self->opts.threshold - self->opts.hysteresis);
             else
-            if (pass == 1 && take [i] && !s_holds (model)
-                && model->state != WP_MODEL_COOLING
-                && self->opts.background && self->admit) {
-                uint64_t expected;
-                s_demand (self, model, now_ms, &expected);
-                memset (d, 0, sizeof *d);
-                d->model = model->name;
-                d->action = WP_ACTION_WARM;
-                d->deadline_ms = expected;
-                d->benefit_ms = model->score * model->load_ms;
-                d->memory_mb = model->memory_mb;
-                d->priority = expected < now_ms + model->load_ms ? 3 : 2;
-                snprintf (d->reason, sizeof d->reason,
-                          "demand %.2f >= %.2f from %u user(s)", model->score,
-                          self->opts.threshold, (unsigned) model->n_demand);
-                model->state = WP_MODEL_WARMING;
-                n++;
+                snprintf (d->reason, sizeof d->reason, "plan ended, %u user(s)",
+                          (unsigned) model->n_demand);
+            s_set_state (self, model, WP_MODEL_COOLING);
+        }
+        model->waiting = false;
+        if (wanted && model->state == WP_MODEL_COLD && !model->external) {
+            model->waiting = true;
+            if (can_warm) {
+                expects [n_warm] = expected;
+                warm [n_warm++] = model;
             }
         }
-    free (take);
+        model->dirty = false;
+        if (next != UINT64_MAX)
+            s_wake_at (self, model, next);
+    }
+    self->n_dirty = kept;
+    //  Warm the wanted ones, best first, making room from lower values.
+    if (n_warm > 1)
+        qsort (warm, n_warm, sizeof (model_t *), s_by_value);
+    for (size_t i = 0; i < n_warm; i++) {
+        model_t *model = warm [i];
+        uint64_t expected = now_ms;
+        s_assess (self, model, now_ms, NULL, NULL, NULL, &expected);
+        //  Lower-value held models that would make room, lowest first:
+        //  cooled only if together they make enough.
+        model_t *victims [DISPLACE_MAX];
+        size_t n_victims = 0;
+        uint32_t count = self->held;
+        uint64_t memory = self->held_mb;
+        while (n_victims < DISPLACE_MAX && n + n_victims + 1 < capacity
+               && (count + 1 > self->opts.max_warm_models
+                   || (self->opts.max_memory_mb
+                       && memory + model->memory_mb > self->opts.max_memory_mb))) {
+            model_t *victim = s_lowest (self, now_ms, model, model->value, NULL, NULL);
+            if (!victim)
+                break;
+            victim->chosen = true;
+            victims [n_victims++] = victim;
+            count--;
+            memory -= victim->memory_mb;
+        }
+        bool fits = count + 1 <= self->opts.max_warm_models
+                 && (!self->opts.max_memory_mb
+                     || memory + model->memory_mb <= self->opts.max_memory_mb);
+        for (size_t v = 0; v < n_victims; v++) {
+            model_t *victim = victims [v];
+            victim->chosen = false;
+            if (!fits)
+                continue;
+            wp_decision_t *d = &out [n++];
+            s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
+            snprintf (d->reason, sizeof d->reason,
+                      "value %.3g below %.3g of %s: no room (%u models, %u MiB budget)",
+                      victim->value, model->value, model->name,
+                      self->opts.max_warm_models, (unsigned) self->opts.max_memory_mb);
+            s_set_state (self, victim, WP_MODEL_COOLING);
+        }
+        if (!fits || n >= capacity) {
+            if (n >= capacity)
+                s_touch (self, model);
+            else
+                s_wake_at (self, model, now_ms + RETRY_MS);
+            continue;
+        }
+        wp_decision_t *d = &out [n++];
+        s_decision (d, model, WP_ACTION_WARM, now_ms, expected);
+        if (model->score >= self->opts.threshold)
+            snprintf (d->reason, sizeof d->reason, "demand %.2f >= %.2f from %u user(s)",
+                      model->score, self->opts.threshold, (unsigned) model->n_demand);
+        else
+            snprintf (d->reason, sizeof d->reason, "plan of %u user(s), value %.3g",
+                      (unsigned) model->n_demand, model->value);
+        s_set_state (self, model, WP_MODEL_WARMING);
+        model->waiting = false;
+    }
+    free (warm);
+    free (expects);
     return n;
+}
+
+//  Earliest time decide has something to do.
+uint64_t
+wp_scheduler_next_ms (wp_scheduler_t *self)
+{
+    assert (self);
+    while (self->n_heap) {
+        wake_t *top = &self->heap [0];
+        if (self->models [top->model]->wake_ms == top->time)
+            return self->n_dirty ? 0 : top->time;
+        s_wake_pop (self);
+    }
+    return self->n_dirty ? 0 : UINT64_MAX;
+}
+
+//  The held model of lowest value.
+const char *
+wp_scheduler_victim (wp_scheduler_t *self, uint64_t now_ms, const char *except,
+                     wp_scheduler_can_fn *can, void *arg)
+{
+    assert (self);
+    model_t *skip = except ? (model_t *) zhashx_lookup (self->by_name, except) : NULL;
+    model_t *lowest = s_lowest (self, now_ms, skip, INFINITY, can, arg);
+    return lowest ? lowest->name : NULL;
+}
+
+//  Value of a model now.
+double
+wp_scheduler_value (wp_scheduler_t *self, const char *name, uint64_t now_ms)
+{
+    model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
+    if (!model)
+        return 0;
+    s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
+    return model->value;
 }
 
 //  State of a model.
@@ -351,27 +717,34 @@ double
 wp_scheduler_demand (wp_scheduler_t *self, const char *name, uint64_t now_ms)
 {
     model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
-    return model ? s_demand (self, model, now_ms, NULL) : 0;
+    if (!model)
+        return 0;
+    s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
+    return model->score;
 }
 
 //  Models warm or warming.
 uint32_t
 wp_scheduler_warm_count (wp_scheduler_t *self)
 {
-    uint32_t count = 0;
-    for (size_t i = 0; i < self->n_models; i++)
-        if (s_holds (self->models [i]))
-            count++;
-    return count;
+    return self->held;
 }
 
 //  Their memory.
 uint64_t
 wp_scheduler_warm_memory_mb (wp_scheduler_t *self)
 {
-    uint64_t memory = 0;
+    return self->held_mb;
+}
+
+//  Bytes held.
+size_t
+wp_scheduler_state_bytes (wp_scheduler_t *self)
+{
+    size_t bytes = sizeof *self + self->cap_models * sizeof (model_t *)
+                 + self->cap_dirty * sizeof (uint32_t) + self->cap_heap * sizeof (wake_t);
     for (size_t i = 0; i < self->n_models; i++)
-        if (s_holds (self->models [i]))
-            memory += self->models [i]->memory_mb;
-    return memory;
+        bytes += sizeof (model_t) + strlen (self->models [i]->name) + 1 + 48
+               + self->models [i]->cap_demand * sizeof (demand_t);
+    return bytes;
 }

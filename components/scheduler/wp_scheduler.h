@@ -1,16 +1,31 @@
 /*  =========================================================================
-    wp_scheduler - WarmupScheduler core: turns predictions into warm and
-    cool decisions within the model-count and memory budgets.
+    wp_scheduler - WarmupScheduler core: turns predictions and their plans
+    into warm and cool decisions within the model-count and memory budgets.
 
-    Demand: each model keeps the latest prediction of up to 16 users, each
-    valid for ttl_s. A model's demand is the chance that at least one of
-    them asks: 1 - prod (1 - p_user). Models whose demand reaches the
-    threshold are wanted; a model already warm stays wanted until its
-    demand falls below threshold - hysteresis (so it does not flap).
-    Wanted models are ranked by expected benefit (demand x load time) and
-    taken greedily while max_warm_models and max_memory_mb allow. Wanted
-    and cold -> WARM (if background warmups are enabled and the resource
-    manager admits them); warm or warming and not taken -> COOL. A model
+    Plans: a prediction from the engine carries a plan for its user and
+    model: keep the model until keep_until_ms, and/or load it again at
+    prewarm_at_ms and hold it until hold_until_ms. A model is wanted while
+    any of its users' plans covers the time. The scheduler wakes at the
+    plans' boundaries (wp_scheduler_next_ms: the actor's tick or the
+    replay's timer) and only the models whose situation changed are looked
+    at, so a decision round costs what changed, not what is known.
+
+    Demand: a prediction without a plan (older engines, or a model that is
+    not the user's latest) counts for ttl_s as before: the model's demand
+    is 1 - prod (1 - p_user) over such predictions; it is wanted when that
+    reaches the threshold, and a model already warm stays wanted until it
+    falls below threshold - hysteresis (so it does not flap).
+
+    Value: what holding a model is worth now, per MB: the chance of a
+    request within the horizon (for a plan, from the idle-time quantiles
+    it carries, given how long the user has been idle) x the wait it saves
+    (the prediction's benefit, or the load time) / memory_mb. When a wanted
+    model does not fit, held models of lower value are cooled for it
+    (lowest first); if that cannot make room it waits. A plan that ends
+    is not cooled when the same model is wanted again within
+    hysteresis_ms (time hysteresis: no cool-and-reload flapping), nor
+    while its warm is still running, nor within min_hold_ms of its warm
+    being done (a real load has latency the plan did not see). A model
     warmed by someone else (an operator's "warm", seen only as warmup
     done) is held until someone cools it; a model cooled by someone else
     is warmed again only on predictions made after that.
@@ -33,9 +48,13 @@ extern "C" {
 
 #define WP_SCHEDULER_REASON_MAX 128
 
+//  Most users whose predictions a model remembers.
+#define WP_SCHEDULER_USERS_MAX 16
+
 //  Options; zero fields take the defaults noted.
 typedef struct {
-    uint32_t max_warm_models;   //  models warm or warming at once (default 5)
+    uint32_t max_warm_models;   //  models warm or warming at once (default 5;
+                                //  UINT32_MAX: no limit)
     uint64_t max_memory_mb;     //  their memory at most, MiB (0 = unbounded)
     double threshold;           //  demand that makes a model wanted (default 0.7)
     double hysteresis;          //  a warm model stays until threshold - this
@@ -44,6 +63,11 @@ typedef struct {
     bool background;            //  warm on predictions at all (set explicitly)
     uint32_t default_memory_mb; //  memory of a model never described
     uint32_t default_load_ms;   //  load time of a model never described
+    uint32_t horizon_s;         //  horizon of the value, s (default 300)
+    uint32_t hysteresis_ms;     //  a plan's end does not cool a model wanted
+                                //  again within this (default 0)
+    uint32_t min_hold_ms;       //  a model we warmed stays at least this long
+                                //  after its warm is done (default 0)
 } wp_scheduler_opts_t;
 
 //  Action codes, as in the WarmupRequested schema.
@@ -65,6 +89,9 @@ typedef struct {
     char reason [WP_SCHEDULER_REASON_MAX];  //  why, for people
 } wp_decision_t;
 
+//  Asked by wp_scheduler_victim: may this model be cooled now?
+typedef bool (wp_scheduler_can_fn) (const char *model, void *arg);
+
 typedef struct _wp_scheduler_t wp_scheduler_t;
 
 //  Create a scheduler; opts must be given (background is not defaulted).
@@ -81,7 +108,9 @@ void
     wp_scheduler_model (wp_scheduler_t *self, const char *model,
                         uint32_t memory_mb, uint32_t load_ms);
 
-//  Record a user's predictions made at now_ms.
+//  Record a user's predictions made at now_ms. A prediction with a plan
+//  replaces the user's plan for the model; one without keeps the plan and
+//  updates the probability.
 void
     wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
                               const wp_prediction_t *predictions, size_t n,
@@ -92,6 +121,11 @@ void
     wp_scheduler_done (wp_scheduler_t *self, const char *model,
                        wp_action_t action, bool ok);
 
+//  The model became resident (or left) by a request, not by a decision:
+//  it is held (or not) under the plans, not as an external warm.
+void
+    wp_scheduler_resident (wp_scheduler_t *self, const char *model, bool resident);
+
 //  Whether background warmups are admitted now (resource manager).
 void
     wp_scheduler_admit (wp_scheduler_t *self, bool admit);
@@ -101,6 +135,21 @@ void
 size_t
     wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms,
                          wp_decision_t *out, size_t capacity);
+
+//  Earliest time decide has something to do (a plan boundary, a retry),
+//  or UINT64_MAX.
+uint64_t
+    wp_scheduler_next_ms (wp_scheduler_t *self);
+
+//  The held model of lowest value now, other than except, that can (if
+//  given) accepts; NULL if none. Its state is not changed.
+const char *
+    wp_scheduler_victim (wp_scheduler_t *self, uint64_t now_ms, const char *except,
+                         wp_scheduler_can_fn *can, void *arg);
+
+//  Value of a model now (wait saved per MB, ms/MB; 0 when unknown).
+double
+    wp_scheduler_value (wp_scheduler_t *self, const char *model, uint64_t now_ms);
 
 //  What the scheduler believes of a model.
 wp_model_state_t
@@ -115,6 +164,10 @@ uint32_t
     wp_scheduler_warm_count (wp_scheduler_t *self);
 uint64_t
     wp_scheduler_warm_memory_mb (wp_scheduler_t *self);
+
+//  Bytes of memory held.
+size_t
+    wp_scheduler_state_bytes (wp_scheduler_t *self);
 
 #ifdef __cplusplus
 }

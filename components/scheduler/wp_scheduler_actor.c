@@ -2,12 +2,15 @@
     wp_scheduler_actor - binds the WarmupScheduler core to the bus.
     =========================================================================
 */
+#include <math.h>
 #include "wp_scheduler_actor.h"
 #include "wp_scheduler.h"
 #include "wp_util.h"
 
 #define PREDICTIONS_MAX 32  //  predictions per event used at most
 #define DECISIONS_MAX 64    //  decisions per round at most
+#define HYSTERESIS_MS 5000  //  a plan's end does not cool a model wanted again sooner
+#define MIN_HOLD_MS 30000   //  a model we warmed stays at least this long
 
 //  Build the state.
 static void *
@@ -23,6 +26,9 @@ s_create (wp_ctx_t *ctx)
         .background = config->background_warmup_enabled,
         .default_memory_mb = config->default_memory_mb,
         .default_load_ms = config->default_load_ms,
+        .horizon_s = config->prediction_horizon_seconds,
+        .hysteresis_ms = HYSTERESIS_MS,
+        .min_hold_ms = MIN_HOLD_MS,
     };
     wp_scheduler_t *self = wp_scheduler_new (&opts);
     for (size_t i = 0; i < config->n_models; i++)
@@ -83,10 +89,30 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
             const Warmup__V1__ModelPrediction *p = in->models [i];
             if (!p->model || !*p->model || !(p->probability >= 0 && p->probability <= 1))
                 continue;   //  NaN fails both comparisons
+            memset (&predictions [n], 0, sizeof predictions [n]);
             predictions [n].model = p->model;
             predictions [n].probability = p->probability;
             predictions [n].expected_in_ms = p->expected_in_ms;
             predictions [n].confidence = p->confidence;
+            //  The plan, if any (a window needs its start before its end).
+            predictions [n].keep_until_ms = p->keep_until_ms;
+            if (p->hold_until_ms && p->prewarm_at_ms <= p->hold_until_ms) {
+                predictions [n].prewarm_at_ms = p->prewarm_at_ms;
+                predictions [n].hold_until_ms = p->hold_until_ms;
+            }
+            predictions [n].benefit_ms = isfinite (p->benefit_ms) && p->benefit_ms > 0
+                                       ? p->benefit_ms : 0;
+            predictions [n].load_ms = p->load_ms;
+            predictions [n].last_ms = p->last_ms;
+            if (p->n_idle_quantiles_ms == WP_ENGINE_QUANTILES) {
+                bool good = true;
+                for (size_t q = 0; q < WP_ENGINE_QUANTILES; q++)
+                    good = good && p->idle_quantiles_ms [q] >= 0
+                        && isfinite (p->idle_quantiles_ms [q]);
+                if (good)
+                    memcpy (predictions [n].gap_q, p->idle_quantiles_ms,
+                            sizeof predictions [n].gap_q);
+            }
             n++;
         }
         uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);

@@ -37,7 +37,7 @@ typedef struct {
     char db [8];
     uint8_t key [300];
     size_t key_len;
-    uint8_t value [64];
+    uint8_t value [1024];
     size_t value_len;
 } record_t;
 
@@ -382,11 +382,12 @@ test_user_models_bound (void **state)
     //  The model's lifetime count is kept.
     assert_true (wp_analyzer_model_count (self, "m2") == 2);
 
-    //  Drain: a delete of (1, m2), the new pair, the changed model.
+    //  Drain: a delete of (1, m2), the new pair, the changed model, and
+    //  (1, m1), whose "asked next" now names m4.
     store.puts = store.deletes = 0;
-    assert_int_equal (wp_analyzer_drain (self, s_store_fn, &store), 3);
+    assert_int_equal (wp_analyzer_drain (self, s_store_fn, &store), 4);
     assert_int_equal (store.deletes, 1);
-    assert_int_equal (store.puts, 2);
+    assert_int_equal (store.puts, 3);
     uint8_t key [10];
     wp_put_u64 (key, 1);
     memcpy (key + 8, "m2", 2);
@@ -468,7 +469,9 @@ test_drain_layout (void **state)
     record_t *pair = (record_t *) zhashx_lookup (store.records, name);
     free (name);
     assert_non_null (pair);
-    assert_int_equal (pair->value_len, 56);
+    assert_int_equal (pair->value_len, 604);
+    //  Version 2 extends version 1: the same first 56 bytes, then format 2.
+    assert_int_equal (pair->value [56], 2);
     assert_true (wp_get_u64 (pair->value) == 2);
     assert_true (wp_get_u64 (pair->value + 8) == T0 + 1000);
     assert_true (wp_get_u64 (pair->value + 16) == T0 + 3000);
@@ -481,7 +484,8 @@ test_drain_layout (void **state)
     record_t *model = (record_t *) zhashx_lookup (store.records, name);
     free (name);
     assert_non_null (model);
-    assert_int_equal (model->value_len, 16);
+    assert_int_equal (model->value_len, 248);
+    assert_int_equal (model->value [16], 2);
     assert_true (wp_get_u64 (model->value) == 2);
     assert_true (wp_get_u64 (model->value + 8) == T0 + 3000);
     //  Clean now; a change makes the pair and its model dirty again.

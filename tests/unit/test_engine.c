@@ -1,9 +1,12 @@
 /*  =========================================================================
-    test_engine - the prediction engine core against the formula its
-    header documents: P = (g * (1 - exp (-H / gap)) * exp (-idle / W)
-    + prior) / (g + 1), with g the number of gaps seen, gap the mean gap
-    (a pair seen once: W), H the horizon and W the usage window. Expected
-    values are computed from that formula here, not copied from a run.
+    test_engine - the prediction engine core ("idle-plan/2"): the
+    cost-minimising plan on hand-made idle-time histograms (costs worked
+    out here), then each signal on small synthetic sequences through the
+    real analyzer, with answers known in advance: a periodic user is
+    pre-warmed so the load ends before the next request; a user who always
+    follows A with B gets B warmed after A; a new user of a model gets the
+    population prior; load times move the pre-warm; the ensemble learns
+    from outcomes; the output is ordered, capped and keeps the latest model.
     =========================================================================
 */
 
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #define T0 1700000000000ULL     //  an event time, ms
+#define MINUTE 60000ULL
 
 //  Assert |actual - expected| <= tolerance, printing both on failure.
 #define assert_close(actual, expected, tolerance) \
@@ -33,385 +37,445 @@ s_assert_close (double actual, double expected, double tolerance,
     }
 }
 
-//  The documented probability, computed independently.
+//  Midpoint of an idle-time bin, ms.
 static double
-s_formula (uint64_t count, double gap_mean_ms, double idle_ms, double horizon_s,
-           double window_s, double prior)
+s_mid (int bin)
 {
-    double gaps = count > 1 ? (double) (count - 1) : 0;
-    double gap = gaps > 0 ? gap_mean_ms : window_s * 1000;
-    double p = (1 - exp (-horizon_s * 1000 / gap)) * exp (-idle_ms / (window_s * 1000));
-    return (gaps * p + prior) / (gaps + 1);
+    return (wp_idle_edge (bin) + wp_idle_edge (bin + 1)) / 2.0;
 }
 
-//  A pattern entry made by hand.
-static wp_pattern_t
-s_pattern (const char *model, uint64_t count, double gap_mean_ms, uint64_t last_ms)
-{
-    wp_pattern_t pattern;
-    memset (&pattern, 0, sizeof pattern);
-    pattern.model = model;
-    pattern.count = count;
-    pattern.first_ms = last_ms;     //  not used by the engine
-    pattern.last_ms = last_ms;
-    pattern.gap_mean_ms = gap_mean_ms;
-    pattern.model_count = count;
-    return pattern;
-}
-
-//  A user who asks every 10 s, five times, through the real analyzer.
-//  Right after the last request, with the default 300 s horizon, the
-//  chance of a request is 1 - e^-30 (about 1): P = (4 x 1 + 0.1) / 5 = 0.82.
+//  All mass in one bin, a 2 s load, a large break-even: unload after
+//  the request and pre-warm so the load ends at the bin's start, hold to
+//  its end. The cost is the load plus the expected idle time into the bin.
 static void
-test_periodic_user (void **state)
+test_plan_single_bin_window (void **state)
+{
+    double mass [WP_IDLE_BINS] = { 0 };
+    int bin = wp_idle_bin (600000);         //  10 minutes
+    mass [bin] = 5;
+    wp_plan_t plan;
+    wp_engine_plan (mass, 2000, 3600000, 300000, &plan);
+    assert_int_equal (plan.keep_ms, 0);
+    assert_int_equal (plan.prewarm_ms, wp_idle_edge (bin) - 2000);
+    assert_int_equal (plan.hold_ms, wp_idle_edge (bin + 1));
+    assert_int_equal (plan.start_bin, bin);
+    assert_int_equal (plan.end_bin, bin + 1);
+    //  Resident from the pre-warm to the request (at the bin's middle).
+    assert_close (plan.cost, s_mid (bin) - (wp_idle_edge (bin) - 2000), 1e-6);
+    assert_close (plan.p_horizon, 0, 1e-12);
+    assert_close (plan.expected_ms, s_mid (bin), 1e-6);
+    //  Quantiles fall inside the bin.
+    for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
+        assert_true (plan.gap_q [q] >= wp_idle_edge (bin)
+                     && plan.gap_q [q] <= wp_idle_edge (bin + 1));
+}
+
+//  Gaps shorter than a load: a window cannot be loaded in time, so keep
+//  to the end of the bin, no window. Longer than the load: unloading
+//  while idle and loading again in time costs less (the load is all the
+//  resident time it costs).
+static void
+test_plan_short_gaps_keep (void **state)
+{
+    double mass [WP_IDLE_BINS] = { 0 };
+    int bin = wp_idle_bin (3000);
+    mass [bin] = 1;
+    wp_plan_t plan;
+    wp_engine_plan (mass, 5000, 600000, 300000, &plan);
+    assert_int_equal (plan.keep_ms, wp_idle_edge (bin + 1));
+    assert_int_equal (plan.hold_ms, 0);
+    assert_close (plan.cost, s_mid (bin), 1e-6);
+    assert_close (plan.p_horizon, 1, 1e-12);
+    wp_engine_plan (mass, 1000, 600000, 300000, &plan);
+    assert_int_equal (plan.keep_ms, 0);
+    assert_int_equal (plan.prewarm_ms, wp_idle_edge (bin) - 1000);
+    assert_close (plan.cost, s_mid (bin) - plan.prewarm_ms, 1e-6);
+}
+
+//  Half the idle times 5 s, half 2 h, loads of 6 s. A break-even of 10 minutes: keep
+//  through 5 s, no window for the long ones (holding a window of the
+//  2 h bin costs more than the cold start it saves); cost = 0.5 x the
+//  5 s middle + 0.5 x the keep + 0.5 x break-even. A break-even of 10 h:
+//  a window on the 2 h bin too.
+static void
+test_plan_break_even (void **state)
+{
+    double mass [WP_IDLE_BINS] = { 0 };
+    int near = wp_idle_bin (5000), far = wp_idle_bin (7200000);
+    mass [near] = 1;
+    mass [far] = 1;
+    wp_plan_t plan;
+    wp_engine_plan (mass, 6000, 600000, 300000, &plan);
+    assert_int_equal (plan.keep_ms, wp_idle_edge (near + 1));
+    assert_int_equal (plan.hold_ms, 0);
+    double keep = (double) wp_idle_edge (near + 1);
+    assert_close (plan.cost, 0.5 * s_mid (near) + 0.5 * keep + 0.5 * 600000, 1e-6);
+    assert_close (plan.p_horizon, 0.5, 1e-12);
+
+    wp_engine_plan (mass, 6000, 36000000, 300000, &plan);
+    assert_int_equal (plan.keep_ms, wp_idle_edge (near + 1));
+    assert_int_equal (plan.prewarm_ms, wp_idle_edge (far) - 6000);
+    assert_int_equal (plan.hold_ms, wp_idle_edge (far + 1));
+    double start = (double) wp_idle_edge (far) - 6000;
+    assert_close (plan.cost, 0.5 * s_mid (near) + 0.5 * keep + 0.5 * (s_mid (far) - start),
+                  1e-6);
+}
+
+//  No data at all: unload, the cost of a cold start.
+static void
+test_plan_empty (void **state)
+{
+    double mass [WP_IDLE_BINS] = { 0 };
+    wp_plan_t plan;
+    wp_engine_plan (mass, 2000, 600000, 300000, &plan);
+    assert_int_equal (plan.keep_ms, 0);
+    assert_int_equal (plan.hold_ms, 0);
+    assert_close (plan.cost, 600000, 0);
+}
+
+//  Every plan the optimiser could choose costs at least what it chose
+//  (checked by brute force over keep and window edges on random masses).
+static void
+test_plan_is_minimal (void **state)
+{
+    uint64_t seed = 42;
+    for (int round = 0; round < 50; round++) {
+        double mass [WP_IDLE_BINS] = { 0 };
+        double total = 0;
+        for (int i = 0; i < WP_IDLE_BINS; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            mass [i] = (seed >> 40) % 7 == 0 ? (double) ((seed >> 20) % 100) : 0;
+            total += mass [i];
+        }
+        if (total == 0)
+            continue;
+        double load = 1000 + (double) (round * 977 % 20000);
+        double breakeven = 60000.0 * (1 + round % 30);
+        wp_plan_t plan;
+        wp_engine_plan (mass, load, breakeven, 300000, &plan);
+        double best = INFINITY;
+        int n = WP_IDLE_BINS;
+        for (int k = 0; k < n; k++) {
+            double a_k = (double) wp_idle_edge (k);
+            //  Keep only.
+            double keep = 0, tail = 0;
+            for (int i = 0; i < n; i++)
+                if (i < k)
+                    keep += mass [i] / total * s_mid (i);
+                else
+                    tail += mass [i] / total;
+            double base = keep + tail * a_k + breakeven * tail;
+            if (base < best)
+                best = base;
+            //  Keep, then one window of at most 16 bins.
+            for (int s = 1; s < n; s++) {
+                double a_s = (double) wp_idle_edge (s);
+                if (a_s - load <= a_k)
+                    continue;
+                for (int e = s + 1; e <= n && e <= s + 16; e++) {
+                    double start = a_s - load, cost = base, after = 0;
+                    for (int i = e; i < n; i++)
+                        after += mass [i] / total;
+                    for (int i = s; i < e; i++)
+                        cost += mass [i] / total * (s_mid (i) - start - breakeven);
+                    cost += after * ((double) wp_idle_edge (e) - start);
+                    if (cost < best)
+                        best = cost;
+                }
+            }
+        }
+        assert_close (plan.cost, best, 1e-6 * best + 1e-6);
+    }
+}
+
+//  Feed one request through the analyzer and the engine; the prediction
+//  for model (NULL: the first) into *out. Returns predictions made.
+static size_t
+s_request (wp_analyzer_t *analyzer, wp_engine_t *engine, uint64_t user, const char *model,
+           uint64_t now, const char *want, wp_prediction_t *out)
+{
+    assert_int_equal (wp_analyzer_observe (analyzer, user, model, now), 0);
+    wp_pattern_t pattern [16];
+    size_t n = wp_analyzer_pattern (analyzer, user, now, pattern, 16);
+    wp_prediction_t predictions [8];
+    size_t count = wp_engine_predict_for (engine, user, pattern, n, now, predictions, 8);
+    memset (out, 0, sizeof *out);
+    for (size_t i = 0; i < count; i++)
+        if (!want || strcmp (predictions [i].model, want) == 0) {
+            *out = predictions [i];
+            break;
+        }
+    return count;
+}
+
+//  A user who asks every 10 minutes: after a few periods the plan
+//  unloads the model after each request and pre-warms it so that the load
+//  (3 s) ends before the next request, holding it past the period; the
+//  model is not kept through the idle time. The expected time is about
+//  the period; the chance within the 5-minute horizon is low.
+static void
+test_periodic_user_prewarmed (void **state)
 {
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal (wp_analyzer_observe (analyzer, 42, "coder", T0 + 10000 * i), 0);
-    uint64_t last = T0 + 40000;
-    wp_pattern_t pattern [4];
-    size_t n = wp_analyzer_pattern (analyzer, 42, last, pattern, 4);
-    assert_int_equal (n, 1);
-    assert_int_equal (pattern [0].count, 5);
-    assert_close (pattern [0].gap_mean_ms, 10000, 1e-9);
-
-    wp_engine_t *engine = wp_engine_new (NULL);
-    assert_int_equal (wp_engine_horizon_s (engine), 300);
-    wp_prediction_t out [4];
-    assert_int_equal (wp_engine_predict (engine, pattern, n, last, out, 4), 1);
-    assert_string_equal (out [0].model, "coder");
-    assert_close (out [0].probability, 0.82, 1e-9);
-    assert_close (out [0].probability, s_formula (5, 10000, 0, 300, 3600, 0.1), 1e-12);
-    //  A minute later the pair has faded by e^(-60/3600).
-    n = wp_analyzer_pattern (analyzer, 42, last + 60000, pattern, 4);
-    assert_int_equal (wp_engine_predict (engine, pattern, n, last + 60000, out, 4), 1);
-    assert_close (out [0].probability, (4 * exp (-60.0 / 3600) + 0.1) / 5, 1e-9);
-    wp_engine_destroy (&engine);
-
-    //  A horizon of one gap: the chance of a request is 1 - 1/e.
-    wp_engine_opts_t opts = { .horizon_s = 10 };
-    engine = wp_engine_new (&opts);
-    assert_int_equal (wp_engine_horizon_s (engine), 10);
-    n = wp_analyzer_pattern (analyzer, 42, last, pattern, 4);
-    assert_int_equal (wp_engine_predict (engine, pattern, n, last, out, 4), 1);
-    assert_close (out [0].probability, (4 * (1 - exp (-1.0)) + 0.1) / 5, 1e-12);
-    assert_close (out [0].probability, 0.525696447, 1e-9);
-    //  Expected time to the next request: one gap after the last one.
-    assert_int_equal (out [0].expected_in_ms, 10000);
+    wp_engine_opts_t opts = { .threshold = 0.7 };
+    wp_engine_t *engine = wp_engine_new (&opts);
+    wp_engine_model (engine, "cron", 3000);
+    wp_prediction_t p;
+    uint64_t period = 10 * MINUTE, now = T0;
+    for (int i = 0; i < 12; i++, now += period)
+        s_request (analyzer, engine, 7, "cron", now, "cron", &p);
+    now -= period;
+    uint64_t next = now + period;
+    assert_true (p.keep_until_ms < next - 3000);        //  unloaded in between
+    assert_true (p.hold_until_ms >= next);              //  held through the request
+    assert_true (p.prewarm_at_ms + 3000 <= next);       //  load done in time
+    assert_true (p.prewarm_at_ms > p.keep_until_ms);
+    //  Not much earlier than needed: within a bin (19 %) of the period.
+    assert_true (p.prewarm_at_ms + 3000 >= next - period / 5);
+    assert_int_equal (p.load_ms, 3000);
+    assert_true (p.expected_in_ms > period * 8 / 10 && p.expected_in_ms < period * 12 / 10);
+    assert_true (p.probability < 0.3);
+    assert_true (p.confidence > 0.7);
     wp_engine_destroy (&engine);
     wp_analyzer_destroy (&analyzer);
 }
 
-//  The formula over a grid of counts, gaps, idle times, horizons and
-//  windows (gaps at or above one second).
+//  The load time the performance predictor learned moves the pre-warm:
+//  5 s more load, the pre-warm starts 5 s earlier.
 static void
-test_formula_grid (void **state)
+test_load_time_moves_prewarm (void **state)
 {
-    const uint64_t counts [] = { 2, 3, 10, 1000 };
-    const double gaps [] = { 1000, 7000, 60000, 3600000 };
-    const double idles [] = { 0, 500, 30000, 3600000, 86400000 };
-    const uint32_t horizons [] = { 10, 300, 3600 };
-    const uint32_t windows [] = { 60, 3600, 86400 };
-    const double priors [] = { 0.1, 0.01, 0.5 };
-    for (size_t h = 0; h < 3; h++)
-        for (size_t w = 0; w < 3; w++)
-            for (size_t q = 0; q < 3; q++) {
-                wp_engine_opts_t opts = { .horizon_s = horizons [h],
-                                          .usage_window_s = windows [w],
-                                          .prior = priors [q] };
-                wp_engine_t *engine = wp_engine_new (&opts);
-                for (size_t c = 0; c < 4; c++)
-                    for (size_t g = 0; g < 4; g++)
-                        for (size_t i = 0; i < 5; i++) {
-                            uint64_t now = T0 + (uint64_t) idles [i];
-                            wp_pattern_t pattern = s_pattern ("m", counts [c], gaps [g], T0);
-                            wp_prediction_t out;
-                            assert_int_equal (wp_engine_predict (engine, &pattern, 1, now, &out, 1), 1);
-                            double want = s_formula (counts [c], gaps [g], idles [i],
-                                                     horizons [h], windows [w], priors [q]);
-                            assert_close (out.probability, want, 1e-12);
-                            assert_true (out.probability >= 0 && out.probability <= 1);
-                        }
-                wp_engine_destroy (&engine);
-            }
-}
-
-//  An idle user fades: probability falls with idle time toward the prior
-//  shrunk by the evidence, prior / (g + 1).
-static void
-test_idle_user_fades (void **state)
-{
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_engine_t *engine = wp_engine_new (NULL);
-    wp_pattern_t pattern = s_pattern ("m", 5, 10000, T0);
-    double last = 2;
-    const double hours [] = { 0, 0.25, 1, 2, 5, 24, 240 };
-    for (size_t i = 0; i < sizeof hours / sizeof hours [0]; i++) {
-        wp_prediction_t out;
-        uint64_t now = T0 + (uint64_t) (hours [i] * 3600000);
-        assert_int_equal (wp_engine_predict (engine, &pattern, 1, now, &out, 1), 1);
-        assert_true (out.probability < last);
-        last = out.probability;
-        assert_close (out.probability,
-                      (4 * (1 - exp (-30.0)) * exp (-hours [i]) + 0.1) / 5, 1e-12);
-    }
-    //  Ten days idle: all that is left is 0.1 / 5.
-    assert_close (last, 0.02, 1e-9);
-    //  An event time before the last request counts as no idle time.
-    wp_prediction_t out;
-    wp_engine_predict (engine, &pattern, 1, T0 - 5000, &out, 1);
-    assert_close (out.probability, (4 * (1 - exp (-30.0)) + 0.1) / 5, 1e-12);
+    wp_prediction_t p;
+    uint64_t period = 10 * MINUTE, now = T0;
+    wp_engine_model (engine, "job", 1000);
+    for (int i = 0; i < 12; i++, now += period)
+        s_request (analyzer, engine, 1, "job", now, "job", &p);
+    uint64_t fast = p.prewarm_at_ms - (now - period);
+    wp_engine_model (engine, "job", 6000);
+    s_request (analyzer, engine, 1, "job", now, "job", &p);
+    uint64_t slow = p.prewarm_at_ms - now;
+    assert_int_equal (fast - slow, 5000);
+    assert_int_equal (p.load_ms, 6000);
     wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
 }
 
-//  A pair seen once has no gap: its probability is the prior, however
-//  recent; its confidence is 0; it is expected within a usage window.
+//  A user who always follows A with B 30 s later, sessions an hour apart:
+//  right after A, B (idle for an hour) gets a window around now + 30 s
+//  that ends the load before B is asked, and a high probability; a user
+//  with no such habit gets no window for B.
 static void
-test_seen_once_gets_prior (void **state)
+test_markov_follows (void **state)
 {
-    wp_engine_t *engine = wp_engine_new (NULL);
-    wp_pattern_t pattern = s_pattern ("once", 1, 0, T0);
-    wp_prediction_t out;
-    assert_int_equal (wp_engine_predict (engine, &pattern, 1, T0, &out, 1), 1);
-    assert_close (out.probability, 0.1, 1e-12);
-    assert_close (out.confidence, 0, 0);
-    assert_int_equal (out.expected_in_ms, 3600000);
-    wp_engine_predict (engine, &pattern, 1, T0 + 600000, &out, 1);
-    assert_close (out.probability, 0.1, 1e-12);
-    assert_int_equal (out.expected_in_ms, 3000000);
-    wp_engine_destroy (&engine);
-
-    wp_engine_opts_t opts = { .prior = 0.25 };
-    engine = wp_engine_new (&opts);
-    wp_engine_predict (engine, &pattern, 1, T0, &out, 1);
-    assert_close (out.probability, 0.25, 1e-12);
-    wp_engine_destroy (&engine);
-
-    //  A prior outside (0, 1) takes the default 0.1.
-    const double bad [] = { 0, -0.5, 1, 2 };
-    for (int i = 0; i < 4; i++) {
-        opts.prior = bad [i];
-        engine = wp_engine_new (&opts);
-        wp_engine_predict (engine, &pattern, 1, T0, &out, 1);
-        assert_close (out.probability, 0.1, 1e-12);
-        wp_engine_destroy (&engine);
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_opts_t opts = { .threshold = 0.7 };
+    wp_engine_t *engine = wp_engine_new (&opts);
+    wp_engine_model (engine, "B", 4000);
+    wp_prediction_t p;
+    uint64_t now = T0;
+    for (int i = 0; i < 10; i++, now += 60 * MINUTE) {
+        s_request (analyzer, engine, 3, "A", now, "A", &p);
+        s_request (analyzer, engine, 3, "B", now + 30000, "B", &p);
     }
+    s_request (analyzer, engine, 3, "A", now, "B", &p);
+    assert_non_null (p.model);
+    assert_string_equal (p.model, "B");
+    assert_true (p.hold_until_ms >= now + 30000);
+    assert_true (p.prewarm_at_ms + 4000 <= now + 30000);
+    assert_true (p.prewarm_at_ms >= now);
+    assert_true (p.probability > 0.7);
+    assert_true (p.expected_in_ms <= 30000);
+
+    //  Another user used B once, an hour after A, never right after.
+    s_request (analyzer, engine, 4, "A", T0, "A", &p);
+    s_request (analyzer, engine, 4, "B", T0 + 70 * MINUTE, "B", &p);
+    s_request (analyzer, engine, 4, "A", T0 + 200 * MINUTE, "B", &p);
+    assert_non_null (p.model);
+    assert_int_equal (p.hold_until_ms, 0);
+    assert_int_equal (p.keep_until_ms, 0);
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
 }
 
-//  Confidence is 0 without gaps, grows with them and stays below 1.
+//  Users of "shared" all ask every 2 minutes; a new user's first request
+//  gets the population prior: a plan that covers 2 minutes (kept, or a
+//  window), from no data of their own (confidence 0). A new model with no
+//  population gets the global prior instead, and a different plan.
+static void
+test_new_user_gets_prior (void **state)
+{
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_t *engine = wp_engine_new (NULL);
+    wp_engine_model (engine, "shared", 2000);
+    wp_prediction_t p;
+    for (uint64_t user = 1; user <= 20; user++)
+        for (int i = 0; i < 30; i++)
+            s_request (analyzer, engine, user, "shared", T0 + (uint64_t) i * 2 * MINUTE + user,
+                       "shared", &p);
+    uint64_t now = T0 + 61 * MINUTE;
+    s_request (analyzer, engine, 99, "shared", now, "shared", &p);
+    assert_close (p.confidence, 0, 0);
+    uint64_t next = now + 2 * MINUTE;
+    bool kept = p.keep_until_ms >= next;
+    bool window = p.hold_until_ms >= next && p.prewarm_at_ms + 2000 <= next;
+    assert_true (kept || window);
+    //  Without the population the same user would be planned flat.
+    wp_analyzer_t *alone = wp_analyzer_new (NULL);
+    wp_engine_t *fresh = wp_engine_new (NULL);
+    wp_engine_model (fresh, "shared", 2000);
+    wp_prediction_t q;
+    s_request (alone, fresh, 99, "shared", now, "shared", &q);
+    assert_false (q.keep_until_ms == p.keep_until_ms && q.hold_until_ms == p.hold_until_ms
+                  && q.prewarm_at_ms == p.prewarm_at_ms);
+    wp_engine_destroy (&fresh);
+    wp_analyzer_destroy (&alone);
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
+}
+
+//  Confidence grows with the user's own idle times: 0 at first, then
+//  n / (n + 2) (n aged by 6 h half-lives: seconds change it little).
 static void
 test_confidence_grows (void **state)
 {
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_engine_t *engine = wp_engine_new (NULL);
+    wp_prediction_t p;
     double last = -1;
-    const uint64_t counts [] = { 1, 2, 3, 5, 10, 100, 100000 };
-    for (size_t i = 0; i < sizeof counts / sizeof counts [0]; i++) {
-        wp_pattern_t pattern = s_pattern ("m", counts [i], 60000, T0);
-        wp_prediction_t out;
-        wp_engine_predict (engine, &pattern, 1, T0, &out, 1);
-        assert_true (out.confidence > last);
-        assert_true (out.confidence >= 0 && out.confidence < 1);
-        last = out.confidence;
+    for (int i = 0; i < 6; i++) {
+        s_request (analyzer, engine, 5, "m", T0 + (uint64_t) i * 1000, "m", &p);
+        assert_true (p.confidence > last);
+        last = p.confidence;
     }
-    assert_true (last > 0.99);
+    assert_close (last, 5.0 / 7.0, 1e-4);
     wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
 }
 
-//  Expected time to the next request: one mean gap after the last one,
-//  and one gap from now once that time has passed.
+//  The ensemble learns from what happened: a user who always comes back
+//  within the horizon although the histogram of a second model says
+//  otherwise... simply: outcomes train the weights (updates counted), the
+//  same sequence gives the same weights (deterministic), and a frozen
+//  engine (learning rate < 0) does not move.
 static void
-test_expected_in_ms (void **state)
+test_ensemble_learns (void **state)
 {
-    wp_engine_t *engine = wp_engine_new (NULL);
-    wp_pattern_t pattern = s_pattern ("m", 5, 10000, T0);
-    wp_prediction_t out;
-    wp_engine_predict (engine, &pattern, 1, T0, &out, 1);
-    assert_int_equal (out.expected_in_ms, 10000);
-    wp_engine_predict (engine, &pattern, 1, T0 + 3000, &out, 1);
-    assert_int_equal (out.expected_in_ms, 7000);
-    wp_engine_predict (engine, &pattern, 1, T0 + 9999, &out, 1);
-    assert_int_equal (out.expected_in_ms, 1);
-    wp_engine_predict (engine, &pattern, 1, T0 + 25000, &out, 1);
-    assert_int_equal (out.expected_in_ms, 10000);
-    wp_engine_destroy (&engine);
-}
-
-//  Highest probability first; equal probabilities keep the pattern order.
-static void
-test_ordering (void **state)
-{
-    wp_engine_t *engine = wp_engine_new (NULL);
-    wp_pattern_t patterns [5] = {
-        s_pattern ("rare", 2, 3600000, T0),     //  one gap of an hour
-        s_pattern ("once", 1, 0, T0),           //  the prior
-        s_pattern ("hot", 50, 5000, T0),        //  nearly certain
-        s_pattern ("stale", 50, 5000, T0 - 7200000),  //  two hours idle
-        s_pattern ("hot2", 50, 5000, T0),       //  ties with hot
-    };
-    double want [5];
-    for (int i = 0; i < 5; i++)
-        want [i] = s_formula (patterns [i].count, patterns [i].gap_mean_ms,
-                              (double) (T0 - patterns [i].last_ms), 300, 3600, 0.1);
-    //  By the formula: hot = hot2 (0.98) > stale (0.135) > once (the
-    //  prior, 0.1) > rare ((0.080 + 0.1) / 2 = 0.090: weak evidence of a
-    //  long gap ranks below no evidence).
-    assert_true (want [2] == want [4]);
-    assert_true (want [2] > want [3] && want [3] > want [1] && want [1] > want [0]);
-    wp_prediction_t out [8];
-    assert_int_equal (wp_engine_predict (engine, patterns, 5, T0, out, 8), 5);
-    const char *order [5] = { "hot", "hot2", "stale", "once", "rare" };
-    const int index [5] = { 2, 4, 3, 1, 0 };
-    for (int i = 0; i < 5; i++) {
-        assert_string_equal (out [i].model, order [i]);
-        assert_close (out [i].probability, want [index [i]], 1e-12);
-    }
-    //  The model pointer is the pattern's (borrowed).
-    assert_ptr_equal (out [0].model, patterns [2].model);
-    wp_engine_destroy (&engine);
-}
-
-//  At most max_models predictions, and at most capacity: the best ones.
-static void
-test_max_models_cap (void **state)
-{
-    wp_pattern_t patterns [12];
-    char names [12][8];
-    for (int i = 0; i < 12; i++) {
-        snprintf (names [i], sizeof names [i], "m%02d", i);
-        //  Idle time grows with i: the probability falls with i.
-        patterns [i] = s_pattern (names [i], 10, 30000, T0 - 600000 * (uint64_t) i);
-    }
-    //  Present them worst first.
-    wp_pattern_t reversed [12];
-    for (int i = 0; i < 12; i++)
-        reversed [i] = patterns [11 - i];
-
-    wp_engine_t *engine = wp_engine_new (NULL);     //  max_models 8
-    wp_prediction_t out [12];
-    assert_int_equal (wp_engine_predict (engine, reversed, 12, T0, out, 12), 8);
-    for (int i = 0; i < 8; i++)
-        assert_string_equal (out [i].model, names [i]);
-    assert_int_equal (wp_engine_predict (engine, reversed, 12, T0, out, 3), 3);
-    for (int i = 0; i < 3; i++)
-        assert_string_equal (out [i].model, names [i]);
-    assert_int_equal (wp_engine_predict (engine, reversed, 12, T0, out, 0), 0);
-    assert_int_equal (wp_engine_predict (engine, NULL, 0, T0, out, 12), 0);
-    wp_engine_destroy (&engine);
-
-    wp_engine_opts_t opts = { .max_models = 2 };
-    engine = wp_engine_new (&opts);
-    assert_int_equal (wp_engine_predict (engine, reversed, 12, T0, out, 12), 2);
-    assert_string_equal (out [0].model, "m00");
-    assert_string_equal (out [1].model, "m01");
-    wp_engine_destroy (&engine);
-}
-
-//  Sorting and capping against a reference (stable sort, take the top)
-//  on random patterns, including many ties.
-static uint64_t s_rng = 0x9e3779b97f4a7c15ULL;
-
-//  xorshift64: a fixed sequence.
-static uint64_t
-s_random (void)
-{
-    s_rng ^= s_rng << 13;
-    s_rng ^= s_rng >> 7;
-    s_rng ^= s_rng << 17;
-    return s_rng;
-}
-
-//  A reference prediction: its probability and pattern index.
-typedef struct {
-    double probability;
-    int index;
-} ranked_t;
-
-//  Highest probability first, then pattern order.
-static int
-s_by_probability (const void *a, const void *b)
-{
-    const ranked_t *x = (const ranked_t *) a, *y = (const ranked_t *) b;
-    if (x->probability != y->probability)
-        return x->probability > y->probability ? -1 : 1;
-    return x->index - y->index;     //  stable: pattern order
-}
-
-//  Random patterns: the engine keeps the best min (n, max_models,
-//  capacity), in the reference order.
-static void
-test_random_against_reference (void **state)
-{
-    char names [40][8];
-    for (int i = 0; i < 40; i++)
-        snprintf (names [i], sizeof names [i], "m%d", i);
-    for (int trial = 0; trial < 2000; trial++) {
-        size_t n = s_random () % 41;
-        uint32_t max_models = 1 + (uint32_t) (s_random () % 10);
-        size_t capacity = s_random () % 12;
-        wp_engine_opts_t opts = { .max_models = max_models };
+    double weights [2][WP_ENGINE_FEATURES];
+    for (int run = 0; run < 2; run++) {
+        wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+        wp_engine_opts_t opts = { .learning_rate = 0.1 };
         wp_engine_t *engine = wp_engine_new (&opts);
-        wp_pattern_t patterns [40];
-        ranked_t ranked [40];
-        for (size_t i = 0; i < n; i++) {
-            //  Few distinct values, so ties are common.
-            uint64_t count = 1 + s_random () % 4;
-            double gap = 1000.0 * (double) (1 + s_random () % 3);
-            uint64_t idle = 60000 * (s_random () % 3);
-            patterns [i] = s_pattern (names [i], count, gap, T0 - idle);
-            ranked [i].probability = s_formula (count, gap, (double) idle, 300, 3600, 0.1);
-            ranked [i].index = (int) i;
-        }
-        qsort (ranked, n, sizeof ranked [0], s_by_probability);
-        size_t want = n < max_models ? n : max_models;
-        if (want > capacity)
-            want = capacity;
-        wp_prediction_t out [12];
-        size_t got = wp_engine_predict (engine, patterns, n, T0, out, capacity);
-        assert_int_equal (got, want);
-        for (size_t i = 0; i < got; i++) {
-            assert_string_equal (out [i].model, names [ranked [i].index]);
-            assert_close (out [i].probability, ranked [i].probability, 1e-12);
-        }
+        wp_prediction_t p;
+        for (int i = 0; i < 200; i++)
+            s_request (analyzer, engine, 1, "m", T0 + (uint64_t) i * 20000, "m", &p);
+        uint64_t updates;
+        const double *w = wp_engine_weights (engine, &updates);
+        assert_int_equal (updates, 199);
+        memcpy (weights [run], w, sizeof weights [run]);
+        //  All came back within the horizon: the bias moved up.
+        assert_true (w [0] > 0);
         wp_engine_destroy (&engine);
+        wp_analyzer_destroy (&analyzer);
     }
+    assert_memory_equal (weights [0], weights [1], sizeof weights [0]);
+
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_opts_t frozen = { .learning_rate = -1 };
+    wp_engine_t *engine = wp_engine_new (&frozen);
+    wp_prediction_t p;
+    for (int i = 0; i < 50; i++)
+        s_request (analyzer, engine, 1, "m", T0 + (uint64_t) i * 20000, "m", &p);
+    uint64_t updates;
+    const double *w = wp_engine_weights (engine, &updates);
+    assert_int_equal (updates, 0);
+    assert_close (w [0], 0, 0);
+    assert_close (w [1], 1, 0);
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
 }
 
-//  Extremes stay in [0, 1] and finite: zero gaps, huge counts, far future.
+//  Highest probability first, at most max_models, the latest model kept
+//  even when it is not among the most probable.
 static void
-test_extremes (void **state)
+test_ordering_and_cap (void **state)
 {
-    wp_engine_t *engine = wp_engine_new (NULL);
-    wp_pattern_t patterns [4] = {
-        s_pattern ("zero-gap", 1000, 0, T0),
-        s_pattern ("huge", UINT32_MAX, 1e12, T0),
-        s_pattern ("ancient", 3, 1000, 0),
-        s_pattern ("future", 3, 1000, T0 + 1000000),
-    };
-    wp_prediction_t out [4];
-    assert_int_equal (wp_engine_predict (engine, patterns, 4, T0, out, 4), 4);
-    for (int i = 0; i < 4; i++) {
-        assert_true (isfinite (out [i].probability));
-        assert_true (out [i].probability >= 0 && out [i].probability <= 1);
-        assert_true (isfinite (out [i].confidence));
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_opts_t opts = { .max_models = 3 };
+    wp_engine_t *engine = wp_engine_new (&opts);
+    char name [16];
+    //  Five models asked every 10 s for a while, then "rare" once.
+    for (int i = 0; i < 20; i++)
+        for (int m = 0; m < 5; m++) {
+            snprintf (name, sizeof name, "hot%d", m);
+            wp_analyzer_observe (analyzer, 1, name, T0 + (uint64_t) i * 10000 + m);
+        }
+    uint64_t now = T0 + 200000;
+    wp_analyzer_observe (analyzer, 1, "rare", now);
+    wp_pattern_t pattern [16];
+    size_t n = wp_analyzer_pattern (analyzer, 1, now, pattern, 16);
+    assert_int_equal (n, 6);
+    wp_prediction_t out [8];
+    size_t count = wp_engine_predict_for (engine, 1, pattern, n, now, out, 8);
+    assert_int_equal (count, 3);
+    bool rare = false;
+    for (size_t i = 0; i < count; i++) {
+        rare = rare || strcmp (out [i].model, "rare") == 0;
+        if (i + 1 < count && strcmp (out [i + 1].model, "rare") != 0)
+            assert_true (out [i].probability >= out [i + 1].probability);
     }
+    assert_true (rare);
+    //  A smaller capacity caps too; none gives none.
+    assert_int_equal (wp_engine_predict_for (engine, 1, pattern, n, now, out, 2), 2);
+    assert_int_equal (wp_engine_predict_for (engine, 1, pattern, n, now, out, 0), 0);
+    assert_int_equal (wp_engine_predict_for (engine, 1, pattern, 0, now, out, 8), 0);
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
+}
+
+//  Break-even from the threshold: horizon x (1 - t) / t x 4; a higher
+//  threshold keeps less.
+static void
+test_threshold_sets_break_even (void **state)
+{
+    wp_engine_opts_t opts = { .threshold = 0.5 };
+    wp_engine_t *engine = wp_engine_new (&opts);
+    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 4, 1e-6);
+    assert_int_equal (wp_engine_horizon_s (engine), 300);
+    wp_engine_destroy (&engine);
+    opts.threshold = 0.8;
+    opts.horizon_s = 60;
+    engine = wp_engine_new (&opts);
+    assert_close (wp_engine_break_even_ms (engine), 60000.0 * 0.25 * 4, 1e-6);
+    wp_engine_destroy (&engine);
+    //  Out of range: the default 0.7.
+    opts.threshold = 1.5;
+    opts.horizon_s = 0;
+    engine = wp_engine_new (&opts);
+    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 0.3 / 0.7 * 4, 1e-6);
+    assert_true (wp_engine_state_bytes (engine) > 0);
     wp_engine_destroy (&engine);
     wp_engine_destroy (&engine);
-    assert_null (engine);
 }
 
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_periodic_user),
-        cmocka_unit_test (test_formula_grid),
-        cmocka_unit_test (test_idle_user_fades),
-        cmocka_unit_test (test_seen_once_gets_prior),
+        cmocka_unit_test (test_plan_single_bin_window),
+        cmocka_unit_test (test_plan_short_gaps_keep),
+        cmocka_unit_test (test_plan_break_even),
+        cmocka_unit_test (test_plan_empty),
+        cmocka_unit_test (test_plan_is_minimal),
+        cmocka_unit_test (test_periodic_user_prewarmed),
+        cmocka_unit_test (test_load_time_moves_prewarm),
+        cmocka_unit_test (test_markov_follows),
+        cmocka_unit_test (test_new_user_gets_prior),
         cmocka_unit_test (test_confidence_grows),
-        cmocka_unit_test (test_expected_in_ms),
-        cmocka_unit_test (test_ordering),
-        cmocka_unit_test (test_max_models_cap),
-        cmocka_unit_test (test_random_against_reference),
-        cmocka_unit_test (test_extremes),
+        cmocka_unit_test (test_ensemble_learns),
+        cmocka_unit_test (test_ordering_and_cap),
+        cmocka_unit_test (test_threshold_sets_break_even),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

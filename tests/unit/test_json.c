@@ -394,15 +394,20 @@ test_usage_pattern_repeated_exact (void **state)
     pattern.n_models = 2;
     pattern.models = models;
     pattern.usage_received_us = 9;
+    //  Fields added to ModelPattern since (idle-time plans), at their zero.
+#   define NEW_PATTERN_FIELDS \
+        ",\"idle_hist\":[],\"idle_total\":0,\"idle_recent\":[],\"recent_total\":0," \
+        "\"idle_prior\":[],\"rate_short_per_h\":0,\"rate_long_per_h\":0,\"anomaly\":0," \
+        "\"season\":0,\"next\":[],\"next2\":[],\"couse\":[]"
     s_assert_event_json (NULL, &pattern.base,
         "{\"header\":null,\"event_ms\":5,\"user\":\"u\","
         "\"cause\":{\"source\":\"a\",\"seq\":1,\"sent_us\":2,\"schema\":1},"
         "\"models\":["
         "{\"model\":\"m1\",\"count\":3,\"last_ms\":1000,\"gap_mean_ms\":0.5,"
-        "\"gap_std_ms\":0,\"model_count\":10,\"rate_per_h\":1.25},"
+        "\"gap_std_ms\":0,\"model_count\":10,\"rate_per_h\":1.25" NEW_PATTERN_FIELDS "},"
         "{\"model\":\"m2\",\"count\":1,\"last_ms\":0,\"gap_mean_ms\":null,"
         "\"gap_std_ms\":null,\"model_count\":18446744073709551615,"
-        "\"rate_per_h\":-0}],"
+        "\"rate_per_h\":-0" NEW_PATTERN_FIELDS "}],"
         "\"usage_received_us\":9}");
 
     //  No models: an empty array.

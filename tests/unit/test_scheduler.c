@@ -51,7 +51,8 @@ static void
 s_predict (wp_scheduler_t *self, uint64_t user, const char *model, double p,
            uint64_t expected_in_ms, uint64_t now)
 {
-    wp_prediction_t prediction = { model, p, expected_in_ms, 0.5 };
+    wp_prediction_t prediction = { .model = model, .probability = p,
+                                   .expected_in_ms = expected_in_ms, .confidence = 0.5 };
     wp_scheduler_predictions (self, user, &prediction, 1, now);
 }
 
@@ -186,7 +187,8 @@ test_multi_user_demand (void **state)
     s_predict (self, 9, "solo", 0.6, 60000, T0);
     assert_close (wp_scheduler_demand (self, "solo", T0), 0.6, 1e-12);
     //  Several models in one call.
-    wp_prediction_t batch [2] = { { "x", 0.4, 1000, 0 }, { "y", 0.8, 1000, 0 } };
+    wp_prediction_t batch [2] = { { .model = "x", .probability = 0.4, .expected_in_ms = 1000 },
+                                  { .model = "y", .probability = 0.8, .expected_in_ms = 1000 } };
     wp_scheduler_predictions (self, 7, batch, 2, T0);
     assert_close (wp_scheduler_demand (self, "x", T0), 0.4, 1e-12);
     assert_close (wp_scheduler_demand (self, "y", T0), 0.8, 1e-12);

@@ -24,7 +24,7 @@ extern const wp_eval_policy_t wp_policy_greedy_dual;
 extern const wp_eval_policy_t wp_policy_icebreaker;
 extern const wp_eval_policy_t wp_policy_markov;
 extern const wp_eval_policy_t wp_policy_oracle;
-//  The prediction work adds: extern const wp_eval_policy_t wp_policy_predictive;
+extern const wp_eval_policy_t wp_policy_predictive;
 
 static const wp_eval_policy_t *const s_policies [] = {
     &wp_policy_keepalive,
@@ -37,7 +37,7 @@ static const wp_eval_policy_t *const s_policies [] = {
     &wp_policy_icebreaker,
     &wp_policy_markov,
     &wp_policy_oracle,
-    //  &wp_policy_predictive, (added with the prediction work)
+    &wp_policy_predictive,
 };
 
 //  The known policies.
