@@ -8,6 +8,7 @@
 
 #define PRIOR_WEIGHT 2.0        //  pseudo observations of the population prior
 #define RECENT_SHARE 0.5        //  weight of the recent idle times in a plan
+#define SMOOTH 3.0              //  spread of thin data, bins at n = 0
 #define WINDOW_BINS 16          //  longest pre-warm window, bins
 #define BREAK_EVEN_SCALE 4.0    //  break_even = horizon x odds against x this
 #define FEATURE_CLIP 8.0        //  |logit| features are clipped to this
@@ -410,9 +411,32 @@ s_mass (const wp_pattern_t *entry, double *mass)
     double fast = entry->recent_total > 0 ? RECENT_SHARE * n / entry->recent_total : 0;
     if (!(entry->recent_total > 0))
         slow = entry->hist_total > 0 ? 1 : 0;
+    double raw [WP_IDLE_BINS];
     for (int i = 0; i < WP_IDLE_BINS; i++)
-        mass [i] = (entry->hist ? slow * entry->hist [i] : 0) + fast * entry->recent [i]
-                 + PRIOR_WEIGHT * entry->prior [i];
+        raw [i] = (entry->hist ? slow * entry->hist [i] : 0) + fast * entry->recent [i];
+    //  Few idle times say little about the exact bin: spread each over
+    //  its neighbours, the wider the fewer (a Gaussian of SMOOTH / sqrt
+    //  (1 + n) bins), so that a plan does not bet on the noise.
+    double sigma = SMOOTH / sqrt (1 + n);
+    int reach = (int) ceil (3 * sigma);
+    if (reach > 8)
+        reach = 8;
+    double kernel [17], sum = 0;
+    for (int d = -reach; d <= reach; d++) {
+        kernel [d + reach] = sigma > 0.05 ? exp (-0.5 * d * d / (sigma * sigma)) : d == 0;
+        sum += kernel [d + reach];
+    }
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        mass [i] = PRIOR_WEIGHT * entry->prior [i];
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        if (raw [i] <= 0)
+            continue;
+        for (int d = -reach; d <= reach; d++) {
+            int j = i + d;
+            j = j < 0 ? 0 : j >= WP_IDLE_BINS ? WP_IDLE_BINS - 1 : j;
+            mass [j] += raw [i] * kernel [d + reach] / sum;
+        }
+    }
 }
 
 //  P(request within the horizon | idle for elapsed) and the expected

@@ -9,6 +9,7 @@
 #define RETRY_MS 1000           //  a wanted model that found no room retries
 #define VICTIM_SAMPLE 64        //  held models a victim search looks at, at most
 #define DISPLACE_MAX 16         //  models cooled to make room for one, at most
+#define DISPLACE_RATIO 2.0      //  a model displaces only values below its own / this
 
 //  One user's latest prediction (and plan) for a model.
 typedef struct {
@@ -40,8 +41,10 @@ typedef struct {
     uint8_t n_demand, cap_demand;
     uint64_t wake_ms;                   //  time of its live heap entry, 0 none
     uint64_t warm_at;                   //  when our warm of it was done
+    uint64_t loaded_at;                 //  when a request made it resident
     double score;                       //  demand, during decide
     double value;                       //  value, during decide
+    uint64_t last_use;                  //  latest request its plans know
 } model_t;
 
 //  A wake-up: look at the model again at time.
@@ -352,10 +355,12 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
 
 //  Resident by a request (or gone).
 void
-wp_scheduler_resident (wp_scheduler_t *self, const char *name, bool resident)
+wp_scheduler_resident (wp_scheduler_t *self, const char *name, bool resident,
+                       uint64_t now_ms)
 {
     assert (self && name);
     model_t *model = s_model (self, name);
+    model->loaded_at = resident ? now_ms : 0;
     s_set_state (self, model, resident ? WP_MODEL_WARM : WP_MODEL_COLD);
     model->external = false;
     s_touch (self, model);
@@ -425,6 +430,7 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
           uint64_t *next, uint64_t *next_start, uint64_t *expected)
 {
     double none = 1.0, any = 1.0, benefit = 0;
+    uint64_t last_use = 0;
     uint64_t soonest = UINT64_MAX, boundary = UINT64_MAX, start = UINT64_MAX;
     bool cover = false;
     uint8_t kept = 0;
@@ -438,6 +444,8 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
         double saves = d->benefit_ms > 0 ? d->benefit_ms : model->load_ms;
         if (saves > benefit)
             benefit = saves;
+        if (d->last_ms > last_use)
+            last_use = d->last_ms;
         if (d->expected_ms < soonest)
             soonest = d->expected_ms;
         if (!d->plan) {
@@ -462,6 +470,7 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
     model->score = 1.0 - none;
     double memory = model->memory_mb ? model->memory_mb : 1;
     model->value = (1.0 - any) * benefit / memory;
+    model->last_use = last_use;
     if (covered)
         *covered = cover;
     if (next)
@@ -513,7 +522,8 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
     for (size_t k = 0; k < n && seen < VICTIM_SAMPLE; k++) {
         model_t *model = self->models [(start + k) % n];
         if (!s_holds (model) || model->external || model == except
-            || model->state == WP_MODEL_COOLING || model->chosen)
+            || model->state == WP_MODEL_COOLING || model->chosen
+            || now_ms < model->loaded_at + model->load_ms)
             continue;
         if (can && !can (model->name, arg))
             continue;
@@ -521,8 +531,12 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
         s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
         if (model->value >= below)
             continue;
+        //  Ties (often: all certain to be asked soon): least recently used.
         if (!lowest || model->value < lowest->value
-            || (model->value == lowest->value && strcmp (model->name, lowest->name) < 0))
+            || (model->value == lowest->value
+                && (model->last_use < lowest->last_use
+                    || (model->last_use == lowest->last_use
+                        && strcmp (model->name, lowest->name) < 0))))
             lowest = model;
     }
     if (seen >= VICTIM_SAMPLE)
@@ -561,6 +575,9 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         double bar = held ? self->opts.threshold - self->opts.hysteresis
                           : self->opts.threshold;
         bool wanted = model->external || covered || model->score >= bar;
+        //  Under a memory budget, optionally: only what a request made
+        //  resident is held, nothing is loaded ahead of a request.
+        bool ahead = self->opts.max_memory_mb && self->opts.no_prewarm_under_budget;
         //  Time hysteresis: wanted again soon, keep it; a warm still
         //  running or just done is not undone (looked at again later).
         if (!wanted && held && next_start != UINT64_MAX
@@ -592,7 +609,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             s_set_state (self, model, WP_MODEL_COOLING);
         }
         model->waiting = false;
-        if (wanted && model->state == WP_MODEL_COLD && !model->external) {
+        if (wanted && model->state == WP_MODEL_COLD && !model->external && !ahead) {
             model->waiting = true;
             if (can_warm) {
                 expects [n_warm] = expected;
@@ -621,7 +638,8 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                && (count + 1 > self->opts.max_warm_models
                    || (self->opts.max_memory_mb
                        && memory + model->memory_mb > self->opts.max_memory_mb))) {
-            model_t *victim = s_lowest (self, now_ms, model, model->value, NULL, NULL);
+            model_t *victim = s_lowest (self, now_ms, model, model->value / DISPLACE_RATIO,
+                                        NULL, NULL);
             if (!victim)
                 break;
             victim->chosen = true;
@@ -662,6 +680,20 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                       (unsigned) model->n_demand, model->value);
         s_set_state (self, model, WP_MODEL_WARMING);
         model->waiting = false;
+    }
+    //  Over the fill line: cool the lowest values.
+    if (self->opts.max_memory_mb && self->opts.fill > 0 && self->opts.fill < 1) {
+        double line = self->opts.fill * (double) self->opts.max_memory_mb;
+        while (n < capacity && (double) self->held_mb > line) {
+            model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL);
+            if (!victim)
+                break;
+            wp_decision_t *d = &out [n++];
+            s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
+            snprintf (d->reason, sizeof d->reason, "value %.3g, lowest held over %.0f%% of %u MiB",
+                      victim->value, 100 * self->opts.fill, (unsigned) self->opts.max_memory_mb);
+            s_set_state (self, victim, WP_MODEL_COOLING);
+        }
     }
     free (warm);
     free (expects);

@@ -16,10 +16,12 @@
     reaches the threshold, and a model already warm stays wanted until it
     falls below threshold - hysteresis (so it does not flap).
 
-    Value: what holding a model is worth now, per MB: the chance of a
-    request within the horizon (for a plan, from the idle-time quantiles
-    it carries, given how long the user has been idle) x the wait it saves
-    (the prediction's benefit, or the load time) / memory_mb. When a wanted
+    Value: what holding a model is worth now, per MB and second: how soon
+    its users want it (the sum over users of 1 / the expected time to
+    their next request, from the idle-time quantiles a plan carries given
+    how long the user has been idle; without them, the chance within the
+    horizon / the horizon) x the wait it saves (the prediction's benefit,
+    or the load time) / memory_mb. When a wanted
     model does not fit, held models of lower value are cooled for it
     (lowest first); if that cannot make room it waits. A plan that ends
     is not cooled when the same model is wanted again within
@@ -29,6 +31,15 @@
     warmed by someone else (an operator's "warm", seen only as warmup
     done) is held until someone cools it; a model cooled by someone else
     is warmed again only on predictions made after that.
+
+    Under a memory budget the held models can be kept under a share of it
+    (fill): past it (a request made a model resident), the lowest values
+    are cooled. Pre-warms can be turned off
+    (no_prewarm_under_budget): then the held models are those requests
+    made resident, kept by their plans and displaced by value. Measured in
+    the replay (docs/evaluation.md), a saturated budget is better spent on
+    what is in use than on what may come: a pre-warm displaces what the
+    next cold start needs.
 
     Plain C: no sockets, no clock.
     =========================================================================
@@ -68,6 +79,12 @@ typedef struct {
                                 //  again within this (default 0)
     uint32_t min_hold_ms;       //  a model we warmed stays at least this long
                                 //  after its warm is done (default 0)
+    double fill;                //  with max_memory_mb: held models are cooled,
+                                //  lowest value first, down to this share of
+                                //  it (0 or >= 1: none, the default)
+    bool no_prewarm_under_budget;   //  with max_memory_mb: hold only what a
+                                //  request made resident (wp_scheduler_resident),
+                                //  load nothing ahead (default false)
 } wp_scheduler_opts_t;
 
 //  Action codes, as in the WarmupRequested schema.
@@ -121,10 +138,12 @@ void
     wp_scheduler_done (wp_scheduler_t *self, const char *model,
                        wp_action_t action, bool ok);
 
-//  The model became resident (or left) by a request, not by a decision:
-//  it is held (or not) under the plans, not as an external warm.
+//  The model became resident (or left) at now_ms by a request, not by a
+//  decision: it is held (or not) under the plans, not as an external
+//  warm; while it loads (its load time) it is not cooled for room.
 void
-    wp_scheduler_resident (wp_scheduler_t *self, const char *model, bool resident);
+    wp_scheduler_resident (wp_scheduler_t *self, const char *model, bool resident,
+                           uint64_t now_ms);
 
 //  Whether background warmups are admitted now (resource manager).
 void

@@ -835,10 +835,235 @@ test_randomized_against_reference (void **state)
     wp_analyzer_destroy (&self);
 }
 
+//  Idle-time bins: [0, 1 s), quarter octaves to 512 s, half octaves to
+//  2^17 s, then the rest; every edge starts its own bin.
+static void
+test_idle_bins (void **state)
+{
+    assert_int_equal (wp_idle_bin (0), 0);
+    assert_int_equal (wp_idle_bin (999), 0);
+    assert_int_equal (wp_idle_bin (1000), 1);
+    assert_int_equal (wp_idle_bin (2000), 5);           //  one octave: 4 bins
+    assert_int_equal (wp_idle_bin (512000), 37);
+    assert_int_equal (wp_idle_bin (1024000), 39);       //  half octaves
+    assert_int_equal (wp_idle_bin (131072000), WP_IDLE_BINS - 1);
+    assert_int_equal (wp_idle_bin (UINT64_MAX / 2), WP_IDLE_BINS - 1);
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        assert_int_equal (wp_idle_bin (wp_idle_edge (i)), i);
+        if (i > 0)
+            assert_int_equal (wp_idle_bin (wp_idle_edge (i) - 1), i - 1);
+        assert_true (wp_idle_edge (i + 1) > wp_idle_edge (i));
+    }
+}
+
+//  The histogram counts each idle time in its bin, aged by the half-life
+//  (6 h): a gap one half-life after the previous weighs the old counts
+//  half; the recent idle times keep the last few at 7/8 each.
+static void
+test_idle_histogram (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    wp_analyzer_observe (self, 1, "m", T0);
+    wp_analyzer_observe (self, 1, "m", T0 + 10000);
+    wp_analyzer_observe (self, 1, "m", T0 + 20000);
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 1, "m", T0 + 20000, &p));
+    int ten = wp_idle_bin (10000);
+    assert_close (p.hist [ten], 1 + exp (-10000.0 * M_LN2 / 21600000.0), 1e-6);
+    assert_close (p.hist_total, p.hist [ten], 1e-6);
+    assert_close (p.recent [ten], 1 + 7.0 / 8.0, 1.0 / 16);
+    //  Six hours later: the old counts weigh half.
+    uint64_t later = T0 + 20000 + 6 * HOUR;
+    wp_analyzer_observe (self, 1, "m", later);
+    assert_true (wp_analyzer_pair (self, 1, "m", later, &p));
+    int six = wp_idle_bin (6 * HOUR);
+    assert_close (p.hist [six], 1, 1e-6);
+    assert_close (p.hist [ten], 0.5 * (1 + exp (-10000.0 * M_LN2 / 21600000.0)), 1e-4);
+    //  Prior: a single user's own history is not their prior: the model
+    //  has no other pairs, so the prior is all pairs' (here: the same
+    //  user, through the global counts) and sums to 1.
+    double sum = 0;
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        sum += p.prior [i];
+    assert_close (sum, 1, 1e-5);
+    wp_analyzer_destroy (&self);
+}
+
+//  A new user of a model many use gets the model's idle times as prior.
+static void
+test_population_prior (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    for (uint64_t user = 1; user <= 10; user++)
+        for (int i = 0; i < 20; i++)
+            wp_analyzer_observe (self, user, "shared", T0 + (uint64_t) i * 120000 + user);
+    wp_analyzer_observe (self, 99, "other", T0);
+    wp_analyzer_observe (self, 99, "other", T0 + 5000);
+    wp_analyzer_observe (self, 42, "shared", T0 + 3 * HOUR);
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 42, "shared", T0 + 3 * HOUR, &p));
+    assert_close (p.hist_total, 0, 0);
+    int two = wp_idle_bin (120000);
+    assert_true (p.prior [two] > 0.9);
+    assert_true (p.prior [wp_idle_bin (5000)] < 0.05);
+    wp_analyzer_destroy (&self);
+}
+
+//  Seasonality: requests at 09:00 make 09:00 above average, 03:00 below.
+static void
+test_seasonality (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    uint64_t day0 = (T0 / 86400000ULL) * 86400000ULL;
+    for (int d = 0; d < 14; d++)
+        wp_analyzer_observe (self, 1, "m", day0 + (uint64_t) d * 86400000ULL + 9 * HOUR);
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 1, "m", day0 + 14 * 86400000ULL + 9 * HOUR, &p));
+    assert_true (p.season > 3);
+    assert_true (wp_analyzer_pair (self, 1, "m", day0 + 14 * 86400000ULL + 3 * HOUR, &p));
+    assert_true (p.season < 0.8);       //  (0 + 2) / (14 / 24 + 2): pseudo counts
+    wp_analyzer_destroy (&self);
+}
+
+//  Rates and anomaly: a steady rate for a day reads near 0; a burst of
+//  60 requests in a minute reads as a burst (z > 3).
+static void
+test_rate_anomaly (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    uint64_t t = T0;
+    for (int i = 0; i < 24 * 12; i++, t += 300000)
+        wp_analyzer_observe (self, 1, "m", t);
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 1, "m", t, &p));
+    assert_true (fabs (p.anomaly) < 2);
+    assert_true (p.rate_long_per_h > 5 && p.rate_long_per_h < 15);
+    for (int i = 0; i < 60; i++)
+        wp_analyzer_observe (self, 1, "m", t + (uint64_t) i * 1000);
+    assert_true (wp_analyzer_pair (self, 1, "m", t + 60000, &p));
+    assert_true (p.anomaly > 3);
+    assert_true (p.rate_short_per_h > p.rate_long_per_h * 10);
+    wp_analyzer_destroy (&self);
+}
+
+//  Transitions: A then B (twice), A then C once: after A, B leads the
+//  "next" links with its mean delay; second order after (C, A) names B;
+//  co-use links both ways within 5 minutes.
+static void
+test_transitions (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    uint64_t t = T0;
+    const char *seq [] = { "C", "A", "B", "C", "A", "B", "X", "A", "C" };
+    for (size_t i = 0; i < sizeof seq / sizeof seq [0]; i++, t += 30000)
+        wp_analyzer_observe (self, 1, seq [i], t);
+    //  Now the user's latest two are A then C; ask about A itself.
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 1, "A", t, &p));
+    assert_int_equal (p.n_next, 2);
+    double b = 0, c = 0;
+    for (int i = 0; i < p.n_next; i++) {
+        if (streq (p.next [i].model, "B")) {
+            b = p.next [i].weight;
+            assert_close (p.next [i].delay_ms, 30000, 1e-3);
+        }
+        if (streq (p.next [i].model, "C"))
+            c = p.next [i].weight;
+    }
+    assert_true (b > c && c > 0);
+    assert_true (p.n_couse >= 2);
+    //  Second order: the pattern of the latest model gives the links
+    //  after (previous, latest): (A, C) was never followed yet.
+    wp_pattern_t out [8];
+    size_t n = wp_analyzer_pattern (self, 1, t, out, 8);
+    assert_true (n >= 4);
+    assert_string_equal (out [0].model, "C");
+    assert_int_equal (out [0].n_next2, 0);
+    //  C then A again, and after (C, A) came B: the latest is A now.
+    wp_analyzer_observe (self, 1, "A", t + 30000);
+    n = wp_analyzer_pattern (self, 1, t + 30000, out, 8);
+    assert_string_equal (out [0].model, "A");
+    assert_int_equal (out [0].n_next2, 1);
+    assert_string_equal (out [0].next2 [0].model, "B");
+    wp_analyzer_destroy (&self);
+}
+
+//  A record of version 2 carries histograms and links across a restart
+//  (links by model name); version 1 records still load, empty of them.
+static void
+test_round_trip_v2 (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    uint64_t t = T0;
+    for (int i = 0; i < 10; i++, t += 40000) {
+        wp_analyzer_observe (self, 5, "A", t);
+        wp_analyzer_observe (self, 5, "B", t + 20000);
+    }
+    store_t store;
+    s_store_init (&store);
+    assert_true (wp_analyzer_drain (self, s_store_fn, &store) > 0);
+    wp_analyzer_t *copy = wp_analyzer_new (NULL);
+    //  Models first, as the actor does.
+    for (record_t *r = (record_t *) zhashx_first (store.records); r;
+         r = (record_t *) zhashx_next (store.records))
+        if (streq (r->db, "models"))
+            assert_int_equal (wp_analyzer_load (copy, r->db, r->key, r->key_len,
+                                                r->value, r->value_len), 0);
+    for (record_t *r = (record_t *) zhashx_first (store.records); r;
+         r = (record_t *) zhashx_next (store.records))
+        if (streq (r->db, "pairs"))
+            assert_int_equal (wp_analyzer_load (copy, r->db, r->key, r->key_len,
+                                                r->value, r->value_len), 0);
+    wp_pattern_t one, two;
+    assert_true (wp_analyzer_pair (self, 5, "A", t, &one));
+    assert_true (wp_analyzer_pair (copy, 5, "A", t, &two));
+    assert_memory_equal (one.hist, two.hist, sizeof (float) * WP_IDLE_BINS);
+    assert_memory_equal (one.recent, two.recent, sizeof one.recent);
+    assert_close (one.season, two.season, 0);
+    assert_close (one.rate_short_per_h, two.rate_short_per_h, 1e-9);
+    assert_close (one.rate_long_per_h, two.rate_long_per_h, 1e-9);
+    assert_int_equal (one.n_next, two.n_next);
+    assert_string_equal (two.next [0].model, "B");
+    assert_close (one.next [0].weight, two.next [0].weight, 0);
+    assert_int_equal (one.n_couse, two.n_couse);
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        assert_close (one.prior [i], two.prior [i], 1e-6);
+    //  A version 1 record (its first 56 bytes) loads, with empty stats.
+    uint8_t key [9] = { 0, 0, 0, 0, 0, 0, 0, 6, 'A' };
+    record_t *a = NULL;
+    for (record_t *r = (record_t *) zhashx_first (store.records); r && !a;
+         r = (record_t *) zhashx_next (store.records))
+        if (streq (r->db, "pairs") && r->key_len == 9 && r->key [8] == 'A')
+            a = r;
+    assert_non_null (a);
+    assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, a->value, 56), 0);
+    assert_true (wp_analyzer_pair (copy, 6, "A", t, &two));
+    assert_close (two.hist_total, 0, 0);
+    assert_int_equal (two.n_next, 0);
+    //  A version 2 record with a bad format byte or a NaN bin is refused.
+    uint8_t bad [1024];
+    memcpy (bad, a->value, a->value_len);
+    bad [56] = 3;
+    assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, bad, a->value_len), -1);
+    memcpy (bad, a->value, a->value_len);
+    wp_put_u32 (bad + 80, 0x7fc00000);          //  a NaN in bin 0
+    assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, bad, a->value_len), -1);
+    wp_analyzer_destroy (&copy);
+    s_store_fini (&store);
+    wp_analyzer_destroy (&self);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_idle_bins),
+        cmocka_unit_test (test_idle_histogram),
+        cmocka_unit_test (test_population_prior),
+        cmocka_unit_test (test_seasonality),
+        cmocka_unit_test (test_rate_anomaly),
+        cmocka_unit_test (test_transitions),
+        cmocka_unit_test (test_round_trip_v2),
         cmocka_unit_test (test_known_sequence),
         cmocka_unit_test (test_out_of_order),
         cmocka_unit_test (test_late_event_before_first),

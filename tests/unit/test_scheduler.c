@@ -617,6 +617,184 @@ test_option_defaults (void **state)
     wp_scheduler_destroy (&self);
 }
 
+//  A plan: keep until a time, then a window. WARM now (kept), COOL just
+//  after keep_until, the next wake-up is then the window's start, WARM
+//  at it, COOL just after its end; nothing in between.
+static void
+test_plan_keep_and_window (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_model (self, "m", 1000, 2000);
+    wp_prediction_t p = { .model = "m", .probability = 0.2, .expected_in_ms = 600000,
+                          .keep_until_ms = T0 + 10000, .prewarm_at_ms = T0 + 500000,
+                          .hold_until_ms = T0 + 700000, .benefit_ms = 2000,
+                          .last_ms = T0 };
+    wp_scheduler_predictions (self, 1, &p, 1, T0);
+    wp_decision_t out [16];
+    assert_int_equal (s_decide (self, T0, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_WARM);
+    assert_non_null (strstr (out [0].reason, "plan"));
+    wp_scheduler_done (self, "m", WP_ACTION_WARM, true);
+    //  A done is looked at in the next round; then the plan's boundary.
+    assert_true (wp_scheduler_next_ms (self) == 0);
+    assert_int_equal (s_decide (self, T0, out), 0);
+    assert_true (wp_scheduler_next_ms (self) == T0 + 10001);
+    assert_int_equal (s_decide (self, T0 + 10000, out), 0);
+    assert_int_equal (s_decide (self, T0 + 10001, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_COOL);
+    assert_non_null (strstr (out [0].reason, "plan ended"));
+    wp_scheduler_done (self, "m", WP_ACTION_COOL, true);
+    assert_int_equal (s_decide (self, T0 + 10001, out), 0);
+    assert_true (wp_scheduler_next_ms (self) == T0 + 500000);
+    assert_int_equal (s_decide (self, T0 + 499999, out), 0);
+    assert_int_equal (s_decide (self, T0 + 500000, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_WARM);
+    wp_scheduler_done (self, "m", WP_ACTION_WARM, true);
+    assert_int_equal (s_decide (self, T0 + 500000, out), 0);
+    assert_true (wp_scheduler_next_ms (self) == T0 + 700001);
+    assert_int_equal (s_decide (self, T0 + 700001, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_COOL);
+    wp_scheduler_done (self, "m", WP_ACTION_COOL, true);
+    assert_int_equal (s_decide (self, T0 + 700001, out), 0);
+    assert_true (wp_scheduler_next_ms (self) == UINT64_MAX);
+    wp_scheduler_destroy (&self);
+}
+
+//  Time hysteresis: a keep that ends 3 s before the window starts does
+//  not cool the model with hysteresis_ms 5000; it does with 1000.
+static void
+test_plan_time_hysteresis (void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        wp_scheduler_opts_t opts = s_opts ();
+        opts.hysteresis_ms = round == 0 ? 5000 : 1000;
+        wp_scheduler_t *self = wp_scheduler_new (&opts);
+        wp_prediction_t p = { .model = "m", .probability = 0.5, .expected_in_ms = 20000,
+                              .keep_until_ms = T0 + 10000, .prewarm_at_ms = T0 + 13001,
+                              .hold_until_ms = T0 + 30000, .last_ms = T0 };
+        wp_scheduler_predictions (self, 1, &p, 1, T0);
+        wp_decision_t out [16];
+        assert_int_equal (s_decide (self, T0, out), 1);
+        wp_scheduler_done (self, "m", WP_ACTION_WARM, true);
+        assert_int_equal (s_decide (self, T0 + 10001, out), round == 0 ? 0 : 1);
+        wp_scheduler_destroy (&self);
+    }
+}
+
+//  A plan-less prediction for a model with a plan keeps the plan and
+//  updates the probability; a new plan replaces the old one.
+static void
+test_plan_kept_by_plain_prediction (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_prediction_t p = { .model = "m", .probability = 0.1, .expected_in_ms = 20000,
+                          .keep_until_ms = T0 + 60000, .last_ms = T0 };
+    wp_scheduler_predictions (self, 1, &p, 1, T0);
+    wp_decision_t out [16];
+    assert_int_equal (s_decide (self, T0, out), 1);
+    wp_scheduler_done (self, "m", WP_ACTION_WARM, true);
+    s_predict (self, 1, "m", 0.3, 10000, T0 + 1000);
+    assert_int_equal (s_decide (self, T0 + 1000, out), 0);
+    assert_int_equal (s_decide (self, T0 + 59000, out), 0);     //  plan still there
+    assert_true (wp_scheduler_next_ms (self) == T0 + 60001);
+    p.keep_until_ms = T0 + 65000;
+    wp_scheduler_predictions (self, 1, &p, 1, T0 + 62000);
+    assert_int_equal (s_decide (self, T0 + 62000, out), 0);
+    assert_int_equal (s_decide (self, T0 + 65001, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_COOL);
+    wp_scheduler_destroy (&self);
+}
+
+//  Value: a model whose user is asked again sooner (idle-time quantiles
+//  short, idle so far short) is worth more per MB; the victim is the
+//  lowest; a model still loading (made resident by a request within its
+//  load time) is never the victim.
+static void
+test_value_and_victim (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_warm_models = UINT32_MAX;
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_model (self, "busy", 1000, 2000);
+    wp_scheduler_model (self, "idle", 1000, 2000);
+    wp_prediction_t busy = { .model = "busy", .probability = 0.9, .keep_until_ms = T0 + 60000,
+                             .last_ms = T0, .benefit_ms = 2000,
+                             .gap_q = { 1000, 2000, 4000, 8000, 20000 } };
+    wp_prediction_t idle = { .model = "idle", .probability = 0.9, .keep_until_ms = T0 + 60000,
+                             .last_ms = T0, .benefit_ms = 2000,
+                             .gap_q = { 600000, 1200000, 2400000, 3600000, 7200000 } };
+    wp_scheduler_predictions (self, 1, &busy, 1, T0);
+    wp_scheduler_predictions (self, 2, &idle, 1, T0);
+    wp_scheduler_resident (self, "busy", true, T0);
+    wp_scheduler_resident (self, "idle", true, T0);
+    assert_int_equal (wp_scheduler_warm_count (self), 2);
+    double vb = wp_scheduler_value (self, "busy", T0 + 5000);
+    double vi = wp_scheduler_value (self, "idle", T0 + 5000);
+    assert_true (vb > vi);
+    assert_close (vb, 1.0 * 2000 / 1000, 1e-9);     //  certain within 300 s
+    assert_true (vi < 0.5);
+    //  Within their load time neither can be the victim.
+    assert_null (wp_scheduler_victim (self, T0 + 1999, NULL, NULL, NULL));
+    assert_string_equal (wp_scheduler_victim (self, T0 + 5000, NULL, NULL, NULL), "idle");
+    assert_string_equal (wp_scheduler_victim (self, T0 + 5000, "idle", NULL, NULL), "busy");
+    wp_scheduler_destroy (&self);
+}
+
+//  Fill: over 0.5 of a 2000 MiB budget, the lowest values are cooled;
+//  with no_prewarm_under_budget a window does not load a cold model.
+static void
+test_fill_and_no_prewarm (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_warm_models = UINT32_MAX;
+    opts.max_memory_mb = 2000;
+    opts.fill = 0.5;
+    opts.no_prewarm_under_budget = true;
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    const char *names [3] = { "a", "b", "c" };
+    double chance [3] = { 0.9, 0.75, 0.8 };
+    for (int i = 0; i < 3; i++) {
+        wp_scheduler_model (self, names [i], 400, 1000);
+        s_predict (self, 1, names [i], chance [i], 60000, T0);
+        wp_scheduler_resident (self, names [i], true, T0);
+    }
+    wp_decision_t out [16];
+    //  1200 MiB held, line 1000: the lowest value (b) goes.
+    assert_int_equal (s_decide (self, T0 + 5000, out), 1);
+    s_assert_decision (&out [0], "b", WP_ACTION_COOL);
+    assert_non_null (strstr (out [0].reason, "over"));
+    wp_scheduler_done (self, "b", WP_ACTION_COOL, true);
+    assert_int_equal (wp_scheduler_warm_memory_mb (self), 800);
+    //  A window for a cold model: not loaded ahead under the budget.
+    wp_scheduler_model (self, "w", 100, 1000);
+    wp_prediction_t p = { .model = "w", .probability = 0.5, .prewarm_at_ms = T0 + 6000,
+                          .hold_until_ms = T0 + 9000, .last_ms = T0 };
+    wp_scheduler_predictions (self, 2, &p, 1, T0 + 5000);
+    assert_int_equal (s_decide (self, T0 + 6000, out), 0);
+    assert_int_equal (wp_scheduler_state (self, "w"), WP_MODEL_COLD);
+    wp_scheduler_destroy (&self);
+}
+
+//  A failed warm is tried again a tick later, not at once.
+static void
+test_failed_warm_retries_later (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_decision_t out [16];
+    s_predict (self, 1, "m", 0.9, 60000, T0);
+    assert_int_equal (s_decide (self, T0, out), 1);
+    wp_scheduler_done (self, "m", WP_ACTION_WARM, false);
+    assert_true (wp_scheduler_next_ms (self) == T0 + 1000);
+    assert_int_equal (s_decide (self, T0, out), 0);
+    assert_int_equal (s_decide (self, T0 + 1000, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_WARM);
+    assert_true (wp_scheduler_state_bytes (self) > 0);
+    wp_scheduler_destroy (&self);
+}
+
 int
 main (void)
 {
@@ -642,6 +820,12 @@ main (void)
         cmocka_unit_test (test_capacity),
         cmocka_unit_test (test_describe_model),
         cmocka_unit_test (test_option_defaults),
+        cmocka_unit_test (test_plan_keep_and_window),
+        cmocka_unit_test (test_plan_time_hysteresis),
+        cmocka_unit_test (test_plan_kept_by_plain_prediction),
+        cmocka_unit_test (test_value_and_victim),
+        cmocka_unit_test (test_fill_and_no_prewarm),
+        cmocka_unit_test (test_failed_warm_retries_later),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

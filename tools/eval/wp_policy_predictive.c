@@ -44,6 +44,7 @@
 #define DECISIONS_MAX 64                //  decisions per round, as the actor
 #define TOKEN_DECIDE 1                  //  timer: the scheduler's wake-up
 #define TOKEN_COOL 2                    //  timer: a cool waiting for its load
+#define FILL 0.98                       //  held models stay under this x the budget
 #define BANDS 3                         //  accuracy bands: <5 min, 5-60 min, >1 h
 
 //  The latest prediction for a user's latest model (accuracy report).
@@ -112,6 +113,8 @@ s_create (wp_eval_sim_t *sim, double knob)
         .default_memory_mb = 512,
         .default_load_ms = 1000,
         .horizon_s = self->horizon_ms / 1000,
+        .fill = FILL,
+        .no_prewarm_under_budget = true,
     };
     self->analyzer = wp_analyzer_new (&analyzer);
     self->engine = wp_engine_new (&engine);
@@ -238,8 +241,10 @@ s_free (s_self_t *self, uint32_t model, int64_t need_mb)
                                                   s_can_cool, self);
         if (!victim)
             return -1;
+        //  Evicted for room: as an operator's cool, its plans are dropped
+        //  (warmed again only on predictions after this).
         wp_eval_sim_unload (self->sim, s_id (self, victim));
-        wp_scheduler_resident (self->scheduler, victim, false);
+        wp_scheduler_done (self->scheduler, victim, WP_ACTION_COOL, true);
     }
     return 0;
 }
@@ -348,7 +353,7 @@ s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
     uint64_t now = (uint64_t) request->time;
     if (outcome == WP_EVAL_COLD) {
         s_loaded (self, model);
-        wp_scheduler_resident (self->scheduler, name, true);
+        wp_scheduler_resident (self->scheduler, name, true, now);
     }
     s_score (self, request);
     uint64_t user = request->user;
