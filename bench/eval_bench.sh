@@ -5,7 +5,10 @@
 #  on one core, at budget 0, with per-event timing on as in normal use.
 #  Prints the machine, then one line per policy and trace: requests, wall
 #  seconds of the replay pass and millions of requests per second. The
-#  target (issue 3) is keepalive:600 >= 5 M req/s on azure-functions-2019.
+#  target (issue 3) is keepalive:600 >= 5 M req/s on azure-functions-2019;
+#  for predictive (issue 4) >= 1 M req/s and under 1 KiB of state per
+#  active (user, model) pair, printed in the last column (its
+#  WP_PREDICTIVE_REPORT: state bytes at the end / pairs).
 #
 #  Usage: bench/eval_bench.sh [policy ...]
 #  Env:   WARMUP_EVAL (default build-eval/bin/warmup-eval, then build/bin/...)
@@ -26,24 +29,29 @@ if [ $# -gt 0 ]; then
     POLICIES=("$@")
 else
     POLICIES=(keepalive:600 ollama lru:4 lmstudio lemonade hybrid-histogram greedy-dual
-              icebreaker preload-markov oracle)
+              icebreaker preload-markov oracle predictive)
 fi
 
 echo "machine: $(uname -srm), $(nproc) cpu(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "memory:  $(free -g | awk '/Mem:/ {print $2 " GiB"}'), compiler: $(cc --version | head -1)"
 echo "binary:  $BIN"
-printf "%-26s %-18s %10s %9s %9s\n" trace policy requests seconds "M req/s"
+printf "%-26s %-18s %10s %9s %9s %10s\n" trace policy requests seconds "M req/s" "B/pair"
 run () {
     local name=$1 trace=$2 catalog=$3 policy=$4
-    local line
-    line=$(taskset -c 0 "$BIN" --trace "$trace" --catalog "$catalog" --budget-mb 0 \
-               --policy "$policy" --no-baselines --json 2>&1 >/dev/null | grep 'replayed' || true)
+    local line report
+    report=$(mktemp)
+    line=$(WP_PREDICTIVE_REPORT=$report taskset -c 0 "$BIN" --trace "$trace" --catalog "$catalog" \
+               --budget-mb 0 --policy "$policy" --no-baselines --json 2>&1 >/dev/null \
+           | grep 'replayed' || true)
+    local per_pair
+    per_pair=$(sed -nE 's/.*"bytes_per_pair":([0-9.]+).*/\1/p' "$report" | tail -1)
+    rm -f "$report"
     # "warmup-eval: replayed N requests through K simulations in S s (R M req/s)"
     local req sec rate
     req=$(echo "$line" | awk '{print $3}')
     sec=$(echo "$line" | awk '{for (i=1;i<=NF;i++) if ($i=="in") print $(i+1)}')
     rate=$(echo "$line" | sed -E 's/.*\(([0-9.]+)M req\/s\).*/\1/')
-    printf "%-26s %-18s %10s %9s %9s\n" "$name" "$policy" "$req" "$sec" "$rate"
+    printf "%-26s %-18s %10s %9s %9s %10s\n" "$name" "$policy" "$req" "$sec" "$rate" "${per_pair:--}"
 }
 for p in "${POLICIES[@]}"; do
     run azure-functions-2019 "$SHARED/data/azure-functions-2019/1250_inv.csv" \

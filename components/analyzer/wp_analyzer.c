@@ -889,20 +889,10 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
         fast_total += out->recent [i];
     }
     out->recent_total = fast_total;
-    //  Prior: the model's other pairs, shrunk toward all pairs (uniform if
-    //  none). The model's counts age slower than the pair's, so what is
-    //  left of the pair's own is its older history.
-    double global = self->global_total, others = 0;
-    float other [WP_IDLE_BINS];
-    for (int i = 0; i < WP_IDLE_BINS; i++) {
-        other [i] = model->hist [i] > pair->hist [i] ? model->hist [i] - pair->hist [i] : 0;
-        others += other [i];
-    }
-    double weight = others + PRIOR_GLOBAL;
-    for (int i = 0; i < WP_IDLE_BINS; i++) {
-        double g = global > 0 ? self->global [i] / global : 1.0 / WP_IDLE_BINS;
-        out->prior [i] = (float) ((other [i] + PRIOR_GLOBAL * g) / weight);
-    }
+    //  The prior is computed when needed (wp_analyzer_prior).
+    out->model_hist = model->hist;
+    out->global_hist = self->global;
+    out->global_total = self->global_total;
     out->n_next = pair->n_next;
     for (uint8_t i = 0; i < pair->n_next; i++)
         s_fill_link (self, pair->next [i].model, pair->next [i].weight,
@@ -923,6 +913,31 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
                 s_fill_link (self, pair->next2 [i].next, pair->next2 [i].weight, delay,
                              &out->next2 [out->n_next2++]);
             }
+}
+
+//  An entry's population prior: the model's other pairs, shrunk toward
+//  all pairs (uniform if none). The model's counts age slower than the
+//  pair's, so what is left of the pair's own is its older history.
+void
+wp_analyzer_prior (const wp_pattern_t *entry, float *out)
+{
+    assert (entry && out);
+    if (!entry->model_hist || !entry->global_hist || !entry->hist) {
+        memcpy (out, entry->prior, sizeof entry->prior);
+        return;
+    }
+    double global = entry->global_total, others = 0;
+    float other [WP_IDLE_BINS];
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        other [i] = entry->model_hist [i] > entry->hist [i]
+                  ? entry->model_hist [i] - entry->hist [i] : 0;
+        others += other [i];
+    }
+    double weight = others + PRIOR_GLOBAL;
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        double g = global > 0 ? entry->global_hist [i] / global : 1.0 / WP_IDLE_BINS;
+        out [i] = (float) ((other [i] + PRIOR_GLOBAL * g) / weight);
+    }
 }
 
 //  The user's models, most recent first.

@@ -104,7 +104,11 @@ typedef struct {
     double recent_total;    //  older one weighs 7/8), and their sum
     float prior [WP_IDLE_BINS]; //  population prior: the model's other
                             //  pairs' idle times shrunk toward all pairs',
-                            //  sums to 1
+                            //  sums to 1; filled by wp_analyzer_prior (the
+                            //  analyzer leaves it to whoever needs it)
+    const float *model_hist;    //  for the prior: the model's idle times
+    const float *global_hist;   //  and all pairs' (borrowed until the next
+    double global_total;        //  observe), NULL when prior is filled
     wp_link_t next [WP_ANALYZER_LINKS];   //  asked next after this model
     uint8_t n_next;
     wp_link_t next2 [WP_ANALYZER_LINKS];  //  asked next after the user's
@@ -142,6 +146,12 @@ int
 size_t
     wp_analyzer_pattern (wp_analyzer_t *self, uint64_t user_hash,
                          uint64_t now_ms, wp_pattern_t *out, size_t capacity);
+
+//  Compute an entry's population prior into out (WP_IDLE_BINS); from
+//  entry->prior when the entry carries no counts (it came from the bus).
+//  Valid until the analyzer observes again.
+void
+    wp_analyzer_prior (const wp_pattern_t *entry, float *out);
 
 //  One pair, if known. Returns true and fills out.
 bool

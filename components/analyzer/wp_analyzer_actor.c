@@ -115,6 +115,7 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         entries [i].n_idle_recent = WP_IDLE_BINS;
         entries [i].idle_recent = pattern [i].recent;
         entries [i].recent_total = pattern [i].recent_total;
+        wp_analyzer_prior (&pattern [i], pattern [i].prior);
         entries [i].n_idle_prior = WP_IDLE_BINS;
         entries [i].idle_prior = pattern [i].prior;
         entries [i].rate_short_per_h = pattern [i].rate_short_per_h;

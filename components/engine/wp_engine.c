@@ -32,6 +32,8 @@ typedef struct {
     uint32_t plan_load_ms;      //  load time it assumed
     uint32_t plan_burst;        //  burst class it assumed (see s_burst)
     uint64_t seen_ms;           //  the pair's latest request seen
+    uint32_t load_gen;          //  model table generation of load_ms below
+    uint32_t load_ms;           //  the model's load time, cached
     uint8_t k, s, e;            //  plan: keep to edge k, window edges [s, e)
     float p_horizon;            //  P(idle <= horizon) of the distribution
     float expected_ms;          //  its mean idle time
@@ -53,6 +55,7 @@ struct _wp_engine_t {
     uint32_t mask;              //  table size - 1
     uint32_t used;              //  entries in use
     zhashx_t *models;           //  name -> model_t
+    uint32_t generation;        //  bumps when a load time changes (never 0)
 };
 
 //  Destructor of model entries.
@@ -95,6 +98,7 @@ wp_engine_new (const wp_engine_opts_t *opts)
     self->table = (entry_t *) calloc (TABLE_MIN, sizeof (entry_t));
     assert (self->table);
     self->models = zhashx_new ();
+    self->generation = 1;
     zhashx_set_destructor (self->models, s_model_free);
     return self;
 }
@@ -126,7 +130,10 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
         assert (model);
         zhashx_insert (self->models, name, model);
     }
-    model->load_ms = load_ms;
+    if (model->load_ms != load_ms) {
+        model->load_ms = load_ms;
+        self->generation = self->generation + 1 ? self->generation + 1 : 1;
+    }
 }
 
 //  Load time of a model.
@@ -426,8 +433,10 @@ s_mass (const wp_pattern_t *entry, double *mass)
         kernel [d + reach] = sigma > 0.05 ? exp (-0.5 * d * d / (sigma * sigma)) : d == 0;
         sum += kernel [d + reach];
     }
+    float prior [WP_IDLE_BINS];
+    wp_analyzer_prior (entry, prior);
     for (int i = 0; i < WP_IDLE_BINS; i++)
-        mass [i] = PRIOR_WEIGHT * entry->prior [i];
+        mass [i] = PRIOR_WEIGHT * prior [i];
     for (int i = 0; i < WP_IDLE_BINS; i++) {
         if (raw [i] <= 0)
             continue;
@@ -524,13 +533,17 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
 {
     memset (out, 0, sizeof *out);
     out->model = entry->model;
-    uint32_t load_ms = s_load_ms (self, entry->model);
+    entry_t *slot = s_entry (self, s_key (user_hash, entry->model));
+    if (slot->load_gen != self->generation) {
+        slot->load_ms = s_load_ms (self, entry->model);
+        slot->load_gen = self->generation;
+    }
+    uint32_t load_ms = slot->load_ms;
     out->load_ms = load_ms;
     out->last_ms = entry->last_ms;
     double elapsed = now_ms > entry->last_ms ? (double) (now_ms - entry->last_ms) : 0;
     double n = entry->hist_total;
     double confidence = n / (n + PRIOR_WEIGHT);
-    entry_t *slot = s_entry (self, s_key (user_hash, entry->model));
 
     //  Learn from the pending prediction: asked within the horizon (this
     //  is its request) or known not to have been.

@@ -304,6 +304,20 @@ wp_perf_size (wp_perf_t *self)
     return zhashx_size (self->models);
 }
 
+//  Bytes held: per model its statistics, name and table entry.
+
+size_t
+wp_perf_state_bytes (wp_perf_t *self)
+{
+    assert (self);
+    size_t bytes = sizeof (*self);
+    for (s_model_t *entry = (s_model_t *) zhashx_first (self->models); entry;
+         entry = (s_model_t *) zhashx_next (self->models))
+        bytes += sizeof (s_model_t) + strlen ((const char *) zhashx_cursor (self->models)) + 1
+               + 48;
+    return bytes;
+}
+
 //  Order model names (zlistx comparator).
 
 static int

@@ -107,6 +107,10 @@ double
 size_t
     wp_perf_size (wp_perf_t *self);
 
+//  Bytes of memory held (the models' statistics and their table).
+size_t
+    wp_perf_state_bytes (wp_perf_t *self);
+
 //  Call fn for every model, in name order. fn may call any wp_perf method
 //  (models it adds are not visited). Returns 0 or fn's non-zero return.
 int

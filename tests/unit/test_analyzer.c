@@ -882,9 +882,11 @@ test_idle_histogram (void **state)
     //  Prior: a single user's own history is not their prior: the model
     //  has no other pairs, so the prior is all pairs' (here: the same
     //  user, through the global counts) and sums to 1.
+    float prior [WP_IDLE_BINS];
+    wp_analyzer_prior (&p, prior);
     double sum = 0;
     for (int i = 0; i < WP_IDLE_BINS; i++)
-        sum += p.prior [i];
+        sum += prior [i];
     assert_close (sum, 1, 1e-5);
     wp_analyzer_destroy (&self);
 }
@@ -904,8 +906,16 @@ test_population_prior (void **state)
     assert_true (wp_analyzer_pair (self, 42, "shared", T0 + 3 * HOUR, &p));
     assert_close (p.hist_total, 0, 0);
     int two = wp_idle_bin (120000);
-    assert_true (p.prior [two] > 0.9);
-    assert_true (p.prior [wp_idle_bin (5000)] < 0.05);
+    float prior [WP_IDLE_BINS];
+    wp_analyzer_prior (&p, prior);
+    assert_true (prior [two] > 0.9);
+    assert_true (prior [wp_idle_bin (5000)] < 0.05);
+    //  A pattern from the bus (no counts behind it) keeps the prior it carries.
+    wp_pattern_t copy = p;
+    copy.model_hist = NULL;
+    copy.prior [0] = 0.5f;
+    wp_analyzer_prior (&copy, prior);
+    assert_close (prior [0], 0.5, 0);
     wp_analyzer_destroy (&self);
 }
 
@@ -1026,8 +1036,11 @@ test_round_trip_v2 (void **state)
     assert_string_equal (two.next [0].model, "B");
     assert_close (one.next [0].weight, two.next [0].weight, 0);
     assert_int_equal (one.n_couse, two.n_couse);
+    float prior_one [WP_IDLE_BINS], prior_two [WP_IDLE_BINS];
+    wp_analyzer_prior (&one, prior_one);
+    wp_analyzer_prior (&two, prior_two);
     for (int i = 0; i < WP_IDLE_BINS; i++)
-        assert_close (one.prior [i], two.prior [i], 1e-6);
+        assert_close (prior_one [i], prior_two [i], 1e-6);
     //  A version 1 record (its first 56 bytes) loads, with empty stats.
     uint8_t key [9] = { 0, 0, 0, 0, 0, 0, 0, 6, 'A' };
     record_t *a = NULL;

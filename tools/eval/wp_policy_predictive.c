@@ -149,16 +149,21 @@ s_report (s_self_t *self)
         return;
     static const char *names [BANDS] = { "under_5m", "5m_to_1h", "over_1h" };
     size_t pairs = wp_analyzer_pairs (self->analyzer);
-    size_t bytes = wp_analyzer_state_bytes (self->analyzer)
-                 + wp_engine_state_bytes (self->engine)
-                 + wp_scheduler_state_bytes (self->scheduler);
+    size_t analyzer = wp_analyzer_state_bytes (self->analyzer);
+    size_t engine = wp_engine_state_bytes (self->engine);
+    size_t scheduler = wp_scheduler_state_bytes (self->scheduler);
+    size_t perf = wp_perf_state_bytes (self->perf);
+    size_t bytes = analyzer + engine + scheduler + perf;
     uint64_t updates;
     const double *w = wp_engine_weights (self->engine, &updates);
     fprintf (file, "{\"threshold\":%g,\"budget_mb\":%lld,\"pairs\":%zu,\"users\":%zu,"
-             "\"state_bytes\":%zu,\"bytes_per_pair\":%.1f,\"ensemble_updates\":%llu,"
+             "\"models\":%zu,\"state_bytes\":%zu,\"analyzer_bytes\":%zu,\"engine_bytes\":%zu,"
+             "\"scheduler_bytes\":%zu,\"perf_bytes\":%zu,"
+             "\"bytes_per_pair\":%.1f,\"ensemble_updates\":%llu,"
              "\"weights\":[", self->threshold,
              (long long) wp_eval_sim_budget_mb (self->sim), pairs,
-             wp_analyzer_users (self->analyzer), bytes,
+             wp_analyzer_users (self->analyzer), wp_analyzer_models (self->analyzer),
+             bytes, analyzer, engine, scheduler, perf,
              pairs ? (double) bytes / (double) pairs : 0.0, (unsigned long long) updates);
     for (int i = 0; i < WP_ENGINE_FEATURES; i++)
         fprintf (file, "%s%.4f", i ? "," : "", w [i]);
@@ -414,6 +419,7 @@ s_state_bytes (void *state)
     s_self_t *self = state;
     return sizeof (*self) + wp_analyzer_state_bytes (self->analyzer)
          + wp_engine_state_bytes (self->engine) + wp_scheduler_state_bytes (self->scheduler)
+         + wp_perf_state_bytes (self->perf)
          + self->nmodels + self->npending * sizeof (s_pending_t);
 }
 
