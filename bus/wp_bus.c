@@ -25,6 +25,8 @@ static const struct {
     { "perf.estimate", &warmup__v1__perf_estimate__descriptor },
     { "metrics.snapshot", &warmup__v1__metrics_snapshot__descriptor },
     { "heartbeat", &warmup__v1__heartbeat__descriptor },
+    { "clock.tick", &warmup__v1__clock_tick__descriptor },
+    { "clock.ack", &warmup__v1__clock_ack__descriptor },
 };
 
 //  Where the last sequence number of one (topic, source) is kept. An

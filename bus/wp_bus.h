@@ -42,6 +42,8 @@ typedef enum {
     WP_TOPIC_PERF,            // perf.estimate       PerfEstimate
     WP_TOPIC_METRICS,         // metrics.snapshot    MetricsSnapshot
     WP_TOPIC_HEARTBEAT,       // heartbeat           Heartbeat
+    WP_TOPIC_CLOCK_TICK,      // clock.tick          ClockTick (replay mode)
+    WP_TOPIC_CLOCK_ACK,       // clock.ack           ClockAck (replay mode)
     WP_TOPIC_COUNT
 } wp_topic_t;
 

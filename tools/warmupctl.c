@@ -9,11 +9,16 @@
         warmupctl [endpoint flags] status [--timeout S]
         warmupctl [endpoint flags] warm|cool MODEL [--timeout S] [--no-wait]
         warmupctl [endpoint flags] metrics [--timeout S] [--json]
+        warmupctl [endpoint flags] replay --trace FILE --catalog FILE
+                  --budget-mb N [--speed X | --lockstep] [--json]
     =========================================================================
 */
 #include "wp_component.h"
 #include "wp_json.h"
 #include "wp_util.h"
+#ifdef WP_HAVE_REPLAY
+#include "wp_replay.h"
+#endif
 #include <math.h>
 
 static const char *s_usage =
@@ -33,7 +38,11 @@ static const char *s_usage =
     "      ask for a warm or cool and wait for its warmup.done (default 60 s)\n"
     "  metrics [--timeout S] [--json]\n"
     "      wait for the next metrics.snapshot on the bus (default 5 s) and print\n"
-    "      a summary (or the event as JSON)\n";
+    "      a summary (or the event as JSON)\n"
+    "  replay --trace FILE [--format csv|azure] --catalog FILE --budget-mb N\n"
+    "         [--speed X | --lockstep] [--json] [--quiet]\n"
+    "      replay a trace through a service started with --replay, in event time,\n"
+    "      and print its EVAL.md metrics (replay --help)\n";
 
 //  Parse a non-negative number argument strictly.
 static int
@@ -595,6 +604,11 @@ main (int argc, char **argv)
     if (streq (rest [0], "metrics"))
         rc = s_metrics (config, n_rest - 1, rest + 1);
     else
+#ifdef WP_HAVE_REPLAY
+    if (streq (rest [0], "replay"))
+        rc = wp_replay_main (config, n_rest - 1, rest + 1);
+    else
+#endif
         fprintf (stderr, "warmupctl: unknown command '%s' (see --help)\n", rest [0]);
     free (rest);
     wp_config_destroy (&config);

@@ -24,6 +24,19 @@ struct _wp_ctx_t {
     uint64_t started_ms;            //  wall clock at START
     uint64_t rejected;              //  events rejected by the handlers
     uint64_t persist_errors;        //  failed flushes
+    //  Replay mode (config->replay)
+    bool replay;                    //  event time from clock.tick
+    uint64_t now_ms;                //  the event time
+    uint64_t tick;                  //  the latest tick handled (0: none)
+    uint64_t next_period_ms;        //  on_tick is due at this event time
+    unsigned tick_ms;               //  on_tick period, ms (0: none)
+    uint32_t subscribed;            //  topics received, bit (1 << topic)
+    uint64_t received [WP_TOPIC_COUNT];     //  events handled per topic
+    uint64_t published [WP_TOPIC_COUNT];    //  events published per topic
+    uint64_t acked_sum;             //  counts at the last ack (a change test)
+    bool acked_busy;                //  busy at the last ack
+    uint64_t acked_tick;            //  tick of the last ack
+    uint64_t acked_next;            //  next_ms at the last ack
 };
 
 //  Publish an event.
@@ -31,7 +44,10 @@ int
 wp_ctx_publish (wp_ctx_t *ctx, wp_topic_t topic, ProtobufCMessage *msg)
 {
     assert (ctx && ctx->bus);
-    return wp_bus_publish (ctx->bus, topic, msg);
+    int rc = wp_bus_publish (ctx->bus, topic, msg);
+    if (rc == 0)
+        ctx->published [topic]++;
+    return rc;
 }
 
 //  The store.
@@ -62,7 +78,87 @@ wp_ctx_loop (wp_ctx_t *ctx)
 uint64_t
 wp_ctx_now_ms (wp_ctx_t *ctx)
 {
+    if (ctx && ctx->replay)
+        return ctx->now_ms;
     return wp_wall_us () / 1000;
+}
+
+//  Replay mode?
+bool
+wp_ctx_replay (wp_ctx_t *ctx)
+{
+    assert (ctx);
+    return ctx->replay;
+}
+
+//  Send a clock.ack if anything changed since the last one.
+void
+wp_ctx_report (wp_ctx_t *ctx)
+{
+    assert (ctx);
+    if (!ctx->replay || !ctx->tick || !ctx->bus)
+        return;
+    uint64_t sum = 0;
+    for (int t = 0; t < WP_TOPIC_COUNT; t++)
+        sum += ctx->received [t] + ctx->published [t];
+    bool busy = ctx->def->busy && ctx->state && ctx->def->busy (ctx->state);
+    uint64_t next = ctx->def->next_ms && ctx->state ? ctx->def->next_ms (ctx->state) : 0;
+    if (ctx->acked_tick == ctx->tick && ctx->acked_sum == sum && ctx->acked_busy == busy
+        && ctx->acked_next == next)
+        return;
+    Warmup__V1__ClockAck ack = WARMUP__V1__CLOCK_ACK__INIT;
+    ack.event_ms = ctx->now_ms;
+    ack.tick = ctx->tick;
+    ack.component = (char *) ctx->def->name;
+    ack.next_ms = next;
+    ack.n_received = WP_TOPIC_COUNT;
+    ack.received = ctx->received;
+    ack.n_published = WP_TOPIC_COUNT;
+    ack.published = ctx->published;
+    ack.subscribed = ctx->subscribed;
+    ack.busy = busy;
+    //  Counted before sending, so the ack reports itself.
+    ctx->published [WP_TOPIC_CLOCK_ACK]++;
+    if (wp_bus_publish (ctx->bus, WP_TOPIC_CLOCK_ACK, &ack.base))
+        ctx->published [WP_TOPIC_CLOCK_ACK]--;
+    ctx->acked_tick = ctx->tick;
+    ctx->acked_sum = sum + 1;
+    ctx->acked_busy = busy;
+    ctx->acked_next = next;
+}
+
+//  Replay mode: event time advanced to now_ms by a tick.
+static void
+s_clock (wp_ctx_t *ctx, const Warmup__V1__ClockTick *tick)
+{
+    if (tick->event_ms > ctx->now_ms)
+        ctx->now_ms = tick->event_ms;
+    if (ctx->state && ctx->def->on_clock)
+        ctx->def->on_clock (ctx->state, ctx, ctx->now_ms);
+    else
+    if (ctx->state && ctx->def->on_tick && ctx->tick_ms) {
+        //  Periodic work in event time: once when a period has passed,
+        //  never a burst for every period a long gap skipped.
+        if (ctx->now_ms >= ctx->next_period_ms) {
+            ctx->def->on_tick (ctx->state, ctx);
+            ctx->next_period_ms = ctx->now_ms - ctx->now_ms % ctx->tick_ms + ctx->tick_ms;
+        }
+    }
+    if (tick->tick > ctx->tick)
+        ctx->tick = tick->tick;
+}
+
+//  Replay mode: the event time an event carries (field 2, event_ms, of
+//  every message), 0 if none.
+static uint64_t
+s_event_ms (const ProtobufCMessage *msg)
+{
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field (msg->descriptor, 2);
+    if (!field || field->type != PROTOBUF_C_TYPE_UINT64
+        || field->label == PROTOBUF_C_LABEL_REPEATED)
+        return 0;
+    return *(const uint64_t *) ((const char *) msg + field->offset);
 }
 
 //  Verbose?
@@ -106,7 +202,7 @@ s_heartbeat (zloop_t *loop, int timer_id, void *arg)
     wp_bus_stats_t stats;
     wp_bus_stats (ctx->bus, &stats);
     Warmup__V1__Heartbeat beat = WARMUP__V1__HEARTBEAT__INIT;
-    uint64_t now = wp_ctx_now_ms (ctx);
+    uint64_t now = wp_wall_us () / 1000;     //  liveness: the wall clock
     beat.event_ms = now;
     beat.component = (char *) ctx->def->name;
     beat.instance = ctx->instance;
@@ -167,11 +263,41 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
             break;
         if (ctx->verbose)
             zsys_debug ("%s: %s", ctx->def->name, wp_topic_name (event.topic));
-        if (ctx->def->on_event)
-            ctx->def->on_event (ctx->state, ctx, event.topic, event.msg);
+        ctx->received [event.topic]++;
+        if (ctx->replay && event.topic == WP_TOPIC_CLOCK_TICK)
+            s_clock (ctx, (const Warmup__V1__ClockTick *) event.msg);
+        else {
+            if (ctx->replay && event.topic != WP_TOPIC_HEARTBEAT
+                && event.topic != WP_TOPIC_CLOCK_ACK) {
+                uint64_t event_ms = s_event_ms (event.msg);
+                if (event_ms > ctx->now_ms)
+                    ctx->now_ms = event_ms;
+            }
+            if (ctx->def->on_event && (event.topic != WP_TOPIC_CLOCK_TICK
+                                       && event.topic != WP_TOPIC_CLOCK_ACK))
+                ctx->def->on_event (ctx->state, ctx, event.topic, event.msg);
+        }
         wp_bus_event_free (&event);
     }
+    wp_ctx_report (ctx);
     return 0;
+}
+
+//  Subscribe to a prefix and note the topics it covers.
+static void
+s_subscribe (wp_ctx_t *ctx, const char *prefix)
+{
+    if (ctx->replay && !*prefix) {
+        //  Everything but the acks: they are the replayer's, and many.
+        for (int t = 0; t < WP_TOPIC_COUNT; t++)
+            if (t != WP_TOPIC_CLOCK_ACK)
+                s_subscribe (ctx, wp_topic_name ((wp_topic_t) t));
+        return;
+    }
+    wp_bus_subscribe (ctx->bus, prefix);
+    for (int t = 0; t < WP_TOPIC_COUNT; t++)
+        if (strncmp (wp_topic_name ((wp_topic_t) t), prefix, strlen (prefix)) == 0)
+            ctx->subscribed |= 1u << t;
 }
 
 //  Build everything on START. Returns 0, or -1 with reason filled.
@@ -211,20 +337,28 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
         return -1;
     }
     for (int i = 0; ctx->def->topics [i]; i++)
-        wp_bus_subscribe (ctx->bus, ctx->def->topics [i]);
+        s_subscribe (ctx, ctx->def->topics [i]);
+    if (ctx->replay) {
+        for (int i = 0; ctx->def->replay_topics [i]; i++)
+            s_subscribe (ctx, ctx->def->replay_topics [i]);
+        if (!(ctx->subscribed & (1u << WP_TOPIC_CLOCK_TICK)))
+            s_subscribe (ctx, "clock.tick");
+    }
     if (wp_bus_wait_ready (ctx->bus, (int) config->ready_timeout_ms)) {
         snprintf (reason, size, "the bus did not answer within %u ms (is the "
                   "proxy running at %s / %s?)", config->ready_timeout_ms,
                   ctx->pub_endpoint, ctx->sub_endpoint);
         return -1;
     }
-    ctx->started_ms = wp_ctx_now_ms (ctx);
+    ctx->started_ms = wp_wall_us () / 1000;
     zloop_reader (ctx->loop, wp_bus_sub_socket (ctx->bus), s_bus_events, ctx);
     zloop_timer (ctx->loop, config->heartbeat_ms, 0, s_heartbeat, ctx);
     zloop_timer (ctx->loop, config->flush_ms, 0, s_flush, ctx);
     unsigned tick_ms = ctx->def->tick_period ? ctx->def->tick_period (config)
                                              : ctx->def->tick_ms;
-    if (ctx->def->on_tick && tick_ms)
+    ctx->tick_ms = tick_ms;
+    //  In replay mode periodic work follows event time (s_clock).
+    if (ctx->def->on_tick && tick_ms && !ctx->replay)
         zloop_timer (ctx->loop, tick_ms, 0, s_tick, ctx);
     //  Events that arrived while we waited for readiness.
     s_bus_events (ctx->loop, NULL, ctx);
@@ -296,6 +430,7 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     ctx.sub_endpoint = args->sub_endpoint ? args->sub_endpoint : args->config->sub_endpoint;
     ctx.pipe = pipe;
     ctx.verbose = args->verbose;
+    ctx.replay = args->config->replay;
     if (args->instance)
         ctx.instance = strdup (args->instance);
     else {
@@ -375,6 +510,10 @@ s_usage (const char *program, const char *extra)
         "  --instance ID            instance id in heartbeats (default host:pid)\n"
         "  --metrics-listen H:P     metrics HTTP endpoint (default 127.0.0.1:9464;\n"
         "                           port 0 picks a free port; off = none)\n"
+        "  --catalog FILE           add the models of a catalog CSV (model,memory_mb,\n"
+        "                           load_ms) with the sim backend\n"
+        "  --max-memory-mb N        memory budget, overrides max_memory_mb (0 = none)\n"
+        "  --replay                 event time from clock.tick (warmupctl replay)\n"
         "  -v, --verbose            log each event\n"
         "  -h, --help               this help\n", program, extra ? extra : "");
 }
@@ -386,7 +525,8 @@ wp_component_parse_args (int argc, char **argv, const char *program,
                          const char **instance, char ***rest, int *n_rest)
 {
     const char *config_path = NULL, *data_dir = NULL, *pub = NULL, *sub = NULL;
-    const char *metrics_listen = NULL;
+    const char *metrics_listen = NULL, *catalog = NULL, *max_memory = NULL;
+    bool replay = false;
     *verbose = false;
     *instance = NULL;
     *n_rest = 0;
@@ -412,6 +552,17 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         else
         if (streq (arg, "--metrics-listen"))
             target = &metrics_listen;
+        else
+        if (streq (arg, "--catalog"))
+            target = &catalog;
+        else
+        if (streq (arg, "--max-memory-mb"))
+            target = &max_memory;
+        else
+        if (streq (arg, "--replay")) {
+            replay = true;
+            continue;
+        }
         else
         if (streq (arg, "-v") || streq (arg, "--verbose")) {
             *verbose = true;
@@ -451,6 +602,29 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         wp_config_set_string (config, "sub_endpoint", sub);
     if (metrics_listen)
         wp_config_set_string (config, "metrics_listen", metrics_listen);
+    if (max_memory) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long mb = strtoull (max_memory, &end, 10);
+        if (errno || !end || *end || end == max_memory || *max_memory == '-'
+            || mb > 1000000000ULL) {
+            fprintf (stderr, "%s: --max-memory-mb: bad value '%s': must be an integer "
+                     "in 0..1000000000 MiB\n", program, max_memory);
+            wp_config_destroy (&config);
+            free (*rest);
+            *rest = NULL;
+            return NULL;
+        }
+        config->max_memory_mb = (uint32_t) mb;
+    }
+    if (catalog && wp_config_add_catalog (config, catalog)) {
+        fprintf (stderr, "%s: catalog rejected (see above)\n", program);
+        wp_config_destroy (&config);
+        free (*rest);
+        *rest = NULL;
+        return NULL;
+    }
+    config->replay = config->replay || replay;
     return config;
 }
 

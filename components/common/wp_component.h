@@ -56,6 +56,18 @@ typedef struct {
     //  Size of the learned state for heartbeats: bytes and entries (may
     //  be NULL).
     void (*state_size) (void *state, uint64_t *bytes, uint64_t *items);
+    //  Replay mode (config->replay): extra subscription prefixes,
+    //  NULL-ended.
+    const char *replay_topics [WP_TOPIC_COUNT + 1];
+    //  Replay mode: event time advanced to now_ms (a clock.tick); fire the
+    //  timers due. NULL: on_tick runs when a tick_ms period of event time
+    //  has passed (at most once per tick).
+    int (*on_clock) (void *state, wp_ctx_t *ctx, uint64_t now_ms);
+    //  Replay mode: the next timer in event time, 0 = none (may be NULL).
+    uint64_t (*next_ms) (void *state);
+    //  Replay mode: work started that will publish without further input
+    //  (may be NULL).
+    bool (*busy) (void *state);
 } wp_component_def_t;
 
 //  What an actor is started with (zactor_new args). Borrowed: must
@@ -89,9 +101,21 @@ const wp_config_t *
 zloop_t *
     wp_ctx_loop (wp_ctx_t *ctx);
 
-//  Current time in ms since the epoch (the wall clock in live mode).
+//  Current time in ms since the epoch: the wall clock in live mode; in
+//  replay mode the event time, the latest of the clock.tick times and the
+//  event_ms of the events received (heartbeats aside).
 uint64_t
     wp_ctx_now_ms (wp_ctx_t *ctx);
+
+//  True in replay mode (event time from clock.tick).
+bool
+    wp_ctx_replay (wp_ctx_t *ctx);
+
+//  Replay mode: send a clock.ack if the component's counts or busy state
+//  changed since the last one (the skeleton calls it after every batch of
+//  events; call it after work that ends outside an event, e.g. a job).
+void
+    wp_ctx_report (wp_ctx_t *ctx);
 
 //  True when the component was started verbose.
 bool
@@ -136,7 +160,8 @@ zactor_t *
                         const wp_component_args_t *args);
 
 //  Parse the common flags (-c, --data-dir, --pub-endpoint,
-//  --sub-endpoint, --instance, --metrics-listen, -v, -h). Unparsed arguments are left in
+//  --sub-endpoint, --instance, --metrics-listen, --catalog, --max-memory-mb,
+//  --replay, -v, -h). Unparsed arguments are left in
 //  argv order in *rest (count *n_rest). Returns the config, or NULL after
 //  printing the problem. *verbose and *instance are set.
 wp_config_t *

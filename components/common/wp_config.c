@@ -127,6 +127,7 @@ wp_config_destroy (wp_config_t **self_p)
     free (self->sub_endpoint);
     free (self->data_dir);
     free (self->metrics_listen);
+    free (self->catalog);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -742,11 +743,114 @@ wp_config_set_string (wp_config_t *self, const char *key, const char *value)
     else
     if (streq (key, "metrics_listen"))
         slot = &self->metrics_listen;
+    else
+    if (streq (key, "catalog"))
+        slot = &self->catalog;
     if (!slot)
         return -1;
     free (*slot);
     *slot = s_strdup (value);
     return 0;
+}
+
+//  Parse an unsigned decimal field of a catalog line in [0, max].
+static bool
+s_catalog_number (const char *text, size_t len, uint64_t max, uint32_t *out)
+{
+    if (len == 0 || len > 10)
+        return false;
+    uint64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text [i] < '0' || text [i] > '9')
+            return false;
+        value = value * 10 + (uint64_t) (text [i] - '0');
+    }
+    if (value > max)
+        return false;
+    *out = (uint32_t) value;
+    return true;
+}
+
+//  Add the models of a catalog CSV.
+int
+wp_config_add_catalog (wp_config_t *self, const char *path)
+{
+    assert (self && path);
+    if (self->catalog != path)
+        wp_config_set_string (self, "catalog", path);
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        zsys_error ("catalog %s: cannot read: %s", path, strerror (errno));
+        return -1;
+    }
+    char line [1024];
+    size_t lineno = 0;
+    int rc = 0;
+    while (fgets (line, sizeof line, file)) {
+        lineno++;
+        size_t len = strlen (line);
+        if (len == sizeof line - 1 && line [len - 1] != '\n') {
+            zsys_error ("catalog %s:%zu: line longer than %zu bytes", path, lineno,
+                        sizeof line - 2);
+            rc = -1;
+            break;
+        }
+        while (len && (line [len - 1] == '\n' || line [len - 1] == '\r'))
+            line [--len] = 0;
+        if (lineno == 1) {
+            if (strncmp (line, "model,memory_mb,load_ms", 23) != 0
+                || (line [23] && line [23] != ',')) {
+                zsys_error ("catalog %s:1: header must start with "
+                            "'model,memory_mb,load_ms'", path);
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        if (len == 0)
+            continue;
+        char *c1 = strchr (line, ',');
+        char *c2 = c1 ? strchr (c1 + 1, ',') : NULL;
+        char *c3 = c2 ? strchr (c2 + 1, ',') : NULL;
+        uint32_t memory_mb, load_ms;
+        if (!c1 || !c2 || c1 == line || (size_t) (c1 - line) > 255) {
+            zsys_error ("catalog %s:%zu: expected model,memory_mb,load_ms", path, lineno);
+            rc = -1;
+            break;
+        }
+        *c1 = 0;
+        if (!s_catalog_number (c1 + 1, (size_t) (c2 - c1 - 1), 1000000000, &memory_mb)
+            || !s_catalog_number (c2 + 1, c3 ? (size_t) (c3 - c2 - 1) : strlen (c2 + 1),
+                                  1000000000, &load_ms)) {
+            zsys_error ("catalog %s:%zu: model '%s': memory_mb and load_ms must be "
+                        "integers in 0..1000000000", path, lineno, line);
+            rc = -1;
+            break;
+        }
+        if (wp_config_model (self, line))
+            continue;
+        wp_model_config_t model;
+        wp_config_model_defaults (self, &model);
+        model.name = s_strdup (line);
+        model.memory_mb = memory_mb;
+        model.load_ms = load_ms;
+        wp_model_config_t *grown = (wp_model_config_t *) realloc (
+            self->models, (self->n_models + 1) * sizeof (wp_model_config_t));
+        assert (grown);
+        self->models = grown;
+        self->models [self->n_models++] = model;
+    }
+    if (rc == 0 && ferror (file)) {
+        zsys_error ("catalog %s: read error", path);
+        rc = -1;
+    }
+    if (rc == 0 && lineno == 0) {
+        zsys_error ("catalog %s:1: empty file (expected the header "
+                    "model,memory_mb,load_ms)", path);
+        rc = -1;
+    }
+    fclose (file);
+    return rc;
 }
 
 //  Configured model by name.

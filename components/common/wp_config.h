@@ -114,6 +114,12 @@ typedef struct {
 
     wp_model_config_t *models;          //  configured models
     size_t n_models;
+
+    //  Added for replay (issue 8)
+    bool replay;                        //  event time from clock.tick, not the
+                                        //  wall clock (--replay; docs/architecture.md)
+    char *catalog;                      //  catalog CSV the models came from
+                                        //  (--catalog), or NULL
 } wp_config_t;
 
 //  A configuration with every default (no models). Never NULL.
@@ -129,11 +135,18 @@ wp_config_t *
 void
     wp_config_destroy (wp_config_t **self_p);
 
-//  Set a string setting (endpoints, data_dir, metrics_listen) from a
-//  command-line flag.
+//  Set a string setting (endpoints, data_dir, metrics_listen, catalog)
+//  from a command-line flag.
 //  Returns 0, or -1 for an unknown key.
 int
     wp_config_set_string (wp_config_t *self, const char *key, const char *value);
+
+//  Add the models of a catalog CSV (`model,memory_mb,load_ms`, header
+//  first, further columns ignored: the format of EVAL.md section 1) with
+//  the sim backend; a model already configured keeps its section.
+//  Returns 0, or -1 after logging "file:line: reason".
+int
+    wp_config_add_catalog (wp_config_t *self, const char *path);
 
 //  Configured model by name, or NULL.
 const wp_model_config_t *

@@ -468,6 +468,8 @@ s_run_result (run_t *run, const wp_job_result_t *result)
     uint64_t now = wp_ctx_now_ms (self->ctx);
     s_measure_t measure = { 0 };
     measure.duration_ms = (uint32_t) ((wp_mono_ns () - run->started_ns) / 1000000);
+    if (wp_ctx_replay (self->ctx) && run->config.backend == WP_BACKEND_SIM)
+        measure.duration_ms = result->ok ? run->config.load_ms : 0;   //  event time
     measure.resident_bytes = result->resident_bytes;
     if (result->memory_bytes && result->memory_source) {
         measure.memory_mb = (uint32_t) ((result->memory_bytes + (1 << 20) - 1) >> 20);
@@ -534,6 +536,7 @@ s_job_done (wp_job_t *job, const wp_job_result_t *result, void *arg)
     queue_t *self = run->queue;
     s_run_result (run, result);
     s_pump (self);
+    wp_ctx_report (self->ctx);
 }
 
 //  --- Starting ----------------------------------------------------------------
@@ -586,6 +589,15 @@ s_start (queue_t *self, const wp_queue_task_t *task)
     }
     zhashx_insert (self->runs, run->model, run);
     s_store_task (self, task);      //  attempts changed
+    if (wp_ctx_replay (self->ctx) && run->config.backend == WP_BACKEND_SIM) {
+        //  Replay: the simulated world (EVAL.md section 2, played by the
+        //  replayer) starts the load now and keeps the model loading for
+        //  load_ms of event time; done is reported at once, as
+        //  warmup-eval's predictive reports it to the scheduler.
+        wp_job_result_t result = { .ok = true };
+        s_run_result (run, &result);
+        return;
+    }
     uint32_t timeout_s = run->config.timeout_seconds ? run->config.timeout_seconds
                                                      : config->warmup_timeout_seconds;
     run->job = wp_backends_start (self->backends, &run->config, run->model,
@@ -742,6 +754,13 @@ s_on_tick (void *state, wp_ctx_t *ctx)
     return 0;
 }
 
+//  Replay mode: a job is running.
+static bool
+s_busy (void *state)
+{
+    return zhashx_size (((queue_t *) state)->runs) > 0;
+}
+
 const wp_component_def_t wp_queue_def = {
     .name = "queue",
     .title = "WarmupQueue",
@@ -751,4 +770,5 @@ const wp_component_def_t wp_queue_def = {
     .on_event = s_on_event,
     .on_tick = s_on_tick,
     .tick_ms = 100,
+    .busy = s_busy,
 };

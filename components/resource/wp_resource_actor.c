@@ -365,6 +365,18 @@ s_on_tick (void *state, wp_ctx_t *ctx)
     resource_t *self = (resource_t *) state;
     const wp_config_t *config = wp_ctx_config (ctx);
     Warmup__V1__ResourceStatus out = WARMUP__V1__RESOURCE_STATUS__INIT;
+    if (wp_ctx_replay (ctx)) {
+        //  Replay: the machine is the simulated world, whose only limit is
+        //  the memory budget (the scheduler keeps it); this machine's
+        //  memory and CPU say nothing about it.
+        out.event_ms = wp_ctx_now_ms (ctx);
+        out.warm_models = (uint32_t) wp_resource_warm_count (self->core);
+        out.warm_memory_mb = wp_resource_warm_memory_mb (self->core);
+        out.budget_mb = config->max_memory_mb;
+        out.admit = config->background_warmup_enabled;
+        out.admit_reason = (char *) (out.admit ? "" : "background warmups disabled");
+        return wp_ctx_publish (ctx, WP_TOPIC_RESOURCE, &out.base);
+    }
     char text [16384];
     uint64_t available = WP_RESOURCE_UNKNOWN_MB;
     if (s_read_file ("/proc/meminfo", text, sizeof text) == 0

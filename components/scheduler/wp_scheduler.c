@@ -780,3 +780,22 @@ wp_scheduler_state_bytes (wp_scheduler_t *self)
                + self->models [i]->cap_demand * sizeof (demand_t);
     return bytes;
 }
+
+//  The options for the simulated world.
+void
+wp_scheduler_opts_sim (wp_scheduler_opts_t *opts, uint64_t max_memory_mb, double threshold)
+{
+    assert (opts);
+    memset (opts, 0, sizeof *opts);
+    opts->max_warm_models = UINT32_MAX;
+    opts->max_memory_mb = max_memory_mb;
+    opts->threshold = threshold;
+    opts->hysteresis = 0.1;
+    opts->ttl_s = 300;
+    opts->background = true;
+    opts->default_memory_mb = 512;
+    opts->default_load_ms = 1000;
+    opts->horizon_s = 300;
+    opts->fill = 0.98;
+    opts->no_prewarm_under_budget = true;
+}

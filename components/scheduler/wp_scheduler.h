@@ -188,6 +188,16 @@ uint64_t
 size_t
     wp_scheduler_state_bytes (wp_scheduler_t *self);
 
+//  The options for the simulated world of EVAL.md section 2, used by
+//  warmup-eval's predictive and by the scheduler component in replay
+//  mode, so both decide alike: loads take exactly their load time (no
+//  minimum hold or time hysteresis for load latency), only the memory
+//  budget limits what is resident (no model count), held models stay
+//  under 0.98 of it, and under a budget nothing is loaded ahead.
+void
+    wp_scheduler_opts_sim (wp_scheduler_opts_t *opts, uint64_t max_memory_mb,
+                           double threshold);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,12 +11,156 @@
 #define DECISIONS_MAX 64    //  decisions per round at most
 #define HYSTERESIS_MS 5000  //  a plan's end does not cool a model wanted again sooner
 #define MIN_HOLD_MS 30000   //  a model we warmed stays at least this long
+#define TIMERS_MAX 1024     //  replay: wake-ups pending at most
+
+//  Replay mode: the scheduler's timers in event time, kept exactly as
+//  warmup-eval's predictive keeps its own, so both decide at the same
+//  times: a wake-up is set when the next plan boundary is earlier than
+//  the one pending (one set earlier and overtaken still fires); a cool of
+//  a model still loading waits for the load to end (a server does not
+//  unload a model mid-load) and is dropped if the model is no longer
+//  cooling by then. Timers fire in (time, order set) order, one per
+//  clock.tick, so what one timer published is handled before the next.
+#define TOKEN_DECIDE 1      //  timer: decide
+#define TOKEN_COOL 2        //  timer: a cool waiting for its model's load
+
+#define TOKEN_ENACT 3       //  timer: decide after a cool (before anything else)
+
+typedef struct {
+    uint64_t time;          //  when it falls due
+    uint64_t order;         //  ties fire in the order set
+    int token;              //  TOKEN_DECIDE, _COOL or _ENACT
+    wp_decision_t cool;     //  cool: the decision
+} s_timer_t;
+
+typedef struct {
+    int64_t armed;              //  earliest wake-up pending, -1 none
+    s_timer_t heap [TIMERS_MAX];//  pending timers, a binary min-heap
+    size_t size;                //  how many
+    uint64_t order;             //  timers set so far
+    zhashx_t *load_end;         //  model -> event time its current load ends
+                                //  (absent: not resident), as the world
+} s_timers_t;
+
+//  True when timer a fires before timer b.
+static bool
+s_before (const s_timer_t *a, const s_timer_t *b)
+{
+    return a->time < b->time || (a->time == b->time && a->order < b->order);
+}
+
+//  Set a timer.
+static void
+s_timer_push (s_timers_t *timers, uint64_t at, int token, const wp_decision_t *cool)
+{
+    if (timers->size == TIMERS_MAX) {
+        zsys_error ("scheduler: more than %d timers pending (replay)", TIMERS_MAX);
+        return;
+    }
+    s_timer_t timer;
+    memset (&timer, 0, sizeof timer);
+    timer.time = at;
+    timer.order = token == TOKEN_ENACT ? 0 : ++timers->order;
+    timer.token = token;
+    if (cool)
+        timer.cool = *cool;
+    size_t pos = timers->size++;
+    while (pos && s_before (&timer, &timers->heap [(pos - 1) / 2])) {
+        timers->heap [pos] = timers->heap [(pos - 1) / 2];
+        pos = (pos - 1) / 2;
+    }
+    timers->heap [pos] = timer;
+}
+
+//  Take the first timer.
+static s_timer_t
+s_timer_pop (s_timers_t *timers)
+{
+    s_timer_t top = timers->heap [0];
+    s_timer_t last = timers->heap [--timers->size];
+    size_t pos = 0;
+    while (2 * pos + 1 < timers->size) {
+        size_t child = 2 * pos + 1;
+        if (child + 1 < timers->size && s_before (&timers->heap [child + 1],
+                                                  &timers->heap [child]))
+            child++;
+        if (!s_before (&timers->heap [child], &last))
+            break;
+        timers->heap [pos] = timers->heap [child];
+        pos = child;
+    }
+    if (timers->size)
+        timers->heap [pos] = last;
+    return top;
+}
+
+//  The world's view of a model: resident since a load that ends at
+//  *load_end (true), or not resident (false).
+static bool
+s_resident (s_timers_t *timers, const char *model, uint64_t *load_end)
+{
+    uint64_t *end = (uint64_t *) zhashx_lookup (timers->load_end, model);
+    if (end)
+        *load_end = *end;
+    return end != NULL;
+}
+
+//  A load of the model started: it ends at end_ms.
+static void
+s_loaded (s_timers_t *timers, const char *model, uint64_t end_ms)
+{
+    uint64_t *end = (uint64_t *) zhashx_lookup (timers->load_end, model);
+    if (!end) {
+        end = (uint64_t *) zmalloc (sizeof (uint64_t));
+        assert (end);
+        zhashx_insert (timers->load_end, model, end);
+    }
+    *end = end_ms;
+}
+
+//  Free a hash item.
+static void
+s_free_item (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  The component's state.
+typedef struct {
+    wp_scheduler_t *core;       //  the decisions
+    s_timers_t *timers;         //  replay mode: wake-ups (NULL live)
+} sched_t;
 
 //  Build the state.
 static void *
 s_create (wp_ctx_t *ctx)
 {
     const wp_config_t *config = wp_ctx_config (ctx);
+    if (wp_ctx_replay (ctx)) {
+        //  The simulated world's settings (as warmup-eval's predictive),
+        //  and the wake-ups the clock drives.
+        wp_scheduler_opts_t opts;
+        wp_scheduler_opts_sim (&opts, config->max_memory_mb, config->prediction_threshold);
+        opts.ttl_s = config->prediction_cache_ttl_seconds;
+        opts.horizon_s = config->prediction_horizon_seconds;
+        opts.default_memory_mb = config->default_memory_mb;
+        opts.default_load_ms = config->default_load_ms;
+        opts.background = config->background_warmup_enabled;
+        sched_t *self = (sched_t *) zmalloc (sizeof (sched_t));
+        assert (self);
+        self->core = wp_scheduler_new (&opts);
+        for (size_t i = 0; i < config->n_models; i++)
+            wp_scheduler_model (self->core, config->models [i].name,
+                                config->models [i].memory_mb, config->models [i].load_ms);
+        self->timers = (s_timers_t *) zmalloc (sizeof (s_timers_t));
+        assert (self->timers);
+        self->timers->armed = -1;
+        self->timers->load_end = zhashx_new ();
+        assert (self->timers->load_end);
+        zhashx_set_destructor (self->timers->load_end, s_free_item);
+        return self;
+    }
     wp_scheduler_opts_t opts = {
         .max_warm_models = config->max_warm_models,
         .max_memory_mb = config->max_memory_mb,
@@ -30,9 +174,11 @@ s_create (wp_ctx_t *ctx)
         .hysteresis_ms = HYSTERESIS_MS,
         .min_hold_ms = MIN_HOLD_MS,
     };
-    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    sched_t *self = (sched_t *) zmalloc (sizeof (sched_t));
+    assert (self);
+    self->core = wp_scheduler_new (&opts);
     for (size_t i = 0; i < config->n_models; i++)
-        wp_scheduler_model (self, config->models [i].name,
+        wp_scheduler_model (self->core, config->models [i].name,
                             config->models [i].memory_mb, config->models [i].load_ms);
     return self;
 }
@@ -41,33 +187,70 @@ s_create (wp_ctx_t *ctx)
 static void
 s_destroy (void **state_p)
 {
-    wp_scheduler_destroy ((wp_scheduler_t **) state_p);
+    sched_t *self = (sched_t *) *state_p;
+    if (self) {
+        wp_scheduler_destroy (&self->core);
+        if (self->timers)
+            zhashx_destroy (&self->timers->load_end);
+        free (self->timers);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+//  Publish one decision made at now.
+static int
+s_publish (wp_ctx_t *ctx, const wp_decision_t *decision, uint64_t now)
+{
+    Warmup__V1__WarmupRequested out = WARMUP__V1__WARMUP_REQUESTED__INIT;
+    out.event_ms = now;
+    out.model = (char *) decision->model;
+    out.action = decision->action == WP_ACTION_WARM
+               ? WARMUP__V1__ACTION__ACTION_WARM : WARMUP__V1__ACTION__ACTION_COOL;
+    out.priority = (Warmup__V1__Priority) decision->priority;
+    out.deadline_ms = decision->deadline_ms;
+    out.reason = (char *) decision->reason;
+    out.expected_benefit_ms = decision->benefit_ms;
+    out.memory_mb = decision->memory_mb;
+    if (wp_ctx_verbose (ctx))
+        zsys_info ("scheduler: %s %s: %s", decision->action == WP_ACTION_WARM ? "warm" : "cool",
+                   decision->model, decision->reason);
+    return wp_ctx_publish (ctx, WP_TOPIC_WARMUP_REQUEST, &out.base);
 }
 
 //  Decide and publish the decisions.
 static int
-s_decide (wp_scheduler_t *self, wp_ctx_t *ctx, uint64_t now)
+s_decide (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
 {
+    wp_scheduler_t *self = sched->core;
+    s_timers_t *timers = sched->timers;
     wp_decision_t decisions [DECISIONS_MAX];
-    size_t n = wp_scheduler_decide (self, now, decisions, DECISIONS_MAX);
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        Warmup__V1__WarmupRequested out = WARMUP__V1__WARMUP_REQUESTED__INIT;
-        out.event_ms = now;
-        out.model = (char *) decisions [i].model;
-        out.action = decisions [i].action == WP_ACTION_WARM
-                   ? WARMUP__V1__ACTION__ACTION_WARM : WARMUP__V1__ACTION__ACTION_COOL;
-        out.priority = (Warmup__V1__Priority) decisions [i].priority;
-        out.deadline_ms = decisions [i].deadline_ms;
-        out.reason = decisions [i].reason;
-        out.expected_benefit_ms = decisions [i].benefit_ms;
-        out.memory_mb = decisions [i].memory_mb;
-        if (wp_ctx_publish (ctx, WP_TOPIC_WARMUP_REQUEST, &out.base))
-            rc = -1;
-        if (wp_ctx_verbose (ctx))
-            zsys_info ("scheduler: %s %s: %s",
-                       decisions [i].action == WP_ACTION_WARM ? "warm" : "cool",
-                       decisions [i].model, decisions [i].reason);
+    size_t n;
+    do {
+        n = wp_scheduler_decide (self, now, decisions, DECISIONS_MAX);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t load_end;
+            if (timers && decisions [i].action == WP_ACTION_COOL
+                && s_resident (timers, decisions [i].model, &load_end) && now < load_end) {
+                //  Replay: still loading; the cool waits for the load's end.
+                s_timer_push (timers, load_end, TOKEN_COOL, &decisions [i]);
+                continue;
+            }
+            if (s_publish (ctx, &decisions [i], now))
+                rc = -1;
+        }
+    } while (timers && n == DECISIONS_MAX);     //  replay: all of them now
+    if (timers) {
+        //  Replay: a wake-up at the next plan boundary.
+        uint64_t next = wp_scheduler_next_ms (self);
+        if (next != UINT64_MAX) {
+            int64_t at = next < now ? (int64_t) now : (int64_t) next;
+            if (timers->armed < 0 || timers->armed > at) {
+                timers->armed = at;
+                s_timer_push (timers, (uint64_t) at, TOKEN_DECIDE, NULL);
+            }
+        }
     }
     return rc;
 }
@@ -76,7 +259,8 @@ s_decide (wp_scheduler_t *self, wp_ctx_t *ctx, uint64_t now)
 static int
 s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
 {
-    wp_scheduler_t *self = (wp_scheduler_t *) state;
+    sched_t *sched = (sched_t *) state;
+    wp_scheduler_t *self = sched->core;
     if (topic == WP_TOPIC_PREDICTION) {
         const Warmup__V1__PredictionMade *in = (const Warmup__V1__PredictionMade *) msg;
         if (!in->user || !*in->user) {
@@ -118,12 +302,22 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
         uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, in->user);
         wp_scheduler_predictions (self, user, predictions, n, now);
-        return s_decide (self, ctx, now);
+        return s_decide (sched, ctx, now);
     }
     if (topic == WP_TOPIC_WARMUP_DONE) {
         const Warmup__V1__WarmupDone *in = (const Warmup__V1__WarmupDone *) msg;
         if (!in->model || !*in->model)
             return -1;
+        uint64_t load_end;
+        if (sched->timers && in->ok && in->action == WARMUP__V1__ACTION__ACTION_WARM
+            && !s_resident (sched->timers, in->model, &load_end)) {
+            uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
+            s_loaded (sched->timers, in->model,
+                      now + wp_config_model_load_ms (wp_ctx_config (ctx), in->model));
+        }
+        else
+        if (sched->timers && in->ok && in->action == WARMUP__V1__ACTION__ACTION_COOL)
+            zhashx_delete (sched->timers->load_end, in->model);
         wp_scheduler_done (self, in->model,
                            in->action == WARMUP__V1__ACTION__ACTION_COOL
                            ? WP_ACTION_COOL : WP_ACTION_WARM, in->ok);
@@ -135,6 +329,19 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
             && in->load_ms_p90 < 86400000.0)
             wp_scheduler_model (self, in->model, in->memory_mb,
                                 (uint32_t) in->load_ms_p90);
+        return 0;
+    }
+    if (topic == WP_TOPIC_USAGE) {
+        //  Replay mode: a request that loaded its model on demand (a cold
+        //  start) made it resident; it is held under the plans.
+        const Warmup__V1__UsageObserved *in = (const Warmup__V1__UsageObserved *) msg;
+        if (in->outcome == WARMUP__V1__OUTCOME__OUTCOME_COLD && in->model && *in->model
+            && sched->timers) {
+            uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
+            wp_scheduler_resident (self, in->model, true, now);
+            s_loaded (sched->timers, in->model,
+                      now + wp_config_model_load_ms (wp_ctx_config (ctx), in->model));
+        }
         return 0;
     }
     if (topic == WP_TOPIC_RESOURCE) {
@@ -149,7 +356,38 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
 static int
 s_on_tick (void *state, wp_ctx_t *ctx)
 {
-    return s_decide ((wp_scheduler_t *) state, ctx, wp_ctx_now_ms (ctx));
+    return s_decide ((sched_t *) state, ctx, wp_ctx_now_ms (ctx));
+}
+
+//  Replay mode: fire the first timer due by now_ms (the replayer ticks
+//  again at the next one).
+static int
+s_on_clock (void *state, wp_ctx_t *ctx, uint64_t now_ms)
+{
+    sched_t *sched = (sched_t *) state;
+    s_timers_t *timers = sched->timers;
+    if (!timers->size || timers->heap [0].time > now_ms)
+        return 0;
+    s_timer_t timer = s_timer_pop (timers);
+    if (timer.token == TOKEN_COOL) {
+        //  As warmup-eval's predictive: the cool happens only if the model
+        //  is still cooling, and then the scheduler decides again.
+        if (wp_scheduler_state (sched->core, timer.cool.model) != WP_MODEL_COOLING)
+            return 0;
+        s_timer_push (timers, timer.time, TOKEN_ENACT, NULL);
+        return s_publish (ctx, &timer.cool, timer.time);
+    }
+    if (timer.token == TOKEN_DECIDE && timers->armed == (int64_t) timer.time)
+        timers->armed = -1;
+    return s_decide (sched, ctx, timer.time);
+}
+
+//  Replay mode: the next wake-up, 0 if none.
+static uint64_t
+s_next_ms (void *state)
+{
+    s_timers_t *timers = ((sched_t *) state)->timers;
+    return timers && timers->size ? timers->heap [0].time : 0;
 }
 
 const wp_component_def_t wp_scheduler_def = {
@@ -162,4 +400,7 @@ const wp_component_def_t wp_scheduler_def = {
     .on_event = s_on_event,
     .on_tick = s_on_tick,
     .tick_ms = 1000,
+    .replay_topics = { "usage.observed", NULL },
+    .on_clock = s_on_clock,
+    .next_ms = s_next_ms,
 };

@@ -44,7 +44,6 @@
 #define DECISIONS_MAX 64                //  decisions per round, as the actor
 #define TOKEN_DECIDE 1                  //  timer: the scheduler's wake-up
 #define TOKEN_COOL 2                    //  timer: a cool waiting for its load
-#define FILL 0.98                       //  held models stay under this x the budget
 #define BANDS 3                         //  accuracy bands: <5 min, 5-60 min, >1 h
 
 //  The latest prediction for a user's latest model (accuracy report).
@@ -103,19 +102,10 @@ s_create (wp_eval_sim_t *sim, double knob)
                                 .threshold = knob,
                                 .learning_rate = 0.1 };
     int64_t budget = wp_eval_sim_budget_mb (sim);
-    wp_scheduler_opts_t scheduler = {
-        .max_warm_models = UINT32_MAX,
-        .max_memory_mb = (uint64_t) budget,
-        .threshold = knob,
-        .hysteresis = 0.1,
-        .ttl_s = 300,
-        .background = true,
-        .default_memory_mb = 512,
-        .default_load_ms = 1000,
-        .horizon_s = self->horizon_ms / 1000,
-        .fill = FILL,
-        .no_prewarm_under_budget = true,
-    };
+    //  The same options as the scheduler component in replay mode.
+    wp_scheduler_opts_t scheduler;
+    wp_scheduler_opts_sim (&scheduler, (uint64_t) budget, knob);
+    scheduler.horizon_s = self->horizon_ms / 1000;
     self->analyzer = wp_analyzer_new (&analyzer);
     self->engine = wp_engine_new (&engine);
     self->perf = wp_perf_new (0);

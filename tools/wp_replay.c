@@ -1,0 +1,661 @@
+/*  =========================================================================
+    wp_replay - warmupctl replay: a request trace through the live system,
+    in event time, with the evaluator's world and metrics.
+
+    The replayer plays the model servers of EVAL.md section 2 with
+    warmup-eval's own simulator (wp_eval_sim, linked, not re-written): the
+    live system is the "policy" of that world. Each request is classified
+    by the world (warm, delayed, cold) and published as a usage.observed
+    event with its outcome; the world starts a load when a warmup.done
+    (warm, ok) arrives and unloads on a warmup.done (cool, ok), at the
+    event time of the round that caused them.
+
+    Lock-step (--lockstep): one round per request and per component timer.
+    A round publishes clock.tick (event time t); every component handles
+    it and every event before it, and answers clock.ack with its counts
+    (events handled and published per topic), its next timer and whether
+    it is busy. The round is over when every component acked the tick, is
+    not busy, and for every topic each subscriber handled as many events
+    as were published: nothing is in flight (the counts of a component's
+    ack cover everything it published before it, so an event in flight
+    shows as a count that does not balance). Then the world's next step
+    is the earlier of the next request and the components' next timers,
+    a world timer that fires before a request at the same ms, as
+    warmup-eval fires the predictive policy's timers. One round per
+    request is what makes the world see the reaction to each request
+    before it classifies the next one, as warmup-eval does.
+
+    --speed X: requests at X times their real pace, ticks every 10 ms of
+    wall time, no waiting: what the pipeline does under a real load; its
+    results drift from lock-step's (docs/evaluation.md).
+    =========================================================================
+*/
+#include "wp_component.h"
+#include "wp_replay.h"
+#include "wp_util.h"
+#include "wp_eval_catalog.h"
+#include "wp_eval_report.h"
+#include "wp_eval_run.h"
+#include "wp_eval_sim.h"
+#include "wp_eval_trace.h"
+#include <math.h>
+
+#define MEMBERS_MAX 64              //  components in a replay at most
+#define BATCH 4096                  //  requests read at once
+#define TOKEN_TICK 1                //  world timer: a component's timer is due
+#define TOKEN_UNLOAD 2              //  world timer: a cool waits for its load
+#define ROUND_TIMEOUT_MS 30000      //  a round without progress this long fails
+#define SPEED_TICK_MS 10            //  --speed: a tick every this many ms of wall time
+
+//  What the replayer knows of one component, from its latest clock.ack.
+typedef struct {
+    char source [128];              //  its bus source
+    char name [32];                 //  component name
+    uint64_t tick;                  //  latest tick it handled
+    uint64_t next_ms;               //  its next timer (0 none)
+    bool busy;                      //  work in flight
+    uint32_t subscribed;            //  topic bits
+    uint64_t received [WP_TOPIC_COUNT];
+    uint64_t published [WP_TOPIC_COUNT];
+} s_member_t;
+
+//  One replay.
+typedef struct {
+    const wp_config_t *config;      //  endpoints
+    wp_bus_t *bus;                  //  our client
+    wp_eval_catalog_t *catalog;     //  models
+    wp_eval_trace_t *trace;         //  requests (and user names)
+    wp_eval_sim_t *sim;             //  the world
+    bool lockstep;                  //  wait for every round
+    double speed;                   //  --speed factor (0: lock-step)
+    bool quiet;                     //  no progress bar
+    s_member_t members [MEMBERS_MAX];
+    size_t n_members;
+    uint64_t tick;                  //  ticks published
+    uint64_t published [WP_TOPIC_COUNT];    //  our own publications
+    uint64_t done_received;         //  warmup.done handled
+    int64_t timer_at;               //  earliest world tick timer pending, -1 none
+    uint64_t rounds;                //  rounds run
+    uint64_t not_applied;           //  warmup.done the world could not follow
+    uint64_t late_cools;            //  cools of a model still loading (deferred)
+    char error [512];               //  why it failed
+} s_replay_t;
+
+//  The replay the world's policy callbacks belong to: set around
+//  wp_eval_sim_new only (the policy interface has no user argument).
+static s_replay_t *s_creating;
+
+//  Component names a replay expects acks from.
+static const char *s_expected [] = { "analyzer", "engine", "scheduler", "queue",
+                                     "resource", "perf", "metrics", NULL };
+
+//  Monotonic ms.
+static uint64_t
+s_mono_ms (void)
+{
+    return wp_mono_ns () / 1000000;
+}
+
+//  The member of a source, added on its first ack; NULL when full.
+static s_member_t *
+s_member (s_replay_t *self, const char *source, const char *name)
+{
+    for (size_t i = 0; i < self->n_members; i++)
+        if (streq (self->members [i].source, source))
+            return &self->members [i];
+    if (self->n_members == MEMBERS_MAX)
+        return NULL;
+    s_member_t *member = &self->members [self->n_members++];
+    memset (member, 0, sizeof *member);
+    snprintf (member->source, sizeof member->source, "%s", source);
+    snprintf (member->name, sizeof member->name, "%s", name ? name : "");
+    return member;
+}
+
+//  Take in a clock.ack.
+static void
+s_on_ack (s_replay_t *self, const Warmup__V1__ClockAck *ack)
+{
+    if (!ack->header || !ack->header->source)
+        return;
+    s_member_t *member = s_member (self, ack->header->source, ack->component);
+    if (!member || ack->tick < member->tick)
+        return;
+    member->tick = ack->tick;
+    member->next_ms = ack->next_ms;
+    member->busy = ack->busy;
+    member->subscribed = ack->subscribed;
+    for (size_t t = 0; t < WP_TOPIC_COUNT; t++) {
+        member->received [t] = t < ack->n_received ? ack->received [t] : 0;
+        member->published [t] = t < ack->n_published ? ack->published [t] : 0;
+    }
+}
+
+//  The world follows a warmup.done at its current time.
+static void
+s_on_done (s_replay_t *self, const Warmup__V1__WarmupDone *done)
+{
+    self->done_received++;
+    if (!done->ok || !done->model)
+        return;
+    int64_t id = wp_eval_catalog_lookup (self->catalog, done->model, strlen (done->model));
+    if (id < 0) {
+        self->not_applied++;
+        return;
+    }
+    if (done->action == WARMUP__V1__ACTION__ACTION_WARM) {
+        if (wp_eval_sim_prewarm (self->sim, (uint32_t) id) < 0)
+            self->not_applied++;        //  no room: the world cannot load it
+    }
+    else
+    if (done->action == WARMUP__V1__ACTION__ACTION_COOL) {
+        if (wp_eval_sim_unload (self->sim, (uint32_t) id) < 0) {
+            //  Still loading: it leaves when its load ends.
+            self->late_cools++;
+            wp_eval_sim_set_timer (self->sim, wp_eval_sim_load_end (self->sim, (uint32_t) id),
+                                   (uint32_t) id, TOKEN_UNLOAD);
+        }
+    }
+}
+
+//  Does every count balance, has every component acked tick? Writes
+//  what is missing into why.
+static bool
+s_settled (s_replay_t *self, uint64_t tick, char *why, size_t size)
+{
+    for (int e = 0; s_expected [e]; e++) {
+        bool found = false;
+        for (size_t i = 0; i < self->n_members && !found; i++)
+            found = streq (self->members [i].name, s_expected [e]);
+        if (!found) {
+            snprintf (why, size, "no clock.ack from the %s (is it running with --replay?)",
+                      s_expected [e]);
+            return false;
+        }
+    }
+    uint64_t total [WP_TOPIC_COUNT];
+    for (int t = 0; t < WP_TOPIC_COUNT; t++) {
+        total [t] = self->published [t];
+        for (size_t i = 0; i < self->n_members; i++)
+            total [t] += self->members [i].published [t];
+    }
+    for (size_t i = 0; i < self->n_members; i++) {
+        s_member_t *m = &self->members [i];
+        if (m->tick < tick) {
+            snprintf (why, size, "%s has not acked tick %" PRIu64, m->source, tick);
+            return false;
+        }
+        if (m->busy) {
+            snprintf (why, size, "%s is busy", m->source);
+            return false;
+        }
+        for (int t = 0; t < WP_TOPIC_COUNT; t++) {
+            if (t == WP_TOPIC_HEARTBEAT || t == WP_TOPIC_CLOCK_ACK || t == WP_TOPIC_CLOCK_TICK
+                || !(m->subscribed & (1u << t)))
+                continue;
+            if (m->received [t] != total [t]) {
+                snprintf (why, size, "%s handled %" PRIu64 " %s of %" PRIu64 " published",
+                          m->source, m->received [t], wp_topic_name ((wp_topic_t) t),
+                          total [t]);
+                return false;
+            }
+        }
+    }
+    if (self->done_received != total [WP_TOPIC_WARMUP_DONE]) {
+        snprintf (why, size, "the replayer handled %" PRIu64 " warmup.done of %" PRIu64,
+                  self->done_received, total [WP_TOPIC_WARMUP_DONE]);
+        return false;
+    }
+    return true;
+}
+
+//  Handle one event from the bus.
+static void
+s_handle (s_replay_t *self, wp_bus_event_t *event)
+{
+    if (event->topic == WP_TOPIC_CLOCK_ACK)
+        s_on_ack (self, (const Warmup__V1__ClockAck *) event->msg);
+    else
+    if (event->topic == WP_TOPIC_WARMUP_DONE)
+        s_on_done (self, (const Warmup__V1__WarmupDone *) event->msg);
+}
+
+//  Publish clock.tick at event time t.
+static int
+s_publish_tick (s_replay_t *self, int64_t t)
+{
+    Warmup__V1__ClockTick tick = WARMUP__V1__CLOCK_TICK__INIT;
+    tick.event_ms = (uint64_t) t;
+    tick.tick = ++self->tick;
+    tick.lockstep = self->lockstep;
+    if (wp_bus_publish (self->bus, WP_TOPIC_CLOCK_TICK, &tick.base)) {
+        snprintf (self->error, sizeof self->error, "cannot publish on the bus");
+        return -1;
+    }
+    self->published [WP_TOPIC_CLOCK_TICK]++;
+    return 0;
+}
+
+//  Earliest timer of the components, 0 if none.
+static uint64_t
+s_next_timer (s_replay_t *self)
+{
+    uint64_t next = 0;
+    for (size_t i = 0; i < self->n_members; i++)
+        if (self->members [i].next_ms && (!next || self->members [i].next_ms < next))
+            next = self->members [i].next_ms;
+    return next;
+}
+
+//  A lock-step round at event time t: tick, then wait until settled,
+//  the world following warmup.done as it comes. Then a world timer for
+//  the components' next timer.
+static int
+s_round (s_replay_t *self, int64_t t)
+{
+    if (s_publish_tick (self, t))
+        return -1;
+    uint64_t tick = self->tick;
+    uint64_t progress = s_mono_ms ();
+    char why [300] = "";
+    while (!s_settled (self, tick, why, sizeof why)) {
+        wp_bus_event_t event;
+        int rc = wp_bus_recv_wait (self->bus, &event, 200);
+        if (rc < 0) {
+            snprintf (self->error, sizeof self->error, "interrupted");
+            return -1;
+        }
+        if (rc == 1) {
+            s_handle (self, &event);
+            wp_bus_event_free (&event);
+            progress = s_mono_ms ();
+            continue;
+        }
+        if (s_mono_ms () - progress > ROUND_TIMEOUT_MS) {
+            snprintf (self->error, sizeof self->error,
+                      "round at event time %" PRId64 " ms did not settle within %d s: %s",
+                      t, ROUND_TIMEOUT_MS / 1000, why);
+            return -1;
+        }
+        //  Nothing for a while: ask again (a component that started after
+        //  the tick, or a lost one).
+        if (s_publish_tick (self, t))
+            return -1;
+        tick = self->tick;
+    }
+    self->rounds++;
+    uint64_t next = s_next_timer (self);
+    if (next && (self->timer_at < 0 || (int64_t) next < self->timer_at)) {
+        self->timer_at = (int64_t) next;
+        if (wp_eval_sim_set_timer (self->sim, (int64_t) next, 0, TOKEN_TICK)) {
+            snprintf (self->error, sizeof self->error, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  --speed: take in what arrived, without waiting.
+static void
+s_drain (s_replay_t *self)
+{
+    wp_bus_event_t event;
+    while (wp_bus_recv (self->bus, &event) == 1) {
+        s_handle (self, &event);
+        wp_bus_event_free (&event);
+    }
+}
+
+//  --- The world's policy: the live system -----------------------------------
+
+//  State: the replay.
+static void *
+s_live_create (wp_eval_sim_t *sim, double knob)
+{
+    (void) knob;
+    s_creating->sim = sim;
+    return s_creating;
+}
+
+//  Nothing to free: the replay owns itself.
+static void
+s_live_destroy (void **self_p)
+{
+    *self_p = NULL;
+}
+
+//  A request was served: publish it with its outcome, then a round.
+static int
+s_live_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
+                wp_eval_outcome_t outcome)
+{
+    s_replay_t *self = state;
+    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+    usage.event_ms = (uint64_t) request->time;
+    usage.user = (char *) wp_eval_trace_user_name (self->trace, request->user);
+    usage.model = (char *) wp_eval_catalog_name (self->catalog, request->model);
+    uint32_t load_ms = wp_eval_catalog_load_ms (self->catalog, request->model);
+    switch (outcome) {
+        case WP_EVAL_WARM:
+            usage.outcome = WARMUP__V1__OUTCOME__OUTCOME_WARM;
+            break;
+        case WP_EVAL_DELAYED:
+            usage.outcome = WARMUP__V1__OUTCOME__OUTCOME_DELAYED;
+            usage.wait_ms = (uint32_t) (wp_eval_sim_load_end (sim, request->model)
+                                        - request->time);
+            break;
+        case WP_EVAL_COLD:
+            usage.outcome = WARMUP__V1__OUTCOME__OUTCOME_COLD;
+            usage.wait_ms = load_ms;
+            break;
+        default:
+            usage.outcome = WARMUP__V1__OUTCOME__OUTCOME_UNCACHEABLE;
+            usage.wait_ms = load_ms;
+            break;
+    }
+    if (wp_bus_publish (self->bus, WP_TOPIC_USAGE, &usage.base)) {
+        snprintf (self->error, sizeof self->error, "cannot publish on the bus");
+        return -1;
+    }
+    self->published [WP_TOPIC_USAGE]++;
+    if (!self->lockstep) {
+        s_drain (self);
+        return 0;
+    }
+    return s_round (self, request->time);
+}
+
+//  A world timer: a component's timer is due, or a cool's load ended.
+static int
+s_live_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
+{
+    s_replay_t *self = state;
+    int64_t now = wp_eval_sim_now (sim);
+    if (token == TOKEN_UNLOAD) {
+        wp_eval_sim_unload (sim, model);
+        return 0;
+    }
+    if (self->timer_at == now)
+        self->timer_at = -1;
+    if (!self->lockstep)
+        return 0;
+    return s_round (self, now);
+}
+
+static const wp_eval_policy_t s_live = {
+    .family = "predictive-live",
+    .summary = "the live system over the bus",
+    .create = s_live_create,
+    .destroy = s_live_destroy,
+    .on_request = s_live_request,
+    .on_timer = s_live_timer,
+};
+
+//  --- The command -----------------------------------------------------------
+
+static const char *s_replay_usage =
+    "usage: warmupctl [endpoint flags] replay --trace FILE [--format csv|azure]\n"
+    "                 --catalog FILE --budget-mb N [--speed X | --lockstep] [--json]\n"
+    "                 [--quiet]\n"
+    "  Replays a trace through a warmup service started with --replay (and the\n"
+    "  same --catalog and --max-memory-mb), playing the model servers of the\n"
+    "  simulated world (EVAL.md section 2), and prints the EVAL.md metrics of\n"
+    "  the live system as policy 'predictive-live' (--json: warmup-eval's JSON).\n"
+    "  --lockstep   event time advances when every component is done (default):\n"
+    "               deterministic, the numbers of warmup-eval --policy predictive\n"
+    "  --speed X    X times real time, no waiting (results drift; see\n"
+    "               docs/evaluation.md)\n";
+
+//  Print the progress bar.
+static void
+s_progress (s_replay_t *self, uint64_t requests, double started, bool end)
+{
+    double elapsed = (double) wp_mono_ns () / 1e9 - started;
+    double done = wp_eval_trace_progress (self->trace);
+    int width = 30, filled = (int) (done * width);
+    char bar [64];
+    for (int i = 0; i < width; i++)
+        bar [i] = i < filled ? '#' : '.';
+    bar [width] = 0;
+    fprintf (stderr, "\rreplay [%s] %5.1f%% %" PRIu64 " requests, %.0f req/s, %" PRIu64
+             " rounds%s", bar, 100.0 * done, requests,
+             elapsed > 0 ? (double) requests / elapsed : 0.0, self->rounds, end ? "\n" : "");
+}
+
+//  warmupctl replay.
+int
+wp_replay_main (const wp_config_t *config, int argc, char **argv)
+{
+    const char *trace_path = NULL, *catalog_path = NULL, *format_name = NULL;
+    double budget = -1, speed = 0;
+    bool json = false, quiet = false, lockstep_flag = false;
+    for (int i = 0; i < argc; i++) {
+        const char *flag = argv [i];
+        const char *value = i + 1 < argc ? argv [i + 1] : NULL;
+        char *end = NULL;
+        if (streq (flag, "--json"))
+            json = true;
+        else
+        if (streq (flag, "--quiet"))
+            quiet = true;
+        else
+        if (streq (flag, "--lockstep"))
+            lockstep_flag = true;
+        else
+        if (streq (flag, "-h") || streq (flag, "--help")) {
+            fputs (s_replay_usage, stdout);
+            return 0;
+        }
+        else
+        if (!value) {
+            fprintf (stderr, "warmupctl replay: unknown flag or missing value '%s'\n%s",
+                     flag, s_replay_usage);
+            return 2;
+        }
+        else
+        if (streq (flag, "--trace"))
+            trace_path = argv [++i];
+        else
+        if (streq (flag, "--catalog"))
+            catalog_path = argv [++i];
+        else
+        if (streq (flag, "--format"))
+            format_name = argv [++i];
+        else
+        if (streq (flag, "--budget-mb")) {
+            budget = strtod (argv [++i], &end);
+            if (!*argv [i] || *end || !(budget >= 0) || budget > 1e12 || budget != floor (budget)) {
+                fprintf (stderr, "warmupctl replay: --budget-mb: bad value '%s': an integer "
+                         ">= 0 (MB, 0 = unbounded)\n", argv [i]);
+                return 2;
+            }
+        }
+        else
+        if (streq (flag, "--speed")) {
+            speed = strtod (argv [++i], &end);
+            if (!*argv [i] || *end || !(speed > 0) || speed > 1e9) {
+                fprintf (stderr, "warmupctl replay: --speed: bad value '%s': a factor > 0\n",
+                         argv [i]);
+                return 2;
+            }
+        }
+        else {
+            fprintf (stderr, "warmupctl replay: unknown flag '%s'\n%s", flag, s_replay_usage);
+            return 2;
+        }
+    }
+    if (!catalog_path)
+        catalog_path = config->catalog;     //  the common flag took it
+    if (!trace_path || !catalog_path || budget < 0) {
+        fprintf (stderr, "warmupctl replay: --trace, --catalog and --budget-mb are "
+                 "required\n%s", s_replay_usage);
+        return 2;
+    }
+    if (speed > 0 && lockstep_flag) {
+        fprintf (stderr, "warmupctl replay: --speed and --lockstep exclude each other\n");
+        return 2;
+    }
+    wp_eval_format_t format = WP_EVAL_FORMAT_AUTO;
+    if (format_name && wp_eval_format_parse (format_name, &format)) {
+        fprintf (stderr, "warmupctl replay: --format: unknown format '%s' (csv, azure)\n",
+                 format_name);
+        return 2;
+    }
+    s_replay_t *self = (s_replay_t *) zmalloc (sizeof (s_replay_t));
+    assert (self);
+    self->config = config;
+    self->speed = speed;
+    self->lockstep = speed == 0;
+    self->quiet = quiet;
+    self->timer_at = -1;
+    int rc = 1;
+    char error [WP_EVAL_ERRLEN] = "";
+    wp_eval_request_t *buffer = (wp_eval_request_t *) malloc (BATCH * sizeof *buffer);
+    assert (buffer);
+    self->catalog = wp_eval_catalog_load (catalog_path, error);
+    if (!self->catalog) {
+        fprintf (stderr, "warmupctl replay: %s\n", error);
+        goto done;
+    }
+    self->trace = wp_eval_trace_open (trace_path, format, self->catalog, error);
+    if (!self->trace) {
+        fprintf (stderr, "warmupctl replay: %s\n", error);
+        goto done;
+    }
+    s_creating = self;
+    wp_eval_sim_t *sim = wp_eval_sim_new (self->catalog, (int64_t) budget, &s_live, 0, NULL,
+                                          false, error);
+    s_creating = NULL;
+    if (!sim) {
+        fprintf (stderr, "warmupctl replay: %s\n", error);
+        goto done;
+    }
+    self->sim = sim;
+    char source [128];
+    snprintf (source, sizeof source, "warmupctl-replay/%d", (int) getpid ());
+    wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes, .sndhwm = (int) config->hwm,
+                           .rcvhwm = (int) config->hwm, .linger_ms = 2000 };
+    self->bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, source, &opts);
+    if (self->bus) {
+        wp_bus_subscribe (self->bus, "clock.ack");
+        wp_bus_subscribe (self->bus, "warmup.done");
+    }
+    if (!self->bus || wp_bus_wait_ready (self->bus, (int) config->ready_timeout_ms)) {
+        fprintf (stderr, "warmupctl replay: no bus at %s / %s (is warmupd running?)\n",
+                 config->pub_endpoint, config->sub_endpoint);
+        goto done;
+    }
+    double started = (double) wp_mono_ns () / 1e9, last_print = started;
+    uint64_t requests = 0;
+    int64_t last_time = 0, first_time = -1;
+    ssize_t n;
+    bool first = true;
+    uint64_t next_tick_wall = 0;
+    while ((n = wp_eval_trace_read (self->trace, buffer, BATCH)) > 0) {
+        if (first) {
+            //  Round zero at the first request's time: every component is
+            //  there, and none has replayed before.
+            first = false;
+            first_time = buffer [0].time;
+            if (s_publish_tick (self, first_time))
+                goto failed;
+            self->lockstep = true;
+            int round = s_round (self, first_time);
+            self->lockstep = speed == 0;
+            if (round)
+                goto failed;
+            for (size_t i = 0; i < self->n_members; i++)
+                if (self->members [i].received [WP_TOPIC_USAGE]) {
+                    snprintf (self->error, sizeof self->error,
+                              "%s has handled usage events before this replay: start the "
+                              "service afresh (new --data-dir) for each replay",
+                              self->members [i].source);
+                    goto failed;
+                }
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (!self->lockstep) {
+                //  --speed: wait for the request's wall time, ticking.
+                uint64_t due = (uint64_t) (started * 1000.0
+                             + (double) (buffer [i].time - first_time) / speed);
+                for (;;) {
+                    uint64_t now = s_mono_ms ();
+                    if (now >= next_tick_wall) {
+                        int64_t event_ms = first_time
+                                         + (int64_t) ((double) (now - (uint64_t) (started * 1000.0))
+                                                      * speed);
+                        if (event_ms > buffer [i].time)
+                            event_ms = buffer [i].time;
+                        if (event_ms >= wp_eval_sim_now (sim) && s_publish_tick (self, event_ms))
+                            goto failed;
+                        next_tick_wall = now + SPEED_TICK_MS;
+                    }
+                    if (now >= due)
+                        break;
+                    uint64_t wait = due < next_tick_wall ? due - now : next_tick_wall - now;
+                    wp_bus_event_t event;
+                    int got = wp_bus_recv_wait (self->bus, &event, (int) wait);
+                    if (got < 0)
+                        goto failed;
+                    if (got == 1) {
+                        s_handle (self, &event);
+                        wp_bus_event_free (&event);
+                    }
+                }
+            }
+            if (wp_eval_sim_request (sim, &buffer [i]))
+                goto failed;
+        }
+        requests += (uint64_t) n;
+        last_time = buffer [n - 1].time;
+        double now = (double) wp_mono_ns () / 1e9;
+        if (!quiet && now - last_print >= 0.5) {
+            s_progress (self, requests, started, false);
+            last_print = now;
+        }
+    }
+    if (n < 0) {
+        fprintf (stderr, "warmupctl replay: %s\n", wp_eval_trace_error (self->trace));
+        goto done;
+    }
+    //  The end, as warmup-eval ends it: the timers until the tail.
+    self->lockstep = true;
+    if (first_time >= 0 && s_round (self, wp_eval_sim_now (sim)))
+        goto failed;
+    if (wp_eval_sim_finish (sim, last_time + WP_EVAL_TAIL_MS))
+        goto failed;
+    double seconds = (double) wp_mono_ns () / 1e9 - started;
+    if (!quiet)
+        s_progress (self, requests, started, true);
+    wp_eval_row_t row = { 0 };
+    row.name = "predictive-live";
+    row.family = "predictive-live";
+    row.knob_name = "threshold";
+    row.knob = config->prediction_threshold;
+    row.budget_mb = (int64_t) budget;
+    wp_eval_sim_metrics (sim, &row.metrics);
+    if (json)
+        wp_eval_report_json (stdout, trace_path, (int64_t) budget, &row, 1, false);
+    else
+        wp_eval_report_table (stdout, trace_path, (int64_t) budget, &row, 1);
+    fprintf (stderr, "replay: %" PRIu64 " requests in %.2f s (%.0f req/s), %" PRIu64
+             " rounds, %s\n", requests, seconds, seconds > 0 ? (double) requests / seconds : 0,
+             self->rounds, speed > 0 ? "--speed" : "lock-step");
+    if (self->not_applied || self->late_cools)
+        fprintf (stderr, "replay: the world could not follow %" PRIu64 " warmup.done "
+                 "(no room) and deferred %" PRIu64 " cools of models still loading\n",
+                 self->not_applied, self->late_cools);
+    rc = 0;
+    goto done;
+failed:
+    fprintf (stderr, "%swarmupctl replay: %s\n", quiet ? "" : "\n",
+             self->error [0] ? self->error : self->sim ? wp_eval_sim_error (self->sim) : "failed");
+done:
+    wp_eval_sim_destroy (&self->sim);
+    wp_eval_trace_destroy (&self->trace);
+    wp_eval_catalog_destroy (&self->catalog);
+    wp_bus_destroy (&self->bus);
+    free (buffer);
+    free (self);
+    return rc;
+}
