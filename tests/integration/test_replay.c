@@ -1,0 +1,208 @@
+/*  =========================================================================
+    test_replay - a slice of a real trace (the bundled first hour of
+    servegen-dev, cut to its first 15 minutes) replayed in lock-step
+    through the live system gives exactly warmup-eval --policy
+    predictive's cold_starts, delayed, cold_wait_s and resident_gb_s at
+    the same budget: all-in-one (warmupd) and one process per component
+    (warmup-bus and the seven warmup-<name>).
+    =========================================================================
+*/
+#include "itest.h"
+#include <zlib.h>
+
+#define SLICE_MS 900000         //  the first 15 minutes
+#define REPLAY_MS 110000        //  a replay of the slice finishes within this
+
+//  The four numbers that must match, as printed.
+typedef struct {
+    char cold_starts [32];
+    char delayed [32];
+    char cold_wait_s [32];
+    char resident_gb_s [32];
+} s_numbers_t;
+
+//  The value of "key": in the JSON object of policy name within text.
+static void
+s_value (const char *text, const char *name, const char *key, char *out, size_t size)
+{
+    char needle [64];
+    snprintf (needle, sizeof needle, "\"name\":\"%s\"", name);
+    const char *object = strstr (text, needle);
+    if (!object)
+        fail_msg ("no policy '%s' in:\n%s", name, text);
+    snprintf (needle, sizeof needle, "\"%s\":", key);
+    const char *at = strstr (object, needle);
+    if (!at)
+        fail_msg ("no '%s' for '%s' in:\n%s", key, name, text);
+    at += strlen (needle);
+    size_t len = strcspn (at, ",}");
+    assert_true (len > 0 && len < size);
+    memcpy (out, at, len);
+    out [len] = 0;
+}
+
+//  The numbers of one policy in warmup-eval's JSON.
+static void
+s_numbers (const char *text, const char *name, s_numbers_t *numbers)
+{
+    s_value (text, name, "cold_starts", numbers->cold_starts, sizeof numbers->cold_starts);
+    s_value (text, name, "delayed", numbers->delayed, sizeof numbers->delayed);
+    s_value (text, name, "cold_wait_s", numbers->cold_wait_s, sizeof numbers->cold_wait_s);
+    s_value (text, name, "resident_gb_s", numbers->resident_gb_s,
+             sizeof numbers->resident_gb_s);
+}
+
+//  Cut the bundled trace to its first SLICE_MS into path; returns requests.
+static int
+s_slice (const char *path)
+{
+    const char *source = getenv ("WP_SOURCE_DIR");
+    assert_non_null (source);
+    char from [1024];
+    snprintf (from, sizeof from, "%s/data/servegen-dev-1h/trace.csv.gz", source);
+    gzFile in = gzopen (from, "rb");
+    assert_non_null (in);
+    FILE *out = fopen (path, "w");
+    assert_non_null (out);
+    char line [512];
+    int requests = 0;
+    for (int n = 0; gzgets (in, line, sizeof line); n++) {
+        if (n > 0 && atoll (line) >= SLICE_MS)
+            break;
+        fputs (line, out);
+        requests += n > 0;
+    }
+    gzclose (in);
+    fclose (out);
+    return requests;
+}
+
+//  Path of the bundled catalog.
+static void
+s_catalog (char *path, size_t size)
+{
+    snprintf (path, size, "%s/data/servegen-dev-1h/catalog.csv", getenv ("WP_SOURCE_DIR"));
+}
+
+//  Replay the slice through the running service and read its numbers.
+static void
+s_replay (itest_t *it, const char *slice, const char *catalog, s_numbers_t *numbers)
+{
+    char *output = NULL;
+    char *path = wp_test_bin ("warmupctl");
+    const char *argv [] = { path, "-c", it->config, "replay", "--trace", slice,
+                            "--catalog", catalog, "--budget-mb", "0", "--lockstep",
+                            "--json", "--quiet", NULL };
+    int code = wp_test_run (argv, REPLAY_MS, &output);
+    free (path);
+    if (code != 0)
+        fail_msg ("warmupctl replay exited %d:\n%s", code, output ? output : "");
+    s_numbers (output, "predictive-live", numbers);
+    free (output);
+}
+
+//  Start a program with --replay, the catalog and budget 0.
+static wp_test_proc_t *
+s_start (itest_t *it, const char *program, const char *catalog)
+{
+    char *path = wp_test_bin (program);
+    const char *argv [] = { path, "-c", it->config, "--replay", "--catalog", catalog,
+                            "--max-memory-mb", "0", NULL };
+    wp_test_proc_t *proc = wp_test_spawn (argv);
+    free (path);
+    if (wp_test_proc_wait_line (proc, "ready", ITEST_START_MS, NULL, 0))
+        fail_msg ("%s did not get ready:\n%s", program, wp_test_proc_output (proc));
+    return proc;
+}
+
+//  Assert the live numbers equal the evaluator's.
+static void
+s_assert_equal (const s_numbers_t *eval, const s_numbers_t *live, const char *how)
+{
+    if (strcmp (eval->cold_starts, live->cold_starts) || strcmp (eval->delayed, live->delayed)
+        || strcmp (eval->cold_wait_s, live->cold_wait_s)
+        || strcmp (eval->resident_gb_s, live->resident_gb_s))
+        fail_msg ("%s: live cold_starts %s delayed %s cold_wait_s %s resident_gb_s %s; "
+                  "warmup-eval %s %s %s %s", how, live->cold_starts, live->delayed,
+                  live->cold_wait_s, live->resident_gb_s, eval->cold_starts, eval->delayed,
+                  eval->cold_wait_s, eval->resident_gb_s);
+}
+
+//  warmup-eval --policy predictive's numbers on the slice, budget 0.
+static void
+s_eval (const char *slice, const char *catalog, s_numbers_t *numbers)
+{
+    char *output = NULL;
+    char *path = wp_test_bin ("warmup-eval");
+    const char *argv [] = { path, "--trace", slice, "--catalog", catalog, "--budget-mb", "0",
+                            "--policy", "predictive", "--json", "--quiet", "--no-baselines",
+                            NULL };
+    int code = wp_test_run (argv, REPLAY_MS, &output);
+    free (path);
+    if (code != 0)
+        fail_msg ("warmup-eval exited %d:\n%s", code, output ? output : "");
+    s_numbers (output, "predictive", numbers);
+    free (output);
+    //  The slice is not trivial: loads, waits and pre-warms happen.
+    assert_true (atoi (numbers->cold_starts) > 50);
+    assert_true (atoi (numbers->delayed) > 50);
+}
+
+//  All-in-one: warmupd --replay.
+static void
+test_replay_all_in_one (void **state)
+{
+    itest_t it;
+    itest_init (&it, "replay-one", NULL);
+    char slice [1024], catalog [1024];
+    snprintf (slice, sizeof slice, "%s/slice.csv", it.dir);
+    s_catalog (catalog, sizeof catalog);
+    assert_true (s_slice (slice) > 3000);
+    s_numbers_t eval, live;
+    s_eval (slice, catalog, &eval);
+    wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog);
+    s_replay (&it, slice, catalog, &live);
+    s_assert_equal (&eval, &live, "warmupd");
+    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, ITEST_START_MS), 0);
+    wp_test_proc_destroy (&daemon);
+    itest_destroy (&it);
+}
+
+//  One process per component, through warmup-bus.
+static void
+test_replay_per_process (void **state)
+{
+    itest_t it;
+    itest_init (&it, "replay-many", NULL);
+    char slice [1024], catalog [1024];
+    snprintf (slice, sizeof slice, "%s/slice.csv", it.dir);
+    s_catalog (catalog, sizeof catalog);
+    assert_true (s_slice (slice) > 3000);
+    s_numbers_t eval, live;
+    s_eval (slice, catalog, &eval);
+    const char *names [] = { "warmup-bus", "warmup-metrics", "warmup-perf", "warmup-resource",
+                             "warmup-queue", "warmup-scheduler", "warmup-engine",
+                             "warmup-analyzer" };
+    size_t count = sizeof names / sizeof names [0];
+    wp_test_proc_t *procs [8];
+    procs [0] = itest_start (&it, "warmup-bus", NULL, NULL);
+    for (size_t i = 1; i < count; i++)
+        procs [i] = s_start (&it, names [i], catalog);
+    s_replay (&it, slice, catalog, &live);
+    s_assert_equal (&eval, &live, "one process per component");
+    for (size_t i = count; i-- > 0;) {
+        assert_int_equal (wp_test_proc_stop (procs [i], SIGTERM, ITEST_START_MS), 0);
+        wp_test_proc_destroy (&procs [i]);
+    }
+    itest_destroy (&it);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_replay_all_in_one),
+        cmocka_unit_test (test_replay_per_process),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
