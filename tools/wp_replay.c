@@ -406,20 +406,16 @@ static const char *s_replay_usage =
     "  --speed X    X times real time, no waiting (results drift; see\n"
     "               docs/evaluation.md)\n";
 
-//  Print the progress bar.
+//  Print the progress line: event time reached, requests, pace.
 static void
 s_progress (s_replay_t *self, uint64_t requests, double started, bool end)
 {
     double elapsed = (double) wp_mono_ns () / 1e9 - started;
-    double done = wp_eval_trace_progress (self->trace);
-    int width = 30, filled = (int) (done * width);
-    char bar [64];
-    for (int i = 0; i < width; i++)
-        bar [i] = i < filled ? '#' : '.';
-    bar [width] = 0;
-    fprintf (stderr, "\rreplay [%s] %5.1f%% %" PRIu64 " requests, %.0f req/s, %" PRIu64
-             " rounds%s", bar, 100.0 * done, requests,
-             elapsed > 0 ? (double) requests / elapsed : 0.0, self->rounds, end ? "\n" : "");
+    int64_t now_s = wp_eval_sim_now (self->sim) / 1000;
+    fprintf (stderr, "\rreplay: event time %" PRId64 "d %02d:%02d:%02d, %" PRIu64
+             " requests, %.0f req/s, %" PRIu64 " rounds%s", now_s / 86400,
+             (int) (now_s / 3600 % 24), (int) (now_s / 60 % 60), (int) (now_s % 60), requests,
+             elapsed > 0 ? (double) requests / elapsed : 0.0, self->rounds, end ? "\n" : "  ");
 }
 
 //  warmupctl replay.
@@ -605,14 +601,16 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
             }
             if (wp_eval_sim_request (sim, &buffer [i]))
                 goto failed;
+            requests++;
+            if (!quiet && (requests & 255) == 0) {
+                double now = (double) wp_mono_ns () / 1e9;
+                if (now - last_print >= 0.5) {
+                    s_progress (self, requests, started, false);
+                    last_print = now;
+                }
+            }
         }
-        requests += (uint64_t) n;
         last_time = buffer [n - 1].time;
-        double now = (double) wp_mono_ns () / 1e9;
-        if (!quiet && now - last_print >= 0.5) {
-            s_progress (self, requests, started, false);
-            last_print = now;
-        }
     }
     if (n < 0) {
         fprintf (stderr, "warmupctl replay: %s\n", wp_eval_trace_error (self->trace));
