@@ -436,6 +436,9 @@ typedef struct {
     Warmup__V1__TopicCount topic_counts [2];
     Warmup__V1__TopicCount *topic_count_ptrs [2];
     Warmup__V1__Heartbeat heartbeat;
+    Warmup__V1__ClockTick tick;
+    Warmup__V1__ClockAck ack;
+    uint64_t counts [WP_TOPIC_COUNT];
     char user [32];
 } messages_t;
 
@@ -586,6 +589,27 @@ s_messages_fill (messages_t *m, int r)
     heartbeat.events_in = 5;
     heartbeat.interval_ms = 1000;
     m->heartbeat = heartbeat;
+
+    Warmup__V1__ClockTick tick = WARMUP__V1__CLOCK_TICK__INIT;
+    tick.event_ms = 10000 + (uint64_t) r;
+    tick.tick = (uint64_t) r + 1;
+    tick.lockstep = true;
+    m->tick = tick;
+
+    for (int t = 0; t < WP_TOPIC_COUNT; t++)
+        m->counts [t] = (uint64_t) (t * 10 + r);
+    Warmup__V1__ClockAck ack = WARMUP__V1__CLOCK_ACK__INIT;
+    ack.event_ms = 11000 + (uint64_t) r;
+    ack.tick = (uint64_t) r + 1;
+    ack.component = "scheduler";
+    ack.next_ms = 12000;
+    ack.n_received = WP_TOPIC_COUNT;
+    ack.received = m->counts;
+    ack.n_published = WP_TOPIC_COUNT;
+    ack.published = m->counts;
+    ack.subscribed = 0x15;
+    ack.busy = r == 1;
+    m->ack = ack;
 }
 
 static ProtobufCMessage *
@@ -601,6 +625,8 @@ s_message (messages_t *m, wp_topic_t topic)
         case WP_TOPIC_PERF: return &m->perf.base;
         case WP_TOPIC_METRICS: return &m->metrics.base;
         case WP_TOPIC_HEARTBEAT: return &m->heartbeat.base;
+        case WP_TOPIC_CLOCK_TICK: return &m->tick.base;
+        case WP_TOPIC_CLOCK_ACK: return &m->ack.base;
         default: fail ();
     }
     return NULL;
@@ -686,13 +712,13 @@ test_round_trip_every_topic (void **state)
 
     wp_bus_stats_t stats;
     wp_bus_stats (writer, &stats);
-    assert_true (stats.events_out == 27 && stats.send_errors == 0);
+    assert_true (stats.events_out == 3 * WP_TOPIC_COUNT && stats.send_errors == 0);
     wp_bus_stats (reader, &stats);
-    assert_true (stats.events_in == 27);
+    assert_true (stats.events_in == 3 * WP_TOPIC_COUNT);
     assert_true (stats.gaps == 0 && stats.bad_frames == 0);
     uint64_t forwarded, dropped;
     s_proxy_stats (proxy, &forwarded, &dropped);
-    assert_true (forwarded >= 27);
+    assert_true (forwarded >= 3 * WP_TOPIC_COUNT);
     assert_true (dropped == 0);
 
     wp_bus_destroy (&writer);
@@ -1176,14 +1202,15 @@ test_topics (void **state)
     const char *names [WP_TOPIC_COUNT] = {
         "usage.observed", "usage.pattern", "prediction.made", "warmup.requested",
         "warmup.done", "resource.status", "perf.estimate", "metrics.snapshot",
-        "heartbeat"
+        "heartbeat", "clock.tick", "clock.ack"
     };
     const ProtobufCMessageDescriptor *descriptors [WP_TOPIC_COUNT] = {
         &warmup__v1__usage_observed__descriptor, &warmup__v1__usage_pattern__descriptor,
         &warmup__v1__prediction_made__descriptor, &warmup__v1__warmup_requested__descriptor,
         &warmup__v1__warmup_done__descriptor, &warmup__v1__resource_status__descriptor,
         &warmup__v1__perf_estimate__descriptor, &warmup__v1__metrics_snapshot__descriptor,
-        &warmup__v1__heartbeat__descriptor
+        &warmup__v1__heartbeat__descriptor, &warmup__v1__clock_tick__descriptor,
+        &warmup__v1__clock_ack__descriptor
     };
     for (int t = 0; t < WP_TOPIC_COUNT; t++) {
         assert_string_equal (wp_topic_name ((wp_topic_t) t), names [t]);
