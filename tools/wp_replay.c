@@ -220,13 +220,14 @@ s_handle (s_replay_t *self, wp_bus_event_t *event)
         s_on_done (self, (const Warmup__V1__WarmupDone *) event->msg);
 }
 
-//  Publish clock.tick at event time t.
+//  Publish clock.tick at event time t: a new tick, or (again) the current
+//  one, which components only ack again.
 static int
-s_publish_tick (s_replay_t *self, int64_t t)
+s_publish_tick (s_replay_t *self, int64_t t, bool again)
 {
     Warmup__V1__ClockTick tick = WARMUP__V1__CLOCK_TICK__INIT;
     tick.event_ms = (uint64_t) t;
-    tick.tick = ++self->tick;
+    tick.tick = again ? self->tick : ++self->tick;
     tick.lockstep = self->lockstep;
     if (wp_bus_publish (self->bus, WP_TOPIC_CLOCK_TICK, &tick.base)) {
         snprintf (self->error, sizeof self->error, "cannot publish on the bus");
@@ -253,7 +254,7 @@ s_next_timer (s_replay_t *self)
 static int
 s_round (s_replay_t *self, int64_t t)
 {
-    if (s_publish_tick (self, t))
+    if (s_publish_tick (self, t, false))
         return -1;
     uint64_t tick = self->tick;
     uint64_t progress = s_mono_ms ();
@@ -279,9 +280,8 @@ s_round (s_replay_t *self, int64_t t)
         }
         //  Nothing for a while: ask again (a component that started after
         //  the tick, or a lost one).
-        if (s_publish_tick (self, t))
+        if (s_publish_tick (self, t, true))
             return -1;
-        tick = self->tick;
     }
     self->rounds++;
     uint64_t next = s_next_timer (self);
@@ -553,7 +553,7 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
             //  there, and none has replayed before.
             first = false;
             first_time = buffer [0].time;
-            if (s_publish_tick (self, first_time))
+            if (s_publish_tick (self, first_time, false))
                 goto failed;
             self->lockstep = true;
             int round = s_round (self, first_time);
@@ -582,7 +582,8 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
                                                       * speed);
                         if (event_ms > buffer [i].time)
                             event_ms = buffer [i].time;
-                        if (event_ms >= wp_eval_sim_now (sim) && s_publish_tick (self, event_ms))
+                        if (event_ms >= wp_eval_sim_now (sim)
+                            && s_publish_tick (self, event_ms, false))
                             goto failed;
                         next_tick_wall = now + SPEED_TICK_MS;
                     }

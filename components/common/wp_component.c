@@ -131,6 +131,10 @@ wp_ctx_report (wp_ctx_t *ctx)
 static void
 s_clock (wp_ctx_t *ctx, const Warmup__V1__ClockTick *tick)
 {
+    if (tick->tick && tick->tick <= ctx->tick) {
+        ctx->acked_tick = 0;        //  asked again: ack again, fire nothing
+        return;
+    }
     if (tick->event_ms > ctx->now_ms)
         ctx->now_ms = tick->event_ms;
     if (ctx->state && ctx->def->on_clock)
