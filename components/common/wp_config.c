@@ -12,6 +12,17 @@
 //  (user_hash_key); with this one, hashes are still not the raw id.
 static const char *s_default_user_key = "7761726d75702d7573657268617368ab";
 
+//  The last error of a load on this thread, for wp_config_load_error (the
+//  loader's functions log as they go; this keeps the message for callers
+//  that must also pass it on, such as a reload's reply).
+static _Thread_local char s_last_error [600];
+
+//  Root keys a reload may change (the rest take effect only at start).
+static const char *s_reloadable [] = {
+    "max_warm_models", "max_memory_mb", "max_cpu_percent",
+    "background_warmup_enabled", NULL
+};
+
 //  Kinds of value a key takes.
 typedef enum { T_UINT, T_DOUBLE, T_BOOL, T_STRING, T_KEY } value_type_t;
 
@@ -186,9 +197,12 @@ s_error_n (const char *file, const char *path, int occurrence, const char *fmt,
     char message [512];
     snprintf (message, sizeof message, fmt, value ? value : "", detail ? detail : "");
     if (line)
-        zsys_error ("config %s:%d: key '%s': %s", file, line, path, message);
+        snprintf (s_last_error, sizeof s_last_error, "config %s:%d: key '%s': %s",
+                  file, line, path, message);
     else
-        zsys_error ("config %s: key '%s': %s", file, path, message);
+        snprintf (s_last_error, sizeof s_last_error, "config %s: key '%s': %s",
+                  file, path, message);
+    zsys_error ("%s", s_last_error);
 }
 
 //  Log a configuration error for the first key with that path.
@@ -324,8 +338,17 @@ typedef enum {
     M_TEXT,         //  any non-empty text, %m and %% only
     M_SECRET,       //  any non-empty text, no template
     M_DURATION,     //  ollama keep_alive: -1, 0, N, Ns, Nm, Nh
-    M_WATCH         //  NAME | pid:N | pidfile:/PATH, comma-separated
+    M_WATCH,        //  NAME | pid:N | pidfile:/PATH, comma-separated
+    M_BOOL,         //  true or false (a bool field)
+    M_PRIORITY      //  low, normal or high (a uint32_t field, 1..3)
 } model_type_t;
+
+//  True for the kinds stored as a string the model owns.
+static bool
+s_is_string (model_type_t type)
+{
+    return type != M_UINT && type != M_BOOL && type != M_PRIORITY;
+}
 
 //  One model key.
 typedef struct {
@@ -366,7 +389,14 @@ static const model_key_t s_model_keys [] = {
     MU (retry_backoff_ms, 0, 3600000, "ms", B_ALL),
     MU (retry_backoff_max_ms, 0, 86400000, "ms", B_ALL),
     MU (poll_ms, 10, 60000, "ms", B_POLL),
+    MS (pin, M_BOOL, B_ALL),
+    MS (preload, M_BOOL, B_ALL),
+    MS (priority, M_PRIORITY, B_ALL),
+    MU (min_keep_seconds, 0, 31536000, "s", B_ALL),
 };
+
+//  Model priorities by value - 1.
+static const char *s_priority_names [3] = { "low", "normal", "high" };
 
 //  Fill a model with the defaults of a model without a section.
 void
@@ -381,6 +411,7 @@ wp_config_model_defaults (const wp_config_t *self, wp_model_config_t *model)
     model->retry_backoff_ms = 1000;
     model->retry_backoff_max_ms = 30000;
     model->poll_ms = 100;
+    model->priority = 2;
 }
 
 //  Free the strings of a model section.
@@ -388,9 +419,10 @@ static void
 s_model_free (wp_model_config_t *model)
 {
     for (size_t i = 0; i < sizeof s_model_keys / sizeof s_model_keys [0]; i++)
-        if (s_model_keys [i].type != M_UINT)
+        if (s_is_string (s_model_keys [i].type))
             free (*(char **) ((char *) model + s_model_keys [i].offset));
     free (model->name);
+    free (model->group);
 }
 
 //  True if a template uses only %m and %%.
@@ -508,6 +540,20 @@ s_model_value_error (const model_key_t *spec, const char *value, double *number)
             }
             return NULL;
         }
+        case M_BOOL: {
+            bool flag;
+            if (s_parse_bool (value, &flag))
+                return "must be true or false";
+            *number = flag;
+            return NULL;
+        }
+        case M_PRIORITY:
+            for (int i = 0; i < 3; i++)
+                if (streq (value, s_priority_names [i])) {
+                    *number = i + 1;
+                    return NULL;
+                }
+            return "must be low, normal or high";
     }
     return "unknown type";
 }
@@ -594,8 +640,11 @@ s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
             break;
         }
         void *slot = (char *) &model + spec->offset;
-        if (spec->type == M_UINT)
+        if (spec->type == M_UINT || spec->type == M_PRIORITY)
             *(uint32_t *) slot = (uint32_t) number;
+        else
+        if (spec->type == M_BOOL)
+            *(bool *) slot = number != 0;
         else {
             free (*(char **) slot);
             *(char **) slot = s_strdup (value);
@@ -671,6 +720,8 @@ s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
             }
             continue;
         }
+        if (!*prefix && streq (name, "groups"))
+            continue;               //  after the models: s_load_groups
         if (!*prefix && (streq (name, "bus") || streq (name, "store"))) {
             if (s_load_keys (self, item, name, file))
                 rc = -1;
@@ -693,19 +744,161 @@ s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
     return rc;
 }
 
+//  Parse the groups section: each group a section whose "models" key
+//  names two or more configured models (commas and/or blanks between).
+static int
+s_load_groups (wp_config_t *self, zconfig_t *root, const char *file)
+{
+    zconfig_t *groups = zconfig_locate (root, "groups");
+    if (!groups)
+        return 0;
+    if (zconfig_value (groups) && *zconfig_value (groups)) {
+        s_error (file, "groups", "is a section, not a value%s%s", NULL, NULL);
+        return -1;
+    }
+    for (zconfig_t *group = zconfig_child (groups); group; group = zconfig_next (group)) {
+        const char *name = zconfig_name (group);
+        char path [512], key_path [600];
+        snprintf (path, sizeof path, "groups/%s", name);
+        snprintf (key_path, sizeof key_path, "%s/models", path);
+        if (strlen (name) > 200
+            || strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                             "0123456789._:/@+-") != strlen (name)) {
+            s_error (file, path, "bad group name '%s': use letters, digits and ._:/@+-%s",
+                     name, NULL);
+            return -1;
+        }
+        for (zconfig_t *other = zconfig_child (groups); other != group;
+             other = zconfig_next (other))
+            if (streq (zconfig_name (other), name)) {
+                s_error_n (file, path, 2, "group '%s' is configured twice%s", name, NULL);
+                return -1;
+            }
+        const char *list = NULL;
+        for (zconfig_t *item = zconfig_child (group); item; item = zconfig_next (item)) {
+            char item_path [800];
+            snprintf (item_path, sizeof item_path, "%s/%s", path, zconfig_name (item));
+            if (!streq (zconfig_name (item), "models")) {
+                s_error (file, item_path, "unknown key (a group has only 'models')%s%s",
+                         NULL, NULL);
+                return -1;
+            }
+            list = zconfig_value (item);
+        }
+        if (!list || !*list) {
+            s_error (file, list ? key_path : path,
+                     "a group needs models = \"model, model, ...\"%s%s", NULL, NULL);
+            return -1;
+        }
+        size_t members = 0;
+        uint64_t memory = 0;
+        const char *cursor = list;
+        while (*cursor) {
+            cursor += strspn (cursor, ", \t");
+            size_t length = strcspn (cursor, ", \t");
+            if (!length)
+                break;
+            char model_name [256];
+            if (length >= sizeof model_name) {
+                s_error (file, key_path, "model name too long in '%s'%s", list, NULL);
+                return -1;
+            }
+            memcpy (model_name, cursor, length);
+            model_name [length] = 0;
+            cursor += length;
+            wp_model_config_t *model = (wp_model_config_t *) wp_config_model (self, model_name);
+            char detail [400];
+            if (!model) {
+                snprintf (detail, sizeof detail, ": '%s' has no section under models",
+                          model_name);
+                s_error (file, key_path, "bad value '%s'%s", list, detail);
+                return -1;
+            }
+            if (model->group) {
+                snprintf (detail, sizeof detail, ": '%s' is already in group '%s'",
+                          model_name, model->group);
+                s_error (file, key_path, "bad value '%s'%s", list, detail);
+                return -1;
+            }
+            model->group = s_strdup (name);
+            members++;
+            memory += model->memory_mb;
+        }
+        if (members < 2) {
+            s_error (file, key_path, "bad value '%s': a group needs two or more models%s",
+                     list, NULL);
+            return -1;
+        }
+        if (self->max_memory_mb && memory > self->max_memory_mb) {
+            char detail [200];
+            snprintf (detail, sizeof detail, ": together %" PRIu64 " MiB, over "
+                      "max_memory_mb %u", memory, self->max_memory_mb);
+            s_error (file, key_path, "bad value '%s'%s", list, detail);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  Pinned models must fit together: their memory is reserved out of
+//  max_memory_mb, and each is one of max_warm_models.
+static int
+s_check_pins (wp_config_t *self, const char *file)
+{
+    uint64_t memory = 0;
+    uint32_t count = 0;
+    for (size_t i = 0; i < self->n_models; i++) {
+        const wp_model_config_t *model = &self->models [i];
+        if (!model->pin)
+            continue;
+        memory += model->memory_mb;
+        count++;
+        char path [600], detail [200];
+        snprintf (path, sizeof path, "models/%s/pin", model->name);
+        if (self->max_memory_mb && memory > self->max_memory_mb) {
+            snprintf (detail, sizeof detail, ": pinned models need %" PRIu64 " MiB, over "
+                      "max_memory_mb %u", memory, self->max_memory_mb);
+            s_error (file, path, "cannot pin%s%s", detail, NULL);
+            return -1;
+        }
+        if (count > self->max_warm_models) {
+            snprintf (detail, sizeof detail, ": %u pinned models, over max_warm_models %u",
+                      count, self->max_warm_models);
+            s_error (file, path, "cannot pin%s%s", detail, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  Load and validate a ZPL file, keeping the error message.
+wp_config_t *
+wp_config_load_error (const char *path, char *error, size_t size)
+{
+    s_last_error [0] = 0;
+    wp_config_t *self = wp_config_load (path);
+    if (!self && error && size)
+        snprintf (error, size, "%s", s_last_error);
+    return self;
+}
+
 //  Load and validate a ZPL file.
 wp_config_t *
 wp_config_load (const char *path)
 {
     assert (path);
     if (access (path, R_OK) != 0) {
-        zsys_error ("config %s: cannot read: %s", path, strerror (errno));
+        snprintf (s_last_error, sizeof s_last_error, "config %s: cannot read: %s",
+                  path, strerror (errno));
+        zsys_error ("%s", s_last_error);
         return NULL;
     }
     zconfig_t *root = zconfig_load (path);
     if (!root) {
-        zsys_error ("config %s: not a valid ZPL file (see the zconfig error above)",
-                    path);
+        snprintf (s_last_error, sizeof s_last_error,
+                  "config %s: not a valid ZPL file (indentation is 4 spaces per level; "
+                  "see the zconfig error logged)", path);
+        zsys_error ("%s", s_last_error);
         return NULL;
     }
     wp_config_t *self = wp_config_new ();
@@ -720,6 +913,10 @@ wp_config_load (const char *path)
                 break;
     }
     int rc = item ? -1 : s_load_keys (self, root, "", path);
+    if (rc == 0)
+        rc = s_load_groups (self, root, path);
+    if (rc == 0)
+        rc = s_check_pins (self, path);
     zconfig_destroy (&root);
     if (rc)
         wp_config_destroy (&self);
@@ -892,4 +1089,57 @@ const char *
 wp_model_server_name (const wp_model_config_t *model, const char *name)
 {
     return model && model->server_model ? model->server_model : name;
+}
+
+//  Name of a model priority.
+const char *
+wp_priority_name (uint32_t priority)
+{
+    return priority >= 1 && priority <= 3 ? s_priority_names [priority - 1] : "normal";
+}
+
+//  True if a root key may change at run time.
+static bool
+s_is_reloadable (const char *path)
+{
+    for (int i = 0; s_reloadable [i]; i++)
+        if (streq (s_reloadable [i], path))
+            return true;
+    return false;
+}
+
+//  Check that a new configuration can replace the running one.
+int
+wp_config_check_reload (const wp_config_t *running, const wp_config_t *next,
+                        char *error, size_t size)
+{
+    assert (running && next);
+    const char *changed = NULL;
+    for (size_t i = 0; i < sizeof s_keys / sizeof s_keys [0] && !changed; i++) {
+        const key_spec_t *spec = &s_keys [i];
+        if (s_is_reloadable (spec->path))
+            continue;
+        const char *a = (const char *) running + spec->offset;
+        const char *b = (const char *) next + spec->offset;
+        bool same = true;
+        switch (spec->type) {
+            case T_UINT:   same = *(const uint32_t *) a == *(const uint32_t *) b; break;
+            case T_DOUBLE: same = *(const double *) a == *(const double *) b; break;
+            case T_BOOL:   same = *(const bool *) a == *(const bool *) b; break;
+            case T_STRING: same = streq (*(char *const *) a, *(char *const *) b); break;
+            case T_KEY:    same = memcmp (running->user_key, next->user_key,
+                                          sizeof next->user_key) == 0; break;
+        }
+        if (!same)
+            changed = spec->path;
+    }
+    if (!changed)
+        return 0;
+    s_last_error [0] = 0;
+    s_error (next->path ? next->path : "(built-in)", changed,
+             "changed, but takes effect only at start: restart to change it "
+             "(the running configuration stays)%s%s", NULL, NULL);
+    if (error && size)
+        snprintf (error, size, "%s", s_last_error);
+    return -1;
 }

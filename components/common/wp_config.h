@@ -65,6 +65,12 @@ typedef struct {
     uint32_t retry_backoff_ms;  //  delay before the first retry, doubled each time
     uint32_t retry_backoff_max_ms; // cap of that delay
     uint32_t poll_ms;           //  llama-server, openai-compatible: status poll period
+    //  Added with the operator's controls (issue 9)
+    bool pin;                   //  warm from start-up, never cooled, memory reserved
+    bool preload;               //  warm at start-up, then managed like any other
+    uint32_t priority;          //  1 low, 2 normal, 3 high
+    uint32_t min_keep_seconds;  //  never cooled sooner than this after its last use, s
+    char *group;                //  the group it belongs to (groups section), or NULL
 } wp_model_config_t;
 
 //  The whole configuration. Strings are owned by the config.
@@ -130,6 +136,23 @@ wp_config_t *
 //  logging an error naming the file, line and key.
 wp_config_t *
     wp_config_load (const char *path);
+
+//  As wp_config_load, and on error also copy the message ("config FILE:LINE:
+//  key 'KEY': ...") into error (size bytes, may be NULL).
+wp_config_t *
+    wp_config_load_error (const char *path, char *error, size_t size);
+
+//  Check that next can replace running without a restart: every key that
+//  only takes effect at start (bus, store, metrics_listen, user_hash_key,
+//  max_pairs, ...; see docs/configuration.md) has the same value. Returns
+//  0, or -1 with error naming next's file, line and key.
+int
+    wp_config_check_reload (const wp_config_t *running, const wp_config_t *next,
+                            char *error, size_t size);
+
+//  Name of a model priority (1 low, 2 normal, 3 high).
+const char *
+    wp_priority_name (uint32_t priority);
 
 //  Destroy; safe on NULL; nulls *self_p.
 void

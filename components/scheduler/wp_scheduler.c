@@ -10,6 +10,9 @@
 #define VICTIM_SAMPLE 64        //  held models a victim search looks at, at most
 #define DISPLACE_MAX 16         //  models cooled to make room for one, at most
 #define DISPLACE_RATIO 2.0      //  a model displaces only values below its own / this
+#define BACKOFF_MAX_MS 300000   //  a failing warm is retried at least this often
+
+typedef struct _group_t group_t;
 
 //  One user's latest prediction (and plan) for a model.
 typedef struct {
@@ -45,7 +48,35 @@ typedef struct {
     double score;                       //  demand, during decide
     double value;                       //  value, during decide
     uint64_t last_use;                  //  latest request its plans know
+    //  Operators' settings (wp_scheduler_configure, wp_scheduler_pin)
+    bool pin_config;                    //  pinned by its configuration
+    bool pin_operator_set;              //  an operator's pin / unpin overrides it
+    bool pin_operator;                  //  ... with this
+    bool in_pins;                       //  in the pinned list
+    bool preload;                       //  its preload setting
+    bool preload_pending;               //  to be warmed for the preload
+    bool preload_warming;               //  the warm running is the preload
+    bool own_wanted;                    //  wanted for itself at the last look
+    uint8_t priority;                   //  1 low, 2 normal, 3 high
+    uint8_t fails;                      //  warms of ours that failed in a row
+    uint64_t min_keep_ms;               //  not cooled within this of its last use
+    uint64_t used_ms;                   //  latest request known of it
+    uint64_t keep_until;                //  preload hold: held until then
+    uint64_t retry_at;                  //  no warm before then (after a failure)
+    double chance;                      //  P(request within the horizon), by assess
+    double boost;                       //  value lent by a group partner
+    group_t *group;                     //  its group, or NULL
+    wp_action_t last_action;            //  its last decision (0 none)
+    uint64_t last_decision_ms;          //  when
+    char last_reason [WP_SCHEDULER_REASON_MAX];    //  why
 } model_t;
+
+//  Models warmed together.
+struct _group_t {
+    char *name;                         //  owned
+    uint32_t members [WP_SCHEDULER_GROUP_MAX];  //  model indices
+    uint32_t n_members;
+};
 
 //  A wake-up: look at the model again at time.
 typedef struct {
@@ -68,7 +99,22 @@ struct _wp_scheduler_t {
     uint32_t victim_cursor;     //  where the sampled victim search starts
     uint64_t now_ms;            //  time of the latest decide
     bool admit;                 //  resource manager admits warmups
+    zhashx_t *groups;           //  name -> group_t *
+    uint32_t *pins;             //  pinned models (indices)
+    size_t n_pins, cap_pins;
 };
+
+//  Destroy a group (zhashx destructor).
+static void
+s_group_destroy (void **item_p)
+{
+    group_t *group = (group_t *) *item_p;
+    if (group) {
+        free (group->name);
+        free (group);
+        *item_p = NULL;
+    }
+}
 
 //  Create a scheduler.
 wp_scheduler_t *
@@ -90,6 +136,8 @@ wp_scheduler_new (const wp_scheduler_opts_t *opts)
         self->opts.horizon_s = 300;
     self->horizon_ms = self->opts.horizon_s * 1000.0;
     self->by_name = zhashx_new ();
+    self->groups = zhashx_new ();
+    zhashx_set_destructor (self->groups, s_group_destroy);
     self->admit = true;
     return self;
 }
@@ -110,7 +158,9 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     free (self->models);
     free (self->dirty);
     free (self->heap);
+    free (self->pins);
     zhashx_destroy (&self->by_name);
+    zhashx_destroy (&self->groups);
     free (self);
     *self_p = NULL;
 }
@@ -222,6 +272,7 @@ s_model (wp_scheduler_t *self, const char *name)
     assert (model->name);
     model->memory_mb = self->opts.default_memory_mb;
     model->load_ms = self->opts.default_load_ms;
+    model->priority = 2;
     if (self->n_models == self->cap_models) {
         self->cap_models = self->cap_models ? self->cap_models * 2 : 16;
         self->models = (model_t **) realloc (self->models,
@@ -232,6 +283,63 @@ s_model (wp_scheduler_t *self, const char *name)
     self->models [self->n_models++] = model;
     zhashx_insert (self->by_name, name, model);
     return model;
+}
+
+//  True if the model is pinned now: an operator's word, else its config.
+static inline bool
+s_pinned (const model_t *model)
+{
+    return model->pin_operator_set ? model->pin_operator : model->pin_config;
+}
+
+//  Keep the pinned list in step with a model's pin.
+static void
+s_pins_sync (wp_scheduler_t *self, model_t *model)
+{
+    bool pinned = s_pinned (model);
+    if (pinned == model->in_pins)
+        return;
+    if (pinned) {
+        if (self->n_pins == self->cap_pins) {
+            self->cap_pins = self->cap_pins ? self->cap_pins * 2 : 8;
+            self->pins = (uint32_t *) realloc (self->pins, self->cap_pins * sizeof (uint32_t));
+            assert (self->pins);
+        }
+        self->pins [self->n_pins++] = model->index;
+    }
+    else
+        for (size_t i = 0; i < self->n_pins; i++)
+            if (self->pins [i] == model->index) {
+                self->pins [i] = self->pins [--self->n_pins];
+                break;
+            }
+    model->in_pins = pinned;
+}
+
+//  Models and memory reserved for pinned models that are not held (other
+//  than except): nothing else may take their place.
+static void
+s_reserved (wp_scheduler_t *self, const model_t *except, uint32_t *count,
+            uint64_t *memory)
+{
+    *count = 0;
+    *memory = 0;
+    for (size_t i = 0; i < self->n_pins; i++) {
+        const model_t *model = self->models [self->pins [i]];
+        if (model != except && !s_holds (model)) {
+            (*count)++;
+            *memory += model->memory_mb;
+        }
+    }
+}
+
+//  Note a decision (or another thing done to a model) for people.
+static void
+s_note (model_t *model, wp_action_t action, uint64_t now_ms, const char *reason)
+{
+    model->last_action = action;
+    model->last_decision_ms = now_ms;
+    snprintf (model->last_reason, sizeof model->last_reason, "%s", reason);
 }
 
 //  Describe a model.
@@ -289,6 +397,8 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
                     slot = &model->demand [j];
             memset (slot, 0, sizeof *slot);
         }
+        if (p->last_ms > model->used_ms && p->last_ms <= now_ms + 60000)
+            model->used_ms = p->last_ms;
         slot->user = user_hash;
         slot->probability = p->probability;
         slot->expected_ms = now_ms + p->expected_in_ms;
@@ -327,7 +437,17 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
             if (model->state != WP_MODEL_WARMING)
                 model->external = true;     //  not ours: hold it
             else
+            if (model->preload_warming) {
+                //  Held waiting for a first use, then like any other.
+                uint64_t hold = model->min_keep_ms ? model->min_keep_ms
+                                                   : (uint64_t) self->horizon_ms;
+                model->keep_until = self->now_ms + hold;
+                model->preload_pending = false;
+            }
+            else
                 model->warm_at = self->now_ms;
+            model->fails = 0;
+            model->preload_warming = false;
             s_set_state (self, model, WP_MODEL_WARM);
         }
         else
@@ -347,10 +467,28 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
         if (model->state == WP_MODEL_COOLING)
             s_set_state (self, model, WP_MODEL_WARM);
     }
-    if (failed)
-        s_wake_at (self, model, self->now_ms + RETRY_MS);
+    if (failed) {
+        //  Backoff, so that a model that cannot load (pinned: wanted
+        //  always) does not fail again every tick.
+        model->preload_warming = false;
+        if (model->fails < 16)
+            model->fails++;
+        uint64_t delay = (uint64_t) RETRY_MS << (model->fails - 1);
+        if (delay > BACKOFF_MAX_MS)
+            delay = BACKOFF_MAX_MS;
+        model->retry_at = self->now_ms + delay;
+        char reason [WP_SCHEDULER_REASON_MAX];
+        snprintf (reason, sizeof reason, "warm failed %u time(s) in a row; next try in "
+                  "%" PRIu64 " s", (unsigned) model->fails, delay / 1000);
+        s_note (model, WP_ACTION_WARM, self->now_ms, reason);
+        s_wake_at (self, model, model->retry_at);
+    }
     else
         s_touch (self, model);
+    //  Its group's models may be held for it, or no longer.
+    if (model->group)
+        for (uint32_t i = 0; i < model->group->n_members; i++)
+            s_touch (self, self->models [model->group->members [i]]);
 }
 
 //  Resident by a request (or gone).
@@ -361,6 +499,8 @@ wp_scheduler_resident (wp_scheduler_t *self, const char *name, bool resident,
     assert (self && name);
     model_t *model = s_model (self, name);
     model->loaded_at = resident ? now_ms : 0;
+    if (resident && now_ms > model->used_ms)
+        model->used_ms = now_ms;
     s_set_state (self, model, resident ? WP_MODEL_WARM : WP_MODEL_COLD);
     model->external = false;
     s_touch (self, model);
@@ -469,7 +609,9 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
     model->n_demand = kept;
     model->score = 1.0 - none;
     double memory = model->memory_mb ? model->memory_mb : 1;
-    model->value = (1.0 - any) * benefit / memory;
+    static const double weight [4] = { 1, 0.5, 1, 2 };
+    model->chance = 1.0 - any;
+    model->value = (1.0 - any) * benefit / memory * weight [model->priority & 3];
     model->last_use = last_use;
     if (covered)
         *covered = cover;
@@ -507,6 +649,8 @@ s_decision (wp_decision_t *d, model_t *model, wp_action_t action, uint64_t now_m
                                          : model->value * model->memory_mb;
         d->priority = expected < now_ms + model->load_ms ? 3 : 2;
     }
+    if (model->priority == 1 || model->priority == 3)
+        d->priority = model->priority;
 }
 
 //  The held model of lowest value (sampled when many are held).
@@ -523,7 +667,8 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
         model_t *model = self->models [(start + k) % n];
         if (!s_holds (model) || model->external || model == except
             || model->state == WP_MODEL_COOLING || model->chosen
-            || now_ms < model->loaded_at + model->load_ms)
+            || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
+            || (model->min_keep_ms && now_ms < model->used_ms + model->min_keep_ms))
             continue;
         if (can && !can (model->name, arg))
             continue;
@@ -544,6 +689,32 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
     return lowest;
 }
 
+//  Add a model to the warm candidates (growing the list).
+static void
+s_candidate (model_t ***warm, size_t *n_warm, size_t *cap_warm, model_t *model)
+{
+    if (*n_warm == *cap_warm) {
+        *cap_warm = *cap_warm ? *cap_warm * 2 : 16;
+        *warm = (model_t **) realloc (*warm, *cap_warm * sizeof (model_t *));
+        assert (*warm);
+    }
+    (*warm) [(*n_warm)++] = model;
+}
+
+//  True if another model of its group is held and wanted for itself.
+static bool
+s_group_wants (wp_scheduler_t *self, const model_t *model)
+{
+    if (!model->group)
+        return false;
+    for (uint32_t i = 0; i < model->group->n_members; i++) {
+        const model_t *other = self->models [model->group->members [i]];
+        if (other != model && other->own_wanted && s_holds (other))
+            return true;
+    }
+    return false;
+}
+
 //  Decide.
 size_t
 wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
@@ -561,20 +732,27 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         s_touch (self, model);
     }
     size_t n = 0;
-    model_t **warm = (model_t **) malloc ((self->n_dirty + 1) * sizeof (model_t *));
-    uint64_t *expects = (uint64_t *) malloc ((self->n_dirty + 1) * sizeof (uint64_t));
-    assert (warm && expects);
-    size_t n_warm = 0, kept = 0;
+    model_t **warm = NULL;
+    size_t n_warm = 0, cap_warm = 0, kept = 0;
     bool can_warm = self->opts.background && self->admit;
+    //  The dirty list may grow while we walk it (a group's models).
     for (size_t i = 0; i < self->n_dirty; i++) {
         model_t *model = self->models [self->dirty [i]];
         bool covered;
         uint64_t next, next_start, expected;
         s_assess (self, model, now_ms, &covered, &next, &next_start, &expected);
         bool held = s_holds (model);
+        bool pinned = s_pinned (model);
+        if (model->preload_pending && model->state == WP_MODEL_WARM) {
+            //  Warm already (a request, an operator): hold it as preloaded.
+            uint64_t until = now_ms + (model->min_keep_ms ? model->min_keep_ms
+                                                          : (uint64_t) self->horizon_ms);
+            model->keep_until = until > model->keep_until ? until : model->keep_until;
+            model->preload_pending = false;
+        }
         double bar = held ? self->opts.threshold - self->opts.hysteresis
                           : self->opts.threshold;
-        bool wanted = model->external || covered || model->score >= bar;
+        bool wanted = model->external || covered || model->score >= bar || pinned;
         //  Under a memory budget, optionally: only what a request made
         //  resident is held, nothing is loaded ahead of a request.
         bool ahead = self->opts.max_memory_mb && self->opts.no_prewarm_under_budget;
@@ -583,6 +761,17 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         if (!wanted && held && next_start != UINT64_MAX
             && next_start <= now_ms + self->opts.hysteresis_ms)
             wanted = true;
+        //  Operators' floors: a preload's hold, min_keep after a use.
+        if (!wanted && held && now_ms < model->keep_until) {
+            wanted = true;
+            next = model->keep_until < next ? model->keep_until : next;
+        }
+        if (!wanted && held && model->min_keep_ms
+            && now_ms < model->used_ms + model->min_keep_ms) {
+            wanted = true;
+            uint64_t until = model->used_ms + model->min_keep_ms;
+            next = until < next ? until : next;
+        }
         if (!wanted && !model->external && model->state == WP_MODEL_WARMING) {
             wanted = true;
             next = now_ms + RETRY_MS < next ? now_ms + RETRY_MS : next;
@@ -593,6 +782,14 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             uint64_t until = model->warm_at + self->opts.min_hold_ms;
             next = until < next ? until : next;
         }
+        //  Its group's models follow it: look at them again when that changes.
+        bool own = wanted || model->preload_pending;
+        if (model->group && own != model->own_wanted)
+            for (uint32_t g = 0; g < model->group->n_members; g++)
+                s_touch (self, self->models [model->group->members [g]]);
+        model->own_wanted = own;
+        bool grouped = !wanted && s_group_wants (self, model);
+        wanted = wanted || grouped;
         if (held && !wanted) {
             if (n >= capacity) {
                 self->dirty [kept++] = model->index;
@@ -604,16 +801,31 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 snprintf (d->reason, sizeof d->reason, "demand %.2f below %.2f",
                           model->score, self->opts.threshold - self->opts.hysteresis);
             else
+            if (model->keep_until && model->keep_until <= now_ms && !model->n_demand)
+                snprintf (d->reason, sizeof d->reason, "preloaded, no use in %.0f s",
+                          (now_ms - (model->keep_until - (model->min_keep_ms
+                              ? model->min_keep_ms : (uint64_t) self->horizon_ms))) / 1000.0);
+            else
                 snprintf (d->reason, sizeof d->reason, "plan ended, %u user(s)",
                           (unsigned) model->n_demand);
+            model->keep_until = 0;
             s_set_state (self, model, WP_MODEL_COOLING);
+            if (model->group)
+                for (uint32_t g = 0; g < model->group->n_members; g++)
+                    s_touch (self, self->models [model->group->members [g]]);
         }
         model->waiting = false;
-        if (wanted && model->state == WP_MODEL_COLD && !model->external && !ahead) {
-            model->waiting = true;
-            if (can_warm) {
-                expects [n_warm] = expected;
-                warm [n_warm++] = model;
+        bool wish = pinned || model->preload_pending;
+        if ((wanted || model->preload_pending) && model->state == WP_MODEL_COLD
+            && !model->external && (!ahead || wish)) {
+            if (now_ms < model->retry_at) {
+                next = model->retry_at < next ? model->retry_at : next;
+            }
+            else {
+                model->waiting = true;
+                //  Operators' wishes do not wait for predictions' switches.
+                if (can_warm || wish)
+                    s_candidate (&warm, &n_warm, &cap_warm, model);
             }
         }
         model->dirty = false;
@@ -621,24 +833,42 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             s_wake_at (self, model, next);
     }
     self->n_dirty = kept;
-    //  Warm the wanted ones, best first, making room from lower values.
+    //  Pinned first (their memory is reserved anyway), then the wanted
+    //  ones, best first, making room from lower values.
+    for (size_t i = 0; i < n_warm; i++) {
+        s_assess (self, warm [i], now_ms, NULL, NULL, NULL, NULL);
+        if (s_pinned (warm [i]))
+            warm [i]->value = INFINITY;
+    }
     if (n_warm > 1)
         qsort (warm, n_warm, sizeof (model_t *), s_by_value);
     for (size_t i = 0; i < n_warm; i++) {
         model_t *model = warm [i];
+        if (model->state != WP_MODEL_COLD)
+            continue;                       //  placed already (a group's)
         uint64_t expected = now_ms;
         s_assess (self, model, now_ms, NULL, NULL, NULL, &expected);
+        bool pinned = s_pinned (model);
+        if (pinned)
+            model->value = INFINITY;
+        if (model->boost > model->value)
+            model->value = model->boost;
         //  Lower-value held models that would make room, lowest first:
-        //  cooled only if together they make enough.
+        //  cooled only if together they make enough. Pinned models not
+        //  held keep their room reserved.
         model_t *victims [DISPLACE_MAX];
         size_t n_victims = 0;
-        uint32_t count = self->held;
-        uint64_t memory = self->held_mb;
+        uint32_t count;
+        uint64_t memory;
+        s_reserved (self, model, &count, &memory);
+        count += self->held;
+        memory += self->held_mb;
         while (n_victims < DISPLACE_MAX && n + n_victims + 1 < capacity
                && (count + 1 > self->opts.max_warm_models
                    || (self->opts.max_memory_mb
                        && memory + model->memory_mb > self->opts.max_memory_mb))) {
-            model_t *victim = s_lowest (self, now_ms, model, model->value / DISPLACE_RATIO,
+            model_t *victim = s_lowest (self, now_ms, model,
+                                        pinned ? INFINITY : model->value / DISPLACE_RATIO,
                                         NULL, NULL);
             if (!victim)
                 break;
@@ -657,29 +887,63 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 continue;
             wp_decision_t *d = &out [n++];
             s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
-            snprintf (d->reason, sizeof d->reason,
-                      "value %.3g below %.3g of %s: no room (%u models, %u MiB budget)",
-                      victim->value, model->value, model->name,
-                      self->opts.max_warm_models, (unsigned) self->opts.max_memory_mb);
+            if (pinned)
+                snprintf (d->reason, sizeof d->reason,
+                          "room for pinned %s (%u models, %u MiB budget)", model->name,
+                          self->opts.max_warm_models, (unsigned) self->opts.max_memory_mb);
+            else
+                snprintf (d->reason, sizeof d->reason,
+                          "value %.3g below %.3g of %s: no room (%u models, %u MiB budget)",
+                          victim->value, model->value, model->name,
+                          self->opts.max_warm_models, (unsigned) self->opts.max_memory_mb);
+            victim->keep_until = 0;
             s_set_state (self, victim, WP_MODEL_COOLING);
         }
+        bool lent = model->boost > 0;
+        model->boost = 0;
         if (!fits || n >= capacity) {
             if (n >= capacity)
                 s_touch (self, model);
             else
+            if (!lent)
                 s_wake_at (self, model, now_ms + RETRY_MS);
             continue;
         }
         wp_decision_t *d = &out [n++];
         s_decision (d, model, WP_ACTION_WARM, now_ms, expected);
+        if (pinned)
+            snprintf (d->reason, sizeof d->reason, "pinned (%s)",
+                      model->pin_operator_set ? "by an operator" : "config");
+        else
+        if (model->preload_pending)
+            snprintf (d->reason, sizeof d->reason, "preload (held %.0f s for a first use)",
+                      (model->min_keep_ms ? model->min_keep_ms : self->horizon_ms) / 1000.0);
+        else
+        if (lent)
+            snprintf (d->reason, sizeof d->reason, "group %s: warmed with its models",
+                      model->group->name);
+        else
         if (model->score >= self->opts.threshold)
             snprintf (d->reason, sizeof d->reason, "demand %.2f >= %.2f from %u user(s)",
                       model->score, self->opts.threshold, (unsigned) model->n_demand);
         else
             snprintf (d->reason, sizeof d->reason, "plan of %u user(s), value %.3g",
                       (unsigned) model->n_demand, model->value);
+        if (pinned)
+            d->priority = 3;
+        model->preload_warming = model->preload_pending && !pinned;
         s_set_state (self, model, WP_MODEL_WARMING);
         model->waiting = false;
+        //  Its group comes with it, within the budgets.
+        if (model->group)
+            for (uint32_t g = 0; g < model->group->n_members; g++) {
+                model_t *other = self->models [model->group->members [g]];
+                if (other == model || other->state != WP_MODEL_COLD || other->external
+                    || now_ms < other->retry_at)
+                    continue;
+                other->boost = isfinite (model->value) ? model->value : 1e300;
+                s_candidate (&warm, &n_warm, &cap_warm, other);
+            }
     }
     //  Over the fill line: cool the lowest values.
     if (self->opts.max_memory_mb && self->opts.fill > 0 && self->opts.fill < 1) {
@@ -695,9 +959,184 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             s_set_state (self, victim, WP_MODEL_COOLING);
         }
     }
+    //  Over a budget lowered (or pins added) at run time: cool the lowest
+    //  values.
+    uint32_t reserved_count;
+    uint64_t reserved_mb;
+    s_reserved (self, NULL, &reserved_count, &reserved_mb);
+    while (n < capacity && (self->held + reserved_count > self->opts.max_warm_models
+                            || (self->opts.max_memory_mb
+                                && self->held_mb + reserved_mb > self->opts.max_memory_mb))) {
+        model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL);
+        if (!victim)
+            break;
+        wp_decision_t *d = &out [n++];
+        s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
+        snprintf (d->reason, sizeof d->reason, "value %.3g, lowest held over the budget "
+                  "(%u models, %u MiB)", victim->value, self->opts.max_warm_models,
+                  (unsigned) self->opts.max_memory_mb);
+        s_set_state (self, victim, WP_MODEL_COOLING);
+    }
     free (warm);
-    free (expects);
+    //  Each model remembers its last decision and why.
+    for (size_t i = 0; i < n; i++) {
+        model_t *model = (model_t *) zhashx_lookup (self->by_name, out [i].model);
+        if (model)
+            s_note (model, out [i].action, now_ms, out [i].reason);
+    }
     return n;
+}
+
+//  Put a model in a group (NULL: none).
+static void
+s_regroup (wp_scheduler_t *self, model_t *model, const char *name)
+{
+    if (model->group && name && streq (model->group->name, name))
+        return;
+    if (model->group) {
+        group_t *group = model->group;
+        for (uint32_t i = 0; i < group->n_members; i++)
+            if (group->members [i] == model->index) {
+                group->members [i] = group->members [--group->n_members];
+                break;
+            }
+        for (uint32_t i = 0; i < group->n_members; i++)
+            s_touch (self, self->models [group->members [i]]);
+        model->group = NULL;
+        if (!group->n_members)
+            zhashx_delete (self->groups, group->name);
+    }
+    if (!name || !*name)
+        return;
+    group_t *group = (group_t *) zhashx_lookup (self->groups, name);
+    if (!group) {
+        group = (group_t *) zmalloc (sizeof (group_t));
+        assert (group);
+        group->name = strdup (name);
+        assert (group->name);
+        zhashx_insert (self->groups, name, group);
+    }
+    if (group->n_members < WP_SCHEDULER_GROUP_MAX) {
+        group->members [group->n_members++] = model->index;
+        model->group = group;
+    }
+}
+
+//  Apply a model's configuration section.
+void
+wp_scheduler_configure (wp_scheduler_t *self, const char *name,
+                        const wp_scheduler_settings_t *settings)
+{
+    assert (self && name && settings);
+    model_t *model = s_model (self, name);
+    wp_scheduler_model (self, name, settings->memory_mb, settings->load_ms);
+    if (settings->pin != model->pin_config) {
+        model->pin_config = settings->pin;
+        model->pin_operator_set = false;    //  the config's word is the latest
+    }
+    s_pins_sync (self, model);
+    if (settings->preload && !model->preload)
+        model->preload_pending = true;
+    if (!settings->preload)
+        model->preload_pending = false;
+    model->preload = settings->preload;
+    model->priority = settings->priority >= 1 && settings->priority <= 3
+                    ? (uint8_t) settings->priority : 2;
+    model->min_keep_ms = settings->min_keep_ms;
+    s_regroup (self, model, settings->group);
+    s_touch (self, model);
+}
+
+//  An operator pins or unpins a model.
+int
+wp_scheduler_pin (wp_scheduler_t *self, const char *name, bool pin, char *error,
+                  size_t size)
+{
+    assert (self && name);
+    model_t *model = s_model (self, name);
+    if (pin && !s_pinned (model)) {
+        //  The pinned models must fit together.
+        uint32_t count = 1;
+        uint64_t memory = model->memory_mb;
+        for (size_t i = 0; i < self->n_pins; i++) {
+            count++;
+            memory += self->models [self->pins [i]]->memory_mb;
+        }
+        if (count > self->opts.max_warm_models
+            || (self->opts.max_memory_mb && memory > self->opts.max_memory_mb)) {
+            if (error && size)
+                snprintf (error, size, "cannot pin %s: pinned models would need %u "
+                          "models and %" PRIu64 " MiB, over max_warm_models %u or "
+                          "max_memory_mb %" PRIu64, name, count, memory,
+                          self->opts.max_warm_models, self->opts.max_memory_mb);
+            return -1;
+        }
+    }
+    model->pin_operator_set = true;
+    model->pin_operator = pin;
+    s_pins_sync (self, model);
+    s_note (model, model->last_action, self->now_ms,
+            pin ? "pinned by an operator" : "unpinned by an operator");
+    s_touch (self, model);
+    return 0;
+}
+
+//  True if pinned.
+bool
+wp_scheduler_pinned (wp_scheduler_t *self, const char *name)
+{
+    model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
+    return model && s_pinned (model);
+}
+
+//  Change the budgets.
+void
+wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
+                     uint64_t max_memory_mb, bool background)
+{
+    assert (self);
+    self->opts.max_warm_models = max_warm_models ? max_warm_models : 5;
+    self->opts.max_memory_mb = max_memory_mb;
+    self->opts.background = background;
+    //  Models that waited for room or for the switch may go now.
+    for (size_t i = 0; i < self->n_models; i++)
+        if (self->models [i]->waiting)
+            s_touch (self, self->models [i]);
+    if (self->n_models)
+        s_touch (self, self->models [0]);   //  a decide round checks the budgets
+}
+
+//  What is known of each model.
+size_t
+wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *out,
+                   size_t capacity)
+{
+    assert (self && (out || !capacity));
+    for (size_t i = 0; i < self->n_models && i < capacity; i++) {
+        model_t *model = self->models [i];
+        s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
+        wp_scheduler_info_t *info = &out [i];
+        memset (info, 0, sizeof *info);
+        info->model = model->name;
+        info->state = model->state;
+        info->pinned = s_pinned (model);
+        info->pin_source = !info->pinned ? ""
+                         : model->pin_operator_set ? "operator" : "config";
+        info->preload = model->preload;
+        info->priority = model->priority;
+        info->memory_mb = model->memory_mb;
+        info->load_ms = model->load_ms;
+        info->min_keep_ms = model->min_keep_ms;
+        info->group = model->group ? model->group->name : "";
+        info->last_use_ms = model->used_ms;
+        info->probability = model->chance;
+        info->demand = model->score;
+        info->value = model->value;
+        info->last_action = model->last_action;
+        info->last_decision_ms = model->last_decision_ms;
+        info->last_reason = model->last_reason;
+    }
+    return self->n_models;
 }
 
 //  Earliest time decide has something to do.

@@ -41,6 +41,20 @@
     what is in use than on what may come: a pre-warm displaces what the
     next cold start needs.
 
+    Operators' wishes come first (wp_scheduler_configure, wp_scheduler_pin):
+    a pinned model is warmed at once, whatever the predictions, the
+    background switch or the resource manager say, and never cooled; its
+    memory (and its place among max_warm_models) is reserved before any
+    other model is placed, warm or not. A preloaded model is warmed at
+    once and held for min_keep_ms after its warm is done (the horizon
+    when that is 0), then managed like any other. No model is cooled
+    within min_keep_ms of its last use. Priority weights a model's value
+    (low x 0.5, high x 2) and sets its decisions' queue priority (low 1,
+    high 3). A group's models are warmed together: when one is warmed,
+    the others are placed too (with its value, within the budgets), and
+    each is held while another of its group is wanted. Each model keeps
+    its last decision and its reason (wp_scheduler_list).
+
     Plain C: no sockets, no clock.
     =========================================================================
 */
@@ -105,6 +119,42 @@ typedef struct {
     uint32_t memory_mb;         //  memory of the model
     char reason [WP_SCHEDULER_REASON_MAX];  //  why, for people
 } wp_decision_t;
+
+//  Most models in one group.
+#define WP_SCHEDULER_GROUP_MAX 16
+
+//  A model's settings from its configuration section.
+typedef struct {
+    uint32_t memory_mb;         //  memory when warm (0: unchanged)
+    uint32_t load_ms;           //  load time (0: unchanged)
+    bool pin;                   //  warm always, never cooled, memory reserved
+    bool preload;               //  warm now, then managed like any other
+    int priority;               //  1 low, 2 normal (0 too), 3 high
+    uint64_t min_keep_ms;       //  not cooled within this of its last use
+    const char *group;          //  its group's name (copied), NULL = none
+} wp_scheduler_settings_t;
+
+//  What the scheduler knows of one model (wp_scheduler_list). Strings are
+//  borrowed: valid until the next call that changes the scheduler.
+typedef struct {
+    const char *model;
+    wp_model_state_t state;
+    bool pinned;                //  pinned now (by config or operator)
+    const char *pin_source;     //  "config", "operator" or "" (not pinned)
+    bool preload;
+    int priority;               //  1 low, 2 normal, 3 high
+    uint32_t memory_mb;
+    uint32_t load_ms;
+    uint64_t min_keep_ms;
+    const char *group;          //  "" = none
+    uint64_t last_use_ms;       //  latest request known (0 = none)
+    double probability;         //  chance of a request within the horizon now
+    double demand;              //  demand from predictions without a plan
+    double value;               //  value now, ms saved per MiB
+    wp_action_t last_action;    //  0 = no decision yet
+    uint64_t last_decision_ms;  //  when
+    const char *last_reason;    //  why ("" = no decision yet)
+} wp_scheduler_info_t;
 
 //  Asked by wp_scheduler_victim: may this model be cooled now?
 typedef bool (wp_scheduler_can_fn) (const char *model, void *arg);
@@ -183,6 +233,37 @@ uint32_t
     wp_scheduler_warm_count (wp_scheduler_t *self);
 uint64_t
     wp_scheduler_warm_memory_mb (wp_scheduler_t *self);
+
+//  Apply a model's configuration section (or, for a model whose section
+//  went away, the defaults: settings with zeros). A change of the pin
+//  setting replaces an operator's pin or unpin of the model; a preload that
+//  is new warms the model at the next decide.
+void
+    wp_scheduler_configure (wp_scheduler_t *self, const char *model,
+                            const wp_scheduler_settings_t *settings);
+
+//  An operator pins (pin true) or unpins a model at run time, overriding
+//  its configuration until the next change of it. Returns 0, or -1 with
+//  error filled when the pinned models would not fit in the budgets.
+int
+    wp_scheduler_pin (wp_scheduler_t *self, const char *model, bool pin,
+                      char *error, size_t size);
+
+//  True if the model is pinned now.
+bool
+    wp_scheduler_pinned (wp_scheduler_t *self, const char *model);
+
+//  Change the budgets and the background switch at run time (a reload);
+//  what no longer fits is cooled, lowest value first, at the next decide.
+void
+    wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
+                         uint64_t max_memory_mb, bool background);
+
+//  Fill out with what is known of up to capacity models, in the order
+//  they were first seen; returns how many models there are.
+size_t
+    wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms,
+                       wp_scheduler_info_t *out, size_t capacity);
 
 //  Bytes of memory held.
 size_t
