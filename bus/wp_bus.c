@@ -27,6 +27,8 @@ static const struct {
     { "heartbeat", &warmup__v1__heartbeat__descriptor },
     { "clock.tick", &warmup__v1__clock_tick__descriptor },
     { "clock.ack", &warmup__v1__clock_ack__descriptor },
+    { "control.request", &warmup__v1__control_request__descriptor },
+    { "control.reply", &warmup__v1__control_reply__descriptor },
 };
 
 //  Where the last sequence number of one (topic, source) is kept. An

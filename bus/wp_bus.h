@@ -44,6 +44,8 @@ typedef enum {
     WP_TOPIC_HEARTBEAT,       // heartbeat           Heartbeat
     WP_TOPIC_CLOCK_TICK,      // clock.tick          ClockTick (replay mode)
     WP_TOPIC_CLOCK_ACK,       // clock.ack           ClockAck (replay mode)
+    WP_TOPIC_CONTROL,         // control.request     ControlRequest
+    WP_TOPIC_CONTROL_REPLY,   // control.reply       ControlReply
     WP_TOPIC_COUNT
 } wp_topic_t;
 

@@ -11,6 +11,9 @@
         warmupctl [endpoint flags] metrics [--timeout S] [--json]
         warmupctl [endpoint flags] replay --trace FILE --catalog FILE
                   --budget-mb N [--speed X | --lockstep] [--json]
+        warmupctl [endpoint flags] pin|unpin MODEL [--timeout S]
+        warmupctl [endpoint flags] reload [--expect N] [--timeout S]
+        warmupctl [endpoint flags] models [--timeout S] [--json]
     =========================================================================
 */
 #include "wp_component.h"
@@ -42,7 +45,19 @@ static const char *s_usage =
     "  replay --trace FILE [--format csv|azure] --catalog FILE --budget-mb N\n"
     "         [--speed X | --lockstep] [--json] [--quiet]\n"
     "      replay a trace through a service started with --replay, in event time,\n"
-    "      and print its EVAL.md metrics (replay --help)\n";
+    "      and print its EVAL.md metrics (replay --help)\n"
+    "  pin MODEL | unpin MODEL [--timeout S]\n"
+    "      pin: warm the model now and never cool it; unpin: manage it like any\n"
+    "      other again (until a reload changes its pin key, or a restart)\n"
+    "  reload [--expect N] [--timeout S]\n"
+    "      re-read the configuration file of the running service (as SIGHUP\n"
+    "      does); a bad file is rejected whole and the running one stays.\n"
+    "      N: answers to wait for (one per process started with -c; default 1)\n"
+    "  models [--timeout S] [--json]\n"
+    "      every model the scheduler knows: state, pin, memory, last use,\n"
+    "      current prediction and the reason of its last decision\n"
+    "  (pin, unpin, reload, models wait S s for the answer, default 10; exit 1\n"
+    "   when the service refused or did not answer)\n";
 
 //  Parse a non-negative number argument strictly.
 static int
@@ -243,6 +258,19 @@ s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
             printf ("%s rss=%.1f MiB in=%" PRIu64 " out=%" PRIu64 " dropped=%" PRIu64,
                     e->component, e->rss_kb / 1024.0, e->events_in, e->events_out,
                     e->dropped);
+            break;
+        }
+        case WP_TOPIC_CONTROL: {
+            const Warmup__V1__ControlRequest *e = (const Warmup__V1__ControlRequest *) msg;
+            const ProtobufCEnumValue *command = protobuf_c_enum_descriptor_get_value (
+                &warmup__v1__command__descriptor, e->command);
+            printf ("%s %s id=%s", command ? command->name + 8 : "?", e->model, e->request_id);
+            break;
+        }
+        case WP_TOPIC_CONTROL_REPLY: {
+            const Warmup__V1__ControlReply *e = (const Warmup__V1__ControlReply *) msg;
+            printf ("%s id=%s %s%s", e->component, e->request_id, e->ok ? "ok: " : "FAILED: ",
+                    e->ok ? e->message : e->error);
             break;
         }
         default:
@@ -571,6 +599,166 @@ s_metrics (const wp_config_t *config, int argc, char **argv)
     return rc;
 }
 
+//  Send a control.request and wait for `expect` replies to it. Each reply
+//  goes to fn; returns 0 when all were ok, 1 otherwise.
+typedef void (reply_fn) (const Warmup__V1__ControlReply *reply, void *arg);
+
+static int
+s_control (const wp_config_t *config, Warmup__V1__Command command, const char *model,
+           int expect, double timeout, reply_fn *fn, void *arg)
+{
+    const char *topics [] = { "control.reply", NULL };
+    wp_bus_t *bus = s_connect (config, "control", topics);
+    if (!bus)
+        return 1;
+    char id [64];
+    snprintf (id, sizeof id, "%d-%" PRIu64, (int) getpid (), wp_wall_us ());
+    Warmup__V1__ControlRequest request = WARMUP__V1__CONTROL_REQUEST__INIT;
+    request.event_ms = wp_wall_us () / 1000;
+    request.command = command;
+    request.model = (char *) (model ? model : "");
+    request.request_id = id;
+    int rc = wp_bus_publish (bus, WP_TOPIC_CONTROL, &request.base) ? 1 : 0;
+    int64_t deadline = zclock_mono () + (int64_t) (timeout * 1000);
+    int got = 0;
+    while (rc == 0 && got < expect && !zsys_interrupted) {
+        int64_t left = deadline - zclock_mono ();
+        wp_bus_event_t event;
+        if (left <= 0)
+            break;
+        if (wp_bus_recv_wait (bus, &event, (int) left) != 1)
+            continue;
+        const Warmup__V1__ControlReply *reply = (const Warmup__V1__ControlReply *) event.msg;
+        if (reply->request_id && streq (reply->request_id, id)) {
+            got++;
+            fn (reply, arg);
+            if (!reply->ok)
+                rc = 1;
+        }
+        wp_bus_event_free (&event);
+    }
+    if (rc == 0 && got < expect) {
+        fprintf (stderr, "warmupctl: %d of %d answer(s) within %.0f s (is warmupd running "
+                 "with a scheduler?)\n", got, expect, timeout);
+        rc = 1;
+    }
+    wp_bus_destroy (&bus);
+    return rc;
+}
+
+//  Print a reply's outcome: message on stdout, error on stderr.
+static void
+s_print_outcome (const Warmup__V1__ControlReply *reply, void *arg)
+{
+    if (reply->ok)
+        printf ("%s: %s\n", reply->component, reply->message);
+    else
+        fprintf (stderr, "%s: %s\n", reply->component, reply->error);
+    fflush (stdout);
+}
+
+//  "12 s ago" style age of an event time, into buffer.
+static const char *
+s_ago (char *buffer, size_t size, uint64_t at_ms, uint64_t now_ms)
+{
+    if (!at_ms)
+        snprintf (buffer, size, "-");
+    else {
+        double s = now_ms > at_ms ? (now_ms - at_ms) / 1000.0 : 0;
+        if (s < 120)
+            snprintf (buffer, size, "%.0fs ago", s);
+        else
+        if (s < 7200)
+            snprintf (buffer, size, "%.0fm ago", s / 60);
+        else
+            snprintf (buffer, size, "%.1fh ago", s / 3600);
+    }
+    return buffer;
+}
+
+//  Print a models listing.
+static void
+s_print_models (const Warmup__V1__ControlReply *reply, void *arg)
+{
+    bool json = *(bool *) arg;
+    if (json) {
+        char *text = wp_json_event ("control.reply", &reply->base);
+        printf ("%s\n", text);
+        free (text);
+        return;
+    }
+    if (!reply->ok) {
+        fprintf (stderr, "%s: %s\n", reply->component, reply->error);
+        return;
+    }
+    uint64_t now = wp_wall_us () / 1000;
+    printf ("%-24s %-8s %-8s %7s %-10s %6s %-8s %-10s %s\n", "model", "state", "pin", "MiB",
+            "last use", "p", "priority", "group", "last decision");
+    for (size_t i = 0; i < reply->n_models; i++) {
+        const Warmup__V1__ModelState *m = reply->models [i];
+        char used [32], decided [32];
+        const char *state = m->pinned && streq (m->state, "warm") ? "pinned" : m->state;
+        const char *priority = m->priority == WARMUP__V1__PRIORITY__PRIORITY_LOW ? "low"
+                             : m->priority == WARMUP__V1__PRIORITY__PRIORITY_HIGH ? "high"
+                             : "normal";
+        printf ("%-24s %-8s %-8s %7u %-10s %6.2f %-8s %-10s ", m->model, state,
+                m->pinned ? m->pin_source : (m->preload ? "preload" : "-"), m->memory_mb,
+                s_ago (used, sizeof used, m->last_use_ms, now), m->probability, priority,
+                *m->group ? m->group : "-");
+        if (m->last_decision_ms)
+            printf ("%s: %s (%s)\n",
+                    m->last_action == WARMUP__V1__ACTION__ACTION_WARM ? "warm"
+                    : m->last_action == WARMUP__V1__ACTION__ACTION_COOL ? "cool" : "note",
+                    m->last_reason, s_ago (decided, sizeof decided, m->last_decision_ms, now));
+        else
+            printf ("-\n");
+    }
+    if (reply->n_models < reply->models_total)
+        printf ("(%zu of %u models listed: one event holds no more)\n", reply->n_models,
+                reply->models_total);
+}
+
+//  pin, unpin, reload, models
+static int
+s_command (const wp_config_t *config, const char *name, int argc, char **argv)
+{
+    const char *model = NULL;
+    double timeout = 10, expect = 1;
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (streq (argv [i], "--timeout") && i + 1 < argc) {
+            if (s_number ("--timeout", argv [++i], 86400, &timeout))
+                return 2;
+        }
+        else
+        if (streq (argv [i], "--expect") && i + 1 < argc && streq (name, "reload")) {
+            if (s_number ("--expect", argv [++i], 1000, &expect) || expect < 1)
+                return 2;
+        }
+        else
+        if (streq (argv [i], "--json") && streq (name, "models"))
+            json = true;
+        else
+        if (!model && argv [i][0] != '-' && (streq (name, "pin") || streq (name, "unpin")))
+            model = argv [i];
+        else {
+            fprintf (stderr, "warmupctl %s: unexpected argument '%s'\n", name, argv [i]);
+            return 2;
+        }
+    }
+    if ((streq (name, "pin") || streq (name, "unpin")) && !model) {
+        fprintf (stderr, "warmupctl %s: which model?\n", name);
+        return 2;
+    }
+    if (streq (name, "models"))
+        return s_control (config, WARMUP__V1__COMMAND__COMMAND_MODELS, NULL, 1, timeout,
+                          s_print_models, &json);
+    Warmup__V1__Command command = streq (name, "pin") ? WARMUP__V1__COMMAND__COMMAND_PIN
+                                : streq (name, "unpin") ? WARMUP__V1__COMMAND__COMMAND_UNPIN
+                                : WARMUP__V1__COMMAND__COMMAND_RELOAD;
+    return s_control (config, command, model, (int) expect, timeout, s_print_outcome, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -586,7 +774,8 @@ main (int argc, char **argv)
         return 2;
     int rc = 2;
     if (n_rest == 0)
-        fprintf (stderr, "warmupctl: which command? (emit, tail, status, warm, cool, metrics; "
+        fprintf (stderr, "warmupctl: which command? (emit, tail, status, warm, cool, metrics, "
+                 "pin, unpin, reload, models; "
                  "see --help)\n");
     else
     if (streq (rest [0], "emit"))
@@ -609,6 +798,10 @@ main (int argc, char **argv)
         rc = wp_replay_main (config, n_rest - 1, rest + 1);
     else
 #endif
+    if (streq (rest [0], "pin") || streq (rest [0], "unpin") || streq (rest [0], "reload")
+        || streq (rest [0], "models"))
+        rc = s_command (config, rest [0], n_rest - 1, rest + 1);
+    else
         fprintf (stderr, "warmupctl: unknown command '%s' (see --help)\n", rest [0]);
     free (rest);
     wp_config_destroy (&config);

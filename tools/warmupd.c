@@ -4,7 +4,8 @@
     with --only NAME one component against a bus run by warmup-bus.
 
     Prints a line containing "ready" once every component is up.
-    SIGINT/SIGTERM end it cleanly.
+    SIGINT/SIGTERM end it cleanly; SIGHUP (or warmupctl reload) re-reads
+    the configuration file without a restart.
     =========================================================================
 */
 #include "wp_component.h"
@@ -117,11 +118,14 @@ main (int argc, char **argv)
         actors [n_actors++] = actor;
     }
     if (rc == 0) {
-        printf ("warmupd: ready (%zu component%s, pub=%s sub=%s data=%s)\n",
-                n_actors, n_actors == 1 ? "" : "s", config->pub_endpoint,
-                config->sub_endpoint, config->data_dir);
-        fflush (stdout);
-        rc = wp_component_wait (actors, n_actors) ? 1 : 0;
+        char ready [1200];
+        snprintf (ready, sizeof ready, "warmupd: ready (%zu component%s, pub=%s sub=%s "
+                  "data=%s)", n_actors, n_actors == 1 ? "" : "s", config->pub_endpoint,
+                  config->sub_endpoint, config->data_dir);
+        wp_supervisor_t supervisor = { &config, "warmupd", instance,
+                                       proxy ? inproc_pub : NULL,
+                                       proxy ? inproc_sub : NULL, ready };
+        rc = wp_component_supervise (actors, n_actors, &supervisor) ? 1 : 0;
     }
     //  Components first (they flush their state), then the bus.
     while (n_actors)

@@ -5,6 +5,7 @@
 */
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include "wp_component.h"
 #include "wp_util.h"
 
@@ -19,8 +20,8 @@ struct _wp_ctx_t {
     char *instance;                 //  instance id
     bool verbose;                   //  log each event
     bool started;                   //  START succeeded
-    const char *pub_endpoint;       //  where to publish (borrowed)
-    const char *sub_endpoint;       //  where to subscribe (borrowed)
+    char *pub_endpoint;             //  where to publish
+    char *sub_endpoint;             //  where to subscribe
     uint64_t started_ms;            //  wall clock at START
     uint64_t rejected;              //  events rejected by the handlers
     uint64_t persist_errors;        //  failed flushes
@@ -411,6 +412,22 @@ s_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
                   ctx->store ? wp_store_committed (ctx->store) : 0);
         zstr_sendx (pipe, "OK", in, out, dropped, bad, persisted, NULL);
     }
+    else
+    if (streq (command, "CONFIG")) {
+        //  A reload, validated by the sender, who frees the old config
+        //  once every actor has answered.
+        zframe_t *frame = zmsg_pop (request);
+        if (frame && zframe_size (frame) == sizeof (void *)) {
+            const wp_config_t *next = *(const wp_config_t **) zframe_data (frame);
+            if (ctx->def->on_config && ctx->state)
+                ctx->def->on_config (ctx->state, ctx, next);
+            ctx->config = next;
+            zstr_send (pipe, "OK");
+        }
+        else
+            zstr_sendx (pipe, "ERROR", "CONFIG needs a configuration", NULL);
+        zframe_destroy (&frame);
+    }
     else {
         zsys_error ("%s: unknown command '%s'", ctx->def->name, command);
         zstr_sendx (pipe, "ERROR", "unknown command", NULL);
@@ -430,8 +447,11 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     wp_ctx_t ctx = { 0 };
     ctx.def = def;
     ctx.config = args->config;
-    ctx.pub_endpoint = args->pub_endpoint ? args->pub_endpoint : args->config->pub_endpoint;
-    ctx.sub_endpoint = args->sub_endpoint ? args->sub_endpoint : args->config->sub_endpoint;
+    ctx.pub_endpoint = strdup (args->pub_endpoint ? args->pub_endpoint
+                                                  : args->config->pub_endpoint);
+    ctx.sub_endpoint = strdup (args->sub_endpoint ? args->sub_endpoint
+                                                  : args->config->sub_endpoint);
+    assert (ctx.pub_endpoint && ctx.sub_endpoint);
     ctx.pipe = pipe;
     ctx.verbose = args->verbose;
     ctx.replay = args->config->replay;
@@ -459,6 +479,8 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     wp_store_destroy (&ctx.store);
     wp_bus_destroy (&ctx.bus);
     free (ctx.instance);
+    free (ctx.pub_endpoint);
+    free (ctx.sub_endpoint);
 }
 
 //  The actor of any component.
@@ -620,6 +642,7 @@ wp_component_parse_args (int argc, char **argv, const char *program,
             return NULL;
         }
         config->max_memory_mb = (uint32_t) mb;
+        config->set_by_flag |= WP_CONFIG_FLAG_MAX_MEMORY;
     }
     if (catalog && wp_config_add_catalog (config, catalog)) {
         fprintf (stderr, "%s: catalog rejected (see above)\n", program);
@@ -656,6 +679,209 @@ wp_component_wait (zactor_t **actors, size_t n_actors)
     return rc;
 }
 
+//  --- Supervision: reloads -------------------------------------------------
+
+//  Set by SIGHUP; the supervisor's loop reloads. (A signal handler can only
+//  talk through a variable like this.)
+static volatile sig_atomic_t s_hangup;
+
+//  SIGHUP handler.
+static void
+s_on_hangup (int signum)
+{
+    (void) signum;
+    s_hangup = 1;
+}
+
+//  Append "name" to a comma list in buffer.
+static void
+s_list_add (char *buffer, size_t size, const char *name)
+{
+    size_t used = strlen (buffer);
+    if (used + strlen (name) + 3 < size)
+        snprintf (buffer + used, size - used, "%s%s", used ? ", " : "", name);
+}
+
+//  Reload the configuration.
+int
+wp_component_reload (zactor_t **actors, size_t n_actors, const wp_supervisor_t *sv,
+                     char *message, size_t message_size, char *error, size_t error_size)
+{
+    assert (sv && sv->config_p && *sv->config_p);
+    wp_config_t *running = *sv->config_p;
+    if (message && message_size)
+        *message = 0;
+    if (!running->path) {
+        snprintf (error, error_size, "%s was started without a configuration file "
+                  "(-c): nothing to reload", sv->program);
+        return -1;
+    }
+    wp_config_t *next = wp_config_load_error (running->path, error, error_size);
+    if (!next)
+        return -1;
+    if (wp_config_inherit_flags (next, running)) {
+        snprintf (error, error_size, "catalog %s: rejected now (see the log)",
+                  running->catalog);
+        wp_config_destroy (&next);
+        return -1;
+    }
+    if (wp_config_check_reload (running, next, error, error_size)) {
+        wp_config_destroy (&next);
+        return -1;
+    }
+    //  Every actor takes it, then the old one can go.
+    for (size_t i = 0; i < n_actors; i++) {
+        if (!actors [i])
+            continue;
+        zsock_send (actors [i], "sp", "CONFIG", (void *) next);
+        char *status = zstr_recv (actors [i]);
+        if (!status || !streq (status, "OK"))
+            zsys_error ("%s: an actor did not take the configuration", sv->program);
+        zstr_free (&status);
+    }
+    if (message && message_size) {
+        char added [400] = "", removed [400] = "", changed [400] = "";
+        for (size_t i = 0; i < next->n_models; i++) {
+            const wp_model_config_t *now = &next->models [i];
+            const wp_model_config_t *was = wp_config_model (running, now->name);
+            if (!was)
+                s_list_add (added, sizeof added, now->name);
+            else
+            if (was->pin != now->pin || was->preload != now->preload
+                || was->priority != now->priority || was->memory_mb != now->memory_mb
+                || was->load_ms != now->load_ms || was->backend != now->backend
+                || was->min_keep_seconds != now->min_keep_seconds
+                || !streq (was->group ? was->group : "", now->group ? now->group : ""))
+                s_list_add (changed, sizeof changed, now->name);
+        }
+        for (size_t i = 0; i < running->n_models; i++)
+            if (!wp_config_model (next, running->models [i].name))
+                s_list_add (removed, sizeof removed, running->models [i].name);
+        snprintf (message, message_size, "reloaded %s: %zu models; added: %s; "
+                  "removed: %s; changed: %s", next->path, next->n_models,
+                  *added ? added : "none", *removed ? removed : "none",
+                  *changed ? changed : "none");
+    }
+    wp_config_destroy (sv->config_p);
+    *sv->config_p = next;
+    return 0;
+}
+
+//  Publish the outcome of a reload.
+static void
+s_reload_reply (wp_bus_t *bus, const wp_supervisor_t *sv, const Warmup__V1__ControlRequest *in,
+                bool ok, const char *message, const char *error)
+{
+    if (!bus)
+        return;
+    Warmup__V1__ControlReply reply = WARMUP__V1__CONTROL_REPLY__INIT;
+    reply.event_ms = wp_wall_us () / 1000;
+    reply.command = WARMUP__V1__COMMAND__COMMAND_RELOAD;
+    reply.request_id = in && in->request_id ? in->request_id : (char *) "";
+    if (in)
+        reply.cause = in->header;
+    reply.component = (char *) sv->program;
+    reply.ok = ok;
+    reply.message = (char *) (message ? message : "");
+    reply.error = (char *) (error ? error : "");
+    wp_bus_publish (bus, WP_TOPIC_CONTROL_REPLY, &reply.base);
+}
+
+//  Reload and answer.
+static void
+s_supervised_reload (zactor_t **actors, size_t n_actors, const wp_supervisor_t *sv,
+                     wp_bus_t *bus, const Warmup__V1__ControlRequest *in)
+{
+    char message [1600] = "", error [700] = "";
+    if (wp_component_reload (actors, n_actors, sv, message, sizeof message,
+                             error, sizeof error) == 0) {
+        zsys_info ("%s: %s", sv->program, message);
+        s_reload_reply (bus, sv, in, true, message, NULL);
+    }
+    else {
+        zsys_error ("%s: reload rejected, the running configuration stays: %s",
+                    sv->program, error);
+        s_reload_reply (bus, sv, in, false, NULL, error);
+    }
+}
+
+//  Wait, reloading on request.
+int
+wp_component_supervise (zactor_t **actors, size_t n_actors, const wp_supervisor_t *sv)
+{
+    assert (sv && sv->config_p && *sv->config_p);
+    const wp_config_t *config = *sv->config_p;
+    char source [256];
+    if (sv->instance)
+        snprintf (source, sizeof source, "%s/%s", sv->program, sv->instance);
+    else {
+        char host [128] = "localhost";
+        gethostname (host, sizeof host - 1);
+        snprintf (source, sizeof source, "%s/%s:%d", sv->program, host, (int) getpid ());
+    }
+    wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes };
+    wp_bus_t *bus = wp_bus_new (sv->pub_endpoint ? sv->pub_endpoint : config->pub_endpoint,
+                                sv->sub_endpoint ? sv->sub_endpoint : config->sub_endpoint,
+                                source, &opts);
+    if (bus) {
+        wp_bus_subscribe (bus, "control.request");
+        if (wp_bus_wait_ready (bus, (int) config->ready_timeout_ms)) {
+            zsys_warning ("%s: no bus for control requests; reload with SIGHUP only",
+                          sv->program);
+            wp_bus_destroy (&bus);
+        }
+    }
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_hangup;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGHUP, &action, NULL);
+    if (sv->ready_line) {
+        printf ("%s\n", sv->ready_line);
+        fflush (stdout);
+    }
+
+    zpoller_t *poller = zpoller_new (NULL);
+    for (size_t i = 0; i < n_actors; i++)
+        if (actors [i])
+            zpoller_add (poller, actors [i]);
+    if (bus)
+        zpoller_add (poller, wp_bus_sub_socket (bus));
+    int rc = 0;
+    while (!zsys_interrupted) {
+        if (s_hangup) {
+            s_hangup = 0;
+            zsys_info ("%s: SIGHUP: reloading %s", sv->program,
+                       (*sv->config_p)->path ? (*sv->config_p)->path : "(no file)");
+            s_supervised_reload (actors, n_actors, sv, bus, NULL);
+        }
+        //  A signal may land on another thread: look at the flag often.
+        void *which = zpoller_wait (poller, 200);
+        if (bus && (which == wp_bus_sub_socket (bus) || wp_bus_has_buffered (bus))) {
+            wp_bus_event_t event;
+            while (wp_bus_recv (bus, &event) == 1) {
+                const Warmup__V1__ControlRequest *in
+                    = (const Warmup__V1__ControlRequest *) event.msg;
+                if (event.topic == WP_TOPIC_CONTROL
+                    && in->command == WARMUP__V1__COMMAND__COMMAND_RELOAD)
+                    s_supervised_reload (actors, n_actors, sv, bus, in);
+                wp_bus_event_free (&event);
+            }
+            continue;
+        }
+        if (which) {
+            //  An actor only talks on its own when it is ending.
+            zsys_error ("a component ended unexpectedly");
+            rc = -1;
+            break;
+        }
+    }
+    zpoller_destroy (&poller);
+    wp_bus_destroy (&bus);
+    signal (SIGHUP, SIG_DFL);
+    return rc;
+}
+
 //  main() of a one-component process.
 int
 wp_component_main (int argc, char **argv, const char *name)
@@ -687,10 +913,11 @@ wp_component_main (int argc, char **argv, const char *name)
         wp_config_destroy (&config);
         return 1;
     }
-    printf ("%s: %s ready (pub=%s sub=%s data=%s)\n", program, def->title,
-            config->pub_endpoint, config->sub_endpoint, config->data_dir);
-    fflush (stdout);
-    int rc = wp_component_wait (&actor, 1);
+    char ready [1200];
+    snprintf (ready, sizeof ready, "%s: %s ready (pub=%s sub=%s data=%s)", program,
+              def->title, config->pub_endpoint, config->sub_endpoint, config->data_dir);
+    wp_supervisor_t supervisor = { &config, program, instance, NULL, NULL, ready };
+    int rc = wp_component_supervise (&actor, 1, &supervisor);
     zactor_destroy (&actor);
     wp_config_destroy (&config);
     return rc ? 1 : 0;

@@ -15,7 +15,17 @@
       4. on $TERM: persists, flushes, destroys everything, ends.
 
     Pipe commands: START (reply "OK" | "ERROR" reason), STATS (reply
-    "OK" events_in events_out dropped bad_frames persisted), $TERM.
+    "OK" events_in events_out dropped bad_frames persisted), CONFIG with a
+    wp_config_t pointer (a reload, validated already: def->on_config, then
+    the component reads the new configuration; reply "OK"; the caller
+    frees the old one after every actor answered), $TERM.
+
+    Supervision (wp_component_supervise): the thread that owns the actors
+    and the configuration also listens on the bus for control.request
+    COMMAND_RELOAD and takes SIGHUP: it re-reads the file, checks it whole
+    (wp_config_load, wp_config_check_reload), and only then hands it to
+    every actor; it answers with control.reply (ok, or the error naming
+    file:line:key while the running configuration stays).
     =========================================================================
 */
 
@@ -68,6 +78,10 @@ typedef struct {
     //  Replay mode: work started that will publish without further input
     //  (may be NULL).
     bool (*busy) (void *state);
+    //  A reload: apply next (validated already; wp_ctx_config still gives
+    //  the old one during the call). Keep no pointer into either config
+    //  past the next reload (may be NULL).
+    void (*on_config) (void *state, wp_ctx_t *ctx, const wp_config_t *next);
 } wp_component_def_t;
 
 //  What an actor is started with (zactor_new args). Borrowed: must
@@ -173,6 +187,33 @@ wp_config_t *
 //  -1 when an actor ended by itself.
 int
     wp_component_wait (zactor_t **actors, size_t n_actors);
+
+//  What wp_component_supervise needs to reload the configuration.
+typedef struct {
+    wp_config_t **config_p;     //  the running configuration, replaced on a
+                                //  reload (the actors borrow it)
+    const char *program;        //  names the replies: "warmupd", "warmup-queue"
+    const char *instance;       //  instance id (NULL = host:pid)
+    const char *pub_endpoint;   //  the bus for control requests and replies
+    const char *sub_endpoint;   //  (NULL = the configuration's)
+    const char *ready_line;     //  printed on stdout once control requests
+                                //  are heard (NULL = none)
+} wp_supervisor_t;
+
+//  As wp_component_wait, and meanwhile reload the configuration on
+//  control.request COMMAND_RELOAD and on SIGHUP, answering with
+//  control.reply.
+int
+    wp_component_supervise (zactor_t **actors, size_t n_actors,
+                            const wp_supervisor_t *supervisor);
+
+//  Reload now: re-read (*supervisor->config_p)->path, check it, apply it
+//  to the actors. Returns 0, or -1 with error filled (nothing changed).
+//  message gets a summary of what changed.
+int
+    wp_component_reload (zactor_t **actors, size_t n_actors,
+                         const wp_supervisor_t *supervisor, char *message,
+                         size_t message_size, char *error, size_t error_size);
 
 //  The main() of a one-component process.
 int

@@ -923,31 +923,80 @@ wp_config_load (const char *path)
     return self;
 }
 
+//  String settings a flag may set, by bit of set_by_flag.
+static const char *s_flag_keys [] = {
+    "pub_endpoint", "sub_endpoint", "data_dir", "metrics_listen", "catalog", NULL
+};
+
+//  The slot of the i-th of them.
+static char **
+s_flag_slot (wp_config_t *self, int i)
+{
+    return i == 0 ? &self->pub_endpoint : i == 1 ? &self->sub_endpoint
+         : i == 2 ? &self->data_dir : i == 3 ? &self->metrics_listen : &self->catalog;
+}
+
 //  Set a string setting from a flag.
 int
 wp_config_set_string (wp_config_t *self, const char *key, const char *value)
 {
     assert (self && key && value);
-    char **slot = NULL;
-    if (streq (key, "pub_endpoint"))
-        slot = &self->pub_endpoint;
-    else
-    if (streq (key, "sub_endpoint"))
-        slot = &self->sub_endpoint;
-    else
-    if (streq (key, "data_dir"))
-        slot = &self->data_dir;
-    else
-    if (streq (key, "metrics_listen"))
-        slot = &self->metrics_listen;
-    else
-    if (streq (key, "catalog"))
-        slot = &self->catalog;
-    if (!slot)
+    for (int i = 0; s_flag_keys [i]; i++)
+        if (streq (key, s_flag_keys [i])) {
+            char **slot = s_flag_slot (self, i);
+            free (*slot);
+            *slot = s_strdup (value);
+            self->set_by_flag |= 1u << i;
+            return 0;
+        }
+    return -1;
+}
+
+//  Inherit the settings flags gave.
+int
+wp_config_inherit_flags (wp_config_t *next, const wp_config_t *running)
+{
+    assert (next && running);
+    for (int i = 0; s_flag_keys [i]; i++)
+        if (running->set_by_flag & (1u << i))
+            wp_config_set_string (next, s_flag_keys [i],
+                                  *s_flag_slot ((wp_config_t *) running, i));
+    if (running->set_by_flag & WP_CONFIG_FLAG_MAX_MEMORY) {
+        next->max_memory_mb = running->max_memory_mb;
+        next->set_by_flag |= WP_CONFIG_FLAG_MAX_MEMORY;
+    }
+    next->replay = running->replay;
+    //  The catalog's models, again (a model section in the file wins).
+    if (next->catalog && wp_config_add_catalog (next, next->catalog))
         return -1;
-    free (*slot);
-    *slot = s_strdup (value);
     return 0;
+}
+
+//  Deep copy of a model section.
+void
+wp_config_model_copy (wp_model_config_t *copy, const wp_model_config_t *model)
+{
+    assert (copy && model);
+    *copy = *model;
+    for (size_t i = 0; i < sizeof s_model_keys / sizeof s_model_keys [0]; i++)
+        if (s_is_string (s_model_keys [i].type)) {
+            char **slot = (char **) ((char *) copy + s_model_keys [i].offset);
+            if (*slot)
+                *slot = s_strdup (*slot);
+        }
+    if (copy->name)
+        copy->name = s_strdup (copy->name);
+    if (copy->group)
+        copy->group = s_strdup (copy->group);
+}
+
+//  Free a copied model section.
+void
+wp_config_model_clear (wp_model_config_t *model)
+{
+    assert (model);
+    s_model_free (model);
+    memset (model, 0, sizeof *model);
 }
 
 //  Parse an unsigned decimal field of a catalog line in [0, max].

@@ -126,6 +126,8 @@ typedef struct {
                                         //  wall clock (--replay; docs/architecture.md)
     char *catalog;                      //  catalog CSV the models came from
                                         //  (--catalog), or NULL
+    unsigned set_by_flag;               //  string settings set by
+                                        //  wp_config_set_string (bit per key)
 } wp_config_t;
 
 //  A configuration with every default (no models). Never NULL.
@@ -170,6 +172,25 @@ int
 //  Returns 0, or -1 after logging "file:line: reason".
 int
     wp_config_add_catalog (wp_config_t *self, const char *path);
+//  set_by_flag: max_memory_mb came from --max-memory-mb.
+#define WP_CONFIG_FLAG_MAX_MEMORY (1u << 8)
+
+//  Give next the settings running got from command-line flags (a flag
+//  wins over the file at start and on a reload): the string settings,
+//  --max-memory-mb, --replay, and the models of --catalog. Returns 0, or
+//  -1 when the catalog is rejected now (logged).
+int
+    wp_config_inherit_flags (wp_config_t *next, const wp_config_t *running);
+
+//  A deep copy of a model section into *copy; free it with
+//  wp_config_model_clear.
+void
+    wp_config_model_copy (wp_model_config_t *copy, const wp_model_config_t *model);
+
+//  Free the strings of a model section made by wp_config_model_copy (and
+//  zero it); safe on a zeroed section.
+void
+    wp_config_model_clear (wp_model_config_t *model);
 
 //  Configured model by name, or NULL.
 const wp_model_config_t *

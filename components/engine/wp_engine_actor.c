@@ -164,6 +164,15 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     return wp_ctx_publish (ctx, WP_TOPIC_PREDICTION, &out.base);
 }
 
+//  A reload: load times of added or changed models (what was learned stays).
+static void
+s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
+{
+    for (size_t i = 0; i < next->n_models; i++)
+        wp_engine_model ((wp_engine_t *) state, next->models [i].name,
+                         next->models [i].load_ms);
+}
+
 const wp_component_def_t wp_engine_def = {
     .name = "engine",
     .title = "PredictionEngine",
@@ -171,4 +180,5 @@ const wp_component_def_t wp_engine_def = {
     .create = s_create,
     .destroy = s_destroy,
     .on_event = s_on_event,
+    .on_config = s_on_config,
 };

@@ -23,7 +23,7 @@ struct _wp_job_t {
     wp_backends_t *owner;       //  the runtime
     void *handle;               //  position in owner->jobs
     const wp_backend_t *backend;//  who does the work
-    wp_model_config_t model;    //  the model's section (strings borrowed)
+    wp_model_config_t model;    //  the model's section (a copy, owned)
     char *name;                 //  model name, owned
     wp_job_op_t op;             //  what to do
     uint32_t timeout_ms;        //  time it has
@@ -236,6 +236,7 @@ static void
 s_job_free (wp_job_t *job)
 {
     zlistx_delete (job->owner->jobs, job->handle);
+    wp_config_model_clear (&job->model);
     free (job->name);
     free (job);
 }
@@ -260,7 +261,8 @@ wp_backends_start (wp_backends_t *self, const wp_model_config_t *model,
     assert (job);
     job->owner = self;
     job->backend = wp_backends_get (model->backend);
-    job->model = *model;
+    //  Its own copy: a reload may free the configuration while it runs.
+    wp_config_model_copy (&job->model, model);
     job->name = strdup (name);
     assert (job->name);
     job->op = op;

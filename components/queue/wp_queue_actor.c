@@ -44,7 +44,8 @@ typedef struct _queue_t queue_t;
 typedef struct {
     queue_t *queue;             //  the queue that runs it
     char *model;                //  owned copy of the model name
-    wp_model_config_t config;   //  the model's section (or the defaults)
+    wp_model_config_t config;   //  the model's section (or the defaults), a
+                                //  copy: a reload may free the configuration
     group_t *group;             //  its concurrency group
     wp_job_t *job;              //  the backend's job
     uint64_t started_ns;        //  monotonic start, for the duration
@@ -365,6 +366,7 @@ s_ask_status (queue_t *self)
 static void
 s_run_free (run_t *run)
 {
+    wp_config_model_clear (&run->config);
     free (run->model);
     free (run);
 }
@@ -578,7 +580,8 @@ s_start (queue_t *self, const wp_queue_task_t *task)
     run->queue = self;
     run->model = strdup (task->model);
     assert (run->model);
-    run->config = s_model_config (self, task->model);
+    wp_model_config_t section = s_model_config (self, task->model);
+    wp_config_model_copy (&run->config, &section);
     run->group = s_group (self, &run->config);
     run->group->running++;
     run->started_ns = wp_mono_ns ();
@@ -761,6 +764,26 @@ s_busy (void *state)
     return zhashx_size (((queue_t *) state)->runs) > 0;
 }
 
+//  A reload: the new budgets, and the concurrency limits of the servers
+//  (tasks already running keep the section they started with).
+static void
+s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
+{
+    queue_t *self = (queue_t *) state;
+    wp_resource_set_limits (self->admission, next->max_memory_mb, next->max_cpu_percent);
+    for (size_t i = 0; i < next->n_models; i++) {
+        group_t *group = s_group (self, &next->models [i]);
+        group->limit = 0;
+    }
+    for (size_t i = 0; i < next->n_models; i++) {
+        const wp_model_config_t *model = &next->models [i];
+        group_t *group = s_group (self, model);
+        if (model->concurrency && (!group->limit || model->concurrency < group->limit))
+            group->limit = model->concurrency;
+    }
+    s_pump (self);
+}
+
 const wp_component_def_t wp_queue_def = {
     .name = "queue",
     .title = "WarmupQueue",
@@ -771,4 +794,5 @@ const wp_component_def_t wp_queue_def = {
     .on_tick = s_on_tick,
     .tick_ms = 100,
     .busy = s_busy,
+    .on_config = s_on_config,
 };

@@ -464,6 +464,16 @@ wp_resource_warm_memory_mb (wp_resource_t *self)
     return self->warm_memory_mb;
 }
 
+//  Change the limits.
+void
+wp_resource_set_limits (wp_resource_t *self, uint64_t budget_mb, double max_cpu_percent)
+{
+    assert (self);
+    self->budget_mb = budget_mb;
+    if (!isnan (max_cpu_percent) && max_cpu_percent >= 0)
+        self->max_cpu_percent = max_cpu_percent;
+}
+
 //  The memory budget, MiB (0 = unbounded).
 
 uint64_t

@@ -143,7 +143,14 @@ size_t
 uint64_t
     wp_resource_warm_memory_mb (wp_resource_t *self);
 
-//  The budget given to wp_resource_new, MiB (0 = unbounded).
+//  Change the memory budget (MiB, 0 = unbounded) and the CPU limit at run
+//  time (a reload).
+void
+    wp_resource_set_limits (wp_resource_t *self, uint64_t budget_mb,
+                            double max_cpu_percent);
+
+//  The budget (wp_resource_new or wp_resource_set_limits), MiB (0 =
+//  unbounded).
 uint64_t
     wp_resource_budget_mb (wp_resource_t *self);
 

@@ -109,13 +109,29 @@ s_watch_init (resource_t *self, const wp_config_t *config)
                 watch->models = (char **) realloc (watch->models,
                                     (watch->n_models + 1) * sizeof (char *));
                 assert (watch->models);
-                watch->models [watch->n_models++] = config->models [i].name;
+                watch->models [watch->n_models++] = strdup (config->models [i].name);
+                assert (watch->models [watch->n_models - 1]);
             }
             spec += length;
             if (*spec == ',')
                 spec++;
         }
     }
+}
+
+//  Free the watch items.
+static void
+s_watch_free (resource_t *self)
+{
+    for (size_t w = 0; w < self->n_watches; w++) {
+        free (self->watches [w].spec);
+        for (size_t m = 0; m < self->watches [w].n_models; m++)
+            free (self->watches [w].models [m]);
+        free (self->watches [w].models);
+    }
+    free (self->watches);
+    self->watches = NULL;
+    self->n_watches = 0;
 }
 
 //  Find NVML, else nvidia-smi; say once when there is neither.
@@ -320,11 +336,7 @@ s_destroy (void **state_p)
 {
     resource_t *self = (resource_t *) *state_p;
     wp_resource_destroy (&self->core);
-    for (size_t w = 0; w < self->n_watches; w++) {
-        free (self->watches [w].spec);
-        free (self->watches [w].models);
-    }
-    free (self->watches);
+    s_watch_free (self);
     wp_exec_destroy (&self->smi_run);
     zstr_free (&self->smi);
     if (self->nvml.library) {
@@ -474,6 +486,16 @@ s_tick_period (const wp_config_t *config)
     return config->resource_interval_ms;
 }
 
+//  A reload: the new budgets and watch items.
+static void
+s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
+{
+    resource_t *self = (resource_t *) state;
+    wp_resource_set_limits (self->core, next->max_memory_mb, next->max_cpu_percent);
+    s_watch_free (self);
+    s_watch_init (self, next);
+}
+
 const wp_component_def_t wp_resource_def = {
     .name = "resource",
     .title = "ResourceManager",
@@ -483,4 +505,5 @@ const wp_component_def_t wp_resource_def = {
     .on_event = s_on_event,
     .on_tick = s_on_tick,
     .tick_period = s_tick_period,
+    .on_config = s_on_config,
 };

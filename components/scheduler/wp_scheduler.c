@@ -56,6 +56,8 @@ typedef struct {
     bool preload;                       //  its preload setting
     bool preload_pending;               //  to be warmed for the preload
     bool preload_warming;               //  the warm running is the preload
+    bool lent;                          //  a group partner's warm takes it along
+    bool plan_warming;                  //  the warm running is for plans (min_hold)
     bool own_wanted;                    //  wanted for itself at the last look
     uint8_t priority;                   //  1 low, 2 normal, 3 high
     uint8_t fails;                      //  warms of ours that failed in a row
@@ -445,7 +447,9 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
                 model->preload_pending = false;
             }
             else
+            if (model->plan_warming)
                 model->warm_at = self->now_ms;
+            model->plan_warming = false;
             model->fails = 0;
             model->preload_warming = false;
             s_set_state (self, model, WP_MODEL_WARM);
@@ -772,10 +776,6 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             uint64_t until = model->used_ms + model->min_keep_ms;
             next = until < next ? until : next;
         }
-        if (!wanted && !model->external && model->state == WP_MODEL_WARMING) {
-            wanted = true;
-            next = now_ms + RETRY_MS < next ? now_ms + RETRY_MS : next;
-        }
         if (!wanted && model->state == WP_MODEL_WARM && self->opts.min_hold_ms
             && now_ms < model->warm_at + self->opts.min_hold_ms) {
             wanted = true;
@@ -784,6 +784,10 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         }
         //  Its group's models follow it: look at them again when that changes.
         bool own = wanted || model->preload_pending;
+        if (!wanted && !model->external && model->state == WP_MODEL_WARMING) {
+            wanted = true;
+            next = now_ms + RETRY_MS < next ? now_ms + RETRY_MS : next;
+        }
         if (model->group && own != model->own_wanted)
             for (uint32_t g = 0; g < model->group->n_members; g++)
                 s_touch (self, self->models [model->group->members [g]]);
@@ -805,6 +809,10 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 snprintf (d->reason, sizeof d->reason, "preloaded, no use in %.0f s",
                           (now_ms - (model->keep_until - (model->min_keep_ms
                               ? model->min_keep_ms : (uint64_t) self->horizon_ms))) / 1000.0);
+            else
+            if (model->group && !model->n_demand)
+                snprintf (d->reason, sizeof d->reason, "group %s: no model of it wanted",
+                          model->group->name);
             else
                 snprintf (d->reason, sizeof d->reason, "plan ended, %u user(s)",
                           (unsigned) model->n_demand);
@@ -899,8 +907,9 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             victim->keep_until = 0;
             s_set_state (self, victim, WP_MODEL_COOLING);
         }
-        bool lent = model->boost > 0;
+        bool lent = model->lent;
         model->boost = 0;
+        model->lent = false;
         if (!fits || n >= capacity) {
             if (n >= capacity)
                 s_touch (self, model);
@@ -932,6 +941,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         if (pinned)
             d->priority = 3;
         model->preload_warming = model->preload_pending && !pinned;
+        model->plan_warming = !pinned && !model->preload_pending && !lent;
         s_set_state (self, model, WP_MODEL_WARMING);
         model->waiting = false;
         //  Its group comes with it, within the budgets.
@@ -942,6 +952,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                     || now_ms < other->retry_at)
                     continue;
                 other->boost = isfinite (model->value) ? model->value : 1e300;
+                other->lent = true;
                 s_candidate (&warm, &n_warm, &cap_warm, other);
             }
     }

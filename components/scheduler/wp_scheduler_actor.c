@@ -132,6 +132,36 @@ typedef struct {
     s_timers_t *timers;         //  replay mode: wake-ups (NULL live)
 } sched_t;
 
+#define LISTED_MAX 1000     //  models a listing looks at, at most
+
+//  Give the core every model section of next; models whose section went
+//  away (in running, not in next) get the defaults.
+static void
+s_configure (wp_scheduler_t *self, const wp_config_t *running, const wp_config_t *next)
+{
+    for (size_t i = 0; i < next->n_models; i++) {
+        const wp_model_config_t *model = &next->models [i];
+        wp_scheduler_settings_t settings = {
+            .memory_mb = model->memory_mb,
+            .load_ms = model->load_ms,
+            .pin = model->pin,
+            .preload = model->preload,
+            .priority = (int) model->priority,
+            .min_keep_ms = (uint64_t) model->min_keep_seconds * 1000,
+            .group = model->group,
+        };
+        wp_scheduler_configure (self, model->name, &settings);
+    }
+    for (size_t i = 0; running && i < running->n_models; i++)
+        if (!wp_config_model (next, running->models [i].name)) {
+            wp_scheduler_settings_t settings = {
+                .memory_mb = next->default_memory_mb,
+                .load_ms = next->default_load_ms,
+            };
+            wp_scheduler_configure (self, running->models [i].name, &settings);
+        }
+}
+
 //  Build the state.
 static void *
 s_create (wp_ctx_t *ctx)
@@ -150,9 +180,7 @@ s_create (wp_ctx_t *ctx)
         sched_t *self = (sched_t *) zmalloc (sizeof (sched_t));
         assert (self);
         self->core = wp_scheduler_new (&opts);
-        for (size_t i = 0; i < config->n_models; i++)
-            wp_scheduler_model (self->core, config->models [i].name,
-                                config->models [i].memory_mb, config->models [i].load_ms);
+        s_configure (self->core, NULL, config);
         self->timers = (s_timers_t *) zmalloc (sizeof (s_timers_t));
         assert (self->timers);
         self->timers->armed = -1;
@@ -177,9 +205,7 @@ s_create (wp_ctx_t *ctx)
     sched_t *self = (sched_t *) zmalloc (sizeof (sched_t));
     assert (self);
     self->core = wp_scheduler_new (&opts);
-    for (size_t i = 0; i < config->n_models; i++)
-        wp_scheduler_model (self->core, config->models [i].name,
-                            config->models [i].memory_mb, config->models [i].load_ms);
+    s_configure (self->core, NULL, config);
     return self;
 }
 
@@ -253,6 +279,131 @@ s_decide (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
         }
     }
     return rc;
+}
+
+//  Names of model states for people.
+static const char *
+s_state_name (wp_model_state_t state)
+{
+    return state == WP_MODEL_WARM ? "warm" : state == WP_MODEL_WARMING ? "loading"
+         : state == WP_MODEL_COOLING ? "cooling" : "cold";
+}
+
+//  Order listings by model name.
+static int
+s_by_name (const void *a, const void *b)
+{
+    return strcmp (((const wp_scheduler_info_t *) a)->model,
+                   ((const wp_scheduler_info_t *) b)->model);
+}
+
+//  Answer models: every model with its state and last decision, as many as
+//  fit in one frame.
+static int
+s_list (wp_scheduler_t *self, wp_ctx_t *ctx, Warmup__V1__ControlReply *reply)
+{
+    const wp_config_t *config = wp_ctx_config (ctx);
+    uint64_t now = wp_ctx_now_ms (ctx);
+    size_t total = wp_scheduler_list (self, now, NULL, 0);
+    size_t n = total < LISTED_MAX ? total : LISTED_MAX;
+    wp_scheduler_info_t *infos = (wp_scheduler_info_t *) calloc (n + 1, sizeof *infos);
+    Warmup__V1__ModelState *states = (Warmup__V1__ModelState *) calloc (n + 1, sizeof *states);
+    Warmup__V1__ModelState **pointers = (Warmup__V1__ModelState **) calloc (n + 1,
+                                                                  sizeof *pointers);
+    assert (infos && states && pointers);
+    wp_scheduler_list (self, now, infos, n);
+    qsort (infos, n, sizeof *infos, s_by_name);
+    for (size_t i = 0; i < n; i++) {
+        const wp_scheduler_info_t *info = &infos [i];
+        Warmup__V1__ModelState *out = &states [i];
+        warmup__v1__model_state__init (out);
+        out->model = (char *) info->model;
+        out->state = (char *) s_state_name (info->state);
+        out->pinned = info->pinned;
+        out->pin_source = (char *) info->pin_source;
+        out->preload = info->preload;
+        out->priority = (Warmup__V1__Priority) info->priority;
+        out->memory_mb = info->memory_mb;
+        out->last_use_ms = info->last_use_ms;
+        out->probability = info->probability;
+        out->demand = info->demand;
+        out->value = isfinite (info->value) ? info->value : 0;
+        out->last_action = info->last_action == WP_ACTION_WARM
+                         ? WARMUP__V1__ACTION__ACTION_WARM
+                         : info->last_action == WP_ACTION_COOL
+                         ? WARMUP__V1__ACTION__ACTION_COOL
+                         : WARMUP__V1__ACTION__ACTION_UNSPECIFIED;
+        out->last_decision_ms = info->last_decision_ms;
+        out->last_reason = (char *) info->last_reason;
+        out->group = (char *) info->group;
+        out->min_keep_seconds = (uint32_t) (info->min_keep_ms / 1000);
+        out->configured = wp_config_model (config, info->model) != NULL;
+        pointers [i] = out;
+    }
+    reply->models = pointers;
+    reply->models_total = (uint32_t) total;
+    //  As many as fit in a frame.
+    reply->n_models = n;
+    while (reply->n_models
+           && protobuf_c_message_get_packed_size (&reply->base) + 256 > config->max_frame_bytes)
+        reply->n_models = reply->n_models * 3 / 4;
+    char message [128];
+    snprintf (message, sizeof message, "%zu of %zu models", reply->n_models, total);
+    reply->message = message;
+    int rc = wp_ctx_publish (ctx, WP_TOPIC_CONTROL_REPLY, &reply->base);
+    free (infos);
+    free (states);
+    free (pointers);
+    return rc;
+}
+
+//  True for a model name as configs allow it.
+static bool
+s_model_name_ok (const char *name)
+{
+    size_t length = strlen (name);
+    return length <= 200
+        && strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789._:/@+-") == length;
+}
+
+//  An operator's command.
+static int
+s_on_control (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__ControlRequest *in)
+{
+    wp_scheduler_t *self = sched->core;
+    Warmup__V1__ControlReply reply = WARMUP__V1__CONTROL_REPLY__INIT;
+    reply.event_ms = wp_ctx_now_ms (ctx);
+    reply.command = in->command;
+    reply.request_id = in->request_id ? in->request_id : (char *) "";
+    reply.cause = in->header;
+    reply.component = (char *) "scheduler";
+    char message [300] = "", error [300] = "";
+    if (in->command == WARMUP__V1__COMMAND__COMMAND_MODELS) {
+        reply.ok = true;
+        return s_list (self, ctx, &reply);
+    }
+    if (in->command == WARMUP__V1__COMMAND__COMMAND_PIN
+        || in->command == WARMUP__V1__COMMAND__COMMAND_UNPIN) {
+        bool pin = in->command == WARMUP__V1__COMMAND__COMMAND_PIN;
+        if (!in->model || !*in->model || !s_model_name_ok (in->model)) {
+            wp_ctx_count_rejected (ctx);
+            snprintf (error, sizeof error, "a model name is needed (letters, digits, ._:/@+-)");
+        }
+        else
+        if (wp_scheduler_pin (self, in->model, pin, error, sizeof error) == 0) {
+            reply.ok = true;
+            snprintf (message, sizeof message, "%s %s (until a reload changes its pin key "
+                      "or the service restarts)", in->model, pin ? "pinned" : "unpinned");
+            zsys_info ("scheduler: %s by %s", message, in->header->source);
+        }
+        reply.message = message;
+        reply.error = error;
+        int rc = wp_ctx_publish (ctx, WP_TOPIC_CONTROL_REPLY, &reply.base);
+        //  A pin warms at once.
+        return s_decide (sched, ctx, wp_ctx_now_ms (ctx)) || rc ? -1 : 0;
+    }
+    return 0;       //  reload: for the process that owns the configuration
 }
 
 //  One event.
@@ -344,6 +495,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         }
         return 0;
     }
+    if (topic == WP_TOPIC_CONTROL)
+        return s_on_control (sched, ctx, (const Warmup__V1__ControlRequest *) msg);
     if (topic == WP_TOPIC_RESOURCE) {
         const Warmup__V1__ResourceStatus *in = (const Warmup__V1__ResourceStatus *) msg;
         wp_scheduler_admit (self, in->admit);
@@ -390,11 +543,22 @@ s_next_ms (void *state)
     return timers && timers->size ? timers->heap [0].time : 0;
 }
 
+//  A reload: models added, removed or changed, new budgets. Predictions
+//  and plans already received stay.
+static void
+s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
+{
+    wp_scheduler_t *self = ((sched_t *) state)->core;
+    s_configure (self, wp_ctx_config (ctx), next);
+    wp_scheduler_limits (self, next->max_warm_models, next->max_memory_mb,
+                         next->background_warmup_enabled);
+}
+
 const wp_component_def_t wp_scheduler_def = {
     .name = "scheduler",
     .title = "WarmupScheduler",
     .topics = { "prediction.made", "warmup.done", "perf.estimate",
-                "resource.status", NULL },
+                "resource.status", "control.request", NULL },
     .create = s_create,
     .destroy = s_destroy,
     .on_event = s_on_event,
@@ -403,4 +567,5 @@ const wp_component_def_t wp_scheduler_def = {
     .replay_topics = { "usage.observed", NULL },
     .on_clock = s_on_clock,
     .next_ms = s_next_ms,
+    .on_config = s_on_config,
 };

@@ -439,6 +439,10 @@ typedef struct {
     Warmup__V1__ClockTick tick;
     Warmup__V1__ClockAck ack;
     uint64_t counts [WP_TOPIC_COUNT];
+    Warmup__V1__ControlRequest control;
+    Warmup__V1__ControlReply control_reply;
+    Warmup__V1__ModelState model_state;
+    Warmup__V1__ModelState *model_state_ptrs [1];
     char user [32];
 } messages_t;
 
@@ -610,6 +614,31 @@ s_messages_fill (messages_t *m, int r)
     ack.subscribed = 0x15;
     ack.busy = r == 1;
     m->ack = ack;
+    Warmup__V1__ControlRequest control = WARMUP__V1__CONTROL_REQUEST__INIT;
+    control.event_ms = 10000 + (uint64_t) r;
+    control.command = WARMUP__V1__COMMAND__COMMAND_PIN;
+    control.model = "embed";
+    control.request_id = m->user;
+    m->control = control;
+
+    Warmup__V1__ModelState model_state = WARMUP__V1__MODEL_STATE__INIT;
+    model_state.model = "embed";
+    model_state.state = "warm";
+    model_state.pinned = true;
+    model_state.memory_mb = 300;
+    model_state.last_reason = "pinned (config)";
+    m->model_state = model_state;
+    m->model_state_ptrs [0] = &m->model_state;
+    Warmup__V1__ControlReply reply = WARMUP__V1__CONTROL_REPLY__INIT;
+    reply.event_ms = 11000 + (uint64_t) r;
+    reply.command = WARMUP__V1__COMMAND__COMMAND_MODELS;
+    reply.request_id = m->user;
+    reply.component = "scheduler";
+    reply.ok = true;
+    reply.n_models = 1;
+    reply.models = m->model_state_ptrs;
+    reply.models_total = 1;
+    m->control_reply = reply;
 }
 
 static ProtobufCMessage *
@@ -627,6 +656,8 @@ s_message (messages_t *m, wp_topic_t topic)
         case WP_TOPIC_HEARTBEAT: return &m->heartbeat.base;
         case WP_TOPIC_CLOCK_TICK: return &m->tick.base;
         case WP_TOPIC_CLOCK_ACK: return &m->ack.base;
+        case WP_TOPIC_CONTROL: return &m->control.base;
+        case WP_TOPIC_CONTROL_REPLY: return &m->control_reply.base;
         default: fail ();
     }
     return NULL;
@@ -1202,7 +1233,7 @@ test_topics (void **state)
     const char *names [WP_TOPIC_COUNT] = {
         "usage.observed", "usage.pattern", "prediction.made", "warmup.requested",
         "warmup.done", "resource.status", "perf.estimate", "metrics.snapshot",
-        "heartbeat", "clock.tick", "clock.ack"
+        "heartbeat", "clock.tick", "clock.ack", "control.request", "control.reply"
     };
     const ProtobufCMessageDescriptor *descriptors [WP_TOPIC_COUNT] = {
         &warmup__v1__usage_observed__descriptor, &warmup__v1__usage_pattern__descriptor,
@@ -1210,7 +1241,8 @@ test_topics (void **state)
         &warmup__v1__warmup_done__descriptor, &warmup__v1__resource_status__descriptor,
         &warmup__v1__perf_estimate__descriptor, &warmup__v1__metrics_snapshot__descriptor,
         &warmup__v1__heartbeat__descriptor, &warmup__v1__clock_tick__descriptor,
-        &warmup__v1__clock_ack__descriptor
+        &warmup__v1__clock_ack__descriptor, &warmup__v1__control_request__descriptor,
+        &warmup__v1__control_reply__descriptor
     };
     for (int t = 0; t < WP_TOPIC_COUNT; t++) {
         assert_string_equal (wp_topic_name ((wp_topic_t) t), names [t]);
