@@ -795,6 +795,124 @@ test_failed_warm_retries_later (void **state)
     wp_scheduler_destroy (&self);
 }
 
+
+//  A pin warms with no demand and the background switch off, reserves its
+//  memory while cold, is never a victim, and an operator's pin that would
+//  not fit is refused.
+static void
+test_pin_reserves_and_stays (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_memory_mb = 1000;
+    opts.background = false;
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_settings_t pin = { .memory_mb = 300, .load_ms = 100, .pin = true };
+    wp_scheduler_configure (self, "embed", &pin);
+    wp_scheduler_settings_t big = { .memory_mb = 600, .load_ms = 100 };
+    wp_scheduler_configure (self, "big-a", &big);
+    wp_scheduler_configure (self, "big-b", &big);
+    wp_decision_t out [16];
+    assert_int_equal (s_decide (self, T0, out), 1);
+    s_assert_decision (&out [0], "embed", WP_ACTION_WARM);
+    assert_int_equal (out [0].priority, 3);
+    assert_string_equal (out [0].reason, "pinned (config)");
+    //  The warm fails: embed's 300 MiB stay reserved, big-b cannot take them.
+    wp_scheduler_done (self, "embed", WP_ACTION_WARM, false);
+    wp_scheduler_limits (self, 5, 1000, true);
+    s_predict (self, 1, "big-a", 0.9, 1000, T0 + 10);
+    s_predict (self, 2, "big-b", 0.9, 1000, T0 + 10);
+    size_t n = s_decide (self, T0 + 10, out);
+    size_t warms = 0;
+    for (size_t i = 0; i < n; i++)
+        warms += out [i].action == WP_ACTION_WARM && strcmp (out [i].model, "embed");
+    assert_int_equal (warms, 1);            //  600 + reserved 300 of 1000
+    //  After the backoff the pin warms again, and no demand cools it.
+    n = s_decide (self, T0 + 2000, out);
+    assert_int_equal (n, 1);
+    s_assert_decision (&out [0], "embed", WP_ACTION_WARM);
+    wp_scheduler_done (self, "embed", WP_ACTION_WARM, true);
+    assert_true (wp_scheduler_victim (self, T0 + 3000, NULL, NULL, NULL) == NULL
+                 || strcmp (wp_scheduler_victim (self, T0 + 3000, NULL, NULL, NULL), "embed"));
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_decide (self, T0 + 400000 + i * 1000, out) > 0
+                          && !strcmp (out [0].model, "embed"), 0);
+    assert_int_equal (wp_scheduler_state (self, "embed"), WP_MODEL_WARM);
+    char error [300];
+    assert_int_equal (wp_scheduler_pin (self, "big-a", true, error, sizeof error), 0);
+    assert_int_equal (wp_scheduler_pin (self, "big-b", true, error, sizeof error), -1);
+    assert_non_null (strstr (error, "cannot pin big-b"));
+    assert_false (wp_scheduler_pinned (self, "big-b"));
+    //  A reload that leaves the pin key as it was keeps the operator's
+    //  word; one that changes it replaces it.
+    wp_scheduler_settings_t unpinned = { .memory_mb = 600 };
+    wp_scheduler_configure (self, "big-a", &unpinned);
+    assert_true (wp_scheduler_pinned (self, "big-a"));
+    assert_int_equal (wp_scheduler_pin (self, "big-a", false, error, sizeof error), 0);
+    wp_scheduler_settings_t pinned = { .memory_mb = 600, .pin = true };
+    wp_scheduler_configure (self, "big-a", &pinned);
+    assert_true (wp_scheduler_pinned (self, "big-a"));
+    wp_scheduler_info_t infos [4];
+    wp_scheduler_list (self, T0 + 500000, infos, 4);
+    assert_string_equal (infos [1].model, "big-a");
+    assert_string_equal (infos [1].pin_source, "config");
+    wp_scheduler_destroy (&self);
+}
+
+//  A preload warms at once, holds min_keep for a first use, then cools.
+static void
+test_preload_holds_then_cools (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_settings_t chat = { .memory_mb = 800, .preload = true,
+                                     .min_keep_ms = 5000 };
+    wp_scheduler_configure (self, "chat", &chat);
+    wp_decision_t out [16];
+    assert_int_equal (s_decide (self, T0, out), 1);
+    s_assert_decision (&out [0], "chat", WP_ACTION_WARM);
+    wp_scheduler_done (self, "chat", WP_ACTION_WARM, true);
+    assert_int_equal (s_decide (self, T0 + 4000, out), 0);
+    assert_int_equal (s_decide (self, T0 + 5001, out), 1);
+    s_assert_decision (&out [0], "chat", WP_ACTION_COOL);
+    assert_non_null (strstr (out [0].reason, "preloaded, no use"));
+    wp_scheduler_destroy (&self);
+}
+
+//  A group's model comes with the one warmed, and goes with it.
+static void
+test_group_together (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_settings_t chat = { .memory_mb = 800, .group = "g" };
+    wp_scheduler_settings_t embed = { .memory_mb = 100, .group = "g",
+                                      .priority = 1 };
+    wp_scheduler_configure (self, "chat", &chat);
+    wp_scheduler_configure (self, "embed", &embed);
+    s_predict (self, 1, "chat", 0.9, 1000, T0);
+    wp_decision_t out [16];
+    assert_int_equal (s_decide (self, T0, out), 2);
+    s_assert_decision (&out [0], "chat", WP_ACTION_WARM);
+    s_assert_decision (&out [1], "embed", WP_ACTION_WARM);
+    assert_int_equal (out [1].priority, 1);     //  low priority
+    assert_non_null (strstr (out [1].reason, "group g"));
+    wp_scheduler_done (self, "chat", WP_ACTION_WARM, true);
+    wp_scheduler_done (self, "embed", WP_ACTION_WARM, true);
+    //  chat's demand expires: both are cooled (embed a round later).
+    size_t cools = 0;
+    for (uint64_t t = T0 + 301000; t < T0 + 304000; t += 1000) {
+        size_t n = s_decide (self, t, out);
+        for (size_t i = 0; i < n; i++)
+            cools += out [i].action == WP_ACTION_COOL;
+    }
+    assert_int_equal (cools, 2);
+    wp_scheduler_info_t infos [4];
+    assert_int_equal (wp_scheduler_list (self, T0 + 304000, infos, 4), 2);
+    assert_string_equal (infos [1].group, "g");
+    assert_int_equal (infos [1].last_action, WP_ACTION_COOL);
+    wp_scheduler_destroy (&self);
+}
+
 int
 main (void)
 {
@@ -826,6 +944,9 @@ main (void)
         cmocka_unit_test (test_value_and_victim),
         cmocka_unit_test (test_fill_and_no_prewarm),
         cmocka_unit_test (test_failed_warm_retries_later),
+        cmocka_unit_test (test_pin_reserves_and_stays),
+        cmocka_unit_test (test_preload_holds_then_cools),
+        cmocka_unit_test (test_group_together),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
