@@ -217,12 +217,25 @@ test_azure_errors (void **state)
     s_expect_azure_error (text, "2: missing field 'HashOwner'");
 }
 
-//  Catalog file: ids in file order, bad lines reported with their line.
+//  Expect a catalog text to be rejected with an error containing want.
+static void
+s_expect_catalog_error (const char *text, const char *want)
+{
+    char error [WP_EVAL_ERRLEN];
+    char *path = test_write_file (".csv", text);
+    assert_null (wp_eval_catalog_load (path, error));
+    if (!strstr (error, want) || !strstr (error, path))
+        fail_msg ("error '%s' lacks '%s' or the file name", error, want);
+    test_remove_file (path);
+}
+
+//  Catalog file: ids in file order, bad lines reported with their line
+//  and column.
 static void
 test_catalog_file (void **state)
 {
     char error [WP_EVAL_ERRLEN];
-    char *path = test_write_file (".csv", "model,memory_mb,load_ms,notes\nx,10,20,n\ny,30,40\n");
+    char *path = test_write_file (".csv", "model,memory_mb,load_ms\nx,10,20\ny,30,40\r\n");
     wp_eval_catalog_t *catalog = wp_eval_catalog_load (path, error);
     assert_non_null (catalog);
     assert_int_equal (wp_eval_catalog_size (catalog), 2);
@@ -231,24 +244,112 @@ test_catalog_file (void **state)
     assert_int_equal (wp_eval_catalog_load_ms (catalog, 0), 20);
     assert_int_equal (wp_eval_catalog_total_mb (catalog), 40);
     assert_string_equal (wp_eval_catalog_name (catalog, 0), "x");
+    //  No pin or priority column: nothing pinned, every model normal.
+    assert_false (wp_eval_catalog_has_settings (catalog));
+    assert_false (wp_eval_catalog_pinned (catalog, 0));
+    assert_int_equal (wp_eval_catalog_priority (catalog, 1), 2);
+    assert_int_equal (wp_eval_catalog_pinned_mb (catalog), 0);
     wp_eval_catalog_destroy (&catalog);
     test_remove_file (path);
-    const char *bad [][2] = {
-        { "name,mem,load\n", ":1: header must be 'model,memory_mb,load_ms'" },
-        { "model,memory_mb,load_ms\nx,1.5,3\n", ":2: bad number '1.5' in field 'memory_mb'" },
-        { "model,memory_mb,load_ms\nx,1\n", ":2: missing field 'load_ms'" },
-        { "model,memory_mb,load_ms\nx,1,2\nx,3,4\n", ":3: duplicate model 'x'" },
-        { "model,memory_mb,load_ms\n", "catalog has no models" },
-    };
-    for (size_t i = 0; i < sizeof (bad) / sizeof (bad [0]); i++) {
-        path = test_write_file (".csv", bad [i][0]);
-        assert_null (wp_eval_catalog_load (path, error));
-        if (!strstr (error, bad [i][1]))
-            fail_msg ("error '%s' lacks '%s'", error, bad [i][1]);
-        test_remove_file (path);
-    }
+    s_expect_catalog_error ("name,mem,load\n", ":1: header must start 'model,memory_mb,load_ms'");
+    s_expect_catalog_error ("model,load_ms,memory_mb\n", ":1: header must start");
+    s_expect_catalog_error ("model,memory_mb,load_ms\nx,1.5,3\n",
+                            ":2:2: bad number '1.5' in field 'memory_mb'");
+    s_expect_catalog_error ("model,memory_mb,load_ms\nx,1,-3\n",
+                            ":2:3: bad number '-3' in field 'load_ms'");
+    s_expect_catalog_error ("model,memory_mb,load_ms\nx,1\n", ":2:3: missing field 'load_ms'");
+    s_expect_catalog_error ("model,memory_mb,load_ms\n,1,2\n", ":2:1: missing field 'model'");
+    s_expect_catalog_error ("model,memory_mb,load_ms\nx,1,2\nx,3,4\n", ":3:1: duplicate model 'x'");
+    s_expect_catalog_error ("model,memory_mb,load_ms\nx,1,2,extra\n",
+                            ":2:4: more fields than the header's 3");
+    s_expect_catalog_error ("model,memory_mb,load_ms\n", "catalog has no models");
     assert_null (wp_eval_catalog_load ("/nonexistent/catalog.csv", error));
     assert_non_null (strstr (error, "cannot open"));
+}
+
+//  The optional pin and priority columns: any order after the required
+//  three, the configuration's spellings, empty cells take the defaults.
+static void
+test_catalog_settings (void **state)
+{
+    char error [WP_EVAL_ERRLEN];
+    char *path = test_write_file (".csv",
+        "model,memory_mb,load_ms,priority,pin\n"
+        "a,100,1,high,true\n"
+        "b,200,2,low,0\n"
+        "c,300,3,,yes\n"
+        "d,400,4,normal,\n"
+        "e,500,5,high,off\n"
+        "f,600,6,,on\n"
+        "g,700,7,low,1\n"
+        "h,800,8,,false\n"
+        "i,900,9,,no\n");
+    wp_eval_catalog_t *catalog = wp_eval_catalog_load (path, error);
+    if (!catalog)
+        fail_msg ("%s", error);
+    assert_true (wp_eval_catalog_has_settings (catalog));
+    const bool pin [9] = { 1, 0, 1, 0, 0, 1, 1, 0, 0 };
+    const int priority [9] = { 3, 1, 2, 2, 3, 2, 1, 2, 2 };
+    for (uint32_t i = 0; i < 9; i++) {
+        assert_int_equal (wp_eval_catalog_pinned (catalog, i), pin [i]);
+        assert_int_equal (wp_eval_catalog_priority (catalog, i), priority [i]);
+    }
+    assert_int_equal (wp_eval_catalog_pinned_mb (catalog), 100 + 300 + 600 + 700);
+    wp_eval_catalog_destroy (&catalog);
+    test_remove_file (path);
+
+    //  One optional column alone: the other takes its default.
+    path = test_write_file (".csv", "model,memory_mb,load_ms,pin\nx,10,20,1\ny,30,40,0\n");
+    catalog = wp_eval_catalog_load (path, error);
+    assert_non_null (catalog);
+    assert_true (wp_eval_catalog_pinned (catalog, 0));
+    assert_false (wp_eval_catalog_pinned (catalog, 1));
+    assert_int_equal (wp_eval_catalog_priority (catalog, 0), 2);
+    assert_int_equal (wp_eval_catalog_pinned_mb (catalog), 10);
+    wp_eval_catalog_destroy (&catalog);
+    test_remove_file (path);
+
+    //  Set from code (tests, tools): has_settings follows.
+    catalog = wp_eval_catalog_new ();
+    assert_int_equal (wp_eval_catalog_add (catalog, "m", 64, 10), 0);
+    assert_false (wp_eval_catalog_has_settings (catalog));
+    wp_eval_catalog_set_pin (catalog, 0, true);
+    wp_eval_catalog_set_priority (catalog, 0, 7);
+    assert_true (wp_eval_catalog_has_settings (catalog));
+    assert_int_equal (wp_eval_catalog_pinned_mb (catalog), 64);
+    assert_int_equal (wp_eval_catalog_priority (catalog, 0), 2);
+    wp_eval_catalog_set_pin (catalog, 0, false);
+    assert_int_equal (wp_eval_catalog_pinned_mb (catalog), 0);
+    wp_eval_catalog_destroy (&catalog);
+
+    //  Bad values name the line, the column and the value.
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin\nx,1,2,1\ny,1,2,maybe\n",
+                            ":3:4: bad value 'maybe' in field 'pin' (must be true or false)");
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin,priority\nx,1,2,1,urgent\n",
+                            ":2:5: bad value 'urgent' in field 'priority' "
+                            "(must be low, normal or high)");
+    s_expect_catalog_error ("model,memory_mb,load_ms,priority\nx,1,2,HIGH\n",
+                            ":2:4: bad value 'HIGH' in field 'priority'");
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin\nx,1,2,TRUE \n",
+                            ":2:4: bad value 'TRUE ' in field 'pin'");
+    //  Missing fields: a row shorter than its header.
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin,priority\nx,1,2,1\n",
+                            ":2:5: missing field 'priority'");
+    s_expect_catalog_error ("model,memory_mb,load_ms,priority,pin\nx,1,2\n",
+                            ":2:4: missing field 'priority'");
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin\nx,1,2,1,high\n",
+                            ":2:5: more fields than the header's 4");
+    //  Unknown and repeated columns are errors (a misspelt column would
+    //  otherwise measure the wrong thing in silence).
+    s_expect_catalog_error ("model,memory_mb,load_ms,notes\nx,1,2,n\n",
+                            ":1:4: unknown column 'notes' (after model,memory_mb,load_ms: "
+                            "pin, priority)");
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin,priorty\n",
+                            ":1:5: unknown column 'priorty'");
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin,priority,a,b,c\n",
+                            ":1:6: unknown column 'a'");
+    s_expect_catalog_error ("model,memory_mb,load_ms,pin,pin\n", ":1:5: column 'pin' given twice");
+    s_expect_catalog_error ("model,memory_mb,load_ms,model\n", ":1:4: column 'model' given twice");
 }
 
 int
@@ -262,6 +363,7 @@ main (void)
         cmocka_unit_test (test_azure_expansion),
         cmocka_unit_test (test_azure_errors),
         cmocka_unit_test (test_catalog_file),
+        cmocka_unit_test (test_catalog_settings),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,9 +1,14 @@
 /*  =========================================================================
     wp_eval_catalog - the models a trace may request: memory and load time
 
-    Read from a CSV file `model,memory_mb,load_ms` (header required, further
-    columns ignored). Models get dense ids in file order; the simulator and
-    every policy index their per-model state by these ids.
+    Read from a CSV file with the header `model,memory_mb,load_ms` and,
+    optionally after them in any order, the columns `pin` (true/false,
+    yes/no, 1/0, on/off; empty = false) and `priority` (low, normal or
+    high; empty = normal), as a model's configuration section has them.
+    Any other column, a column given twice, a row with more or fewer
+    fields than the header, or a bad value is an error naming the file,
+    line, column and value. Models get dense ids in file order; the
+    simulator and every policy index their per-model state by these ids.
     =========================================================================
 */
 #ifndef WP_EVAL_CATALOG_H_INCLUDED
@@ -31,6 +36,32 @@ void
 int64_t
     wp_eval_catalog_add (wp_eval_catalog_t *self, const char *name,
                          uint32_t memory_mb, uint32_t load_ms);
+
+//  Pin a model (true) or not: it is resident from the start of the run
+//  and never unloaded (wp_eval_sim.h).
+void
+    wp_eval_catalog_set_pin (wp_eval_catalog_t *self, uint32_t model, bool pin);
+
+//  Set a model's priority: 1 low, 2 normal, 3 high (others: normal).
+void
+    wp_eval_catalog_set_priority (wp_eval_catalog_t *self, uint32_t model, int priority);
+
+//  True if the model is pinned.
+bool
+    wp_eval_catalog_pinned (wp_eval_catalog_t *self, uint32_t model);
+
+//  Priority of a model: 1 low, 2 normal (the default), 3 high.
+int
+    wp_eval_catalog_priority (wp_eval_catalog_t *self, uint32_t model);
+
+//  Sum of the pinned models' memory_mb.
+uint64_t
+    wp_eval_catalog_pinned_mb (wp_eval_catalog_t *self);
+
+//  True if the catalog's file had a pin or priority column, or a model was
+//  given a pin or priority since (reports then break figures down by class).
+bool
+    wp_eval_catalog_has_settings (wp_eval_catalog_t *self);
 
 //  Number of models.
 size_t
