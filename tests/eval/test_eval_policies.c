@@ -407,6 +407,70 @@ test_oracle_budget (void **state)
     wp_eval_catalog_destroy (&catalog);
 }
 
+//  Every policy under a pin: the pinned model is resident from the first
+//  request to the end, all its requests are warm, nothing unloads it, and
+//  the others share what the pin leaves of the budget.
+static void
+test_pins_every_policy (void **state)
+{
+    uint32_t mem [5] = { 1000, 1000, 1000, 1000, 1000 };
+    uint32_t load [5] = { 200, 200, 300, 400, 500 };
+    wp_eval_catalog_t *catalog = test_catalog (5, mem, load);
+    wp_eval_catalog_set_pin (catalog, 0, true);
+    //  Users cycle through models 1-4 with gaps up to 40 minutes, and ask
+    //  for the pinned model now and then.
+    enum { N = 400 };
+    static int64_t times [N];
+    static uint32_t models [N];
+    int64_t t = 1000;
+    uint32_t seed = 7;
+    for (int i = 0; i < N; i++) {
+        seed = seed * 1103515245u + 12345u;
+        t += (seed >> 8) % (i % 50 == 49? 2400000: 90000);
+        times [i] = t;
+        models [i] = i % 7 == 3? 0: 1 + (seed >> 4) % 4;
+    }
+    wp_eval_future_t *future = wp_eval_future_new (5);
+    for (int i = 0; i < N; i++)
+        assert_int_equal (wp_eval_future_add (future, models [i], times [i]), 0);
+    int64_t end = t + 600000;
+    size_t count;
+    const wp_eval_policy_t *const *list = wp_eval_policy_list (&count);
+    for (size_t p = 0; p < count; p++) {
+        for (int64_t budget = 0; budget <= 3000; budget += 3000) {
+            char error [WP_EVAL_ERRLEN];
+            wp_eval_sim_t *sim = wp_eval_sim_new (catalog, budget, list [p],
+                                                  list [p]->knob_default, future, false, error);
+            if (!sim)
+                fail_msg ("%s: %s", list [p]->family, error);
+            for (int i = 0; i < N; i++) {
+                s_request (sim, times [i], models [i]);
+                if (!wp_eval_sim_is_resident (sim, 0))
+                    fail_msg ("%s at %lld: the pinned model left", list [p]->family,
+                              (long long) times [i]);
+                for (size_t r = 0; r < wp_eval_sim_resident_count (sim); r++)
+                    assert_int_not_equal (wp_eval_sim_resident_model (sim, r), 0);
+                if (budget)
+                    assert_true (wp_eval_sim_resident_mb (sim) <= budget);
+            }
+            wp_eval_metrics_t m;
+            assert_int_equal (wp_eval_sim_finish (sim, end), 0);
+            wp_eval_sim_metrics (sim, &m);
+            const wp_eval_class_t *pinned = &m.classes [WP_EVAL_CLASS_PINNED];
+            assert_true (m.by_class);
+            assert_true (pinned->requests > 0);
+            if (pinned->cold_starts + pinned->delayed + pinned->wait_ms)
+                fail_msg ("%s: the pinned model waited", list [p]->family);
+            assert_int_equal (pinned->resident_mb_ms, 1000ULL * (uint64_t) (end - times [0]));
+            assert_int_equal (m.classes [WP_EVAL_CLASS_NORMAL].requests + pinned->requests, N);
+            assert_true (m.resident_mb_ms >= pinned->resident_mb_ms);
+            wp_eval_sim_destroy (&sim);
+        }
+    }
+    wp_eval_future_destroy (&future);
+    wp_eval_catalog_destroy (&catalog);
+}
+
 int
 main (void)
 {
@@ -424,6 +488,7 @@ main (void)
         cmocka_unit_test (test_markov),
         cmocka_unit_test (test_oracle_timing),
         cmocka_unit_test (test_oracle_budget),
+        cmocka_unit_test (test_pins_every_policy),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -226,6 +226,88 @@ test_unload (void **state)
     wp_eval_catalog_destroy (&catalog);
 }
 
+//  Pins are the world's: resident from the first request to the end,
+//  charged, counted against the budget, never unloaded and not in the
+//  list policies evict from; the by-class figures split them out.
+static void
+test_pins (void **state)
+{
+    uint32_t mem [4] = { 1000, 1000, 1000, 2000 }, load [4] = { 100, 100, 100, 300 };
+    wp_eval_catalog_t *catalog = test_catalog (4, mem, load);
+    wp_eval_catalog_set_pin (catalog, 0, true);
+    wp_eval_catalog_set_priority (catalog, 2, 3);
+    s_reset (-1, 0);
+    char error [WP_EVAL_ERRLEN];
+    //  Pinned models larger than the budget: refused.
+    assert_null (wp_eval_sim_new (catalog, 999, &s_policy, 0, NULL, false, error));
+    assert_non_null (strstr (error, "pinned models need 1000 MB, more than the budget of 999 MB"));
+    wp_eval_sim_t *sim = wp_eval_sim_new (catalog, 2500, &s_policy, 0, NULL, false, error);
+    assert_non_null (sim);
+    s_request (sim, 100, 1);            //  cold; the pin is resident from here
+    assert_true (wp_eval_sim_is_pinned (sim, 0));
+    assert_false (wp_eval_sim_is_pinned (sim, 1));
+    assert_true (wp_eval_sim_is_resident (sim, 0));
+    assert_false (wp_eval_sim_is_loading (sim, 0));
+    assert_int_equal (wp_eval_sim_resident_count (sim), 1);
+    assert_int_equal (wp_eval_sim_resident_model (sim, 0), 1);
+    assert_int_equal (wp_eval_sim_resident_mb (sim), 2000);
+    assert_int_equal (wp_eval_sim_free_mb (sim), 500);
+    assert_int_equal (wp_eval_sim_loading_mb (sim), 1000);
+    s_request (sim, 150, 0);            //  pinned: warm at once
+    assert_string_equal (s_script.log [1], "request 0 150 0");
+    assert_int_equal (wp_eval_sim_unload (sim, 0), 2);
+    assert_int_equal (wp_eval_sim_unload_at (sim, 0, 150), 2);
+    assert_int_equal (wp_eval_sim_prewarm (sim, 0), 1);
+    s_request (sim, 2000, 2);           //  short of room: m1 goes, never the pin
+    assert_true (wp_eval_sim_is_resident (sim, 0));
+    assert_false (wp_eval_sim_is_resident (sim, 1));
+    assert_true (wp_eval_sim_is_resident (sim, 2));
+    assert_int_equal (wp_eval_sim_evict_lru (sim, 2500), -1);
+    assert_true (wp_eval_sim_is_resident (sim, 0));
+    //  2000 MB > budget - pinned (1500): uncacheable, although it would
+    //  fit in the budget alone.
+    s_request (sim, 3000, 3);
+    assert_false (wp_eval_sim_is_resident (sim, 3));
+    assert_string_equal (s_script.log [3], "request 3 3000 3");
+    assert_int_equal (wp_eval_sim_finish (sim, 5000), 0);
+    wp_eval_metrics_t m;
+    wp_eval_sim_metrics (sim, &m);
+    assert_int_equal (m.cold_starts, 3);
+    assert_int_equal (m.uncacheable, 1);
+    assert_int_equal (m.prewarms, 0);
+    assert_int_equal (m.wait_ms, 100 + 100 + 300);
+    //  pin 100..5000, m1 100..2000 (evicted), m2 2000..5000
+    assert_int_equal (m.resident_mb_ms, 1000ULL * (4900 + 1900 + 3000));
+    assert_true (m.by_class);
+    const wp_eval_class_t *pinned = &m.classes [WP_EVAL_CLASS_PINNED];
+    assert_int_equal (pinned->models, 1);
+    assert_int_equal (pinned->requests, 1);
+    assert_int_equal (pinned->cold_starts + pinned->delayed, 0);
+    assert_int_equal (pinned->wait_ms, 0);
+    assert_int_equal (pinned->resident_mb_ms, 1000ULL * 4900);
+    const wp_eval_class_t *high = &m.classes [WP_EVAL_CLASS_HIGH];
+    assert_int_equal (high->models, 1);
+    assert_int_equal (high->cold_starts, 1);
+    assert_int_equal (high->wait_ms, 100);
+    assert_int_equal (high->resident_mb_ms, 1000ULL * 3000);
+    const wp_eval_class_t *normal = &m.classes [WP_EVAL_CLASS_NORMAL];
+    assert_int_equal (normal->models, 2);
+    assert_int_equal (normal->requests, 2);
+    assert_int_equal (normal->wait_ms, 400);
+    assert_int_equal (m.classes [WP_EVAL_CLASS_LOW].models, 0);
+    assert_string_equal (wp_eval_class_name (WP_EVAL_CLASS_PINNED), "pinned");
+    wp_eval_sim_destroy (&sim);
+
+    //  No request at all: the pin costs nothing (the run has no span).
+    s_reset (-1, 0);
+    sim = wp_eval_sim_new (catalog, 0, &s_policy, 0, NULL, false, error);
+    assert_int_equal (wp_eval_sim_finish (sim, 7000), 0);
+    wp_eval_sim_metrics (sim, &m);
+    assert_int_equal (m.resident_mb_ms, 0);
+    wp_eval_sim_destroy (&sim);
+    wp_eval_catalog_destroy (&catalog);
+}
+
 int
 main (void)
 {
@@ -234,6 +316,7 @@ main (void)
         cmocka_unit_test (test_timer_before_request),
         cmocka_unit_test (test_budget),
         cmocka_unit_test (test_unload),
+        cmocka_unit_test (test_pins),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

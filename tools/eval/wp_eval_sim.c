@@ -28,11 +28,15 @@ typedef struct {
     int64_t last_touch;         //  last request or pre-warm (for LRU)
     uint64_t requests;          //  requests for the model
     uint64_t colds;             //  its cold starts + delayed
+    uint64_t cold_starts;       //  its cold starts
+    uint64_t wait_ms;           //  its wait
+    uint64_t resident_mb_ms;    //  its charged residency
     uint32_t memory_mb;         //  catalog memory
     uint32_t load_ms;           //  catalog load time
     uint32_t slot;              //  index in the resident list
     bool prewarmed;             //  current residency started by a pre-warm
     bool requested;             //  current residency got a request
+    bool pinned;                //  resident all along (catalog pin)
 } s_model_t;
 
 //  A timer set by the policy.
@@ -54,7 +58,9 @@ struct _wp_eval_sim_t {
     size_t nmodels;             //  catalog size
     uint32_t *resident;         //  resident model ids
     size_t nresident;           //  number of resident models
-    int64_t resident_mb;        //  memory of resident models
+    int64_t resident_mb;        //  memory of resident models (pinned too)
+    int64_t pinned_mb;          //  memory of pinned models
+    bool started;               //  the first request came (pins placed)
     s_timer_t *timers;          //  timer heap
     size_t ntimers;             //  timers in the heap
     size_t timers_cap;          //  allocated timers
@@ -173,6 +179,21 @@ wp_eval_sim_new (wp_eval_catalog_t *catalog, int64_t budget_mb,
         m->last_touch = -1;
         m->memory_mb = wp_eval_catalog_memory_mb (catalog, (uint32_t) i);
         m->load_ms = wp_eval_catalog_load_ms (catalog, (uint32_t) i);
+        if (wp_eval_catalog_pinned (catalog, (uint32_t) i)) {
+            //  Loaded at the start (set at the first request), outside the
+            //  resident list.
+            m->pinned = true;
+            m->load_start = 0;
+            m->load_end = 0;
+            self->pinned_mb += m->memory_mb;
+            self->resident_mb += m->memory_mb;
+        }
+    }
+    if (budget_mb && self->pinned_mb > budget_mb) {
+        snprintf (error, WP_EVAL_ERRLEN, "the pinned models need %lld MB, more than the "
+                  "budget of %lld MB", (long long) self->pinned_mb, (long long) budget_mb);
+        wp_eval_sim_destroy (&self);
+        return NULL;
     }
     self->state = policy->create (self, knob);
     if (!self->state) {
@@ -268,11 +289,26 @@ s_load (wp_eval_sim_t *self, uint32_t model, bool prewarm)
     self->resident_mb += m->memory_mb;
 }
 
-//  Memory that could be freed plus what is free: budget minus loading.
+//  Memory that could be freed plus what is free: budget minus pinned and
+//  loading.
 static int64_t
 s_reachable_mb (wp_eval_sim_t *self)
 {
-    return self->budget_mb - wp_eval_sim_loading_mb (self);
+    return self->budget_mb - self->pinned_mb - wp_eval_sim_loading_mb (self);
+}
+
+//  The run starts at time: the pinned models are resident from it.
+static void
+s_start (wp_eval_sim_t *self, int64_t time)
+{
+    self->started = true;
+    if (!self->pinned_mb)
+        return;
+    for (size_t i = 0; i < self->nmodels; i++)
+        if (self->models [i].pinned) {
+            self->models [i].load_start = time;
+            self->models [i].load_end = time;
+        }
 }
 
 //  Process timers due up to the request's time, then the request.
@@ -283,6 +319,8 @@ wp_eval_sim_request (wp_eval_sim_t *self, const wp_eval_request_t *request)
     assert (!self->finished);
     assert (t >= self->now);
     assert (request->model < self->nmodels);
+    if (!self->started)
+        s_start (self, t);
     if (self->ntimers && self->timers [0].time <= t && s_fire_until (self, t))
         return -1;
     self->now = t;
@@ -297,6 +335,7 @@ wp_eval_sim_request (wp_eval_sim_t *self, const wp_eval_request_t *request)
             outcome = WP_EVAL_DELAYED;
             self->delayed++;
             m->colds++;
+            m->wait_ms += (uint64_t) (m->load_end - t);
             self->wait_ms += (uint64_t) (m->load_end - t);
         }
         else
@@ -311,6 +350,8 @@ wp_eval_sim_request (wp_eval_sim_t *self, const wp_eval_request_t *request)
     else {
         self->cold_starts++;
         m->colds++;
+        m->cold_starts++;
+        m->wait_ms += m->load_ms;
         self->wait_ms += m->load_ms;
         int64_t short_mb = self->budget_mb
                          ? (int64_t) m->memory_mb - (self->budget_mb - self->resident_mb)
@@ -363,12 +404,24 @@ wp_eval_sim_finish (wp_eval_sim_t *self, int64_t end_time)
     assert (!self->finished);
     if (end_time < self->now)
         end_time = self->now;
+    if (!self->started)
+        s_start (self, end_time);
     if (s_fire_until (self, end_time))
         return -1;
     self->now = end_time;
     for (size_t i = 0; i < self->nresident; i++) {
         s_model_t *m = &self->models [self->resident [i]];
-        self->resident_mb_ms += (uint64_t) m->memory_mb * (uint64_t) (end_time - m->load_start);
+        uint64_t charge = (uint64_t) m->memory_mb * (uint64_t) (end_time - m->load_start);
+        m->resident_mb_ms += charge;
+        self->resident_mb_ms += charge;
+    }
+    for (size_t i = 0; self->pinned_mb && i < self->nmodels; i++) {
+        s_model_t *m = &self->models [i];
+        if (m->pinned) {
+            uint64_t charge = (uint64_t) m->memory_mb * (uint64_t) (end_time - m->load_start);
+            m->resident_mb_ms += charge;
+            self->resident_mb_ms += charge;
+        }
     }
     s_sample_state (self);
     self->finished = true;
@@ -440,6 +493,29 @@ wp_eval_sim_metrics (wp_eval_sim_t *self, wp_eval_metrics_t *metrics)
         metrics->ns_per_event_p99 = NAN;
     }
     metrics->state_bytes_peak = self->state_peak;
+    metrics->by_class = wp_eval_catalog_has_settings (self->catalog);
+    for (size_t i = 0; metrics->by_class && i < self->nmodels; i++) {
+        s_model_t *m = &self->models [i];
+        int priority = wp_eval_catalog_priority (self->catalog, (uint32_t) i);
+        wp_eval_class_t *c = &metrics->classes [m->pinned? WP_EVAL_CLASS_PINNED
+                                              : priority == 3? WP_EVAL_CLASS_HIGH
+                                              : priority == 1? WP_EVAL_CLASS_LOW
+                                              : WP_EVAL_CLASS_NORMAL];
+        c->models++;
+        c->requests += m->requests;
+        c->cold_starts += m->cold_starts;
+        c->delayed += m->colds - m->cold_starts;
+        c->wait_ms += m->wait_ms;
+        c->resident_mb_ms += m->resident_mb_ms;
+    }
+}
+
+//  Name of a class.
+const char *
+wp_eval_class_name (int class_id)
+{
+    static const char *names [WP_EVAL_CLASSES] = { "pinned", "high", "normal", "low" };
+    return class_id >= 0 && class_id < WP_EVAL_CLASSES? names [class_id]: "?";
 }
 
 //  Reason the run failed.
@@ -510,6 +586,14 @@ wp_eval_sim_is_resident (wp_eval_sim_t *self, uint32_t model)
 {
     assert (model < self->nmodels);
     return self->models [model].load_start >= 0;
+}
+
+//  True if the model is pinned.
+bool
+wp_eval_sim_is_pinned (wp_eval_sim_t *self, uint32_t model)
+{
+    assert (model < self->nmodels);
+    return self->models [model].pinned;
 }
 
 //  True if the model is loading.
@@ -583,7 +667,9 @@ static void
 s_unload (wp_eval_sim_t *self, uint32_t model, int64_t time)
 {
     s_model_t *m = &self->models [model];
-    self->resident_mb_ms += (uint64_t) m->memory_mb * (uint64_t) (time - m->load_start);
+    uint64_t charge = (uint64_t) m->memory_mb * (uint64_t) (time - m->load_start);
+    m->resident_mb_ms += charge;
+    self->resident_mb_ms += charge;
     self->resident_mb -= m->memory_mb;
     uint32_t last = self->resident [--self->nresident];
     self->resident [m->slot] = last;
@@ -602,6 +688,8 @@ wp_eval_sim_unload (wp_eval_sim_t *self, uint32_t model)
     s_model_t *m = &self->models [model];
     if (m->load_start < 0)
         return 1;
+    if (m->pinned)
+        return 2;
     if (self->now < m->load_end)
         return -1;
     s_unload (self, model, self->now);
@@ -616,6 +704,8 @@ wp_eval_sim_unload_at (wp_eval_sim_t *self, uint32_t model, int64_t time)
     s_model_t *m = &self->models [model];
     if (m->load_start < 0)
         return 1;
+    if (m->pinned)
+        return 2;
     if (time > self->now || time < m->load_end || time < m->last_request || time < m->last_touch)
         return -1;
     s_unload (self, model, time);

@@ -9,6 +9,15 @@
     be unloaded. A load ends at start + load_ms: a request at that very ms
     is warm.
 
+    Pins (the catalog's pin column) are part of the world, the same for
+    every policy: a pinned model is loaded at the start of the run (the
+    first request's time), its memory counts against the budget and in
+    resident_gb_s until the end, and nothing unloads it. It is not in the
+    resident list policies scan for victims (nor in their model-count
+    limits); wp_eval_sim_is_resident says true, wp_eval_sim_unload 2.
+    Priorities are no part of the world: a policy with a notion of value
+    reads them from the catalog.
+
     The driver feeds requests in time order (wp_eval_sim_request) and ends
     the run (wp_eval_sim_finish); the policy acts through the functions
     below marked "policy". Times are ms. See wp_eval_policy.h.
@@ -21,6 +30,23 @@
 #include "wp_eval_catalog.h"
 #include "wp_eval_future.h"
 #include "wp_eval_policy.h"
+
+//  Classes of models for the per-class figures (a pinned model is in
+//  WP_EVAL_CLASS_PINNED whatever its priority).
+typedef enum {
+    WP_EVAL_CLASS_PINNED = 0, WP_EVAL_CLASS_HIGH, WP_EVAL_CLASS_NORMAL, WP_EVAL_CLASS_LOW,
+    WP_EVAL_CLASSES
+} wp_eval_class_id_t;
+
+//  Figures of one class of models.
+typedef struct {
+    uint32_t models;            //  models of the class in the catalog
+    uint64_t requests;          //  their requests
+    uint64_t cold_starts;       //  their cold starts
+    uint64_t delayed;           //  their delayed requests
+    uint64_t wait_ms;           //  their wait, ms
+    uint64_t resident_mb_ms;    //  their residency, MB x ms
+} wp_eval_class_t;
 
 //  The metrics of EVAL.md section 3 for one run.
 typedef struct {
@@ -45,11 +71,18 @@ typedef struct {
     uint64_t state_bytes_peak;  //  peak bytes of policy state
     uint64_t resident_mb_ms;    //  resident_gb_s in exact MB x ms
     uint64_t wait_ms;           //  cold_wait_s in exact ms
+    bool by_class;              //  the catalog has pins or priorities
+    wp_eval_class_t classes [WP_EVAL_CLASSES];  //  figures per class of model
 } wp_eval_metrics_t;
+
+//  Name of a class ("pinned", "high", "normal", "low").
+const char *
+    wp_eval_class_name (int class_id);
 
 //  Create a world for one policy; the catalog and future are borrowed (the
 //  future may be NULL unless the policy needs it). budget_mb 0 = unbounded.
-//  timing: measure ns per policy event. NULL on failure with error set.
+//  timing: measure ns per policy event. NULL on failure with error set
+//  (also when the pinned models do not fit in the budget).
 wp_eval_sim_t *
     wp_eval_sim_new (wp_eval_catalog_t *catalog, int64_t budget_mb,
                      const wp_eval_policy_t *policy, double knob,
@@ -110,6 +143,10 @@ int64_t
 bool
     wp_eval_sim_is_resident (wp_eval_sim_t *self, uint32_t model);
 
+//  Policy: true if the model is pinned (resident all along, never unloaded).
+bool
+    wp_eval_sim_is_pinned (wp_eval_sim_t *self, uint32_t model);
+
 //  Policy: true if the model is resident and its load has not ended.
 bool
     wp_eval_sim_is_loading (wp_eval_sim_t *self, uint32_t model);
@@ -126,7 +163,8 @@ bool
 int64_t
     wp_eval_sim_last_request (wp_eval_sim_t *self, uint32_t model);
 
-//  Policy: number of resident models.
+//  Policy: number of resident models the policy may unload (pinned ones
+//  are not counted).
 size_t
     wp_eval_sim_resident_count (wp_eval_sim_t *self);
 
@@ -140,8 +178,8 @@ uint32_t
 int
     wp_eval_sim_prewarm (wp_eval_sim_t *self, uint32_t model);
 
-//  Policy: unload the model now. 0 unloaded, 1 not resident, -1 still
-//  loading (try again at wp_eval_sim_load_end).
+//  Policy: unload the model now. 0 unloaded, 1 not resident, 2 pinned
+//  (never unloaded), -1 still loading (try again at wp_eval_sim_load_end).
 int
     wp_eval_sim_unload (wp_eval_sim_t *self, uint32_t model);
 
@@ -150,7 +188,7 @@ int
 //  memory only up to that time. Used for expiries "idle for more than K":
 //  the model is still there for a request at exactly last + K, and leaves
 //  at that time if none came (the timer that notices fires 1 ms later).
-//  0 unloaded, 1 not resident, -1 time out of range.
+//  0 unloaded, 1 not resident, 2 pinned, -1 time out of range.
 int
     wp_eval_sim_unload_at (wp_eval_sim_t *self, uint32_t model, int64_t time);
 
