@@ -5,7 +5,8 @@
     pre-warm load ends before each request) and the model is not kept
     through the idle time; a user who always follows A with B gets B
     pre-warmed after A; the budget is never exceeded and the lowest-value
-    model goes first; the same input gives the same numbers.
+    model goes first; the same input gives the same numbers; the catalog's
+    priorities weight value and its pins stay resident.
     =========================================================================
 */
 #include "test_eval_util.h"
@@ -156,6 +157,72 @@ test_knob (void **state)
     assert_null (wp_eval_policy_find ("predictive:0", &knob, error));
 }
 
+//  Run two users asking for their model every 5 s at the same ms (A:
+//  model 0, B: model 1, so that only their settings tell them apart) and
+//  a third asking for model 2 every 7 minutes, between them, under a
+//  budget for two; return the metrics (by class of the catalog). Each
+//  cold start of model 2 cools A or B; the one cooled comes back within
+//  5 s and cools model 2 or the other.
+static wp_eval_metrics_t
+s_contention (wp_eval_catalog_t *catalog)
+{
+    wp_eval_sim_t *sim = s_sim ("predictive", catalog, 2100);
+    for (int64_t t = 60000; t < 12 * 3600000; t += 500) {
+        if (t % 5000 == 0) {
+            s_request (sim, t, 0, 0);
+            s_request (sim, t, 1, 1);
+        }
+        if (t % 420000 == 17500)
+            s_request (sim, t, 2, 2);
+        assert_true (wp_eval_sim_resident_mb (sim) <= 2100);
+    }
+    wp_eval_metrics_t m = s_finish (sim, 13 * 3600000);
+    wp_eval_sim_destroy (&sim);
+    return m;
+}
+
+//  Priorities weight value: under contention the high-priority model is
+//  kept and the low one pays the cold starts, whichever of two alike
+//  models is which (without priorities they share them).
+static void
+test_priority_weights_value (void **state)
+{
+    //  Model 2 loads fast: it is not protected by a long load when the one
+    //  cooled for it comes back (a model still loading cannot be unloaded,
+    //  so a slow one would turn the choice around).
+    uint32_t mem [3] = { 1000, 1000, 1000 }, load [3] = { 6000, 6000, 100 };
+    for (int swap = 0; swap < 2; swap++) {
+        wp_eval_catalog_t *catalog = test_catalog (3, mem, load);
+        wp_eval_catalog_set_priority (catalog, swap? 1: 0, 3);
+        wp_eval_catalog_set_priority (catalog, swap? 0: 1, 1);
+        wp_eval_metrics_t m = s_contention (catalog);
+        const wp_eval_class_t *high = &m.classes [WP_EVAL_CLASS_HIGH];
+        const wp_eval_class_t *low = &m.classes [WP_EVAL_CLASS_LOW];
+        assert_int_equal (high->requests, low->requests);
+        assert_true (high->wait_ms * 10 < low->wait_ms);
+        wp_eval_catalog_destroy (&catalog);
+    }
+}
+
+//  A pin in predictive: warm from the start, never cooled, its memory
+//  kept out of what the others share; its requests never wait.
+static void
+test_pin_reserved (void **state)
+{
+    uint32_t mem [3] = { 1000, 1000, 1000 }, load [3] = { 6000, 6000, 6000 };
+    wp_eval_catalog_t *catalog = test_catalog (3, mem, load);
+    wp_eval_catalog_set_pin (catalog, 2, true);
+    wp_eval_metrics_t m = s_contention (catalog);
+    const wp_eval_class_t *pinned = &m.classes [WP_EVAL_CLASS_PINNED];
+    const wp_eval_class_t *normal = &m.classes [WP_EVAL_CLASS_NORMAL];
+    assert_true (pinned->requests > 0);
+    assert_int_equal (pinned->wait_ms, 0);
+    assert_int_equal (pinned->resident_mb_ms, 1000ULL * (13 * 3600000 - 60000));
+    //  A and B share the one model's room left: they take turns.
+    assert_true (normal->cold_starts > 100);
+    wp_eval_catalog_destroy (&catalog);
+}
+
 int
 main (void)
 {
@@ -164,6 +231,8 @@ main (void)
         cmocka_unit_test (test_follower_prewarmed),
         cmocka_unit_test (test_budget_and_determinism),
         cmocka_unit_test (test_knob),
+        cmocka_unit_test (test_priority_weights_value),
+        cmocka_unit_test (test_pin_reserved),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

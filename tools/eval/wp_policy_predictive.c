@@ -17,6 +17,16 @@
     - the scheduler's next plan boundary is a timer (the actor's tick);
     - a cold start short of memory (make_room) cools the held models of
       lowest value (wait saved per MB, from the scheduler) first.
+    - the catalog's pin and priority columns are the models'
+      configuration settings: pinned models and models of low or high
+      priority go to the scheduler through wp_scheduler_configure, as the
+      scheduler actor passes a model section (the others, with the
+      defaults, through wp_scheduler_model, as before: same decisions).
+      A pinned model is the world's (resident from the start, never
+      unloaded, wp_eval_sim.h); the scheduler warms it at its first
+      decision, finds it resident, reserves its memory and never cools it.
+      A priority weights the model's value (low x 0.5, high x 2), which
+      orders what is cooled for room.
     Knob: prediction_threshold (the engine's cost trade-off and the
     scheduler's threshold), default 0.7. The analyzer keeps at most 16
     models per user and 1 M pairs, as in the service.
@@ -120,8 +130,20 @@ s_create (wp_eval_sim_t *sim, double knob)
     for (size_t i = 0; i < self->nmodels; i++) {
         const char *name = wp_eval_catalog_name (self->catalog, (uint32_t) i);
         uint32_t load_ms = wp_eval_catalog_load_ms (self->catalog, (uint32_t) i);
-        wp_scheduler_model (self->scheduler, name,
-                            wp_eval_catalog_memory_mb (self->catalog, (uint32_t) i), load_ms);
+        uint32_t memory_mb = wp_eval_catalog_memory_mb (self->catalog, (uint32_t) i);
+        bool pin = wp_eval_catalog_pinned (self->catalog, (uint32_t) i);
+        int priority = wp_eval_catalog_priority (self->catalog, (uint32_t) i);
+        if (pin || priority != 2) {
+            //  The model's settings, as the scheduler actor gives them from
+            //  its configuration section (wp_scheduler_configure).
+            wp_scheduler_settings_t settings = {
+                .memory_mb = memory_mb, .load_ms = load_ms,
+                .pin = pin, .priority = priority
+            };
+            wp_scheduler_configure (self->scheduler, name, &settings);
+        }
+        else
+            wp_scheduler_model (self->scheduler, name, memory_mb, load_ms);
         wp_engine_model (self->engine, name, load_ms);
     }
     return self;
