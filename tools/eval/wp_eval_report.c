@@ -73,7 +73,21 @@ s_json_row (FILE *out, const wp_eval_row_t *row, bool sweep)
     s_json_number (out, m->ns_per_event_mean, 1);
     fprintf (out, ",\"ns_per_event_p99\":");
     s_json_number (out, m->ns_per_event_p99, 0);
-    fprintf (out, ",\"state_bytes_peak\":%llu}", (unsigned long long) m->state_bytes_peak);
+    fprintf (out, ",\"state_bytes_peak\":%llu", (unsigned long long) m->state_bytes_peak);
+    if (m->by_class) {
+        fprintf (out, ",\"by_class\":{");
+        for (int c = 0; c < WP_EVAL_CLASSES; c++) {
+            const wp_eval_class_t *k = &m->classes [c];
+            fprintf (out, "%s\"%s\":{\"models\":%u,\"requests\":%llu,\"cold_starts\":%llu,"
+                     "\"delayed\":%llu,\"cold_wait_s\":%.3f,\"resident_gb_s\":%.3f}",
+                     c? ",": "", wp_eval_class_name (c), k->models,
+                     (unsigned long long) k->requests, (unsigned long long) k->cold_starts,
+                     (unsigned long long) k->delayed, (double) k->wait_ms / 1000.0,
+                     (double) k->resident_mb_ms / (1024.0 * 1000.0));
+        }
+        fprintf (out, "}");
+    }
+    fprintf (out, "}");
 }
 
 //  Print the rows as JSON.
@@ -158,6 +172,32 @@ wp_eval_report_table (FILE *out, const char *trace, int64_t budget_mb,
                       "cold_reduction (ollama)\n");
     fprintf (out, "p75_mcr = p75_model_cold_rate, useful_pw = useful_prewarms, "
                   "cold_red = cold_reduction, ns_* = ns_per_event_*, state_bytes = state_bytes_peak\n");
+    //  The catalog's pins and priorities: the same figures per class.
+    bool header = false;
+    for (size_t i = 0; i < count; i++) {
+        const wp_eval_row_t *row = &rows [i];
+        if (row->sweep || !row->metrics.by_class)
+            continue;
+        if (!header) {
+            fprintf (out, "\nby class of model (catalog pin / priority):\n");
+            fprintf (out, "%-20s %-7s %7s %10s %11s %10s %13s %16s\n", "policy", "class",
+                     "models", "requests", "cold_starts", "delayed", "cold_wait_s",
+                     "resident_gb_s");
+            header = true;
+        }
+        for (int c = 0; c < WP_EVAL_CLASSES; c++) {
+            const wp_eval_class_t *k = &row->metrics.classes [c];
+            if (!k->models)
+                continue;
+            char name [64];
+            snprintf (name, sizeof (name), "%s%s", row->name, row->implicit? "*": "");
+            fprintf (out, "%-20s %-7s %7u %10llu %11llu %10llu %13.3f %16.3f\n", name,
+                     wp_eval_class_name (c), k->models, (unsigned long long) k->requests,
+                     (unsigned long long) k->cold_starts, (unsigned long long) k->delayed,
+                     (double) k->wait_ms / 1000.0,
+                     (double) k->resident_mb_ms / (1024.0 * 1000.0));
+        }
+    }
 }
 
 //  Colours of the chart's lines.
