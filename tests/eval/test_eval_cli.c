@@ -107,6 +107,7 @@ test_outputs (void **state)
             fail_msg ("JSON lacks %s: %s", fields [i], out);
     assert_null (strstr (out, "\"name\":\"ollama\""));
     assert_null (strstr (out, "null"));
+    assert_null (strstr (out, "by_class"));     //  no pin or priority column
     FILE *file = fopen (svg, "r");
     assert_non_null (file);
     char head [256] = "";
@@ -125,12 +126,66 @@ test_outputs (void **state)
     test_remove_file (catalog);
 }
 
+//  A catalog with pins and priorities: figures by class in the JSON and
+//  the table; a bad value or column stops the run with file:line:column;
+//  pinned models larger than the budget are refused.
+static void
+test_settings (void **state)
+{
+    static char out [262144];
+    char *catalog = test_write_file (".csv",
+        "model,memory_mb,load_ms,pin,priority\na,1024,100,1,\nb,2048,200,0,high\nc,512,50,,\n");
+    char text [65536] = "timestamp_ms,user,model\n";
+    for (int i = 0; i < 300; i++) {
+        char line [64];
+        snprintf (line, sizeof (line), "%d,u%d,%c\n", i * 41000, i % 3, "abc" [i % 3]);
+        strcat (text, line);
+    }
+    char *trace = test_write_file (".csv", text);
+    char args [2048];
+    snprintf (args, sizeof (args), "--trace %s --catalog %s --budget-mb 4096 --policy lru:1 "
+              "--policy predictive --json --quiet", trace, catalog);
+    assert_int_equal (s_run (args, out, sizeof (out)), 0);
+    //  The pinned model is never cold, whatever the policy (even lru:1).
+    const char *want [] = { "\"by_class\":{\"pinned\":{\"models\":1,\"requests\":100,"
+                            "\"cold_starts\":0,\"delayed\":0,\"cold_wait_s\":0.000,",
+                            "\"high\":{\"models\":1,\"requests\":100,",
+                            "\"normal\":{\"models\":1,\"requests\":100,",
+                            "\"low\":{\"models\":0," };
+    for (size_t i = 0; i < sizeof (want) / sizeof (want [0]); i++)
+        if (!strstr (out, want [i]))
+            fail_msg ("JSON lacks %s: %s", want [i], out);
+    snprintf (args, sizeof (args), "--trace %s --catalog %s --budget-mb 4096 --policy lru:1 "
+              "--quiet", trace, catalog);
+    assert_int_equal (s_run (args, out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "by class of model"));
+    assert_non_null (strstr (out, "pinned"));
+    //  Pinned models must fit in the budget.
+    snprintf (args, sizeof (args), "--trace %s --catalog %s --budget-mb 1000 --policy lru:1 "
+              "--quiet", trace, catalog);
+    assert_int_equal (s_run (args, out, sizeof (out)), 1);
+    assert_non_null (strstr (out, "pinned models need 1024 MB, more than the budget of 1000 MB"));
+    test_remove_file (catalog);
+    //  A bad value: exit 1, file:line:column and the value.
+    catalog = test_write_file (".csv", "model,memory_mb,load_ms,priority\na,1,2,low\nb,1,2,top\n");
+    snprintf (args, sizeof (args), "--trace %s --catalog %s --budget-mb 0 --policy lru --quiet",
+              trace, catalog);
+    assert_int_equal (s_run (args, out, sizeof (out)), 1);
+    char expect [600];
+    snprintf (expect, sizeof (expect), "%s:3:4: bad value 'top' in field 'priority'", catalog);
+    if (!strstr (out, expect))
+        fail_msg ("output '%s' lacks '%s'", out, expect);
+    test_remove_file (catalog);
+    test_remove_file (trace);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_bad_arguments),
         cmocka_unit_test (test_outputs),
+        cmocka_unit_test (test_settings),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
