@@ -28,8 +28,10 @@
     loaded model now), wp_eval_sim_set_timer (be called back at a time with
     a model and a token), and reads the world with wp_eval_sim_now,
     _free_mb, _resident_mb, _loading_mb, _is_resident, _is_loading,
-    _load_end, _resident_count / _resident_model, and the catalog
-    (wp_eval_sim_catalog: memory_mb, load_ms, names). Only `oracle` may
+    _load_end, _is_pinned, _resident_count / _resident_model, and the
+    catalog (wp_eval_sim_catalog: memory_mb, load_ms, names, pin and
+    priority). A pinned model is the world's: resident all along, not in
+    the resident list, never unloaded (wp_eval_sim.h). Only `oracle` may
     read wp_eval_sim_future (it declares needs_future).
 
     Policies never read a clock or do I/O: same input, same decisions.
