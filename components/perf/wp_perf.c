@@ -22,7 +22,9 @@
 */
 
 #include "wp_perf.h"
+#include "wp_names.h"
 #include <czmq.h>
+#include <malloc.h>
 #include <math.h>
 
 //  Histogram: bucket 0 is [0, 1) ms, bucket i (1..S_TOP) is
@@ -40,7 +42,9 @@ _Static_assert (S_HEADER_SIZE + S_PAIR_SIZE * S_BUCKETS <= WP_PERF_RECORD_MAX,
                 "WP_PERF_RECORD_MAX too small");
 _Static_assert (sizeof (double) == sizeof (uint64_t), "double is not 64 bits");
 
-//  What we know about one model
+//  What we know about one model. The histogram is held as the window of
+//  buckets from the first to the last non-empty one (a model's loads
+//  span a few buckets, not 387): the same counts, so the same quantiles.
 
 typedef struct {
     uint64_t samples;               // successful warmups measured
@@ -49,25 +53,80 @@ typedef struct {
     uint32_t memory_mb;             // last measured memory, MiB
     uint32_t min_ms;                // shortest load seen (valid if samples)
     uint32_t max_ms;                // longest load seen (valid if samples)
-    uint32_t counts [S_BUCKETS];    // loads per bucket, saturating
+    uint16_t low;                   // bucket of counts [0]
+    uint16_t width;                 // buckets in the window, 0 none
+    union {
+        uint32_t one;               // the count when width is 1
+        uint32_t *many;             // the counts when width > 1 (owned)
+    } counts;                       // loads per bucket, saturating
 } s_model_t;
 
 //  Structure of our class
 
 struct _wp_perf_t {
-    zhashx_t *models;               // model name -> s_model_t
+    wp_names_t *names;              // model name -> id
+    s_model_t *models;              // per id
+    uint32_t models_cap;            // capacity of models []
     double alpha;                   // EMA weight of a new load time
     double bounds [S_TOP + 1];      // bounds [i] = S_GROWTH^i, upper bound
                                     // of bucket i, lower bound of i + 1
 };
 
-//  Free a model (zhashx destructor).
+//  The counts of a model's window.
+
+static inline uint32_t *
+s_counts (s_model_t *entry)
+{
+    return entry->width > 1 ? entry->counts.many : &entry->counts.one;
+}
+
+//  The count of bucket index (0 outside the window).
+
+static inline uint32_t
+s_count (s_model_t *entry, size_t index)
+{
+    if (index < entry->low || index >= (size_t) entry->low + entry->width)
+        return 0;
+    return s_counts (entry) [index - entry->low];
+}
+
+//  Widen a model's window to hold bucket index. 0, or -1 out of memory.
+
+static int
+s_widen (s_model_t *entry, size_t index)
+{
+    assert (index < S_BUCKETS);
+    if (entry->width == 0) {
+        entry->low = (uint16_t) index;
+        entry->width = 1;
+        entry->counts.one = 0;
+        return 0;
+    }
+    size_t low = entry->low, high = low + entry->width;     // [low, high)
+    if (index >= low && index < high)
+        return 0;
+    size_t new_low = index < low ? index : low;
+    size_t new_high = index >= high ? index + 1 : high;
+    uint32_t *many = (uint32_t *) calloc (new_high - new_low, sizeof (uint32_t));
+    if (!many)
+        return -1;
+    memcpy (many + (low - new_low), s_counts (entry), entry->width * sizeof (uint32_t));
+    if (entry->width > 1)
+        free (entry->counts.many);
+    entry->counts.many = many;
+    entry->low = (uint16_t) new_low;
+    entry->width = (uint16_t) (new_high - new_low);
+    return 0;
+}
+
+//  Free a model's window.
 
 static void
-s_model_free (void **item_p)
+s_clear (s_model_t *entry)
 {
-    free (*item_p);
-    *item_p = NULL;
+    if (entry->width > 1)
+        free (entry->counts.many);
+    entry->width = 0;
 }
 
 //  Create a performance predictor.
@@ -82,12 +141,11 @@ wp_perf_new (double alpha)
     wp_perf_t *self = (wp_perf_t *) calloc (1, sizeof (wp_perf_t));
     if (!self)
         return NULL;
-    self->models = zhashx_new ();
-    if (!self->models) {
+    self->names = wp_names_new ();
+    if (!self->names) {
         free (self);
         return NULL;
     }
-    zhashx_set_destructor (self->models, s_model_free);
     self->alpha = alpha;
     for (int index = 0; index <= S_TOP; index++)
         self->bounds [index] = pow (S_GROWTH, index);
@@ -102,7 +160,10 @@ wp_perf_destroy (wp_perf_t **self_p)
     assert (self_p);
     if (*self_p) {
         wp_perf_t *self = *self_p;
-        zhashx_destroy (&self->models);
+        for (uint32_t id = 0; id < wp_names_size (self->names); id++)
+            s_clear (&self->models [id]);
+        free (self->models);
+        wp_names_destroy (&self->names);
         free (self);
         *self_p = NULL;
     }
@@ -146,16 +207,37 @@ s_require (wp_perf_t *self, const char *model)
 {
     if (!s_valid_name (model))
         return NULL;
-    s_model_t *entry = (s_model_t *) zhashx_lookup (self->models, model);
-    if (entry)
-        return entry;
-    if (zhashx_size (self->models) >= WP_PERF_MAX_MODELS)
+    uint32_t id = wp_names_find (self->names, model);
+    if (id != WP_NAMES_NONE)
+        return &self->models [id];
+    uint32_t size = wp_names_size (self->names);
+    if (size >= WP_PERF_MAX_MODELS)
         return NULL;
-    entry = (s_model_t *) calloc (1, sizeof (s_model_t));
-    if (!entry)
+    if (size == self->models_cap) {
+        uint32_t cap = size < 16 ? 16 : size + size / 4;
+        if (cap > WP_PERF_MAX_MODELS)
+            cap = WP_PERF_MAX_MODELS;
+        s_model_t *models = (s_model_t *) realloc (self->models, cap * sizeof (s_model_t));
+        if (!models)
+            return NULL;
+        self->models = models;
+        self->models_cap = cap;
+    }
+    id = wp_names_add (self->names, model);
+    if (id == WP_NAMES_NONE)
         return NULL;
-    zhashx_insert (self->models, model, entry);
-    return entry;
+    assert (id == size);
+    memset (&self->models [id], 0, sizeof (s_model_t));
+    return &self->models [id];
+}
+
+//  The model's statistics, or NULL when unknown.
+
+static s_model_t *
+s_lookup (wp_perf_t *self, const char *model)
+{
+    uint32_t id = model ? wp_names_find (self->names, model) : WP_NAMES_NONE;
+    return id == WP_NAMES_NONE ? NULL : &self->models [id];
 }
 
 //  Learn from one finished warmup of model.
@@ -172,6 +254,9 @@ wp_perf_observe (wp_perf_t *self, const char *model, bool ok,
         entry->failures++;
         return 0;
     }
+    size_t bucket = s_bucket (self, duration_ms);
+    if (s_widen (entry, bucket))
+        return -1;
     if (entry->samples == 0) {
         entry->ema_ms = duration_ms;
         entry->min_ms = duration_ms;
@@ -185,7 +270,7 @@ wp_perf_observe (wp_perf_t *self, const char *model, bool ok,
             entry->max_ms = duration_ms;
     }
     entry->samples++;
-    uint32_t *count = &entry->counts [s_bucket (self, duration_ms)];
+    uint32_t *count = &s_counts (entry) [bucket - entry->low];
     if (*count < UINT32_MAX)
         (*count)++;
     if (memory_mb)
@@ -201,9 +286,10 @@ s_quantile (wp_perf_t *self, s_model_t *entry, double q)
     if (entry->samples == 0)
         return 0;
     //  Counts may have saturated: rank within what the histogram holds
+    const uint32_t *counts = s_counts (entry);
     uint64_t total = 0;
-    for (size_t index = 0; index < S_BUCKETS; index++)
-        total += entry->counts [index];
+    for (size_t slot = 0; slot < entry->width; slot++)
+        total += counts [slot];
     if (isnan (q) || q < 0)
         q = 0;
     if (q > 1)
@@ -218,13 +304,15 @@ s_quantile (wp_perf_t *self, s_model_t *entry, double q)
         return entry->min_ms;
     if (rank == total)
         return entry->max_ms;
-    size_t index = 0;
+    size_t slot = 0;
     uint64_t seen = 0;
-    for (index = 0; index < S_BUCKETS; index++) {
-        seen += entry->counts [index];
+    for (slot = 0; slot < entry->width; slot++) {
+        seen += counts [slot];
         if (seen >= rank)
             break;
     }
+    //  Past the window when the window is empty (cannot be: rank <= total)
+    size_t index = entry->low + slot;
     double value;
     if (index == 0)
         value = 0.5;
@@ -263,8 +351,7 @@ wp_perf_estimate (wp_perf_t *self, const char *model,
     assert (self);
     assert (estimate);
     memset (estimate, 0, sizeof (*estimate));
-    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
-                             : NULL;
+    s_model_t *entry = s_lookup (self, model);
     if (!entry)
         return -1;
     s_fill (self, entry, estimate);
@@ -277,8 +364,7 @@ double
 wp_perf_quantile_ms (wp_perf_t *self, const char *model, double q)
 {
     assert (self);
-    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
-                             : NULL;
+    s_model_t *entry = s_lookup (self, model);
     return entry ? s_quantile (self, entry, q) : 0;
 }
 
@@ -288,8 +374,7 @@ double
 wp_perf_expected_load_ms (wp_perf_t *self, const char *model, double default_ms)
 {
     assert (self);
-    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
-                             : NULL;
+    s_model_t *entry = s_lookup (self, model);
     if (!entry || entry->samples == 0)
         return default_ms;
     return s_quantile (self, entry, 0.90);
@@ -301,29 +386,31 @@ size_t
 wp_perf_size (wp_perf_t *self)
 {
     assert (self);
-    return zhashx_size (self->models);
+    return wp_names_size (self->names);
 }
 
-//  Bytes held: per model its statistics, name and table entry.
+//  Bytes held: the names, the statistics (capacity), and the windows
+//  wider than one bucket as allocated (with the allocator's header).
 
 size_t
 wp_perf_state_bytes (wp_perf_t *self)
 {
     assert (self);
-    size_t bytes = sizeof (*self);
-    for (s_model_t *entry = (s_model_t *) zhashx_first (self->models); entry;
-         entry = (s_model_t *) zhashx_next (self->models))
-        bytes += sizeof (s_model_t) + strlen ((const char *) zhashx_cursor (self->models)) + 1
-               + 48;
+    size_t bytes = sizeof (*self) + wp_names_bytes (self->names)
+                 + (size_t) self->models_cap * sizeof (s_model_t);
+    for (uint32_t id = 0; id < wp_names_size (self->names); id++)
+        if (self->models [id].width > 1)
+            bytes += malloc_usable_size (self->models [id].counts.many) + sizeof (size_t);
     return bytes;
 }
 
-//  Order model names (zlistx comparator).
+//  Order model ids by name (qsort_r comparator, arg is the names).
 
 static int
-s_compare_names (const void *one, const void *two)
+s_compare_ids (const void *one, const void *two, void *names)
 {
-    return strcmp ((const char *) one, (const char *) two);
+    return strcmp (wp_names_name ((wp_names_t *) names, *(const uint32_t *) one),
+                   wp_names_name ((wp_names_t *) names, *(const uint32_t *) two));
 }
 
 //  Call fn for every model, in name order.
@@ -333,24 +420,21 @@ wp_perf_iterate (wp_perf_t *self, wp_perf_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    //  A sorted copy of the names: fn may change the table
-    zlistx_t *names = zhashx_keys (self->models);
-    if (!names)
+    //  The ids sorted by name: fn may add models (names and ids stay)
+    uint32_t size = wp_names_size (self->names);
+    uint32_t *ids = (uint32_t *) malloc ((size ? size : 1) * sizeof (uint32_t));
+    if (!ids)
         return -1;
-    zlistx_set_comparator (names, s_compare_names);
-    zlistx_sort (names);
+    for (uint32_t id = 0; id < size; id++)
+        ids [id] = id;
+    qsort_r (ids, size, sizeof (uint32_t), s_compare_ids, self->names);
     int rc = 0;
-    const char *name = (const char *) zlistx_first (names);
-    while (name && rc == 0) {
-        s_model_t *entry = (s_model_t *) zhashx_lookup (self->models, name);
-        if (entry) {
-            wp_perf_estimate_t estimate;
-            s_fill (self, entry, &estimate);
-            rc = fn (name, &estimate, arg);
-        }
-        name = (const char *) zlistx_next (names);
+    for (uint32_t i = 0; i < size && rc == 0; i++) {
+        wp_perf_estimate_t estimate;
+        s_fill (self, &self->models [ids [i]], &estimate);
+        rc = fn (wp_names_name (self->names, ids [i]), &estimate, arg);
     }
-    zlistx_destroy (&names);
+    free (ids);
     return rc;
 }
 
@@ -428,13 +512,13 @@ wp_perf_encode (wp_perf_t *self, const char *model, void *buffer,
 {
     assert (self);
     assert (buffer);
-    s_model_t *entry = model ? (s_model_t *) zhashx_lookup (self->models, model)
-                             : NULL;
+    s_model_t *entry = s_lookup (self, model);
     if (!entry)
         return -1;
+    const uint32_t *counts = s_counts (entry);
     uint16_t nonzero = 0;
-    for (size_t index = 0; index < S_BUCKETS; index++)
-        if (entry->counts [index])
+    for (size_t slot = 0; slot < entry->width; slot++)
+        if (counts [slot])
             nonzero++;
     size_t size = S_HEADER_SIZE + S_PAIR_SIZE * (size_t) nonzero;
     if (size > capacity)
@@ -454,20 +538,21 @@ wp_perf_encode (wp_perf_t *self, const char *model, void *buffer,
     p = s_put_u32 (p, entry->samples ? entry->min_ms : 0);
     p = s_put_u32 (p, entry->samples ? entry->max_ms : 0);
     p = s_put_u16 (p, nonzero);
-    for (size_t index = 0; index < S_BUCKETS; index++)
-        if (entry->counts [index]) {
-            p = s_put_u16 (p, (uint16_t) index);
-            p = s_put_u32 (p, entry->counts [index]);
+    for (size_t slot = 0; slot < entry->width; slot++)
+        if (counts [slot]) {
+            p = s_put_u16 (p, (uint16_t) (entry->low + slot));
+            p = s_put_u32 (p, counts [slot]);
         }
     assert ((size_t) (p - (uint8_t *) buffer) == size);
     return (int) size;
 }
 
-//  Read and check a record into *entry. Returns 0 or -1.
+//  Read and check a record into *entry (its window empty) and counts
+//  (S_BUCKETS, zeroed). Returns 0 or -1.
 
 static int
 s_parse_record (wp_perf_t *self, const uint8_t *data, size_t len,
-                s_model_t *entry)
+                s_model_t *entry, uint32_t *counts)
 {
     if (len < S_HEADER_SIZE)
         return -1;
@@ -498,7 +583,7 @@ s_parse_record (wp_perf_t *self, const uint8_t *data, size_t len,
         if (first < 0)
             first = index;
         last = index;
-        entry->counts [index] = count;
+        counts [index] = count;
         total += count;
         saturated |= count == UINT32_MAX;
     }
@@ -536,19 +621,27 @@ wp_perf_decode (wp_perf_t *self, const char *model, const void *data,
     assert (self);
     if (!data)
         return -1;
-    s_model_t *parsed = (s_model_t *) calloc (1, sizeof (s_model_t));
-    if (!parsed)
+    s_model_t parsed;
+    memset (&parsed, 0, sizeof parsed);
+    uint32_t *counts = (uint32_t *) calloc (S_BUCKETS, sizeof (uint32_t));
+    if (!counts)
         return -1;
-    if (s_parse_record (self, (const uint8_t *) data, len, parsed)) {
-        free (parsed);
-        return -1;
-    }
-    s_model_t *entry = s_require (self, model);
+    int rc = s_parse_record (self, (const uint8_t *) data, len, &parsed, counts);
+    //  The window: from the first to the last non-empty bucket
+    for (size_t index = 0; index < S_BUCKETS && rc == 0; index++)
+        if (counts [index]) {
+            if (s_widen (&parsed, index))
+                rc = -1;
+            else
+                s_counts (&parsed) [index - parsed.low] = counts [index];
+        }
+    free (counts);
+    s_model_t *entry = rc ? NULL : s_require (self, model);
     if (!entry) {
-        free (parsed);
+        s_clear (&parsed);
         return -1;
     }
-    *entry = *parsed;
-    free (parsed);
+    s_clear (entry);
+    *entry = parsed;
     return 0;
 }

@@ -8,7 +8,9 @@
 
     The histogram has fixed log buckets: [0, 1) ms, then buckets growing by
     a factor of 1.04 from 1 ms up to 1.04^385 ms (about 60.2 minutes), then
-    one bucket for anything longer: 387 counters per model. A quantile is
+    one bucket for anything longer: 387 buckets, of which a model holds
+    the window from its first to its last non-empty one (one counter when
+    its loads all take about the same time). A quantile is
     the geometric middle of the bucket holding the nearest-rank sample,
     kept within the smallest and largest load seen. So for loads between
     1 ms and 1 hour a quantile is within WP_PERF_REL_ERROR (sqrt(1.04) - 1,
@@ -18,7 +20,7 @@
     (no decay); the EMA follows recent loads.
 
     Plain C, no I/O. Bounded: at most WP_PERF_MAX_MODELS models, names of
-    at most WP_PERF_NAME_MAX bytes (copied). Records for persistence are
+    at most WP_PERF_NAME_MAX bytes (copied once, into a wp_names table). Records for persistence are
     at most WP_PERF_RECORD_MAX bytes (layout in wp_perf.c).
     =========================================================================
 */
