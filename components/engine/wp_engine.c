@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include <math.h>
 #include "wp_engine.h"
+#include "wp_names.h"
 
 #define PRIOR_WEIGHT 2.0        //  pseudo observations of the population prior
 #define RECENT_SHARE 0.5        //  weight of the recent idle times in a plan
@@ -13,7 +14,7 @@
 #define BREAK_EVEN_SCALE 4.0    //  break_even = horizon x odds against x this
 #define FEATURE_CLIP 8.0        //  |logit| features are clipped to this
 #define BURST_CAP 8.0           //  at most this many delayed requests per load
-#define TABLE_MIN 256           //  smallest learning table, entries
+#define TABLE_MIN 256           //  smallest learning table index, slots
 #define PROBE_MAX 8             //  a full table replaces after this many probes
 
 //  Features: bias, histogram logit, Markov next, Markov next2, co-use,
@@ -40,31 +41,23 @@ typedef struct {
     float gap_q [WP_ENGINE_QUANTILES];  //  its quantiles
 } entry_t;
 
-//  A model's load time.
-typedef struct {
-    uint32_t load_ms;
-} model_t;
-
 struct _wp_engine_t {
     wp_engine_opts_t opts;      //  effective options
     double horizon_ms;          //  horizon, ms
     double break_even_ms;       //  cost of a cold start in resident ms
     double w [WP_ENGINE_FEATURES];  //  ensemble weights
     uint64_t updates;           //  training steps so far
-    entry_t *table;             //  pairs, open addressing
-    uint32_t mask;              //  table size - 1
+    uint32_t *slots;            //  pairs: index of entries + 1 (0 empty),
+                                //  open addressing, at most half full
+    uint32_t mask;              //  slots - 1
+    entry_t *entries;           //  the pairs' entries, dense
     uint32_t used;              //  entries in use
-    zhashx_t *models;           //  name -> model_t
+    uint32_t entries_cap;       //  capacity of entries []
+    wp_names_t *names;          //  model name -> id
+    uint32_t *load_ms;          //  per model id: its load time, ms
+    uint32_t load_cap;          //  capacity of load_ms []
     uint32_t generation;        //  bumps when a load time changes (never 0)
 };
-
-//  Destructor of model entries.
-static void
-s_model_free (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
 
 //  Create an engine.
 wp_engine_t *
@@ -95,11 +88,11 @@ wp_engine_new (const wp_engine_opts_t *opts)
     self->break_even_ms = self->horizon_ms * (1 - thr) / thr * BREAK_EVEN_SCALE;
     memcpy (self->w, s_w_init, sizeof self->w);
     self->mask = TABLE_MIN - 1;
-    self->table = (entry_t *) calloc (TABLE_MIN, sizeof (entry_t));
-    assert (self->table);
-    self->models = zhashx_new ();
+    self->slots = (uint32_t *) calloc (TABLE_MIN, sizeof (uint32_t));
+    assert (self->slots);
+    self->names = wp_names_new ();
+    assert (self->names);
     self->generation = 1;
-    zhashx_set_destructor (self->models, s_model_free);
     return self;
 }
 
@@ -111,8 +104,10 @@ wp_engine_destroy (wp_engine_t **self_p)
     wp_engine_t *self = *self_p;
     if (!self)
         return;
-    free (self->table);
-    zhashx_destroy (&self->models);
+    free (self->slots);
+    free (self->entries);
+    free (self->load_ms);
+    wp_names_destroy (&self->names);
     free (self);
     *self_p = NULL;
 }
@@ -124,14 +119,22 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
     assert (self && name);
     if (!load_ms)
         return;
-    model_t *model = (model_t *) zhashx_lookup (self->models, name);
-    if (!model) {
-        model = (model_t *) zmalloc (sizeof (model_t));
-        assert (model);
-        zhashx_insert (self->models, name, model);
+    uint32_t id = wp_names_find (self->names, name);
+    if (id == WP_NAMES_NONE) {
+        uint32_t size = wp_names_size (self->names);
+        if (size == self->load_cap) {
+            self->load_cap = size < 16 ? 16 : size + size / 8;
+            self->load_ms = (uint32_t *) realloc (self->load_ms,
+                                                  self->load_cap * sizeof (uint32_t));
+            assert (self->load_ms);
+        }
+        id = wp_names_add (self->names, name);
+        if (id == WP_NAMES_NONE)
+            return;         //  an empty or over-long name: never asked for
+        self->load_ms [id] = 0;
     }
-    if (model->load_ms != load_ms) {
-        model->load_ms = load_ms;
+    if (self->load_ms [id] != load_ms) {
+        self->load_ms [id] = load_ms;
         self->generation = self->generation + 1 ? self->generation + 1 : 1;
     }
 }
@@ -140,8 +143,8 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
 static uint32_t
 s_load_ms (wp_engine_t *self, const char *name)
 {
-    model_t *model = (model_t *) zhashx_lookup (self->models, name);
-    return model ? model->load_ms : self->opts.default_load_ms;
+    uint32_t id = wp_names_find (self->names, name);
+    return id != WP_NAMES_NONE ? self->load_ms [id] : self->opts.default_load_ms;
 }
 
 //  Mix a 64-bit value (splitmix64 finaliser).
@@ -167,51 +170,56 @@ s_key (uint64_t user, const char *model)
     return key ? key : 1;
 }
 
-//  Rebuild the table at twice the size.
+//  Rebuild the index at twice the size.
 static void
 s_grow (wp_engine_t *self)
 {
-    uint32_t old_size = self->mask + 1;
-    entry_t *old = self->table;
-    self->table = (entry_t *) calloc ((size_t) old_size * 2, sizeof (entry_t));
-    assert (self->table);
-    self->mask = old_size * 2 - 1;
-    for (uint32_t i = 0; i < old_size; i++) {
-        if (!old [i].key)
-            continue;
-        uint32_t j = (uint32_t) old [i].key & self->mask;
-        while (self->table [j].key)
+    uint32_t size = (self->mask + 1) * 2;
+    free (self->slots);
+    self->slots = (uint32_t *) calloc (size, sizeof (uint32_t));
+    assert (self->slots);
+    self->mask = size - 1;
+    for (uint32_t e = 0; e < self->used; e++) {
+        uint32_t j = (uint32_t) self->entries [e].key & self->mask;
+        while (self->slots [j])
             j = (j + 1) & self->mask;
-        self->table [j] = old [i];
+        self->slots [j] = e + 1;
     }
-    free (old);
 }
 
-//  The entry of a pair, created empty if missing (a full table at its
+//  The entry of a pair, created empty if missing (a full index at its
 //  bound gives up the entry at the pair's home slot).
 static entry_t *
 s_entry (wp_engine_t *self, uint64_t key)
 {
     uint32_t home = (uint32_t) key & self->mask;
     for (uint32_t probe = 0; probe <= self->mask; probe++) {
-        entry_t *entry = &self->table [(home + probe) & self->mask];
-        if (entry->key == key)
-            return entry;
-        if (!entry->key) {
+        uint32_t *slot = &self->slots [(home + probe) & self->mask];
+        if (*slot && self->entries [*slot - 1].key == key)
+            return &self->entries [*slot - 1];
+        if (!*slot) {
             if ((self->used + 1) * 2 > self->mask + 1
                 && (self->mask + 1) / 2 < self->opts.max_pairs) {
                 s_grow (self);
                 return s_entry (self, key);
             }
+            if (self->used == self->entries_cap) {
+                //  Grow by an eighth: little capacity held unused
+                uint32_t cap = self->used < 64 ? 64 : self->used + self->used / 8;
+                self->entries = (entry_t *) realloc (self->entries, cap * sizeof (entry_t));
+                assert (self->entries);
+                self->entries_cap = cap;
+            }
+            *slot = ++self->used;
+            entry_t *entry = &self->entries [*slot - 1];
             memset (entry, 0, sizeof *entry);
             entry->key = key;
-            self->used++;
             return entry;
         }
         if (probe >= PROBE_MAX && (self->mask + 1) / 2 >= self->opts.max_pairs)
             break;
     }
-    entry_t *entry = &self->table [home];
+    entry_t *entry = &self->entries [self->slots [home] - 1];
     memset (entry, 0, sizeof *entry);
     entry->key = key;
     return entry;
@@ -714,6 +722,7 @@ wp_engine_weights (wp_engine_t *self, uint64_t *updates)
 size_t
 wp_engine_state_bytes (wp_engine_t *self)
 {
-    return sizeof *self + ((size_t) self->mask + 1) * sizeof (entry_t)
-         + zhashx_size (self->models) * (sizeof (model_t) + 64);
+    return sizeof *self + ((size_t) self->mask + 1) * sizeof (uint32_t)
+         + (size_t) self->entries_cap * sizeof (entry_t) + wp_names_bytes (self->names)
+         + (size_t) self->load_cap * sizeof (uint32_t);
 }
