@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include <math.h>
 #include "wp_analyzer.h"
+#include "wp_names.h"
 #include "wp_util.h"
 
 #define NONE UINT32_MAX
@@ -59,6 +60,7 @@ typedef struct {
     uint64_t user;          //  user hash
     uint32_t model;         //  model id
     uint32_t user_slot;     //  index of the user in users[]
+    uint32_t user_next;     //  the user's next pair (less recent), NONE last
     uint64_t count;         //  requests
     uint64_t first_ms;      //  first request
     uint64_t last_ms;       //  last request
@@ -86,21 +88,21 @@ typedef struct {
 
 _Static_assert (sizeof (pair_t) <= 640, "a pair must stay well under 1 KiB");
 
-//  One user: their pairs, most recently used first.
+//  One user: their pairs, most recently used first, as a list through
+//  the pairs (pair.user_next).
 typedef struct {
     uint64_t hash;                              //  user hash
     uint64_t last_ms;                           //  their latest request
     uint32_t last_model;                        //  its model, NONE if none
     uint32_t prev_model;                        //  the distinct model before
-    uint8_t n;                                  //  pairs in list
+    uint32_t head;                              //  most recent pair, NONE none
+    uint8_t n;                                  //  pairs in the list
     bool used;                                  //  slot holds a user
-    uint32_t list [WP_ANALYZER_USER_MODELS_MAX];//  pair indices
 } user_t;
 
 //  One model.
 typedef struct {
-    char *name;             //  owned
-    uint64_t name_hash;     //  FNV-1a of the name (links in records)
+    const char *name;       //  borrowed from the names table
     uint64_t count;         //  all users' requests
     uint64_t last_ms;       //  last request
     float hist_total;       //  sum of hist
@@ -133,23 +135,24 @@ struct _wp_analyzer_t {
     uint64_t global_at;         //  time the global histogram was aged to
     float global_total;         //  sum of global
     float global [WP_IDLE_BINS];//  aged idle times of all pairs
-    itab_t name_index;          //  model name hash -> model id (slots id + 1)
     pair_t *pairs;              //  pair slab
     uint32_t pairs_cap;         //  slab size (max_pairs)
     uint32_t pairs_used;        //  live pairs
     uint32_t *pair_free;        //  free slab indices (stack)
     uint32_t pair_free_n;
     uint32_t pairs_top;         //  slab indices below this were handed out
+    uint32_t pairs_slab;        //  slab capacity
     itab_t pair_index;          //  (user, model) -> pair
     user_t *users;              //  user slab (same capacity as pairs)
     uint32_t users_used;
     uint32_t *user_free;
     uint32_t user_free_n;
     uint32_t users_top;
+    uint32_t users_slab;        //  slab capacity
     itab_t user_index;          //  user hash -> user
     model_t *models;            //  models by id
     uint32_t n_models, models_cap;
-    zhashx_t *model_ids;        //  name -> id + 1
+    wp_names_t *names;          //  model name -> id
     deleted_t *deleted;         //  evicted pairs to delete in the store
     size_t n_deleted, deleted_cap;
     uint32_t *dirty;            //  pairs changed since the last drain (may
@@ -269,7 +272,6 @@ wp_analyzer_new (const wp_analyzer_opts_t *opts)
     self->hist_tau_ms = self->opts.hist_half_life_s * 1000.0 / M_LN2;
     self->model_tau_ms = 4 * self->hist_tau_ms;
     self->global_tau_ms = 28 * self->hist_tau_ms;
-    s_itab_init (&self->name_index, 16);
     self->pairs_cap = self->opts.max_pairs;
     //  Slabs grow on demand; tables are sized for the bound up front only
     //  when it is small, else they grow with the slabs.
@@ -277,7 +279,8 @@ wp_analyzer_new (const wp_analyzer_opts_t *opts)
     self->users = NULL;
     s_itab_init (&self->pair_index, 64);
     s_itab_init (&self->user_index, 64);
-    self->model_ids = zhashx_new ();
+    self->names = wp_names_new ();
+    assert (self->names);
     return self;
 }
 
@@ -289,17 +292,14 @@ wp_analyzer_destroy (wp_analyzer_t **self_p)
     wp_analyzer_t *self = *self_p;
     if (!self)
         return;
-    for (uint32_t i = 0; i < self->n_models; i++)
-        free (self->models [i].name);
     free (self->models);
-    zhashx_destroy (&self->model_ids);
+    wp_names_destroy (&self->names);
     free (self->pairs);
     free (self->pair_free);
     free (self->users);
     free (self->user_free);
     free (self->pair_index.slots);
     free (self->user_index.slots);
-    free (self->name_index.slots);
     free (self->deleted);
     free (self->dirty);
     free (self);
@@ -327,99 +327,81 @@ s_itab_grow (wp_analyzer_t *self, itab_t *t, bool pairs)
     free (old);
 }
 
-//  FNV-1a hash of a model name (what records use to name a linked model).
+//  FNV-1a hash of a model's name (what records use to name a linked model).
 static uint64_t
-s_fnv1a (const char *name)
+s_name_hash (wp_analyzer_t *self, uint32_t model)
 {
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (const uint8_t *c = (const uint8_t *) name; *c; c++)
-        hash = (hash ^ *c) * 0x100000001b3ULL;
-    return hash;
+    return wp_names_fnv1a (self->models [model].name);
 }
 
-//  Remember a model by its name hash (the first model with a hash wins).
-static void
-s_name_insert (wp_analyzer_t *self, uint64_t hash, uint32_t id)
-{
-    itab_t *t = &self->name_index;
-    if ((self->n_models + 1) * 2 > t->mask) {
-        uint32_t size = (t->mask + 1) * 2;
-        free (t->slots);
-        t->slots = (uint32_t *) calloc (size, sizeof (uint32_t));
-        assert (t->slots);
-        t->mask = size - 1;
-        for (uint32_t m = 0; m < self->n_models; m++) {
-            uint32_t i = (uint32_t) s_mix (self->models [m].name_hash) & t->mask;
-            while (t->slots [i])
-                i = (i + 1) & t->mask;
-            t->slots [i] = m + 1;
-        }
-    }
-    uint32_t i = (uint32_t) s_mix (hash) & t->mask;
-    while (t->slots [i]) {
-        if (self->models [t->slots [i] - 1].name_hash == hash)
-            return;
-        i = (i + 1) & t->mask;
-    }
-    t->slots [i] = id + 1;
-}
-
-//  Model id of a name hash, NONE if no such model.
+//  Model id of a name hash (the first model with the hash), NONE if none.
 static uint32_t
 s_name_lookup (wp_analyzer_t *self, uint64_t hash)
 {
-    itab_t *t = &self->name_index;
-    uint32_t i = (uint32_t) s_mix (hash) & t->mask;
-    while (t->slots [i]) {
-        if (self->models [t->slots [i] - 1].name_hash == hash)
-            return t->slots [i] - 1;
-        i = (i + 1) & t->mask;
-    }
-    return NONE;
+    uint32_t id = wp_names_find_hash (self->names, hash);
+    return id == WP_NAMES_NONE ? NONE : id;
 }
 
 //  Id of a model, creating it. Returns NONE for a bad name.
 static uint32_t
 s_model_id (wp_analyzer_t *self, const char *name, bool create)
 {
-    void *found = zhashx_lookup (self->model_ids, name);
-    if (found)
-        return (uint32_t) (uintptr_t) found - 1;
-    size_t len = strlen (name);
-    if (!create || len == 0 || len > MODEL_NAME_MAX)
+    uint32_t id = wp_names_find (self->names, name);
+    if (id != WP_NAMES_NONE)
+        return id;
+    if (!create)
         return NONE;
     if (self->n_models == self->models_cap) {
-        self->models_cap = self->models_cap ? self->models_cap * 2 : 16;
+        self->models_cap = self->models_cap < 16 ? 16 : self->models_cap + self->models_cap / 8;
         self->models = (model_t *) realloc (self->models,
                                             self->models_cap * sizeof (model_t));
         assert (self->models);
     }
-    model_t *model = &self->models [self->n_models];
+    id = wp_names_add (self->names, name);
+    if (id == WP_NAMES_NONE)
+        return NONE;
+    assert (id == self->n_models);
+    model_t *model = &self->models [id];
     memset (model, 0, sizeof *model);
-    model->name = strdup (name);
-    assert (model->name);
-    model->name_hash = s_fnv1a (name);
-    zhashx_insert (self->model_ids, name, (void *) (uintptr_t) (self->n_models + 1));
-    s_name_insert (self, model->name_hash, self->n_models);
+    model->name = wp_names_name (self->names, id);
     return self->n_models++;
 }
 
 //  Grow a slab of `size`-byte items to hold one more at index top.
 static void *
-s_slab_reserve (void *slab, uint32_t top, size_t size)
+s_slab_reserve (void *slab, uint32_t top, uint32_t *capacity, size_t size)
 {
-    //  Capacity is 64, then doubles each time it is reached.
-    uint32_t capacity;
-    if (top == 0)
-        capacity = 64;
-    else
-    if (top >= 64 && (top & (top - 1)) == 0)
-        capacity = top * 2;
-    else
+    if (top < *capacity)
         return slab;
-    void *grown = realloc (slab, (size_t) capacity * size);
+    //  64, then an eighth more each time: little capacity held unused
+    //  (realloc of a large block remaps pages, it does not copy them)
+    *capacity = top < 64 ? 64 : top + top / 8;
+    void *grown = realloc (slab, (size_t) *capacity * size);
     assert (grown);
     return grown;
+}
+
+//  Take pair p out of its user's list (it must be in it).
+static void
+s_list_remove (wp_analyzer_t *self, user_t *user, uint32_t p)
+{
+    uint32_t *link = &user->head;
+    while (*link != p) {
+        assert (*link != NONE);
+        link = &self->pairs [*link].user_next;
+    }
+    *link = self->pairs [p].user_next;
+    self->pairs [p].user_next = NONE;
+    user->n--;
+}
+
+//  Put pair p first in its user's list.
+static void
+s_list_push (wp_analyzer_t *self, user_t *user, uint32_t p)
+{
+    self->pairs [p].user_next = user->head;
+    user->head = p;
+    user->n++;
 }
 
 //  Remove pair index p from its user's list.
@@ -427,13 +409,7 @@ static void
 s_user_unlink (wp_analyzer_t *self, uint32_t p)
 {
     user_t *user = &self->users [self->pairs [p].user_slot];
-    for (uint8_t i = 0; i < user->n; i++)
-        if (user->list [i] == p) {
-            memmove (&user->list [i], &user->list [i + 1],
-                     (size_t) (user->n - i - 1) * sizeof (uint32_t));
-            user->n--;
-            break;
-        }
+    s_list_remove (self, user, p);
     if (user->n == 0) {
         uint32_t index = self->pairs [p].user_slot;
         s_itab_remove (self, &self->user_index, s_user_slot (self, user->hash), false);
@@ -500,7 +476,8 @@ s_user (wp_analyzer_t *self, uint64_t hash)
     if (self->user_free_n)
         index = self->user_free [--self->user_free_n];
     else {
-        self->users = (user_t *) s_slab_reserve (self->users, self->users_top, sizeof (user_t));
+        self->users = (user_t *) s_slab_reserve (self->users, self->users_top, &self->users_slab,
+                                                   sizeof (user_t));
         index = self->users_top++;
     }
     user_t *user = &self->users [index];
@@ -508,6 +485,7 @@ s_user (wp_analyzer_t *self, uint64_t hash)
     user->hash = hash;
     user->last_model = NONE;
     user->prev_model = NONE;
+    user->head = NONE;
     user->used = true;
     self->users_used++;
     self->user_index.slots [slot] = index + 1;
@@ -532,14 +510,18 @@ s_pair (wp_analyzer_t *self, uint64_t hash, uint32_t model)
         uint32_t u = s_user (self, hash);
         //  The user's own bound: drop their least recently used model.
         if (self->users [u].n >= self->opts.max_user_models) {
-            s_evict (self, self->users [u].list [self->users [u].n - 1]);
+            uint32_t last = self->users [u].head;
+            while (self->pairs [last].user_next != NONE)
+                last = self->pairs [last].user_next;
+            s_evict (self, last);
             u = s_user (self, hash);
             slot = s_pair_slot (self, hash, model);
         }
         if (self->pair_free_n)
             p = self->pair_free [--self->pair_free_n];
         else {
-            self->pairs = (pair_t *) s_slab_reserve (self->pairs, self->pairs_top, sizeof (pair_t));
+            self->pairs = (pair_t *) s_slab_reserve (self->pairs, self->pairs_top, &self->pairs_slab,
+                                                       sizeof (pair_t));
             p = self->pairs_top++;
         }
         pair_t *pair = &self->pairs [p];
@@ -552,20 +534,15 @@ s_pair (wp_analyzer_t *self, uint64_t hash, uint32_t model)
         self->pair_index.slots [slot] = p + 1;
         if (self->pairs_used * 2 > self->pair_index.mask)
             s_itab_grow (self, &self->pair_index, true);
-        user_t *user = &self->users [u];
-        memmove (&user->list [1], &user->list [0], user->n * sizeof (uint32_t));
-        user->list [0] = p;
-        user->n++;
+        s_list_push (self, &self->users [u], p);
         return p;
     }
     //  Move to the front of the user's list.
     user_t *user = &self->users [self->pairs [p].user_slot];
-    for (uint8_t i = 0; i < user->n; i++)
-        if (user->list [i] == p) {
-            memmove (&user->list [1], &user->list [0], i * sizeof (uint32_t));
-            user->list [0] = p;
-            break;
-        }
+    if (user->head != p) {
+        s_list_remove (self, user, p);
+        s_list_push (self, user, p);
+    }
     return p;
 }
 
@@ -951,8 +928,8 @@ wp_analyzer_pattern (wp_analyzer_t *self, uint64_t user_hash, uint64_t now_ms,
         return 0;
     const user_t *user = &self->users [self->user_index.slots [slot] - 1];
     size_t n = 0;
-    for (uint8_t i = 0; i < user->n && n < capacity; i++)
-        s_fill (self, &self->pairs [user->list [i]], now_ms, &out [n++]);
+    for (uint32_t p = user->head; p != NONE && n < capacity; p = self->pairs [p].user_next)
+        s_fill (self, &self->pairs [p], now_ms, &out [n++]);
     return n;
 }
 
@@ -1010,17 +987,11 @@ size_t
 wp_analyzer_state_bytes (wp_analyzer_t *self)
 {
     size_t bytes = sizeof *self;
-    uint32_t pair_cap = self->pairs_top ? 64 : 0, user_cap = self->users_top ? 64 : 0;
-    while (pair_cap && pair_cap < self->pairs_top)
-        pair_cap *= 2;
-    while (user_cap && user_cap < self->users_top)
-        user_cap *= 2;
-    bytes += (size_t) pair_cap * sizeof (pair_t) + (size_t) user_cap * sizeof (user_t);
+    bytes += (size_t) self->pairs_slab * sizeof (pair_t)
+           + (size_t) self->users_slab * sizeof (user_t);
     bytes += ((size_t) self->pair_index.mask + 1 + self->user_index.mask + 1) * sizeof (uint32_t);
     bytes += (size_t) self->models_cap * sizeof (model_t);
-    bytes += ((size_t) self->name_index.mask + 1) * sizeof (uint32_t);
-    for (uint32_t i = 0; i < self->n_models; i++)
-        bytes += strlen (self->models [i].name) + 1 + 64;   //  name + hash entry
+    bytes += wp_names_bytes (self->names);
     bytes += (self->pair_free_n + self->user_free_n) * sizeof (uint32_t);
     bytes += (size_t) self->dirty_cap * sizeof (uint32_t);
     return bytes;
@@ -1116,19 +1087,19 @@ s_encode_pair (wp_analyzer_t *self, const pair_t *pair, uint8_t *value)
         s_put_u16 (value + 344 + 2 * i, pair->dow [i]);
     for (int i = 0; i < pair->n_next; i++) {
         uint8_t *at = value + 358 + 16 * i;
-        wp_put_u64 (at, self->models [pair->next [i].model].name_hash);
+        wp_put_u64 (at, s_name_hash (self, pair->next [i].model));
         s_put_f32 (at + 8, pair->next [i].weight);
         s_put_f32 (at + 12, pair->next [i].delay_ms);
     }
     for (int i = 0; i < pair->n_next2; i++) {
         uint8_t *at = value + 422 + 20 * i;
-        wp_put_u64 (at, self->models [pair->next2 [i].prev].name_hash);
-        wp_put_u64 (at + 8, self->models [pair->next2 [i].next].name_hash);
+        wp_put_u64 (at, s_name_hash (self, pair->next2 [i].prev));
+        wp_put_u64 (at + 8, s_name_hash (self, pair->next2 [i].next));
         s_put_f32 (at + 16, pair->next2 [i].weight);
     }
     for (int i = 0; i < pair->n_couse; i++) {
         uint8_t *at = value + 502 + 12 * i;
-        wp_put_u64 (at, self->models [pair->couse [i].model].name_hash);
+        wp_put_u64 (at, s_name_hash (self, pair->couse [i].model));
         s_put_f32 (at + 8, pair->couse [i].weight);
     }
     memcpy (value + 550, pair->fast, WP_IDLE_BINS);
@@ -1314,12 +1285,16 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     pair->dirty = false;
     //  Keep the user's list most recent first (records load in key order).
     user_t *user = &self->users [pair->user_slot];
-    for (uint8_t i = 0; i + 1 < user->n; i++) {
-        if (self->pairs [user->list [i]].last_ms >= self->pairs [user->list [i + 1]].last_ms)
-            break;
-        uint32_t swap = user->list [i];
-        user->list [i] = user->list [i + 1];
-        user->list [i + 1] = swap;
+    //  (the pair is first: it goes after those used later than it)
+    assert (user->head == index);
+    uint32_t after = NONE;
+    for (uint32_t q = pair->user_next; q != NONE && self->pairs [q].last_ms > pair->last_ms;
+         q = self->pairs [q].user_next)
+        after = q;
+    if (after != NONE) {
+        user->head = pair->user_next;
+        pair->user_next = self->pairs [after].user_next;
+        self->pairs [after].user_next = index;
     }
     return 0;
 }
