@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include <czmq.h>
+#include <malloc.h>
 #include <math.h>
 #include "wp_analyzer.h"
 #include "wp_names.h"
@@ -55,12 +56,20 @@ typedef struct {
     float weight;           //  aged count
 } link2_t;
 
+//  A pair's links to other models (most pairs have none).
+typedef struct {
+    link_t next [WP_ANALYZER_LINKS];    //  asked next after this model
+    link2_t next2 [WP_ANALYZER_LINKS];  //  asked next after (prev, this)
+    link_t couse [WP_ANALYZER_LINKS];   //  used within COUSE_WINDOW_MS
+} links_t;
+
 //  One (user, model) pair.
 typedef struct {
     uint64_t user;          //  user hash
     uint32_t model;         //  model id
     uint32_t user_slot;     //  index of the user in users[]
     uint32_t user_next;     //  the user's next pair (less recent), NONE last
+    float hist_total;       //  sum of the idle-time counts
     uint64_t count;         //  requests
     uint64_t first_ms;      //  first request
     uint64_t last_ms;       //  last request
@@ -70,10 +79,14 @@ typedef struct {
     double decayed_short;   //  the same with the short half-life
     double decayed_long;    //  the same with the long half-life
     uint64_t decayed_at;    //  time the decayed counts were brought up to date
-    float hist_total;       //  sum of hist
-    float hist [WP_IDLE_BINS];  //  aged idle-time counts
-    uint8_t fast [WP_IDLE_BINS];    //  the last few idle times (x FAST_UNIT,
-                                    //  each older one weighs 7/8)
+    uint64_t bins;          //  bit i: bin i is stored in idle (sparse)
+    float *idle;            //  per stored bin, rising: its aged idle-time
+                            //  count (float); then per stored bin its
+                            //  recent weight (uint8_t: the last few idle
+                            //  times x FAST_UNIT, each older one weighs
+                            //  7/8). NULL when no bin is stored. A bin
+                            //  not stored holds 0 and 0. (owned)
+    links_t *links;         //  its links, NULL until it has one (owned)
     uint16_t hod [24];      //  requests per hour of day
     uint16_t dow [7];       //  requests per day of week
     uint8_t n_next;         //  entries in next
@@ -81,12 +94,10 @@ typedef struct {
     uint8_t n_couse;        //  entries in couse
     bool used;              //  slot holds a pair
     bool dirty;             //  changed since the last drain
-    link_t next [WP_ANALYZER_LINKS];    //  asked next after this model
-    link2_t next2 [WP_ANALYZER_LINKS];  //  asked next after (prev, this)
-    link_t couse [WP_ANALYZER_LINKS];   //  used within COUSE_WINDOW_MS
 } pair_t;
 
-_Static_assert (sizeof (pair_t) <= 640, "a pair must stay well under 1 KiB");
+_Static_assert (sizeof (pair_t) <= 192, "a pair's fixed part stays small");
+_Static_assert (WP_IDLE_BINS <= 64, "the stored bins are a 64-bit mask");
 
 //  One user: their pairs, most recently used first, as a list through
 //  the pairs (pair.user_next).
@@ -100,14 +111,15 @@ typedef struct {
     bool used;                                  //  slot holds a user
 } user_t;
 
-//  One model.
+//  One model (its name is in the names table, under its id).
 typedef struct {
-    const char *name;       //  borrowed from the names table
     uint64_t count;         //  all users' requests
     uint64_t last_ms;       //  last request
-    float hist_total;       //  sum of hist
-    float hist [WP_IDLE_BINS];  //  aged idle times of all its pairs
-    uint64_t hist_at;       //  time hist was aged to
+    uint64_t hist_at;       //  time its idle-time counts were aged to
+    uint64_t bins;          //  bit i: bin i is stored in idle
+    float *idle;            //  per stored bin, rising: the aged idle times
+                            //  of all its pairs (NULL: none; owned)
+    float hist_total;       //  sum of the idle-time counts
     bool dirty;             //  changed since the last drain
 } model_t;
 
@@ -158,6 +170,7 @@ struct _wp_analyzer_t {
     uint32_t *dirty;            //  pairs changed since the last drain (may
                                 //  repeat or be stale: drain checks the flag)
     uint32_t n_dirty, dirty_cap;
+    size_t heap_bytes;          //  held by the pairs' idle bins and links
     uint32_t evict_cursor;      //  where the eviction sample starts
     uint64_t evicted;           //  pairs evicted
 };
@@ -179,6 +192,126 @@ static inline uint64_t
 s_pair_hash (uint64_t user, uint32_t model)
 {
     return s_mix (user ^ ((uint64_t) model * 0x9e3779b97f4a7c15ULL));
+}
+
+//  Bytes a block from malloc holds (its usable size and header).
+static size_t
+s_block_bytes (void *block)
+{
+    return block ? malloc_usable_size (block) + sizeof (size_t) : 0;
+}
+
+//  Free a pair's idle bins and links.
+static void
+s_pair_release (wp_analyzer_t *self, pair_t *pair)
+{
+    self->heap_bytes -= s_block_bytes (pair->idle) + s_block_bytes (pair->links);
+    free (pair->idle);
+    free (pair->links);
+    pair->idle = NULL;
+    pair->links = NULL;
+    pair->bins = 0;
+}
+
+//  A pair's links, allocated (empty) on first use.
+static links_t *
+s_links (wp_analyzer_t *self, pair_t *pair)
+{
+    if (!pair->links) {
+        pair->links = (links_t *) calloc (1, sizeof (links_t));
+        assert (pair->links);
+        self->heap_bytes += s_block_bytes (pair->links);
+    }
+    return pair->links;
+}
+
+//  Stored bins of a pair.
+static inline int
+s_stored (const pair_t *pair)
+{
+    return __builtin_popcountll (pair->bins);
+}
+
+//  The recent weights of a pair's stored bins (after the counts).
+static inline uint8_t *
+s_fast (const pair_t *pair)
+{
+    return (uint8_t *) (pair->idle + s_stored (pair));
+}
+
+//  Position of bin among the stored bins (*bins, *idle_p), storing it
+//  (0, and 0 for its recent weight if with_fast) when it was not.
+static int
+s_bin_slot (wp_analyzer_t *self, uint64_t *bins, float **idle_p, bool with_fast, int bin)
+{
+    uint64_t below = *bins & ((1ULL << bin) - 1);
+    int at = __builtin_popcountll (below);
+    if (*bins & (1ULL << bin))
+        return at;
+    int k = __builtin_popcountll (*bins);
+    float *old = *idle_p;
+    float *idle = (float *) malloc ((size_t) (k + 1) * (sizeof (float) + with_fast));
+    assert (idle);
+    memcpy (idle, old, (size_t) at * sizeof (float));
+    memcpy (idle + at + 1, old + at, (size_t) (k - at) * sizeof (float));
+    idle [at] = 0;
+    if (with_fast) {
+        const uint8_t *old_fast = (const uint8_t *) (old + k);
+        uint8_t *fast = (uint8_t *) (idle + k + 1);
+        memcpy (fast, old_fast, (size_t) at);
+        memcpy (fast + at + 1, old_fast + at, (size_t) (k - at));
+        fast [at] = 0;
+    }
+    self->heap_bytes -= s_block_bytes (old);
+    free (old);
+    *idle_p = idle;
+    *bins |= 1ULL << bin;
+    self->heap_bytes += s_block_bytes (idle);
+    return at;
+}
+
+//  Age stored counts from *at to now (time constant tau), then add one
+//  at position slot (a bin not stored holds 0, which ageing leaves 0).
+static inline void
+s_idle_add (float *idle, int k, float *total, uint64_t *at, uint64_t now_ms, double tau,
+            int slot)
+{
+    if (now_ms > *at) {
+        float keep = (float) exp (-(double) (now_ms - *at) / tau);
+        if (keep < 1.0f) {
+            for (int i = 0; i < k; i++)
+                idle [i] *= keep;
+            *total *= keep;
+        }
+        *at = now_ms;
+    }
+    idle [slot] += 1.0f;
+    *total += 1.0f;
+}
+
+//  A model's counts, dense (WP_IDLE_BINS).
+static void
+s_model_dense (const model_t *model, float *hist)
+{
+    memset (hist, 0, WP_IDLE_BINS * sizeof (float));
+    int at = 0;
+    for (uint64_t bins = model->bins; bins; bins &= bins - 1, at++)
+        hist [__builtin_ctzll (bins)] = model->idle [at];
+}
+
+//  A pair's bins, dense (WP_IDLE_BINS each).
+static void
+s_bins_dense (const pair_t *pair, float *hist, uint8_t *fast)
+{
+    memset (hist, 0, WP_IDLE_BINS * sizeof (float));
+    memset (fast, 0, WP_IDLE_BINS);
+    const uint8_t *stored_fast = s_fast (pair);
+    int at = 0;
+    for (uint64_t bins = pair->bins; bins; bins &= bins - 1, at++) {
+        int bin = __builtin_ctzll (bins);
+        hist [bin] = pair->idle [at];
+        fast [bin] = stored_fast [at];
+    }
 }
 
 //  Create a table with room for capacity entries at load <= 1/2.
@@ -292,8 +425,13 @@ wp_analyzer_destroy (wp_analyzer_t **self_p)
     wp_analyzer_t *self = *self_p;
     if (!self)
         return;
+    for (uint32_t m = 0; m < self->n_models; m++)
+        free (self->models [m].idle);
     free (self->models);
     wp_names_destroy (&self->names);
+    for (uint32_t p = 0; p < self->pairs_top; p++)
+        if (self->pairs [p].used)
+            s_pair_release (self, &self->pairs [p]);
     free (self->pairs);
     free (self->pair_free);
     free (self->users);
@@ -331,7 +469,7 @@ s_itab_grow (wp_analyzer_t *self, itab_t *t, bool pairs)
 static uint64_t
 s_name_hash (wp_analyzer_t *self, uint32_t model)
 {
-    return wp_names_fnv1a (self->models [model].name);
+    return wp_names_fnv1a (wp_names_name (self->names, model));
 }
 
 //  Model id of a name hash (the first model with the hash), NONE if none.
@@ -363,7 +501,6 @@ s_model_id (wp_analyzer_t *self, const char *name, bool create)
     assert (id == self->n_models);
     model_t *model = &self->models [id];
     memset (model, 0, sizeof *model);
-    model->name = wp_names_name (self->names, id);
     return self->n_models++;
 }
 
@@ -438,6 +575,7 @@ s_evict (wp_analyzer_t *self, uint32_t p)
     self->n_deleted++;
     s_user_unlink (self, p);
     s_itab_remove (self, &self->pair_index, s_pair_slot (self, pair->user, pair->model), true);
+    s_pair_release (self, pair);
     pair->used = false;
     self->pairs_used--;
     self->pair_free = (uint32_t *) realloc (self->pair_free,
@@ -739,12 +877,13 @@ s_transition (wp_analyzer_t *self, uint32_t index, uint64_t now_ms)
         uint32_t from = s_pair_find (self, user->hash, user->last_model);
         if (from != NONE && delay <= NEXT_WINDOW_MS) {
             pair_t *before = &self->pairs [from];
-            s_link_add (before->next, &before->n_next, model, (double) delay);
+            links_t *links = s_links (self, before);
+            s_link_add (links->next, &before->n_next, model, (double) delay);
             if (user->prev_model != NONE)
-                s_link2_add (before->next2, &before->n_next2, user->prev_model, model);
+                s_link2_add (links->next2, &before->n_next2, user->prev_model, model);
             if (delay <= COUSE_WINDOW_MS) {
-                s_link_add (before->couse, &before->n_couse, model, -1);
-                s_link_add (pair->couse, &pair->n_couse, before->model, -1);
+                s_link_add (links->couse, &before->n_couse, model, -1);
+                s_link_add (s_links (self, pair)->couse, &pair->n_couse, before->model, -1);
             }
             s_mark_dirty (self, from);
         }
@@ -785,13 +924,20 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
         pair->gap_m2 += delta * (gap - pair->gap_mean);
         if (now_ms >= pair->last_ms) {
             int bin = wp_idle_bin (now_ms - pair->last_ms);
-            uint64_t pair_at = pair->last_ms;   //  the pair's counts date from then
-            s_hist_add (pair->hist, &pair->hist_total, &pair_at, now_ms, self->hist_tau_ms,
-                        bin);
-            s_hist_add (m->hist, &m->hist_total, &m->hist_at, now_ms, self->model_tau_ms, bin);
-            for (int i = 0; i < WP_IDLE_BINS; i++)
-                pair->fast [i] -= pair->fast [i] >> 3;
-            pair->fast [bin] += FAST_UNIT;
+            //  The pair's counts date from its last request; a bin not
+            //  stored holds 0, which ageing leaves 0
+            int at = s_bin_slot (self, &pair->bins, &pair->idle, true, bin);
+            int k = s_stored (pair);
+            uint64_t pair_at = pair->last_ms;
+            s_idle_add (pair->idle, k, &pair->hist_total, &pair_at, now_ms, self->hist_tau_ms,
+                        at);
+            int model_at = s_bin_slot (self, &m->bins, &m->idle, false, bin);
+            s_idle_add (m->idle, __builtin_popcountll (m->bins), &m->hist_total, &m->hist_at,
+                        now_ms, self->model_tau_ms, model_at);
+            uint8_t *fast = s_fast (pair);
+            for (int i = 0; i < k; i++)
+                fast [i] -= fast [i] >> 3;
+            fast [at] += FAST_UNIT;
             s_hist_add (self->global, &self->global_total, &self->global_at, now_ms,
                         self->global_tau_ms, bin);
         }
@@ -826,7 +972,7 @@ static void
 s_fill_link (wp_analyzer_t *self, uint32_t model, float weight, float delay_ms,
              wp_link_t *out)
 {
-    out->model = self->models [model].name;
+    out->model = wp_names_name (self->names, model);
     out->model_id = model;
     out->weight = weight;
     out->delay_ms = delay_ms;
@@ -839,7 +985,7 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
 {
     const model_t *model = &self->models [pair->model];
     const user_t *user = &self->users [pair->user_slot];
-    out->model = model->name;
+    out->model = wp_names_name (self->names, pair->model);
     out->model_id = pair->model;
     out->count = pair->count;
     out->first_ms = pair->first_ms;
@@ -858,36 +1004,48 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     double expected = long_count * self->tau_short_ms / self->tau_long_ms;
     out->anomaly = (short_count - expected) / sqrt (expected + 1.0);
     out->season = s_season (pair, now_ms);
-    out->hist = pair->hist;
-    out->hist_total = pair->hist_total;
+    //  The stored bins, dense; the sum of the recent weights in bin order
+    //  (the bins not stored add 0)
+    memset (out->hist_buf, 0, sizeof out->hist_buf);
+    memset (out->recent, 0, sizeof out->recent);
+    const uint8_t *fast = s_fast (pair);
     double fast_total = 0;
-    for (int i = 0; i < WP_IDLE_BINS; i++) {
-        out->recent [i] = (float) pair->fast [i] / FAST_UNIT;
-        fast_total += out->recent [i];
+    int at = 0;
+    for (uint64_t bins = pair->bins; bins; bins &= bins - 1, at++) {
+        int bin = __builtin_ctzll (bins);
+        out->hist_buf [bin] = pair->idle [at];
+        out->recent [bin] = (float) fast [at] / FAST_UNIT;
+        fast_total += out->recent [bin];
     }
+    out->hist = out->hist_buf;
+    out->hist_total = pair->hist_total;
     out->recent_total = fast_total;
     //  The prior is computed when needed (wp_analyzer_prior).
-    out->model_hist = model->hist;
+    out->model_bins = model->bins;
+    out->model_idle = model->idle;
     out->global_hist = self->global;
     out->global_total = self->global_total;
     out->n_next = pair->n_next;
-    for (uint8_t i = 0; i < pair->n_next; i++)
-        s_fill_link (self, pair->next [i].model, pair->next [i].weight,
-                     pair->next [i].delay_ms, &out->next [i]);
     out->n_couse = pair->n_couse;
-    for (uint8_t i = 0; i < pair->n_couse; i++)
-        s_fill_link (self, pair->couse [i].model, pair->couse [i].weight, 0,
-                     &out->couse [i]);
     out->n_next2 = 0;
+    const links_t *links = pair->links;
+    if (!links)
+        return;
+    for (uint8_t i = 0; i < pair->n_next; i++)
+        s_fill_link (self, links->next [i].model, links->next [i].weight,
+                     links->next [i].delay_ms, &out->next [i]);
+    for (uint8_t i = 0; i < pair->n_couse; i++)
+        s_fill_link (self, links->couse [i].model, links->couse [i].weight, 0,
+                     &out->couse [i]);
     if (user->last_model == pair->model && user->prev_model != NONE)
         for (uint8_t i = 0; i < pair->n_next2; i++)
-            if (pair->next2 [i].prev == user->prev_model) {
+            if (links->next2 [i].prev == user->prev_model) {
                 //  Its delay: the first-order one to the same model, if any.
                 float delay = 0;
                 for (uint8_t j = 0; j < pair->n_next; j++)
-                    if (pair->next [j].model == pair->next2 [i].next)
-                        delay = pair->next [j].delay_ms;
-                s_fill_link (self, pair->next2 [i].next, pair->next2 [i].weight, delay,
+                    if (links->next [j].model == links->next2 [i].next)
+                        delay = links->next [j].delay_ms;
+                s_fill_link (self, links->next2 [i].next, links->next2 [i].weight, delay,
                              &out->next2 [out->n_next2++]);
             }
 }
@@ -899,15 +1057,20 @@ void
 wp_analyzer_prior (const wp_pattern_t *entry, float *out)
 {
     assert (entry && out);
-    if (!entry->model_hist || !entry->global_hist || !entry->hist) {
+    if (!entry->global_hist || !entry->hist) {
         memcpy (out, entry->prior, sizeof entry->prior);
         return;
     }
+    //  The model's stored bins, dense
+    float model [WP_IDLE_BINS];
+    memset (model, 0, sizeof model);
+    int at = 0;
+    for (uint64_t bins = entry->model_bins; bins; bins &= bins - 1, at++)
+        model [__builtin_ctzll (bins)] = entry->model_idle [at];
     double global = entry->global_total, others = 0;
     float other [WP_IDLE_BINS];
     for (int i = 0; i < WP_IDLE_BINS; i++) {
-        other [i] = entry->model_hist [i] > entry->hist [i]
-                  ? entry->model_hist [i] - entry->hist [i] : 0;
+        other [i] = model [i] > entry->hist [i] ? model [i] - entry->hist [i] : 0;
         others += other [i];
     }
     double weight = others + PRIOR_GLOBAL;
@@ -994,6 +1157,7 @@ wp_analyzer_state_bytes (wp_analyzer_t *self)
     bytes += wp_names_bytes (self->names);
     bytes += (self->pair_free_n + self->user_free_n) * sizeof (uint32_t);
     bytes += (size_t) self->dirty_cap * sizeof (uint32_t);
+    bytes += self->heap_bytes;
     return bytes;
 }
 
@@ -1002,8 +1166,9 @@ static size_t
 s_pair_key (wp_analyzer_t *self, uint64_t user, uint32_t model, uint8_t *key)
 {
     wp_put_u64 (key, user);
-    size_t len = strlen (self->models [model].name);
-    memcpy (key + 8, self->models [model].name, len);
+    const char *name = wp_names_name (self->names, model);
+    size_t len = strlen (name);
+    memcpy (key + 8, name, len);
     return 8 + len;
 }
 
@@ -1080,29 +1245,33 @@ s_encode_pair (wp_analyzer_t *self, const pair_t *pair, uint8_t *value)
     value [59] = pair->n_couse;
     wp_put_f64 (value + 60, pair->decayed_short);
     wp_put_f64 (value + 68, pair->decayed_long);
-    s_put_hist (value + 76, pair->hist_total, pair->hist);
+    float hist [WP_IDLE_BINS];
+    uint8_t fast [WP_IDLE_BINS];
+    s_bins_dense (pair, hist, fast);
+    s_put_hist (value + 76, pair->hist_total, hist);
     for (int i = 0; i < 24; i++)
         s_put_u16 (value + 296 + 2 * i, pair->hod [i]);
     for (int i = 0; i < 7; i++)
         s_put_u16 (value + 344 + 2 * i, pair->dow [i]);
-    for (int i = 0; i < pair->n_next; i++) {
+    const links_t *links = pair->links;
+    for (int i = 0; links && i < pair->n_next; i++) {
         uint8_t *at = value + 358 + 16 * i;
-        wp_put_u64 (at, s_name_hash (self, pair->next [i].model));
-        s_put_f32 (at + 8, pair->next [i].weight);
-        s_put_f32 (at + 12, pair->next [i].delay_ms);
+        wp_put_u64 (at, s_name_hash (self, links->next [i].model));
+        s_put_f32 (at + 8, links->next [i].weight);
+        s_put_f32 (at + 12, links->next [i].delay_ms);
     }
-    for (int i = 0; i < pair->n_next2; i++) {
+    for (int i = 0; links && i < pair->n_next2; i++) {
         uint8_t *at = value + 422 + 20 * i;
-        wp_put_u64 (at, s_name_hash (self, pair->next2 [i].prev));
-        wp_put_u64 (at + 8, s_name_hash (self, pair->next2 [i].next));
-        s_put_f32 (at + 16, pair->next2 [i].weight);
+        wp_put_u64 (at, s_name_hash (self, links->next2 [i].prev));
+        wp_put_u64 (at + 8, s_name_hash (self, links->next2 [i].next));
+        s_put_f32 (at + 16, links->next2 [i].weight);
     }
-    for (int i = 0; i < pair->n_couse; i++) {
+    for (int i = 0; links && i < pair->n_couse; i++) {
         uint8_t *at = value + 502 + 12 * i;
-        wp_put_u64 (at, s_name_hash (self, pair->couse [i].model));
-        s_put_f32 (at + 8, pair->couse [i].weight);
+        wp_put_u64 (at, s_name_hash (self, links->couse [i].model));
+        s_put_f32 (at + 8, links->couse [i].weight);
     }
-    memcpy (value + 550, pair->fast, WP_IDLE_BINS);
+    memcpy (value + 550, fast, WP_IDLE_BINS);
 }
 
 //  Hand changed records to fn.
@@ -1130,9 +1299,12 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         wp_put_u64 (value, model->count);
         wp_put_u64 (value + 8, model->last_ms);
         value [16] = 2;
-        s_put_hist (value + 20, model->hist_total, model->hist);
+        float hist [WP_IDLE_BINS];
+        s_model_dense (model, hist);
+        s_put_hist (value + 20, model->hist_total, hist);
         wp_put_u64 (value + 240, model->hist_at);
-        if (fn ("models", model->name, strlen (model->name), value,
+        const char *name = wp_names_name (self->names, m);
+        if (fn ("models", name, strlen (name), value,
                 MODEL_RECORD_V2, arg))
             return -1;
         model->dirty = false;
@@ -1156,10 +1328,23 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
     return handed;
 }
 
-//  Decode the version 2 part of a pair record into a scratch pair;
-//  false if it cannot be. Links to unknown models are dropped.
+//  What a version 2 pair record adds, decoded.
+typedef struct {
+    double decayed_short, decayed_long;
+    float hist_total;
+    float hist [WP_IDLE_BINS];
+    uint8_t fast [WP_IDLE_BINS];
+    uint16_t hod [24], dow [7];
+    uint8_t n_next, n_next2, n_couse;
+    link_t next [WP_ANALYZER_LINKS];
+    link2_t next2 [WP_ANALYZER_LINKS];
+    link_t couse [WP_ANALYZER_LINKS];
+} decoded_t;
+
+//  Decode the version 2 part of a pair record; false if it cannot be.
+//  Links to unknown models are dropped.
 static bool
-s_decode_pair_v2 (wp_analyzer_t *self, const uint8_t *v, pair_t *into)
+s_decode_pair_v2 (wp_analyzer_t *self, const uint8_t *v, decoded_t *into)
 {
     if (v [56] != 2 || v [57] > WP_ANALYZER_LINKS || v [58] > WP_ANALYZER_LINKS
         || v [59] > WP_ANALYZER_LINKS)
@@ -1231,10 +1416,21 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
         model->count = wp_get_u64 (v);
         model->last_ms = wp_get_u64 (v + 8);
         //  The global histogram is rebuilt as the sum of the models'.
+        float before [WP_IDLE_BINS];
+        s_model_dense (model, before);
         for (int i = 0; i < WP_IDLE_BINS; i++)
-            self->global [i] += hist [i] - model->hist [i];
+            self->global [i] += hist [i] - before [i];
         self->global_total += total - model->hist_total;
-        memcpy (model->hist, hist, sizeof hist);
+        //  Store the bins that hold something
+        self->heap_bytes -= s_block_bytes (model->idle);
+        free (model->idle);
+        model->idle = NULL;
+        model->bins = 0;
+        for (int bin = 0; bin < WP_IDLE_BINS; bin++)
+            if (hist [bin] != 0) {
+                int at = s_bin_slot (self, &model->bins, &model->idle, false, bin);
+                model->idle [at] = hist [bin];
+            }
         model->hist_total = total;
         model->hist_at = value_len == MODEL_RECORD_V2 ? wp_get_u64 (v + 240) : 0;
         if (model->hist_at > self->global_at)
@@ -1255,7 +1451,7 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     if (count == 0 || !isfinite (gap_mean) || !isfinite (gap_m2) || !isfinite (decayed)
         || gap_mean < 0 || gap_m2 < 0 || decayed < 0)
         return -1;
-    pair_t scratch;
+    decoded_t scratch;
     memset (&scratch, 0, sizeof scratch);
     if (value_len == PAIR_RECORD_V2 && !s_decode_pair_v2 (self, v, &scratch))
         return -1;
@@ -1272,16 +1468,25 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     pair->decayed_short = scratch.decayed_short;
     pair->decayed_long = scratch.decayed_long;
     pair->hist_total = scratch.hist_total;
-    memcpy (pair->hist, scratch.hist, sizeof pair->hist);
-    memcpy (pair->fast, scratch.fast, sizeof pair->fast);
+    //  Store the bins that hold something (a bin not stored holds 0, 0)
+    s_pair_release (self, pair);
+    for (int bin = 0; bin < WP_IDLE_BINS; bin++)
+        if (scratch.hist [bin] != 0 || scratch.fast [bin] != 0) {
+            int at = s_bin_slot (self, &pair->bins, &pair->idle, true, bin);
+            pair->idle [at] = scratch.hist [bin];
+            s_fast (pair) [at] = scratch.fast [bin];
+        }
     memcpy (pair->hod, scratch.hod, sizeof pair->hod);
     memcpy (pair->dow, scratch.dow, sizeof pair->dow);
     pair->n_next = scratch.n_next;
     pair->n_next2 = scratch.n_next2;
     pair->n_couse = scratch.n_couse;
-    memcpy (pair->next, scratch.next, sizeof pair->next);
-    memcpy (pair->next2, scratch.next2, sizeof pair->next2);
-    memcpy (pair->couse, scratch.couse, sizeof pair->couse);
+    if (scratch.n_next || scratch.n_next2 || scratch.n_couse) {
+        links_t *links = s_links (self, pair);
+        memcpy (links->next, scratch.next, sizeof links->next);
+        memcpy (links->next2, scratch.next2, sizeof links->next2);
+        memcpy (links->couse, scratch.couse, sizeof links->couse);
+    }
     pair->dirty = false;
     //  Keep the user's list most recent first (records load in key order).
     user_t *user = &self->users [pair->user_slot];

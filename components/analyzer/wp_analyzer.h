@@ -98,17 +98,22 @@ typedef struct {
                             //  one (> 0 burst, < 0 silence)
     double season;          //  hour-of-day x day-of-week factor of the
                             //  query time (1 = an average hour)
-    const float *hist;      //  WP_IDLE_BINS aged idle-time counts (borrowed)
+    const float *hist;      //  WP_IDLE_BINS aged idle-time counts (borrowed;
+                            //  the analyzer points it at hist_buf)
     double hist_total;      //  their sum
+    float hist_buf [WP_IDLE_BINS];  //  the pair's counts, as filled in
     float recent [WP_IDLE_BINS];    //  the last few idle times (each
     double recent_total;    //  older one weighs 7/8), and their sum
     float prior [WP_IDLE_BINS]; //  population prior: the model's other
                             //  pairs' idle times shrunk toward all pairs',
                             //  sums to 1; filled by wp_analyzer_prior (the
                             //  analyzer leaves it to whoever needs it)
-    const float *model_hist;    //  for the prior: the model's idle times
-    const float *global_hist;   //  and all pairs' (borrowed until the next
-    double global_total;        //  observe), NULL when prior is filled
+    uint64_t model_bins;        //  for the prior: the model's idle times,
+    const float *model_idle;    //  bit i of bins set: bin i is stored, in
+                                //  rising order, in idle; and all pairs'
+    const float *global_hist;   //  (WP_IDLE_BINS); borrowed until the next
+    double global_total;        //  observe; global_hist NULL when prior is
+                                //  filled (a pattern from the bus)
     wp_link_t next [WP_ANALYZER_LINKS];   //  asked next after this model
     uint8_t n_next;
     wp_link_t next2 [WP_ANALYZER_LINKS];  //  asked next after the user's
