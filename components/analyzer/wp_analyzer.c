@@ -314,6 +314,14 @@ s_bins_dense (const pair_t *pair, float *hist, uint8_t *fast)
     }
 }
 
+//  True when a table holding used entries should grow: at most 3/4 full
+//  (linear probing stays short; half full held twice the slots).
+static inline bool
+s_itab_full (uint32_t used, const itab_t *t)
+{
+    return (uint64_t) used * 4 > ((uint64_t) t->mask + 1) * 3;
+}
+
 //  Create a table with room for capacity entries at load <= 1/2.
 static void
 s_itab_init (itab_t *t, uint32_t capacity)
@@ -627,7 +635,7 @@ s_user (wp_analyzer_t *self, uint64_t hash)
     user->used = true;
     self->users_used++;
     self->user_index.slots [slot] = index + 1;
-    if (self->users_used * 2 > self->user_index.mask)
+    if (s_itab_full (self->users_used, &self->user_index))
         s_itab_grow (self, &self->user_index, false);
     return index;
 }
@@ -670,7 +678,7 @@ s_pair (wp_analyzer_t *self, uint64_t hash, uint32_t model)
         pair->used = true;
         self->pairs_used++;
         self->pair_index.slots [slot] = p + 1;
-        if (self->pairs_used * 2 > self->pair_index.mask)
+        if (s_itab_full (self->pairs_used, &self->pair_index))
             s_itab_grow (self, &self->pair_index, true);
         s_list_push (self, &self->users [u], p);
         return p;

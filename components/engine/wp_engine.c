@@ -48,14 +48,15 @@ struct _wp_engine_t {
     double w [WP_ENGINE_FEATURES];  //  ensemble weights
     uint64_t updates;           //  training steps so far
     uint32_t *slots;            //  pairs: index of entries + 1 (0 empty),
-                                //  open addressing, at most half full
+                                //  open addressing, at most 3/4 full
     uint32_t mask;              //  slots - 1
     entry_t *entries;           //  the pairs' entries, dense
     uint32_t used;              //  entries in use
     uint32_t entries_cap;       //  capacity of entries []
-    wp_names_t *names;          //  model name -> id
-    uint32_t *load_ms;          //  per model id: its load time, ms
-    uint32_t load_cap;          //  capacity of load_ms []
+    uint64_t *model_keys;       //  models: FNV-1a of the name (never 0; 0
+    uint32_t *model_load_ms;    //  empty) and its load time, ms; open
+    uint32_t model_mask;        //  addressing, at most 3/4 full (keyed by
+    uint32_t model_count;       //  hash, as the pairs are: no names kept)
     uint32_t generation;        //  bumps when a load time changes (never 0)
 };
 
@@ -90,8 +91,10 @@ wp_engine_new (const wp_engine_opts_t *opts)
     self->mask = TABLE_MIN - 1;
     self->slots = (uint32_t *) calloc (TABLE_MIN, sizeof (uint32_t));
     assert (self->slots);
-    self->names = wp_names_new ();
-    assert (self->names);
+    self->model_mask = 15;
+    self->model_keys = (uint64_t *) calloc (16, sizeof (uint64_t));
+    self->model_load_ms = (uint32_t *) calloc (16, sizeof (uint32_t));
+    assert (self->model_keys && self->model_load_ms);
     self->generation = 1;
     return self;
 }
@@ -106,10 +109,49 @@ wp_engine_destroy (wp_engine_t **self_p)
         return;
     free (self->slots);
     free (self->entries);
-    free (self->load_ms);
-    wp_names_destroy (&self->names);
+    free (self->model_keys);
+    free (self->model_load_ms);
     free (self);
     *self_p = NULL;
+}
+
+//  Key of a model: FNV-1a of its name, never 0.
+static uint64_t
+s_model_key (const char *name)
+{
+    uint64_t key = wp_names_fnv1a (name);
+    return key ? key : 1;
+}
+
+//  Slot of a model key, or the empty slot where it would go.
+static uint32_t
+s_model_slot (wp_engine_t *self, uint64_t key)
+{
+    uint32_t i = (uint32_t) (key ^ key >> 32) & self->model_mask;
+    while (self->model_keys [i] && self->model_keys [i] != key)
+        i = (i + 1) & self->model_mask;
+    return i;
+}
+
+//  Rebuild the model table at twice the size.
+static void
+s_models_grow (wp_engine_t *self)
+{
+    uint32_t old_size = self->model_mask + 1;
+    uint64_t *keys = self->model_keys;
+    uint32_t *loads = self->model_load_ms;
+    self->model_mask = old_size * 2 - 1;
+    self->model_keys = (uint64_t *) calloc (old_size * 2, sizeof (uint64_t));
+    self->model_load_ms = (uint32_t *) calloc (old_size * 2, sizeof (uint32_t));
+    assert (self->model_keys && self->model_load_ms);
+    for (uint32_t j = 0; j < old_size; j++)
+        if (keys [j]) {
+            uint32_t i = s_model_slot (self, keys [j]);
+            self->model_keys [i] = keys [j];
+            self->model_load_ms [i] = loads [j];
+        }
+    free (keys);
+    free (loads);
 }
 
 //  Describe a model's load time.
@@ -119,22 +161,19 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
     assert (self && name);
     if (!load_ms)
         return;
-    uint32_t id = wp_names_find (self->names, name);
-    if (id == WP_NAMES_NONE) {
-        uint32_t size = wp_names_size (self->names);
-        if (size == self->load_cap) {
-            self->load_cap = size < 16 ? 16 : size + size / 8;
-            self->load_ms = (uint32_t *) realloc (self->load_ms,
-                                                  self->load_cap * sizeof (uint32_t));
-            assert (self->load_ms);
+    uint64_t key = s_model_key (name);
+    uint32_t i = s_model_slot (self, key);
+    if (!self->model_keys [i]) {
+        if ((self->model_count + 1) * 4 > (self->model_mask + 1) * 3) {
+            s_models_grow (self);
+            i = s_model_slot (self, key);
         }
-        id = wp_names_add (self->names, name);
-        if (id == WP_NAMES_NONE)
-            return;         //  an empty or over-long name: never asked for
-        self->load_ms [id] = 0;
+        self->model_keys [i] = key;
+        self->model_load_ms [i] = 0;
+        self->model_count++;
     }
-    if (self->load_ms [id] != load_ms) {
-        self->load_ms [id] = load_ms;
+    if (self->model_load_ms [i] != load_ms) {
+        self->model_load_ms [i] = load_ms;
         self->generation = self->generation + 1 ? self->generation + 1 : 1;
     }
 }
@@ -143,8 +182,8 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
 static uint32_t
 s_load_ms (wp_engine_t *self, const char *name)
 {
-    uint32_t id = wp_names_find (self->names, name);
-    return id != WP_NAMES_NONE ? self->load_ms [id] : self->opts.default_load_ms;
+    uint32_t i = s_model_slot (self, s_model_key (name));
+    return self->model_keys [i] ? self->model_load_ms [i] : self->opts.default_load_ms;
 }
 
 //  Mix a 64-bit value (splitmix64 finaliser).
@@ -198,7 +237,7 @@ s_entry (wp_engine_t *self, uint64_t key)
         if (*slot && self->entries [*slot - 1].key == key)
             return &self->entries [*slot - 1];
         if (!*slot) {
-            if ((self->used + 1) * 2 > self->mask + 1
+            if ((uint64_t) (self->used + 1) * 4 > ((uint64_t) self->mask + 1) * 3
                 && (self->mask + 1) / 2 < self->opts.max_pairs) {
                 s_grow (self);
                 return s_entry (self, key);
@@ -723,6 +762,6 @@ size_t
 wp_engine_state_bytes (wp_engine_t *self)
 {
     return sizeof *self + ((size_t) self->mask + 1) * sizeof (uint32_t)
-         + (size_t) self->entries_cap * sizeof (entry_t) + wp_names_bytes (self->names)
-         + (size_t) self->load_cap * sizeof (uint32_t);
+         + (size_t) self->entries_cap * sizeof (entry_t)
+         + ((size_t) self->model_mask + 1) * (sizeof (uint64_t) + sizeof (uint32_t));
 }
