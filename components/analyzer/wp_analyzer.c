@@ -65,7 +65,6 @@ typedef struct {
 
 //  One (user, model) pair.
 typedef struct {
-    uint64_t user;          //  user hash
     uint32_t model;         //  model id
     uint32_t user_slot;     //  index of the user in users[]
     uint32_t user_next;     //  the user's next pair (less recent), NONE last
@@ -186,6 +185,9 @@ s_mix (uint64_t x)
     x ^= x >> 31;
     return x;
 }
+
+//  The user hash of pair index p (kept in its user).
+#define s_pair_user(self, p) ((self)->users [(self)->pairs [p].user_slot].hash)
 
 //  Hash of a pair key.
 static inline uint64_t
@@ -343,7 +345,7 @@ s_pair_slot (wp_analyzer_t *self, uint64_t user, uint32_t model)
     uint32_t i = (uint32_t) s_pair_hash (user, model) & t->mask;
     while (t->slots [i]) {
         pair_t *p = &self->pairs [t->slots [i] - 1];
-        if (p->user == user && p->model == model)
+        if (p->model == model && self->users [p->user_slot].hash == user)
             return i;
         i = (i + 1) & t->mask;
     }
@@ -377,7 +379,8 @@ s_itab_remove (wp_analyzer_t *self, itab_t *t, uint32_t i, bool pairs)
             break;
         uint32_t index = t->slots [j] - 1;
         uint32_t home = pairs
-            ? (uint32_t) s_pair_hash (self->pairs [index].user, self->pairs [index].model) & t->mask
+            ? (uint32_t) s_pair_hash (s_pair_user (self, index), self->pairs [index].model)
+                  & t->mask
             : (uint32_t) s_mix (self->users [index].hash) & t->mask;
         //  Move entry j to the hole i if its home is not in (i, j].
         bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
@@ -466,7 +469,7 @@ s_itab_grow (wp_analyzer_t *self, itab_t *t, bool pairs)
             continue;
         uint32_t index = old [i] - 1;
         uint32_t j = pairs
-            ? s_pair_slot (self, self->pairs [index].user, self->pairs [index].model)
+            ? s_pair_slot (self, s_pair_user (self, index), self->pairs [index].model)
             : s_user_slot (self, self->users [index].hash);
         t->slots [j] = old [i];
     }
@@ -578,11 +581,13 @@ s_evict (wp_analyzer_t *self, uint32_t p)
                                                self->deleted_cap * sizeof (deleted_t));
         assert (self->deleted);
     }
-    self->deleted [self->n_deleted].user = pair->user;
+    uint64_t user = s_pair_user (self, p);
+    self->deleted [self->n_deleted].user = user;
     self->deleted [self->n_deleted].model = pair->model;
     self->n_deleted++;
+    //  Out of the index first: its probe run needs the user's hash
+    s_itab_remove (self, &self->pair_index, s_pair_slot (self, user, pair->model), true);
     s_user_unlink (self, p);
-    s_itab_remove (self, &self->pair_index, s_pair_slot (self, pair->user, pair->model), true);
     s_pair_release (self, pair);
     pair->used = false;
     self->pairs_used--;
@@ -672,7 +677,6 @@ s_pair (wp_analyzer_t *self, uint64_t hash, uint32_t model)
         }
         pair_t *pair = &self->pairs [p];
         memset (pair, 0, sizeof *pair);
-        pair->user = hash;
         pair->model = model;
         pair->user_slot = u;
         pair->used = true;
@@ -700,7 +704,7 @@ s_mark_dirty (wp_analyzer_t *self, uint32_t p)
         return;
     self->pairs [p].dirty = true;
     if (self->n_dirty == self->dirty_cap) {
-        self->dirty_cap = self->dirty_cap ? self->dirty_cap * 2 : 1024;
+        self->dirty_cap = self->dirty_cap < 64 ? 64 : self->dirty_cap + self->dirty_cap / 8;
         self->dirty = (uint32_t *) realloc (self->dirty, self->dirty_cap * sizeof (uint32_t));
         assert (self->dirty);
     }
@@ -1325,7 +1329,7 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
             self->n_dirty--;
             continue;
         }
-        size_t len = s_pair_key (self, pair->user, pair->model, key);
+        size_t len = s_pair_key (self, s_pair_user (self, p), pair->model, key);
         s_encode_pair (self, pair, value);
         if (fn ("pairs", key, len, value, PAIR_RECORD_V2, arg))
             return -1;

@@ -33,8 +33,6 @@ typedef struct {
     uint32_t plan_load_ms;      //  load time it assumed
     uint32_t plan_burst;        //  burst class it assumed (see s_burst)
     uint64_t seen_ms;           //  the pair's latest request seen
-    uint32_t load_gen;          //  model table generation of load_ms below
-    uint32_t load_ms;           //  the model's load time, cached
     uint8_t k, s, e;            //  plan: keep to edge k, window edges [s, e)
     float p_horizon;            //  P(idle <= horizon) of the distribution
     float expected_ms;          //  its mean idle time
@@ -57,7 +55,6 @@ struct _wp_engine_t {
     uint32_t *model_load_ms;    //  empty) and its load time, ms; open
     uint32_t model_mask;        //  addressing, at most 3/4 full (keyed by
     uint32_t model_count;       //  hash, as the pairs are: no names kept)
-    uint32_t generation;        //  bumps when a load time changes (never 0)
 };
 
 //  Create an engine.
@@ -95,7 +92,6 @@ wp_engine_new (const wp_engine_opts_t *opts)
     self->model_keys = (uint64_t *) calloc (16, sizeof (uint64_t));
     self->model_load_ms = (uint32_t *) calloc (16, sizeof (uint32_t));
     assert (self->model_keys && self->model_load_ms);
-    self->generation = 1;
     return self;
 }
 
@@ -172,17 +168,14 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
         self->model_load_ms [i] = 0;
         self->model_count++;
     }
-    if (self->model_load_ms [i] != load_ms) {
-        self->model_load_ms [i] = load_ms;
-        self->generation = self->generation + 1 ? self->generation + 1 : 1;
-    }
+    self->model_load_ms [i] = load_ms;
 }
 
-//  Load time of a model.
+//  Load time of a model, by its key.
 static uint32_t
-s_load_ms (wp_engine_t *self, const char *name)
+s_load_ms (wp_engine_t *self, uint64_t model_key)
 {
-    uint32_t i = s_model_slot (self, s_model_key (name));
+    uint32_t i = s_model_slot (self, model_key);
     return self->model_keys [i] ? self->model_load_ms [i] : self->opts.default_load_ms;
 }
 
@@ -198,14 +191,11 @@ s_mix (uint64_t x)
     return x;
 }
 
-//  Key of a (user, model name) pair, never 0.
+//  Key of a (user, model) pair from the model's name hash, never 0.
 static uint64_t
-s_key (uint64_t user, const char *model)
+s_key (uint64_t user, uint64_t name_hash)
 {
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (const uint8_t *c = (const uint8_t *) model; *c; c++)
-        hash = (hash ^ *c) * 0x100000001b3ULL;
-    uint64_t key = s_mix (user ^ s_mix (hash));
+    uint64_t key = s_mix (user ^ s_mix (name_hash));
     return key ? key : 1;
 }
 
@@ -580,12 +570,10 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
 {
     memset (out, 0, sizeof *out);
     out->model = entry->model;
-    entry_t *slot = s_entry (self, s_key (user_hash, entry->model));
-    if (slot->load_gen != self->generation) {
-        slot->load_ms = s_load_ms (self, entry->model);
-        slot->load_gen = self->generation;
-    }
-    uint32_t load_ms = slot->load_ms;
+    //  The name is hashed once: it keys the pair and the load time
+    uint64_t name_hash = wp_names_fnv1a (entry->model);
+    entry_t *slot = s_entry (self, s_key (user_hash, name_hash));
+    uint32_t load_ms = s_load_ms (self, name_hash ? name_hash : 1);
     out->load_ms = load_ms;
     out->last_ms = entry->last_ms;
     double elapsed = now_ms > entry->last_ms ? (double) (now_ms - entry->last_ms) : 0;
