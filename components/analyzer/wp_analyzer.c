@@ -34,11 +34,30 @@
 //  next model hash u64, weight f32); co-use 4 x (hash u64, weight f32).
 //  Then the recent idle times: 54 bins u8.
 #define PAIR_RECORD_V2 604
+//  Version 3 appends to version 1: format u8 (3), n_next, n_next2,
+//  n_couse u8; decayed short, decayed long f64; histogram total f32,
+//  unit f32 (the value of one count), rounding carried f32 (in counts),
+//  stored bins u64 (bit i: bin i); hour-of-day 24 x u16, day-of-week
+//  7 x u16 (158 bytes so far); then
+//  n_next x (model name hash u64, weight f32, delay f32), n_next2 x
+//  (previous model hash u64, next model hash u64, weight f32), n_couse x
+//  (hash u64, weight f32); then per stored bin its count u16, then per
+//  stored bin its recent weight u8. At most 512 bytes: never 604.
+#define PAIR_RECORD_V3 158
+#define PAIR_RECORD_V3_MAX (PAIR_RECORD_V3 + 4 * (16 + 20 + 12) + 3 * WP_IDLE_BINS)
 //  Version 1 model record: count u64, last u64. Version 2 appends:
 //  format u8 (2), 3 reserved bytes, histogram total f32, 54 bins f32,
-//  time the histogram was aged to u64.
+//  time the histogram was aged to u64. Version 3 appends to version 1:
+//  format u8 (3), 3 reserved bytes, histogram total f32, unit f32,
+//  rounding carried f32, time the histogram was aged to u64, stored bins
+//  u64 (48 bytes so far), then per stored bin its count u16 (at most 156
+//  bytes: never 248).
 #define MODEL_RECORD_V1 16
 #define MODEL_RECORD_V2 248
+#define MODEL_RECORD_V3 48
+
+_Static_assert (PAIR_RECORD_V3_MAX < PAIR_RECORD_V2, "version 3 pairs are told by size");
+_Static_assert (MODEL_RECORD_V3 + 2 * WP_IDLE_BINS < MODEL_RECORD_V2, "and models");
 
 _Static_assert (WP_IDLE_BINS == 54, "record layouts assume 54 bins");
 
@@ -68,19 +87,21 @@ typedef struct {
     uint32_t model;         //  model id
     uint32_t user_slot;     //  index of the user in users[]
     uint32_t user_next;     //  the user's next pair (less recent), NONE last
-    float hist_total;       //  sum of the idle-time counts
+    float hist_total;       //  sum of the aged idle-time counts
+    float hist_unit;        //  value of one stored count (see s_count_add)
+    float hist_rest;        //  rounding carried to the next count added
     uint64_t count;         //  requests
     uint64_t first_ms;      //  first request
     uint64_t last_ms;       //  last request
     double gap_mean;        //  Welford mean of gaps, ms
     double gap_m2;          //  Welford sum of squared deviations
-    double decayed;         //  exponentially decayed request count
+    double decayed;         //  exponentially decayed request count, as of
+                            //  last_ms (as the two below)
     double decayed_short;   //  the same with the short half-life
     double decayed_long;    //  the same with the long half-life
-    uint64_t decayed_at;    //  time the decayed counts were brought up to date
     uint64_t bins;          //  bit i: bin i is stored in idle (sparse)
-    float *idle;            //  per stored bin, rising: its aged idle-time
-                            //  count (float); then per stored bin its
+    uint16_t *idle;         //  per stored bin, rising: its aged idle-time
+                            //  count in hist_unit; then per stored bin its
                             //  recent weight (uint8_t: the last few idle
                             //  times x FAST_UNIT, each older one weighs
                             //  7/8). NULL when no bin is stored. A bin
@@ -95,7 +116,7 @@ typedef struct {
     bool dirty;             //  changed since the last drain
 } pair_t;
 
-_Static_assert (sizeof (pair_t) <= 192, "a pair's fixed part stays small");
+_Static_assert (sizeof (pair_t) <= 184, "a pair's fixed part stays small");
 _Static_assert (WP_IDLE_BINS <= 64, "the stored bins are a 64-bit mask");
 
 //  One user: their pairs, most recently used first, as a list through
@@ -116,9 +137,11 @@ typedef struct {
     uint64_t last_ms;       //  last request
     uint64_t hist_at;       //  time its idle-time counts were aged to
     uint64_t bins;          //  bit i: bin i is stored in idle
-    float *idle;            //  per stored bin, rising: the aged idle times
-                            //  of all its pairs (NULL: none; owned)
-    float hist_total;       //  sum of the idle-time counts
+    uint16_t *idle;         //  per stored bin, rising: the aged idle times
+                            //  of all its pairs in unit (NULL: none; owned)
+    float unit;             //  value of one stored count
+    float rest;             //  rounding carried to the next count added
+    float hist_total;       //  sum of the aged idle-time counts
     bool dirty;             //  changed since the last drain
 } model_t;
 
@@ -244,18 +267,18 @@ s_fast (const pair_t *pair)
 //  Position of bin among the stored bins (*bins, *idle_p), storing it
 //  (0, and 0 for its recent weight if with_fast) when it was not.
 static int
-s_bin_slot (wp_analyzer_t *self, uint64_t *bins, float **idle_p, bool with_fast, int bin)
+s_bin_slot (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle_p, bool with_fast, int bin)
 {
     uint64_t below = *bins & ((1ULL << bin) - 1);
     int at = __builtin_popcountll (below);
     if (*bins & (1ULL << bin))
         return at;
     int k = __builtin_popcountll (*bins);
-    float *old = *idle_p;
-    float *idle = (float *) malloc ((size_t) (k + 1) * (sizeof (float) + with_fast));
+    uint16_t *old = *idle_p;
+    uint16_t *idle = (uint16_t *) malloc ((size_t) (k + 1) * (sizeof (uint16_t) + with_fast));
     assert (idle);
-    memcpy (idle, old, (size_t) at * sizeof (float));
-    memcpy (idle + at + 1, old + at, (size_t) (k - at) * sizeof (float));
+    memcpy (idle, old, (size_t) at * sizeof (uint16_t));
+    memcpy (idle + at + 1, old + at, (size_t) (k - at) * sizeof (uint16_t));
     idle [at] = 0;
     if (with_fast) {
         const uint8_t *old_fast = (const uint8_t *) (old + k);
@@ -272,47 +295,101 @@ s_bin_slot (wp_analyzer_t *self, uint64_t *bins, float **idle_p, bool with_fast,
     return at;
 }
 
-//  Age stored counts from *at to now (time constant tau), then add one
-//  at position slot (a bin not stored holds 0, which ageing leaves 0).
+//  Add one idle time at position slot of k stored counts whose value is
+//  their count x *unit. The counts keep 14 to 16 bits of the largest: a
+//  count that would pass 65535 halves them all (doubling the unit; odd
+//  counts round to even), a largest count under 16384 doubles them
+//  (exactly). An idle time adds 1 / *unit counts, rounded to nearest
+//  with the rounding carried in *rest to the next add (error diffusion:
+//  a busy bin whose idle time is a fraction of a count still grows as it
+//  should, and every bin stays within about a count of its exact value,
+//  1/16384 of the largest bin).
+static void
+s_count_add (uint16_t *counts, int k, float *unit, float *rest, int slot)
+{
+    if (!(*unit > 0)) {
+        *unit = 0x1.0p-14f;             //  one idle time: 16384 counts
+        *rest = 0;
+    }
+    double add = 1.0 / *unit + *rest;
+    while (counts [slot] + add > 65535.0) {
+        for (int i = 0; i < k; i++)
+            counts [i] = (uint16_t) ((counts [i] >> 1) + ((counts [i] & 3) == 3));
+        *unit *= 2.0f;
+        add = 1.0 / *unit + *rest * 0.5;
+        *rest *= 0.5f;
+    }
+    double whole = floor (add + 0.5);
+    if (whole < 0)
+        whole = 0;
+    counts [slot] = (uint16_t) (counts [slot] + whole);
+    *rest = (float) (add - whole);
+    uint16_t largest = 0;
+    for (int i = 0; i < k; i++)
+        if (counts [i] > largest)
+            largest = counts [i];
+    while (largest && largest < 16384) {
+        for (int i = 0; i < k; i++)
+            counts [i] *= 2;
+        largest *= 2;
+        *unit *= 0.5f;
+        *rest *= 2.0f;
+    }
+}
+
+//  Age a histogram's unit and total from *at to now (time constant tau).
 static inline void
-s_idle_add (float *idle, int k, float *total, uint64_t *at, uint64_t now_ms, double tau,
-            int slot)
+s_age (float *unit, float *total, uint64_t *at, uint64_t now_ms, double tau)
 {
     if (now_ms > *at) {
         float keep = (float) exp (-(double) (now_ms - *at) / tau);
         if (keep < 1.0f) {
-            for (int i = 0; i < k; i++)
-                idle [i] *= keep;
+            *unit *= keep;
             *total *= keep;
         }
         *at = now_ms;
     }
-    idle [slot] += 1.0f;
-    *total += 1.0f;
 }
 
-//  A model's counts, dense (WP_IDLE_BINS).
+//  Stored counts, dense values (WP_IDLE_BINS).
 static void
-s_model_dense (const model_t *model, float *hist)
+s_dense (uint64_t bins, const uint16_t *counts, float unit, float *hist)
 {
     memset (hist, 0, WP_IDLE_BINS * sizeof (float));
     int at = 0;
-    for (uint64_t bins = model->bins; bins; bins &= bins - 1, at++)
-        hist [__builtin_ctzll (bins)] = model->idle [at];
+    for (; bins; bins &= bins - 1, at++)
+        hist [__builtin_ctzll (bins)] = (float) counts [at] * unit;
 }
 
-//  A pair's bins, dense (WP_IDLE_BINS each).
+//  Replace stored counts by dense values (WP_IDLE_BINS; >= 0, finite)
+//  and recent weights (fast; NULL for a model): the power-of-two unit
+//  the largest value needs, counts rounded to nearest.
 static void
-s_bins_dense (const pair_t *pair, float *hist, uint8_t *fast)
+s_store_dense (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle, float *unit,
+               float *rest, const float *hist, const uint8_t *fast)
 {
-    memset (hist, 0, WP_IDLE_BINS * sizeof (float));
-    memset (fast, 0, WP_IDLE_BINS);
-    const uint8_t *stored_fast = s_fast (pair);
-    int at = 0;
-    for (uint64_t bins = pair->bins; bins; bins &= bins - 1, at++) {
-        int bin = __builtin_ctzll (bins);
-        hist [bin] = pair->idle [at];
-        fast [bin] = stored_fast [at];
+    self->heap_bytes -= s_block_bytes (*idle);
+    free (*idle);
+    *idle = NULL;
+    *bins = 0;
+    float largest = 0;
+    for (int bin = 0; bin < WP_IDLE_BINS; bin++)
+        if (hist [bin] > largest)
+            largest = hist [bin];
+    int exponent;
+    frexpf (largest / 65535.0f, &exponent);
+    *unit = largest > 0 ? ldexpf (1.0f, exponent) : 0x1.0p-14f;
+    *rest = 0;
+    for (int bin = 0; bin < WP_IDLE_BINS; bin++) {
+        long count = lrintf (hist [bin] / *unit);
+        if (count > 65535)
+            count = 65535;
+        if (count || (fast && fast [bin])) {
+            int at = s_bin_slot (self, bins, idle, fast != NULL, bin);
+            (*idle) [at] = (uint16_t) count;
+            if (fast)
+                ((uint8_t *) (*idle + __builtin_popcountll (*bins))) [at] = fast [bin];
+        }
     }
 }
 
@@ -724,7 +801,7 @@ s_decay (double value, uint64_t at, uint64_t now_ms, double tau)
 static double
 s_decayed (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms)
 {
-    return s_decay (pair->decayed, pair->decayed_at, now_ms, self->tau_ms);
+    return s_decay (pair->decayed, pair->last_ms, now_ms, self->tau_ms);
 }
 
 //  Lower edges of the idle-time bins, ms (built once; see wp_idle_edge).
@@ -941,11 +1018,14 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
             int at = s_bin_slot (self, &pair->bins, &pair->idle, true, bin);
             int k = s_stored (pair);
             uint64_t pair_at = pair->last_ms;
-            s_idle_add (pair->idle, k, &pair->hist_total, &pair_at, now_ms, self->hist_tau_ms,
-                        at);
+            s_age (&pair->hist_unit, &pair->hist_total, &pair_at, now_ms, self->hist_tau_ms);
+            s_count_add (pair->idle, k, &pair->hist_unit, &pair->hist_rest, at);
+            pair->hist_total += 1.0f;
             int model_at = s_bin_slot (self, &m->bins, &m->idle, false, bin);
-            s_idle_add (m->idle, __builtin_popcountll (m->bins), &m->hist_total, &m->hist_at,
-                        now_ms, self->model_tau_ms, model_at);
+            s_age (&m->unit, &m->hist_total, &m->hist_at, now_ms, self->model_tau_ms);
+            s_count_add (m->idle, __builtin_popcountll (m->bins), &m->unit, &m->rest,
+                         model_at);
+            m->hist_total += 1.0f;
             uint8_t *fast = s_fast (pair);
             for (int i = 0; i < k; i++)
                 fast [i] -= fast [i] >> 3;
@@ -957,16 +1037,15 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
     pair->count++;
     if (now_ms < pair->first_ms)
         pair->first_ms = now_ms;
-    if (now_ms >= pair->decayed_at) {
+    if (now_ms >= pair->last_ms) {
         pair->decayed = s_decayed (self, pair, now_ms) + 1.0;
-        pair->decayed_short = s_decay (pair->decayed_short, pair->decayed_at, now_ms,
+        pair->decayed_short = s_decay (pair->decayed_short, pair->last_ms, now_ms,
                                        self->tau_short_ms) + 1.0;
-        pair->decayed_long = s_decay (pair->decayed_long, pair->decayed_at, now_ms,
+        pair->decayed_long = s_decay (pair->decayed_long, pair->last_ms, now_ms,
                                       self->tau_long_ms) + 1.0;
-        pair->decayed_at = now_ms;
     }
     else {  //  A late event counts as decayed as it would be by now.
-        double late = (double) (pair->decayed_at - now_ms);
+        double late = (double) (pair->last_ms - now_ms);
         pair->decayed += exp (-late / self->tau_ms);
         pair->decayed_short += exp (-late / self->tau_short_ms);
         pair->decayed_long += exp (-late / self->tau_long_ms);
@@ -1006,9 +1085,9 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     out->gap_std_ms = pair->count >= 3 ? sqrt (pair->gap_m2 / (double) (pair->count - 1)) : 0;
     out->model_count = model->count;
     out->rate_per_h = s_decayed (self, pair, now_ms) / (self->tau_ms / 3600000.0);
-    double short_count = s_decay (pair->decayed_short, pair->decayed_at, now_ms,
+    double short_count = s_decay (pair->decayed_short, pair->last_ms, now_ms,
                                   self->tau_short_ms);
-    double long_count = s_decay (pair->decayed_long, pair->decayed_at, now_ms,
+    double long_count = s_decay (pair->decayed_long, pair->last_ms, now_ms,
                                  self->tau_long_ms);
     out->rate_short_per_h = short_count / (self->tau_short_ms / 3600000.0);
     out->rate_long_per_h = long_count / (self->tau_long_ms / 3600000.0);
@@ -1025,7 +1104,7 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     int at = 0;
     for (uint64_t bins = pair->bins; bins; bins &= bins - 1, at++) {
         int bin = __builtin_ctzll (bins);
-        out->hist_buf [bin] = pair->idle [at];
+        out->hist_buf [bin] = (float) pair->idle [at] * pair->hist_unit;
         out->recent [bin] = (float) fast [at] / FAST_UNIT;
         fast_total += out->recent [bin];
     }
@@ -1034,7 +1113,8 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     out->recent_total = fast_total;
     //  The prior is computed when needed (wp_analyzer_prior).
     out->model_bins = model->bins;
-    out->model_idle = model->idle;
+    out->model_counts = model->idle;
+    out->model_unit = model->unit;
     out->global_hist = self->global;
     out->global_total = self->global_total;
     out->n_next = pair->n_next;
@@ -1078,7 +1158,7 @@ wp_analyzer_prior (const wp_pattern_t *entry, float *out)
     memset (model, 0, sizeof model);
     int at = 0;
     for (uint64_t bins = entry->model_bins; bins; bins &= bins - 1, at++)
-        model [__builtin_ctzll (bins)] = entry->model_idle [at];
+        model [__builtin_ctzll (bins)] = (float) entry->model_counts [at] * entry->model_unit;
     double global = entry->global_total, others = 0;
     float other [WP_IDLE_BINS];
     for (int i = 0; i < WP_IDLE_BINS; i++) {
@@ -1215,15 +1295,6 @@ s_get_u16 (const uint8_t *p)
     return (uint16_t) ((p [0] << 8) | p [1]);
 }
 
-//  Write a histogram: total, then the bins.
-static void
-s_put_hist (uint8_t *p, float total, const float *hist)
-{
-    s_put_f32 (p, total);
-    for (int i = 0; i < WP_IDLE_BINS; i++)
-        s_put_f32 (p + 4 + 4 * i, hist [i]);
-}
-
 //  Read a histogram; false if a value cannot be (negative, not finite).
 static bool
 s_get_hist (const uint8_t *p, float *total, float *hist)
@@ -1239,51 +1310,82 @@ s_get_hist (const uint8_t *p, float *total, float *hist)
     return true;
 }
 
-//  Encode a pair, version 2 (PAIR_RECORD_V2 bytes).
-static void
+//  Write a pair's links at p (n_next x 16, n_next2 x 20, n_couse x 12
+//  bytes); returns the end.
+static uint8_t *
+s_put_links (wp_analyzer_t *self, const pair_t *pair, uint8_t *p)
+{
+    const links_t *links = pair->links;
+    for (int i = 0; links && i < pair->n_next; i++, p += 16) {
+        wp_put_u64 (p, s_name_hash (self, links->next [i].model));
+        s_put_f32 (p + 8, links->next [i].weight);
+        s_put_f32 (p + 12, links->next [i].delay_ms);
+    }
+    for (int i = 0; links && i < pair->n_next2; i++, p += 20) {
+        wp_put_u64 (p, s_name_hash (self, links->next2 [i].prev));
+        wp_put_u64 (p + 8, s_name_hash (self, links->next2 [i].next));
+        s_put_f32 (p + 16, links->next2 [i].weight);
+    }
+    for (int i = 0; links && i < pair->n_couse; i++, p += 12) {
+        wp_put_u64 (p, s_name_hash (self, links->couse [i].model));
+        s_put_f32 (p + 8, links->couse [i].weight);
+    }
+    return p;
+}
+
+//  Encode a pair, version 3 (PAIR_RECORD_V3 + links + 3 bytes a stored
+//  bin); returns its size.
+static size_t
 s_encode_pair (wp_analyzer_t *self, const pair_t *pair, uint8_t *value)
 {
-    memset (value, 0, PAIR_RECORD_V2);
+    memset (value, 0, PAIR_RECORD_V3);
     wp_put_u64 (value, pair->count);
     wp_put_u64 (value + 8, pair->first_ms);
     wp_put_u64 (value + 16, pair->last_ms);
     wp_put_f64 (value + 24, pair->gap_mean);
     wp_put_f64 (value + 32, pair->gap_m2);
     wp_put_f64 (value + 40, pair->decayed);
-    wp_put_u64 (value + 48, pair->decayed_at);
-    value [56] = 2;
-    value [57] = pair->n_next;
-    value [58] = pair->n_next2;
-    value [59] = pair->n_couse;
+    wp_put_u64 (value + 48, pair->last_ms);    //  decayed-at
+    value [56] = 3;
+    value [57] = pair->links ? pair->n_next : 0;
+    value [58] = pair->links ? pair->n_next2 : 0;
+    value [59] = pair->links ? pair->n_couse : 0;
     wp_put_f64 (value + 60, pair->decayed_short);
     wp_put_f64 (value + 68, pair->decayed_long);
-    float hist [WP_IDLE_BINS];
-    uint8_t fast [WP_IDLE_BINS];
-    s_bins_dense (pair, hist, fast);
-    s_put_hist (value + 76, pair->hist_total, hist);
+    s_put_f32 (value + 76, pair->hist_total);
+    s_put_f32 (value + 80, pair->hist_unit);
+    s_put_f32 (value + 84, pair->hist_rest);
+    wp_put_u64 (value + 88, pair->bins);
     for (int i = 0; i < 24; i++)
-        s_put_u16 (value + 296 + 2 * i, pair->hod [i]);
+        s_put_u16 (value + 96 + 2 * i, pair->hod [i]);
     for (int i = 0; i < 7; i++)
-        s_put_u16 (value + 344 + 2 * i, pair->dow [i]);
-    const links_t *links = pair->links;
-    for (int i = 0; links && i < pair->n_next; i++) {
-        uint8_t *at = value + 358 + 16 * i;
-        wp_put_u64 (at, s_name_hash (self, links->next [i].model));
-        s_put_f32 (at + 8, links->next [i].weight);
-        s_put_f32 (at + 12, links->next [i].delay_ms);
-    }
-    for (int i = 0; links && i < pair->n_next2; i++) {
-        uint8_t *at = value + 422 + 20 * i;
-        wp_put_u64 (at, s_name_hash (self, links->next2 [i].prev));
-        wp_put_u64 (at + 8, s_name_hash (self, links->next2 [i].next));
-        s_put_f32 (at + 16, links->next2 [i].weight);
-    }
-    for (int i = 0; links && i < pair->n_couse; i++) {
-        uint8_t *at = value + 502 + 12 * i;
-        wp_put_u64 (at, s_name_hash (self, links->couse [i].model));
-        s_put_f32 (at + 8, links->couse [i].weight);
-    }
-    memcpy (value + 550, fast, WP_IDLE_BINS);
+        s_put_u16 (value + 144 + 2 * i, pair->dow [i]);
+    uint8_t *p = s_put_links (self, pair, value + PAIR_RECORD_V3);
+    int k = s_stored (pair);
+    for (int i = 0; i < k; i++, p += 2)
+        s_put_u16 (p, pair->idle [i]);
+    memcpy (p, s_fast (pair), (size_t) k);
+    return (size_t) (p + k - value);
+}
+
+//  Encode a model, version 3 (MODEL_RECORD_V3 + 2 bytes a stored bin);
+//  returns its size.
+static size_t
+s_encode_model (const model_t *model, uint8_t *value)
+{
+    memset (value, 0, MODEL_RECORD_V3);
+    wp_put_u64 (value, model->count);
+    wp_put_u64 (value + 8, model->last_ms);
+    value [16] = 3;
+    s_put_f32 (value + 20, model->hist_total);
+    s_put_f32 (value + 24, model->unit);
+    s_put_f32 (value + 28, model->rest);
+    wp_put_u64 (value + 32, model->hist_at);
+    wp_put_u64 (value + 40, model->bins);
+    int k = __builtin_popcountll (model->bins);
+    for (int i = 0; i < k; i++)
+        s_put_u16 (value + MODEL_RECORD_V3 + 2 * i, model->idle [i]);
+    return MODEL_RECORD_V3 + 2 * (size_t) k;
 }
 
 //  Hand changed records to fn.
@@ -1292,7 +1394,7 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
 {
     assert (self && fn);
     uint8_t key [8 + MODEL_NAME_MAX];
-    uint8_t value [PAIR_RECORD_V2];
+    uint8_t value [PAIR_RECORD_V3_MAX];
     int handed = 0;
     while (self->n_deleted) {
         deleted_t *d = &self->deleted [self->n_deleted - 1];
@@ -1307,17 +1409,9 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         model_t *model = &self->models [m];
         if (!model->dirty)
             continue;
-        memset (value, 0, MODEL_RECORD_V2);
-        wp_put_u64 (value, model->count);
-        wp_put_u64 (value + 8, model->last_ms);
-        value [16] = 2;
-        float hist [WP_IDLE_BINS];
-        s_model_dense (model, hist);
-        s_put_hist (value + 20, model->hist_total, hist);
-        wp_put_u64 (value + 240, model->hist_at);
+        size_t size = s_encode_model (model, value);
         const char *name = wp_names_name (self->names, m);
-        if (fn ("models", name, strlen (name), value,
-                MODEL_RECORD_V2, arg))
+        if (fn ("models", name, strlen (name), value, size, arg))
             return -1;
         model->dirty = false;
         handed++;
@@ -1330,8 +1424,8 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
             continue;
         }
         size_t len = s_pair_key (self, s_pair_user (self, p), pair->model, key);
-        s_encode_pair (self, pair, value);
-        if (fn ("pairs", key, len, value, PAIR_RECORD_V2, arg))
+        size_t size = s_encode_pair (self, pair, value);
+        if (fn ("pairs", key, len, value, size, arg))
             return -1;
         pair->dirty = false;
         self->n_dirty--;
@@ -1340,10 +1434,15 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
     return handed;
 }
 
-//  What a version 2 pair record adds, decoded.
+//  What a version 2 or 3 pair record adds, decoded: the idle-time counts
+//  stored (version 3: bins, unit, counts) or dense (version 2: hist).
 typedef struct {
     double decayed_short, decayed_long;
     float hist_total;
+    bool sparse;
+    uint64_t bins;
+    float unit, rest;
+    uint16_t counts [WP_IDLE_BINS];
     float hist [WP_IDLE_BINS];
     uint8_t fast [WP_IDLE_BINS];
     uint16_t hod [24], dow [7];
@@ -1353,29 +1452,14 @@ typedef struct {
     link_t couse [WP_ANALYZER_LINKS];
 } decoded_t;
 
-//  Decode the version 2 part of a pair record; false if it cannot be.
-//  Links to unknown models are dropped.
+//  Decode n_next, n_next2, n_couse links from at (as s_put_links wrote
+//  them), appending to into's; false if a value cannot be. Links to
+//  unknown models are dropped.
 static bool
-s_decode_pair_v2 (wp_analyzer_t *self, const uint8_t *v, decoded_t *into)
+s_get_links (wp_analyzer_t *self, const uint8_t *at, int n_next, int n_next2, int n_couse,
+             decoded_t *into)
 {
-    if (v [56] != 2 || v [57] > WP_ANALYZER_LINKS || v [58] > WP_ANALYZER_LINKS
-        || v [59] > WP_ANALYZER_LINKS)
-        return false;
-    into->decayed_short = wp_get_f64 (v + 60);
-    into->decayed_long = wp_get_f64 (v + 68);
-    if (!isfinite (into->decayed_short) || !isfinite (into->decayed_long)
-        || into->decayed_short < 0 || into->decayed_long < 0)
-        return false;
-    if (!s_get_hist (v + 76, &into->hist_total, into->hist))
-        return false;
-    memcpy (into->fast, v + 550, WP_IDLE_BINS);
-    for (int i = 0; i < 24; i++)
-        into->hod [i] = s_get_u16 (v + 296 + 2 * i);
-    for (int i = 0; i < 7; i++)
-        into->dow [i] = s_get_u16 (v + 344 + 2 * i);
-    into->n_next = into->n_next2 = into->n_couse = 0;
-    for (int i = 0; i < v [57]; i++) {
-        const uint8_t *at = v + 358 + 16 * i;
+    for (int i = 0; i < n_next; i++, at += 16) {
         link_t link = { s_name_lookup (self, wp_get_u64 (at)), s_get_f32 (at + 8),
                         s_get_f32 (at + 12) };
         if (!isfinite (link.weight) || !isfinite (link.delay_ms) || link.weight < 0)
@@ -1383,8 +1467,7 @@ s_decode_pair_v2 (wp_analyzer_t *self, const uint8_t *v, decoded_t *into)
         if (link.model != NONE)
             into->next [into->n_next++] = link;
     }
-    for (int i = 0; i < v [58]; i++) {
-        const uint8_t *at = v + 422 + 20 * i;
+    for (int i = 0; i < n_next2; i++, at += 20) {
         link2_t link = { s_name_lookup (self, wp_get_u64 (at)),
                          s_name_lookup (self, wp_get_u64 (at + 8)), s_get_f32 (at + 16) };
         if (!isfinite (link.weight) || link.weight < 0)
@@ -1392,8 +1475,7 @@ s_decode_pair_v2 (wp_analyzer_t *self, const uint8_t *v, decoded_t *into)
         if (link.prev != NONE && link.next != NONE)
             into->next2 [into->n_next2++] = link;
     }
-    for (int i = 0; i < v [59]; i++) {
-        const uint8_t *at = v + 502 + 12 * i;
+    for (int i = 0; i < n_couse; i++, at += 12) {
         link_t link = { s_name_lookup (self, wp_get_u64 (at)), s_get_f32 (at + 8), 0 };
         if (!isfinite (link.weight) || link.weight < 0)
             return false;
@@ -1401,6 +1483,125 @@ s_decode_pair_v2 (wp_analyzer_t *self, const uint8_t *v, decoded_t *into)
             into->couse [into->n_couse++] = link;
     }
     return true;
+}
+
+//  Decode what a pair record of version 2 (604 bytes) or 3 adds after
+//  version 1; false if it cannot be.
+static bool
+s_decode_pair (wp_analyzer_t *self, const uint8_t *v, size_t len, decoded_t *into)
+{
+    if (v [57] > WP_ANALYZER_LINKS || v [58] > WP_ANALYZER_LINKS
+        || v [59] > WP_ANALYZER_LINKS)
+        return false;
+    bool v3 = v [56] == 3;
+    if (!(v3 ? len >= PAIR_RECORD_V3 : v [56] == 2 && len == PAIR_RECORD_V2))
+        return false;
+    into->decayed_short = wp_get_f64 (v + 60);
+    into->decayed_long = wp_get_f64 (v + 68);
+    if (!isfinite (into->decayed_short) || !isfinite (into->decayed_long)
+        || into->decayed_short < 0 || into->decayed_long < 0)
+        return false;
+    if (!v3) {
+        if (!s_get_hist (v + 76, &into->hist_total, into->hist))
+            return false;
+        memcpy (into->fast, v + 550, WP_IDLE_BINS);
+        for (int i = 0; i < 24; i++)
+            into->hod [i] = s_get_u16 (v + 296 + 2 * i);
+        for (int i = 0; i < 7; i++)
+            into->dow [i] = s_get_u16 (v + 344 + 2 * i);
+        //  Version 2 wrote the links at fixed places
+        return s_get_links (self, v + 358, v [57], 0, 0, into)
+            && s_get_links (self, v + 422, 0, v [58], 0, into)
+            && s_get_links (self, v + 502, 0, 0, v [59], into);
+    }
+    into->sparse = true;
+    into->hist_total = s_get_f32 (v + 76);
+    into->unit = s_get_f32 (v + 80);
+    into->rest = s_get_f32 (v + 84);
+    into->bins = wp_get_u64 (v + 88);
+    int k = __builtin_popcountll (into->bins);
+    size_t links = 16 * (size_t) v [57] + 20 * (size_t) v [58] + 12 * (size_t) v [59];
+    if (!isfinite (into->hist_total) || into->hist_total < 0 || !isfinite (into->unit)
+        || into->unit < 0 || !(fabsf (into->rest) <= 65535) || (into->bins >> WP_IDLE_BINS) != 0
+        || len != PAIR_RECORD_V3 + links + 3 * (size_t) k)
+        return false;
+    for (int i = 0; i < 24; i++)
+        into->hod [i] = s_get_u16 (v + 96 + 2 * i);
+    for (int i = 0; i < 7; i++)
+        into->dow [i] = s_get_u16 (v + 144 + 2 * i);
+    if (!s_get_links (self, v + PAIR_RECORD_V3, v [57], v [58], v [59], into))
+        return false;
+    const uint8_t *at = v + PAIR_RECORD_V3 + links;
+    for (int i = 0; i < k; i++)
+        into->counts [i] = s_get_u16 (at + 2 * i);
+    memcpy (into->fast, at + 2 * k, (size_t) k);
+    return true;
+}
+
+//  Load one persisted model record (version 1, 2 or 3).
+static int
+s_load_model (wp_analyzer_t *self, const char *name, const uint8_t *v, size_t len)
+{
+    float total = 0, unit = 0, rest = 0, hist [WP_IDLE_BINS] = { 0 };
+    uint64_t bins = 0, hist_at = 0;
+    uint16_t counts [WP_IDLE_BINS];
+    if (len == MODEL_RECORD_V2) {
+        if (v [16] != 2 || !s_get_hist (v + 20, &total, hist))
+            return -1;
+        hist_at = wp_get_u64 (v + 240);
+    }
+    else
+    if (len != MODEL_RECORD_V1) {
+        if (len < MODEL_RECORD_V3 || v [16] != 3)
+            return -1;
+        total = s_get_f32 (v + 20);
+        unit = s_get_f32 (v + 24);
+        rest = s_get_f32 (v + 28);
+        hist_at = wp_get_u64 (v + 32);
+        bins = wp_get_u64 (v + 40);
+        int k = __builtin_popcountll (bins);
+        if (!isfinite (total) || total < 0 || !isfinite (unit) || unit < 0
+            || !(fabsf (rest) <= 65535)
+            || (bins >> WP_IDLE_BINS) != 0 || len != MODEL_RECORD_V3 + 2 * (size_t) k)
+            return -1;
+        for (int i = 0; i < k; i++)
+            counts [i] = s_get_u16 (v + MODEL_RECORD_V3 + 2 * i);
+        s_dense (bins, counts, unit, hist);
+    }
+    uint32_t id = s_model_id (self, name, true);
+    if (id == NONE)
+        return -1;
+    model_t *model = &self->models [id];
+    model->count = wp_get_u64 (v);
+    model->last_ms = wp_get_u64 (v + 8);
+    //  The global histogram is rebuilt as the sum of the models'.
+    float before [WP_IDLE_BINS];
+    s_dense (model->bins, model->idle, model->unit, before);
+    //  (its total too: of the stored values, which the counts round)
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        self->global [i] += hist [i] - before [i];
+        self->global_total += hist [i] - before [i];
+    }
+    if (len == MODEL_RECORD_V2 || len == MODEL_RECORD_V1)
+        s_store_dense (self, &model->bins, &model->idle, &model->unit, &model->rest, hist,
+                       NULL);
+    else {
+        int k = __builtin_popcountll (bins);
+        self->heap_bytes -= s_block_bytes (model->idle);
+        free (model->idle);
+        model->idle = k ? (uint16_t *) malloc ((size_t) k * sizeof (uint16_t)) : NULL;
+        assert (model->idle || !k);
+        memcpy (model->idle, counts, (size_t) k * sizeof (uint16_t));
+        self->heap_bytes += s_block_bytes (model->idle);
+        model->bins = bins;
+        model->unit = unit;
+        model->rest = rest;
+    }
+    model->hist_total = total;
+    model->hist_at = hist_at;
+    if (model->hist_at > self->global_at)
+        self->global_at = model->hist_at;
+    return 0;
 }
 
 //  Load one persisted record.
@@ -1412,45 +1613,16 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     const uint8_t *v = (const uint8_t *) value;
     char name [MODEL_NAME_MAX + 1];
     if (streq (db, "models")) {
-        if ((value_len != MODEL_RECORD_V1 && value_len != MODEL_RECORD_V2)
-            || key_len == 0 || key_len > MODEL_NAME_MAX)
+        if (key_len == 0 || key_len > MODEL_NAME_MAX)
             return -1;
         memcpy (name, key, key_len);
         name [key_len] = 0;
         if (strlen (name) != key_len)
             return -1;
-        float total = 0, hist [WP_IDLE_BINS] = { 0 };
-        if (value_len == MODEL_RECORD_V2
-            && (v [16] != 2 || !s_get_hist (v + 20, &total, hist)))
-            return -1;
-        uint32_t id = s_model_id (self, name, true);
-        model_t *model = &self->models [id];
-        model->count = wp_get_u64 (v);
-        model->last_ms = wp_get_u64 (v + 8);
-        //  The global histogram is rebuilt as the sum of the models'.
-        float before [WP_IDLE_BINS];
-        s_model_dense (model, before);
-        for (int i = 0; i < WP_IDLE_BINS; i++)
-            self->global [i] += hist [i] - before [i];
-        self->global_total += total - model->hist_total;
-        //  Store the bins that hold something
-        self->heap_bytes -= s_block_bytes (model->idle);
-        free (model->idle);
-        model->idle = NULL;
-        model->bins = 0;
-        for (int bin = 0; bin < WP_IDLE_BINS; bin++)
-            if (hist [bin] != 0) {
-                int at = s_bin_slot (self, &model->bins, &model->idle, false, bin);
-                model->idle [at] = hist [bin];
-            }
-        model->hist_total = total;
-        model->hist_at = value_len == MODEL_RECORD_V2 ? wp_get_u64 (v + 240) : 0;
-        if (model->hist_at > self->global_at)
-            self->global_at = model->hist_at;
-        return 0;
+        return s_load_model (self, name, v, value_len);
     }
-    if (!streq (db, "pairs") || (value_len != PAIR_RECORD_V1 && value_len != PAIR_RECORD_V2)
-        || key_len <= 8 || key_len > 8 + MODEL_NAME_MAX)
+    if (!streq (db, "pairs") || (value_len != PAIR_RECORD_V1 && value_len < PAIR_RECORD_V3)
+        || value_len > PAIR_RECORD_V2 || key_len <= 8 || key_len > 8 + MODEL_NAME_MAX)
         return -1;
     const uint8_t *k = (const uint8_t *) key;
     memcpy (name, k + 8, key_len - 8);
@@ -1465,9 +1637,11 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
         return -1;
     decoded_t scratch;
     memset (&scratch, 0, sizeof scratch);
-    if (value_len == PAIR_RECORD_V2 && !s_decode_pair_v2 (self, v, &scratch))
+    if (value_len != PAIR_RECORD_V1 && !s_decode_pair (self, v, value_len, &scratch))
         return -1;
     uint32_t id = s_model_id (self, name, true);
+    if (id == NONE)
+        return -1;
     uint32_t index = s_pair (self, wp_get_u64 (k), id);    //  may move the slab
     pair_t *pair = &self->pairs [index];
     pair->count = count;
@@ -1476,18 +1650,33 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     pair->gap_mean = gap_mean;
     pair->gap_m2 = gap_m2;
     pair->decayed = decayed;
-    pair->decayed_at = wp_get_u64 (v + 48);
-    pair->decayed_short = scratch.decayed_short;
-    pair->decayed_long = scratch.decayed_long;
+    //  The decayed counts are kept as of the last request: a record's
+    //  (written with them at another time) are brought to it
+    uint64_t decayed_at = wp_get_u64 (v + 48);
+    double shift = (double) pair->last_ms - (double) decayed_at;
+    pair->decayed = decayed * exp (-shift / self->tau_ms);
+    pair->decayed_short = scratch.decayed_short * exp (-shift / self->tau_short_ms);
+    pair->decayed_long = scratch.decayed_long * exp (-shift / self->tau_long_ms);
     pair->hist_total = scratch.hist_total;
-    //  Store the bins that hold something (a bin not stored holds 0, 0)
+    //  The stored bins: as recorded (version 3), or those that hold
+    //  something (a bin not stored holds 0, 0)
     s_pair_release (self, pair);
-    for (int bin = 0; bin < WP_IDLE_BINS; bin++)
-        if (scratch.hist [bin] != 0 || scratch.fast [bin] != 0) {
-            int at = s_bin_slot (self, &pair->bins, &pair->idle, true, bin);
-            pair->idle [at] = scratch.hist [bin];
-            s_fast (pair) [at] = scratch.fast [bin];
+    if (scratch.sparse) {
+        int n = __builtin_popcountll (scratch.bins);
+        if (n) {
+            pair->idle = (uint16_t *) malloc ((size_t) n * (sizeof (uint16_t) + 1));
+            assert (pair->idle);
+            self->heap_bytes += s_block_bytes (pair->idle);
+            pair->bins = scratch.bins;
+            memcpy (pair->idle, scratch.counts, (size_t) n * sizeof (uint16_t));
+            memcpy (s_fast (pair), scratch.fast, (size_t) n);
         }
+        pair->hist_unit = scratch.unit;
+        pair->hist_rest = scratch.rest;
+    }
+    else
+        s_store_dense (self, &pair->bins, &pair->idle, &pair->hist_unit, &pair->hist_rest,
+                       scratch.hist, scratch.fast);
     memcpy (pair->hod, scratch.hod, sizeof pair->hod);
     memcpy (pair->dow, scratch.dow, sizeof pair->dow);
     pair->n_next = scratch.n_next;

@@ -35,8 +35,17 @@
     Persistence: changed pairs and models are handed to the owner as
     records (wp_analyzer_drain) and read back with wp_analyzer_load, so the
     actor can keep them in LMDB and a restarted analyzer knows what it
-    learned. Record version 2 extends version 1 (a version 1 record is a
-    prefix of it and still loads: the new statistics start empty).
+    learned. Record version 3 (a version 1 record is a prefix of it; 1
+    and 2 still load: version 1's new statistics start empty, version 2's
+    dense float histograms are stored as counts).
+
+    Memory: a histogram stores only its non-empty bins (a 64-bit mask),
+    each as a 16-bit count of a per-histogram unit, the largest count kept
+    between 16384 and 65535: every bin holds its aged idle times to
+    1/16384 of the largest bin. Ageing scales the unit; an idle time adds
+    1 / unit counts rounded up or down at random (deterministic: a fixed
+    xorshift sequence), so a busy bin whose idle time is a fraction of a
+    count grows without bias.
     =========================================================================
 */
 
@@ -54,8 +63,8 @@ extern "C" {
 //  Largest number of models remembered per user.
 #define WP_ANALYZER_USER_MODELS_MAX 32
 
-//  Record version of persisted pairs and models (1 still loads).
-#define WP_ANALYZER_RECORD_VERSION 2
+//  Record version of persisted pairs and models (1 and 2 still load).
+#define WP_ANALYZER_RECORD_VERSION 3
 
 //  Bins of an idle-time histogram: [0, 1 s), 36 quarter octaves to 512 s,
 //  16 half octaves to 2^17 s (36.4 h), then everything longer.
@@ -109,8 +118,9 @@ typedef struct {
                             //  sums to 1; filled by wp_analyzer_prior (the
                             //  analyzer leaves it to whoever needs it)
     uint64_t model_bins;        //  for the prior: the model's idle times,
-    const float *model_idle;    //  bit i of bins set: bin i is stored, in
-                                //  rising order, in idle; and all pairs'
+    const uint16_t *model_counts;   //  bit i of bins set: bin i is stored,
+    float model_unit;           //  in rising order, as a count of unit;
+                                //  and all pairs'
     const float *global_hist;   //  (WP_IDLE_BINS); borrowed until the next
     double global_total;        //  observe; global_hist NULL when prior is
                                 //  filled (a pattern from the bus)
@@ -190,7 +200,7 @@ int
     wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg);
 
 //  Load one persisted record of db "pairs" or "models", of record version
-//  1 or 2 (told apart by their size). Returns 0, or -1 for a record that
+//  1, 2 or 3 (told apart by their size and format byte). Returns 0, or -1 for a record that
 //  does not parse (logged by the caller; not loaded). Links to models
 //  not loaded yet are dropped: load "models" first.
 int

@@ -214,7 +214,7 @@ s_require (wp_perf_t *self, const char *model)
     if (size >= WP_PERF_MAX_MODELS)
         return NULL;
     if (size == self->models_cap) {
-        uint32_t cap = size < 16 ? 16 : size + size / 4;
+        uint32_t cap = size < 16 ? 16 : size + size / 8;
         if (cap > WP_PERF_MAX_MODELS)
             cap = WP_PERF_MAX_MODELS;
         s_model_t *models = (s_model_t *) realloc (self->models, cap * sizeof (s_model_t));

@@ -199,7 +199,7 @@ s_touch (wp_scheduler_t *self, model_t *model)
     if (model->dirty)
         return;
     if (self->n_dirty == self->cap_dirty) {
-        self->cap_dirty = self->cap_dirty ? self->cap_dirty * 2 : 16;
+        self->cap_dirty = self->cap_dirty < 16 ? 16 : self->cap_dirty + self->cap_dirty / 8;
         self->dirty = (uint32_t *) realloc (self->dirty, self->cap_dirty * sizeof (uint32_t));
         assert (self->dirty);
     }
@@ -221,7 +221,7 @@ s_wake_at (wp_scheduler_t *self, model_t *model, uint64_t time)
     if (model->wake_ms && model->wake_ms <= time)
         return;
     if (self->n_heap == self->cap_heap) {
-        self->cap_heap = self->cap_heap ? self->cap_heap * 2 : 64;
+        self->cap_heap = self->cap_heap < 64 ? 64 : self->cap_heap + self->cap_heap / 8;
         self->heap = (wake_t *) realloc (self->heap, self->cap_heap * sizeof (wake_t));
         assert (self->heap);
     }

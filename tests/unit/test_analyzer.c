@@ -469,9 +469,17 @@ test_drain_layout (void **state)
     record_t *pair = (record_t *) zhashx_lookup (store.records, name);
     free (name);
     assert_non_null (pair);
-    assert_int_equal (pair->value_len, 604);
-    //  Version 2 extends version 1: the same first 56 bytes, then format 2.
-    assert_int_equal (pair->value [56], 2);
+    //  Version 3 extends version 1: the same first 56 bytes, then format
+    //  3; no links, one stored bin (2 s): 158 + 3 bytes.
+    assert_int_equal (pair->value_len, 161);
+    assert_int_equal (pair->value [56], 3);
+    int bin = wp_idle_bin (2000);
+    assert_true (wp_get_u64 (pair->value + 88) == 1ULL << bin);
+    assert_int_equal (wp_get_u32 (pair->value + 80), 0x38800000);  //  unit 2^-14
+    assert_int_equal (wp_get_u32 (pair->value + 84), 0);           //  no rounding
+    assert_int_equal (pair->value [158], 0x40);                     //  16384
+    assert_int_equal (pair->value [159], 0);
+    assert_int_equal (pair->value [160], 16);                       //  recent 1
     assert_true (wp_get_u64 (pair->value) == 2);
     assert_true (wp_get_u64 (pair->value + 8) == T0 + 1000);
     assert_true (wp_get_u64 (pair->value + 16) == T0 + 3000);
@@ -484,8 +492,9 @@ test_drain_layout (void **state)
     record_t *model = (record_t *) zhashx_lookup (store.records, name);
     free (name);
     assert_non_null (model);
-    assert_int_equal (model->value_len, 248);
-    assert_int_equal (model->value [16], 2);
+    assert_int_equal (model->value_len, 50);
+    assert_int_equal (model->value [16], 3);
+    assert_true (wp_get_u64 (model->value + 40) == 1ULL << bin);
     assert_true (wp_get_u64 (model->value) == 2);
     assert_true (wp_get_u64 (model->value + 8) == T0 + 3000);
     //  Clean now; a change makes the pair and its model dirty again.
@@ -873,15 +882,16 @@ test_idle_histogram (void **state)
     wp_pattern_t p;
     assert_true (wp_analyzer_pair (self, 1, "m", T0 + 20000, &p));
     int ten = wp_idle_bin (10000);
-    assert_close (p.hist [ten], 1 + exp (-10000.0 * M_LN2 / 21600000.0), 1e-6);
-    assert_close (p.hist_total, p.hist [ten], 1e-6);
+    //  Counts hold a bin to 1/16384 of the largest (the total is exact)
+    assert_close (p.hist [ten], 1 + exp (-10000.0 * M_LN2 / 21600000.0), 2.0 / 16384);
+    assert_close (p.hist_total, 1 + exp (-10000.0 * M_LN2 / 21600000.0), 1e-6);
     assert_close (p.recent [ten], 1 + 7.0 / 8.0, 1.0 / 16);
     //  Six hours later: the old counts weigh half.
     uint64_t later = T0 + 20000 + 6 * HOUR;
     wp_analyzer_observe (self, 1, "m", later);
     assert_true (wp_analyzer_pair (self, 1, "m", later, &p));
     int six = wp_idle_bin (6 * HOUR);
-    assert_close (p.hist [six], 1, 1e-6);
+    assert_close (p.hist [six], 1, 1.0 / 16384);
     assert_close (p.hist [ten], 0.5 * (1 + exp (-10000.0 * M_LN2 / 21600000.0)), 1e-4);
     //  Prior: a single user's own history is not their prior: the model
     //  has no other pairs, so the prior is all pairs' (here: the same
@@ -1002,10 +1012,11 @@ test_transitions (void **state)
     wp_analyzer_destroy (&self);
 }
 
-//  A record of version 2 carries histograms and links across a restart
-//  (links by model name); version 1 records still load, empty of them.
+//  A record of version 3 carries histograms and links across a restart
+//  (links by model name) exactly; version 1 records still load, empty of
+//  them.
 static void
-test_round_trip_v2 (void **state)
+test_round_trip_v3 (void **state)
 {
     wp_analyzer_t *self = wp_analyzer_new (NULL);
     uint64_t t = T0;
@@ -1057,16 +1068,127 @@ test_round_trip_v2 (void **state)
     assert_true (wp_analyzer_pair (copy, 6, "A", t, &two));
     assert_close (two.hist_total, 0, 0);
     assert_int_equal (two.n_next, 0);
-    //  A version 2 record with a bad format byte or a NaN bin is refused.
+    //  A version 3 record with a bad format byte, a NaN unit, a bin past
+    //  the last, or a size that does not match its bins is refused.
     uint8_t bad [1024];
     memcpy (bad, a->value, a->value_len);
-    bad [56] = 3;
+    bad [56] = 4;
     assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, bad, a->value_len), -1);
     memcpy (bad, a->value, a->value_len);
-    wp_put_u32 (bad + 80, 0x7fc00000);          //  a NaN in bin 0
+    wp_put_u32 (bad + 80, 0x7fc00000);
     assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, bad, a->value_len), -1);
+    memcpy (bad, a->value, a->value_len);
+    bad [88] |= 0x80;                           //  bin 63
+    assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, bad, a->value_len), -1);
+    memcpy (bad, a->value, a->value_len);
+    assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, bad, a->value_len - 1), -1);
+    assert_int_equal (wp_analyzer_load (copy, "pairs", key, 9, bad, a->value_len), 0);
     wp_analyzer_destroy (&copy);
     s_store_fini (&store);
+    wp_analyzer_destroy (&self);
+}
+
+//  Version 2 records (dense float histograms, 604 and 248 bytes) still
+//  load: their values become counts, to 1/16384 of the largest bin.
+static void
+test_load_v2 (void **state)
+{
+    float hist [WP_IDLE_BINS] = { 0 };
+    hist [3] = 0.001f;
+    hist [20] = 12.5f;
+    hist [40] = 3.25f;
+    float total = 15.751f;
+    uint8_t model [248];
+    memset (model, 0, sizeof model);
+    wp_put_u64 (model, 40);
+    wp_put_u64 (model + 8, T0);
+    model [16] = 2;
+    uint32_t bits;
+    memcpy (&bits, &total, 4);
+    wp_put_u32 (model + 20, bits);
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        memcpy (&bits, &hist [i], 4);
+        wp_put_u32 (model + 24 + 4 * i, bits);
+    }
+    wp_put_u64 (model + 240, T0);
+    uint8_t pair [604];
+    memset (pair, 0, sizeof pair);
+    wp_put_u64 (pair, 20);
+    wp_put_u64 (pair + 8, T0 - HOUR);
+    wp_put_u64 (pair + 16, T0);
+    wp_put_f64 (pair + 24, 1000);
+    wp_put_u64 (pair + 48, T0);
+    pair [56] = 2;
+    memcpy (pair + 76, model + 20, 4 + 4 * WP_IDLE_BINS);
+    pair [550 + 20] = 100;                      //  recent weights
+    pair [550 + 30] = 7;                        //  (bin 30: no count)
+
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    assert_int_equal (wp_analyzer_load (self, "models", "m", 1, model, sizeof model), 0);
+    uint8_t key [9] = { 0, 0, 0, 0, 0, 0, 0, 1, 'm' };
+    assert_int_equal (wp_analyzer_load (self, "pairs", key, 9, pair, sizeof pair), 0);
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 1, "m", T0, &p));
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        assert_close (p.hist [i], hist [i], 12.5 / 16384);
+    assert_close (p.hist_total, total, 0);
+    assert_close (p.recent [20], 100.0 / 16, 0);
+    assert_close (p.recent [30], 7.0 / 16, 0);
+    for (int i = 0, at = 0; i < WP_IDLE_BINS; i++)
+        if (p.model_bins >> i & 1)
+            assert_close (p.model_counts [at++] * p.model_unit, hist [i], 12.5 / 16384);
+    //  A v2 record with a bad format byte or a NaN bin is refused
+    pair [56] = 3;
+    assert_int_equal (wp_analyzer_load (self, "pairs", key, 9, pair, sizeof pair), -1);
+    pair [56] = 2;
+    wp_put_u32 (pair + 80, 0x7fc00000);
+    assert_int_equal (wp_analyzer_load (self, "pairs", key, 9, pair, sizeof pair), -1);
+    wp_analyzer_destroy (&self);
+}
+
+//  The counts against the float ageing they stand for: one bin fed
+//  100000 idle times at 0.5 s (busy: each idle time is about a count
+//  once the bin is large) and a second bin fed now and then stay within
+//  a count or two (1/16384 of the largest bin each) of the float values
+//  the analyzer kept before.
+static void
+test_counts_precision (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    double tau = 21600000.0 / M_LN2;
+    double busy = 0, rare = 0;
+    float busy_f = 0, rare_f = 0;       //  as the float counts were
+    uint64_t t = T0, last = T0;
+    wp_analyzer_observe (self, 1, "m", t);
+    int fast_bin = wp_idle_bin (500), slow_bin = wp_idle_bin (60000);
+    for (int i = 1; i <= 100000; i++) {
+        uint64_t gap = i % 1000 == 0 ? 60000 : 500;
+        t += gap;
+        double keep = exp (-(double) (t - last) / tau);
+        busy *= keep;
+        rare *= keep;
+        busy_f *= (float) keep;
+        rare_f *= (float) keep;
+        if (gap == 500) {
+            busy += 1;
+            busy_f += 1.0f;
+        }
+        else {
+            rare += 1;
+            rare_f += 1.0f;
+        }
+        last = t;
+        wp_analyzer_observe (self, 1, "m", t);
+    }
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 1, "m", t, &p));
+    assert_true (busy > 10000);      //  a bin far past 65535 counts of 2^-14
+    //  Against the float counts the analyzer kept before (their ageing
+    //  rounds too: they are 4e-4 above the exact value here)
+    assert_close (p.hist [fast_bin], busy_f, busy / 8192);
+    assert_close (p.hist [slow_bin], rare_f, busy / 8192);
+    assert_close (p.hist [fast_bin], busy, busy * 1e-3);
+    assert_close (p.hist_total, busy_f + rare_f, (busy + rare) * 1e-4);
     wp_analyzer_destroy (&self);
 }
 
@@ -1080,7 +1202,9 @@ main (void)
         cmocka_unit_test (test_seasonality),
         cmocka_unit_test (test_rate_anomaly),
         cmocka_unit_test (test_transitions),
-        cmocka_unit_test (test_round_trip_v2),
+        cmocka_unit_test (test_round_trip_v3),
+        cmocka_unit_test (test_load_v2),
+        cmocka_unit_test (test_counts_precision),
         cmocka_unit_test (test_known_sequence),
         cmocka_unit_test (test_out_of_order),
         cmocka_unit_test (test_late_event_before_first),
