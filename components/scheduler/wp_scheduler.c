@@ -3,8 +3,10 @@
     =========================================================================
 */
 #include <czmq.h>
+#include <malloc.h>
 #include <math.h>
 #include "wp_scheduler.h"
+#include "wp_names.h"
 
 #define RETRY_MS 1000           //  a wanted model that found no room retries
 #define VICTIM_SAMPLE 64        //  held models a victim search looks at, at most
@@ -29,38 +31,44 @@ typedef struct {
     bool plan;              //  carries a plan
 } demand_t;
 
-//  One model.
+//  One model. Its flags are bit-fields and its first user's demand is
+//  inside it (most models have one user): a model is held per user on
+//  traces with one user per model, so its size counts per pair.
 typedef struct {
-    char *name;                         //  owned
-    uint32_t index;                     //  in models []
+    const char *name;                   //  borrowed from the names table
+    uint32_t index;                     //  in models [] and the names table
     uint32_t memory_mb;                 //  memory when warm
     uint32_t load_ms;                   //  load time
-    wp_model_state_t state;             //  what we believe
-    bool external;                      //  warmed by someone else: hold it
-    bool dirty;                         //  in the dirty list
-    bool waiting;                       //  wanted but not placed
-    bool chosen;                        //  picked as a victim this round
-    demand_t *demand;                   //  per-user predictions
-    uint8_t n_demand, cap_demand;
+    uint8_t state;                      //  what we believe (wp_model_state_t)
+    uint8_t priority;                   //  1 low, 2 normal, 3 high
+    uint8_t fails;                      //  warms of ours that failed in a row
+    uint8_t last_action;                //  its last decision (wp_action_t, 0 none)
+    bool external : 1;                  //  warmed by someone else: hold it
+    bool dirty : 1;                     //  in the dirty list
+    bool waiting : 1;                   //  wanted but not placed
+    bool chosen : 1;                    //  picked as a victim this round
+    //  Operators' settings (wp_scheduler_configure, wp_scheduler_pin)
+    bool pin_config : 1;                //  pinned by its configuration
+    bool pin_operator_set : 1;          //  an operator's pin / unpin overrides it
+    bool pin_operator : 1;              //  ... with this
+    bool in_pins : 1;                   //  in the pinned list
+    bool preload : 1;                   //  its preload setting
+    bool preload_pending : 1;           //  to be warmed for the preload
+    bool preload_warming : 1;           //  the warm running is the preload
+    bool lent : 1;                      //  a group partner's warm takes it along
+    bool plan_warming : 1;              //  the warm running is for plans (min_hold)
+    bool own_wanted : 1;                //  wanted for itself at the last look
+    uint8_t n_demand, cap_demand;       //  per-user predictions, and room:
+    union {                             //  cap_demand <= 1: in one, else
+        demand_t one;                   //  in many (owned)
+        demand_t *many;
+    } demand;
     uint64_t wake_ms;                   //  time of its live heap entry, 0 none
     uint64_t warm_at;                   //  when our warm of it was done
     uint64_t loaded_at;                 //  when a request made it resident
     double score;                       //  demand, during decide
     double value;                       //  value, during decide
     uint64_t last_use;                  //  latest request its plans know
-    //  Operators' settings (wp_scheduler_configure, wp_scheduler_pin)
-    bool pin_config;                    //  pinned by its configuration
-    bool pin_operator_set;              //  an operator's pin / unpin overrides it
-    bool pin_operator;                  //  ... with this
-    bool in_pins;                       //  in the pinned list
-    bool preload;                       //  its preload setting
-    bool preload_pending;               //  to be warmed for the preload
-    bool preload_warming;               //  the warm running is the preload
-    bool lent;                          //  a group partner's warm takes it along
-    bool plan_warming;                  //  the warm running is for plans (min_hold)
-    bool own_wanted;                    //  wanted for itself at the last look
-    uint8_t priority;                   //  1 low, 2 normal, 3 high
-    uint8_t fails;                      //  warms of ours that failed in a row
     uint64_t min_keep_ms;               //  not cooled within this of its last use
     uint64_t used_ms;                   //  latest request known of it
     uint64_t keep_until;                //  preload hold: held until then
@@ -68,9 +76,8 @@ typedef struct {
     double chance;                      //  P(request within the horizon), by assess
     double boost;                       //  value lent by a group partner
     group_t *group;                     //  its group, or NULL
-    wp_action_t last_action;            //  its last decision (0 none)
-    uint64_t last_decision_ms;          //  when
-    char last_reason [WP_SCHEDULER_REASON_MAX];    //  why
+    uint64_t last_decision_ms;          //  when its last decision was
+    char *last_reason;                  //  why (owned, its length; NULL none)
 } model_t;
 
 //  Models warmed together.
@@ -91,7 +98,7 @@ struct _wp_scheduler_t {
     double horizon_ms;          //  horizon of the value
     model_t **models;           //  every model seen
     size_t n_models, cap_models;
-    zhashx_t *by_name;          //  name -> model_t *
+    wp_names_t *names;          //  name -> index in models []
     uint32_t *dirty;            //  models to look at in the next decide
     size_t n_dirty, cap_dirty;
     wake_t *heap;               //  wake-ups, earliest first
@@ -137,7 +144,8 @@ wp_scheduler_new (const wp_scheduler_opts_t *opts)
     if (!self->opts.horizon_s)
         self->opts.horizon_s = 300;
     self->horizon_ms = self->opts.horizon_s * 1000.0;
-    self->by_name = zhashx_new ();
+    self->names = wp_names_new ();
+    assert (self->names);
     self->groups = zhashx_new ();
     zhashx_set_destructor (self->groups, s_group_destroy);
     self->admit = true;
@@ -153,15 +161,16 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->n_models; i++) {
-        free (self->models [i]->name);
-        free (self->models [i]->demand);
+        if (self->models [i]->cap_demand > 1)
+            free (self->models [i]->demand.many);
+        free (self->models [i]->last_reason);
         free (self->models [i]);
     }
     free (self->models);
     free (self->dirty);
     free (self->heap);
     free (self->pins);
-    zhashx_destroy (&self->by_name);
+    wp_names_destroy (&self->names);
     zhashx_destroy (&self->groups);
     free (self);
     *self_p = NULL;
@@ -261,29 +270,65 @@ s_wake_pop (wp_scheduler_t *self)
     return top;
 }
 
+//  A model, NULL when unknown.
+static model_t *
+s_find (wp_scheduler_t *self, const char *name)
+{
+    uint32_t id = name ? wp_names_find (self->names, name) : WP_NAMES_NONE;
+    return id == WP_NAMES_NONE ? NULL : self->models [id];
+}
+
+//  A model's demand entries.
+static inline demand_t *
+s_demand (model_t *model)
+{
+    return model->cap_demand > 1 ? model->demand.many : &model->demand.one;
+}
+
+//  Double a model's room for demand entries; returns them.
+static demand_t *
+s_demand_grow (model_t *model)
+{
+    if (model->cap_demand == 0)
+        model->cap_demand = 1;
+    else {
+        uint8_t cap = (uint8_t) (model->cap_demand * 2);
+        demand_t *many = (demand_t *) malloc (cap * sizeof (demand_t));
+        assert (many);
+        memcpy (many, s_demand (model), model->n_demand * sizeof (demand_t));
+        if (model->cap_demand > 1)
+            free (model->demand.many);
+        model->demand.many = many;
+        model->cap_demand = cap;
+    }
+    return s_demand (model);
+}
+
 //  Find or create a model.
 static model_t *
 s_model (wp_scheduler_t *self, const char *name)
 {
-    model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
-    if (model)
+    model_t *model = s_find (self, name);
+    if (model || !name)
         return model;
+    uint32_t id = wp_names_add (self->names, name);
+    if (id == WP_NAMES_NONE)
+        return NULL;
+    assert (id == self->n_models);
     model = (model_t *) zmalloc (sizeof (model_t));
     assert (model);
-    model->name = strdup (name);
-    assert (model->name);
+    model->name = wp_names_name (self->names, id);
     model->memory_mb = self->opts.default_memory_mb;
     model->load_ms = self->opts.default_load_ms;
     model->priority = 2;
     if (self->n_models == self->cap_models) {
-        self->cap_models = self->cap_models ? self->cap_models * 2 : 16;
+        self->cap_models = self->cap_models < 16 ? 16 : self->cap_models + self->cap_models / 8;
         self->models = (model_t **) realloc (self->models,
                                              self->cap_models * sizeof (model_t *));
         assert (self->models);
     }
     model->index = (uint32_t) self->n_models;
     self->models [self->n_models++] = model;
-    zhashx_insert (self->by_name, name, model);
     return model;
 }
 
@@ -339,9 +384,15 @@ s_reserved (wp_scheduler_t *self, const model_t *except, uint32_t *count,
 static void
 s_note (model_t *model, wp_action_t action, uint64_t now_ms, const char *reason)
 {
-    model->last_action = action;
+    model->last_action = (uint8_t) action;
     model->last_decision_ms = now_ms;
-    snprintf (model->last_reason, sizeof model->last_reason, "%s", reason);
+    //  Its own length (most reasons are a third of the longest)
+    size_t len = strnlen (reason, WP_SCHEDULER_REASON_MAX - 1);
+    char *copy = (char *) realloc (model->last_reason, len + 1);
+    assert (copy);
+    memcpy (copy, reason, len);
+    copy [len] = 0;
+    model->last_reason = copy;
 }
 
 //  Describe a model.
@@ -377,26 +428,23 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
     for (size_t i = 0; i < n; i++) {
         const wp_prediction_t *p = &predictions [i];
         model_t *model = s_model (self, p->model);
+        demand_t *demand = s_demand (model);
         demand_t *slot = NULL;
         for (uint8_t j = 0; j < model->n_demand && !slot; j++)
-            if (model->demand [j].user == user_hash)
-                slot = &model->demand [j];
+            if (demand [j].user == user_hash)
+                slot = &demand [j];
         if (!slot && model->n_demand < WP_SCHEDULER_USERS_MAX) {
-            if (model->n_demand == model->cap_demand) {
-                model->cap_demand = model->cap_demand ? model->cap_demand * 2 : 1;
-                model->demand = (demand_t *) realloc (model->demand,
-                                                      model->cap_demand * sizeof (demand_t));
-                assert (model->demand);
-            }
-            slot = &model->demand [model->n_demand++];
+            if (model->n_demand == model->cap_demand)
+                demand = s_demand_grow (model);
+            slot = &demand [model->n_demand++];
             memset (slot, 0, sizeof *slot);
         }
         if (!slot) {
             //  Full: replace the entry that expires first.
-            slot = &model->demand [0];
+            slot = &demand [0];
             for (uint8_t j = 1; j < model->n_demand; j++)
-                if (model->demand [j].until_ms < slot->until_ms)
-                    slot = &model->demand [j];
+                if (demand [j].until_ms < slot->until_ms)
+                    slot = &demand [j];
             memset (slot, 0, sizeof *slot);
         }
         if (p->last_ms > model->used_ms && p->last_ms <= now_ms + 60000)
@@ -579,10 +627,10 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
     bool cover = false;
     uint8_t kept = 0;
     for (uint8_t j = 0; j < model->n_demand; j++) {
-        demand_t *d = &model->demand [j];
+        demand_t *d = &s_demand (model) [j];
         if (d->until_ms <= now_ms)
             continue;
-        model->demand [kept++] = *d;
+        s_demand (model) [kept++] = *d;
         double chance = s_chance (self, d, now_ms);
         any *= 1.0 - chance;
         double saves = d->benefit_ms > 0 ? d->benefit_ms : model->load_ms;
@@ -991,7 +1039,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
     free (warm);
     //  Each model remembers its last decision and why.
     for (size_t i = 0; i < n; i++) {
-        model_t *model = (model_t *) zhashx_lookup (self->by_name, out [i].model);
+        model_t *model = s_find (self, out [i].model);
         if (model)
             s_note (model, out [i].action, now_ms, out [i].reason);
     }
@@ -1096,7 +1144,7 @@ wp_scheduler_pin (wp_scheduler_t *self, const char *name, bool pin, char *error,
 bool
 wp_scheduler_pinned (wp_scheduler_t *self, const char *name)
 {
-    model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
+    model_t *model = s_find (self, name);
     return model && s_pinned (model);
 }
 
@@ -1143,9 +1191,9 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
         info->probability = model->chance;
         info->demand = model->score;
         info->value = model->value;
-        info->last_action = model->last_action;
+        info->last_action = (wp_action_t) model->last_action;
         info->last_decision_ms = model->last_decision_ms;
-        info->last_reason = model->last_reason;
+        info->last_reason = model->last_reason ? model->last_reason : "";
     }
     return self->n_models;
 }
@@ -1170,7 +1218,7 @@ wp_scheduler_victim (wp_scheduler_t *self, uint64_t now_ms, const char *except,
                      wp_scheduler_can_fn *can, void *arg)
 {
     assert (self);
-    model_t *skip = except ? (model_t *) zhashx_lookup (self->by_name, except) : NULL;
+    model_t *skip = s_find (self, except);
     model_t *lowest = s_lowest (self, now_ms, skip, INFINITY, can, arg);
     return lowest ? lowest->name : NULL;
 }
@@ -1179,7 +1227,7 @@ wp_scheduler_victim (wp_scheduler_t *self, uint64_t now_ms, const char *except,
 double
 wp_scheduler_value (wp_scheduler_t *self, const char *name, uint64_t now_ms)
 {
-    model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
+    model_t *model = s_find (self, name);
     if (!model)
         return 0;
     s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
@@ -1190,7 +1238,7 @@ wp_scheduler_value (wp_scheduler_t *self, const char *name, uint64_t now_ms)
 wp_model_state_t
 wp_scheduler_state (wp_scheduler_t *self, const char *name)
 {
-    model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
+    model_t *model = s_find (self, name);
     return model ? model->state : WP_MODEL_COLD;
 }
 
@@ -1198,7 +1246,7 @@ wp_scheduler_state (wp_scheduler_t *self, const char *name)
 double
 wp_scheduler_demand (wp_scheduler_t *self, const char *name, uint64_t now_ms)
 {
-    model_t *model = (model_t *) zhashx_lookup (self->by_name, name);
+    model_t *model = s_find (self, name);
     if (!model)
         return 0;
     s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
@@ -1219,15 +1267,26 @@ wp_scheduler_warm_memory_mb (wp_scheduler_t *self)
     return self->held_mb;
 }
 
+//  Bytes a block from malloc holds (its usable size and header).
+static size_t
+s_block_bytes (void *block)
+{
+    return block ? malloc_usable_size (block) + sizeof (size_t) : 0;
+}
+
 //  Bytes held.
 size_t
 wp_scheduler_state_bytes (wp_scheduler_t *self)
 {
     size_t bytes = sizeof *self + self->cap_models * sizeof (model_t *)
-                 + self->cap_dirty * sizeof (uint32_t) + self->cap_heap * sizeof (wake_t);
+                 + self->cap_dirty * sizeof (uint32_t) + self->cap_heap * sizeof (wake_t)
+                 + self->cap_pins * sizeof (uint32_t);
     for (size_t i = 0; i < self->n_models; i++)
-        bytes += sizeof (model_t) + strlen (self->models [i]->name) + 1 + 48
-               + self->models [i]->cap_demand * sizeof (demand_t);
+        bytes += s_block_bytes (self->models [i])
+               + s_block_bytes (self->models [i]->last_reason)
+               + (self->models [i]->cap_demand > 1
+                  ? s_block_bytes (self->models [i]->demand.many) : 0);
+    bytes += wp_names_bytes (self->names);
     return bytes;
 }
 
