@@ -324,6 +324,8 @@ s_count_add (uint16_t *counts, int k, float *unit, float *rest, int slot)
         whole = 0;
     counts [slot] = (uint16_t) (counts [slot] + whole);
     *rest = (float) (add - whole);
+    if (counts [slot] >= 16384)
+        return;                         //  the largest is at least that
     uint16_t largest = 0;
     for (int i = 0; i < k; i++)
         if (counts [i] > largest)
