@@ -65,6 +65,7 @@ struct _wp_bus_t {
     size_t n_arenas;                //  how many are free
     zlistx_t *buffered;             //  zmsg_t kept during wait_ready
     wp_bus_stats_t stats;           //  counters
+    uint32_t header_only;           //  bit t: topic t decoded header-only
 };
 
 //  Name of a topic.
@@ -446,6 +447,94 @@ s_arena_put (arena_t *arena)
         free (arena);
 }
 
+//  Read a varint at *p_p (before end); false if it runs past end or over
+//  10 bytes.
+static bool
+s_varint (const uint8_t **p_p, const uint8_t *end, uint64_t *value)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && *p_p < end; shift += 7) {
+        uint8_t byte = *(*p_p)++;
+        v |= (uint64_t) (byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *value = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+//  Header-only decode: walk the payload's top-level fields (every tag
+//  and length must hold), decode field 1 (the header) and keep field 2
+//  when it is event_ms; the message has the topic's type with every other
+//  field empty. NULL when the payload does not parse.
+static ProtobufCMessage *
+s_unpack_header_only (const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *allocator,
+                      size_t len, const uint8_t *data)
+{
+    const uint8_t *p = data, *end = data + len;
+    const uint8_t *header = NULL;
+    uint64_t header_len = 0, event_ms = 0;
+    while (p < end) {
+        uint64_t key, value;
+        if (!s_varint (&p, end, &key) || (key >> 3) == 0)
+            return NULL;
+        switch (key & 7) {
+            case 0:                                 //  varint
+                if (!s_varint (&p, end, &value))
+                    return NULL;
+                if ((key >> 3) == 2)
+                    event_ms = value;
+                break;
+            case 1:                                 //  64-bit
+                if (end - p < 8)
+                    return NULL;
+                p += 8;
+                break;
+            case 2:                                 //  length-delimited
+                if (!s_varint (&p, end, &value) || value > (uint64_t) (end - p))
+                    return NULL;
+                if ((key >> 3) == 1) {
+                    header = p;
+                    header_len = value;
+                }
+                p += value;
+                break;
+            case 5:                                 //  32-bit
+                if (end - p < 4)
+                    return NULL;
+                p += 4;
+                break;
+            default:                                //  groups: never ours
+                return NULL;
+        }
+    }
+    ProtobufCMessage *msg = (ProtobufCMessage *) allocator->alloc (allocator->allocator_data,
+                                                                   desc->sizeof_message);
+    if (!msg)
+        return NULL;
+    protobuf_c_message_init (desc, msg);
+    if (header) {
+        Warmup__V1__Header *decoded = warmup__v1__header__unpack (allocator, header_len, header);
+        if (!decoded)
+            return NULL;
+        *s_header_slot (msg) = decoded;
+    }
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field (desc, 2);
+    if (field && field->type == PROTOBUF_C_TYPE_UINT64
+        && field->label != PROTOBUF_C_LABEL_REPEATED)
+        *(uint64_t *) ((char *) msg + field->offset) = event_ms;
+    return msg;
+}
+
+//  Decode a topic's events header-only from now on.
+void
+wp_bus_header_only (wp_bus_t *self, wp_topic_t topic)
+{
+    assert (self && topic < WP_TOPIC_COUNT);
+    self->header_only |= 1u << topic;
+}
+
 //  Validate and decode one message: its topic and payload frames and how
 //  many frames it had. Returns 1 with *event filled, else 0 (counted).
 static int
@@ -466,8 +555,11 @@ s_decode (wp_bus_t *self, const void *topic, size_t topic_len, const void *paylo
         return 0;   //  someone else's probe
     arena_t *arena = s_arena_get (self);
     ProtobufCAllocator allocator = { s_arena_alloc, s_arena_free, arena };
-    ProtobufCMessage *decoded = protobuf_c_message_unpack (
-        s_topics [index].descriptor, &allocator, payload_len, (const uint8_t *) payload);
+    ProtobufCMessage *decoded = self->header_only & (1u << index)
+        ? s_unpack_header_only (s_topics [index].descriptor, &allocator, payload_len,
+                                (const uint8_t *) payload)
+        : protobuf_c_message_unpack (s_topics [index].descriptor, &allocator, payload_len,
+                                     (const uint8_t *) payload);
     if (!decoded) {
         s_arena_put (arena);
         s_reject (self, "payload does not decode", topic, topic_len);

@@ -95,6 +95,15 @@ const ProtobufCMessageDescriptor *
 int
     wp_topic_lookup (const char *name, size_t len);
 
+//  From now on decode a topic's events header-only: the event's message
+//  has the topic's type with its header (field 1) and event_ms (field 2,
+//  where the type has it) and every other field empty. The payload's wire
+//  structure is still checked (every tag and length), not its contents.
+//  For a subscriber that only counts the topic (the metrics of
+//  usage.pattern, the largest event): it skips decoding the rest.
+void
+    wp_bus_header_only (wp_bus_t *self, wp_topic_t topic);
+
 //  Check an envelope's topic frame and payload size as the proxy and every
 //  subscriber do. Returns 0 when acceptable, else -1 with *why set to a
 //  static description.

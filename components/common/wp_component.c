@@ -174,6 +174,14 @@ wp_ctx_verbose (wp_ctx_t *ctx)
     return ctx->verbose;
 }
 
+//  Decode a topic header-only.
+void
+wp_ctx_header_only (wp_ctx_t *ctx, wp_topic_t topic)
+{
+    assert (ctx && ctx->bus);
+    wp_bus_header_only (ctx->bus, topic);
+}
+
 //  Count a rejected event.
 void
 wp_ctx_count_rejected (wp_ctx_t *ctx)

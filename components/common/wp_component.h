@@ -135,6 +135,12 @@ void
 bool
     wp_ctx_verbose (wp_ctx_t *ctx);
 
+//  Decode a topic's events header-only (wp_bus_header_only), for a
+//  component that subscribes to a topic only to count it. Call from
+//  create.
+void
+    wp_ctx_header_only (wp_ctx_t *ctx, wp_topic_t topic);
+
 //  Count an event the component itself rejected (bad content). It is
 //  reported in heartbeats as dropped.
 void

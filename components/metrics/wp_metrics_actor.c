@@ -130,6 +130,12 @@ s_create (wp_ctx_t *ctx)
         free (self);
         return NULL;
     }
+    //  Topics it only counts: their contents are not decoded (the usage
+    //  pattern is the largest event on the bus)
+    const wp_topic_t counted [] = { WP_TOPIC_PATTERN, WP_TOPIC_RESOURCE, WP_TOPIC_PERF,
+                                    WP_TOPIC_METRICS };
+    for (size_t i = 0; i < sizeof counted / sizeof counted [0]; i++)
+        wp_ctx_header_only (ctx, counted [i]);
     wp_metrics_set_threshold (self->core, config->prediction_threshold);
     wp_metrics_set_user_key (self->core, config->user_key);
     self->started_ms = wp_ctx_now_ms (ctx);

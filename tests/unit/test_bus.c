@@ -823,6 +823,91 @@ test_publish_header_and_large (void **state)
     zstr_free (&sub);
 }
 
+//  A topic decoded header-only: the header, event_ms and nothing else of
+//  a 200-model pattern; sequence gaps still counted; a payload whose wire
+//  structure or header does not parse is still rejected.
+static void
+test_header_only (void **state)
+{
+    char *pub, *sub;
+    zactor_t *proxy = s_proxy_start (&pub, &sub);
+    wp_bus_t *reader = s_client (pub, sub, "test/reader", "", NULL);
+    wp_bus_t *writer = s_client (pub, sub, "test/writer", NULL, NULL);
+    wp_bus_header_only (reader, WP_TOPIC_PATTERN);
+
+    Warmup__V1__ModelPattern items [200], *pointers [200];
+    float hist [200][54];
+    for (int i = 0; i < 200; i++) {
+        Warmup__V1__ModelPattern init = WARMUP__V1__MODEL_PATTERN__INIT;
+        items [i] = init;
+        items [i].model = (char *) "m";
+        items [i].n_idle_hist = 54;
+        items [i].idle_hist = hist [i];
+        for (int b = 0; b < 54; b++)
+            hist [i][b] = (float) (i + b);
+        pointers [i] = &items [i];
+    }
+    Warmup__V1__UsagePattern pattern = WARMUP__V1__USAGE_PATTERN__INIT;
+    pattern.user = "big";
+    pattern.event_ms = 1700000000123ULL;
+    pattern.n_models = 200;
+    pattern.models = pointers;
+    pattern.idle_bins = 54;
+    for (int n = 0; n < 3; n++)
+        assert_int_equal (wp_bus_publish (writer, WP_TOPIC_PATTERN, &pattern.base), 0);
+    //  Other topics decode in full
+    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+    usage.user = "u";
+    usage.model = "m";
+    assert_int_equal (wp_bus_publish (writer, WP_TOPIC_USAGE, &usage.base), 0);
+    for (int n = 0; n < 3; n++) {
+        wp_bus_event_t event;
+        assert_int_equal (wp_bus_recv_wait (reader, &event, WAIT_MS), 1);
+        assert_int_equal (event.topic, WP_TOPIC_PATTERN);
+        const Warmup__V1__UsagePattern *got = (const Warmup__V1__UsagePattern *) event.msg;
+        assert_ptr_equal (got->base.descriptor, &warmup__v1__usage_pattern__descriptor);
+        assert_string_equal (wp_bus_header (event.msg)->source, "test/writer");
+        assert_true (wp_bus_header (event.msg)->seq == (uint64_t) n + 1);
+        assert_true (got->event_ms == 1700000000123ULL);
+        assert_int_equal (got->n_models, 0);
+        assert_int_equal (got->idle_bins, 0);
+        assert_true (got->user == NULL || *got->user == 0);
+        wp_bus_event_free (&event);
+    }
+    wp_bus_event_t event;
+    assert_int_equal (wp_bus_recv_wait (reader, &event, WAIT_MS), 1);
+    assert_int_equal (event.topic, WP_TOPIC_USAGE);
+    assert_string_equal (((Warmup__V1__UsageObserved *) event.msg)->user, "u");
+    wp_bus_event_free (&event);
+
+    //  Bad payloads on the header-only topic: counted, not delivered
+    zsock_t *raw = s_raw_pub (pub);
+    s_raw_sync (raw, &reader, 1);
+    const uint8_t truncated [3] = { 0x0a, 0x10, 0x01 };
+    const uint8_t endless [11] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                   0xff, 0xff };
+    const uint8_t nested [4] = { 0x0a, 0x02, 0xff, 0xff };
+    const uint8_t group [2] = { 0x0b, 0x0c };
+    const uint8_t *garbage [4] = { truncated, endless, nested, group };
+    const size_t sizes [4] = { 3, 11, 4, 2 };
+    wp_bus_stats_t before, after;
+    uint64_t seq = 0;
+    s_raw_marker (raw, ++seq, &reader, 1);
+    wp_bus_stats (reader, &before);
+    for (int g = 0; g < 4; g++) {
+        s_raw_envelope (raw, "usage.pattern", garbage [g], sizes [g]);
+        s_raw_marker (raw, ++seq, &reader, 1);
+    }
+    wp_bus_stats (reader, &after);
+    assert_true (after.bad_frames == before.bad_frames + 4);
+    zsock_destroy (&raw);
+    wp_bus_destroy (&writer);
+    wp_bus_destroy (&reader);
+    zactor_destroy (&proxy);
+    zstr_free (&pub);
+    zstr_free (&sub);
+}
+
 //  Sequence gaps per (source, topic): seq 1 then 5 is 3 missed events; a
 //  lower number is a restart, not a gap; each source and topic counts
 //  on its own.
@@ -1306,6 +1391,7 @@ main (void)
         cmocka_unit_test (test_client_readiness),
         cmocka_unit_test (test_round_trip_every_topic),
         cmocka_unit_test (test_publish_header_and_large),
+        cmocka_unit_test (test_header_only),
         cmocka_unit_test (test_sequence_gaps),
         cmocka_unit_test (test_garbage_payloads),
         cmocka_unit_test (test_payload_without_header),
