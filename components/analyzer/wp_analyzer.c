@@ -261,7 +261,7 @@ s_stored (const pair_t *pair)
 static inline uint8_t *
 s_fast (const pair_t *pair)
 {
-    return (uint8_t *) (pair->idle + s_stored (pair));
+    return pair->idle ? (uint8_t *) (pair->idle + s_stored (pair)) : NULL;
 }
 
 //  Position of bin among the stored bins (*bins, *idle_p), storing it
@@ -277,14 +277,18 @@ s_bin_slot (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle_p, bool with_fa
     uint16_t *old = *idle_p;
     uint16_t *idle = (uint16_t *) malloc ((size_t) (k + 1) * (sizeof (uint16_t) + with_fast));
     assert (idle);
-    memcpy (idle, old, (size_t) at * sizeof (uint16_t));
-    memcpy (idle + at + 1, old + at, (size_t) (k - at) * sizeof (uint16_t));
+    if (k) {
+        memcpy (idle, old, (size_t) at * sizeof (uint16_t));
+        memcpy (idle + at + 1, old + at, (size_t) (k - at) * sizeof (uint16_t));
+    }
     idle [at] = 0;
     if (with_fast) {
-        const uint8_t *old_fast = (const uint8_t *) (old + k);
         uint8_t *fast = (uint8_t *) (idle + k + 1);
-        memcpy (fast, old_fast, (size_t) at);
-        memcpy (fast + at + 1, old_fast + at, (size_t) (k - at));
+        if (k) {
+            const uint8_t *old_fast = (const uint8_t *) (old + k);
+            memcpy (fast, old_fast, (size_t) at);
+            memcpy (fast + at + 1, old_fast + at, (size_t) (k - at));
+        }
         fast [at] = 0;
     }
     self->heap_bytes -= s_block_bytes (old);
@@ -1366,7 +1370,8 @@ s_encode_pair (wp_analyzer_t *self, const pair_t *pair, uint8_t *value)
     int k = s_stored (pair);
     for (int i = 0; i < k; i++, p += 2)
         s_put_u16 (p, pair->idle [i]);
-    memcpy (p, s_fast (pair), (size_t) k);
+    if (k)
+        memcpy (p, s_fast (pair), (size_t) k);
     return (size_t) (p + k - value);
 }
 
@@ -1593,7 +1598,8 @@ s_load_model (wp_analyzer_t *self, const char *name, const uint8_t *v, size_t le
         free (model->idle);
         model->idle = k ? (uint16_t *) malloc ((size_t) k * sizeof (uint16_t)) : NULL;
         assert (model->idle || !k);
-        memcpy (model->idle, counts, (size_t) k * sizeof (uint16_t));
+        if (k)
+            memcpy (model->idle, counts, (size_t) k * sizeof (uint16_t));
         self->heap_bytes += s_block_bytes (model->idle);
         model->bins = bins;
         model->unit = unit;
