@@ -186,15 +186,34 @@ s_request (void *cls, struct MHD_Connection *connection, const char *url,
 
 static int s_timer (zloop_t *loop, int timer_id, void *arg);
 
+//  Connections open now.
+static unsigned
+s_connections (wp_http_t *self)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (
+        self->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}
+
 //  Let libmicrohttpd work, then arm the timer for its next timeout.
+//  At the connection limit MHD takes its listen socket out of its epoll
+//  set, and puts it back only at the start of a later run. A run that
+//  closed connections therefore needs another run: else, when no other
+//  event and no timeout comes (the last connections closed), a client
+//  waiting to be accepted is never served.
 static void
 s_work (wp_http_t *self)
 {
     MHD_UNSIGNED_LONG_LONG timeout = 0;
+    bool again = false;
     //  A zero timeout means work is ready now: run again, a bounded number
     //  of times so the loop's other readers are not starved.
     for (int round = 0; round < 16; round++) {
+        unsigned before = s_connections (self);
         MHD_run (self->daemon);
+        again = s_connections (self) < before;
+        if (again)
+            continue;
         if (MHD_get_timeout (self->daemon, &timeout) != MHD_YES || timeout > 0)
             break;
     }
@@ -202,6 +221,9 @@ s_work (wp_http_t *self)
         zloop_timer_end (self->loop, self->timer_id);
         self->timer_id = -1;
     }
+    if (again)
+        self->timer_id = zloop_timer (self->loop, 1, 1, s_timer, self);
+    else
     if (MHD_get_timeout (self->daemon, &timeout) == MHD_YES) {
         size_t delay = timeout < 1 ? 1 : timeout > 60000 ? 60000 : (size_t) timeout;
         self->timer_id = zloop_timer (self->loop, delay, 1, s_timer, self);
@@ -326,6 +348,14 @@ wp_http_endpoint (wp_http_t *self)
 {
     assert (self);
     return self->endpoint;
+}
+
+//  Connections open now.
+unsigned
+wp_http_connections (wp_http_t *self)
+{
+    assert (self);
+    return s_connections (self);
 }
 
 //  Requests answered.

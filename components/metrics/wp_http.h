@@ -74,6 +74,10 @@ void
 const char *
     wp_http_endpoint (wp_http_t *self);
 
+//  Connections open now.
+unsigned
+    wp_http_connections (wp_http_t *self);
+
 //  Requests answered, and requests refused by the checks.
 uint64_t
     wp_http_requests (wp_http_t *self);
