@@ -69,6 +69,27 @@ s_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+//  A bound scaled by $WP_TEST_TIME_SCALE.
+int
+wp_test_ms (int ms)
+{
+    static int scale = 0;
+    if (!scale) {
+        const char *text = getenv ("WP_TEST_TIME_SCALE");
+        int value = text ? atoi (text) : 1;
+        if (value < 1 || value > 20) {
+            if (text)
+                fprintf (stderr, "testutil: WP_TEST_TIME_SCALE='%s' is not 1..20; "
+                         "using 1\n", text);
+            value = 1;
+        }
+        scale = value;
+    }
+    if (ms <= 0)
+        return ms;
+    return ms > INT32_MAX / scale ? INT32_MAX : ms * scale;
+}
+
 //  Path of a built program.
 char *
 wp_test_bin (const char *name)
@@ -141,7 +162,7 @@ int
 wp_test_proc_wait_line (wp_test_proc_t *self, const char *needle, int timeout_ms,
                         char *line, size_t capacity)
 {
-    int64_t deadline = s_now_ms () + timeout_ms;
+    int64_t deadline = s_now_ms () + wp_test_ms (timeout_ms);
     while (true) {
         //  Look at complete lines not looked at yet.
         char *start = self->output + self->consumed;
@@ -179,7 +200,7 @@ wp_test_proc_output (wp_test_proc_t *self)
 int
 wp_test_proc_wait (wp_test_proc_t *self, int timeout_ms)
 {
-    int64_t deadline = s_now_ms () + timeout_ms;
+    int64_t deadline = s_now_ms () + wp_test_ms (timeout_ms);
     while (!self->exited) {
         int status;
         pid_t rc = waitpid (self->pid, &status, WNOHANG);

@@ -21,6 +21,16 @@ char *
 void
     wp_test_rmtree (const char *path);
 
+//  --- Time bounds ---------------------------------------------------------
+
+//  A bound of ms milliseconds multiplied by $WP_TEST_TIME_SCALE (a whole
+//  number 1..20, default 1; the sanitizer build's ctest sets it). A bound
+//  is how long a test waits before it calls a missing event a failure, never
+//  a schedule: a slower build or a busier machine gets longer bounds, and a
+//  passing test takes no longer. Every timeout_ms below is scaled so.
+int
+    wp_test_ms (int ms);
+
 //  --- Running the real programs -------------------------------------------
 
 typedef struct _wp_test_proc_t wp_test_proc_t;

@@ -154,15 +154,15 @@ ihttp_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-//  GET path until the body contains needle or timeout_ms passes; each try
-//  waits for the previous answer, and between tries poll() waits on
-//  nothing for 50 ms so a failing server is not hammered. Returns the
-//  last body (caller frees) and sets *found.
+//  GET path until the body contains needle or timeout_ms (scaled by
+//  wp_test_ms) passes; each try waits for the previous answer, and between
+//  tries poll() waits on nothing for 50 ms so a failing server is not
+//  hammered. Returns the last body (caller frees) and sets *found.
 static inline char *
 ihttp_wait_for (const char *endpoint, const char *path, const char *needle,
                 int timeout_ms, bool *found)
 {
-    int64_t deadline = ihttp_now_ms () + timeout_ms;
+    int64_t deadline = ihttp_now_ms () + wp_test_ms (timeout_ms);
     char *last = NULL;
     *found = false;
     while (true) {

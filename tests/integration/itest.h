@@ -13,9 +13,11 @@
 #include "wp_util.h"
 #include <signal.h>
 
-//  Generous bounds: CI machines are shared and slow.
+//  Generous bounds: CI machines are shared and slow. Every wait below
+//  multiplies its bound by wp_test_ms ($WP_TEST_TIME_SCALE).
 #define ITEST_START_MS 20000
 #define ITEST_EVENT_MS 20000
+#define ITEST_STOP_MS 10000
 
 //  One scratch deployment.
 typedef struct {
@@ -131,8 +133,20 @@ itest_bus (itest_t *self, const char *const prefixes [])
     assert_non_null (bus);
     for (int i = 0; prefixes [i]; i++)
         wp_bus_subscribe (bus, prefixes [i]);
-    assert_int_equal (wp_bus_wait_ready (bus, ITEST_START_MS), 0);
+    assert_int_equal (wp_bus_wait_ready (bus, wp_test_ms (ITEST_START_MS)), 0);
     return bus;
+}
+
+//  Stop a program with SIGTERM: it must exit 0 within the bound; if not,
+//  the failure shows what it printed. Destroys it.
+static inline void
+itest_stop (wp_test_proc_t **proc_p, const char *program)
+{
+    int code = wp_test_proc_stop (*proc_p, SIGTERM, ITEST_STOP_MS);
+    if (code != 0)
+        fail_msg ("%s: SIGTERM gave exit %d (-1: still running after %d ms):\n%s",
+                  program, code, wp_test_ms (ITEST_STOP_MS), wp_test_proc_output (*proc_p));
+    wp_test_proc_destroy (proc_p);
 }
 
 //  Predicate over a received event.
@@ -142,7 +156,7 @@ typedef bool (itest_match_fn) (wp_topic_t topic, const ProtobufCMessage *msg, vo
 static inline bool
 itest_wait_event (wp_bus_t *bus, itest_match_fn *fn, void *arg, int timeout_ms)
 {
-    int64_t deadline = zclock_mono () + timeout_ms;
+    int64_t deadline = zclock_mono () + wp_test_ms (timeout_ms);
     while (zclock_mono () < deadline) {
         wp_bus_event_t event;
         int64_t left = deadline - zclock_mono ();

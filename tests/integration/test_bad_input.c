@@ -92,8 +92,7 @@ test_garbage_everywhere (void **state)
         fail_msg ("drops not logged:\n%s", log);
 
     wp_bus_destroy (&bus);
-    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&daemon);
+    itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
 }
 

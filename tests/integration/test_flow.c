@@ -38,8 +38,7 @@ s_check_flow (itest_t *it, const char *user, const char *model)
     assert_non_null (strstr (line, "\"action\":\"ACTION_WARM\""));
     assert_non_null (strstr (line, "\"ok\":true"));
     assert_non_null (strstr (line, "\"backend\":\"sim\""));
-    assert_int_equal (wp_test_proc_stop (tail, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&tail);
+    itest_stop (&tail, "warmupctl tail");
 }
 
 //  All seven components in one warmupd.
@@ -52,8 +51,7 @@ test_all_in_one (void **state)
     assert_non_null (strstr (wp_test_proc_output (daemon), "7 components"));
     s_check_flow (&it, "alice", "codellama");
     //  SIGTERM ends it cleanly (exit 0) and promptly.
-    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&daemon);
+    itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
 }
 
@@ -73,15 +71,9 @@ s_start_all (itest_t *it, wp_test_proc_t **bus, wp_test_proc_t **procs)
 static void
 s_stop_all (wp_test_proc_t **bus, wp_test_proc_t **procs)
 {
-    for (int i = 0; s_components [i]; i++) {
-        int code = wp_test_proc_stop (procs [i], SIGTERM, 5000);
-        if (code != 0)
-            fail_msg ("warmup-%s exited with %d:\n%s", s_components [i], code,
-                      wp_test_proc_output (procs [i]));
-        wp_test_proc_destroy (&procs [i]);
-    }
-    assert_int_equal (wp_test_proc_stop (*bus, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (bus);
+    for (int i = 0; s_components [i]; i++)
+        itest_stop (&procs [i], s_components [i]);
+    itest_stop (bus, "warmup-bus");
 }
 
 //  One process per component, through warmup-bus.

@@ -91,7 +91,9 @@ test_endpoints (void **state)
     ihttp_reply_free (&reply);
 
     //  warmupctl metrics: the summary of the next snapshot on the bus
-    const char *args [] = { "metrics", "--timeout", "10", NULL };
+    char seconds [16];
+    snprintf (seconds, sizeof seconds, "%d", wp_test_ms (10000) / 1000);
+    const char *args [] = { "metrics", "--timeout", seconds, NULL };
     char *output = NULL;
     assert_int_equal (itest_ctl (&it, args, &output), 0);
     if (!strstr (output, "requests 3 (warm 1, delayed 0, cold_starts 2)")
@@ -100,14 +102,13 @@ test_endpoints (void **state)
         || !strstr (output, endpoint))
         fail_msg ("unexpected warmupctl metrics output:\n%s", output);
     free (output);
-    const char *json_args [] = { "metrics", "--json", NULL };
+    const char *json_args [] = { "metrics", "--json", "--timeout", seconds, NULL };
     assert_int_equal (itest_ctl (&it, json_args, &output), 0);
     assert_non_null (strstr (output, "\"topic\":\"metrics.snapshot\""));
     assert_non_null (strstr (output, "\"cold_starts\":2"));
     free (output);
 
-    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&daemon);
+    itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
 }
 
@@ -188,8 +189,7 @@ test_bad_requests (void **state)
     assert_true (found);
     free (body);
 
-    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&daemon);
+    itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
 }
 
@@ -225,10 +225,8 @@ test_listen_flag (void **state)
     free (output);
     free (program);
 
-    assert_int_equal (wp_test_proc_stop (metrics, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&metrics);
-    assert_int_equal (wp_test_proc_stop (bus, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&bus);
+    itest_stop (&metrics, "warmup-metrics");
+    itest_stop (&bus, "warmup-bus");
     itest_destroy (&it);
 }
 

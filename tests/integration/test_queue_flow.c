@@ -86,14 +86,9 @@ s_start (itest_t *it, wp_test_proc_t **bus, wp_test_proc_t **queue)
 static void
 s_stop (wp_test_proc_t **bus, wp_test_proc_t **queue)
 {
-    if (*queue) {
-        int code = wp_test_proc_stop (*queue, SIGTERM, 10000);
-        if (code != 0)
-            fail_msg ("warmup-queue exited with %d:\n%s", code, wp_test_proc_output (*queue));
-        wp_test_proc_destroy (queue);
-    }
-    assert_int_equal (wp_test_proc_stop (*bus, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (bus);
+    if (*queue)
+        itest_stop (queue, "warmup-queue");
+    itest_stop (bus, "warmup-bus");
 }
 
 //  Priority order, dedupe, a cool cancelling a pending warm, and a full
@@ -392,8 +387,7 @@ test_file_residency (void **state)
     assert_int_equal (done.memory_mb, 256);
 
     //  A restarted queue asks the backend, and counts what is loaded
-    assert_int_equal (wp_test_proc_stop (queue, SIGTERM, 10000), 0);
-    wp_test_proc_destroy (&queue);
+    itest_stop (&queue, "warmup-queue");
     queue = itest_start (&it, "warmup-queue", NULL, NULL);
     //  The answer may come before or after the ready line
     const char *loaded = "weights is loaded already (256 MiB, says file)";

@@ -163,8 +163,7 @@ test_replay_all_in_one (void **state)
     wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog);
     s_replay (&it, slice, catalog, &live);
     s_assert_equal (&eval, &live, "warmupd");
-    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, ITEST_START_MS), 0);
-    wp_test_proc_destroy (&daemon);
+    itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
 }
 
@@ -191,8 +190,7 @@ test_replay_per_process (void **state)
     s_replay (&it, slice, catalog, &live);
     s_assert_equal (&eval, &live, "one process per component");
     for (size_t i = count; i-- > 0;) {
-        assert_int_equal (wp_test_proc_stop (procs [i], SIGTERM, ITEST_START_MS), 0);
-        wp_test_proc_destroy (&procs [i]);
+        itest_stop (&procs [i], names [i]);
     }
     itest_destroy (&it);
 }

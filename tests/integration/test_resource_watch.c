@@ -78,10 +78,8 @@ test_watch (void **state)
         assert_null (strstr (said + 1, "GPU memory is not reported"));
     }
     wp_bus_destroy (&watch);
-    assert_int_equal (wp_test_proc_stop (resource, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&resource);
-    assert_int_equal (wp_test_proc_stop (bus, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&bus);
+    itest_stop (&resource, "warmup-resource");
+    itest_stop (&bus, "warmup-bus");
     itest_destroy (&it);
     wp_test_rmtree (dir);
     free (dir);
@@ -140,12 +138,8 @@ test_admission_holds (void **state)
     if (!itest_wait_event (watch, s_done_of, "big", ITEST_EVENT_MS))
         fail_msg ("big never started:\n%s", wp_test_proc_output (queue));
     wp_bus_destroy (&watch);
-    int code = wp_test_proc_stop (queue, SIGTERM, 10000);
-    if (code != 0)
-        fail_msg ("warmup-queue exited with %d:\n%s", code, wp_test_proc_output (queue));
-    wp_test_proc_destroy (&queue);
-    assert_int_equal (wp_test_proc_stop (bus, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&bus);
+    itest_stop (&queue, "warmup-queue");
+    itest_stop (&bus, "warmup-bus");
     itest_destroy (&it);
 }
 
