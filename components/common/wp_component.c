@@ -365,8 +365,12 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     }
     ctx->started_ms = wp_wall_us () / 1000;
     zloop_reader (ctx->loop, wp_bus_sub_socket (ctx->bus), s_bus_events, ctx);
-    zloop_timer (ctx->loop, config->heartbeat_ms, 0, s_heartbeat, ctx);
+    //  The flush timer goes first: when both are due in one pass of the
+    //  loop (after a stall), the heartbeat then reports the commit that
+    //  was due before it, so a heartbeat sent a flush period after an
+    //  event reports that event's state as persisted.
     zloop_timer (ctx->loop, config->flush_ms, 0, s_flush, ctx);
+    zloop_timer (ctx->loop, config->heartbeat_ms, 0, s_heartbeat, ctx);
     unsigned tick_ms = ctx->def->tick_period ? ctx->def->tick_period (config)
                                              : ctx->def->tick_ms;
     ctx->tick_ms = tick_ms;

@@ -150,7 +150,8 @@ test_restart_keeps_state (void **state)
     pattern_match_t fourth = { "llama3", 4, 0 };
     assert_true (itest_wait_event (watch, s_pattern_is, &fourth, ITEST_EVENT_MS));
     //  A heartbeat sent more than three flush periods after the fourth
-    //  event reports what the flushes since then committed.
+    //  event reports what the flushes since then committed (a component
+    //  runs a due flush before a heartbeat due at the same time).
     uint64_t after = fourth.sent_us + 3 * 50 * 1000;
     assert_true (itest_wait_event (watch, s_analyzer_flushed, &after, ITEST_EVENT_MS));
 
