@@ -11,9 +11,9 @@
     Requests are checked before the handler sees them: GET or HEAD only
     (405 with Allow otherwise), no body (413), a path of at most
     WP_HTTP_PATH_MAX bytes that starts with "/" (414 / 400). Memory is
-    bounded: at most WP_HTTP_CONNECTIONS connections (more are refused at
-    accept), WP_HTTP_CONNECTION_MEMORY bytes of headers each, connections
-    idle for WP_HTTP_IDLE_S seconds are closed.
+    bounded: at most WP_HTTP_CONNECTIONS connections (more wait in the
+    listen queue until one closes), WP_HTTP_CONNECTION_MEMORY bytes of
+    headers each, connections idle for WP_HTTP_IDLE_S seconds are closed.
 
     The server belongs to the thread that runs its zloop.
     =========================================================================
