@@ -222,6 +222,28 @@ s_compare (const char *dom, const char *json)
     return compared;
 }
 
+//  True when two snapshots agree on every number the page shows (those
+//  that move with time aside).
+static bool
+s_same (const char *dom, const char *one, const char *two)
+{
+    for (const char *at = strstr (dom, " data-metric=\""); at;
+         at = strstr (at + 1, " data-metric=\"")) {
+        const char *tag = at;
+        while (tag > dom && *tag != '<')
+            tag--;
+        char path [128];
+        s_attribute (tag, "data-metric", path, sizeof path);
+        if (s_moves_with_time (path))
+            continue;
+        double a = s_json_value (one, path), b = s_json_value (two, path);
+        if (isnan (a) != isnan (b)
+            || (!isnan (a) && fabs (a - b) > 1e-9 * fmax (1, fabs (a))))
+            return false;
+    }
+    return true;
+}
+
 //  The integer totals that settle once the trace is processed.
 static void
 s_settled_totals (const char *json, char *out, size_t size)
@@ -339,13 +361,30 @@ test_dashboard (void **state)
     assert_non_null (strstr (dom, "data-series=\"avoided\""));
     free (dom);
 
-    //  The trace is over: once quiet, the page shows the snapshot's numbers
+    //  The trace is over: once quiet, the page shows the snapshot's numbers.
+    //  The scheduler may still warm or cool a model late on a busy machine,
+    //  so a page is held against the snapshot only when the snapshots just
+    //  before and just after its load agree (it rendered one in between);
+    //  else it is loaded again.
     char *settled = s_wait_quiet (endpoint, bus, published);
     free (settled);
-    browser = s_chromium (chromium, it.dir, "--dump-dom", url, 1500);
-    dom = s_chromium_wait (&browser);
-    ihttp_reply_t reply = ihttp_get (endpoint, "/api/snapshot");
-    assert_int_equal (reply.status, 200);
+    ihttp_reply_t reply;
+    for (int tries = 0; ; tries++) {
+        ihttp_reply_t before = ihttp_get (endpoint, "/api/snapshot");
+        assert_int_equal (before.status, 200);
+        browser = s_chromium (chromium, it.dir, "--dump-dom", url, 1500);
+        dom = s_chromium_wait (&browser);
+        reply = ihttp_get (endpoint, "/api/snapshot");
+        assert_int_equal (reply.status, 200);
+        bool same = s_same (dom, before.body, reply.body);
+        ihttp_reply_free (&before);
+        if (same)
+            break;
+        if (tries == 20)
+            fail_msg ("the numbers never held still over a page load");
+        free (dom);
+        ihttp_reply_free (&reply);
+    }
     int compared = s_compare (dom, reply.body);
     //  KPIs, the model table (4 models x 3), horizons (4 x 4), components
     if (compared < 40)
@@ -391,8 +430,7 @@ test_dashboard (void **state)
     printf ("dashboard screenshot: %s\n", png);
 
     wp_bus_destroy (&bus);
-    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&daemon);
+    itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
     free (chromium);
 }

@@ -151,8 +151,7 @@ test_promtool_and_server (void **state)
 
     assert_int_equal (wp_test_proc_stop (server, SIGTERM, 30000), 0);
     wp_test_proc_destroy (&server);
-    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, 5000), 0);
-    wp_test_proc_destroy (&daemon);
+    itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
     free (promtool);
     free (prometheus);
