@@ -29,6 +29,8 @@ static const struct {
     { "clock.ack", &warmup__v1__clock_ack__descriptor },
     { "control.request", &warmup__v1__control_request__descriptor },
     { "control.reply", &warmup__v1__control_reply__descriptor },
+    { "room.request", &warmup__v1__room_request__descriptor },
+    { "room.reply", &warmup__v1__room_reply__descriptor },
 };
 
 //  Where the last sequence number of one (topic, source) is kept. An

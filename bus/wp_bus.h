@@ -46,6 +46,8 @@ typedef enum {
     WP_TOPIC_CLOCK_ACK,       // clock.ack           ClockAck (replay mode)
     WP_TOPIC_CONTROL,         // control.request     ControlRequest
     WP_TOPIC_CONTROL_REPLY,   // control.reply       ControlReply
+    WP_TOPIC_ROOM_REQUEST,    // room.request        RoomRequest (replay mode)
+    WP_TOPIC_ROOM_REPLY,      // room.reply          RoomReply (replay mode)
     WP_TOPIC_COUNT
 } wp_topic_t;
 

@@ -78,6 +78,9 @@ typedef struct {
     uint64_t rounds;                //  rounds run
     uint64_t not_applied;           //  warmup.done the world could not follow
     uint64_t late_cools;            //  cools of a model still loading (deferred)
+    uint64_t rooms;                 //  room.request published (= its last seq)
+    uint64_t room_victims;          //  models unloaded on the scheduler's reply
+    char source [128];              //  our bus source
     char error [512];               //  why it failed
 } s_replay_t;
 
@@ -382,6 +385,90 @@ s_live_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
     return s_round (self, now);
 }
 
+//  A cold start short of memory: ask the live scheduler which models to
+//  unload (room.request, with what the world can unload now), wait for its
+//  room.reply and unload them, as warmup-eval's predictive asks its
+//  scheduler core in make_room. If they are not enough, the world then
+//  evicts least recently used models itself, as warmup-eval's does.
+static int
+s_live_make_room (void *state, wp_eval_sim_t *sim, uint32_t model, int64_t short_mb)
+{
+    s_replay_t *self = state;
+    if (short_mb <= 0)
+        return 0;
+    size_t count = wp_eval_sim_resident_count (sim), n = 0;
+    Warmup__V1__ModelMemory *idle = (Warmup__V1__ModelMemory *)
+        malloc ((count + 1) * sizeof *idle);
+    Warmup__V1__ModelMemory **idle_ptrs = (Warmup__V1__ModelMemory **)
+        malloc ((count + 1) * sizeof *idle_ptrs);
+    assert (idle && idle_ptrs);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t id = wp_eval_sim_resident_model (sim, i);
+        if (wp_eval_sim_is_loading (sim, id))
+            continue;
+        Warmup__V1__ModelMemory item = WARMUP__V1__MODEL_MEMORY__INIT;
+        item.model = (char *) wp_eval_catalog_name (self->catalog, id);
+        item.memory_mb = wp_eval_catalog_memory_mb (self->catalog, id);
+        idle [n] = item;
+        idle_ptrs [n] = &idle [n];
+        n++;
+    }
+    Warmup__V1__RoomRequest request = WARMUP__V1__ROOM_REQUEST__INIT;
+    request.event_ms = (uint64_t) wp_eval_sim_now (sim);
+    request.model = (char *) wp_eval_catalog_name (self->catalog, model);
+    request.need_mb = wp_eval_catalog_memory_mb (self->catalog, model);
+    request.free_mb = wp_eval_sim_free_mb (sim);
+    request.n_idle = n;
+    request.idle = idle_ptrs;
+    int rc = wp_bus_publish (self->bus, WP_TOPIC_ROOM_REQUEST, &request.base);
+    free (idle_ptrs);
+    free (idle);
+    //  Our sequence numbers per topic count from 1: this one's is rooms.
+    uint64_t seq = ++self->rooms;
+    if (rc) {
+        snprintf (self->error, sizeof self->error, "cannot publish on the bus");
+        return -1;
+    }
+    self->published [WP_TOPIC_ROOM_REQUEST]++;
+    uint64_t progress = s_mono_ms ();
+    for (;;) {
+        wp_bus_event_t event;
+        int got = wp_bus_recv_wait (self->bus, &event, 200);
+        if (got < 0) {
+            snprintf (self->error, sizeof self->error, "interrupted");
+            return -1;
+        }
+        if (got == 0) {
+            if (s_mono_ms () - progress > ROUND_TIMEOUT_MS) {
+                snprintf (self->error, sizeof self->error,
+                          "no room.reply from the scheduler within %d s for %s at event "
+                          "time %" PRId64 " ms", ROUND_TIMEOUT_MS / 1000, request.model,
+                          wp_eval_sim_now (sim));
+                return -1;
+            }
+            continue;
+        }
+        progress = s_mono_ms ();
+        const Warmup__V1__RoomReply *reply = (const Warmup__V1__RoomReply *) event.msg;
+        if (event.topic == WP_TOPIC_ROOM_REPLY && reply->request_seq == seq
+            && reply->request_source && streq (reply->request_source, self->source)) {
+            for (size_t i = 0; i < reply->n_victims; i++) {
+                const char *name = reply->victims [i];
+                int64_t id = name ? wp_eval_catalog_lookup (self->catalog, name, strlen (name))
+                                  : -1;
+                if (id < 0 || wp_eval_sim_unload (sim, (uint32_t) id) != 0)
+                    self->not_applied++;
+                else
+                    self->room_victims++;
+            }
+            wp_bus_event_free (&event);
+            return 0;
+        }
+        s_handle (self, &event);
+        wp_bus_event_free (&event);
+    }
+}
+
 static const wp_eval_policy_t s_live = {
     .family = "predictive-live",
     .summary = "the live system over the bus",
@@ -389,6 +476,7 @@ static const wp_eval_policy_t s_live = {
     .destroy = s_live_destroy,
     .on_request = s_live_request,
     .on_timer = s_live_timer,
+    .make_room = s_live_make_room,
 };
 
 //  --- The command -----------------------------------------------------------
@@ -527,14 +615,14 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         goto done;
     }
     self->sim = sim;
-    char source [128];
-    snprintf (source, sizeof source, "warmupctl-replay/%d", (int) getpid ());
+    snprintf (self->source, sizeof self->source, "warmupctl-replay/%d", (int) getpid ());
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes, .sndhwm = (int) config->hwm,
                            .rcvhwm = (int) config->hwm, .linger_ms = 2000 };
-    self->bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, source, &opts);
+    self->bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, self->source, &opts);
     if (self->bus) {
         wp_bus_subscribe (self->bus, "clock.ack");
         wp_bus_subscribe (self->bus, "warmup.done");
+        wp_bus_subscribe (self->bus, "room.reply");
     }
     if (!self->bus || wp_bus_wait_ready (self->bus, (int) config->ready_timeout_ms)) {
         fprintf (stderr, "warmupctl replay: no bus at %s / %s (is warmupd running?)\n",
@@ -640,10 +728,14 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
     fprintf (stderr, "replay: %" PRIu64 " requests in %.2f s (%.0f req/s), %" PRIu64
              " rounds, %s\n", requests, seconds, seconds > 0 ? (double) requests / seconds : 0,
              self->rounds, speed > 0 ? "--speed" : "lock-step");
+    if (self->rooms)
+        fprintf (stderr, "replay: %" PRIu64 " cold starts short of memory asked the "
+                 "scheduler for room: it unloaded %" PRIu64 " models for them\n",
+                 self->rooms, self->room_victims);
     if (self->not_applied || self->late_cools)
-        fprintf (stderr, "replay: the world could not follow %" PRIu64 " warmup.done "
-                 "(no room) and deferred %" PRIu64 " cools of models still loading\n",
-                 self->not_applied, self->late_cools);
+        fprintf (stderr, "replay: the world could not follow %" PRIu64 " decisions (a warm "
+                 "without room, a room victim not idle) and deferred %" PRIu64 " cools of "
+                 "models still loading\n", self->not_applied, self->late_cools);
     rc = 0;
     goto done;
 failed:

@@ -12,6 +12,7 @@
 #define HYSTERESIS_MS 5000  //  a plan's end does not cool a model wanted again sooner
 #define MIN_HOLD_MS 30000   //  a model we warmed stays at least this long
 #define TIMERS_MAX 1024     //  replay: wake-ups pending at most
+#define ROOM_IDLE_MAX 100000    //  replay: idle models a room.request lists at most
 
 //  Replay mode: the scheduler's timers in event time, kept exactly as
 //  warmup-eval's predictive keeps its own, so both decide at the same
@@ -406,6 +407,76 @@ s_on_control (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__ControlRequest *i
     return 0;       //  reload: for the process that owns the configuration
 }
 
+//  Replay mode: a room.request being answered.
+typedef struct {
+    const Warmup__V1__RoomRequest *in;  //  the request
+    bool *chosen;                       //  per idle model: picked already
+} s_room_t;
+
+//  Replay mode: may the model be unloaded for room now? As warmup-eval's
+//  predictive asks its world: resident with its load ended (the world's
+//  idle list), and not picked already.
+static bool
+s_room_can (const char *model, void *arg)
+{
+    s_room_t *room = (s_room_t *) arg;
+    for (size_t i = 0; i < room->in->n_idle; i++)
+        if (streq (room->in->idle [i]->model, model))
+            return !room->chosen [i];
+    return false;
+}
+
+//  Replay mode: a cold start short of memory. Pick victims of lowest
+//  value until the model fits, record them as cooled (as warmup-eval's
+//  predictive does in make_room), and answer with them.
+static int
+s_on_room (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__RoomRequest *in)
+{
+    if (!in->model || !*in->model || !in->header || !in->header->source
+        || in->n_idle > ROOM_IDLE_MAX) {
+        wp_ctx_count_rejected (ctx);
+        return -1;
+    }
+    for (size_t i = 0; i < in->n_idle; i++)
+        if (!in->idle [i]->model || !*in->idle [i]->model) {
+            wp_ctx_count_rejected (ctx);
+            return -1;
+        }
+    s_room_t room = { in, (bool *) zmalloc (in->n_idle + 1) };
+    assert (room.chosen);
+    char **victims = (char **) zmalloc ((in->n_idle + 1) * sizeof (char *));
+    assert (victims);
+    size_t n = 0;
+    int64_t free_mb = in->free_mb;
+    while (free_mb < (int64_t) in->need_mb) {
+        const char *victim = wp_scheduler_victim (sched->core, in->event_ms, in->model,
+                                                  s_room_can, &room);
+        if (!victim)
+            break;
+        for (size_t i = 0; i < in->n_idle; i++)
+            if (streq (in->idle [i]->model, victim)) {
+                room.chosen [i] = true;
+                free_mb += in->idle [i]->memory_mb;
+                break;
+            }
+        victims [n++] = (char *) victim;
+        zhashx_delete (sched->timers->load_end, victim);
+        if (wp_ctx_verbose (ctx))
+            zsys_info ("scheduler: cool %s: room for %s", victim, in->model);
+        wp_scheduler_done (sched->core, victim, WP_ACTION_COOL, true);
+    }
+    Warmup__V1__RoomReply out = WARMUP__V1__ROOM_REPLY__INIT;
+    out.event_ms = in->event_ms;
+    out.request_source = in->header->source;
+    out.request_seq = in->header->seq;
+    out.n_victims = n;
+    out.victims = victims;
+    int rc = wp_ctx_publish (ctx, WP_TOPIC_ROOM_REPLY, &out.base);
+    free (victims);
+    free (room.chosen);
+    return rc;
+}
+
 //  One event.
 static int
 s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
@@ -497,6 +568,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     }
     if (topic == WP_TOPIC_CONTROL)
         return s_on_control (sched, ctx, (const Warmup__V1__ControlRequest *) msg);
+    if (topic == WP_TOPIC_ROOM_REQUEST && sched->timers)
+        return s_on_room (sched, ctx, (const Warmup__V1__RoomRequest *) msg);
     if (topic == WP_TOPIC_RESOURCE) {
         const Warmup__V1__ResourceStatus *in = (const Warmup__V1__ResourceStatus *) msg;
         wp_scheduler_admit (self, in->admit);
@@ -564,7 +637,7 @@ const wp_component_def_t wp_scheduler_def = {
     .on_event = s_on_event,
     .on_tick = s_on_tick,
     .tick_ms = 1000,
-    .replay_topics = { "usage.observed", NULL },
+    .replay_topics = { "usage.observed", "room.request", NULL },
     .on_clock = s_on_clock,
     .next_ms = s_next_ms,
     .on_config = s_on_config,

@@ -438,6 +438,11 @@ typedef struct {
     Warmup__V1__Heartbeat heartbeat;
     Warmup__V1__ClockTick tick;
     Warmup__V1__ClockAck ack;
+    Warmup__V1__ModelMemory idle [2];
+    Warmup__V1__ModelMemory *idle_ptrs [2];
+    Warmup__V1__RoomRequest room;
+    char *victims [2];
+    Warmup__V1__RoomReply room_reply;
     uint64_t counts [WP_TOPIC_COUNT];
     Warmup__V1__ControlRequest control;
     Warmup__V1__ControlReply control_reply;
@@ -639,6 +644,31 @@ s_messages_fill (messages_t *m, int r)
     reply.models = m->model_state_ptrs;
     reply.models_total = 1;
     m->control_reply = reply;
+
+    for (int i = 0; i < 2; i++) {
+        Warmup__V1__ModelMemory idle = WARMUP__V1__MODEL_MEMORY__INIT;
+        idle.model = i ? "m-small/c1" : "m-large/c0";
+        idle.memory_mb = 4096u << i;
+        m->idle [i] = idle;
+        m->idle_ptrs [i] = &m->idle [i];
+    }
+    Warmup__V1__RoomRequest room = WARMUP__V1__ROOM_REQUEST__INIT;
+    room.event_ms = 13000 + (uint64_t) r;
+    room.model = "m-mid/c2";
+    room.need_mb = 16384;
+    room.free_mb = -1024 * r;
+    room.n_idle = 2;
+    room.idle = m->idle_ptrs;
+    m->room = room;
+    m->victims [0] = "m-large/c0";
+    m->victims [1] = "m-small/c1";
+    Warmup__V1__RoomReply room_reply = WARMUP__V1__ROOM_REPLY__INIT;
+    room_reply.event_ms = 13000 + (uint64_t) r;
+    room_reply.request_source = "warmupctl-replay/42";
+    room_reply.request_seq = (uint64_t) r + 1;
+    room_reply.n_victims = (size_t) r % 3;
+    room_reply.victims = m->victims;
+    m->room_reply = room_reply;
 }
 
 static ProtobufCMessage *
@@ -658,6 +688,8 @@ s_message (messages_t *m, wp_topic_t topic)
         case WP_TOPIC_CLOCK_ACK: return &m->ack.base;
         case WP_TOPIC_CONTROL: return &m->control.base;
         case WP_TOPIC_CONTROL_REPLY: return &m->control_reply.base;
+        case WP_TOPIC_ROOM_REQUEST: return &m->room.base;
+        case WP_TOPIC_ROOM_REPLY: return &m->room_reply.base;
         default: fail ();
     }
     return NULL;
@@ -1318,7 +1350,8 @@ test_topics (void **state)
     const char *names [WP_TOPIC_COUNT] = {
         "usage.observed", "usage.pattern", "prediction.made", "warmup.requested",
         "warmup.done", "resource.status", "perf.estimate", "metrics.snapshot",
-        "heartbeat", "clock.tick", "clock.ack", "control.request", "control.reply"
+        "heartbeat", "clock.tick", "clock.ack", "control.request", "control.reply",
+        "room.request", "room.reply"
     };
     const ProtobufCMessageDescriptor *descriptors [WP_TOPIC_COUNT] = {
         &warmup__v1__usage_observed__descriptor, &warmup__v1__usage_pattern__descriptor,
@@ -1327,7 +1360,8 @@ test_topics (void **state)
         &warmup__v1__perf_estimate__descriptor, &warmup__v1__metrics_snapshot__descriptor,
         &warmup__v1__heartbeat__descriptor, &warmup__v1__clock_tick__descriptor,
         &warmup__v1__clock_ack__descriptor, &warmup__v1__control_request__descriptor,
-        &warmup__v1__control_reply__descriptor
+        &warmup__v1__control_reply__descriptor, &warmup__v1__room_request__descriptor,
+        &warmup__v1__room_reply__descriptor
     };
     for (int t = 0; t < WP_TOPIC_COUNT; t++) {
         assert_string_equal (wp_topic_name ((wp_topic_t) t), names [t]);
