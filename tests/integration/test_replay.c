@@ -4,19 +4,17 @@
     through the live system gives exactly warmup-eval --policy
     predictive's cold_starts, delayed, cold_wait_s and resident_gb_s at
     the same budget: all-in-one (warmupd) and one process per component
-    (warmup-bus and the seven warmup-<name>).
+    (warmup-bus and the seven warmup-<name>); unbounded, and under a
+    memory budget where cold starts must make room (the live scheduler
+    picks what to unload, over room.request / room.reply).
     =========================================================================
 */
 #include "itest.h"
 #include <zlib.h>
 
 #define SLICE_MS 900000         //  the first 15 minutes
-//  A replay of the slice has to end within this (times wp_test_ms). A
-//  round that makes no progress for 30 s fails the replay by itself, so
-//  this only keeps a crawling run within CI's time. The whole test, two
-//  replays, took 67 s at a load of 9 and 83 s under ASan at 8; a replay
-//  ran past the former bound of 110 s at a load of 40.
-#define REPLAY_MS 150000
+#define REPLAY_MS 110000        //  a replay of the slice finishes within this
+#define BUDGET_MB "262144"      //  a budget the slice overflows: 256 GiB
 
 //  The four numbers that must match, as printed.
 typedef struct {
@@ -89,30 +87,43 @@ s_catalog (char *path, size_t size)
     snprintf (path, size, "%s/data/servegen-dev-1h/catalog.csv", getenv ("WP_SOURCE_DIR"));
 }
 
-//  Replay the slice through the running service and read its numbers.
+//  Replay the slice through the running service and read its numbers;
+//  *rooms (if given): the room.request the world sent.
 static void
-s_replay (itest_t *it, const char *slice, const char *catalog, s_numbers_t *numbers)
+s_replay (itest_t *it, const char *slice, const char *catalog, const char *budget,
+          s_numbers_t *numbers, int *rooms)
 {
     char *output = NULL;
     char *path = wp_test_bin ("warmupctl");
     const char *argv [] = { path, "-c", it->config, "replay", "--trace", slice,
-                            "--catalog", catalog, "--budget-mb", "0", "--lockstep",
+                            "--catalog", catalog, "--budget-mb", budget, "--lockstep",
                             "--json", "--quiet", NULL };
     int code = wp_test_run (argv, REPLAY_MS, &output);
     free (path);
     if (code != 0)
         fail_msg ("warmupctl replay exited %d:\n%s", code, output ? output : "");
     s_numbers (output, "predictive-live", numbers);
+    if (rooms) {
+        const char *line = strstr (output, "cold starts short of memory");
+        *rooms = 0;
+        if (line) {
+            while (line > output && line [-1] != '\n')
+                line--;
+            *rooms = atoi (line + strlen ("replay: "));
+        }
+        if (strstr (output, "could not follow"))
+            fail_msg ("the world could not follow the live decisions:\n%s", output);
+    }
     free (output);
 }
 
-//  Start a program with --replay, the catalog and budget 0.
+//  Start a program with --replay, the catalog and the budget.
 static wp_test_proc_t *
-s_start (itest_t *it, const char *program, const char *catalog)
+s_start (itest_t *it, const char *program, const char *catalog, const char *budget)
 {
     char *path = wp_test_bin (program);
     const char *argv [] = { path, "-c", it->config, "--replay", "--catalog", catalog,
-                            "--max-memory-mb", "0", NULL };
+                            "--max-memory-mb", budget, NULL };
     wp_test_proc_t *proc = wp_test_spawn (argv);
     free (path);
     if (wp_test_proc_wait_line (proc, "ready", ITEST_START_MS, NULL, 0))
@@ -133,13 +144,13 @@ s_assert_equal (const s_numbers_t *eval, const s_numbers_t *live, const char *ho
                   eval->cold_wait_s, eval->resident_gb_s);
 }
 
-//  warmup-eval --policy predictive's numbers on the slice, budget 0.
+//  warmup-eval --policy predictive's numbers on the slice at the budget.
 static void
-s_eval (const char *slice, const char *catalog, s_numbers_t *numbers)
+s_eval (const char *slice, const char *catalog, const char *budget, s_numbers_t *numbers)
 {
     char *output = NULL;
     char *path = wp_test_bin ("warmup-eval");
-    const char *argv [] = { path, "--trace", slice, "--catalog", catalog, "--budget-mb", "0",
+    const char *argv [] = { path, "--trace", slice, "--catalog", catalog, "--budget-mb", budget,
                             "--policy", "predictive", "--json", "--quiet", "--no-baselines",
                             NULL };
     int code = wp_test_run (argv, REPLAY_MS, &output);
@@ -153,9 +164,9 @@ s_eval (const char *slice, const char *catalog, s_numbers_t *numbers)
     assert_true (atoi (numbers->delayed) > 50);
 }
 
-//  All-in-one: warmupd --replay.
+//  All-in-one: warmupd --replay at the budget.
 static void
-test_replay_all_in_one (void **state)
+s_all_in_one (const char *budget)
 {
     itest_t it;
     itest_init (&it, "replay-one", NULL);
@@ -164,17 +175,24 @@ test_replay_all_in_one (void **state)
     s_catalog (catalog, sizeof catalog);
     assert_true (s_slice (slice) > 3000);
     s_numbers_t eval, live;
-    s_eval (slice, catalog, &eval);
-    wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog);
-    s_replay (&it, slice, catalog, &live);
+    s_eval (slice, catalog, budget, &eval);
+    wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog, budget);
+    int rooms = 0;
+    s_replay (&it, slice, catalog, budget, &live, &rooms);
     s_assert_equal (&eval, &live, "warmupd");
-    itest_stop (&daemon, "warmupd");
+    //  Under the budget the scheduler was asked for room, and only then.
+    if (atoll (budget))
+        assert_true (rooms > 10);
+    else
+        assert_int_equal (rooms, 0);
+    assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, ITEST_START_MS), 0);
+    wp_test_proc_destroy (&daemon);
     itest_destroy (&it);
 }
 
-//  One process per component, through warmup-bus.
+//  One process per component, through warmup-bus, at the budget.
 static void
-test_replay_per_process (void **state)
+s_per_process (const char *budget)
 {
     itest_t it;
     itest_init (&it, "replay-many", NULL);
@@ -183,7 +201,7 @@ test_replay_per_process (void **state)
     s_catalog (catalog, sizeof catalog);
     assert_true (s_slice (slice) > 3000);
     s_numbers_t eval, live;
-    s_eval (slice, catalog, &eval);
+    s_eval (slice, catalog, budget, &eval);
     const char *names [] = { "warmup-bus", "warmup-metrics", "warmup-perf", "warmup-resource",
                              "warmup-queue", "warmup-scheduler", "warmup-engine",
                              "warmup-analyzer" };
@@ -191,13 +209,44 @@ test_replay_per_process (void **state)
     wp_test_proc_t *procs [8];
     procs [0] = itest_start (&it, "warmup-bus", NULL, NULL);
     for (size_t i = 1; i < count; i++)
-        procs [i] = s_start (&it, names [i], catalog);
-    s_replay (&it, slice, catalog, &live);
+        procs [i] = s_start (&it, names [i], catalog, budget);
+    int rooms = 0;
+    s_replay (&it, slice, catalog, budget, &live, &rooms);
     s_assert_equal (&eval, &live, "one process per component");
+    if (atoll (budget))
+        assert_true (rooms > 10);
     for (size_t i = count; i-- > 0;) {
         itest_stop (&procs [i], names [i]);
     }
     itest_destroy (&it);
+}
+
+//  All-in-one, unbounded.
+static void
+test_replay_all_in_one (void **state)
+{
+    s_all_in_one ("0");
+}
+
+//  One process per component, unbounded.
+static void
+test_replay_per_process (void **state)
+{
+    s_per_process ("0");
+}
+
+//  All-in-one under a memory budget: cold starts make room.
+static void
+test_replay_all_in_one_budget (void **state)
+{
+    s_all_in_one (BUDGET_MB);
+}
+
+//  One process per component under a memory budget.
+static void
+test_replay_per_process_budget (void **state)
+{
+    s_per_process (BUDGET_MB);
 }
 
 int
@@ -206,6 +255,8 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_replay_all_in_one),
         cmocka_unit_test (test_replay_per_process),
+        cmocka_unit_test (test_replay_all_in_one_budget),
+        cmocka_unit_test (test_replay_per_process_budget),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
