@@ -44,6 +44,8 @@
 #define BATCH 4096                  //  requests read at once
 #define TOKEN_TICK 1                //  world timer: a component's timer is due
 #define TOKEN_UNLOAD 2              //  world timer: a cool waits for its load
+#define TOKEN_APPLY 3               //  world timer: a scheduler timer's decision
+#define WINDOW_MAX 1000000          //  --window: requests per round at most
 #define ROUND_TIMEOUT_MS 30000      //  a round without progress this long fails
 #define SPEED_TICK_MS 10            //  --speed: a tick every this many ms of wall time
 
@@ -58,6 +60,23 @@ typedef struct {
     uint64_t received [WP_TOPIC_COUNT];
     uint64_t published [WP_TOPIC_COUNT];
 } s_member_t;
+
+//  Replay by windows: one decision of the scheduler (warmup.requested).
+typedef struct {
+    uint64_t seq;                   //  its header seq
+    uint64_t time;                  //  event time it was made at
+    uint64_t cause;                 //  seq of the request it follows (0: none)
+    int phase;                      //  where: WARMUP__V1__PHASE__*
+    uint32_t model;                 //  catalog id
+    bool warm;                      //  warm (else cool)
+    int done;                       //  its warmup.done: -1 none yet, 0 failed, 1 ok
+} s_decision_t;
+
+//  Replay by windows: a warmup.done, for the decision it answers.
+typedef struct {
+    uint64_t seq;                   //  header seq of the warmup.requested
+    bool ok;                        //  done
+} s_done_t;
 
 //  One replay.
 typedef struct {
@@ -78,6 +97,18 @@ typedef struct {
     uint64_t rounds;                //  rounds run
     uint64_t not_applied;           //  warmup.done the world could not follow
     uint64_t late_cools;            //  cools of a model still loading (deferred)
+    //  Replay by windows (--window N)
+    size_t window;                  //  requests per round (0: a round per request)
+    s_decision_t *decisions;        //  the scheduler's, in the order published
+    size_t n_decisions;             //  how many held
+    size_t cap_decisions;           //  allocated
+    size_t next_decision;           //  first not applied or scheduled yet
+    size_t timer_decision;          //  first scheduled as a world timer, not applied
+    s_done_t *dones;                //  warmup.done of this round
+    size_t n_dones;                 //  how many
+    size_t cap_dones;               //  allocated
+    char *scheduler;                //  source of the scheduler's decisions
+    uint64_t usage_seq;             //  seq of the request being served
     uint64_t rooms;                 //  room.request published (= its last seq)
     uint64_t room_victims;          //  models unloaded on the scheduler's reply
     char source [128];              //  our bus source
@@ -212,6 +243,62 @@ s_settled (s_replay_t *self, uint64_t tick, char *why, size_t size)
     return true;
 }
 
+//  Replay by windows: keep a decision of the scheduler for later.
+static void
+s_on_requested (s_replay_t *self, const Warmup__V1__WarmupRequested *in)
+{
+    if (!in->header || !in->header->source || !in->model)
+        return;
+    if (!self->scheduler) {
+        self->scheduler = strdup (in->header->source);
+        assert (self->scheduler);
+    }
+    if (!streq (self->scheduler, in->header->source)) {
+        snprintf (self->error, sizeof self->error, "warmup.requested from %s and %s: a "
+                  "replay by windows needs one scheduler and no one else's decisions",
+                  self->scheduler, in->header->source);
+        return;
+    }
+    int64_t id = wp_eval_catalog_lookup (self->catalog, in->model, strlen (in->model));
+    if (id < 0) {
+        self->not_applied++;
+        return;
+    }
+    if (self->n_decisions == self->cap_decisions) {
+        self->cap_decisions = self->cap_decisions ? 2 * self->cap_decisions : 4096;
+        self->decisions = (s_decision_t *) realloc (self->decisions,
+                                                    self->cap_decisions * sizeof (s_decision_t));
+        assert (self->decisions);
+    }
+    s_decision_t *d = &self->decisions [self->n_decisions++];
+    d->seq = in->header->seq;
+    d->time = in->event_ms;
+    d->cause = in->cause ? in->cause->seq : 0;
+    d->phase = (int) in->cause_phase;
+    d->model = (uint32_t) id;
+    d->warm = in->action == WARMUP__V1__ACTION__ACTION_WARM;
+    d->done = -1;
+}
+
+//  Replay by windows: keep a warmup.done for its decision.
+static void
+s_on_done_later (s_replay_t *self, const Warmup__V1__WarmupDone *in)
+{
+    self->done_received++;
+    if (!in->cause) {
+        self->not_applied++;
+        return;
+    }
+    if (self->n_dones == self->cap_dones) {
+        self->cap_dones = self->cap_dones ? 2 * self->cap_dones : 4096;
+        self->dones = (s_done_t *) realloc (self->dones, self->cap_dones * sizeof (s_done_t));
+        assert (self->dones);
+    }
+    self->dones [self->n_dones].seq = in->cause->seq;
+    self->dones [self->n_dones].ok = in->ok;
+    self->n_dones++;
+}
+
 //  Handle one event from the bus.
 static void
 s_handle (s_replay_t *self, wp_bus_event_t *event)
@@ -219,8 +306,14 @@ s_handle (s_replay_t *self, wp_bus_event_t *event)
     if (event->topic == WP_TOPIC_CLOCK_ACK)
         s_on_ack (self, (const Warmup__V1__ClockAck *) event->msg);
     else
+    if (event->topic == WP_TOPIC_WARMUP_DONE && self->window)
+        s_on_done_later (self, (const Warmup__V1__WarmupDone *) event->msg);
+    else
     if (event->topic == WP_TOPIC_WARMUP_DONE)
         s_on_done (self, (const Warmup__V1__WarmupDone *) event->msg);
+    else
+    if (event->topic == WP_TOPIC_WARMUP_REQUEST && self->window)
+        s_on_requested (self, (const Warmup__V1__WarmupRequested *) event->msg);
 }
 
 //  Publish clock.tick at event time t: a new tick, or (again) the current
@@ -232,6 +325,7 @@ s_publish_tick (s_replay_t *self, int64_t t, bool again)
     tick.event_ms = (uint64_t) t;
     tick.tick = again ? self->tick : ++self->tick;
     tick.lockstep = self->lockstep;
+    tick.windowed = self->window > 0;
     if (wp_bus_publish (self->bus, WP_TOPIC_CLOCK_TICK, &tick.base)) {
         snprintf (self->error, sizeof self->error, "cannot publish on the bus");
         return -1;
@@ -287,6 +381,8 @@ s_round (s_replay_t *self, int64_t t)
             return -1;
     }
     self->rounds++;
+    if (self->window)
+        return self->error [0] ? -1 : 0;      //  the scheduler fires its own timers
     uint64_t next = s_next_timer (self);
     if (next && (self->timer_at < 0 || (int64_t) next < self->timer_at)) {
         self->timer_at = (int64_t) next;
@@ -307,6 +403,109 @@ s_drain (s_replay_t *self)
         s_handle (self, &event);
         wp_bus_event_free (&event);
     }
+}
+
+//  --- Replay by windows -------------------------------------------------------
+
+//  Apply one of the scheduler's decisions to the world now, if the queue
+//  did it (its warmup.done is ok).
+static void
+s_apply (s_replay_t *self, const s_decision_t *d)
+{
+    if (d->done != 1 || (int64_t) d->time != wp_eval_sim_now (self->sim)) {
+        self->not_applied++;
+        return;
+    }
+    if (d->warm ? wp_eval_sim_prewarm (self->sim, d->model) < 0
+                : wp_eval_sim_unload (self->sim, d->model) < 0)
+        self->not_applied++;
+}
+
+//  Apply the next decisions if they follow request cause in phase.
+static void
+s_apply_phase (s_replay_t *self, uint64_t cause, int phase)
+{
+    while (self->next_decision < self->n_decisions) {
+        s_decision_t *d = &self->decisions [self->next_decision];
+        if (d->cause != cause || d->phase != phase)
+            break;
+        s_apply (self, d);
+        self->next_decision++;
+        self->timer_decision = self->next_decision;
+    }
+}
+
+//  Before the request of seq before_seq is served: the decisions of the
+//  scheduler's timers since the previous one become world timers at their
+//  times (they fire before the request, as the scheduler fired them).
+static int
+s_schedule (s_replay_t *self, uint64_t before_seq)
+{
+    while (self->next_decision < self->n_decisions
+           && self->decisions [self->next_decision].cause < before_seq) {
+        s_decision_t *d = &self->decisions [self->next_decision++];
+        if (d->phase != WARMUP__V1__PHASE__PHASE_TIMER)
+            self->not_applied++;        //  out of place: counted, applied as a timer
+        if (wp_eval_sim_set_timer (self->sim, (int64_t) d->time, d->model, TOKEN_APPLY)) {
+            snprintf (self->error, sizeof self->error, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  Order dones by the seq of their decision.
+static int
+s_done_cmp (const void *a, const void *b)
+{
+    uint64_t x = ((const s_done_t *) a)->seq, y = ((const s_done_t *) b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+//  After a round: each warmup.done to its decision (decisions are in seq
+//  order, one publisher).
+static void
+s_match (s_replay_t *self)
+{
+    qsort (self->dones, self->n_dones, sizeof (s_done_t), s_done_cmp);
+    size_t j = self->next_decision;
+    for (size_t i = 0; i < self->n_dones; i++) {
+        while (j < self->n_decisions && self->decisions [j].seq < self->dones [i].seq)
+            j++;
+        if (j < self->n_decisions && self->decisions [j].seq == self->dones [i].seq)
+            self->decisions [j].done = self->dones [i].ok ? 1 : 0;
+        else
+            self->not_applied++;        //  a done for no decision we hold
+    }
+    self->n_dones = 0;
+}
+
+//  Drop the decisions applied.
+static void
+s_compact (s_replay_t *self)
+{
+    size_t gone = self->timer_decision;
+    memmove (self->decisions, self->decisions + gone,
+             (self->n_decisions - gone) * sizeof (s_decision_t));
+    self->n_decisions -= gone;
+    self->next_decision -= gone;
+    self->timer_decision = 0;
+}
+
+//  By windows: publish a request without its outcome.
+static int
+s_publish_usage (s_replay_t *self, const wp_eval_request_t *request)
+{
+    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+    usage.event_ms = (uint64_t) request->time;
+    usage.user = (char *) wp_eval_trace_user_name (self->trace, request->user);
+    usage.model = (char *) wp_eval_catalog_name (self->catalog, request->model);
+    if (wp_bus_publish (self->bus, WP_TOPIC_USAGE, &usage.base)) {
+        snprintf (self->error, sizeof self->error, "cannot publish on the bus");
+        return -1;
+    }
+    self->published [WP_TOPIC_USAGE]++;
+    return 0;
 }
 
 //  --- The world's policy: the live system -----------------------------------
@@ -333,6 +532,11 @@ s_live_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *reques
                 wp_eval_outcome_t outcome)
 {
     s_replay_t *self = state;
+    if (self->window) {
+        //  By windows: published before; the scheduler's decisions after it.
+        s_apply_phase (self, self->usage_seq, WARMUP__V1__PHASE__PHASE_SERVED);
+        return 0;
+    }
     Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
     usage.event_ms = (uint64_t) request->time;
     usage.user = (char *) wp_eval_trace_user_name (self->trace, request->user);
@@ -378,6 +582,11 @@ s_live_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
         wp_eval_sim_unload (sim, model);
         return 0;
     }
+    if (token == TOKEN_APPLY) {
+        if (self->timer_decision < self->next_decision)
+            s_apply (self, &self->decisions [self->timer_decision++]);
+        return 0;
+    }
     if (self->timer_at == now)
         self->timer_at = -1;
     if (!self->lockstep)
@@ -394,6 +603,11 @@ static int
 s_live_make_room (void *state, wp_eval_sim_t *sim, uint32_t model, int64_t short_mb)
 {
     s_replay_t *self = state;
+    if (self->window) {
+        //  By windows: the scheduler made room when it served the request.
+        s_apply_phase (self, self->usage_seq, WARMUP__V1__PHASE__PHASE_ROOM);
+        return 0;
+    }
     if (short_mb <= 0)
         return 0;
     size_t count = wp_eval_sim_resident_count (sim), n = 0;
@@ -512,6 +726,7 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
 {
     const char *trace_path = NULL, *catalog_path = NULL, *format_name = NULL;
     double budget = -1, speed = 0;
+    size_t window = 0;
     bool json = false, quiet = false, lockstep_flag = false;
     for (int i = 0; i < argc; i++) {
         const char *flag = argv [i];
@@ -555,6 +770,17 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
             }
         }
         else
+        if (streq (flag, "--window")) {
+            double count = strtod (argv [++i], &end);
+            if (!*argv [i] || *end || !(count >= 1) || count > WINDOW_MAX
+                || count != floor (count)) {
+                fprintf (stderr, "warmupctl replay: --window: bad value '%s': requests per "
+                         "round, 1 to %d\n", argv [i], WINDOW_MAX);
+                return 2;
+            }
+            window = (size_t) count;
+        }
+        else
         if (streq (flag, "--speed")) {
             speed = strtod (argv [++i], &end);
             if (!*argv [i] || *end || !(speed > 0) || speed > 1e9) {
@@ -579,6 +805,10 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         fprintf (stderr, "warmupctl replay: --speed and --lockstep exclude each other\n");
         return 2;
     }
+    if (speed > 0 && window) {
+        fprintf (stderr, "warmupctl replay: --window is lock-step: not with --speed\n");
+        return 2;
+    }
     wp_eval_format_t format = WP_EVAL_FORMAT_AUTO;
     if (format_name && wp_eval_format_parse (format_name, &format)) {
         fprintf (stderr, "warmupctl replay: --format: unknown format '%s' (csv, azure)\n",
@@ -594,7 +824,9 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
     self->timer_at = -1;
     int rc = 1;
     char error [WP_EVAL_ERRLEN] = "";
-    wp_eval_request_t *buffer = (wp_eval_request_t *) malloc (BATCH * sizeof *buffer);
+    self->window = window;
+    size_t chunk = window > BATCH ? window : BATCH;
+    wp_eval_request_t *buffer = (wp_eval_request_t *) malloc (chunk * sizeof *buffer);
     assert (buffer);
     self->catalog = wp_eval_catalog_load (catalog_path, error);
     if (!self->catalog) {
@@ -623,6 +855,8 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         wp_bus_subscribe (self->bus, "clock.ack");
         wp_bus_subscribe (self->bus, "warmup.done");
         wp_bus_subscribe (self->bus, "room.reply");
+        if (window)
+            wp_bus_subscribe (self->bus, "warmup.requested");
     }
     if (!self->bus || wp_bus_wait_ready (self->bus, (int) config->ready_timeout_ms)) {
         fprintf (stderr, "warmupctl replay: no bus at %s / %s (is warmupd running?)\n",
@@ -635,7 +869,8 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
     ssize_t n;
     bool first = true;
     uint64_t next_tick_wall = 0;
-    while ((n = wp_eval_trace_read (self->trace, buffer, BATCH)) > 0) {
+    while ((n = wp_eval_trace_read (self->trace, buffer,
+                                    (ssize_t) (window ? window : BATCH))) > 0) {
         if (first) {
             //  Round zero at the first request's time: every component is
             //  there, and none has replayed before.
@@ -657,7 +892,24 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
                     goto failed;
                 }
         }
+        uint64_t first_seq = self->published [WP_TOPIC_USAGE] + 1;
+        if (window) {
+            //  By windows: the requests go out without their outcome, then
+            //  a round; the world then serves them, applying the
+            //  scheduler's decisions where each falls.
+            for (ssize_t i = 0; i < n; i++)
+                if (s_publish_usage (self, &buffer [i]))
+                    goto failed;
+            if (s_round (self, buffer [n - 1].time))
+                goto failed;
+            s_match (self);
+        }
         for (ssize_t i = 0; i < n; i++) {
+            if (window) {
+                self->usage_seq = first_seq + (uint64_t) i;
+                if (s_schedule (self, self->usage_seq))
+                    goto failed;
+            }
             if (!self->lockstep) {
                 //  --speed: wait for the request's wall time, ticking.
                 uint64_t due = (uint64_t) (started * 1000.0
@@ -700,6 +952,8 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
             }
         }
         last_time = buffer [n - 1].time;
+        if (window)
+            s_compact (self);
     }
     if (n < 0) {
         fprintf (stderr, "warmupctl replay: %s\n", wp_eval_trace_error (self->trace));
@@ -707,6 +961,15 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
     }
     //  The end, as warmup-eval ends it: the timers until the tail.
     self->lockstep = true;
+    if (window && first_time >= 0) {
+        //  By windows: the scheduler's timers until the tail, then the world.
+        if (s_round (self, last_time + WP_EVAL_TAIL_MS))
+            goto failed;
+        s_match (self);
+        if (s_schedule (self, UINT64_MAX))
+            goto failed;
+    }
+    else
     if (first_time >= 0 && s_round (self, wp_eval_sim_now (sim)))
         goto failed;
     if (wp_eval_sim_finish (sim, last_time + WP_EVAL_TAIL_MS))
@@ -747,6 +1010,9 @@ done:
     wp_eval_catalog_destroy (&self->catalog);
     wp_bus_destroy (&self->bus);
     free (buffer);
+    free (self->decisions);
+    free (self->dones);
+    free (self->scheduler);
     free (self);
     return rc;
 }

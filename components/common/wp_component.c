@@ -38,6 +38,7 @@ struct _wp_ctx_t {
     bool acked_busy;                //  busy at the last ack
     uint64_t acked_tick;            //  tick of the last ack
     uint64_t acked_next;            //  next_ms at the last ack
+    bool windowed;                  //  the latest tick: replay by windows
 };
 
 //  Publish an event.
@@ -92,6 +93,14 @@ wp_ctx_replay (wp_ctx_t *ctx)
     return ctx->replay;
 }
 
+//  Replay by windows?
+bool
+wp_ctx_windowed (wp_ctx_t *ctx)
+{
+    assert (ctx);
+    return ctx->replay && ctx->windowed;
+}
+
 //  Send a clock.ack if anything changed since the last one.
 void
 wp_ctx_report (wp_ctx_t *ctx)
@@ -138,6 +147,7 @@ s_clock (wp_ctx_t *ctx, const Warmup__V1__ClockTick *tick)
     }
     if (tick->event_ms > ctx->now_ms)
         ctx->now_ms = tick->event_ms;
+    ctx->windowed = tick->windowed;
     if (ctx->state && ctx->def->on_clock)
         ctx->def->on_clock (ctx->state, ctx, ctx->now_ms);
     else

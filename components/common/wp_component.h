@@ -125,6 +125,12 @@ uint64_t
 bool
     wp_ctx_replay (wp_ctx_t *ctx);
 
+//  Replay mode: true when the latest clock.tick said the replay goes by
+//  windows (usage.observed without outcomes, many per round; see
+//  ClockTick.windowed in schemas/warmup.proto).
+bool
+    wp_ctx_windowed (wp_ctx_t *ctx);
+
 //  Replay mode: send a clock.ack if the component's counts or busy state
 //  changed since the last one (the skeleton calls it after every batch of
 //  events; call it after work that ends outside an event, e.g. a job).

@@ -5,6 +5,7 @@
 #include <math.h>
 #include "wp_scheduler_actor.h"
 #include "wp_scheduler.h"
+#include "wp_simworld.h"
 #include "wp_util.h"
 
 #define PREDICTIONS_MAX 32  //  predictions per event used at most
@@ -13,6 +14,7 @@
 #define MIN_HOLD_MS 30000   //  a model we warmed stays at least this long
 #define TIMERS_MAX 1024     //  replay: wake-ups pending at most
 #define ROOM_IDLE_MAX 100000    //  replay: idle models a room.request lists at most
+#define FIFO_MAX 10000000   //  replay by windows: requests waiting at most
 
 //  Replay mode: the scheduler's timers in event time, kept exactly as
 //  warmup-eval's predictive keeps its own, so both decide at the same
@@ -127,10 +129,47 @@ s_free_item (void **item_p)
     *item_p = NULL;
 }
 
+//  Replay by windows (ClockTick.windowed): requests come without their
+//  outcome, many per round. The scheduler serves them itself, one at a
+//  time in event time, on a mirror of the simulated world (wp_simworld),
+//  as warmup-eval's world would: the timers due first, then the request
+//  (absent: a cold start, room made from the held models of lowest value,
+//  then least recently used), then, when the engine's prediction for it
+//  arrives, the decisions, which it applies to the mirror at once (as
+//  warmup-eval's predictive does) and publishes tagged with their cause
+//  (the request they follow and the phase), so the replayer applies them
+//  where warmup-eval would. The next request is served only after the
+//  prediction for the previous one: the order warmup-eval calls the cores.
+typedef struct {
+    char *model;            //  requested model
+    char *user;             //  requesting user
+    uint64_t time;          //  event time
+    uint64_t seq;           //  header seq of its usage.observed
+    char *source;           //  header source of its usage.observed
+} s_usage_t;
+
+typedef struct {
+    wp_simworld_t *world;   //  the world's state, mirrored
+    s_usage_t *fifo;        //  requests received, not served yet (a ring)
+    size_t head;            //  first of them
+    size_t count;           //  how many
+    size_t cap;             //  ring size
+    bool awaiting;          //  served one, its prediction not handled yet
+    char *cause_source;     //  the latest request served: the cause of
+    uint64_t cause_seq;     //  decisions (0: none yet)
+    char *cause_user;       //  its user
+    Warmup__V1__Phase phase;    //  phase of the decisions made now
+    uint64_t clock_ms;      //  the latest clock.tick
+    uint64_t mismatched;    //  predictions not for the request served
+    uint64_t clock_now;     //  event time of a room search (s_window_can)
+} s_window_t;
+
 //  The component's state.
 typedef struct {
     wp_scheduler_t *core;       //  the decisions
     s_timers_t *timers;         //  replay mode: wake-ups (NULL live)
+    s_window_t *window;         //  replay by windows (NULL otherwise)
+    const wp_config_t *config;  //  the configuration
 } sched_t;
 
 #define LISTED_MAX 1000     //  models a listing looks at, at most
@@ -180,6 +219,7 @@ s_create (wp_ctx_t *ctx)
         opts.background = config->background_warmup_enabled;
         sched_t *self = (sched_t *) zmalloc (sizeof (sched_t));
         assert (self);
+        self->config = config;
         self->core = wp_scheduler_new (&opts);
         s_configure (self->core, NULL, config);
         self->timers = (s_timers_t *) zmalloc (sizeof (s_timers_t));
@@ -219,17 +259,40 @@ s_destroy (void **state_p)
         wp_scheduler_destroy (&self->core);
         if (self->timers)
             zhashx_destroy (&self->timers->load_end);
+        if (self->window) {
+            s_window_t *window = self->window;
+            for (size_t i = 0; i < window->count; i++) {
+                s_usage_t *usage = &window->fifo [(window->head + i) % window->cap];
+                free (usage->model);
+                free (usage->user);
+                free (usage->source);
+            }
+            free (window->fifo);
+            free (window->cause_source);
+            free (window->cause_user);
+            wp_simworld_destroy (&window->world);
+            free (window);
+        }
         free (self->timers);
         free (self);
         *state_p = NULL;
     }
 }
 
-//  Publish one decision made at now.
+//  Publish one decision made at now (by windows: with its cause).
 static int
-s_publish (wp_ctx_t *ctx, const wp_decision_t *decision, uint64_t now)
+s_publish (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision, uint64_t now)
 {
     Warmup__V1__WarmupRequested out = WARMUP__V1__WARMUP_REQUESTED__INIT;
+    Warmup__V1__Header cause = WARMUP__V1__HEADER__INIT;
+    if (sched->window) {
+        if (sched->window->cause_seq) {
+            cause.source = sched->window->cause_source;
+            cause.seq = sched->window->cause_seq;
+            out.cause = &cause;
+        }
+        out.cause_phase = sched->window->phase;
+    }
     out.event_ms = now;
     out.model = (char *) decision->model;
     out.action = decision->action == WP_ACTION_WARM
@@ -245,6 +308,9 @@ s_publish (wp_ctx_t *ctx, const wp_decision_t *decision, uint64_t now)
     return wp_ctx_publish (ctx, WP_TOPIC_WARMUP_REQUEST, &out.base);
 }
 
+static int s_window_apply (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision,
+                           uint64_t now);
+
 //  Decide and publish the decisions.
 static int
 s_decide (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
@@ -258,13 +324,18 @@ s_decide (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
         n = wp_scheduler_decide (self, now, decisions, DECISIONS_MAX);
         for (size_t i = 0; i < n; i++) {
             uint64_t load_end;
+            if (sched->window) {
+                if (s_window_apply (sched, ctx, &decisions [i], now))
+                    rc = -1;
+                continue;
+            }
             if (timers && decisions [i].action == WP_ACTION_COOL
                 && s_resident (timers, decisions [i].model, &load_end) && now < load_end) {
                 //  Replay: still loading; the cool waits for the load's end.
                 s_timer_push (timers, load_end, TOKEN_COOL, &decisions [i]);
                 continue;
             }
-            if (s_publish (ctx, &decisions [i], now))
+            if (s_publish (sched, ctx, &decisions [i], now))
                 rc = -1;
         }
     } while (timers && n == DECISIONS_MAX);     //  replay: all of them now
@@ -407,6 +478,215 @@ s_on_control (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__ControlRequest *i
     return 0;       //  reload: for the process that owns the configuration
 }
 
+//  --- Replay by windows --------------------------------------------------------
+
+//  May the model be unloaded for room now (the mirror: resident, loaded)?
+static bool
+s_window_can (const char *model, void *arg)
+{
+    s_window_t *window = ((sched_t *) arg)->window;
+    return wp_simworld_idle (window->world, model, window->clock_now);
+}
+
+//  Unload held models of lowest value until need_mb is free, as
+//  warmup-eval's predictive does (s_free): each is a cool, published. 0
+//  if it is free, -1 if it cannot be made free.
+static int
+s_window_free (sched_t *sched, wp_ctx_t *ctx, const char *model, int64_t need_mb,
+               uint64_t now)
+{
+    s_window_t *window = sched->window;
+    window->clock_now = now;
+    while (wp_simworld_free_mb (window->world) < need_mb) {
+        const char *victim = wp_scheduler_victim (sched->core, now, model, s_window_can, sched);
+        if (!victim)
+            return -1;
+        wp_simworld_unload (window->world, victim, now);
+        wp_scheduler_done (sched->core, victim, WP_ACTION_COOL, true);
+        wp_decision_t cool;
+        memset (&cool, 0, sizeof cool);
+        cool.model = victim;
+        cool.action = WP_ACTION_COOL;
+        cool.priority = 2;
+        cool.memory_mb = wp_simworld_memory_mb (window->world, victim);
+        snprintf (cool.reason, sizeof cool.reason, "lowest value: room for %s", model);
+        if (s_publish (sched, ctx, &cool, now))
+            return -1;
+    }
+    return 0;
+}
+
+//  Apply one decision to the mirror at once and publish it, as
+//  warmup-eval's predictive applies its scheduler's decisions (s_enact).
+static int
+s_window_apply (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision, uint64_t now)
+{
+    s_window_t *window = sched->window;
+    wp_simworld_t *world = window->world;
+    if (decision->action == WP_ACTION_COOL) {
+        uint64_t load_end;
+        if (wp_simworld_unload (world, decision->model, now) < 0
+            && wp_simworld_resident (world, decision->model, &load_end)) {
+            //  Still loading: the cool waits for the load's end.
+            s_timer_push (sched->timers, load_end, TOKEN_COOL, decision);
+            return 0;
+        }
+        wp_scheduler_done (sched->core, decision->model, WP_ACTION_COOL, true);
+        return s_publish (sched, ctx, decision, now);
+    }
+    int rc = 0;
+    if (!wp_simworld_resident (world, decision->model, NULL)) {
+        int64_t need = wp_simworld_memory_mb (world, decision->model);
+        if (wp_simworld_free_mb (world) >= need
+            || s_window_free (sched, ctx, decision->model, need, now) == 0)
+            wp_simworld_load (world, decision->model, now, true);
+    }
+    bool ok = wp_simworld_resident (world, decision->model, NULL);
+    if (ok)
+        rc = s_publish (sched, ctx, decision, now);
+    wp_scheduler_done (sched->core, decision->model, WP_ACTION_WARM, ok);
+    return rc;
+}
+
+//  Fire the timers due by limit, in (time, order set) order, as
+//  warmup-eval fires predictive's: a cool waiting for a load (if the model
+//  is still cooling), then a decision; a wake-up, a decision.
+static int
+s_window_fire (sched_t *sched, wp_ctx_t *ctx, uint64_t limit)
+{
+    s_timers_t *timers = sched->timers;
+    s_window_t *window = sched->window;
+    int rc = 0;
+    while (timers->size && timers->heap [0].time <= limit) {
+        s_timer_t timer = s_timer_pop (timers);
+        window->phase = WARMUP__V1__PHASE__PHASE_TIMER;
+        if (timer.token == TOKEN_COOL) {
+            if (wp_scheduler_state (sched->core, timer.cool.model) != WP_MODEL_COOLING)
+                continue;
+            wp_simworld_unload (window->world, timer.cool.model, timer.time);
+            wp_scheduler_done (sched->core, timer.cool.model, WP_ACTION_COOL, true);
+            if (s_publish (sched, ctx, &timer.cool, timer.time))
+                rc = -1;
+        }
+        else
+        if (timer.token == TOKEN_DECIDE && timers->armed == (int64_t) timer.time)
+            timers->armed = -1;
+        if (s_decide (sched, ctx, timer.time))
+            rc = -1;
+    }
+    return rc;
+}
+
+//  Serve one request on the mirror, as warmup-eval's world: the timers due
+//  by then first; absent, a cold start, with room made from the held
+//  models of lowest value, then least recently used (or none: it is not
+//  kept). Its decisions come with its prediction.
+static int
+s_window_serve (sched_t *sched, wp_ctx_t *ctx, s_usage_t *usage)
+{
+    s_window_t *window = sched->window;
+    wp_simworld_t *world = window->world;
+    int rc = s_window_fire (sched, ctx, usage->time);
+    free (window->cause_source);
+    free (window->cause_user);
+    window->cause_source = usage->source;
+    window->cause_user = usage->user;
+    window->cause_seq = usage->seq;
+    window->phase = WARMUP__V1__PHASE__PHASE_ROOM;
+    uint64_t t = usage->time;
+    if (!wp_simworld_resident (world, usage->model, NULL)) {
+        int64_t need = wp_simworld_memory_mb (world, usage->model);
+        int64_t budget = (int64_t) wp_simworld_budget_mb (world);
+        if (budget && wp_simworld_free_mb (world) < need)
+            s_window_free (sched, ctx, usage->model, need, t);     //  what it can
+        bool fits = true;
+        if (budget && wp_simworld_free_mb (world) < need) {
+            if (need <= budget - wp_simworld_loading_mb (world, t))
+                fits = wp_simworld_evict_lru (world, need, t) == 0;
+            else
+                fits = false;
+        }
+        if (fits) {
+            wp_simworld_load (world, usage->model, t, false);
+            wp_scheduler_resident (sched->core, usage->model, true, t);
+        }
+    }
+    wp_simworld_touch (world, usage->model, t);
+    free (usage->model);
+    window->phase = WARMUP__V1__PHASE__PHASE_SERVED;
+    window->awaiting = true;
+    return rc;
+}
+
+//  Serve what may be served: requests in order, each after the previous
+//  one's prediction; when none waits, the timers due by the latest tick.
+static int
+s_window_pump (sched_t *sched, wp_ctx_t *ctx)
+{
+    s_window_t *window = sched->window;
+    int rc = 0;
+    while (!window->awaiting && window->count) {
+        s_usage_t usage = window->fifo [window->head];
+        window->head = (window->head + 1) % window->cap;
+        window->count--;
+        if (s_window_serve (sched, ctx, &usage))
+            rc = -1;
+    }
+    if (!window->awaiting && !window->count && s_window_fire (sched, ctx, window->clock_ms))
+        rc = -1;
+    return rc;
+}
+
+//  A request arrived: queue it and serve what may be served.
+static int
+s_window_usage (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__UsageObserved *in)
+{
+    s_window_t *window = sched->window;
+    if (!in->model || !*in->model || !in->user || !*in->user || !in->header
+        || !in->header->source) {
+        wp_ctx_count_rejected (ctx);
+        return -1;
+    }
+    if (window->count == FIFO_MAX) {
+        zsys_error ("scheduler: more than %d requests waiting (replay by windows)", FIFO_MAX);
+        return -1;
+    }
+    if (window->count == window->cap) {
+        size_t cap = window->cap ? 2 * window->cap : 1024;
+        s_usage_t *fifo = (s_usage_t *) malloc (cap * sizeof (s_usage_t));
+        assert (fifo);
+        for (size_t i = 0; i < window->count; i++)
+            fifo [i] = window->fifo [(window->head + i) % window->cap];
+        free (window->fifo);
+        window->fifo = fifo;
+        window->head = 0;
+        window->cap = cap;
+    }
+    s_usage_t *usage = &window->fifo [(window->head + window->count++) % window->cap];
+    usage->model = strdup (in->model);
+    usage->user = strdup (in->user);
+    usage->source = strdup (in->header->source);
+    assert (usage->model && usage->user && usage->source);
+    usage->time = in->event_ms;
+    usage->seq = in->header->seq;
+    return s_window_pump (sched, ctx);
+}
+
+//  Start a replay by windows: the mirror of the world, empty.
+static void
+s_window_start (sched_t *sched)
+{
+    const wp_config_t *config = sched->config;
+    s_window_t *window = (s_window_t *) zmalloc (sizeof (s_window_t));
+    assert (window);
+    window->world = wp_simworld_new (config->max_memory_mb, config->default_memory_mb,
+                                     config->default_load_ms);
+    for (size_t i = 0; i < config->n_models; i++)
+        wp_simworld_model (window->world, config->models [i].name,
+                           config->models [i].memory_mb, config->models [i].load_ms);
+    sched->window = window;
+}
+
 //  Replay mode: a room.request being answered.
 typedef struct {
     const Warmup__V1__RoomRequest *in;  //  the request
@@ -523,13 +803,28 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         }
         uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
         uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, in->user);
+        s_window_t *window = sched->window;
+        bool served = window && window->awaiting && in->cause && in->cause->source
+                   && in->cause->seq == window->cause_seq
+                   && streq (in->cause->source, window->cause_source);
+        if (window && !served && wp_log_should (++window->mismatched))
+            zsys_error ("scheduler: a prediction for another request than the one served "
+                        "(replay by windows: the numbers will not be exact)");
         wp_scheduler_predictions (self, user, predictions, n, now);
-        return s_decide (sched, ctx, now);
+        int rc = s_decide (sched, ctx, now);
+        if (served) {
+            window->awaiting = false;
+            if (s_window_pump (sched, ctx))
+                rc = -1;
+        }
+        return rc;
     }
     if (topic == WP_TOPIC_WARMUP_DONE) {
         const Warmup__V1__WarmupDone *in = (const Warmup__V1__WarmupDone *) msg;
         if (!in->model || !*in->model)
             return -1;
+        if (sched->window)
+            return 0;       //  by windows: applied when decided, as warmup-eval
         uint64_t load_end;
         if (sched->timers && in->ok && in->action == WARMUP__V1__ACTION__ACTION_WARM
             && !s_resident (sched->timers, in->model, &load_end)) {
@@ -553,6 +848,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
                                 (uint32_t) in->load_ms_p90);
         return 0;
     }
+    if (topic == WP_TOPIC_USAGE && sched->window)
+        return s_window_usage (sched, ctx, (const Warmup__V1__UsageObserved *) msg);
     if (topic == WP_TOPIC_USAGE) {
         //  Replay mode: a request that loaded its model on demand (a cold
         //  start) made it resident; it is held under the plans.
@@ -592,6 +889,15 @@ s_on_clock (void *state, wp_ctx_t *ctx, uint64_t now_ms)
 {
     sched_t *sched = (sched_t *) state;
     s_timers_t *timers = sched->timers;
+    if (wp_ctx_windowed (ctx) && !sched->window)
+        s_window_start (sched);
+    if (sched->window) {
+        //  By windows: every timer due by now, once the requests before
+        //  the tick are served.
+        if (now_ms > sched->window->clock_ms)
+            sched->window->clock_ms = now_ms;
+        return s_window_pump (sched, ctx);
+    }
     if (!timers->size || timers->heap [0].time > now_ms)
         return 0;
     s_timer_t timer = s_timer_pop (timers);
@@ -601,11 +907,19 @@ s_on_clock (void *state, wp_ctx_t *ctx, uint64_t now_ms)
         if (wp_scheduler_state (sched->core, timer.cool.model) != WP_MODEL_COOLING)
             return 0;
         s_timer_push (timers, timer.time, TOKEN_ENACT, NULL);
-        return s_publish (ctx, &timer.cool, timer.time);
+        return s_publish (sched, ctx, &timer.cool, timer.time);
     }
     if (timer.token == TOKEN_DECIDE && timers->armed == (int64_t) timer.time)
         timers->armed = -1;
     return s_decide (sched, ctx, timer.time);
+}
+
+//  Replay by windows: requests wait to be served (or a prediction).
+static bool
+s_busy (void *state)
+{
+    s_window_t *window = ((sched_t *) state)->window;
+    return window && (window->awaiting || window->count);
 }
 
 //  Replay mode: the next wake-up, 0 if none.
@@ -641,4 +955,5 @@ const wp_component_def_t wp_scheduler_def = {
     .on_clock = s_on_clock,
     .next_ms = s_next_ms,
     .on_config = s_on_config,
+    .busy = s_busy,
 };
