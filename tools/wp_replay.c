@@ -46,6 +46,8 @@
 #define TOKEN_UNLOAD 2              //  world timer: a cool waits for its load
 #define TOKEN_APPLY 3               //  world timer: a scheduler timer's decision
 #define WINDOW_MAX 1000000          //  --window: requests per round at most
+#define WINDOW_DEFAULT 4096         //  --window: requests per round by default
+#define WINDOW_EVENTS 6             //  events a request makes, at most about (bus/hwm)
 #define ROUND_TIMEOUT_MS 30000      //  a round without progress this long fails
 #define SPEED_TICK_MS 10            //  --speed: a tick every this many ms of wall time
 
@@ -430,6 +432,8 @@ s_apply_phase (s_replay_t *self, uint64_t cause, int phase)
         if (d->cause != cause || d->phase != phase)
             break;
         s_apply (self, d);
+        if (phase == WARMUP__V1__PHASE__PHASE_ROOM)
+            self->room_victims++;
         self->next_decision++;
         self->timer_decision = self->next_decision;
     }
@@ -697,14 +701,19 @@ static const wp_eval_policy_t s_live = {
 
 static const char *s_replay_usage =
     "usage: warmupctl [endpoint flags] replay --trace FILE [--format csv|azure]\n"
-    "                 --catalog FILE --budget-mb N [--speed X | --lockstep] [--json]\n"
-    "                 [--quiet]\n"
+    "                 --catalog FILE --budget-mb N [--lockstep [--window N | --per-request]\n"
+    "                 | --speed X] [--json] [--quiet]\n"
     "  Replays a trace through a warmup service started with --replay (and the\n"
     "  same --catalog and --max-memory-mb), playing the model servers of the\n"
     "  simulated world (EVAL.md section 2), and prints the EVAL.md metrics of\n"
     "  the live system as policy 'predictive-live' (--json: warmup-eval's JSON).\n"
     "  --lockstep   event time advances when every component is done (default):\n"
     "               deterministic, the numbers of warmup-eval --policy predictive\n"
+    "  --window N   lock-step by windows of N requests (default 4096): they go out\n"
+    "               without their outcome, the scheduler serves them on its mirror\n"
+    "               of the world and tags its decisions with their cause\n"
+    "  --per-request  lock-step, a round per request carrying its outcome (slow:\n"
+    "               about 1,000 requests/s; the same numbers)\n"
     "  --speed X    X times real time, no waiting (results drift; see\n"
     "               docs/evaluation.md)\n";
 
@@ -726,7 +735,8 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
 {
     const char *trace_path = NULL, *catalog_path = NULL, *format_name = NULL;
     double budget = -1, speed = 0;
-    size_t window = 0;
+    size_t window = WINDOW_DEFAULT;
+    bool per_request = false, window_flag = false;
     bool json = false, quiet = false, lockstep_flag = false;
     for (int i = 0; i < argc; i++) {
         const char *flag = argv [i];
@@ -740,6 +750,9 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         else
         if (streq (flag, "--lockstep"))
             lockstep_flag = true;
+        else
+        if (streq (flag, "--per-request"))
+            per_request = true;
         else
         if (streq (flag, "-h") || streq (flag, "--help")) {
             fputs (s_replay_usage, stdout);
@@ -779,6 +792,7 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
                 return 2;
             }
             window = (size_t) count;
+            window_flag = true;
         }
         else
         if (streq (flag, "--speed")) {
@@ -805,8 +819,21 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         fprintf (stderr, "warmupctl replay: --speed and --lockstep exclude each other\n");
         return 2;
     }
-    if (speed > 0 && window) {
-        fprintf (stderr, "warmupctl replay: --window is lock-step: not with --speed\n");
+    if ((speed > 0 || per_request) && window_flag) {
+        fprintf (stderr, "warmupctl replay: --window excludes --speed and --per-request\n");
+        return 2;
+    }
+    if (speed > 0 && per_request) {
+        fprintf (stderr, "warmupctl replay: --per-request is lock-step: not with --speed\n");
+        return 2;
+    }
+    if (speed > 0 || per_request)
+        window = 0;
+    if ((uint64_t) window * WINDOW_EVENTS > config->hwm) {
+        fprintf (stderr, "warmupctl replay: --window %zu: a round would queue about %zu "
+                 "events per subscriber, more than the bus high-water mark (bus/hwm %u): "
+                 "use at most %zu, or raise bus/hwm\n", window, window * WINDOW_EVENTS,
+                 (unsigned) config->hwm, (size_t) (config->hwm / WINDOW_EVENTS));
         return 2;
     }
     wp_eval_format_t format = WP_EVAL_FORMAT_AUTO;
@@ -991,10 +1018,10 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
     fprintf (stderr, "replay: %" PRIu64 " requests in %.2f s (%.0f req/s), %" PRIu64
              " rounds, %s\n", requests, seconds, seconds > 0 ? (double) requests / seconds : 0,
              self->rounds, speed > 0 ? "--speed" : "lock-step");
-    if (self->rooms)
-        fprintf (stderr, "replay: %" PRIu64 " cold starts short of memory asked the "
-                 "scheduler for room: it unloaded %" PRIu64 " models for them\n",
-                 self->rooms, self->room_victims);
+    if (budget > 0)
+        fprintf (stderr, "replay: the scheduler unloaded %" PRIu64 " models to make room "
+                 "for cold starts (%" PRIu64 " room.request)\n", self->room_victims,
+                 self->rooms);
     if (self->not_applied || self->late_cools)
         fprintf (stderr, "replay: the world could not follow %" PRIu64 " decisions (a warm "
                  "without room, a room victim not idle) and deferred %" PRIu64 " cools of "

@@ -6,15 +6,20 @@
     the same budget: all-in-one (warmupd) and one process per component
     (warmup-bus and the seven warmup-<name>); unbounded, and under a
     memory budget where cold starts must make room (the live scheduler
-    picks what to unload, over room.request / room.reply).
+    picks what to unload). Both lock-step protocols: a round per request
+    (the request carries its outcome; room over room.request / room.reply)
+    and by windows (requests without outcome, many per round; the
+    scheduler serves them on its mirror of the world and tags its decisions
+    with their cause).
     =========================================================================
 */
 #include "itest.h"
 #include <zlib.h>
 
 #define SLICE_MS 900000         //  the first 15 minutes
-#define REPLAY_MS 110000        //  a replay of the slice finishes within this
+#define REPLAY_MS 150000        //  a replay of the slice finishes within this
 #define BUDGET_MB "262144"      //  a budget the slice overflows: 256 GiB
+#define WINDOW "500"            //  requests per round by windows: about 10 rounds
 
 //  The four numbers that must match, as printed.
 typedef struct {
@@ -88,29 +93,26 @@ s_catalog (char *path, size_t size)
 }
 
 //  Replay the slice through the running service and read its numbers;
-//  *rooms (if given): the room.request the world sent.
+//  window: requests per round, or NULL for a round per request; *rooms:
+//  the models the scheduler unloaded to make room for cold starts.
 static void
 s_replay (itest_t *it, const char *slice, const char *catalog, const char *budget,
-          s_numbers_t *numbers, int *rooms)
+          const char *window, s_numbers_t *numbers, int *rooms)
 {
     char *output = NULL;
     char *path = wp_test_bin ("warmupctl");
     const char *argv [] = { path, "-c", it->config, "replay", "--trace", slice,
                             "--catalog", catalog, "--budget-mb", budget, "--lockstep",
-                            "--json", "--quiet", NULL };
+                            "--json", "--quiet", window ? "--window" : "--per-request",
+                            window, NULL };
     int code = wp_test_run (argv, REPLAY_MS, &output);
     free (path);
     if (code != 0)
         fail_msg ("warmupctl replay exited %d:\n%s", code, output ? output : "");
     s_numbers (output, "predictive-live", numbers);
     if (rooms) {
-        const char *line = strstr (output, "cold starts short of memory");
-        *rooms = 0;
-        if (line) {
-            while (line > output && line [-1] != '\n')
-                line--;
-            *rooms = atoi (line + strlen ("replay: "));
-        }
+        const char *line = strstr (output, "the scheduler unloaded ");
+        *rooms = line ? atoi (line + strlen ("the scheduler unloaded ")) : -1;
         if (strstr (output, "could not follow"))
             fail_msg ("the world could not follow the live decisions:\n%s", output);
     }
@@ -166,7 +168,7 @@ s_eval (const char *slice, const char *catalog, const char *budget, s_numbers_t 
 
 //  All-in-one: warmupd --replay at the budget.
 static void
-s_all_in_one (const char *budget)
+s_all_in_one (const char *budget, const char *window)
 {
     itest_t it;
     itest_init (&it, "replay-one", NULL);
@@ -178,13 +180,13 @@ s_all_in_one (const char *budget)
     s_eval (slice, catalog, budget, &eval);
     wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog, budget);
     int rooms = 0;
-    s_replay (&it, slice, catalog, budget, &live, &rooms);
+    s_replay (&it, slice, catalog, budget, window, &live, &rooms);
     s_assert_equal (&eval, &live, "warmupd");
-    //  Under the budget the scheduler was asked for room, and only then.
+    //  Under the budget the scheduler made room, and only then.
     if (atoll (budget))
         assert_true (rooms > 10);
     else
-        assert_int_equal (rooms, 0);
+        assert_int_equal (rooms, -1);
     assert_int_equal (wp_test_proc_stop (daemon, SIGTERM, ITEST_START_MS), 0);
     wp_test_proc_destroy (&daemon);
     itest_destroy (&it);
@@ -192,7 +194,7 @@ s_all_in_one (const char *budget)
 
 //  One process per component, through warmup-bus, at the budget.
 static void
-s_per_process (const char *budget)
+s_per_process (const char *budget, const char *window)
 {
     itest_t it;
     itest_init (&it, "replay-many", NULL);
@@ -211,7 +213,7 @@ s_per_process (const char *budget)
     for (size_t i = 1; i < count; i++)
         procs [i] = s_start (&it, names [i], catalog, budget);
     int rooms = 0;
-    s_replay (&it, slice, catalog, budget, &live, &rooms);
+    s_replay (&it, slice, catalog, budget, window, &live, &rooms);
     s_assert_equal (&eval, &live, "one process per component");
     if (atoll (budget))
         assert_true (rooms > 10);
@@ -221,42 +223,75 @@ s_per_process (const char *budget)
     itest_destroy (&it);
 }
 
-//  All-in-one, unbounded.
+//  A round per request: all-in-one, unbounded.
 static void
-test_replay_all_in_one (void **state)
+test_per_request_all_in_one (void **state)
 {
-    s_all_in_one ("0");
+    s_all_in_one ("0", NULL);
 }
 
-//  One process per component, unbounded.
+//  A round per request: one process per component, unbounded.
 static void
-test_replay_per_process (void **state)
+test_per_request_per_process (void **state)
 {
-    s_per_process ("0");
+    s_per_process ("0", NULL);
 }
 
-//  All-in-one under a memory budget: cold starts make room.
+//  A round per request: all-in-one under a budget (room over the bus).
 static void
-test_replay_all_in_one_budget (void **state)
+test_per_request_all_in_one_budget (void **state)
 {
-    s_all_in_one (BUDGET_MB);
+    s_all_in_one (BUDGET_MB, NULL);
 }
 
-//  One process per component under a memory budget.
+//  A round per request: one process per component under a budget.
 static void
-test_replay_per_process_budget (void **state)
+test_per_request_per_process_budget (void **state)
 {
-    s_per_process (BUDGET_MB);
+    s_per_process (BUDGET_MB, NULL);
+}
+
+//  By windows (of fewer requests than the slice, so decisions cross
+//  rounds): all-in-one, unbounded.
+static void
+test_windows_all_in_one (void **state)
+{
+    s_all_in_one ("0", WINDOW);
+}
+
+//  By windows: one process per component, unbounded.
+static void
+test_windows_per_process (void **state)
+{
+    s_per_process ("0", WINDOW);
+}
+
+//  By windows: all-in-one under a budget (the scheduler's mirror makes room).
+static void
+test_windows_all_in_one_budget (void **state)
+{
+    s_all_in_one (BUDGET_MB, WINDOW);
+}
+
+//  By windows: one process per component under a budget.
+static void
+test_windows_per_process_budget (void **state)
+{
+    s_per_process (BUDGET_MB, WINDOW);
 }
 
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_replay_all_in_one),
-        cmocka_unit_test (test_replay_per_process),
-        cmocka_unit_test (test_replay_all_in_one_budget),
-        cmocka_unit_test (test_replay_per_process_budget),
+        cmocka_unit_test (test_windows_all_in_one),
+        cmocka_unit_test (test_windows_per_process),
+        cmocka_unit_test (test_windows_all_in_one_budget),
+        cmocka_unit_test (test_windows_per_process_budget),
+        cmocka_unit_test (test_per_request_all_in_one),
+        cmocka_unit_test (test_per_request_per_process),
+        cmocka_unit_test (test_per_request_all_in_one_budget),
+        cmocka_unit_test (test_per_request_per_process_budget),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
