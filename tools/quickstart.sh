@@ -33,7 +33,7 @@ for _ in $(seq 1 100); do
 done
 grep ready "$WORK/warmupd.log"
 
-echo "== replaying $DATA/trace.csv.gz through it, in event time (lock-step)"
+echo "== replaying $DATA/trace.csv.gz through it, in event time (lock-step, by windows of 4096 requests)"
 $BIN/warmupctl "${ENDPOINTS[@]}" replay --trace $DATA/trace.csv.gz \
     --catalog $DATA/catalog.csv --budget-mb $BUDGET --lockstep --json > "$WORK/live.json"
 
