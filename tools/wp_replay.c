@@ -1001,6 +1001,8 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         goto failed;
     if (wp_eval_sim_finish (sim, last_time + WP_EVAL_TAIL_MS))
         goto failed;
+    if (window)         //  by windows: every decision was applied
+        self->not_applied += self->n_decisions - self->timer_decision;
     double seconds = (double) wp_mono_ns () / 1e9 - started;
     if (!quiet)
         s_progress (self, requests, started, true);
