@@ -860,6 +860,20 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         fprintf (stderr, "warmupctl replay: %s\n", error);
         goto done;
     }
+    if (window && wp_eval_catalog_pinned_mb (self->catalog)) {
+        //  The scheduler's mirror of the world (wp_simworld) has no pinned
+        //  models yet: by windows would not be exact.
+        if (window_flag) {
+            fprintf (stderr, "warmupctl replay: --window: %s pins models, and a replay by "
+                     "windows does not know pins yet (it would not be exact): use "
+                     "--per-request\n", catalog_path);
+            goto done;
+        }
+        fprintf (stderr, "replay: %s pins models: a round per request (a replay by windows "
+                 "does not know pins yet)\n", catalog_path);
+        window = 0;
+        self->window = 0;
+    }
     self->trace = wp_eval_trace_open (trace_path, format, self->catalog, error);
     if (!self->trace) {
         fprintf (stderr, "warmupctl replay: %s\n", error);

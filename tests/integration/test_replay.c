@@ -281,6 +281,34 @@ test_windows_per_process_budget (void **state)
     s_per_process (BUDGET_MB, WINDOW);
 }
 
+//  By windows is refused for a catalog that pins models (the scheduler's
+//  mirror of the world does not know pins): it says so and what to use.
+static void
+test_windows_refuse_pins (void **state)
+{
+    itest_t it;
+    itest_init (&it, "replay-pins", NULL);
+    char slice [1024], catalog [1024];
+    snprintf (slice, sizeof slice, "%s/slice.csv", it.dir);
+    snprintf (catalog, sizeof catalog, "%s/catalog.csv", it.dir);
+    assert_true (s_slice (slice, SHORT_MS) > 1500);
+    FILE *file = fopen (catalog, "w");
+    assert_non_null (file);
+    fputs ("model,memory_mb,load_ms,pin\nm-large/c0,81920,40000,true\n", file);
+    fclose (file);
+    char *output = NULL;
+    char *path = wp_test_bin ("warmupctl");
+    const char *argv [] = { path, "-c", it.config, "replay", "--trace", slice, "--catalog",
+                            catalog, "--budget-mb", "0", "--window", WINDOW, NULL };
+    int code = wp_test_run (argv, REPLAY_MS, &output);
+    free (path);
+    assert_int_equal (code, 1);
+    assert_non_null (strstr (output, "pins models"));
+    assert_non_null (strstr (output, "--per-request"));
+    free (output);
+    itest_destroy (&it);
+}
+
 int
 main (void)
 {
@@ -289,6 +317,7 @@ main (void)
         cmocka_unit_test (test_windows_per_process),
         cmocka_unit_test (test_windows_all_in_one_budget),
         cmocka_unit_test (test_windows_per_process_budget),
+        cmocka_unit_test (test_windows_refuse_pins),
         cmocka_unit_test (test_per_request_all_in_one),
         cmocka_unit_test (test_per_request_per_process),
         cmocka_unit_test (test_per_request_all_in_one_budget),
