@@ -62,4 +62,5 @@ awk -v lw="$(value "$WORK/live.json" predictive-live cold_wait_s)" \
     printf "  cold wait:   %+.1f s (%+.1f %%)\n", kw - lw, 100 * (kw - lw) / kw;
     printf "  memory-time: %+.0f GiB*s (%+.1f %%)\n", km - lm, 100 * (km - lm) / km;
     printf "(negative = prediction spent more. The service starts this hour knowing\n";
-    printf " nothing; docs/evaluation.md has the whole week, where it has history.)\n" }'
+    printf " nothing; docs/evaluation.md compares the whole traces, where it wins\n";
+    printf " and where it does not.)\n" }'
