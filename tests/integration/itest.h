@@ -28,6 +28,29 @@ typedef struct {
     char sub [300];     //  subscribers connect here
 } itest_t;
 
+//  (Re)write the deployment's config file: its endpoints and data
+//  directory, then the extra lines (NULL: none).
+static inline void
+itest_config (itest_t *self, const char *extra)
+{
+    char text [4096];
+    int size = snprintf (text, sizeof text,
+                         "#   integration test deployment\n"
+                         "max_cpu_percent = 100\n"
+                         "metrics_listen = \"127.0.0.1:0\"\n"
+                         "bus\n"
+                         "    pub_endpoint = \"%s\"\n"
+                         "    sub_endpoint = \"%s\"\n"
+                         "    heartbeat_ms = 200\n"
+                         "store\n"
+                         "    data_dir = \"%s\"\n"
+                         "    flush_ms = 50\n"
+                         "%s",
+                         self->pub, self->sub, self->data_dir, extra ? extra : "");
+    assert_true (size > 0 && (size_t) size < sizeof text);
+    wp_test_write_file (self->config, text);
+}
+
 //  Make a deployment with extra config lines appended.
 static inline void
 itest_init (itest_t *self, const char *name, const char *extra)
@@ -42,21 +65,7 @@ itest_init (itest_t *self, const char *name, const char *extra)
     snprintf (self->data_dir, size, "%s/var", self->dir);
     snprintf (self->pub, sizeof self->pub, "ipc://%s/pub", self->dir);
     snprintf (self->sub, sizeof self->sub, "ipc://%s/sub", self->dir);
-    char text [4096];
-    snprintf (text, sizeof text,
-              "#   integration test deployment\n"
-              "max_cpu_percent = 100\n"
-              "metrics_listen = \"127.0.0.1:0\"\n"
-              "bus\n"
-              "    pub_endpoint = \"%s\"\n"
-              "    sub_endpoint = \"%s\"\n"
-              "    heartbeat_ms = 200\n"
-              "store\n"
-              "    data_dir = \"%s\"\n"
-              "    flush_ms = 50\n"
-              "%s",
-              self->pub, self->sub, self->data_dir, extra ? extra : "");
-    wp_test_write_file (self->config, text);
+    itest_config (self, extra);
 }
 
 //  Remove the deployment.

@@ -317,25 +317,6 @@ s_pattern (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
     return false;
 }
 
-//  The deployment's config lines with extra model lines.
-static void
-s_rewrite (itest_t *it, const char *extra)
-{
-    char text [4096];
-    snprintf (text, sizeof text,
-              "max_cpu_percent = 100\n"
-              "metrics_listen = \"127.0.0.1:0\"\n"
-              "bus\n"
-              "    pub_endpoint = \"%s\"\n"
-              "    sub_endpoint = \"%s\"\n"
-              "    heartbeat_ms = 200\n"
-              "store\n"
-              "    data_dir = \"%s\"\n"
-              "    flush_ms = 50\n"
-              "%s", it->pub, it->sub, it->data_dir, extra);
-    wp_test_write_file (it->config, text);
-}
-
 //  A reload adds a model and pins another without a restart; the
 //  analyzer's counts go on from where they were.
 static void
@@ -357,7 +338,7 @@ test_reload_adds_and_pins (void **state)
     pattern_t learned = { "coder", 2 };
     assert_true (itest_wait_event (bus, s_pattern, &learned, ITEST_EVENT_MS));
 
-    s_rewrite (&it, "models\n"
+    itest_config (&it, "models\n"
                     "    coder\n"
                     "        memory_mb = 500\n"
                     "        load_ms = 20\n"
@@ -394,7 +375,7 @@ test_reload_adds_and_pins (void **state)
     free (listing);
 
     //  SIGHUP reloads too: the pin goes away, the reply says so.
-    s_rewrite (&it, "models\n"
+    itest_config (&it, "models\n"
                     "    coder\n"
                     "        memory_mb = 500\n"
                     "        load_ms = 20\n");
@@ -443,7 +424,7 @@ test_bad_reload_changes_nothing (void **state)
                 "        pin = true\n");
     wp_test_proc_t *daemon = itest_start (&it, "warmupd", NULL, NULL);
     //  Line 14 of the file: a bad value; "other" would be pinned.
-    s_rewrite (&it, "models\n"
+    itest_config (&it, "models\n"
                     "    coder\n"
                     "        memory_mb = 500\n"
                     "    other\n"
@@ -451,17 +432,17 @@ test_bad_reload_changes_nothing (void **state)
                     "        priority = urgent\n");
     char *output = NULL;
     assert_int_equal (s_ctl_endpoints (&it, "reload", &output), 1);
-    assert_non_null (strstr (output, "warmup.cfg:15: key 'models/other/priority': "
+    assert_non_null (strstr (output, "warmup.cfg:16: key 'models/other/priority': "
                                      "bad value 'urgent'"));
     free (output);
     //  A key that takes effect only at start.
-    s_rewrite (&it, "models\n"
+    itest_config (&it, "models\n"
                     "    coder\n"
                     "        memory_mb = 500\n"
                     "max_pairs = 5000\n");
     output = NULL;
     assert_int_equal (s_ctl_endpoints (&it, "reload", &output), 1);
-    assert_non_null (strstr (output, "warmup.cfg:13: key 'max_pairs': changed, but takes "
+    assert_non_null (strstr (output, "warmup.cfg:14: key 'max_pairs': changed, but takes "
                                      "effect only at start"));
     free (output);
     //  Nothing changed: coder still pinned, other unknown.
