@@ -43,6 +43,19 @@ int
 uint64_t
     wp_rss_kb (void);
 
+//  Mix a 64-bit value into a well-spread one (the splitmix64 finaliser):
+//  slots of open-addressing tables keyed by hashes or sequential ids.
+static inline uint64_t
+wp_mix64 (uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
 //  Big-endian encode/decode of fixed-width integers and doubles.
 void
     wp_put_u64 (uint8_t *p, uint64_t v);

@@ -197,18 +197,6 @@ struct _wp_analyzer_t {
     uint64_t evicted;           //  pairs evicted
 };
 
-//  Mix a 64-bit value (splitmix64 finaliser).
-static inline uint64_t
-s_mix (uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 //  The user hash of pair index p (kept in its user).
 #define s_pair_user(self, p) ((self)->users [(self)->pairs [p].user_slot].hash)
 
@@ -216,7 +204,7 @@ s_mix (uint64_t x)
 static inline uint64_t
 s_pair_hash (uint64_t user, uint32_t model)
 {
-    return s_mix (user ^ ((uint64_t) model * 0x9e3779b97f4a7c15ULL));
+    return wp_mix64 (user ^ ((uint64_t) model * 0x9e3779b97f4a7c15ULL));
 }
 
 //  Bytes a block from malloc holds (its usable size and header).
@@ -440,7 +428,7 @@ static uint32_t
 s_user_slot (wp_analyzer_t *self, uint64_t hash)
 {
     itab_t *t = &self->user_index;
-    uint32_t i = (uint32_t) s_mix (hash) & t->mask;
+    uint32_t i = (uint32_t) wp_mix64 (hash) & t->mask;
     while (t->slots [i]) {
         if (self->users [t->slots [i] - 1].hash == hash)
             return i;
@@ -464,7 +452,7 @@ s_itab_remove (wp_analyzer_t *self, itab_t *t, uint32_t i, bool pairs)
         uint32_t home = pairs
             ? (uint32_t) s_pair_hash (s_pair_user (self, index), self->pairs [index].model)
                   & t->mask
-            : (uint32_t) s_mix (self->users [index].hash) & t->mask;
+            : (uint32_t) wp_mix64 (self->users [index].hash) & t->mask;
         //  Move entry j to the hole i if its home is not in (i, j].
         bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {

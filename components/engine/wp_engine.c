@@ -6,6 +6,7 @@
 #include <math.h>
 #include "wp_engine.h"
 #include "wp_names.h"
+#include "wp_util.h"
 
 #define PRIOR_WEIGHT 2.0        //  pseudo observations of the population prior
 #define RECENT_SHARE 0.5        //  weight of the recent idle times in a plan
@@ -179,23 +180,11 @@ s_load_ms (wp_engine_t *self, uint64_t model_key)
     return self->model_keys [i] ? self->model_load_ms [i] : self->opts.default_load_ms;
 }
 
-//  Mix a 64-bit value (splitmix64 finaliser).
-static inline uint64_t
-s_mix (uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 //  Key of a (user, model) pair from the model's name hash, never 0.
 static uint64_t
 s_key (uint64_t user, uint64_t name_hash)
 {
-    uint64_t key = s_mix (user ^ s_mix (name_hash));
+    uint64_t key = wp_mix64 (user ^ wp_mix64 (name_hash));
     return key ? key : 1;
 }
 

@@ -365,17 +365,12 @@ s_latency_quantile (wp_metrics_t *self, double q)
     return value;
 }
 
-//  Scramble a key (maybe sequential) into a slot: the splitmix64 finaliser.
+//  Scramble a key (maybe sequential) into a slot.
 
 static size_t
 s_slot_of (uint64_t key)
 {
-    key ^= key >> 30;
-    key *= 0xbf58476d1ce4e5b9ULL;
-    key ^= key >> 27;
-    key *= 0x94d049bb133111ebULL;
-    key ^= key >> 31;
-    return (size_t) (key & (WP_METRICS_MATCH_SLOTS - 1));
+    return (size_t) (wp_mix64 (key) & (WP_METRICS_MATCH_SLOTS - 1));
 }
 
 //  Remember that usage key was seen at now_us.

@@ -7,6 +7,7 @@
 
 #include "testutil.h"
 #include "wp_metrics.h"
+#include "wp_util.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,7 @@ s_assert_close (double actual, double expected, double tolerance,
 static size_t
 s_slot_of (uint64_t key)
 {
-    key ^= key >> 30;
-    key *= 0xbf58476d1ce4e5b9ULL;
-    key ^= key >> 27;
-    key *= 0x94d049bb133111ebULL;
-    key ^= key >> 31;
-    return (size_t) (key & (WP_METRICS_MATCH_SLOTS - 1));
+    return (size_t) (wp_mix64 (key) & (WP_METRICS_MATCH_SLOTS - 1));
 }
 
 //  Fill keys [0..count-1] with keys whose window starts at slot.
