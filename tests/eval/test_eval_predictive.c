@@ -16,15 +16,7 @@
 static wp_eval_sim_t *
 s_sim (const char *name, wp_eval_catalog_t *catalog, int64_t budget)
 {
-    char error [WP_EVAL_ERRLEN];
-    double knob;
-    const wp_eval_policy_t *policy = wp_eval_policy_find (name, &knob, error);
-    if (!policy)
-        fail_msg ("%s", error);
-    wp_eval_sim_t *sim = wp_eval_sim_new (catalog, budget, policy, knob, NULL, false, error);
-    if (!sim)
-        fail_msg ("%s", error);
-    return sim;
+    return test_sim (name, catalog, budget, NULL, false);
 }
 
 //  Feed one request of a user.

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "wp_eval_catalog.h"
+#include "wp_eval_sim.h"
 
 //  Write text to a fresh temporary file whose name ends in suffix; returns
 //  the path (caller frees and unlinks).
@@ -56,6 +57,23 @@ test_catalog (size_t n, const uint32_t *memory_mb, const uint32_t *load_ms)
                           (int64_t) i);
     }
     return catalog;
+}
+
+//  A world running the named policy ("family[:knob]"); future may be NULL;
+//  timing: measure each event's cost (the CLI does).
+static inline wp_eval_sim_t *
+test_sim (const char *name, wp_eval_catalog_t *catalog, int64_t budget,
+          wp_eval_future_t *future, bool timing)
+{
+    char error [WP_EVAL_ERRLEN];
+    double knob;
+    const wp_eval_policy_t *policy = wp_eval_policy_find (name, &knob, error);
+    if (!policy)
+        fail_msg ("%s", error);
+    wp_eval_sim_t *sim = wp_eval_sim_new (catalog, budget, policy, knob, future, timing, error);
+    if (!sim)
+        fail_msg ("%s", error);
+    return sim;
 }
 
 #endif
