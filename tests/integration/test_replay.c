@@ -170,27 +170,47 @@ s_eval (const char *slice, const char *catalog, const char *budget, s_numbers_t 
     assert_true (atoi (numbers->delayed) > 50);
 }
 
+#define PATH_LEN 1024            //  size of the slice's and catalog's paths
+
+//  A deployment, its slice (the short one for a round per request) and
+//  warmup-eval's numbers on it at the budget.
+static void
+s_prepare (itest_t *it, const char *name, const char *budget, const char *window,
+           char *slice, char *catalog, s_numbers_t *eval)
+{
+    itest_init (it, name, NULL);
+    snprintf (slice, PATH_LEN, "%s/slice.csv", it->dir);
+    s_catalog (catalog, PATH_LEN);
+    assert_true (s_slice (slice, window ? SLICE_MS : SHORT_MS) > 1500);
+    s_eval (slice, catalog, budget, eval);
+}
+
+//  Replay the slice through the running deployment: the live numbers are
+//  warmup-eval's, and under the budget the scheduler made room (only then).
+static void
+s_replay_equal (itest_t *it, const char *slice, const char *catalog, const char *budget,
+                const char *window, const s_numbers_t *eval, const char *what)
+{
+    s_numbers_t live;
+    int rooms = 0;
+    s_replay (it, slice, catalog, budget, window, &live, &rooms);
+    s_assert_equal (eval, &live, what);
+    if (atoll (budget))
+        assert_true (rooms > 10);
+    else
+        assert_int_equal (rooms, -1);
+}
+
 //  All-in-one: warmupd --replay at the budget.
 static void
 s_all_in_one (const char *budget, const char *window)
 {
     itest_t it;
-    itest_init (&it, "replay-one", NULL);
-    char slice [1024], catalog [1024];
-    snprintf (slice, sizeof slice, "%s/slice.csv", it.dir);
-    s_catalog (catalog, sizeof catalog);
-    assert_true (s_slice (slice, window ? SLICE_MS : SHORT_MS) > 1500);
-    s_numbers_t eval, live;
-    s_eval (slice, catalog, budget, &eval);
+    char slice [PATH_LEN], catalog [PATH_LEN];
+    s_numbers_t eval;
+    s_prepare (&it, "replay-one", budget, window, slice, catalog, &eval);
     wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog, budget);
-    int rooms = 0;
-    s_replay (&it, slice, catalog, budget, window, &live, &rooms);
-    s_assert_equal (&eval, &live, "warmupd");
-    //  Under the budget the scheduler made room, and only then.
-    if (atoll (budget))
-        assert_true (rooms > 10);
-    else
-        assert_int_equal (rooms, -1);
+    s_replay_equal (&it, slice, catalog, budget, window, &eval, "warmupd");
     itest_stop (&daemon, "warmupd");
     itest_destroy (&it);
 }
@@ -200,13 +220,9 @@ static void
 s_per_process (const char *budget, const char *window)
 {
     itest_t it;
-    itest_init (&it, "replay-many", NULL);
-    char slice [1024], catalog [1024];
-    snprintf (slice, sizeof slice, "%s/slice.csv", it.dir);
-    s_catalog (catalog, sizeof catalog);
-    assert_true (s_slice (slice, window ? SLICE_MS : SHORT_MS) > 1500);
-    s_numbers_t eval, live;
-    s_eval (slice, catalog, budget, &eval);
+    char slice [PATH_LEN], catalog [PATH_LEN];
+    s_numbers_t eval;
+    s_prepare (&it, "replay-many", budget, window, slice, catalog, &eval);
     const char *names [] = { "warmup-bus", "warmup-metrics", "warmup-perf", "warmup-resource",
                              "warmup-queue", "warmup-scheduler", "warmup-engine",
                              "warmup-analyzer" };
@@ -215,11 +231,7 @@ s_per_process (const char *budget, const char *window)
     procs [0] = itest_start (&it, "warmup-bus", NULL, NULL);
     for (size_t i = 1; i < count; i++)
         procs [i] = s_start (&it, names [i], catalog, budget);
-    int rooms = 0;
-    s_replay (&it, slice, catalog, budget, window, &live, &rooms);
-    s_assert_equal (&eval, &live, "one process per component");
-    if (atoll (budget))
-        assert_true (rooms > 10);
+    s_replay_equal (&it, slice, catalog, budget, window, &eval, "one process per component");
     for (size_t i = count; i-- > 0;) {
         itest_stop (&procs [i], names [i]);
     }
