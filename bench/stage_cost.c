@@ -14,6 +14,8 @@
 #include "wp_bus.h"
 #include "wp_util.h"
 #include "wp_analyzer.h"
+#include "wp_pattern_wire.h"
+#include "wp_prediction_wire.h"
 #include "wp_engine.h"
 #include "wp_scheduler.h"
 
@@ -37,7 +39,11 @@ main (int argc, char **argv)
         else
         if (streq (argv [i], "--models"))
             models = atol (argv [i + 1]);
+        else
+            events = 0;     //  an unknown option: the usage below
     }
+    if (argc % 2 == 0)
+        events = 0;
     if (events <= 0 || users <= 0 || models <= 0 || models > 1000) {
         fprintf (stderr, "usage: stage-cost [--events N] [--users N] [--models N]\n");
         return 2;
@@ -58,7 +64,9 @@ main (int argc, char **argv)
     wp_scheduler_t *scheduler = wp_scheduler_new (&sched_opts);
     uint8_t key [16] = { 0 };
     double ns [STAGES] = { 0 };
-    uint8_t buffer [65536];
+    static uint8_t buffer [1 << 20];
+    static wp_pattern_wire_t wire;
+    static wp_prediction_wire_t pwire;
     uint64_t seed = 88172645463325252ULL;
     uint64_t now = 1700000000000ULL;
     Warmup__V1__Header header = WARMUP__V1__HEADER__INIT;
@@ -85,70 +93,46 @@ main (int argc, char **argv)
         uint64_t t1 = wp_mono_ns ();
         uint64_t user = wp_user_hash (key, in->user);
         wp_analyzer_observe (analyzer, user, in->model, in->event_ms);
-        wp_pattern_t pattern [16];
-        size_t n = wp_analyzer_pattern (analyzer, user, now, pattern, 16);
+        wp_pattern_t pattern [WP_PATTERN_WIRE_MAX];
+        size_t n = wp_analyzer_pattern (analyzer, user, now, pattern, WP_PATTERN_WIRE_MAX);
         uint64_t t2 = wp_mono_ns ();
 
-        Warmup__V1__ModelPattern entries [16], *pointers [16];
-        for (size_t i = 0; i < n; i++) {
-            warmup__v1__model_pattern__init (&entries [i]);
-            entries [i].model = (char *) pattern [i].model;
-            entries [i].count = pattern [i].count;
-            entries [i].last_ms = pattern [i].last_ms;
-            entries [i].gap_mean_ms = pattern [i].gap_mean_ms;
-            entries [i].gap_std_ms = pattern [i].gap_std_ms;
-            entries [i].model_count = pattern [i].model_count;
-            entries [i].rate_per_h = pattern [i].rate_per_h;
-            pointers [i] = &entries [i];
-        }
         Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
         out.header = &header;
         out.user = in->user;
-        out.models = pointers;
-        out.n_models = n;
+        out.event_ms = now;
+        wp_pattern_wire_fill (&wire, pattern, n, &out);
+        size = warmup__v1__usage_pattern__get_packed_size (&out);
+        if (size > sizeof buffer) {
+            fprintf (stderr, "stage-cost: a pattern of %zu bytes\n", size);
+            return 1;
+        }
         size = warmup__v1__usage_pattern__pack (&out, buffer);
         Warmup__V1__UsagePattern *pin = warmup__v1__usage_pattern__unpack (NULL, size, buffer);
+        wp_pattern_t back [WP_PATTERN_WIRE_MAX];
+        int n_back = wp_pattern_wire_read (pin, back, WP_PATTERN_WIRE_MAX, NULL, 0);
         uint64_t t3 = wp_mono_ns ();
 
-        wp_pattern_t back [16];
-        for (size_t i = 0; i < pin->n_models && i < 16; i++) {
-            memset (&back [i], 0, sizeof back [i]);
-            back [i].model = pin->models [i]->model;
-            back [i].count = pin->models [i]->count;
-            back [i].last_ms = pin->models [i]->last_ms;
-            back [i].gap_mean_ms = pin->models [i]->gap_mean_ms;
-            back [i].gap_std_ms = pin->models [i]->gap_std_ms;
-        }
         wp_prediction_t predictions [8];
-        size_t count = wp_engine_predict (engine, back, pin->n_models, now, predictions, 8);
+        size_t count = wp_engine_predict_for (engine, user, back, n_back > 0 ? (size_t) n_back : 0,
+                                              now, predictions, 8);
         uint64_t t4 = wp_mono_ns ();
 
-        Warmup__V1__ModelPrediction pentries [8], *ppointers [8];
-        for (size_t i = 0; i < count; i++) {
-            warmup__v1__model_prediction__init (&pentries [i]);
-            pentries [i].model = (char *) predictions [i].model;
-            pentries [i].probability = predictions [i].probability;
-            pentries [i].expected_in_ms = predictions [i].expected_in_ms;
-            ppointers [i] = &pentries [i];
-        }
         Warmup__V1__PredictionMade made = WARMUP__V1__PREDICTION_MADE__INIT;
         made.header = &header;
         made.user = pin->user;
-        made.models = ppointers;
-        made.n_models = count;
+        made.event_ms = now;
+        made.cause = pin->cause;
+        made.engine_version = (char *) WP_ENGINE_VERSION;
+        wp_prediction_wire_fill (&pwire, predictions, count, &made);
         size = warmup__v1__prediction_made__pack (&made, buffer);
         Warmup__V1__PredictionMade *pm = warmup__v1__prediction_made__unpack (NULL, size, buffer);
         uint64_t t5 = wp_mono_ns ();
 
         wp_prediction_t again [8];
-        for (size_t i = 0; i < pm->n_models && i < 8; i++) {
-            again [i].model = pm->models [i]->model;
-            again [i].probability = pm->models [i]->probability;
-            again [i].expected_in_ms = pm->models [i]->expected_in_ms;
-            again [i].confidence = 0;
-        }
+        size_t n_again = wp_prediction_wire_read (pm, again, 8);
         wp_scheduler_predictions (scheduler, wp_user_hash (key, pm->user), again,
-                                  pm->n_models, now);
+                                  n_again, now);
         wp_decision_t decisions [16];
         size_t made_n = wp_scheduler_decide (scheduler, now, decisions, 16);
         for (size_t i = 0; i < made_n; i++)

@@ -4,14 +4,15 @@
 */
 #include "wp_analyzer_actor.h"
 #include "wp_analyzer.h"
+#include "wp_pattern_wire.h"
 #include "wp_util.h"
 
-#define PATTERN_MAX 16      //  models per usage.pattern at most
 #define USER_MAX 256        //  longest user id accepted, bytes
 
 typedef struct {
     wp_analyzer_t *core;    //  what is learned
     uint64_t stored;        //  records handed to the store
+    wp_pattern_wire_t wire; //  room for the pattern message
 } analyzer_t;
 
 //  Store one loaded record into the core.
@@ -100,64 +101,16 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         zsys_warning ("analyzer: usage event with an invalid model name dropped");
         return -1;
     }
-    wp_pattern_t pattern [PATTERN_MAX];
-    size_t n = wp_analyzer_pattern (self->core, user, now, pattern, PATTERN_MAX);
-
-    Warmup__V1__ModelPattern entries [PATTERN_MAX];
-    Warmup__V1__ModelPattern *pointers [PATTERN_MAX];
-    Warmup__V1__ModelLink links [PATTERN_MAX][3][WP_ANALYZER_LINKS];
-    Warmup__V1__ModelLink *link_ptrs [PATTERN_MAX][3][WP_ANALYZER_LINKS];
-    for (size_t i = 0; i < n; i++) {
-        warmup__v1__model_pattern__init (&entries [i]);
-        entries [i].n_idle_hist = WP_IDLE_BINS;
-        entries [i].idle_hist = (float *) pattern [i].hist;
-        entries [i].idle_total = pattern [i].hist_total;
-        entries [i].n_idle_recent = WP_IDLE_BINS;
-        entries [i].idle_recent = pattern [i].recent;
-        entries [i].recent_total = pattern [i].recent_total;
-        wp_analyzer_prior (&pattern [i], pattern [i].prior);
-        entries [i].n_idle_prior = WP_IDLE_BINS;
-        entries [i].idle_prior = pattern [i].prior;
-        entries [i].rate_short_per_h = pattern [i].rate_short_per_h;
-        entries [i].rate_long_per_h = pattern [i].rate_long_per_h;
-        entries [i].anomaly = pattern [i].anomaly;
-        entries [i].season = pattern [i].season;
-        const wp_link_t *lists [3] = { pattern [i].next, pattern [i].next2, pattern [i].couse };
-        size_t counts [3] = { pattern [i].n_next, pattern [i].n_next2, pattern [i].n_couse };
-        for (int l = 0; l < 3; l++)
-            for (size_t j = 0; j < counts [l]; j++) {
-                Warmup__V1__ModelLink *link = &links [i][l][j];
-                warmup__v1__model_link__init (link);
-                link->model = (char *) lists [l][j].model;
-                link->weight = lists [l][j].weight;
-                link->delay_ms = lists [l][j].delay_ms;
-                link_ptrs [i][l][j] = link;
-            }
-        entries [i].n_next = counts [0];
-        entries [i].next = link_ptrs [i][0];
-        entries [i].n_next2 = counts [1];
-        entries [i].next2 = link_ptrs [i][1];
-        entries [i].n_couse = counts [2];
-        entries [i].couse = link_ptrs [i][2];
-        entries [i].model = (char *) pattern [i].model;
-        entries [i].count = pattern [i].count;
-        entries [i].last_ms = pattern [i].last_ms;
-        entries [i].gap_mean_ms = pattern [i].gap_mean_ms;
-        entries [i].gap_std_ms = pattern [i].gap_std_ms;
-        entries [i].model_count = pattern [i].model_count;
-        entries [i].rate_per_h = pattern [i].rate_per_h;
-        pointers [i] = &entries [i];
-    }
+    wp_pattern_t pattern [WP_PATTERN_WIRE_MAX];
+    size_t n = wp_analyzer_pattern (self->core, user, now, pattern, WP_PATTERN_WIRE_MAX);
     Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
     Warmup__V1__Header cause = WARMUP__V1__HEADER__INIT;
     s_copy_header (&cause, usage->header);
     out.event_ms = now;
     out.user = usage->user;
     out.cause = &cause;
-    out.n_models = n;
-    out.models = pointers;
     out.usage_received_us = received_us;
-    out.idle_bins = WP_IDLE_BINS;
+    wp_pattern_wire_fill (&self->wire, pattern, n, &out);
     return wp_ctx_publish (ctx, WP_TOPIC_PATTERN, &out.base);
 }
 

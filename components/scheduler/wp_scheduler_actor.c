@@ -4,6 +4,7 @@
 */
 #include <math.h>
 #include "wp_scheduler_actor.h"
+#include "wp_prediction_wire.h"
 #include "wp_scheduler.h"
 #include "wp_simworld.h"
 #include "wp_util.h"
@@ -770,37 +771,7 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
             return -1;
         }
         wp_prediction_t predictions [PREDICTIONS_MAX];
-        size_t n = 0;
-        for (size_t i = 0; i < in->n_models && n < PREDICTIONS_MAX; i++) {
-            const Warmup__V1__ModelPrediction *p = in->models [i];
-            if (!p->model || !*p->model || !(p->probability >= 0 && p->probability <= 1))
-                continue;   //  NaN fails both comparisons
-            memset (&predictions [n], 0, sizeof predictions [n]);
-            predictions [n].model = p->model;
-            predictions [n].probability = p->probability;
-            predictions [n].expected_in_ms = p->expected_in_ms;
-            predictions [n].confidence = p->confidence;
-            //  The plan, if any (a window needs its start before its end).
-            predictions [n].keep_until_ms = p->keep_until_ms;
-            if (p->hold_until_ms && p->prewarm_at_ms <= p->hold_until_ms) {
-                predictions [n].prewarm_at_ms = p->prewarm_at_ms;
-                predictions [n].hold_until_ms = p->hold_until_ms;
-            }
-            predictions [n].benefit_ms = isfinite (p->benefit_ms) && p->benefit_ms > 0
-                                       ? p->benefit_ms : 0;
-            predictions [n].load_ms = p->load_ms;
-            predictions [n].last_ms = p->last_ms;
-            if (p->n_idle_quantiles_ms == WP_ENGINE_QUANTILES) {
-                bool good = true;
-                for (size_t q = 0; q < WP_ENGINE_QUANTILES; q++)
-                    good = good && p->idle_quantiles_ms [q] >= 0
-                        && isfinite (p->idle_quantiles_ms [q]);
-                if (good)
-                    memcpy (predictions [n].gap_q, p->idle_quantiles_ms,
-                            sizeof predictions [n].gap_q);
-            }
-            n++;
-        }
+        size_t n = wp_prediction_wire_read (in, predictions, PREDICTIONS_MAX);
         uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
         uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, in->user);
         s_window_t *window = sched->window;

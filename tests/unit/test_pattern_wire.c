@@ -1,0 +1,280 @@
+/*  =========================================================================
+    test_pattern_wire - the usage.pattern codec: what the analyzer sends is
+    what the engine reads, to the bit, and a message that does not hold
+    together is refused with the entry and field named.
+    =========================================================================
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+#include "wp_pattern_wire.h"
+#include "wp_engine.h"
+
+#define T0 1700000000000ULL
+
+//  A user with five models used in a fixed order, so every list of links
+//  (next, second order, co-use) has entries.
+static wp_analyzer_t *
+s_learned (uint64_t *now)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    const char *seq [] = { "A", "B", "C", "A", "B", "D", "A", "B", "C", "E", "A", "B" };
+    uint64_t t = T0;
+    for (int round = 0; round < 6; round++)
+        for (size_t i = 0; i < sizeof seq / sizeof seq [0]; i++, t += 7000 + 1000 * i)
+            assert_int_equal (wp_analyzer_observe (self, 9, seq [i], t), 0);
+    *now = t;
+    return self;
+}
+
+//  Pack, unpack, read back.
+static int
+s_through_wire (wp_pattern_t *pattern, size_t n, wp_pattern_t *back, size_t capacity,
+                Warmup__V1__UsagePattern **unpacked)
+{
+    static wp_pattern_wire_t wire;
+    Warmup__V1__UsagePattern msg = WARMUP__V1__USAGE_PATTERN__INIT;
+    msg.user = (char *) "someone";
+    wp_pattern_wire_fill (&wire, pattern, n, &msg);
+    size_t size = warmup__v1__usage_pattern__get_packed_size (&msg);
+    uint8_t *buffer = (uint8_t *) malloc (size);
+    assert_int_equal (warmup__v1__usage_pattern__pack (&msg, buffer), size);
+    *unpacked = warmup__v1__usage_pattern__unpack (NULL, size, buffer);
+    free (buffer);
+    assert_non_null (*unpacked);
+    char error [160] = "";
+    return wp_pattern_wire_read (*unpacked, back, capacity, error, sizeof error);
+}
+
+//  The same links by name, weight and delay, in order.
+static void
+s_links_equal (const wp_link_t *a, uint8_t n_a, const wp_link_t *b, uint8_t n_b)
+{
+    assert_int_equal (n_a, n_b);
+    for (uint8_t i = 0; i < n_a; i++) {
+        assert_string_equal (a [i].model, b [i].model);
+        assert_memory_equal (&a [i].weight, &b [i].weight, sizeof (float));
+        assert_memory_equal (&a [i].delay_ms, &b [i].delay_ms, sizeof (float));
+    }
+}
+
+//  Every field the engine reads comes back bit for bit, links that point
+//  outside the message's models included (the pattern is cut to three).
+static void
+test_round_trip_exact (void **state)
+{
+    uint64_t now;
+    wp_analyzer_t *analyzer = s_learned (&now);
+    wp_pattern_t pattern [8];
+    size_t n = wp_analyzer_pattern (analyzer, 9, now, pattern, 8);
+    assert_int_equal (n, 5);
+    size_t links = 0;
+    for (size_t i = 0; i < n; i++)
+        links += pattern [i].n_next + pattern [i].n_next2 + pattern [i].n_couse;
+    assert_true (pattern [0].n_next2 > 0);
+    assert_true (links >= 15);
+
+    wp_pattern_t back [8];
+    Warmup__V1__UsagePattern *msg;
+    assert_int_equal (s_through_wire (pattern, 3, back, 8, &msg), 3);
+    //  Two of the five models are only linked to: named once each.
+    assert_int_equal (msg->n_link_models, 2);
+    for (size_t i = 0; i < 3; i++) {
+        const wp_pattern_t *a = &pattern [i], *b = &back [i];
+        assert_string_equal (a->model, b->model);
+        assert_int_equal (a->count, b->count);
+        assert_int_equal (a->last_ms, b->last_ms);
+        assert_int_equal (a->model_count, b->model_count);
+        assert_memory_equal (&a->gap_mean_ms, &b->gap_mean_ms, sizeof (double));
+        assert_memory_equal (&a->gap_std_ms, &b->gap_std_ms, sizeof (double));
+        assert_memory_equal (&a->rate_per_h, &b->rate_per_h, sizeof (double));
+        assert_memory_equal (&a->rate_short_per_h, &b->rate_short_per_h, sizeof (double));
+        assert_memory_equal (&a->rate_long_per_h, &b->rate_long_per_h, sizeof (double));
+        assert_memory_equal (&a->anomaly, &b->anomaly, sizeof (double));
+        assert_memory_equal (&a->season, &b->season, sizeof (double));
+        assert_non_null (b->hist);
+        assert_memory_equal (a->hist, b->hist, sizeof (float) * WP_IDLE_BINS);
+        assert_memory_equal (&a->hist_total, &b->hist_total, sizeof (double));
+        assert_memory_equal (a->recent, b->recent, sizeof a->recent);
+        assert_memory_equal (&a->recent_total, &b->recent_total, sizeof (double));
+        //  The prior as the analyzer computes it, carried (the reader has
+        //  no population of its own).
+        float prior [WP_IDLE_BINS];
+        wp_analyzer_prior (a, prior);
+        assert_memory_equal (prior, b->prior, sizeof prior);
+        assert_null (b->global_hist);
+        float again [WP_IDLE_BINS];
+        wp_analyzer_prior (b, again);
+        assert_memory_equal (prior, again, sizeof prior);
+        s_links_equal (a->next, a->n_next, b->next, b->n_next);
+        s_links_equal (a->next2, a->n_next2, b->next2, b->n_next2);
+        s_links_equal (a->couse, a->n_couse, b->couse, b->n_couse);
+    }
+    warmup__v1__usage_pattern__free_unpacked (msg, NULL);
+    wp_analyzer_destroy (&analyzer);
+}
+
+//  Two engines with the same history, one fed the analyzer's pattern
+//  directly (as warmup-eval does), one what came through the message (as
+//  the live engine does), predict the same, to the bit.
+static void
+test_engine_sees_the_same (void **state)
+{
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_t *direct = wp_engine_new (NULL);
+    wp_engine_t *wired = wp_engine_new (NULL);
+    const char *seq [] = { "A", "B", "C", "A", "B", "D" };
+    uint64_t t = T0;
+    size_t checked = 0;
+    for (int i = 0; i < 300; i++, t += 3000 + (uint64_t) (i % 7) * 2500) {
+        const char *model = seq [i % 6];
+        uint64_t user = 1 + (uint64_t) (i / 20 % 3);
+        assert_int_equal (wp_analyzer_observe (analyzer, user, model, t), 0);
+        wp_pattern_t pattern [WP_PATTERN_WIRE_MAX], back [WP_PATTERN_WIRE_MAX];
+        size_t n = wp_analyzer_pattern (analyzer, user, t, pattern, WP_PATTERN_WIRE_MAX);
+        Warmup__V1__UsagePattern *msg;
+        assert_int_equal (s_through_wire (pattern, n, back, WP_PATTERN_WIRE_MAX, &msg),
+                          (int) n);
+        wp_prediction_t a [8], b [8];
+        size_t n_a = wp_engine_predict_for (direct, user, pattern, n, t, a, 8);
+        size_t n_b = wp_engine_predict_for (wired, user, back, n, t, b, 8);
+        assert_int_equal (n_a, n_b);
+        for (size_t k = 0; k < n_a; k++) {
+            assert_string_equal (a [k].model, b [k].model);
+            assert_memory_equal (&a [k].probability, &b [k].probability, sizeof (double));
+            assert_int_equal (a [k].expected_in_ms, b [k].expected_in_ms);
+            assert_int_equal (a [k].keep_until_ms, b [k].keep_until_ms);
+            assert_int_equal (a [k].prewarm_at_ms, b [k].prewarm_at_ms);
+            assert_int_equal (a [k].hold_until_ms, b [k].hold_until_ms);
+            checked++;
+        }
+        warmup__v1__usage_pattern__free_unpacked (msg, NULL);
+    }
+    assert_true (checked > 800);
+    wp_engine_destroy (&direct);
+    wp_engine_destroy (&wired);
+    wp_analyzer_destroy (&analyzer);
+}
+
+//  A message that does not hold together is refused, naming the entry and
+//  the field; bad values inside a sound message are skipped.
+static void
+test_malformed (void **state)
+{
+    Warmup__V1__ModelPattern one = WARMUP__V1__MODEL_PATTERN__INIT;
+    one.model = (char *) "m1";
+    one.count = 4;
+    uint32_t refs [2] = { 0, 1 };
+    float weights [2] = { 2.0f, 1.0f };
+    float delays [2] = { 500.0f, 700.0f };
+    one.n_next_ref = 2;
+    one.next_ref = refs;
+    one.n_next_weight = 2;
+    one.next_weight = weights;
+    one.n_next_delay_ms = 2;
+    one.next_delay_ms = delays;
+    Warmup__V1__ModelPattern *models [1] = { &one };
+    char *others [1] = { (char *) "m9" };
+    Warmup__V1__UsagePattern msg = WARMUP__V1__USAGE_PATTERN__INIT;
+    msg.user = (char *) "u";
+    msg.n_models = 1;
+    msg.models = models;
+    msg.n_link_models = 1;
+    msg.link_models = others;
+    wp_pattern_t out [2];
+    char error [160] = "";
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_int_equal (out [0].n_next, 2);
+    assert_string_equal (out [0].next [0].model, "m1");
+    assert_string_equal (out [0].next [1].model, "m9");
+    assert_true (out [0].next [1].delay_ms == 700.0f);
+    //  No histograms sent: none used, the prior flat.
+    assert_null (out [0].hist);
+    assert_true (out [0].prior [0] == 1.0f / WP_IDLE_BINS);
+
+    //  A reference past the models and the linked names.
+    refs [1] = 2;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
+    assert_non_null (strstr (error, "models[0] (m1): next_ref"));
+    refs [1] = 1;
+    //  Parallel arrays of different lengths.
+    one.n_next_delay_ms = 1;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
+    assert_non_null (strstr (error, "next_ref"));
+    one.n_next_delay_ms = 2;
+    one.n_couse_ref = 1;
+    one.couse_ref = refs;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
+    assert_non_null (strstr (error, "couse_ref"));
+    one.n_couse_ref = 0;
+    //  A negative or non-finite weight: that link is skipped.
+    weights [0] = -1.0f;
+    delays [1] = NAN;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_int_equal (out [0].n_next, 0);
+    weights [0] = 2.0f;
+    delays [1] = 700.0f;
+    //  A histogram of another size or with a negative count is left out.
+    float hist [WP_IDLE_BINS] = { 0 };
+    hist [3] = 2;
+    one.idle_hist = hist;
+    one.n_idle_hist = WP_IDLE_BINS;
+    one.idle_total = 2;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_non_null (out [0].hist);
+    hist [5] = -1;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_null (out [0].hist);
+    hist [5] = 0;
+    one.n_idle_hist = WP_IDLE_BINS - 1;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_null (out [0].hist);
+    //  An entry without a count is skipped, not an error.
+    one.count = 0;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 0);
+}
+
+//  The older form (a ModelLink per link) is still read.
+static void
+test_old_links (void **state)
+{
+    Warmup__V1__ModelLink link = WARMUP__V1__MODEL_LINK__INIT;
+    link.model = (char *) "m2";
+    link.weight = 3;
+    link.delay_ms = 1200;
+    Warmup__V1__ModelLink bad = WARMUP__V1__MODEL_LINK__INIT;
+    bad.model = (char *) "m3";
+    bad.weight = -2;
+    Warmup__V1__ModelLink *list [2] = { &bad, &link };
+    Warmup__V1__ModelPattern one = WARMUP__V1__MODEL_PATTERN__INIT;
+    one.model = (char *) "m1";
+    one.count = 1;
+    one.n_next = 2;
+    one.next = list;
+    one.n_couse = 1;
+    one.couse = &list [1];
+    Warmup__V1__ModelPattern *models [1] = { &one };
+    Warmup__V1__UsagePattern msg = WARMUP__V1__USAGE_PATTERN__INIT;
+    msg.n_models = 1;
+    msg.models = models;
+    wp_pattern_t out [1];
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 1, NULL, 0), 1);
+    assert_int_equal (out [0].n_next, 1);
+    assert_string_equal (out [0].next [0].model, "m2");
+    assert_true (out [0].next [0].delay_ms == 1200.0f);
+    assert_int_equal (out [0].n_couse, 1);
+    assert_int_equal (out [0].n_next2, 0);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_round_trip_exact),
+        cmocka_unit_test (test_engine_sees_the_same),
+        cmocka_unit_test (test_malformed),
+        cmocka_unit_test (test_old_links),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
