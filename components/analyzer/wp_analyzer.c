@@ -1160,10 +1160,13 @@ wp_analyzer_prior (const wp_pattern_t *entry, float *out)
         others += other [i];
     }
     double weight = others + PRIOR_GLOBAL;
-    for (int i = 0; i < WP_IDLE_BINS; i++) {
-        double g = global > 0 ? entry->global_hist [i] / global : 1.0 / WP_IDLE_BINS;
-        out [i] = (float) ((other [i] + PRIOR_GLOBAL * g) / weight);
-    }
+    if (global > 0)
+        for (int i = 0; i < WP_IDLE_BINS; i++)
+            out [i] = (float) ((other [i] + PRIOR_GLOBAL * (entry->global_hist [i] / global))
+                               / weight);
+    else
+        for (int i = 0; i < WP_IDLE_BINS; i++)
+            out [i] = (float) ((other [i] + PRIOR_GLOBAL * (1.0 / WP_IDLE_BINS)) / weight);
 }
 
 //  The user's models, most recent first.

@@ -445,8 +445,12 @@ s_mass (const wp_pattern_t *entry, double *mass)
     if (!(entry->recent_total > 0))
         slow = entry->hist_total > 0 ? 1 : 0;
     double raw [WP_IDLE_BINS];
-    for (int i = 0; i < WP_IDLE_BINS; i++)
-        raw [i] = (entry->hist ? slow * entry->hist [i] : 0) + fast * entry->recent [i];
+    if (entry->hist)
+        for (int i = 0; i < WP_IDLE_BINS; i++)
+            raw [i] = slow * entry->hist [i] + fast * entry->recent [i];
+    else
+        for (int i = 0; i < WP_IDLE_BINS; i++)
+            raw [i] = 0 + fast * entry->recent [i];
     //  Few idle times say little about the exact bin: spread each over
     //  its neighbours, the wider the fewer (a Gaussian of SMOOTH / sqrt
     //  (1 + n) bins), so that a plan does not bet on the noise.
@@ -454,11 +458,14 @@ s_mass (const wp_pattern_t *entry, double *mass)
     int reach = (int) ceil (3 * sigma);
     if (reach > 8)
         reach = 8;
+    //  The kernel is symmetric: one exp per distance (-d * -d is d * d
+    //  exactly), summed in the same order as ever.
     double kernel [17], sum = 0;
-    for (int d = -reach; d <= reach; d++) {
-        kernel [d + reach] = sigma > 0.05 ? exp (-0.5 * d * d / (sigma * sigma)) : d == 0;
+    for (int d = 0; d <= reach; d++)
+        kernel [reach + d] = kernel [reach - d]
+                           = sigma > 0.05 ? exp (-0.5 * d * d / (sigma * sigma)) : d == 0;
+    for (int d = -reach; d <= reach; d++)
         sum += kernel [d + reach];
-    }
     float prior [WP_IDLE_BINS];
     wp_analyzer_prior (entry, prior);
     for (int i = 0; i < WP_IDLE_BINS; i++)
