@@ -52,6 +52,7 @@ typedef struct _arena_t {
 
 #define ARENA_SIZE 8192             //  fits every usual event
 #define ARENAS_KEPT 64              //  free arenas cached per client
+#define OUT_KEEP_MAX (1u << 20)     //  send room kept for the next publish, at most
 
 struct _wp_bus_t {
     zsock_t *pub;                   //  connects to the proxy's XSUB side
@@ -68,6 +69,8 @@ struct _wp_bus_t {
     zlistx_t *buffered;             //  zmsg_t kept during wait_ready
     wp_bus_stats_t stats;           //  counters
     uint32_t header_only;           //  bit t: topic t decoded header-only
+    uint8_t *out;                   //  room for the payload being sent
+    size_t out_cap;                 //  its size (kept up to OUT_KEEP_MAX)
 };
 
 //  Name of a topic.
@@ -178,6 +181,7 @@ wp_bus_destroy (wp_bus_t **self_p)
         free (arena);
     }
     zlistx_destroy (&self->buffered);
+    free (self->out);
     zstr_free (&self->probe_topic);
     free (self->source);
     free (self);
@@ -301,10 +305,25 @@ wp_bus_publish (wp_bus_t *self, wp_topic_t topic, ProtobufCMessage *msg)
     header.schema = WP_SCHEMA_VERSION;
     *slot = &header;
 
-    uint8_t stack [4096];
+    //  Packed into room kept from one publish to the next (a pattern is
+    //  about 10 KiB; no allocation per event), unless unusually large.
     size_t size = protobuf_c_message_get_packed_size (msg);
-    uint8_t *buffer = size <= sizeof stack ? stack : (uint8_t *) malloc (size);
-    assert (buffer);
+    uint8_t *buffer = self->out;
+    if (size > self->out_cap) {
+        if (size <= OUT_KEEP_MAX) {
+            size_t cap = self->out_cap ? self->out_cap : 4096;
+            while (cap < size)
+                cap *= 2;
+            free (self->out);
+            self->out = (uint8_t *) malloc (cap);
+            assert (self->out);
+            self->out_cap = cap;
+            buffer = self->out;
+        }
+        else
+            buffer = (uint8_t *) malloc (size);
+        assert (buffer);
+    }
     protobuf_c_message_pack (msg, buffer);
     *slot = saved;
 
@@ -321,7 +340,7 @@ wp_bus_publish (wp_bus_t *self, wp_topic_t topic, ProtobufCMessage *msg)
     }
     else
         self->stats.events_out++;
-    if (buffer != stack)
+    if (buffer != self->out)
         free (buffer);
     return rc;
 }
@@ -394,10 +413,20 @@ s_arena_alloc (void *data, size_t size)
         arena->used += size;
         return p;
     }
-    //  Rare: an event larger than the arena gets an extra block.
-    arena_t *extra = (arena_t *) malloc (sizeof (arena_t) + size);
+    //  An event larger than the arena (a pattern of many models) goes on
+    //  in extra blocks of at least the arena's size, used the same way.
+    arena_t *extra = arena->overflow;
+    if (extra && extra->used + size <= extra->size) {
+        void *p = extra->data + extra->used;
+        extra->used += size;
+        return p;
+    }
+    size_t room = size > ARENA_SIZE ? size : ARENA_SIZE;
+    extra = (arena_t *) malloc (sizeof (arena_t) + room);
     if (!extra)
         return NULL;
+    extra->size = room;
+    extra->used = size;
     extra->overflow = arena->overflow;
     arena->overflow = extra;
     return extra->data;
