@@ -18,6 +18,7 @@
 */
 #include "wp_component.h"
 #include "wp_json.h"
+#include "wp_pattern_wire.h"
 #include "wp_util.h"
 #ifdef WP_HAVE_REPLAY
 #include "wp_replay.h"
@@ -203,10 +204,15 @@ s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
         }
         case WP_TOPIC_PATTERN: {
             const Warmup__V1__UsagePattern *e = (const Warmup__V1__UsagePattern *) msg;
+            static wp_pattern_t entries [4];
+            char error [160] = "";
+            int n = wp_pattern_wire_read (e, entries, 4, error, sizeof error);
             printf ("user=%s", e->user);
-            for (size_t i = 0; i < e->n_models && i < 4; i++)
-                printf (" %s(n=%" PRIu64 ",gap=%.0fs)", e->models [i]->model,
-                        e->models [i]->count, e->models [i]->gap_mean_ms / 1000);
+            for (int i = 0; i < n; i++)
+                printf (" %s(n=%" PRIu64 ",gap=%.0fs)", entries [i].model,
+                        entries [i].count, entries [i].gap_mean_ms / 1000);
+            if (n < 0)
+                printf (" (malformed: %s)", error);
             break;
         }
         case WP_TOPIC_PREDICTION: {

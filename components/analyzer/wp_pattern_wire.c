@@ -8,6 +8,8 @@
 #include <string.h>
 #include "wp_pattern_wire.h"
 
+//  --- Writing ---------------------------------------------------------------
+
 //  Reference of a linked model: its entry, else its place among the others.
 static uint32_t
 s_ref (wp_pattern_wire_t *self, const wp_pattern_t *pattern, size_t n, const wp_link_t *link,
@@ -31,77 +33,101 @@ wp_pattern_wire_fill (wp_pattern_wire_t *self, wp_pattern_t *pattern, size_t n,
     assert (self && (pattern || n == 0) && out);
     if (n > WP_PATTERN_WIRE_MAX)
         n = WP_PATTERN_WIRE_MAX;
-    size_t n_others = 0;
+    const size_t bins = WP_IDLE_BINS * sizeof (float);
+    size_t n_others = 0, n_links [3] = { 0, 0, 0 };
     for (size_t i = 0; i < n; i++) {
         wp_pattern_t *p = &pattern [i];
-        Warmup__V1__ModelPattern *e = &self->entries [i];
-        warmup__v1__model_pattern__init (e);
-        e->model = (char *) p->model;
-        e->count = p->count;
-        e->last_ms = p->last_ms;
-        e->gap_mean_ms = p->gap_mean_ms;
-        e->gap_std_ms = p->gap_std_ms;
-        e->model_count = p->model_count;
-        e->rate_per_h = p->rate_per_h;
+        self->model [i] = (char *) p->model;
+        self->count [i] = p->count;
+        self->last_ms [i] = p->last_ms;
+        self->model_count [i] = p->model_count;
+        self->gap_mean_ms [i] = p->gap_mean_ms;
+        self->gap_std_ms [i] = p->gap_std_ms;
+        self->rate_per_h [i] = p->rate_per_h;
         //  The histograms as the engine needs them: the pair's, its recent
         //  idle times, and the population prior (the engine does not see
         //  the other pairs).
-        if (p->hist) {
-            e->n_idle_hist = WP_IDLE_BINS;
-            e->idle_hist = (float *) p->hist;
-            e->idle_total = p->hist_total;
-        }
-        e->n_idle_recent = WP_IDLE_BINS;
-        e->idle_recent = p->recent;
-        e->recent_total = p->recent_total;
+        if (p->hist)
+            memcpy (&self->hist [i * WP_IDLE_BINS], p->hist, bins);
+        else
+            memset (&self->hist [i * WP_IDLE_BINS], 0, bins);
+        self->idle_total [i] = p->hist ? p->hist_total : 0;
+        memcpy (&self->recent [i * WP_IDLE_BINS], p->recent, bins);
+        self->recent_total [i] = p->recent_total;
         wp_analyzer_prior (p, p->prior);
-        e->n_idle_prior = WP_IDLE_BINS;
-        e->idle_prior = p->prior;
-        e->rate_short_per_h = p->rate_short_per_h;
-        e->rate_long_per_h = p->rate_long_per_h;
-        e->anomaly = p->anomaly;
-        e->season = p->season;
+        memcpy (&self->prior [i * WP_IDLE_BINS], p->prior, bins);
+        self->rate_short_per_h [i] = p->rate_short_per_h;
+        self->rate_long_per_h [i] = p->rate_long_per_h;
+        self->anomaly [i] = p->anomaly;
+        self->season [i] = p->season;
         const wp_link_t *lists [3] = { p->next, p->next2, p->couse };
         size_t counts [3] = { p->n_next, p->n_next2, p->n_couse };
         for (int l = 0; l < 3; l++) {
             if (counts [l] > WP_ANALYZER_LINKS)
                 counts [l] = WP_ANALYZER_LINKS;
+            self->link_count [l][i] = (uint32_t) counts [l];
             for (size_t j = 0; j < counts [l]; j++) {
-                self->refs [i][l][j] = s_ref (self, pattern, n, &lists [l][j], &n_others);
-                self->weights [i][l][j] = lists [l][j].weight;
+                size_t at = n_links [l]++;
+                self->refs [l][at] = s_ref (self, pattern, n, &lists [l][j], &n_others);
+                self->weights [l][at] = lists [l][j].weight;
                 if (l < 2)
-                    self->delays [i][l][j] = lists [l][j].delay_ms;
+                    self->delays [l][at] = lists [l][j].delay_ms;
             }
         }
-        e->n_next_ref = e->n_next_weight = e->n_next_delay_ms = counts [0];
-        e->next_ref = self->refs [i][0];
-        e->next_weight = self->weights [i][0];
-        e->next_delay_ms = self->delays [i][0];
-        e->n_next2_ref = e->n_next2_weight = e->n_next2_delay_ms = counts [1];
-        e->next2_ref = self->refs [i][1];
-        e->next2_weight = self->weights [i][1];
-        e->next2_delay_ms = self->delays [i][1];
-        e->n_couse_ref = e->n_couse_weight = counts [2];
-        e->couse_ref = self->refs [i][2];
-        e->couse_weight = self->weights [i][2];
-        self->pointers [i] = e;
     }
-    out->n_models = n;
-    out->models = self->pointers;
+    Warmup__V1__PatternColumns *c = &self->columns;
+    warmup__v1__pattern_columns__init (c);
+    c->n_model = c->n_count = c->n_last_ms = c->n_gap_mean_ms = c->n_gap_std_ms = n;
+    c->n_model_count = c->n_rate_per_h = c->n_idle_total = c->n_recent_total = n;
+    c->n_rate_short_per_h = c->n_rate_long_per_h = c->n_anomaly = c->n_season = n;
+    c->n_idle_hist = c->n_idle_recent = c->n_idle_prior = n * WP_IDLE_BINS;
+    c->model = self->model;
+    c->count = self->count;
+    c->last_ms = self->last_ms;
+    c->gap_mean_ms = self->gap_mean_ms;
+    c->gap_std_ms = self->gap_std_ms;
+    c->model_count = self->model_count;
+    c->rate_per_h = self->rate_per_h;
+    c->idle_hist = self->hist;
+    c->idle_total = self->idle_total;
+    c->idle_recent = self->recent;
+    c->recent_total = self->recent_total;
+    c->idle_prior = self->prior;
+    c->rate_short_per_h = self->rate_short_per_h;
+    c->rate_long_per_h = self->rate_long_per_h;
+    c->anomaly = self->anomaly;
+    c->season = self->season;
+    c->n_next_count = c->n_next2_count = c->n_couse_count = n;
+    c->next_count = self->link_count [0];
+    c->next2_count = self->link_count [1];
+    c->couse_count = self->link_count [2];
+    c->n_next_ref = c->n_next_weight = c->n_next_delay_ms = n_links [0];
+    c->next_ref = self->refs [0];
+    c->next_weight = self->weights [0];
+    c->next_delay_ms = self->delays [0];
+    c->n_next2_ref = c->n_next2_weight = c->n_next2_delay_ms = n_links [1];
+    c->next2_ref = self->refs [1];
+    c->next2_weight = self->weights [1];
+    c->next2_delay_ms = self->delays [1];
+    c->n_couse_ref = c->n_couse_weight = n_links [2];
+    c->couse_ref = self->refs [2];
+    c->couse_weight = self->weights [2];
+    out->columns = c;
+    out->n_models = 0;
+    out->models = NULL;
     out->n_link_models = n_others;
     out->link_models = self->others;
     out->idle_bins = WP_IDLE_BINS;
 }
 
-//  Copy a histogram of WP_IDLE_BINS finite, non-negative floats; false if
-//  it is not one. The test is on the bits (no branch per bin): a float is
-//  finite and >= 0 when its bits are below those of +infinity, or -0.
+//  --- Reading ---------------------------------------------------------------
+
+//  True if a histogram of WP_IDLE_BINS floats holds finite, non-negative
+//  counts. The test is on the bits (no branch per bin): a float is finite
+//  and >= 0 when its bits are below those of +infinity, or -0.
 static bool
-s_hist (const float *in, size_t n, float *out)
+s_hist_good (const float *in)
 {
-    if (n != WP_IDLE_BINS)
-        return false;
-    memcpy (out, in, WP_IDLE_BINS * sizeof (float));
     //  Rounded up to 8 lanes (zeros pass), so the loop vectorises.
     uint32_t bits [(WP_IDLE_BINS + 7) / 8 * 8] = { 0 };
     memcpy (bits, in, WP_IDLE_BINS * sizeof (float));
@@ -118,7 +144,80 @@ s_link_good (float weight, float delay_ms)
     return weight >= 0 && isfinite (weight) && isfinite (delay_ms);
 }
 
-//  Copy up to WP_ANALYZER_LINKS links of the older form.
+//  Fill an entry's histograms: the pair's (borrowed), recent and prior
+//  (copied); each left out as the header says when it is not one.
+static void
+s_hists (wp_pattern_t *p, const float *hist, double hist_total, const float *recent,
+         double recent_total, const float *prior)
+{
+    p->hist = NULL;
+    p->hist_total = 0;
+    if (hist && s_hist_good (hist) && hist_total >= 0 && isfinite (hist_total)) {
+        p->hist = hist;
+        p->hist_total = hist_total;
+    }
+    if (recent && s_hist_good (recent) && recent_total >= 0 && isfinite (recent_total)) {
+        memcpy (p->recent, recent, sizeof p->recent);
+        p->recent_total = recent_total;
+    }
+    else {
+        memset (p->recent, 0, sizeof p->recent);
+        p->recent_total = 0;
+    }
+    if (prior && s_hist_good (prior))
+        memcpy (p->prior, prior, sizeof p->prior);
+    else
+        for (int b = 0; b < WP_IDLE_BINS; b++)
+            p->prior [b] = 1.0f / WP_IDLE_BINS;
+}
+
+//  Fill an entry's statistics that need no more than a finite value.
+static void
+s_rates (wp_pattern_t *p, double rate_short, double rate_long, double anomaly, double season)
+{
+    p->rate_short_per_h = isfinite (rate_short) ? rate_short : 0;
+    p->rate_long_per_h = isfinite (rate_long) ? rate_long : 0;
+    p->anomaly = isfinite (anomaly) ? anomaly : 0;
+    p->season = isfinite (season) && season > 0 ? season : 1;
+}
+
+//  The name a link reference gives, or NULL if it names no model.
+static const char *
+s_ref_name (const Warmup__V1__UsagePattern *msg, size_t n_models, const char *const *models,
+            uint32_t ref)
+{
+    if (ref < n_models)
+        return models [ref];
+    if (ref - n_models < msg->n_link_models)
+        return msg->link_models [ref - n_models];
+    return NULL;
+}
+
+//  Copy up to WP_ANALYZER_LINKS links of one model from flattened arrays
+//  (delays NULL: none). -1 if a reference names no model.
+static int
+s_links (const Warmup__V1__UsagePattern *msg, size_t n_models, const char *const *models,
+         const uint32_t *refs, const float *weights, const float *delays, size_t count,
+         wp_link_t *out)
+{
+    int n = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *model = s_ref_name (msg, n_models, models, refs [i]);
+        if (!model)
+            return -1;
+        float delay = delays ? delays [i] : 0;
+        if (n >= WP_ANALYZER_LINKS || !*model || !s_link_good (weights [i], delay))
+            continue;
+        out [n].model = model;
+        out [n].model_id = 0;
+        out [n].weight = weights [i];
+        out [n].delay_ms = delay;
+        n++;
+    }
+    return n;
+}
+
+//  Copy up to WP_ANALYZER_LINKS links of the ModelLink form.
 static uint8_t
 s_links_old (Warmup__V1__ModelLink **in, size_t n_in, wp_link_t *out)
 {
@@ -135,49 +234,135 @@ s_links_old (Warmup__V1__ModelLink **in, size_t n_in, wp_link_t *out)
     return n;
 }
 
-//  Copy up to WP_ANALYZER_LINKS links given as references; -1 if the
-//  arrays do not hold together.
+//  Write an error and return -1.
 static int
-s_links (const Warmup__V1__UsagePattern *msg, const uint32_t *refs, size_t n_refs,
-         const float *weights, size_t n_weights, const float *delays, size_t n_delays,
-         bool has_delays, wp_link_t *out)
+s_error (char *error, size_t error_size, const char *field, const char *model)
 {
-    if (n_weights != n_refs || (has_delays && n_delays != n_refs))
-        return -1;
-    size_t known = msg->n_models + msg->n_link_models;
-    int n = 0;
-    for (size_t i = 0; i < n_refs; i++) {
-        if (refs [i] >= known)
-            return -1;
-        float delay = has_delays ? delays [i] : 0;
-        if (n >= WP_ANALYZER_LINKS || !s_link_good (weights [i], delay))
-            continue;
-        const char *model = refs [i] < msg->n_models
-                          ? msg->models [refs [i]]->model
-                          : msg->link_models [refs [i] - msg->n_models];
-        if (!model || !*model)
-            continue;
-        out [n].model = model;
-        out [n].model_id = 0;
-        out [n].weight = weights [i];
-        out [n].delay_ms = delay;
-        n++;
+    if (error && error_size) {
+        if (model)
+            snprintf (error, error_size, "columns.%s of model %.64s: a reference to no model",
+                      field, model);
+        else
+            snprintf (error, error_size, "columns.%s: not one per model (or per link "
+                      "counted), as the models and link counts say", field);
     }
-    return n;
+    return -1;
 }
 
-int
-wp_pattern_wire_read (const Warmup__V1__UsagePattern *msg, wp_pattern_t *out,
-                      size_t capacity, char *error, size_t error_size)
+//  A column of doubles, if it is one per model; 0 at i if it is empty.
+#define COLUMN(c, name, i) ((c)->n_##name ? (c)->name [i] : 0)
+
+//  Read the columns.
+static int
+s_read_columns (const Warmup__V1__UsagePattern *msg, wp_pattern_t *out, size_t capacity,
+                char *error, size_t error_size)
 {
-    assert (msg && (out || capacity == 0));
+    const Warmup__V1__PatternColumns *c = msg->columns;
+    size_t n = c->n_model;
+    //  Every per-model column is one per model, or empty.
+    struct { const char *name; size_t size; } sizes [] = {
+        { "count", c->n_count }, { "last_ms", c->n_last_ms },
+        { "gap_mean_ms", c->n_gap_mean_ms }, { "gap_std_ms", c->n_gap_std_ms },
+        { "model_count", c->n_model_count }, { "rate_per_h", c->n_rate_per_h },
+        { "idle_total", c->n_idle_total }, { "recent_total", c->n_recent_total },
+        { "rate_short_per_h", c->n_rate_short_per_h },
+        { "rate_long_per_h", c->n_rate_long_per_h }, { "anomaly", c->n_anomaly },
+        { "season", c->n_season }, { "next_count", c->n_next_count },
+        { "next2_count", c->n_next2_count }, { "couse_count", c->n_couse_count }
+    };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes [0]; k++)
+        if (sizes [k].size != n && sizes [k].size != 0)
+            return s_error (error, error_size, sizes [k].name, NULL);
+    //  Histograms: one of idle_bins per model; of another size (another
+    //  analyzer's bins), left out.
+    size_t hist_len = (size_t) msg->idle_bins * n;
+    struct { const char *name; size_t size; } hists [] = {
+        { "idle_hist", c->n_idle_hist }, { "idle_recent", c->n_idle_recent },
+        { "idle_prior", c->n_idle_prior }
+    };
+    for (size_t k = 0; k < 3; k++)
+        if (hists [k].size != hist_len && hists [k].size != 0)
+            return s_error (error, error_size, hists [k].name, NULL);
+    bool bins_ok = msg->idle_bins == WP_IDLE_BINS;
+    //  Links: the counts add up to each list's arrays.
+    size_t sums [3] = { 0, 0, 0 };
+    for (size_t i = 0; i < n; i++) {
+        sums [0] += COLUMN (c, next_count, i);
+        sums [1] += COLUMN (c, next2_count, i);
+        sums [2] += COLUMN (c, couse_count, i);
+    }
+    if (c->n_next_ref != sums [0] || c->n_next_weight != sums [0]
+        || c->n_next_delay_ms != sums [0])
+        return s_error (error, error_size, "next_ref", NULL);
+    if (c->n_next2_ref != sums [1] || c->n_next2_weight != sums [1]
+        || c->n_next2_delay_ms != sums [1])
+        return s_error (error, error_size, "next2_ref", NULL);
+    if (c->n_couse_ref != sums [2] || c->n_couse_weight != sums [2])
+        return s_error (error, error_size, "couse_ref", NULL);
+
+    const char *const *models = (const char *const *) c->model;
+    size_t got = 0, at [3] = { 0, 0, 0 };
+    for (size_t i = 0; i < n; i++) {
+        size_t counts [3] = { COLUMN (c, next_count, i), COLUMN (c, next2_count, i),
+                              COLUMN (c, couse_count, i) };
+        size_t first [3] = { at [0], at [1], at [2] };
+        for (int l = 0; l < 3; l++)
+            at [l] += counts [l];
+        const char *model = models [i];
+        if (!model || !*model || COLUMN (c, count, i) == 0 || got >= capacity)
+            continue;
+        wp_pattern_t *p = &out [got];
+        memset (p, 0, offsetof (wp_pattern_t, hist_buf));
+        p->model = model;
+        p->count = c->count [i];
+        p->last_ms = COLUMN (c, last_ms, i);
+        p->gap_mean_ms = COLUMN (c, gap_mean_ms, i);
+        p->gap_std_ms = COLUMN (c, gap_std_ms, i);
+        p->model_count = COLUMN (c, model_count, i);
+        p->rate_per_h = COLUMN (c, rate_per_h, i);
+        size_t off = i * WP_IDLE_BINS;
+        s_hists (p, bins_ok && c->n_idle_hist ? &c->idle_hist [off] : NULL,
+                 COLUMN (c, idle_total, i),
+                 bins_ok && c->n_idle_recent ? &c->idle_recent [off] : NULL,
+                 COLUMN (c, recent_total, i),
+                 bins_ok && c->n_idle_prior ? &c->idle_prior [off] : NULL);
+        p->model_bins = 0;
+        p->model_counts = NULL;
+        p->model_unit = 0;
+        p->global_hist = NULL;
+        p->global_total = 0;
+        s_rates (p, COLUMN (c, rate_short_per_h, i), COLUMN (c, rate_long_per_h, i),
+                 COLUMN (c, anomaly, i), COLUMN (c, season, i));
+        int links [3];
+        links [0] = s_links (msg, n, models, c->next_ref + first [0], c->next_weight + first [0],
+                             c->next_delay_ms + first [0], counts [0], p->next);
+        links [1] = s_links (msg, n, models, c->next2_ref + first [1],
+                             c->next2_weight + first [1], c->next2_delay_ms + first [1],
+                             counts [1], p->next2);
+        links [2] = s_links (msg, n, models, c->couse_ref + first [2],
+                             c->couse_weight + first [2], NULL, counts [2], p->couse);
+        static const char *lists [3] = { "next_ref", "next2_ref", "couse_ref" };
+        for (int l = 0; l < 3; l++)
+            if (links [l] < 0)
+                return s_error (error, error_size, lists [l], model);
+        p->n_next = (uint8_t) links [0];
+        p->n_next2 = (uint8_t) links [1];
+        p->n_couse = (uint8_t) links [2];
+        got++;
+    }
+    return (int) got;
+}
+
+//  Read the older form: a ModelPattern per model.
+static int
+s_read_models (const Warmup__V1__UsagePattern *msg, wp_pattern_t *out, size_t capacity)
+{
     size_t n = 0;
     for (size_t i = 0; i < msg->n_models && n < capacity; i++) {
         const Warmup__V1__ModelPattern *m = msg->models [i];
         if (!m->model || !*m->model || m->count == 0)
             continue;
         wp_pattern_t *p = &out [n];
-        //  Only the fields read below matter; the rest is zeroed here.
         memset (p, 0, offsetof (wp_pattern_t, hist_buf));
         p->model = m->model;
         p->count = m->count;
@@ -186,67 +371,29 @@ wp_pattern_wire_read (const Warmup__V1__UsagePattern *msg, wp_pattern_t *out,
         p->gap_std_ms = m->gap_std_ms;
         p->model_count = m->model_count;
         p->rate_per_h = m->rate_per_h;
-        p->hist = NULL;
-        //  The idle-time statistics: histograms of another size (another
-        //  analyzer) or with bad values are left out; the prior is then
-        //  flat (every bin alike).
-        if (s_hist (m->idle_hist, m->n_idle_hist, p->hist_buf) && m->idle_total >= 0
-            && isfinite (m->idle_total)) {
-            p->hist = p->hist_buf;
-            p->hist_total = m->idle_total;
-        }
-        if (s_hist (m->idle_recent, m->n_idle_recent, p->recent)
-            && m->recent_total >= 0 && isfinite (m->recent_total))
-            p->recent_total = m->recent_total;
-        else {
-            memset (p->recent, 0, sizeof p->recent);
-            p->recent_total = 0;
-        }
-        if (!s_hist (m->idle_prior, m->n_idle_prior, p->prior))
-            for (int b = 0; b < WP_IDLE_BINS; b++)
-                p->prior [b] = 1.0f / WP_IDLE_BINS;
+        s_hists (p, m->n_idle_hist == WP_IDLE_BINS ? m->idle_hist : NULL, m->idle_total,
+                 m->n_idle_recent == WP_IDLE_BINS ? m->idle_recent : NULL, m->recent_total,
+                 m->n_idle_prior == WP_IDLE_BINS ? m->idle_prior : NULL);
         p->model_bins = 0;
         p->model_counts = NULL;
         p->model_unit = 0;
         p->global_hist = NULL;
         p->global_total = 0;
-        p->rate_short_per_h = isfinite (m->rate_short_per_h) ? m->rate_short_per_h : 0;
-        p->rate_long_per_h = isfinite (m->rate_long_per_h) ? m->rate_long_per_h : 0;
-        p->anomaly = isfinite (m->anomaly) ? m->anomaly : 0;
-        p->season = isfinite (m->season) && m->season > 0 ? m->season : 1;
-        //  Links: references when present, else the older lists.
-        int got [3];
-        const char *field = NULL;
-        got [0] = m->n_next_ref || m->n_next_weight || m->n_next_delay_ms
-                ? s_links (msg, m->next_ref, m->n_next_ref, m->next_weight, m->n_next_weight,
-                           m->next_delay_ms, m->n_next_delay_ms, true, p->next)
-                : s_links_old (m->next, m->n_next, p->next);
-        if (got [0] < 0)
-            field = "next_ref";
-        got [1] = m->n_next2_ref || m->n_next2_weight || m->n_next2_delay_ms
-                ? s_links (msg, m->next2_ref, m->n_next2_ref, m->next2_weight,
-                           m->n_next2_weight, m->next2_delay_ms, m->n_next2_delay_ms, true,
-                           p->next2)
-                : s_links_old (m->next2, m->n_next2, p->next2);
-        if (got [1] < 0 && !field)
-            field = "next2_ref";
-        got [2] = m->n_couse_ref || m->n_couse_weight
-                ? s_links (msg, m->couse_ref, m->n_couse_ref, m->couse_weight,
-                           m->n_couse_weight, NULL, 0, false, p->couse)
-                : s_links_old (m->couse, m->n_couse, p->couse);
-        if (got [2] < 0 && !field)
-            field = "couse_ref";
-        if (field) {
-            if (error && error_size)
-                snprintf (error, error_size,
-                          "models[%zu] (%.64s): %s: arrays of different lengths or a "
-                          "reference to no model", i, m->model, field);
-            return -1;
-        }
-        p->n_next = (uint8_t) got [0];
-        p->n_next2 = (uint8_t) got [1];
-        p->n_couse = (uint8_t) got [2];
+        s_rates (p, m->rate_short_per_h, m->rate_long_per_h, m->anomaly, m->season);
+        p->n_next = s_links_old (m->next, m->n_next, p->next);
+        p->n_next2 = s_links_old (m->next2, m->n_next2, p->next2);
+        p->n_couse = s_links_old (m->couse, m->n_couse, p->couse);
         n++;
     }
     return (int) n;
+}
+
+int
+wp_pattern_wire_read (const Warmup__V1__UsagePattern *msg, wp_pattern_t *out,
+                      size_t capacity, char *error, size_t error_size)
+{
+    assert (msg && (out || capacity == 0));
+    if (msg->columns)
+        return s_read_columns (msg, out, capacity, error, error_size);
+    return s_read_models (msg, out, capacity);
 }

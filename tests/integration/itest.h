@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "wp_bus.h"
 #include "wp_util.h"
+#include "wp_pattern_wire.h"
 #include <signal.h>
 
 //  Generous bounds: CI machines are shared and slow. Every wait below
@@ -156,6 +157,20 @@ itest_stop (wp_test_proc_t **proc_p, const char *program)
         fail_msg ("%s: SIGTERM gave exit %d (-1: still running after %d ms):\n%s",
                   program, code, wp_test_ms (ITEST_STOP_MS), wp_test_proc_output (*proc_p));
     wp_test_proc_destroy (proc_p);
+}
+
+//  True if a usage.pattern (read as the engine reads it) shows count
+//  requests of model.
+static inline bool
+itest_pattern_has (const ProtobufCMessage *msg, const char *model, uint64_t count)
+{
+    static wp_pattern_t entries [WP_PATTERN_WIRE_MAX];
+    int n = wp_pattern_wire_read ((const Warmup__V1__UsagePattern *) msg, entries,
+                                  WP_PATTERN_WIRE_MAX, NULL, 0);
+    for (int i = 0; i < n; i++)
+        if (streq (entries [i].model, model) && entries [i].count == count)
+            return true;
+    return false;
 }
 
 //  Predicate over a received event.

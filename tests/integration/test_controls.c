@@ -309,12 +309,7 @@ s_pattern (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
     pattern_t *want = (pattern_t *) arg;
     if (topic != WP_TOPIC_PATTERN)
         return false;
-    const Warmup__V1__UsagePattern *pattern = (const Warmup__V1__UsagePattern *) msg;
-    for (size_t i = 0; i < pattern->n_models; i++)
-        if (streq (pattern->models [i]->model, want->model)
-            && pattern->models [i]->count == want->count)
-            return true;
-    return false;
+    return itest_pattern_has (msg, want->model, want->count);
 }
 
 //  A reload adds a model and pins another without a restart; the

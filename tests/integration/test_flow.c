@@ -102,14 +102,10 @@ s_pattern_is (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
     pattern_match_t *want = (pattern_match_t *) arg;
     if (topic != WP_TOPIC_PATTERN)
         return false;
-    const Warmup__V1__UsagePattern *pattern = (const Warmup__V1__UsagePattern *) msg;
-    for (size_t i = 0; i < pattern->n_models; i++)
-        if (streq (pattern->models [i]->model, want->model)
-            && pattern->models [i]->count == want->count) {
-            want->sent_us = pattern->header->sent_us;
-            return true;
-        }
-    return false;
+    if (!itest_pattern_has (msg, want->model, want->count))
+        return false;
+    want->sent_us = ((const Warmup__V1__UsagePattern *) msg)->header->sent_us;
+    return true;
 }
 
 //  An analyzer heartbeat sent well after a time, reporting persisted records.

@@ -394,14 +394,11 @@ test_usage_pattern_repeated_exact (void **state)
     pattern.n_models = 2;
     pattern.models = models;
     pattern.usage_received_us = 9;
-    //  Fields added to ModelPattern since (idle-time plans, compact links),
-    //  at their zero.
+    //  Fields added to ModelPattern since (idle-time plans), at their zero.
 #   define NEW_PATTERN_FIELDS \
         ",\"idle_hist\":[],\"idle_total\":0,\"idle_recent\":[],\"recent_total\":0," \
         "\"idle_prior\":[],\"rate_short_per_h\":0,\"rate_long_per_h\":0,\"anomaly\":0," \
-        "\"season\":0,\"next\":[],\"next2\":[],\"couse\":[]," \
-        "\"next_ref\":[],\"next_weight\":[],\"next_delay_ms\":[],\"next2_ref\":[]," \
-        "\"next2_weight\":[],\"next2_delay_ms\":[],\"couse_ref\":[],\"couse_weight\":[]"
+        "\"season\":0,\"next\":[],\"next2\":[],\"couse\":[]"
     s_assert_event_json (NULL, &pattern.base,
         "{\"header\":null,\"event_ms\":5,\"user\":\"u\","
         "\"cause\":{\"source\":\"a\",\"seq\":1,\"sent_us\":2,\"schema\":1},"

@@ -157,82 +157,118 @@ test_engine_sees_the_same (void **state)
     wp_analyzer_destroy (&analyzer);
 }
 
-//  A message that does not hold together is refused, naming the entry and
-//  the field; bad values inside a sound message are skipped.
+//  A message that does not hold together is refused, naming the field
+//  (and model); bad values inside a sound message are skipped.
 static void
 test_malformed (void **state)
 {
-    Warmup__V1__ModelPattern one = WARMUP__V1__MODEL_PATTERN__INIT;
-    one.model = (char *) "m1";
-    one.count = 4;
-    uint32_t refs [2] = { 0, 1 };
+    char *names [2] = { (char *) "m1", (char *) "m2" };
+    uint64_t counts [2] = { 4, 2 };
+    uint32_t next_count [2] = { 2, 0 };
+    uint32_t refs [2] = { 1, 2 };
     float weights [2] = { 2.0f, 1.0f };
     float delays [2] = { 500.0f, 700.0f };
-    one.n_next_ref = 2;
-    one.next_ref = refs;
-    one.n_next_weight = 2;
-    one.next_weight = weights;
-    one.n_next_delay_ms = 2;
-    one.next_delay_ms = delays;
-    Warmup__V1__ModelPattern *models [1] = { &one };
+    Warmup__V1__PatternColumns c = WARMUP__V1__PATTERN_COLUMNS__INIT;
+    c.n_model = 2;
+    c.model = names;
+    c.n_count = 2;
+    c.count = counts;
+    c.n_next_count = 2;
+    c.next_count = next_count;
+    c.n_next_ref = c.n_next_weight = c.n_next_delay_ms = 2;
+    c.next_ref = refs;
+    c.next_weight = weights;
+    c.next_delay_ms = delays;
     char *others [1] = { (char *) "m9" };
     Warmup__V1__UsagePattern msg = WARMUP__V1__USAGE_PATTERN__INIT;
     msg.user = (char *) "u";
-    msg.n_models = 1;
-    msg.models = models;
+    msg.columns = &c;
     msg.n_link_models = 1;
     msg.link_models = others;
+    msg.idle_bins = WP_IDLE_BINS;
     wp_pattern_t out [2];
     char error [160] = "";
-    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 2);
     assert_int_equal (out [0].n_next, 2);
-    assert_string_equal (out [0].next [0].model, "m1");
+    assert_string_equal (out [0].next [0].model, "m2");
     assert_string_equal (out [0].next [1].model, "m9");
     assert_true (out [0].next [1].delay_ms == 700.0f);
-    //  No histograms sent: none used, the prior flat.
+    assert_int_equal (out [1].n_next, 0);
+    //  Columns left empty read as zeros; no histograms: none used, the
+    //  prior flat.
+    assert_int_equal (out [1].last_ms, 0);
     assert_null (out [0].hist);
     assert_true (out [0].prior [0] == 1.0f / WP_IDLE_BINS);
+    assert_true (out [0].season == 1);
 
     //  A reference past the models and the linked names.
+    refs [1] = 3;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
+    assert_non_null (strstr (error, "columns.next_ref of model m1"));
     refs [1] = 2;
+    //  A column of another length than the models.
+    c.n_count = 1;
     assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
-    assert_non_null (strstr (error, "models[0] (m1): next_ref"));
-    refs [1] = 1;
-    //  Parallel arrays of different lengths.
-    one.n_next_delay_ms = 1;
+    assert_non_null (strstr (error, "columns.count:"));
+    c.n_count = 2;
+    //  Link counts that do not add up to the arrays.
+    next_count [1] = 1;
     assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
-    assert_non_null (strstr (error, "next_ref"));
-    one.n_next_delay_ms = 2;
-    one.n_couse_ref = 1;
-    one.couse_ref = refs;
+    assert_non_null (strstr (error, "columns.next_ref:"));
+    next_count [1] = 0;
+    c.n_next_delay_ms = 1;
     assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
-    assert_non_null (strstr (error, "couse_ref"));
-    one.n_couse_ref = 0;
-    //  A negative or non-finite weight: that link is skipped.
+    c.n_next_delay_ms = 2;
+    //  A negative or non-finite weight or delay: that link is skipped.
     weights [0] = -1.0f;
     delays [1] = NAN;
-    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 2);
     assert_int_equal (out [0].n_next, 0);
     weights [0] = 2.0f;
     delays [1] = 700.0f;
-    //  A histogram of another size or with a negative count is left out.
-    float hist [WP_IDLE_BINS] = { 0 };
+    //  Histograms: one per model; a bad one is left out, not the others.
+    float hist [2 * WP_IDLE_BINS] = { 0 };
+    double totals [2] = { 2, 1 };
     hist [3] = 2;
-    one.idle_hist = hist;
-    one.n_idle_hist = WP_IDLE_BINS;
-    one.idle_total = 2;
-    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    hist [WP_IDLE_BINS + 7] = 1;
+    c.n_idle_hist = 2 * WP_IDLE_BINS;
+    c.idle_hist = hist;
+    c.n_idle_total = 2;
+    c.idle_total = totals;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 2);
+    assert_ptr_equal (out [0].hist, &hist [0]);
+    assert_ptr_equal (out [1].hist, &hist [WP_IDLE_BINS]);
+    hist [WP_IDLE_BINS + 5] = -1;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 2);
     assert_non_null (out [0].hist);
-    hist [5] = -1;
-    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
+    assert_null (out [1].hist);
+    hist [WP_IDLE_BINS + 5] = INFINITY;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 2);
+    assert_null (out [1].hist);
+    hist [WP_IDLE_BINS + 5] = -0.0f;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 2);
+    assert_non_null (out [1].hist);
+    //  Histograms of another analyzer's bins: left out.
+    msg.idle_bins = WP_IDLE_BINS - 1;
+    c.n_idle_hist = 2 * (WP_IDLE_BINS - 1);
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 2);
     assert_null (out [0].hist);
-    hist [5] = 0;
-    one.n_idle_hist = WP_IDLE_BINS - 1;
+    //  ... but not of another length than the bins say.
+    c.n_idle_hist = 2 * WP_IDLE_BINS;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), -1);
+    assert_non_null (strstr (error, "columns.idle_hist:"));
+    msg.idle_bins = WP_IDLE_BINS;
+    //  A model without a count is skipped, not an error; its links do not
+    //  shift the next model's.
+    counts [0] = 0;
+    next_count [1] = 0;
     assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 1);
-    assert_null (out [0].hist);
-    //  An entry without a count is skipped, not an error.
-    one.count = 0;
-    assert_int_equal (wp_pattern_wire_read (&msg, out, 2, error, sizeof error), 0);
+    assert_string_equal (out [0].model, "m2");
+    assert_int_equal (out [0].n_next, 0);
+    //  Room for fewer than there are.
+    counts [0] = 4;
+    assert_int_equal (wp_pattern_wire_read (&msg, out, 1, error, sizeof error), 1);
+    assert_string_equal (out [0].model, "m1");
 }
 
 //  The older form (a ModelLink per link) is still read.
