@@ -271,6 +271,63 @@ test_malformed (void **state)
     assert_string_equal (out [0].model, "m1");
 }
 
+//  Mutated messages (bytes flipped at random, a fixed sequence): whatever
+//  protobuf-c still unpacks, the reader either reads within its bounds or
+//  refuses; every entry it returns points inside the message. The
+//  sanitizer build turns any overread into a failure.
+static void
+test_mutations (void **state)
+{
+    uint64_t now;
+    wp_analyzer_t *analyzer = s_learned (&now);
+    wp_pattern_t pattern [8];
+    assert_int_equal (wp_analyzer_pattern (analyzer, 9, now, pattern, 8), 5);
+    static wp_pattern_wire_t wire;
+    Warmup__V1__UsagePattern msg = WARMUP__V1__USAGE_PATTERN__INIT;
+    msg.user = (char *) "someone";
+    wp_pattern_wire_fill (&wire, pattern, 3, &msg);
+    size_t size = warmup__v1__usage_pattern__get_packed_size (&msg);
+    uint8_t *good = (uint8_t *) malloc (size), *bad = (uint8_t *) malloc (size);
+    warmup__v1__usage_pattern__pack (&msg, good);
+    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    size_t unpacked = 0, refused = 0;
+    for (int round = 0; round < 3000; round++) {
+        memcpy (bad, good, size);
+        int flips = 1 + round % 4;
+        for (int f = 0; f < flips; f++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            bad [seed % size] ^= (uint8_t) (1u << ((seed >> 32) % 8));
+        }
+        Warmup__V1__UsagePattern *in = warmup__v1__usage_pattern__unpack (NULL, size, bad);
+        if (!in)
+            continue;
+        unpacked++;
+        wp_pattern_t out [WP_PATTERN_WIRE_MAX];
+        char error [160];
+        int got = wp_pattern_wire_read (in, out, WP_PATTERN_WIRE_MAX, error, sizeof error);
+        if (got < 0)
+            refused++;
+        for (int i = 0; i < got; i++) {
+            assert_true (out [i].count > 0);
+            assert_true (out [i].n_next <= WP_ANALYZER_LINKS);
+            if (out [i].hist && in->columns) {
+                assert_true (out [i].hist >= in->columns->idle_hist);
+                assert_true (out [i].hist + WP_IDLE_BINS
+                             <= in->columns->idle_hist + in->columns->n_idle_hist);
+            }
+        }
+        warmup__v1__usage_pattern__free_unpacked (in, NULL);
+    }
+    //  The sequence reaches both outcomes.
+    assert_true (unpacked > 100);
+    assert_true (refused > 0);
+    free (good);
+    free (bad);
+    wp_analyzer_destroy (&analyzer);
+}
+
 //  The older form (a ModelLink per link) is still read.
 static void
 test_old_links (void **state)
@@ -310,6 +367,7 @@ main (void)
         cmocka_unit_test (test_round_trip_exact),
         cmocka_unit_test (test_engine_sees_the_same),
         cmocka_unit_test (test_malformed),
+        cmocka_unit_test (test_mutations),
         cmocka_unit_test (test_old_links),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
