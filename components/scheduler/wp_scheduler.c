@@ -16,6 +16,31 @@
 
 typedef struct _group_t group_t;
 
+//  Why a model's last decision (or other thing done to it) was taken: a
+//  code and the numbers its text is made of, written out when asked
+//  (s_why_text), so that no text is kept per model.
+typedef enum {
+    WHY_NONE = 0,               //  no decision yet
+    WHY_DEMAND_BELOW,           //  cool: demand x below the bar
+    WHY_PRELOAD_UNUSED,         //  cool: preloaded, no use in x s
+    WHY_GROUP_UNWANTED,         //  cool: no model of its group wanted
+    WHY_PLAN_ENDED,             //  cool: plans ended, count users
+    WHY_ROOM_PINNED,            //  cool: room for pinned model other
+    WHY_NO_ROOM,                //  cool: value x below y of model other
+    WHY_OVER_FILL,              //  cool: value x, lowest over the fill line
+    WHY_OVER_BUDGET,            //  cool: value x, lowest over the budget
+    WHY_PINNED,                 //  warm: pinned (count 1: by an operator)
+    WHY_PRELOAD,                //  warm: preload, held x s
+    WHY_GROUP_WARMED,           //  warm: with its group
+    WHY_DEMAND,                 //  warm: demand x from count users
+    WHY_PLAN,                   //  warm: plans of count users, value x
+    WHY_FAILED,                 //  warm failed count times, next in x s
+    WHY_PINNED_BY_OPERATOR,     //  an operator pinned it
+    WHY_UNPINNED_BY_OPERATOR,   //  an operator unpinned it
+    WHY_TEXT                    //  written out: the budgets or the group
+                                //  it names changed since (why_text)
+} why_t;
+
 //  One user's latest prediction (and plan) for a model.
 typedef struct {
     uint64_t user;          //  user hash
@@ -43,6 +68,9 @@ typedef struct {
     uint8_t priority;                   //  1 low, 2 normal, 3 high
     uint8_t fails;                      //  warms of ours that failed in a row
     uint8_t last_action;                //  its last decision (wp_action_t, 0 none)
+    uint8_t why;                        //  ... its reason (why_t)
+    uint8_t why_count;                  //  ... the count in it
+    uint32_t why_other;                 //  ... the other model it names (index)
     bool external : 1;                  //  warmed by someone else: hold it
     bool dirty : 1;                     //  in the dirty list
     bool waiting : 1;                   //  wanted but not placed
@@ -77,7 +105,9 @@ typedef struct {
     double boost;                       //  value lent by a group partner
     group_t *group;                     //  its group, or NULL
     uint64_t last_decision_ms;          //  when its last decision was
-    char *last_reason;                  //  why (owned, its length; NULL none)
+    double why_x, why_y;                //  the numbers in its reason
+    char *why_text;                     //  its reason written out (WHY_TEXT;
+                                        //  owned, its length)
 } model_t;
 
 //  Models warmed together.
@@ -163,7 +193,7 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     for (size_t i = 0; i < self->n_models; i++) {
         if (self->models [i]->cap_demand > 1)
             free (self->models [i]->demand.many);
-        free (self->models [i]->last_reason);
+        free (self->models [i]->why_text);
         free (self->models [i]);
     }
     free (self->models);
@@ -380,19 +410,117 @@ s_reserved (wp_scheduler_t *self, const model_t *except, uint32_t *count,
     }
 }
 
-//  Note a decision (or another thing done to a model) for people.
+//  Note a decision (or another thing done to a model) for people: its
+//  reason as a code and the numbers its text needs.
 static void
-s_note (model_t *model, wp_action_t action, uint64_t now_ms, const char *reason)
+s_why (model_t *model, wp_action_t action, uint64_t now_ms, why_t why, unsigned count,
+       const model_t *other, double x, double y)
 {
     model->last_action = (uint8_t) action;
     model->last_decision_ms = now_ms;
-    //  Its own length (most reasons are a third of the longest)
-    size_t len = strnlen (reason, WP_SCHEDULER_REASON_MAX - 1);
-    char *copy = (char *) realloc (model->last_reason, len + 1);
-    assert (copy);
-    memcpy (copy, reason, len);
-    copy [len] = 0;
-    model->last_reason = copy;
+    model->why = (uint8_t) why;
+    model->why_count = (uint8_t) (count < UINT8_MAX ? count : UINT8_MAX);
+    model->why_other = other ? other->index : 0;
+    model->why_x = x;
+    model->why_y = y;
+    free (model->why_text);
+    model->why_text = NULL;
+}
+
+//  Write a model's last reason for people into text (size bytes): from its
+//  code and numbers, with the threshold, the budgets and its group as they
+//  are now (a reason naming the budgets or a group is written out before
+//  they change, s_why_freeze).
+static void
+s_why_text (wp_scheduler_t *self, const model_t *model, char *text, size_t size)
+{
+    const char *other = self->models [model->why_other]->name;
+    const char *group = model->group ? model->group->name : "";
+    unsigned count = model->why_count;
+    double x = model->why_x, y = model->why_y;
+    unsigned max_models = self->opts.max_warm_models;
+    unsigned max_mb = (unsigned) self->opts.max_memory_mb;
+    switch ((why_t) model->why) {
+        case WHY_NONE:
+            snprintf (text, size, "%s", "");
+            break;
+        case WHY_DEMAND_BELOW:
+            snprintf (text, size, "demand %.2f below %.2f", x,
+                      self->opts.threshold - self->opts.hysteresis);
+            break;
+        case WHY_PRELOAD_UNUSED:
+            snprintf (text, size, "preloaded, no use in %.0f s", x);
+            break;
+        case WHY_GROUP_UNWANTED:
+            snprintf (text, size, "group %s: no model of it wanted", group);
+            break;
+        case WHY_PLAN_ENDED:
+            snprintf (text, size, "plan ended, %u user(s)", count);
+            break;
+        case WHY_ROOM_PINNED:
+            snprintf (text, size, "room for pinned %s (%u models, %u MiB budget)", other,
+                      max_models, max_mb);
+            break;
+        case WHY_NO_ROOM:
+            snprintf (text, size, "value %.3g below %.3g of %s: no room (%u models, "
+                      "%u MiB budget)", x, y, other, max_models, max_mb);
+            break;
+        case WHY_OVER_FILL:
+            snprintf (text, size, "value %.3g, lowest held over %.0f%% of %u MiB", x,
+                      100 * self->opts.fill, max_mb);
+            break;
+        case WHY_OVER_BUDGET:
+            snprintf (text, size, "value %.3g, lowest held over the budget "
+                      "(%u models, %u MiB)", x, max_models, max_mb);
+            break;
+        case WHY_PINNED:
+            snprintf (text, size, "pinned (%s)", count ? "by an operator" : "config");
+            break;
+        case WHY_PRELOAD:
+            snprintf (text, size, "preload (held %.0f s for a first use)", x);
+            break;
+        case WHY_GROUP_WARMED:
+            snprintf (text, size, "group %s: warmed with its models", group);
+            break;
+        case WHY_DEMAND:
+            snprintf (text, size, "demand %.2f >= %.2f from %u user(s)", x,
+                      self->opts.threshold, count);
+            break;
+        case WHY_PLAN:
+            snprintf (text, size, "plan of %u user(s), value %.3g", count, x);
+            break;
+        case WHY_FAILED:
+            snprintf (text, size, "warm failed %u time(s) in a row; next try in "
+                      "%" PRIu64 " s", count, (uint64_t) x);
+            break;
+        case WHY_PINNED_BY_OPERATOR:
+            snprintf (text, size, "%s", "pinned by an operator");
+            break;
+        case WHY_UNPINNED_BY_OPERATOR:
+            snprintf (text, size, "%s", "unpinned by an operator");
+            break;
+        case WHY_TEXT:
+            snprintf (text, size, "%s", model->why_text);
+            break;
+    }
+}
+
+//  Write a model's reason out, as it reads now, when it names the budgets
+//  (budgets true) or its group (budgets false), which are about to change.
+static void
+s_why_freeze (wp_scheduler_t *self, model_t *model, bool budgets)
+{
+    why_t why = (why_t) model->why;
+    bool names = budgets ? why == WHY_ROOM_PINNED || why == WHY_NO_ROOM
+                           || why == WHY_OVER_FILL || why == WHY_OVER_BUDGET
+                         : why == WHY_GROUP_UNWANTED || why == WHY_GROUP_WARMED;
+    if (!names)
+        return;
+    char text [WP_SCHEDULER_REASON_MAX];
+    s_why_text (self, model, text, sizeof text);
+    model->why_text = strdup (text);
+    assert (model->why_text);
+    model->why = WHY_TEXT;
 }
 
 //  Describe a model.
@@ -529,10 +657,8 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
         if (delay > BACKOFF_MAX_MS)
             delay = BACKOFF_MAX_MS;
         model->retry_at = self->now_ms + delay;
-        char reason [WP_SCHEDULER_REASON_MAX];
-        snprintf (reason, sizeof reason, "warm failed %u time(s) in a row; next try in "
-                  "%" PRIu64 " s", (unsigned) model->fails, delay / 1000);
-        s_note (model, WP_ACTION_WARM, self->now_ms, reason);
+        s_why (model, WP_ACTION_WARM, self->now_ms, WHY_FAILED, model->fails, NULL,
+               (double) (delay / 1000), 0);
         s_wake_at (self, model, model->retry_at);
     }
     else
@@ -850,20 +976,20 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             wp_decision_t *d = &out [n++];
             s_decision (d, model, WP_ACTION_COOL, now_ms, expected);
             if (model->score > 0)
-                snprintf (d->reason, sizeof d->reason, "demand %.2f below %.2f",
-                          model->score, self->opts.threshold - self->opts.hysteresis);
+                s_why (model, WP_ACTION_COOL, now_ms, WHY_DEMAND_BELOW, 0, NULL,
+                       model->score, 0);
             else
             if (model->keep_until && model->keep_until <= now_ms && !model->n_demand)
-                snprintf (d->reason, sizeof d->reason, "preloaded, no use in %.0f s",
-                          (now_ms - (model->keep_until - (model->min_keep_ms
-                              ? model->min_keep_ms : (uint64_t) self->horizon_ms))) / 1000.0);
+                s_why (model, WP_ACTION_COOL, now_ms, WHY_PRELOAD_UNUSED, 0, NULL,
+                       (now_ms - (model->keep_until - (model->min_keep_ms
+                           ? model->min_keep_ms : (uint64_t) self->horizon_ms))) / 1000.0, 0);
             else
             if (model->group && !model->n_demand)
-                snprintf (d->reason, sizeof d->reason, "group %s: no model of it wanted",
-                          model->group->name);
+                s_why (model, WP_ACTION_COOL, now_ms, WHY_GROUP_UNWANTED, 0, NULL, 0, 0);
             else
-                snprintf (d->reason, sizeof d->reason, "plan ended, %u user(s)",
-                          (unsigned) model->n_demand);
+                s_why (model, WP_ACTION_COOL, now_ms, WHY_PLAN_ENDED, model->n_demand, NULL,
+                       0, 0);
+            s_why_text (self, model, d->reason, sizeof d->reason);
             model->keep_until = 0;
             s_set_state (self, model, WP_MODEL_COOLING);
             if (model->group)
@@ -944,14 +1070,11 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             wp_decision_t *d = &out [n++];
             s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
             if (pinned)
-                snprintf (d->reason, sizeof d->reason,
-                          "room for pinned %s (%u models, %u MiB budget)", model->name,
-                          self->opts.max_warm_models, (unsigned) self->opts.max_memory_mb);
+                s_why (victim, WP_ACTION_COOL, now_ms, WHY_ROOM_PINNED, 0, model, 0, 0);
             else
-                snprintf (d->reason, sizeof d->reason,
-                          "value %.3g below %.3g of %s: no room (%u models, %u MiB budget)",
-                          victim->value, model->value, model->name,
-                          self->opts.max_warm_models, (unsigned) self->opts.max_memory_mb);
+                s_why (victim, WP_ACTION_COOL, now_ms, WHY_NO_ROOM, 0, model, victim->value,
+                       model->value);
+            s_why_text (self, victim, d->reason, sizeof d->reason);
             victim->keep_until = 0;
             s_set_state (self, victim, WP_MODEL_COOLING);
         }
@@ -969,23 +1092,23 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         wp_decision_t *d = &out [n++];
         s_decision (d, model, WP_ACTION_WARM, now_ms, expected);
         if (pinned)
-            snprintf (d->reason, sizeof d->reason, "pinned (%s)",
-                      model->pin_operator_set ? "by an operator" : "config");
+            s_why (model, WP_ACTION_WARM, now_ms, WHY_PINNED, model->pin_operator_set, NULL,
+                   0, 0);
         else
         if (model->preload_pending)
-            snprintf (d->reason, sizeof d->reason, "preload (held %.0f s for a first use)",
-                      (model->min_keep_ms ? model->min_keep_ms : self->horizon_ms) / 1000.0);
+            s_why (model, WP_ACTION_WARM, now_ms, WHY_PRELOAD, 0, NULL,
+                   (model->min_keep_ms ? model->min_keep_ms : self->horizon_ms) / 1000.0, 0);
         else
         if (lent)
-            snprintf (d->reason, sizeof d->reason, "group %s: warmed with its models",
-                      model->group->name);
+            s_why (model, WP_ACTION_WARM, now_ms, WHY_GROUP_WARMED, 0, NULL, 0, 0);
         else
         if (model->score >= self->opts.threshold)
-            snprintf (d->reason, sizeof d->reason, "demand %.2f >= %.2f from %u user(s)",
-                      model->score, self->opts.threshold, (unsigned) model->n_demand);
+            s_why (model, WP_ACTION_WARM, now_ms, WHY_DEMAND, model->n_demand, NULL,
+                   model->score, 0);
         else
-            snprintf (d->reason, sizeof d->reason, "plan of %u user(s), value %.3g",
-                      (unsigned) model->n_demand, model->value);
+            s_why (model, WP_ACTION_WARM, now_ms, WHY_PLAN, model->n_demand, NULL,
+                   model->value, 0);
+        s_why_text (self, model, d->reason, sizeof d->reason);
         if (pinned)
             d->priority = 3;
         model->preload_warming = model->preload_pending && !pinned;
@@ -1013,8 +1136,8 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 break;
             wp_decision_t *d = &out [n++];
             s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
-            snprintf (d->reason, sizeof d->reason, "value %.3g, lowest held over %.0f%% of %u MiB",
-                      victim->value, 100 * self->opts.fill, (unsigned) self->opts.max_memory_mb);
+            s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_FILL, 0, NULL, victim->value, 0);
+            s_why_text (self, victim, d->reason, sizeof d->reason);
             s_set_state (self, victim, WP_MODEL_COOLING);
         }
     }
@@ -1031,18 +1154,11 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             break;
         wp_decision_t *d = &out [n++];
         s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
-        snprintf (d->reason, sizeof d->reason, "value %.3g, lowest held over the budget "
-                  "(%u models, %u MiB)", victim->value, self->opts.max_warm_models,
-                  (unsigned) self->opts.max_memory_mb);
+        s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_BUDGET, 0, NULL, victim->value, 0);
+        s_why_text (self, victim, d->reason, sizeof d->reason);
         s_set_state (self, victim, WP_MODEL_COOLING);
     }
     free (warm);
-    //  Each model remembers its last decision and why.
-    for (size_t i = 0; i < n; i++) {
-        model_t *model = s_find (self, out [i].model);
-        if (model)
-            s_note (model, out [i].action, now_ms, out [i].reason);
-    }
     return n;
 }
 
@@ -1054,6 +1170,7 @@ s_regroup (wp_scheduler_t *self, model_t *model, const char *name)
         return;
     if (model->group) {
         group_t *group = model->group;
+        s_why_freeze (self, model, false);
         for (uint32_t i = 0; i < group->n_members; i++)
             if (group->members [i] == model->index) {
                 group->members [i] = group->members [--group->n_members];
@@ -1134,8 +1251,8 @@ wp_scheduler_pin (wp_scheduler_t *self, const char *name, bool pin, char *error,
     model->pin_operator_set = true;
     model->pin_operator = pin;
     s_pins_sync (self, model);
-    s_note (model, model->last_action, self->now_ms,
-            pin ? "pinned by an operator" : "unpinned by an operator");
+    s_why (model, (wp_action_t) model->last_action, self->now_ms,
+           pin ? WHY_PINNED_BY_OPERATOR : WHY_UNPINNED_BY_OPERATOR, 0, NULL, 0, 0);
     s_touch (self, model);
     return 0;
 }
@@ -1154,7 +1271,13 @@ wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
                      uint64_t max_memory_mb, bool background)
 {
     assert (self);
-    self->opts.max_warm_models = max_warm_models ? max_warm_models : 5;
+    max_warm_models = max_warm_models ? max_warm_models : 5;
+    //  Reasons that name the budgets keep the budgets they were made under.
+    if (max_warm_models != self->opts.max_warm_models
+        || (unsigned) max_memory_mb != (unsigned) self->opts.max_memory_mb)
+        for (size_t i = 0; i < self->n_models; i++)
+            s_why_freeze (self, self->models [i], true);
+    self->opts.max_warm_models = max_warm_models;
     self->opts.max_memory_mb = max_memory_mb;
     self->opts.background = background;
     //  Models that waited for room or for the switch may go now.
@@ -1193,7 +1316,7 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
         info->value = model->value;
         info->last_action = (wp_action_t) model->last_action;
         info->last_decision_ms = model->last_decision_ms;
-        info->last_reason = model->last_reason ? model->last_reason : "";
+        s_why_text (self, model, info->last_reason, sizeof info->last_reason);
     }
     return self->n_models;
 }
@@ -1283,7 +1406,7 @@ wp_scheduler_state_bytes (wp_scheduler_t *self)
                  + self->cap_pins * sizeof (uint32_t);
     for (size_t i = 0; i < self->n_models; i++)
         bytes += s_block_bytes (self->models [i])
-               + s_block_bytes (self->models [i]->last_reason)
+               + s_block_bytes (self->models [i]->why_text)
                + (self->models [i]->cap_demand > 1
                   ? s_block_bytes (self->models [i]->demand.many) : 0);
     bytes += wp_names_bytes (self->names);

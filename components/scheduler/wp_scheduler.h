@@ -53,7 +53,8 @@
     high 3). A group's models are warmed together: when one is warmed,
     the others are placed too (with its value, within the budgets), and
     each is held while another of its group is wanted. Each model keeps
-    its last decision and its reason (wp_scheduler_list).
+    its last decision and its reason (wp_scheduler_list): a code and the
+    numbers in it, written out when listed.
 
     Plain C: no sockets, no clock.
     =========================================================================
@@ -134,7 +135,7 @@ typedef struct {
     const char *group;          //  its group's name (copied), NULL = none
 } wp_scheduler_settings_t;
 
-//  What the scheduler knows of one model (wp_scheduler_list). Strings are
+//  What the scheduler knows of one model (wp_scheduler_list). Pointers are
 //  borrowed: valid until the next call that changes the scheduler.
 typedef struct {
     const char *model;
@@ -153,7 +154,8 @@ typedef struct {
     double value;               //  value now, ms saved per MiB
     wp_action_t last_action;    //  0 = no decision yet
     uint64_t last_decision_ms;  //  when
-    const char *last_reason;    //  why ("" = no decision yet)
+    char last_reason [WP_SCHEDULER_REASON_MAX]; //  why ("" = no decision yet),
+                                //  written out from what the scheduler keeps
 } wp_scheduler_info_t;
 
 //  Asked by wp_scheduler_victim: may this model be cooled now?

@@ -10,6 +10,7 @@
 #include "wp_scheduler.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T0 1700000000000ULL     //  an event time, ms
@@ -56,11 +57,54 @@ s_predict (wp_scheduler_t *self, uint64_t user, const char *model, double p,
     wp_scheduler_predictions (self, user, &prediction, 1, now);
 }
 
-//  Decide; return how many decisions.
+//  Assert that each model decided lists the decision as its last, with
+//  the decision's reason: the scheduler keeps a code and numbers, and
+//  writes the text out again when listed.
+static void
+s_assert_listed (wp_scheduler_t *self, uint64_t now, const wp_decision_t *out, size_t n)
+{
+    size_t total = wp_scheduler_list (self, now, NULL, 0);
+    wp_scheduler_info_t *infos = calloc (total + 1, sizeof *infos);
+    assert_non_null (infos);
+    assert_int_equal (wp_scheduler_list (self, now, infos, total), total);
+    for (size_t i = 0; i < n; i++) {
+        bool last = true;               //  a model's last decision of the round
+        for (size_t j = i + 1; j < n; j++)
+            last = last && strcmp (out [j].model, out [i].model);
+        size_t k = 0;
+        while (k < total && strcmp (infos [k].model, out [i].model))
+            k++;
+        assert_true (k < total);
+        if (last) {
+            assert_string_equal (infos [k].last_reason, out [i].reason);
+            assert_int_equal (infos [k].last_action, out [i].action);
+            assert_true (infos [k].last_decision_ms == now);
+        }
+    }
+    free (infos);
+}
+
+//  Decide; return how many decisions (each listed as its model's last).
 static size_t
 s_decide (wp_scheduler_t *self, uint64_t now, wp_decision_t *out)
 {
-    return wp_scheduler_decide (self, now, out, 16);
+    size_t n = wp_scheduler_decide (self, now, out, 16);
+    s_assert_listed (self, now, out, n);
+    return n;
+}
+
+//  The listed reason of a model.
+static void
+s_assert_reason (wp_scheduler_t *self, uint64_t now, const char *model, const char *reason)
+{
+    wp_scheduler_info_t infos [8];
+    size_t n = wp_scheduler_list (self, now, infos, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (strcmp (infos [i].model, model) == 0) {
+            assert_string_equal (infos [i].last_reason, reason);
+            return;
+        }
+    fail_msg ("%s is not listed", model);
 }
 
 //  Assert a decision's model and action.
@@ -913,6 +957,55 @@ test_group_together (void **state)
     wp_scheduler_destroy (&self);
 }
 
+//  A model's last reason reads as when it was decided, after the budgets
+//  or the group it names changed; failures and operators' pins read too.
+static void
+test_reasons_kept (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_warm_models = 1;
+    opts.max_memory_mb = 1000;
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_model (self, "a", 600, 1000);
+    wp_scheduler_model (self, "b", 600, 4000);
+    wp_decision_t out [16];
+    s_predict (self, 1, "a", 0.9, 60000, T0);
+    assert_int_equal (s_decide (self, T0, out), 1);
+    assert_string_equal (out [0].reason, "demand 0.90 >= 0.70 from 1 user(s)");
+    wp_scheduler_done (self, "a", WP_ACTION_WARM, true);
+    //  b is worth more: a makes room for it.
+    s_predict (self, 2, "b", 0.95, 60000, T0 + 1000);
+    assert_int_equal (s_decide (self, T0 + 1000, out), 2);
+    s_assert_decision (&out [0], "a", WP_ACTION_COOL);
+    char room [WP_SCHEDULER_REASON_MAX];
+    snprintf (room, sizeof room, "%s", out [0].reason);
+    assert_non_null (strstr (room, "of b: no room (1 models, 1000 MiB budget)"));
+    //  New budgets: a's reason still names those it was cooled under.
+    wp_scheduler_limits (self, 3, 5000, true);
+    s_assert_reason (self, T0 + 1000, "a", room);
+    //  The same for a group a model leaves.
+    wp_scheduler_settings_t in_g = { .group = "g" };
+    wp_scheduler_configure (self, "c", &in_g);
+    wp_scheduler_configure (self, "d", &in_g);
+    s_predict (self, 3, "d", 0.9, 60000, T0 + 2000);
+    assert_int_equal (s_decide (self, T0 + 2000, out), 2);
+    s_assert_decision (&out [0], "d", WP_ACTION_WARM);
+    s_assert_decision (&out [1], "c", WP_ACTION_WARM);
+    assert_string_equal (out [1].reason, "group g: warmed with its models");
+    wp_scheduler_settings_t in_h = { .group = "h" };
+    wp_scheduler_configure (self, "c", &in_h);
+    s_assert_reason (self, T0 + 2000, "c", "group g: warmed with its models");
+    //  A failed warm, then operators.
+    wp_scheduler_done (self, "c", WP_ACTION_WARM, false);
+    s_assert_reason (self, T0 + 2000, "c", "warm failed 1 time(s) in a row; next try in 1 s");
+    char error [200];
+    assert_int_equal (wp_scheduler_pin (self, "c", true, error, sizeof error), 0);
+    s_assert_reason (self, T0 + 2000, "c", "pinned by an operator");
+    assert_int_equal (wp_scheduler_pin (self, "c", false, error, sizeof error), 0);
+    s_assert_reason (self, T0 + 2000, "c", "unpinned by an operator");
+    wp_scheduler_destroy (&self);
+}
+
 int
 main (void)
 {
@@ -947,6 +1040,7 @@ main (void)
         cmocka_unit_test (test_pin_reserves_and_stays),
         cmocka_unit_test (test_preload_holds_then_cools),
         cmocka_unit_test (test_group_together),
+        cmocka_unit_test (test_reasons_kept),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
