@@ -60,7 +60,6 @@ typedef struct {
 //  inside it (most models have one user): a model is held per user on
 //  traces with one user per model, so its size counts per pair.
 typedef struct {
-    const char *name;                   //  borrowed from the names table
     uint32_t index;                     //  in models [] and the names table
     uint32_t memory_mb;                 //  memory when warm
     uint32_t load_ms;                   //  load time
@@ -94,14 +93,10 @@ typedef struct {
     uint64_t wake_ms;                   //  time of its live heap entry, 0 none
     uint64_t warm_at;                   //  when our warm of it was done
     uint64_t loaded_at;                 //  when a request made it resident
-    double score;                       //  demand, during decide
-    double value;                       //  value, during decide
-    uint64_t last_use;                  //  latest request its plans know
     uint64_t min_keep_ms;               //  not cooled within this of its last use
     uint64_t used_ms;                   //  latest request known of it
     uint64_t keep_until;                //  preload hold: held until then
     uint64_t retry_at;                  //  no warm before then (after a failure)
-    double chance;                      //  P(request within the horizon), by assess
     double boost;                       //  value lent by a group partner
     group_t *group;                     //  its group, or NULL
     uint64_t last_decision_ms;          //  when its last decision was
@@ -308,6 +303,13 @@ s_find (wp_scheduler_t *self, const char *name)
     return id == WP_NAMES_NONE ? NULL : self->models [id];
 }
 
+//  A model's name (borrowed from the names table).
+static inline const char *
+s_name (wp_scheduler_t *self, const model_t *model)
+{
+    return wp_names_name (self->names, model->index);
+}
+
 //  A model's demand entries.
 static inline demand_t *
 s_demand (model_t *model)
@@ -347,7 +349,6 @@ s_model (wp_scheduler_t *self, const char *name)
     assert (id == self->n_models);
     model = (model_t *) zmalloc (sizeof (model_t));
     assert (model);
-    model->name = wp_names_name (self->names, id);
     model->memory_mb = self->opts.default_memory_mb;
     model->load_ms = self->opts.default_load_ms;
     model->priority = 2;
@@ -434,7 +435,7 @@ s_why (model_t *model, wp_action_t action, uint64_t now_ms, why_t why, unsigned 
 static void
 s_why_text (wp_scheduler_t *self, const model_t *model, char *text, size_t size)
 {
-    const char *other = self->models [model->why_other]->name;
+    const char *other = wp_names_name (self->names, model->why_other);
     const char *group = model->group ? model->group->name : "";
     unsigned count = model->why_count;
     double x = model->why_x, y = model->why_y;
@@ -740,12 +741,24 @@ s_covers (const demand_t *d, uint64_t now_ms)
                            && now_ms <= d->hold_until_ms));
 }
 
-//  Expire old demand; compute the model's demand (predictions without a
-//  plan), its value, whether a plan covers now, the next plan boundary,
-//  the next start of a window, and the earliest expected request.
+//  What a model's demand says now (s_assess).
+typedef struct {
+    double demand;          //  from predictions without a plan
+    double chance;          //  P(a request within the horizon)
+    double value;           //  wait saved per MB, weighted by priority
+    uint64_t last_use;      //  latest request its plans know
+    bool covered;           //  a plan covers now
+    uint64_t next;          //  next plan boundary (UINT64_MAX none)
+    uint64_t next_start;    //  next start of a window (UINT64_MAX none)
+    uint64_t expected;      //  earliest expected request (now if none)
+} look_t;
+
+//  Expire old demand and look at what is left: the model's demand
+//  (predictions without a plan), its value, whether a plan covers now,
+//  the next plan boundary, the next start of a window, and the earliest
+//  expected request.
 static void
-s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
-          uint64_t *next, uint64_t *next_start, uint64_t *expected)
+s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, look_t *look)
 {
     double none = 1.0, any = 1.0, benefit = 0;
     uint64_t last_use = 0;
@@ -785,58 +798,62 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, bool *covered,
         }
     }
     model->n_demand = kept;
-    model->score = 1.0 - none;
     double memory = model->memory_mb ? model->memory_mb : 1;
     static const double weight [4] = { 1, 0.5, 1, 2 };
-    model->chance = 1.0 - any;
-    model->value = (1.0 - any) * benefit / memory * weight [model->priority & 3];
-    model->last_use = last_use;
-    if (covered)
-        *covered = cover;
-    if (next)
-        *next = boundary;
-    if (next_start)
-        *next_start = start;
-    if (expected)
-        *expected = soonest == UINT64_MAX ? now_ms : soonest;
+    look->demand = 1.0 - none;
+    look->chance = 1.0 - any;
+    look->value = (1.0 - any) * benefit / memory * weight [model->priority & 3];
+    look->last_use = last_use;
+    look->covered = cover;
+    look->next = boundary;
+    look->next_start = start;
+    look->expected = soonest == UINT64_MAX ? now_ms : soonest;
 }
+
+//  A model to warm, with its value and name when sorted.
+typedef struct {
+    model_t *model;
+    double value;
+    const char *name;
+} candidate_t;
 
 //  Order candidates by value, highest first; ties by name.
 static int
 s_by_value (const void *a, const void *b)
 {
-    const model_t *x = *(model_t *const *) a, *y = *(model_t *const *) b;
+    const candidate_t *x = (const candidate_t *) a, *y = (const candidate_t *) b;
     if (x->value != y->value)
         return x->value > y->value ? -1 : 1;
     return strcmp (x->name, y->name);
 }
 
-//  Write a decision.
+//  Write a decision (demand and value: the model's now, for a warm).
 static void
-s_decision (wp_decision_t *d, model_t *model, wp_action_t action, uint64_t now_ms,
-            uint64_t expected)
+s_decision (wp_scheduler_t *self, wp_decision_t *d, model_t *model, wp_action_t action,
+            uint64_t now_ms, uint64_t expected, double demand, double value)
 {
     memset (d, 0, sizeof *d);
-    d->model = model->name;
+    d->model = s_name (self, model);
     d->action = action;
     d->priority = 2;
     d->memory_mb = model->memory_mb;
     if (action == WP_ACTION_WARM) {
         d->deadline_ms = expected;
-        d->benefit_ms = model->score > 0 ? model->score * model->load_ms
-                                         : model->value * model->memory_mb;
+        d->benefit_ms = demand > 0 ? demand * model->load_ms : value * model->memory_mb;
         d->priority = expected < now_ms + model->load_ms ? 3 : 2;
     }
     if (model->priority == 1 || model->priority == 3)
         d->priority = model->priority;
 }
 
-//  The held model of lowest value (sampled when many are held).
+//  The held model of lowest value (sampled when many are held), its
+//  value in *value_p (if given).
 static model_t *
 s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double below,
-          wp_scheduler_can_fn *can, void *arg)
+          wp_scheduler_can_fn *can, void *arg, double *value_p)
 {
     model_t *lowest = NULL;
+    look_t low = { 0 };
     size_t n = self->n_models, seen = 0;
     if (!n)
         return NULL;
@@ -848,37 +865,41 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
             || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
             || (model->min_keep_ms && now_ms < model->used_ms + model->min_keep_ms))
             continue;
-        if (can && !can (model->name, arg))
+        if (can && !can (s_name (self, model), arg))
             continue;
         seen++;
-        s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
-        if (model->value >= below)
+        look_t look;
+        s_assess (self, model, now_ms, &look);
+        if (look.value >= below)
             continue;
         //  Ties (often: all certain to be asked soon): least recently used.
-        if (!lowest || model->value < lowest->value
-            || (model->value == lowest->value
-                && (model->last_use < lowest->last_use
-                    || (model->last_use == lowest->last_use
-                        && strcmp (model->name, lowest->name) < 0))))
+        if (!lowest || look.value < low.value
+            || (look.value == low.value
+                && (look.last_use < low.last_use
+                    || (look.last_use == low.last_use
+                        && strcmp (s_name (self, model), s_name (self, lowest)) < 0)))) {
             lowest = model;
+            low = look;
+        }
     }
     if (seen >= VICTIM_SAMPLE)
         self->victim_cursor += VICTIM_SAMPLE / 2;
+    if (value_p)
+        *value_p = low.value;
     return lowest;
 }
 
 //  Add a model to the warm candidates (growing the list).
 static void
-s_candidate (model_t ***warm, size_t *n_warm, size_t *cap_warm, model_t *model)
+s_candidate (candidate_t **warm, size_t *n_warm, size_t *cap_warm, model_t *model)
 {
     if (*n_warm == *cap_warm) {
         *cap_warm = *cap_warm ? *cap_warm * 2 : 16;
-        *warm = (model_t **) realloc (*warm, *cap_warm * sizeof (model_t *));
+        *warm = (candidate_t *) realloc (*warm, *cap_warm * sizeof (candidate_t));
         assert (*warm);
     }
-    (*warm) [(*n_warm)++] = model;
+    (*warm) [(*n_warm)++] = (candidate_t) { model, 0, NULL };
 }
-
 //  True if another model of its group is held and wanted for itself.
 static bool
 s_group_wants (wp_scheduler_t *self, const model_t *model)
@@ -910,15 +931,16 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         s_touch (self, model);
     }
     size_t n = 0;
-    model_t **warm = NULL;
+    candidate_t *warm = NULL;
     size_t n_warm = 0, cap_warm = 0, kept = 0;
     bool can_warm = self->opts.background && self->admit;
     //  The dirty list may grow while we walk it (a group's models).
     for (size_t i = 0; i < self->n_dirty; i++) {
         model_t *model = self->models [self->dirty [i]];
-        bool covered;
-        uint64_t next, next_start, expected;
-        s_assess (self, model, now_ms, &covered, &next, &next_start, &expected);
+        look_t look;
+        s_assess (self, model, now_ms, &look);
+        bool covered = look.covered;
+        uint64_t next = look.next, next_start = look.next_start;
         bool held = s_holds (model);
         bool pinned = s_pinned (model);
         if (model->preload_pending && model->state == WP_MODEL_WARM) {
@@ -930,7 +952,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         }
         double bar = held ? self->opts.threshold - self->opts.hysteresis
                           : self->opts.threshold;
-        bool wanted = model->external || covered || model->score >= bar || pinned;
+        bool wanted = model->external || covered || look.demand >= bar || pinned;
         //  Under a memory budget, optionally: only what a request made
         //  resident is held, nothing is loaded ahead of a request.
         bool ahead = self->opts.max_memory_mb && self->opts.no_prewarm_under_budget;
@@ -974,10 +996,10 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 continue;
             }
             wp_decision_t *d = &out [n++];
-            s_decision (d, model, WP_ACTION_COOL, now_ms, expected);
-            if (model->score > 0)
+            s_decision (self, d, model, WP_ACTION_COOL, now_ms, look.expected, 0, 0);
+            if (look.demand > 0)
                 s_why (model, WP_ACTION_COOL, now_ms, WHY_DEMAND_BELOW, 0, NULL,
-                       model->score, 0);
+                       look.demand, 0);
             else
             if (model->keep_until && model->keep_until <= now_ms && !model->n_demand)
                 s_why (model, WP_ACTION_COOL, now_ms, WHY_PRELOAD_UNUSED, 0, NULL,
@@ -1018,27 +1040,28 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
     //  Pinned first (their memory is reserved anyway), then the wanted
     //  ones, best first, making room from lower values.
     for (size_t i = 0; i < n_warm; i++) {
-        s_assess (self, warm [i], now_ms, NULL, NULL, NULL, NULL);
-        if (s_pinned (warm [i]))
-            warm [i]->value = INFINITY;
+        look_t look;
+        s_assess (self, warm [i].model, now_ms, &look);
+        warm [i].value = s_pinned (warm [i].model) ? INFINITY : look.value;
+        warm [i].name = s_name (self, warm [i].model);
     }
     if (n_warm > 1)
-        qsort (warm, n_warm, sizeof (model_t *), s_by_value);
+        qsort (warm, n_warm, sizeof (candidate_t), s_by_value);
     for (size_t i = 0; i < n_warm; i++) {
-        model_t *model = warm [i];
+        model_t *model = warm [i].model;
         if (model->state != WP_MODEL_COLD)
             continue;                       //  placed already (a group's)
-        uint64_t expected = now_ms;
-        s_assess (self, model, now_ms, NULL, NULL, NULL, &expected);
+        look_t look;
+        s_assess (self, model, now_ms, &look);
         bool pinned = s_pinned (model);
-        if (pinned)
-            model->value = INFINITY;
-        if (model->boost > model->value)
-            model->value = model->boost;
+        double value = pinned ? INFINITY : look.value;
+        if (model->boost > value)
+            value = model->boost;
         //  Lower-value held models that would make room, lowest first:
         //  cooled only if together they make enough. Pinned models not
         //  held keep their room reserved.
         model_t *victims [DISPLACE_MAX];
+        double values [DISPLACE_MAX];
         size_t n_victims = 0;
         uint32_t count;
         uint64_t memory;
@@ -1050,8 +1073,8 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                    || (self->opts.max_memory_mb
                        && memory + model->memory_mb > self->opts.max_memory_mb))) {
             model_t *victim = s_lowest (self, now_ms, model,
-                                        pinned ? INFINITY : model->value / DISPLACE_RATIO,
-                                        NULL, NULL);
+                                        pinned ? INFINITY : value / DISPLACE_RATIO,
+                                        NULL, NULL, &values [n_victims]);
             if (!victim)
                 break;
             victim->chosen = true;
@@ -1068,12 +1091,12 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             if (!fits)
                 continue;
             wp_decision_t *d = &out [n++];
-            s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
+            s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
             if (pinned)
                 s_why (victim, WP_ACTION_COOL, now_ms, WHY_ROOM_PINNED, 0, model, 0, 0);
             else
-                s_why (victim, WP_ACTION_COOL, now_ms, WHY_NO_ROOM, 0, model, victim->value,
-                       model->value);
+                s_why (victim, WP_ACTION_COOL, now_ms, WHY_NO_ROOM, 0, model, values [v],
+                       value);
             s_why_text (self, victim, d->reason, sizeof d->reason);
             victim->keep_until = 0;
             s_set_state (self, victim, WP_MODEL_COOLING);
@@ -1090,7 +1113,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             continue;
         }
         wp_decision_t *d = &out [n++];
-        s_decision (d, model, WP_ACTION_WARM, now_ms, expected);
+        s_decision (self, d, model, WP_ACTION_WARM, now_ms, look.expected, look.demand, value);
         if (pinned)
             s_why (model, WP_ACTION_WARM, now_ms, WHY_PINNED, model->pin_operator_set, NULL,
                    0, 0);
@@ -1102,12 +1125,11 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         if (lent)
             s_why (model, WP_ACTION_WARM, now_ms, WHY_GROUP_WARMED, 0, NULL, 0, 0);
         else
-        if (model->score >= self->opts.threshold)
+        if (look.demand >= self->opts.threshold)
             s_why (model, WP_ACTION_WARM, now_ms, WHY_DEMAND, model->n_demand, NULL,
-                   model->score, 0);
+                   look.demand, 0);
         else
-            s_why (model, WP_ACTION_WARM, now_ms, WHY_PLAN, model->n_demand, NULL,
-                   model->value, 0);
+            s_why (model, WP_ACTION_WARM, now_ms, WHY_PLAN, model->n_demand, NULL, value, 0);
         s_why_text (self, model, d->reason, sizeof d->reason);
         if (pinned)
             d->priority = 3;
@@ -1122,7 +1144,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 if (other == model || other->state != WP_MODEL_COLD || other->external
                     || now_ms < other->retry_at)
                     continue;
-                other->boost = isfinite (model->value) ? model->value : 1e300;
+                other->boost = isfinite (value) ? value : 1e300;
                 other->lent = true;
                 s_candidate (&warm, &n_warm, &cap_warm, other);
             }
@@ -1131,12 +1153,13 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
     if (self->opts.max_memory_mb && self->opts.fill > 0 && self->opts.fill < 1) {
         double line = self->opts.fill * (double) self->opts.max_memory_mb;
         while (n < capacity && (double) self->held_mb > line) {
-            model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL);
+            double value;
+            model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
             if (!victim)
                 break;
             wp_decision_t *d = &out [n++];
-            s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
-            s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_FILL, 0, NULL, victim->value, 0);
+            s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
+            s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_FILL, 0, NULL, value, 0);
             s_why_text (self, victim, d->reason, sizeof d->reason);
             s_set_state (self, victim, WP_MODEL_COOLING);
         }
@@ -1149,12 +1172,13 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
     while (n < capacity && (self->held + reserved_count > self->opts.max_warm_models
                             || (self->opts.max_memory_mb
                                 && self->held_mb + reserved_mb > self->opts.max_memory_mb))) {
-        model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL);
+        double value;
+        model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
         if (!victim)
             break;
         wp_decision_t *d = &out [n++];
-        s_decision (d, victim, WP_ACTION_COOL, now_ms, now_ms);
-        s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_BUDGET, 0, NULL, victim->value, 0);
+        s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
+        s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_BUDGET, 0, NULL, value, 0);
         s_why_text (self, victim, d->reason, sizeof d->reason);
         s_set_state (self, victim, WP_MODEL_COOLING);
     }
@@ -1296,10 +1320,11 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
     assert (self && (out || !capacity));
     for (size_t i = 0; i < self->n_models && i < capacity; i++) {
         model_t *model = self->models [i];
-        s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
+        look_t look;
+        s_assess (self, model, now_ms, &look);
         wp_scheduler_info_t *info = &out [i];
         memset (info, 0, sizeof *info);
-        info->model = model->name;
+        info->model = s_name (self, model);
         info->state = model->state;
         info->pinned = s_pinned (model);
         info->pin_source = !info->pinned ? ""
@@ -1311,9 +1336,9 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
         info->min_keep_ms = model->min_keep_ms;
         info->group = model->group ? model->group->name : "";
         info->last_use_ms = model->used_ms;
-        info->probability = model->chance;
-        info->demand = model->score;
-        info->value = model->value;
+        info->probability = look.chance;
+        info->demand = look.demand;
+        info->value = look.value;
         info->last_action = (wp_action_t) model->last_action;
         info->last_decision_ms = model->last_decision_ms;
         s_why_text (self, model, info->last_reason, sizeof info->last_reason);
@@ -1342,8 +1367,8 @@ wp_scheduler_victim (wp_scheduler_t *self, uint64_t now_ms, const char *except,
 {
     assert (self);
     model_t *skip = s_find (self, except);
-    model_t *lowest = s_lowest (self, now_ms, skip, INFINITY, can, arg);
-    return lowest ? lowest->name : NULL;
+    model_t *lowest = s_lowest (self, now_ms, skip, INFINITY, can, arg, NULL);
+    return lowest ? s_name (self, lowest) : NULL;
 }
 
 //  Value of a model now.
@@ -1353,8 +1378,9 @@ wp_scheduler_value (wp_scheduler_t *self, const char *name, uint64_t now_ms)
     model_t *model = s_find (self, name);
     if (!model)
         return 0;
-    s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
-    return model->value;
+    look_t look;
+    s_assess (self, model, now_ms, &look);
+    return look.value;
 }
 
 //  State of a model.
@@ -1372,8 +1398,9 @@ wp_scheduler_demand (wp_scheduler_t *self, const char *name, uint64_t now_ms)
     model_t *model = s_find (self, name);
     if (!model)
         return 0;
-    s_assess (self, model, now_ms, NULL, NULL, NULL, NULL);
-    return model->score;
+    look_t look;
+    s_assess (self, model, now_ms, &look);
+    return look.demand;
 }
 
 //  Models warm or warming.
