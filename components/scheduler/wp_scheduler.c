@@ -56,6 +56,19 @@ typedef struct {
     bool plan;              //  carries a plan
 } demand_t;
 
+//  What few models have (operators' settings, a group, a failure), apart
+//  from the model so that the others do not carry it: allocated on first
+//  use (s_extra), kept while the scheduler lives.
+typedef struct {
+    uint64_t min_keep_ms;       //  not cooled within this of its last use
+    uint64_t keep_until;        //  preload hold: held until then
+    uint64_t retry_at;          //  no warm before then (after a failure)
+    double boost;               //  value lent by a group partner
+    group_t *group;             //  its group, or NULL
+    char *why_text;             //  its reason written out (WHY_TEXT; owned,
+                                //  its length)
+} extra_t;
+
 //  One model. Its flags are bit-fields and its first user's demand is
 //  inside it (most models have one user): a model is held per user on
 //  traces with one user per model, so its size counts per pair.
@@ -93,16 +106,10 @@ typedef struct {
     uint64_t wake_ms;                   //  time of its live heap entry, 0 none
     uint64_t warm_at;                   //  when our warm of it was done
     uint64_t loaded_at;                 //  when a request made it resident
-    uint64_t min_keep_ms;               //  not cooled within this of its last use
     uint64_t used_ms;                   //  latest request known of it
-    uint64_t keep_until;                //  preload hold: held until then
-    uint64_t retry_at;                  //  no warm before then (after a failure)
-    double boost;                       //  value lent by a group partner
-    group_t *group;                     //  its group, or NULL
     uint64_t last_decision_ms;          //  when its last decision was
     double why_x, why_y;                //  the numbers in its reason
-    char *why_text;                     //  its reason written out (WHY_TEXT;
-                                        //  owned, its length)
+    extra_t *extra;                     //  what few models have, or NULL
 } model_t;
 
 //  Models warmed together.
@@ -188,7 +195,9 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     for (size_t i = 0; i < self->n_models; i++) {
         if (self->models [i]->cap_demand > 1)
             free (self->models [i]->demand.many);
-        free (self->models [i]->why_text);
+        if (self->models [i]->extra)
+            free (self->models [i]->extra->why_text);
+        free (self->models [i]->extra);
         free (self->models [i]);
     }
     free (self->models);
@@ -301,6 +310,25 @@ s_find (wp_scheduler_t *self, const char *name)
 {
     uint32_t id = name ? wp_names_find (self->names, name) : WP_NAMES_NONE;
     return id == WP_NAMES_NONE ? NULL : self->models [id];
+}
+
+//  What few models have: a model's, or all defaults.
+static inline const extra_t *
+s_x (const model_t *model)
+{
+    static const extra_t none = { 0 };
+    return model->extra ? model->extra : &none;
+}
+
+//  A model's extra, allocated on first use.
+static extra_t *
+s_extra (model_t *model)
+{
+    if (!model->extra) {
+        model->extra = (extra_t *) calloc (1, sizeof (extra_t));
+        assert (model->extra);
+    }
+    return model->extra;
 }
 
 //  A model's name (borrowed from the names table).
@@ -424,8 +452,10 @@ s_why (model_t *model, wp_action_t action, uint64_t now_ms, why_t why, unsigned 
     model->why_other = other ? other->index : 0;
     model->why_x = x;
     model->why_y = y;
-    free (model->why_text);
-    model->why_text = NULL;
+    if (model->extra) {
+        free (model->extra->why_text);
+        model->extra->why_text = NULL;
+    }
 }
 
 //  Write a model's last reason for people into text (size bytes): from its
@@ -436,7 +466,8 @@ static void
 s_why_text (wp_scheduler_t *self, const model_t *model, char *text, size_t size)
 {
     const char *other = wp_names_name (self->names, model->why_other);
-    const char *group = model->group ? model->group->name : "";
+    const group_t *in = s_x (model)->group;
+    const char *group = in ? in->name : "";
     unsigned count = model->why_count;
     double x = model->why_x, y = model->why_y;
     unsigned max_models = self->opts.max_warm_models;
@@ -501,7 +532,7 @@ s_why_text (wp_scheduler_t *self, const model_t *model, char *text, size_t size)
             snprintf (text, size, "%s", "unpinned by an operator");
             break;
         case WHY_TEXT:
-            snprintf (text, size, "%s", model->why_text);
+            snprintf (text, size, "%s", s_x (model)->why_text);
             break;
     }
 }
@@ -519,8 +550,9 @@ s_why_freeze (wp_scheduler_t *self, model_t *model, bool budgets)
         return;
     char text [WP_SCHEDULER_REASON_MAX];
     s_why_text (self, model, text, sizeof text);
-    model->why_text = strdup (text);
-    assert (model->why_text);
+    char *copy = strdup (text);
+    assert (copy);
+    s_extra (model)->why_text = copy;
     model->why = WHY_TEXT;
 }
 
@@ -618,9 +650,10 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
             else
             if (model->preload_warming) {
                 //  Held waiting for a first use, then like any other.
-                uint64_t hold = model->min_keep_ms ? model->min_keep_ms
+                uint64_t min_keep = s_x (model)->min_keep_ms;
+                uint64_t hold = min_keep ? min_keep
                                                    : (uint64_t) self->horizon_ms;
-                model->keep_until = self->now_ms + hold;
+                s_extra (model)->keep_until = self->now_ms + hold;
                 model->preload_pending = false;
             }
             else
@@ -657,17 +690,18 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
         uint64_t delay = (uint64_t) RETRY_MS << (model->fails - 1);
         if (delay > BACKOFF_MAX_MS)
             delay = BACKOFF_MAX_MS;
-        model->retry_at = self->now_ms + delay;
+        s_extra (model)->retry_at = self->now_ms + delay;
         s_why (model, WP_ACTION_WARM, self->now_ms, WHY_FAILED, model->fails, NULL,
                (double) (delay / 1000), 0);
-        s_wake_at (self, model, model->retry_at);
+        s_wake_at (self, model, s_x (model)->retry_at);
     }
     else
         s_touch (self, model);
     //  Its group's models may be held for it, or no longer.
-    if (model->group)
-        for (uint32_t i = 0; i < model->group->n_members; i++)
-            s_touch (self, self->models [model->group->members [i]]);
+    const group_t *group = s_x (model)->group;
+    if (group)
+        for (uint32_t i = 0; i < group->n_members; i++)
+            s_touch (self, self->models [group->members [i]]);
 }
 
 //  Resident by a request (or gone).
@@ -863,7 +897,8 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
         if (!s_holds (model) || model->external || model == except
             || model->state == WP_MODEL_COOLING || model->chosen
             || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
-            || (model->min_keep_ms && now_ms < model->used_ms + model->min_keep_ms))
+            || (s_x (model)->min_keep_ms
+                && now_ms < model->used_ms + s_x (model)->min_keep_ms))
             continue;
         if (can && !can (s_name (self, model), arg))
             continue;
@@ -904,10 +939,11 @@ s_candidate (candidate_t **warm, size_t *n_warm, size_t *cap_warm, model_t *mode
 static bool
 s_group_wants (wp_scheduler_t *self, const model_t *model)
 {
-    if (!model->group)
+    const group_t *group = s_x (model)->group;
+    if (!group)
         return false;
-    for (uint32_t i = 0; i < model->group->n_members; i++) {
-        const model_t *other = self->models [model->group->members [i]];
+    for (uint32_t i = 0; i < group->n_members; i++) {
+        const model_t *other = self->models [group->members [i]];
         if (other != model && other->own_wanted && s_holds (other))
             return true;
     }
@@ -945,11 +981,13 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         bool pinned = s_pinned (model);
         if (model->preload_pending && model->state == WP_MODEL_WARM) {
             //  Warm already (a request, an operator): hold it as preloaded.
-            uint64_t until = now_ms + (model->min_keep_ms ? model->min_keep_ms
+            extra_t *extra = s_extra (model);
+            uint64_t until = now_ms + (extra->min_keep_ms ? extra->min_keep_ms
                                                           : (uint64_t) self->horizon_ms);
-            model->keep_until = until > model->keep_until ? until : model->keep_until;
+            extra->keep_until = until > extra->keep_until ? until : extra->keep_until;
             model->preload_pending = false;
         }
+        const extra_t *x = s_x (model);
         double bar = held ? self->opts.threshold - self->opts.hysteresis
                           : self->opts.threshold;
         bool wanted = model->external || covered || look.demand >= bar || pinned;
@@ -962,14 +1000,14 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             && next_start <= now_ms + self->opts.hysteresis_ms)
             wanted = true;
         //  Operators' floors: a preload's hold, min_keep after a use.
-        if (!wanted && held && now_ms < model->keep_until) {
+        if (!wanted && held && now_ms < x->keep_until) {
             wanted = true;
-            next = model->keep_until < next ? model->keep_until : next;
+            next = x->keep_until < next ? x->keep_until : next;
         }
-        if (!wanted && held && model->min_keep_ms
-            && now_ms < model->used_ms + model->min_keep_ms) {
+        if (!wanted && held && x->min_keep_ms
+            && now_ms < model->used_ms + x->min_keep_ms) {
             wanted = true;
-            uint64_t until = model->used_ms + model->min_keep_ms;
+            uint64_t until = model->used_ms + x->min_keep_ms;
             next = until < next ? until : next;
         }
         if (!wanted && model->state == WP_MODEL_WARM && self->opts.min_hold_ms
@@ -984,9 +1022,9 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             wanted = true;
             next = now_ms + RETRY_MS < next ? now_ms + RETRY_MS : next;
         }
-        if (model->group && own != model->own_wanted)
-            for (uint32_t g = 0; g < model->group->n_members; g++)
-                s_touch (self, self->models [model->group->members [g]]);
+        if (x->group && own != model->own_wanted)
+            for (uint32_t g = 0; g < x->group->n_members; g++)
+                s_touch (self, self->models [x->group->members [g]]);
         model->own_wanted = own;
         bool grouped = !wanted && s_group_wants (self, model);
         wanted = wanted || grouped;
@@ -1001,29 +1039,31 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 s_why (model, WP_ACTION_COOL, now_ms, WHY_DEMAND_BELOW, 0, NULL,
                        look.demand, 0);
             else
-            if (model->keep_until && model->keep_until <= now_ms && !model->n_demand)
+            if (x->keep_until && x->keep_until <= now_ms && !model->n_demand)
                 s_why (model, WP_ACTION_COOL, now_ms, WHY_PRELOAD_UNUSED, 0, NULL,
-                       (now_ms - (model->keep_until - (model->min_keep_ms
-                           ? model->min_keep_ms : (uint64_t) self->horizon_ms))) / 1000.0, 0);
+                       (now_ms - (x->keep_until - (x->min_keep_ms ? x->min_keep_ms
+                                                  : (uint64_t) self->horizon_ms))) / 1000.0,
+                       0);
             else
-            if (model->group && !model->n_demand)
+            if (x->group && !model->n_demand)
                 s_why (model, WP_ACTION_COOL, now_ms, WHY_GROUP_UNWANTED, 0, NULL, 0, 0);
             else
                 s_why (model, WP_ACTION_COOL, now_ms, WHY_PLAN_ENDED, model->n_demand, NULL,
                        0, 0);
             s_why_text (self, model, d->reason, sizeof d->reason);
-            model->keep_until = 0;
+            if (model->extra)
+                model->extra->keep_until = 0;
             s_set_state (self, model, WP_MODEL_COOLING);
-            if (model->group)
-                for (uint32_t g = 0; g < model->group->n_members; g++)
-                    s_touch (self, self->models [model->group->members [g]]);
+            if (x->group)
+                for (uint32_t g = 0; g < x->group->n_members; g++)
+                    s_touch (self, self->models [x->group->members [g]]);
         }
         model->waiting = false;
         bool wish = pinned || model->preload_pending;
         if ((wanted || model->preload_pending) && model->state == WP_MODEL_COLD
             && !model->external && (!ahead || wish)) {
-            if (now_ms < model->retry_at) {
-                next = model->retry_at < next ? model->retry_at : next;
+            if (now_ms < x->retry_at) {
+                next = x->retry_at < next ? x->retry_at : next;
             }
             else {
                 model->waiting = true;
@@ -1055,8 +1095,9 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         s_assess (self, model, now_ms, &look);
         bool pinned = s_pinned (model);
         double value = pinned ? INFINITY : look.value;
-        if (model->boost > value)
-            value = model->boost;
+        const extra_t *x = s_x (model);
+        if (x->boost > value)
+            value = x->boost;
         //  Lower-value held models that would make room, lowest first:
         //  cooled only if together they make enough. Pinned models not
         //  held keep their room reserved.
@@ -1098,11 +1139,13 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                 s_why (victim, WP_ACTION_COOL, now_ms, WHY_NO_ROOM, 0, model, values [v],
                        value);
             s_why_text (self, victim, d->reason, sizeof d->reason);
-            victim->keep_until = 0;
+            if (victim->extra)
+                victim->extra->keep_until = 0;
             s_set_state (self, victim, WP_MODEL_COOLING);
         }
         bool lent = model->lent;
-        model->boost = 0;
+        if (model->extra)
+            model->extra->boost = 0;
         model->lent = false;
         if (!fits || n >= capacity) {
             if (n >= capacity)
@@ -1120,7 +1163,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         else
         if (model->preload_pending)
             s_why (model, WP_ACTION_WARM, now_ms, WHY_PRELOAD, 0, NULL,
-                   (model->min_keep_ms ? model->min_keep_ms : self->horizon_ms) / 1000.0, 0);
+                   (x->min_keep_ms ? x->min_keep_ms : self->horizon_ms) / 1000.0, 0);
         else
         if (lent)
             s_why (model, WP_ACTION_WARM, now_ms, WHY_GROUP_WARMED, 0, NULL, 0, 0);
@@ -1138,13 +1181,13 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         s_set_state (self, model, WP_MODEL_WARMING);
         model->waiting = false;
         //  Its group comes with it, within the budgets.
-        if (model->group)
-            for (uint32_t g = 0; g < model->group->n_members; g++) {
-                model_t *other = self->models [model->group->members [g]];
+        if (x->group)
+            for (uint32_t g = 0; g < x->group->n_members; g++) {
+                model_t *other = self->models [x->group->members [g]];
                 if (other == model || other->state != WP_MODEL_COLD || other->external
-                    || now_ms < other->retry_at)
+                    || now_ms < s_x (other)->retry_at)
                     continue;
-                other->boost = isfinite (value) ? value : 1e300;
+                s_extra (other)->boost = isfinite (value) ? value : 1e300;
                 other->lent = true;
                 s_candidate (&warm, &n_warm, &cap_warm, other);
             }
@@ -1190,10 +1233,10 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
 static void
 s_regroup (wp_scheduler_t *self, model_t *model, const char *name)
 {
-    if (model->group && name && streq (model->group->name, name))
+    group_t *group = s_x (model)->group;
+    if (group && name && streq (group->name, name))
         return;
-    if (model->group) {
-        group_t *group = model->group;
+    if (group) {
         s_why_freeze (self, model, false);
         for (uint32_t i = 0; i < group->n_members; i++)
             if (group->members [i] == model->index) {
@@ -1202,13 +1245,13 @@ s_regroup (wp_scheduler_t *self, model_t *model, const char *name)
             }
         for (uint32_t i = 0; i < group->n_members; i++)
             s_touch (self, self->models [group->members [i]]);
-        model->group = NULL;
+        model->extra->group = NULL;
         if (!group->n_members)
             zhashx_delete (self->groups, group->name);
     }
     if (!name || !*name)
         return;
-    group_t *group = (group_t *) zhashx_lookup (self->groups, name);
+    group = (group_t *) zhashx_lookup (self->groups, name);
     if (!group) {
         group = (group_t *) zmalloc (sizeof (group_t));
         assert (group);
@@ -1218,7 +1261,7 @@ s_regroup (wp_scheduler_t *self, model_t *model, const char *name)
     }
     if (group->n_members < WP_SCHEDULER_GROUP_MAX) {
         group->members [group->n_members++] = model->index;
-        model->group = group;
+        s_extra (model)->group = group;
     }
 }
 
@@ -1242,7 +1285,8 @@ wp_scheduler_configure (wp_scheduler_t *self, const char *name,
     model->preload = settings->preload;
     model->priority = settings->priority >= 1 && settings->priority <= 3
                     ? (uint8_t) settings->priority : 2;
-    model->min_keep_ms = settings->min_keep_ms;
+    if (settings->min_keep_ms || model->extra)
+        s_extra (model)->min_keep_ms = settings->min_keep_ms;
     s_regroup (self, model, settings->group);
     s_touch (self, model);
 }
@@ -1333,8 +1377,8 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
         info->priority = model->priority;
         info->memory_mb = model->memory_mb;
         info->load_ms = model->load_ms;
-        info->min_keep_ms = model->min_keep_ms;
-        info->group = model->group ? model->group->name : "";
+        info->min_keep_ms = s_x (model)->min_keep_ms;
+        info->group = s_x (model)->group ? s_x (model)->group->name : "";
         info->last_use_ms = model->used_ms;
         info->probability = look.chance;
         info->demand = look.demand;
@@ -1433,7 +1477,8 @@ wp_scheduler_state_bytes (wp_scheduler_t *self)
                  + self->cap_pins * sizeof (uint32_t);
     for (size_t i = 0; i < self->n_models; i++)
         bytes += s_block_bytes (self->models [i])
-               + s_block_bytes (self->models [i]->why_text)
+               + s_block_bytes (self->models [i]->extra)
+               + (self->models [i]->extra ? s_block_bytes (self->models [i]->extra->why_text) : 0)
                + (self->models [i]->cap_demand > 1
                   ? s_block_bytes (self->models [i]->demand.many) : 0);
     bytes += wp_names_bytes (self->names);
