@@ -99,11 +99,11 @@ typedef struct {
     bool plan_warming : 1;              //  the warm running is for plans (min_hold)
     bool own_wanted : 1;                //  wanted for itself at the last look
     uint8_t n_demand, cap_demand;       //  per-user predictions, and room:
+    uint32_t wake;                      //  its wake-up: heap position + 1, 0 none
     union {                             //  cap_demand <= 1: in one, else
         demand_t one;                   //  in many (owned)
         demand_t *many;
     } demand;
-    uint64_t wake_ms;                   //  time of its live heap entry, 0 none
     uint64_t warm_at;                   //  when our warm of it was done
     uint64_t loaded_at;                 //  when a request made it resident
     uint64_t used_ms;                   //  latest request known of it
@@ -133,7 +133,8 @@ struct _wp_scheduler_t {
     wp_names_t *names;          //  name -> index in models []
     uint32_t *dirty;            //  models to look at in the next decide
     size_t n_dirty, cap_dirty;
-    wake_t *heap;               //  wake-ups, earliest first
+    wake_t *heap;               //  wake-ups, earliest first, one per model at
+                                //  most (its earliest)
     size_t n_heap, cap_heap;
     uint32_t held;              //  models warm or warming
     uint64_t held_mb;           //  their memory
@@ -257,28 +258,48 @@ s_before (const wake_t *a, const wake_t *b)
     return a->time < b->time || (a->time == b->time && a->model < b->model);
 }
 
+//  Put a wake-up at heap position pos, and tell its model where it is.
+static inline void
+s_heap_put (wp_scheduler_t *self, size_t pos, wake_t wake)
+{
+    self->heap [pos] = wake;
+    self->models [wake.model]->wake = (uint32_t) pos + 1;
+}
+
+//  Move the wake-up at pos up to its place.
+static void
+s_heap_up (wp_scheduler_t *self, size_t pos)
+{
+    wake_t wake = self->heap [pos];
+    while (pos) {
+        size_t parent = (pos - 1) / 2;
+        if (!s_before (&wake, &self->heap [parent]))
+            break;
+        s_heap_put (self, pos, self->heap [parent]);
+        pos = parent;
+    }
+    s_heap_put (self, pos, wake);
+}
+
 //  Look at a model again at time (the earliest pending wake-up stays).
 static void
 s_wake_at (wp_scheduler_t *self, model_t *model, uint64_t time)
 {
-    if (model->wake_ms && model->wake_ms <= time)
+    if (model->wake) {
+        wake_t *wake = &self->heap [model->wake - 1];
+        if (wake->time > time) {
+            wake->time = time;
+            s_heap_up (self, model->wake - 1);
+        }
         return;
+    }
     if (self->n_heap == self->cap_heap) {
         self->cap_heap = self->cap_heap < 64 ? 64 : self->cap_heap + self->cap_heap / 8;
         self->heap = (wake_t *) realloc (self->heap, self->cap_heap * sizeof (wake_t));
         assert (self->heap);
     }
-    wake_t wake = { time, model->index };
-    size_t pos = self->n_heap++;
-    while (pos) {
-        size_t parent = (pos - 1) / 2;
-        if (!s_before (&wake, &self->heap [parent]))
-            break;
-        self->heap [pos] = self->heap [parent];
-        pos = parent;
-    }
-    self->heap [pos] = wake;
-    model->wake_ms = time;
+    self->heap [self->n_heap] = (wake_t) { time, model->index };
+    s_heap_up (self, self->n_heap++);
 }
 
 //  Remove the earliest wake-up.
@@ -286,6 +307,7 @@ static wake_t
 s_wake_pop (wp_scheduler_t *self)
 {
     wake_t top = self->heap [0];
+    self->models [top.model]->wake = 0;
     wake_t last = self->heap [--self->n_heap];
     size_t size = self->n_heap, pos = 0;
     while (size) {
@@ -296,11 +318,11 @@ s_wake_pop (wp_scheduler_t *self)
             child++;
         if (!s_before (&self->heap [child], &last))
             break;
-        self->heap [pos] = self->heap [child];
+        s_heap_put (self, pos, self->heap [child]);
         pos = child;
     }
     if (size)
-        self->heap [pos] = last;
+        s_heap_put (self, pos, last);
     return top;
 }
 
@@ -958,14 +980,8 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
     assert (self && out);
     self->now_ms = now_ms;
     //  Wake-ups due join the dirty models.
-    while (self->n_heap && self->heap [0].time <= now_ms) {
-        wake_t wake = s_wake_pop (self);
-        model_t *model = self->models [wake.model];
-        if (model->wake_ms != wake.time)
-            continue;                       //  superseded
-        model->wake_ms = 0;
-        s_touch (self, model);
-    }
+    while (self->n_heap && self->heap [0].time <= now_ms)
+        s_touch (self, self->models [s_wake_pop (self).model]);
     size_t n = 0;
     candidate_t *warm = NULL;
     size_t n_warm = 0, cap_warm = 0, kept = 0;
@@ -1395,13 +1411,9 @@ uint64_t
 wp_scheduler_next_ms (wp_scheduler_t *self)
 {
     assert (self);
-    while (self->n_heap) {
-        wake_t *top = &self->heap [0];
-        if (self->models [top->model]->wake_ms == top->time)
-            return self->n_dirty ? 0 : top->time;
-        s_wake_pop (self);
-    }
-    return self->n_dirty ? 0 : UINT64_MAX;
+    if (self->n_dirty)
+        return 0;
+    return self->n_heap ? self->heap [0].time : UINT64_MAX;
 }
 
 //  The held model of lowest value.
