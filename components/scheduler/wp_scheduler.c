@@ -41,19 +41,25 @@ typedef enum {
                                 //  it names changed since (why_text)
 } why_t;
 
-//  One user's latest prediction (and plan) for a model.
+//  One user's latest prediction (and plan) for a model. Its times are
+//  offsets in ms from base_ms, exact within 24.8 days of it (a time
+//  further away counts as 24.8 days away; the engine's plans reach 73 h),
+//  read as event times by s_expected, s_keep_until, s_prewarm_at,
+//  s_hold_until and s_until.
 typedef struct {
     uint64_t user;          //  user hash
-    uint64_t until_ms;      //  valid until (a plan: its end)
-    uint64_t expected_ms;   //  event time of the expected request
-    uint64_t last_ms;       //  the user's last request (plan entries)
-    uint64_t keep_until_ms; //  plan: keep until
-    uint64_t prewarm_at_ms; //  plan: load again at (0: no window)
-    uint64_t hold_until_ms; //  plan: hold until
+    uint64_t base_ms;       //  a plan's: the user's last request; else when
+                            //  it was predicted (valid for ttl_s from then)
     double probability;     //  predicted
     double benefit_ms;      //  wait saved (0: the load time)
     float gap_q [WP_ENGINE_QUANTILES];  //  idle-time quantiles (0: none)
-    bool plan;              //  carries a plan
+    int32_t expected;       //  the expected request
+    int32_t keep_until;     //  plan: keep until (if keeps)
+    int32_t prewarm_at;     //  plan: load again at (if window)
+    int32_t hold_until;     //  plan: hold until (if window)
+    bool plan : 1;          //  carries a plan
+    bool keeps : 1;         //  the plan's keep_until is not 0
+    bool window : 1;        //  the plan's hold_until is not 0
 } demand_t;
 
 //  What few models have (operators' settings, a group, a failure), apart
@@ -601,6 +607,65 @@ s_has_plan (const wp_prediction_t *p)
     return p->keep_until_ms || p->hold_until_ms;
 }
 
+//  An event time as an offset from base (within +-24.8 days, else there).
+static int32_t
+s_offset (uint64_t time, uint64_t base)
+{
+    if (time >= base)
+        return time - base > INT32_MAX ? INT32_MAX : (int32_t) (time - base);
+    return base - time > (uint64_t) INT32_MAX + 1 ? INT32_MIN
+                                                   : (int32_t) -(int64_t) (base - time);
+}
+
+//  The event time of an offset of a demand entry.
+static inline uint64_t
+s_at (const demand_t *d, int32_t offset)
+{
+    return d->base_ms + (uint64_t) (int64_t) offset;
+}
+
+//  A demand entry's times: the expected request; a plan's keep, window
+//  and hold (0 when it has none); the user's last request (0 without a
+//  plan); the end of its validity.
+static inline uint64_t
+s_expected (const demand_t *d)
+{
+    return s_at (d, d->expected);
+}
+
+static inline uint64_t
+s_keep_until (const demand_t *d)
+{
+    return d->keeps ? s_at (d, d->keep_until) : 0;
+}
+
+static inline uint64_t
+s_prewarm_at (const demand_t *d)
+{
+    return d->window ? s_at (d, d->prewarm_at) : 0;
+}
+
+static inline uint64_t
+s_hold_until (const demand_t *d)
+{
+    return d->window ? s_at (d, d->hold_until) : 0;
+}
+
+static inline uint64_t
+s_last_ms (const demand_t *d)
+{
+    return d->plan ? d->base_ms : 0;
+}
+
+static inline uint64_t
+s_until (wp_scheduler_t *self, const demand_t *d)
+{
+    if (!d->plan)
+        return d->base_ms + (uint64_t) self->opts.ttl_s * 1000;
+    uint64_t keep = s_keep_until (d), hold = s_hold_until (d);
+    return (keep > hold ? keep : hold) + 1;
+}
+
 //  Record a user's predictions.
 void
 wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
@@ -626,7 +691,7 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
             //  Full: replace the entry that expires first.
             slot = &demand [0];
             for (uint8_t j = 1; j < model->n_demand; j++)
-                if (demand [j].until_ms < slot->until_ms)
+                if (s_until (self, &demand [j]) < s_until (self, slot))
                     slot = &demand [j];
             memset (slot, 0, sizeof *slot);
         }
@@ -634,25 +699,25 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
             model->used_ms = p->last_ms;
         slot->user = user_hash;
         slot->probability = p->probability;
-        slot->expected_ms = now_ms + p->expected_in_ms;
         if (p->gap_q [WP_ENGINE_QUANTILES - 1] > 0)
             memcpy (slot->gap_q, p->gap_q, sizeof slot->gap_q);
         if (s_has_plan (p)) {
+            uint64_t base = p->last_ms ? p->last_ms : now_ms;
             slot->plan = true;
-            slot->last_ms = p->last_ms ? p->last_ms : now_ms;
-            slot->keep_until_ms = p->keep_until_ms;
-            slot->prewarm_at_ms = p->hold_until_ms ? p->prewarm_at_ms : 0;
-            slot->hold_until_ms = p->hold_until_ms;
+            slot->base_ms = base;
+            slot->keeps = p->keep_until_ms != 0;
+            slot->keep_until = s_offset (p->keep_until_ms, base);
+            slot->window = p->hold_until_ms != 0;
+            slot->prewarm_at = s_offset (p->prewarm_at_ms, base);
+            slot->hold_until = s_offset (p->hold_until_ms, base);
             slot->benefit_ms = p->benefit_ms;
-            uint64_t end = p->keep_until_ms > p->hold_until_ms ? p->keep_until_ms
-                                                                : p->hold_until_ms;
-            slot->until_ms = end + 1;
         }
         else
         if (!slot->plan) {
-            slot->until_ms = now_ms + (uint64_t) self->opts.ttl_s * 1000;
+            slot->base_ms = now_ms;     //  valid for ttl_s from now
             slot->benefit_ms = p->benefit_ms;
         }
+        slot->expected = s_offset (now_ms + p->expected_in_ms, slot->base_ms);
         s_touch (self, model);
     }
 }
@@ -779,7 +844,8 @@ s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
 {
     if (!d->plan || d->gap_q [WP_ENGINE_QUANTILES - 1] <= 0)
         return d->probability;
-    double idle = now_ms > d->last_ms ? (double) (now_ms - d->last_ms) : 0;
+    uint64_t last_ms = s_last_ms (d);
+    double idle = now_ms > last_ms ? (double) (now_ms - last_ms) : 0;
     double before = s_quantile_cdf (d->gap_q, idle);
     double left = 1 - before;
     if (left < 0.01)
@@ -792,9 +858,9 @@ s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
 static inline bool
 s_covers (const demand_t *d, uint64_t now_ms)
 {
-    return d->plan && (now_ms <= d->keep_until_ms
-                       || (d->hold_until_ms && d->prewarm_at_ms <= now_ms
-                           && now_ms <= d->hold_until_ms));
+    return d->plan && (now_ms <= s_keep_until (d)
+                       || (d->window && s_prewarm_at (d) <= now_ms
+                           && now_ms <= s_hold_until (d)));
 }
 
 //  What a model's demand says now (s_assess).
@@ -823,7 +889,7 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, look_t *look)
     uint8_t kept = 0;
     for (uint8_t j = 0; j < model->n_demand; j++) {
         demand_t *d = &s_demand (model) [j];
-        if (d->until_ms <= now_ms)
+        if (s_until (self, d) <= now_ms)
             continue;
         s_demand (model) [kept++] = *d;
         double chance = s_chance (self, d, now_ms);
@@ -831,26 +897,28 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, look_t *look)
         double saves = d->benefit_ms > 0 ? d->benefit_ms : model->load_ms;
         if (saves > benefit)
             benefit = saves;
-        if (d->last_ms > last_use)
-            last_use = d->last_ms;
-        if (d->expected_ms < soonest)
-            soonest = d->expected_ms;
+        if (s_last_ms (d) > last_use)
+            last_use = s_last_ms (d);
+        if (s_expected (d) < soonest)
+            soonest = s_expected (d);
         if (!d->plan) {
             none *= 1.0 - d->probability;
-            if (d->until_ms < boundary)
-                boundary = d->until_ms;
+            if (s_until (self, d) < boundary)
+                boundary = s_until (self, d);
             continue;
         }
         cover = cover || s_covers (d, now_ms);
-        if (now_ms <= d->keep_until_ms && d->keep_until_ms + 1 < boundary)
-            boundary = d->keep_until_ms + 1;
-        if (d->hold_until_ms) {
-            if (now_ms < d->prewarm_at_ms && d->prewarm_at_ms < boundary)
-                boundary = d->prewarm_at_ms;
-            if (now_ms < d->prewarm_at_ms && d->prewarm_at_ms < start)
-                start = d->prewarm_at_ms;
-            if (now_ms <= d->hold_until_ms && d->hold_until_ms + 1 < boundary)
-                boundary = d->hold_until_ms + 1;
+        uint64_t keep = s_keep_until (d);
+        if (now_ms <= keep && keep + 1 < boundary)
+            boundary = keep + 1;
+        if (d->window) {
+            uint64_t prewarm = s_prewarm_at (d), hold = s_hold_until (d);
+            if (now_ms < prewarm && prewarm < boundary)
+                boundary = prewarm;
+            if (now_ms < prewarm && prewarm < start)
+                start = prewarm;
+            if (now_ms <= hold && hold + 1 < boundary)
+                boundary = hold + 1;
         }
     }
     model->n_demand = kept;

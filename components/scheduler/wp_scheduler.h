@@ -8,7 +8,10 @@
     any of its users' plans covers the time. The scheduler wakes at the
     plans' boundaries (wp_scheduler_next_ms: the actor's tick or the
     replay's timer) and only the models whose situation changed are looked
-    at, so a decision round costs what changed, not what is known.
+    at, so a decision round costs what changed, not what is known. Plan
+    times and the expected request are kept to the millisecond within
+    24.8 days of the user's last request (the engine's reach 73 h); one
+    further away counts as 24.8 days away.
 
     Demand: a prediction without a plan (older engines, or a model that is
     not the user's latest) counts for ttl_s as before: the model's demand

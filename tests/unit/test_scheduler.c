@@ -957,6 +957,39 @@ test_group_together (void **state)
     wp_scheduler_destroy (&self);
 }
 
+//  Plan times are kept to the millisecond within 24.8 days of the user's
+//  last request: a keep 30 days long counts as 24.8 days.
+static void
+test_plan_times_far (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    const uint64_t day = 86400000ULL, limit = 2147483647ULL;
+    wp_prediction_t p = { .model = "m", .probability = 0.5, .last_ms = T0,
+                          .keep_until_ms = T0 + 30 * day };
+    wp_scheduler_predictions (self, 1, &p, 1, T0);
+    wp_decision_t out [16];
+    assert_int_equal (s_decide (self, T0, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_WARM);
+    wp_scheduler_done (self, "m", WP_ACTION_WARM, true);
+    assert_int_equal (s_decide (self, T0 + 1, out), 0);
+    assert_true (wp_scheduler_next_ms (self) == T0 + limit + 1);
+    assert_int_equal (s_decide (self, T0 + limit, out), 0);
+    assert_int_equal (s_decide (self, T0 + limit + 1, out), 1);
+    s_assert_decision (&out [0], "m", WP_ACTION_COOL);
+    assert_string_equal (out [0].reason, "plan ended, 0 user(s)");
+    wp_scheduler_done (self, "m", WP_ACTION_COOL, true);
+    //  A plan within the bound is exact to the millisecond.
+    p.keep_until_ms = T0 + limit + 5 * day;
+    p.last_ms = T0 + 5 * day;
+    wp_scheduler_predictions (self, 1, &p, 1, T0 + 5 * day);
+    assert_int_equal (s_decide (self, T0 + 5 * day, out), 1);
+    wp_scheduler_done (self, "m", WP_ACTION_WARM, true);
+    assert_int_equal (s_decide (self, T0 + 5 * day + 1, out), 0);
+    assert_true (wp_scheduler_next_ms (self) == T0 + limit + 5 * day + 1);
+    wp_scheduler_destroy (&self);
+}
+
 //  A model's last reason reads as when it was decided, after the budgets
 //  or the group it names changed; failures and operators' pins read too.
 static void
@@ -1040,6 +1073,7 @@ main (void)
         cmocka_unit_test (test_pin_reserves_and_stays),
         cmocka_unit_test (test_preload_holds_then_cools),
         cmocka_unit_test (test_group_together),
+        cmocka_unit_test (test_plan_times_far),
         cmocka_unit_test (test_reasons_kept),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
