@@ -80,6 +80,9 @@ typedef struct {
     link_t next [WP_ANALYZER_LINKS];    //  asked next after this model
     link2_t next2 [WP_ANALYZER_LINKS];  //  asked next after (prev, this)
     link_t couse [WP_ANALYZER_LINKS];   //  used within COUSE_WINDOW_MS
+    uint8_t n_next;                     //  entries in next
+    uint8_t n_next2;                    //  entries in next2
+    uint8_t n_couse;                    //  entries in couse
 } links_t;
 
 //  One (user, model) pair.
@@ -109,14 +112,11 @@ typedef struct {
     links_t *links;         //  its links, NULL until it has one (owned)
     uint16_t hod [24];      //  requests per hour of day
     uint16_t dow [7];       //  requests per day of week
-    uint8_t n_next;         //  entries in next
-    uint8_t n_next2;        //  entries in next2
-    uint8_t n_couse;        //  entries in couse
     bool used;              //  slot holds a pair
     bool dirty;             //  changed since the last drain
 } pair_t;
 
-_Static_assert (sizeof (pair_t) <= 184, "a pair's fixed part stays small");
+_Static_assert (sizeof (pair_t) <= 176, "a pair's fixed part stays small");
 _Static_assert (WP_IDLE_BINS <= 64, "the stored bins are a 64-bit mask");
 
 //  One user: their pairs, most recently used first, as a list through
@@ -961,12 +961,13 @@ s_transition (wp_analyzer_t *self, uint32_t index, uint64_t now_ms)
         if (from != NONE && delay <= NEXT_WINDOW_MS) {
             pair_t *before = &self->pairs [from];
             links_t *links = s_links (self, before);
-            s_link_add (links->next, &before->n_next, model, (double) delay);
+            s_link_add (links->next, &links->n_next, model, (double) delay);
             if (user->prev_model != NONE)
-                s_link2_add (links->next2, &before->n_next2, user->prev_model, model);
+                s_link2_add (links->next2, &links->n_next2, user->prev_model, model);
             if (delay <= COUSE_WINDOW_MS) {
-                s_link_add (links->couse, &before->n_couse, model, -1);
-                s_link_add (s_links (self, pair)->couse, &pair->n_couse, before->model, -1);
+                s_link_add (links->couse, &links->n_couse, model, -1);
+                links_t *own = s_links (self, pair);
+                s_link_add (own->couse, &own->n_couse, before->model, -1);
             }
             s_mark_dirty (self, from);
         }
@@ -1111,24 +1112,26 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     out->model_unit = model->unit;
     out->global_hist = self->global;
     out->global_total = self->global_total;
-    out->n_next = pair->n_next;
-    out->n_couse = pair->n_couse;
+    out->n_next = 0;
+    out->n_couse = 0;
     out->n_next2 = 0;
     const links_t *links = pair->links;
     if (!links)
         return;
-    for (uint8_t i = 0; i < pair->n_next; i++)
+    out->n_next = links->n_next;
+    out->n_couse = links->n_couse;
+    for (uint8_t i = 0; i < links->n_next; i++)
         s_fill_link (self, links->next [i].model, links->next [i].weight,
                      links->next [i].delay_ms, &out->next [i]);
-    for (uint8_t i = 0; i < pair->n_couse; i++)
+    for (uint8_t i = 0; i < links->n_couse; i++)
         s_fill_link (self, links->couse [i].model, links->couse [i].weight, 0,
                      &out->couse [i]);
     if (user->last_model == pair->model && user->prev_model != NONE)
-        for (uint8_t i = 0; i < pair->n_next2; i++)
+        for (uint8_t i = 0; i < links->n_next2; i++)
             if (links->next2 [i].prev == user->prev_model) {
                 //  Its delay: the first-order one to the same model, if any.
                 float delay = 0;
-                for (uint8_t j = 0; j < pair->n_next; j++)
+                for (uint8_t j = 0; j < links->n_next; j++)
                     if (links->next [j].model == links->next2 [i].next)
                         delay = links->next [j].delay_ms;
                 s_fill_link (self, links->next2 [i].next, links->next2 [i].weight, delay,
@@ -1313,17 +1316,17 @@ static uint8_t *
 s_put_links (wp_analyzer_t *self, const pair_t *pair, uint8_t *p)
 {
     const links_t *links = pair->links;
-    for (int i = 0; links && i < pair->n_next; i++, p += 16) {
+    for (int i = 0; links && i < links->n_next; i++, p += 16) {
         wp_put_u64 (p, s_name_hash (self, links->next [i].model));
         s_put_f32 (p + 8, links->next [i].weight);
         s_put_f32 (p + 12, links->next [i].delay_ms);
     }
-    for (int i = 0; links && i < pair->n_next2; i++, p += 20) {
+    for (int i = 0; links && i < links->n_next2; i++, p += 20) {
         wp_put_u64 (p, s_name_hash (self, links->next2 [i].prev));
         wp_put_u64 (p + 8, s_name_hash (self, links->next2 [i].next));
         s_put_f32 (p + 16, links->next2 [i].weight);
     }
-    for (int i = 0; links && i < pair->n_couse; i++, p += 12) {
+    for (int i = 0; links && i < links->n_couse; i++, p += 12) {
         wp_put_u64 (p, s_name_hash (self, links->couse [i].model));
         s_put_f32 (p + 8, links->couse [i].weight);
     }
@@ -1344,9 +1347,9 @@ s_encode_pair (wp_analyzer_t *self, const pair_t *pair, uint8_t *value)
     wp_put_f64 (value + 40, pair->decayed);
     wp_put_u64 (value + 48, pair->last_ms);    //  decayed-at
     value [56] = 3;
-    value [57] = pair->links ? pair->n_next : 0;
-    value [58] = pair->links ? pair->n_next2 : 0;
-    value [59] = pair->links ? pair->n_couse : 0;
+    value [57] = pair->links ? pair->links->n_next : 0;
+    value [58] = pair->links ? pair->links->n_next2 : 0;
+    value [59] = pair->links ? pair->links->n_couse : 0;
     wp_put_f64 (value + 60, pair->decayed_short);
     wp_put_f64 (value + 68, pair->decayed_long);
     s_put_f32 (value + 76, pair->hist_total);
@@ -1678,11 +1681,11 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
                        scratch.hist, scratch.fast);
     memcpy (pair->hod, scratch.hod, sizeof pair->hod);
     memcpy (pair->dow, scratch.dow, sizeof pair->dow);
-    pair->n_next = scratch.n_next;
-    pair->n_next2 = scratch.n_next2;
-    pair->n_couse = scratch.n_couse;
     if (scratch.n_next || scratch.n_next2 || scratch.n_couse) {
         links_t *links = s_links (self, pair);
+        links->n_next = scratch.n_next;
+        links->n_next2 = scratch.n_next2;
+        links->n_couse = scratch.n_couse;
         memcpy (links->next, scratch.next, sizeof links->next);
         memcpy (links->next2, scratch.next2, sizeof links->next2);
         memcpy (links->couse, scratch.couse, sizeof links->couse);
