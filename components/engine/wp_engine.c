@@ -32,13 +32,15 @@ typedef struct {
     float x [WP_ENGINE_FEATURES];   //  its features
     uint32_t plan_count;        //  pair count the plan was made at, 0 none
     uint32_t plan_load_ms;      //  load time it assumed
-    uint32_t plan_burst;        //  burst class it assumed (see s_burst)
     uint64_t seen_ms;           //  the pair's latest request seen
+    uint8_t plan_burst;         //  burst class it assumed (s_burst, <= 12)
     uint8_t k, s, e;            //  plan: keep to edge k, window edges [s, e)
     float p_horizon;            //  P(idle <= horizon) of the distribution
     float expected_ms;          //  its mean idle time
     float gap_q [WP_ENGINE_QUANTILES];  //  its quantiles
 } entry_t;
+
+_Static_assert (sizeof (entry_t) <= 96, "a pair's entry stays small");
 
 struct _wp_engine_t {
     wp_engine_opts_t opts;      //  effective options
@@ -614,7 +616,7 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
             //  A cold start costs the load for every request queued behind it.
             double break_even = self->break_even_ms * pow (2, burst / 4.0);
             wp_engine_plan (mass, load_ms, break_even, self->horizon_ms, &plan);
-            slot->plan_burst = burst;
+            slot->plan_burst = (uint8_t) burst;
             slot->plan_count = count ? count : 1;
             slot->plan_load_ms = load_ms;
             slot->k = (uint8_t) plan.keep_bin;
