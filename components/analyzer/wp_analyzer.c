@@ -143,6 +143,7 @@ typedef struct {
     float rest;             //  rounding carried to the next count added
     float hist_total;       //  sum of the aged idle-time counts
     bool dirty;             //  changed since the last drain
+    bool known;             //  a model of ours (its id is in use)
 } model_t;
 
 //  An open-addressing table of slab indices (linear probing, backward
@@ -184,9 +185,13 @@ struct _wp_analyzer_t {
     uint32_t users_top;
     uint32_t users_slab;        //  slab capacity
     itab_t user_index;          //  user hash -> user
-    model_t *models;            //  models by id
-    uint32_t n_models, models_cap;
+    model_t *models;            //  models by id (of a shared table, those not
+                                //  ours are zeros)
+    uint32_t models_n;          //  ids models [] covers
+    uint32_t models_cap;        //  its capacity
+    uint32_t n_models;          //  models known
     wp_names_t *names;          //  model name -> id
+    bool own_names;             //  names is ours (else shared, borrowed)
     deleted_t *deleted;         //  evicted pairs to delete in the store
     size_t n_deleted, deleted_cap;
     uint32_t *dirty;            //  pairs changed since the last drain (may
@@ -494,7 +499,8 @@ wp_analyzer_new (const wp_analyzer_opts_t *opts)
     self->users = NULL;
     s_itab_init (&self->pair_index, 64);
     s_itab_init (&self->user_index, 64);
-    self->names = wp_names_new ();
+    self->own_names = self->opts.names == NULL;
+    self->names = self->own_names ? wp_names_new () : self->opts.names;
     assert (self->names);
     return self;
 }
@@ -507,10 +513,11 @@ wp_analyzer_destroy (wp_analyzer_t **self_p)
     wp_analyzer_t *self = *self_p;
     if (!self)
         return;
-    for (uint32_t m = 0; m < self->n_models; m++)
+    for (uint32_t m = 0; m < self->models_n; m++)
         free (self->models [m].idle);
     free (self->models);
-    wp_names_destroy (&self->names);
+    if (self->own_names)
+        wp_names_destroy (&self->names);
     for (uint32_t p = 0; p < self->pairs_top; p++)
         if (self->pairs [p].used)
             s_pair_release (self, &self->pairs [p]);
@@ -559,7 +566,7 @@ static uint32_t
 s_name_lookup (wp_analyzer_t *self, uint64_t hash)
 {
     uint32_t id = wp_names_find_hash (self->names, hash);
-    return id == WP_NAMES_NONE ? NONE : id;
+    return id < self->models_n && self->models [id].known ? id : NONE;
 }
 
 //  Id of a model, creating it. Returns NONE for a bad name.
@@ -567,23 +574,30 @@ static uint32_t
 s_model_id (wp_analyzer_t *self, const char *name, bool create)
 {
     uint32_t id = wp_names_find (self->names, name);
-    if (id != WP_NAMES_NONE)
+    if (id < self->models_n && self->models [id].known)
         return id;
     if (!create)
         return NONE;
-    if (self->n_models == self->models_cap) {
-        self->models_cap = self->models_cap < 16 ? 16 : self->models_cap + self->models_cap / 8;
+    if (id == WP_NAMES_NONE)
+        id = wp_names_add (self->names, name);
+    if (id == WP_NAMES_NONE)
+        return NONE;
+    if (id >= self->models_cap) {
+        //  An eighth more (ids of a shared table may skip: at least to id)
+        uint32_t cap = self->models_cap < 16 ? 16 : self->models_cap + self->models_cap / 8;
+        self->models_cap = cap > id ? cap : id + 1;
         self->models = (model_t *) realloc (self->models,
                                             self->models_cap * sizeof (model_t));
         assert (self->models);
     }
-    id = wp_names_add (self->names, name);
-    if (id == WP_NAMES_NONE)
-        return NONE;
-    assert (id == self->n_models);
-    model_t *model = &self->models [id];
-    memset (model, 0, sizeof *model);
-    return self->n_models++;
+    if (id >= self->models_n) {
+        memset (&self->models [self->models_n], 0,
+                (id + 1 - self->models_n) * sizeof (model_t));
+        self->models_n = id + 1;
+    }
+    self->models [id].known = true;
+    self->n_models++;
+    return id;
 }
 
 //  Grow a slab of `size`-byte items to hold one more at index top.
@@ -1246,7 +1260,8 @@ wp_analyzer_state_bytes (wp_analyzer_t *self)
            + (size_t) self->users_slab * sizeof (user_t);
     bytes += ((size_t) self->pair_index.mask + 1 + self->user_index.mask + 1) * sizeof (uint32_t);
     bytes += (size_t) self->models_cap * sizeof (model_t);
-    bytes += wp_names_bytes (self->names);
+    if (self->own_names)
+        bytes += wp_names_bytes (self->names);
     bytes += (self->pair_free_n + self->user_free_n) * sizeof (uint32_t);
     bytes += (size_t) self->dirty_cap * sizeof (uint32_t);
     bytes += self->heap_bytes;
@@ -1406,7 +1421,7 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         handed++;
     }
     //  Models first: a restart loads them before the pairs that link them.
-    for (uint32_t m = 0; m < self->n_models; m++) {
+    for (uint32_t m = 0; m < self->models_n; m++) {
         model_t *model = &self->models [m];
         if (!model->dirty)
             continue;

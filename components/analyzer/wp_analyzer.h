@@ -55,6 +55,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include "wp_names.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,6 +81,10 @@ typedef struct {
     uint32_t rate_half_life_s;  //  half-life of the rate estimate, s (default 3600)
     uint32_t hist_half_life_s;  //  half-life of a pair's idle-time counts, s
                                 //  (default 21600; models x4, global x28)
+    wp_names_t *names;          //  model names shared with other cores of the
+                                //  process (borrowed, outlives the analyzer,
+                                //  not in wp_analyzer_state_bytes; each id of
+                                //  it costs a model, 56 bytes); NULL: its own
 } wp_analyzer_opts_t;
 
 //  A model that tends to follow (or go with) another for the user.

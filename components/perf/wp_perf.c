@@ -54,7 +54,8 @@ typedef struct {
     uint32_t min_ms;                // shortest load seen (valid if samples)
     uint32_t max_ms;                // longest load seen (valid if samples)
     uint16_t low;                   // bucket of counts [0]
-    uint16_t width;                 // buckets in the window, 0 none
+    uint16_t width : 15;            // buckets in the window, 0 none
+    uint16_t known : 1;             // a model of ours (its id is in use)
     union {
         uint32_t one;               // the count when width is 1
         uint32_t *many;             // the counts when width > 1 (owned)
@@ -65,8 +66,11 @@ typedef struct {
 
 struct _wp_perf_t {
     wp_names_t *names;              // model name -> id
-    s_model_t *models;              // per id
+    bool own_names;                 // names is ours (else shared, borrowed)
+    s_model_t *models;              // per id (those not known: zeros)
+    uint32_t models_n;              // ids models [] covers
     uint32_t models_cap;            // capacity of models []
+    uint32_t known;                 // models known
     double alpha;                   // EMA weight of a new load time
     double bounds [S_TOP + 1];      // bounds [i] = S_GROWTH^i, upper bound
                                     // of bucket i, lower bound of i + 1
@@ -134,6 +138,14 @@ s_clear (s_model_t *entry)
 wp_perf_t *
 wp_perf_new (double alpha)
 {
+    return wp_perf_new_shared (alpha, NULL);
+}
+
+//  Create a performance predictor that keeps names in a shared table.
+
+wp_perf_t *
+wp_perf_new_shared (double alpha, wp_names_t *names)
+{
     if (alpha == 0)
         alpha = WP_PERF_ALPHA_DEFAULT;
     if (!(alpha > 0 && alpha <= 1))     // also refuses NaN
@@ -141,7 +153,8 @@ wp_perf_new (double alpha)
     wp_perf_t *self = (wp_perf_t *) calloc (1, sizeof (wp_perf_t));
     if (!self)
         return NULL;
-    self->names = wp_names_new ();
+    self->own_names = names == NULL;
+    self->names = names ? names : wp_names_new ();
     if (!self->names) {
         free (self);
         return NULL;
@@ -160,10 +173,11 @@ wp_perf_destroy (wp_perf_t **self_p)
     assert (self_p);
     if (*self_p) {
         wp_perf_t *self = *self_p;
-        for (uint32_t id = 0; id < wp_names_size (self->names); id++)
+        for (uint32_t id = 0; id < self->models_n; id++)
             s_clear (&self->models [id]);
         free (self->models);
-        wp_names_destroy (&self->names);
+        if (self->own_names)
+            wp_names_destroy (&self->names);
         free (self);
         *self_p = NULL;
     }
@@ -208,26 +222,32 @@ s_require (wp_perf_t *self, const char *model)
     if (!s_valid_name (model))
         return NULL;
     uint32_t id = wp_names_find (self->names, model);
-    if (id != WP_NAMES_NONE)
+    if (id != WP_NAMES_NONE && id < self->models_n && self->models [id].known)
         return &self->models [id];
-    uint32_t size = wp_names_size (self->names);
-    if (size >= WP_PERF_MAX_MODELS)
+    if (self->known >= WP_PERF_MAX_MODELS)
         return NULL;
-    if (size == self->models_cap) {
-        uint32_t cap = size < 16 ? 16 : size + size / 8;
-        if (cap > WP_PERF_MAX_MODELS)
-            cap = WP_PERF_MAX_MODELS;
+    if (id == WP_NAMES_NONE)
+        id = wp_names_add (self->names, model);
+    if (id == WP_NAMES_NONE)
+        return NULL;
+    if (id >= self->models_cap) {
+        //  An eighth more (ids of a shared table may skip: at least to id)
+        uint32_t cap = self->models_cap < 16 ? 16 : self->models_cap + self->models_cap / 8;
+        if (cap <= id)
+            cap = id + 1;
         s_model_t *models = (s_model_t *) realloc (self->models, cap * sizeof (s_model_t));
         if (!models)
             return NULL;
         self->models = models;
         self->models_cap = cap;
     }
-    id = wp_names_add (self->names, model);
-    if (id == WP_NAMES_NONE)
-        return NULL;
-    assert (id == size);
-    memset (&self->models [id], 0, sizeof (s_model_t));
+    if (id >= self->models_n) {
+        memset (&self->models [self->models_n], 0,
+                (id + 1 - self->models_n) * sizeof (s_model_t));
+        self->models_n = id + 1;
+    }
+    self->models [id].known = 1;
+    self->known++;
     return &self->models [id];
 }
 
@@ -237,7 +257,7 @@ static s_model_t *
 s_lookup (wp_perf_t *self, const char *model)
 {
     uint32_t id = model ? wp_names_find (self->names, model) : WP_NAMES_NONE;
-    return id == WP_NAMES_NONE ? NULL : &self->models [id];
+    return id < self->models_n && self->models [id].known ? &self->models [id] : NULL;
 }
 
 //  Learn from one finished warmup of model.
@@ -386,19 +406,19 @@ size_t
 wp_perf_size (wp_perf_t *self)
 {
     assert (self);
-    return wp_names_size (self->names);
+    return self->known;
 }
 
-//  Bytes held: the names, the statistics (capacity), and the windows
-//  wider than one bucket as allocated (with the allocator's header).
+//  Bytes held: the names (its own), the statistics (capacity), and the
+//  windows wider than one bucket as allocated (with the allocator's header).
 
 size_t
 wp_perf_state_bytes (wp_perf_t *self)
 {
     assert (self);
-    size_t bytes = sizeof (*self) + wp_names_bytes (self->names)
+    size_t bytes = sizeof (*self) + (self->own_names ? wp_names_bytes (self->names) : 0)
                  + (size_t) self->models_cap * sizeof (s_model_t);
-    for (uint32_t id = 0; id < wp_names_size (self->names); id++)
+    for (uint32_t id = 0; id < self->models_n; id++)
         if (self->models [id].width > 1)
             bytes += malloc_usable_size (self->models [id].counts.many) + sizeof (size_t);
     return bytes;
@@ -421,12 +441,13 @@ wp_perf_iterate (wp_perf_t *self, wp_perf_fn *fn, void *arg)
     assert (self);
     assert (fn);
     //  The ids sorted by name: fn may add models (names and ids stay)
-    uint32_t size = wp_names_size (self->names);
-    uint32_t *ids = (uint32_t *) malloc ((size ? size : 1) * sizeof (uint32_t));
+    uint32_t size = 0;
+    uint32_t *ids = (uint32_t *) malloc ((self->known ? self->known : 1) * sizeof (uint32_t));
     if (!ids)
         return -1;
-    for (uint32_t id = 0; id < size; id++)
-        ids [id] = id;
+    for (uint32_t id = 0; id < self->models_n; id++)
+        if (self->models [id].known)
+            ids [size++] = id;
     qsort_r (ids, size, sizeof (uint32_t), s_compare_ids, self->names);
     int rc = 0;
     for (uint32_t i = 0; i < size && rc == 0; i++) {
@@ -642,6 +663,7 @@ wp_perf_decode (wp_perf_t *self, const char *model, const void *data,
         return -1;
     }
     s_clear (entry);
+    parsed.known = 1;
     *entry = parsed;
     return 0;
 }

@@ -20,8 +20,10 @@
     (no decay); the EMA follows recent loads.
 
     Plain C, no I/O. Bounded: at most WP_PERF_MAX_MODELS models, names of
-    at most WP_PERF_NAME_MAX bytes (copied once, into a wp_names table). Records for persistence are
-    at most WP_PERF_RECORD_MAX bytes (layout in wp_perf.c).
+    at most WP_PERF_NAME_MAX bytes (copied once, into a wp_names table: its
+    own, or one shared with the other cores of a process, whose ids index
+    its models, wp_perf_new_shared). Records for persistence are at most
+    WP_PERF_RECORD_MAX bytes (layout in wp_perf.c).
     =========================================================================
 */
 
@@ -31,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "wp_names.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,6 +77,14 @@ typedef int (wp_perf_fn) (const char *model, const wp_perf_estimate_t *estimate,
 //  any other alpha or when out of memory.
 wp_perf_t *
     wp_perf_new (double alpha);
+
+//  The same, keeping model names in names, shared with other cores of the
+//  process (borrowed: it must outlive the predictor; not counted by
+//  wp_perf_state_bytes). Its models are indexed by the table's ids, so
+//  each id of the table costs a model's statistics (48 bytes). NULL names:
+//  as wp_perf_new.
+wp_perf_t *
+    wp_perf_new_shared (double alpha, wp_names_t *names);
 
 //  Destroy the predictor and everything it learnt; nulls *self_p. Safe on
 //  NULL.

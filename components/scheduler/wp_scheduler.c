@@ -135,8 +135,11 @@ struct _wp_scheduler_t {
     wp_scheduler_opts_t opts;   //  effective options
     double horizon_ms;          //  horizon of the value
     model_t **models;           //  every model seen
-    size_t n_models, cap_models;
+    size_t n_models, cap_models;    //  ids it covers (of a shared table, a
+                                //  model not ours is NULL), and room
+    size_t known;               //  models (not NULL)
     wp_names_t *names;          //  name -> index in models []
+    bool own_names;             //  names is ours (else shared, borrowed)
     uint32_t *dirty;            //  models to look at in the next decide
     size_t n_dirty, cap_dirty;
     wake_t *heap;               //  wake-ups, earliest first, one per model at
@@ -183,7 +186,8 @@ wp_scheduler_new (const wp_scheduler_opts_t *opts)
     if (!self->opts.horizon_s)
         self->opts.horizon_s = 300;
     self->horizon_ms = self->opts.horizon_s * 1000.0;
-    self->names = wp_names_new ();
+    self->own_names = opts->names == NULL;
+    self->names = self->own_names ? wp_names_new () : opts->names;
     assert (self->names);
     self->groups = zhashx_new ();
     zhashx_set_destructor (self->groups, s_group_destroy);
@@ -200,18 +204,22 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->n_models; i++) {
-        if (self->models [i]->cap_demand > 1)
-            free (self->models [i]->demand.many);
-        if (self->models [i]->extra)
-            free (self->models [i]->extra->why_text);
-        free (self->models [i]->extra);
-        free (self->models [i]);
+        model_t *model = self->models [i];
+        if (!model)
+            continue;
+        if (model->cap_demand > 1)
+            free (model->demand.many);
+        if (model->extra)
+            free (model->extra->why_text);
+        free (model->extra);
+        free (model);
     }
     free (self->models);
     free (self->dirty);
     free (self->heap);
     free (self->pins);
-    wp_names_destroy (&self->names);
+    if (self->own_names)
+        wp_names_destroy (&self->names);
     zhashx_destroy (&self->groups);
     free (self);
     *self_p = NULL;
@@ -337,7 +345,7 @@ static model_t *
 s_find (wp_scheduler_t *self, const char *name)
 {
     uint32_t id = name ? wp_names_find (self->names, name) : WP_NAMES_NONE;
-    return id == WP_NAMES_NONE ? NULL : self->models [id];
+    return id < self->n_models ? self->models [id] : NULL;
 }
 
 //  What few models have: a model's, or all defaults.
@@ -402,20 +410,24 @@ s_model (wp_scheduler_t *self, const char *name)
     uint32_t id = wp_names_add (self->names, name);
     if (id == WP_NAMES_NONE)
         return NULL;
-    assert (id == self->n_models);
     model = (model_t *) zmalloc (sizeof (model_t));
     assert (model);
     model->memory_mb = self->opts.default_memory_mb;
     model->load_ms = self->opts.default_load_ms;
     model->priority = 2;
-    if (self->n_models == self->cap_models) {
-        self->cap_models = self->cap_models < 16 ? 16 : self->cap_models + self->cap_models / 8;
+    if (id >= self->cap_models) {
+        //  An eighth more (ids of a shared table may skip: at least to id)
+        size_t cap = self->cap_models < 16 ? 16 : self->cap_models + self->cap_models / 8;
+        self->cap_models = cap > id ? cap : (size_t) id + 1;
         self->models = (model_t **) realloc (self->models,
                                              self->cap_models * sizeof (model_t *));
         assert (self->models);
     }
-    model->index = (uint32_t) self->n_models;
-    self->models [self->n_models++] = model;
+    while (self->n_models <= id)
+        self->models [self->n_models++] = NULL;
+    model->index = id;
+    self->models [id] = model;
+    self->known++;
     return model;
 }
 
@@ -813,7 +825,7 @@ wp_scheduler_admit (wp_scheduler_t *self, bool admit)
     assert (self);
     if (admit && !self->admit)
         for (size_t i = 0; i < self->n_models; i++)
-            if (self->models [i]->waiting)
+            if (self->models [i] && self->models [i]->waiting)
                 s_touch (self, self->models [i]);
     self->admit = admit;
 }
@@ -984,7 +996,7 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
     size_t start = self->victim_cursor % n;
     for (size_t k = 0; k < n && seen < VICTIM_SAMPLE; k++) {
         model_t *model = self->models [(start + k) % n];
-        if (!s_holds (model) || model->external || model == except
+        if (!model || !s_holds (model) || model->external || model == except
             || model->state == WP_MODEL_COOLING || model->chosen
             || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
             || (s_x (model)->min_keep_ms
@@ -1428,16 +1440,21 @@ wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
     if (max_warm_models != self->opts.max_warm_models
         || (unsigned) max_memory_mb != (unsigned) self->opts.max_memory_mb)
         for (size_t i = 0; i < self->n_models; i++)
-            s_why_freeze (self, self->models [i], true);
+            if (self->models [i])
+                s_why_freeze (self, self->models [i], true);
     self->opts.max_warm_models = max_warm_models;
     self->opts.max_memory_mb = max_memory_mb;
     self->opts.background = background;
     //  Models that waited for room or for the switch may go now.
-    for (size_t i = 0; i < self->n_models; i++)
-        if (self->models [i]->waiting)
-            s_touch (self, self->models [i]);
-    if (self->n_models)
-        s_touch (self, self->models [0]);   //  a decide round checks the budgets
+    model_t *first = NULL;
+    for (size_t i = 0; i < self->n_models; i++) {
+        model_t *model = self->models [i];
+        if (model && model->waiting)
+            s_touch (self, model);
+        first = first ? first : model;
+    }
+    if (first)
+        s_touch (self, first);              //  a decide round checks the budgets
 }
 
 //  What is known of each model.
@@ -1446,11 +1463,14 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
                    size_t capacity)
 {
     assert (self && (out || !capacity));
-    for (size_t i = 0; i < self->n_models && i < capacity; i++) {
+    size_t listed = 0;
+    for (size_t i = 0; i < self->n_models && listed < capacity; i++) {
         model_t *model = self->models [i];
+        if (!model)
+            continue;
         look_t look;
         s_assess (self, model, now_ms, &look);
-        wp_scheduler_info_t *info = &out [i];
+        wp_scheduler_info_t *info = &out [listed++];
         memset (info, 0, sizeof *info);
         info->model = s_name (self, model);
         info->state = model->state;
@@ -1471,7 +1491,7 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
         info->last_decision_ms = model->last_decision_ms;
         s_why_text (self, model, info->last_reason, sizeof info->last_reason);
     }
-    return self->n_models;
+    return self->known;
 }
 
 //  Earliest time decide has something to do.
@@ -1555,13 +1575,15 @@ wp_scheduler_state_bytes (wp_scheduler_t *self)
     size_t bytes = sizeof *self + self->cap_models * sizeof (model_t *)
                  + self->cap_dirty * sizeof (uint32_t) + self->cap_heap * sizeof (wake_t)
                  + self->cap_pins * sizeof (uint32_t);
-    for (size_t i = 0; i < self->n_models; i++)
-        bytes += s_block_bytes (self->models [i])
-               + s_block_bytes (self->models [i]->extra)
-               + (self->models [i]->extra ? s_block_bytes (self->models [i]->extra->why_text) : 0)
-               + (self->models [i]->cap_demand > 1
-                  ? s_block_bytes (self->models [i]->demand.many) : 0);
-    bytes += wp_names_bytes (self->names);
+    for (size_t i = 0; i < self->n_models; i++) {
+        model_t *model = self->models [i];
+        if (model)
+            bytes += s_block_bytes (model) + s_block_bytes (model->extra)
+                   + (model->extra ? s_block_bytes (model->extra->why_text) : 0)
+                   + (model->cap_demand > 1 ? s_block_bytes (model->demand.many) : 0);
+    }
+    if (self->own_names)
+        bytes += wp_names_bytes (self->names);
     return bytes;
 }
 

@@ -70,6 +70,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include "wp_engine.h"
+#include "wp_names.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,6 +104,10 @@ typedef struct {
     bool no_prewarm_under_budget;   //  with max_memory_mb: hold only what a
                                 //  request made resident (wp_scheduler_resident),
                                 //  load nothing ahead (default false)
+    wp_names_t *names;          //  model names shared with other cores of the
+                                //  process (borrowed, outlives the scheduler,
+                                //  not in wp_scheduler_state_bytes; each id of
+                                //  it costs a pointer); NULL: its own
 } wp_scheduler_opts_t;
 
 //  Action codes, as in the WarmupRequested schema.
@@ -264,8 +269,9 @@ void
     wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
                          uint64_t max_memory_mb, bool background);
 
-//  Fill out with what is known of up to capacity models, in the order
-//  they were first seen; returns how many models there are.
+//  Fill out with what is known of up to capacity models, in the order of
+//  their names' ids (the order they were first seen, with a table of their
+//  own); returns how many models there are.
 size_t
     wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms,
                        wp_scheduler_info_t *out, size_t capacity);

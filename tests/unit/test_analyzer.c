@@ -736,6 +736,84 @@ test_state_bytes (void **state)
     wp_analyzer_destroy (&self);
 }
 
+//  With a names table shared with other cores (holding another name and
+//  these in another order), an analyzer learns the same as with its own:
+//  the same patterns (but the ids) and records, which load back; its
+//  models are those it saw; the table is not in its bytes.
+static void
+test_shared_names (void **state)
+{
+    const char *models [4] = { "a", "b", "c", "unused" };
+    wp_names_t *names = wp_names_new ();
+    assert_non_null (names);
+    assert_int_equal (wp_names_add (names, "other"), 0);
+    for (int i = 3; i >= 0; i--)
+        wp_names_add (names, models [i]);
+    wp_analyzer_opts_t opts = { .names = names };
+    wp_analyzer_t *shared = wp_analyzer_new (&opts);
+    wp_analyzer_t *own = wp_analyzer_new (NULL);
+    uint64_t rng = 1;
+    for (int i = 0; i < 3000; i++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t user = (rng >> 33) % 7;
+        const char *model = models [(rng >> 40) % 3];
+        uint64_t t = T0 + (uint64_t) i * 7000 + (rng >> 50) % 5000;
+        assert_int_equal (wp_analyzer_observe (own, user, model, t), 0);
+        assert_int_equal (wp_analyzer_observe (shared, user, model, t), 0);
+    }
+    assert_int_equal (wp_analyzer_models (shared), 3);
+    assert_int_equal (wp_analyzer_model_count (shared, "other"), 0);
+    assert_int_equal (wp_analyzer_model_count (shared, "unused"), 0);
+    size_t links = 0;
+    for (uint64_t user = 0; user < 7; user++) {
+        wp_pattern_t a [4], b [4];
+        size_t n = wp_analyzer_pattern (own, user, T0 + 30000000, a, 4);
+        assert_int_equal (wp_analyzer_pattern (shared, user, T0 + 30000000, b, 4), n);
+        for (size_t k = 0; k < n; k++) {
+            assert_string_equal (a [k].model, b [k].model);
+            assert_true (a [k].count == b [k].count && a [k].rate_per_h == b [k].rate_per_h);
+            assert_memory_equal (a [k].hist_buf, b [k].hist_buf, sizeof a [k].hist_buf);
+            assert_memory_equal (a [k].recent, b [k].recent, sizeof a [k].recent);
+            assert_int_equal (a [k].n_next, b [k].n_next);
+            assert_int_equal (a [k].n_couse, b [k].n_couse);
+            for (uint8_t l = 0; l < a [k].n_next; l++) {
+                assert_string_equal (a [k].next [l].model, b [k].next [l].model);
+                assert_true (a [k].next [l].weight == b [k].next [l].weight);
+            }
+            links += a [k].n_next + a [k].n_couse;
+        }
+    }
+    assert_true (links > 0);
+    store_t mine, ours;
+    s_store_init (&mine);
+    s_store_init (&ours);
+    assert_true (wp_analyzer_drain (own, s_store_fn, &mine) > 0);
+    assert_int_equal (wp_analyzer_drain (shared, s_store_fn, &ours), mine.calls);
+    for (record_t *r = (record_t *) zhashx_first (mine.records); r;
+         r = (record_t *) zhashx_next (mine.records)) {
+        char *name = s_record_name (r->db, r->key, r->key_len);
+        record_t *other = (record_t *) zhashx_lookup (ours.records, name);
+        free (name);
+        assert_non_null (other);
+        assert_int_equal (other->value_len, r->value_len);
+        assert_memory_equal (other->value, r->value, r->value_len);
+    }
+    //  Its records load into another analyzer of the same table.
+    wp_analyzer_t *again = wp_analyzer_new (&opts);
+    s_store_load (&ours, again);
+    assert_int_equal (wp_analyzer_pairs (again), wp_analyzer_pairs (own));
+    assert_int_equal (wp_analyzer_models (again), 3);
+    assert_true (wp_analyzer_model_count (again, "b") == wp_analyzer_model_count (own, "b"));
+    assert_true (wp_analyzer_state_bytes (shared) < wp_analyzer_state_bytes (own));
+    s_store_fini (&mine);
+    s_store_fini (&ours);
+    wp_analyzer_destroy (&again);
+    wp_analyzer_destroy (&shared);
+    wp_analyzer_destroy (&own);
+    assert_int_equal (wp_names_size (names), 5);
+    wp_names_destroy (&names);
+}
+
 //  --------------------------------------------------------------------------
 //  200000 requests of 5000 users for 20 models, max_pairs 10000 (and 16
 //  models per user), checked against a plain reference: the count, first
@@ -1220,6 +1298,7 @@ main (void)
         cmocka_unit_test (test_load_rejects),
         cmocka_unit_test (test_invalid_model_names),
         cmocka_unit_test (test_state_bytes),
+        cmocka_unit_test (test_shared_names),
         cmocka_unit_test (test_randomized_against_reference),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

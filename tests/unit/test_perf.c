@@ -380,6 +380,51 @@ test_iterate (void **state)
     wp_perf_destroy (&perf);
 }
 
+//  With a names table shared with other cores: its models are those it
+//  learnt of (names others added are not), with the same answers and
+//  records as with its own table; the table is not in its bytes.
+static void
+test_shared_names (void **state)
+{
+    wp_names_t *names = wp_names_new ();
+    assert_non_null (names);
+    assert_int_equal (wp_names_add (names, "other"), 0);
+    assert_int_equal (wp_names_add (names, "bravo"), 1);
+    wp_perf_t *perf = wp_perf_new_shared (0, names);
+    wp_perf_t *own = wp_perf_new (0);
+    assert_non_null (perf);
+    const char *models [3] = { "charlie", "alpha", "bravo" };
+    for (unsigned i = 0; i < 30; i++) {
+        assert_int_equal (wp_perf_observe (perf, models [i % 3], i % 7, 100 + i * i, i), 0);
+        assert_int_equal (wp_perf_observe (own, models [i % 3], i % 7, 100 + i * i, i), 0);
+    }
+    assert_int_equal (wp_names_find (names, "charlie"), 2);
+    assert_int_equal (wp_perf_size (perf), 3);
+    wp_perf_estimate_t estimate;
+    assert_int_equal (wp_perf_estimate (perf, "other", &estimate), -1);
+    uint8_t mine [WP_PERF_RECORD_MAX], ours [WP_PERF_RECORD_MAX];
+    for (int i = 0; i < 3; i++) {
+        int size = wp_perf_encode (own, models [i], mine, sizeof mine);
+        assert_true (size > 0);
+        assert_int_equal (wp_perf_encode (perf, models [i], ours, sizeof ours), size);
+        assert_memory_equal (ours, mine, (size_t) size);
+    }
+    visit_t visit = { .perf = perf, .stop_after = 2 };
+    assert_int_equal (wp_perf_iterate (perf, s_visit, &visit), 7);
+    assert_string_equal (visit.names [0], "alpha");
+    assert_string_equal (visit.names [1], "bravo");
+    //  A record of a model it did not know (named in the table) makes it one.
+    assert_int_equal (wp_perf_decode (perf, "other", mine, (size_t) wp_perf_encode
+                                      (own, "alpha", mine, sizeof mine)), 0);
+    assert_int_equal (wp_perf_size (perf), 5);     //  and added-late, by s_visit
+    assert_int_equal (wp_perf_estimate (perf, "other", &estimate), 0);
+    assert_true (wp_perf_state_bytes (perf) < wp_perf_state_bytes (own));
+    wp_perf_destroy (&perf);
+    wp_perf_destroy (&own);
+    assert_string_equal (wp_names_name (names, 2), "charlie");
+    wp_names_destroy (&names);
+}
+
 static void
 test_encode (void **state)
 {
@@ -708,6 +753,7 @@ main (void)
         cmocka_unit_test (test_names_and_bounds),
         cmocka_unit_test (test_iterate),
         cmocka_unit_test (test_encode),
+        cmocka_unit_test (test_shared_names),
         cmocka_unit_test (test_round_trip),
         cmocka_unit_test (test_window),
         cmocka_unit_test (test_decode_rejects),

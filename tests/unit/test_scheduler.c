@@ -990,6 +990,52 @@ test_plan_times_far (void **state)
     wp_scheduler_destroy (&self);
 }
 
+//  With a names table shared with other cores, the scheduler decides the
+//  same as with its own; it lists its models only, in the table's order;
+//  the table is not in its bytes.
+static void
+test_shared_names (void **state)
+{
+    wp_names_t *names = wp_names_new ();
+    assert_non_null (names);
+    wp_names_add (names, "other");
+    wp_names_add (names, "b");
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_memory_mb = 1000;
+    wp_scheduler_t *own = wp_scheduler_new (&opts);
+    opts.names = names;
+    wp_scheduler_t *shared = wp_scheduler_new (&opts);
+    wp_scheduler_t *both [2] = { own, shared };
+    wp_decision_t out [2][16];
+    size_t n [2];
+    for (int s = 0; s < 2; s++) {
+        wp_scheduler_model (both [s], "a", 600, 1000);
+        wp_scheduler_model (both [s], "b", 600, 3000);
+        s_predict (both [s], 1, "a", 0.9, 60000, T0);
+        assert_int_equal (s_decide (both [s], T0, out [s]), 1);
+        wp_scheduler_done (both [s], "a", WP_ACTION_WARM, true);
+        s_predict (both [s], 2, "b", 0.95, 60000, T0 + 1000);
+        n [s] = s_decide (both [s], T0 + 1000, out [s]);
+    }
+    assert_int_equal (n [1], n [0]);
+    assert_int_equal (n [0], 2);
+    for (size_t i = 0; i < n [0]; i++) {
+        assert_string_equal (out [1][i].model, out [0][i].model);
+        assert_string_equal (out [1][i].reason, out [0][i].reason);
+    }
+    wp_scheduler_info_t infos [4];
+    assert_int_equal (wp_scheduler_list (shared, T0 + 1000, infos, 4), 2);
+    assert_string_equal (infos [0].model, "b");
+    assert_string_equal (infos [1].model, "a");
+    assert_int_equal (wp_scheduler_state (shared, "other"), WP_MODEL_COLD);
+    assert_string_equal (wp_scheduler_victim (shared, T0 + 100000, NULL, NULL, NULL), "b");
+    assert_true (wp_scheduler_state_bytes (shared) < wp_scheduler_state_bytes (own));
+    wp_scheduler_destroy (&own);
+    wp_scheduler_destroy (&shared);
+    assert_int_equal (wp_names_size (names), 3);
+    wp_names_destroy (&names);
+}
+
 //  A model's last reason reads as when it was decided, after the budgets
 //  or the group it names changed; failures and operators' pins read too.
 static void
@@ -1074,6 +1120,7 @@ main (void)
         cmocka_unit_test (test_preload_holds_then_cools),
         cmocka_unit_test (test_group_together),
         cmocka_unit_test (test_plan_times_far),
+        cmocka_unit_test (test_shared_names),
         cmocka_unit_test (test_reasons_kept),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
