@@ -27,6 +27,10 @@
       decision, finds it resident, reserves its memory and never cools it.
       A priority weights the model's value (low x 0.5, high x 2), which
       orders what is cooled for room.
+    The analyzer, the scheduler and the performance predictor share one
+    table of model names (wp_names, in catalog order: the scheduler is
+    told the catalog first), as cores of one process can; the engine keeps
+    no names.
     Knob: prediction_threshold (the engine's cost trade-off and the
     scheduler's threshold), default 0.7. The analyzer keeps at most 16
     models per user and 1 M pairs, as in the service.
@@ -34,7 +38,8 @@
     Diagnostics: with WP_PREDICTIVE_REPORT=FILE set, the run appends one
     JSON line to FILE at the end: accuracy by horizon (the prediction made
     at each request against the user's next request) and the state per
-    (user, model) pair. It does not change any decision.
+    (user, model) pair (each core's, and the shared names once). It does
+    not change any decision.
     =========================================================================
 */
 #include "wp_eval_sim.h"
@@ -42,6 +47,7 @@
 #include "wp_engine.h"
 #include "wp_perf.h"
 #include "wp_scheduler.h"
+#include "wp_names.h"
 
 #include <assert.h>
 #include <math.h>
@@ -75,6 +81,8 @@ typedef struct {
     wp_engine_t *engine;        //  predictions and plans
     wp_perf_t *perf;            //  load times
     wp_scheduler_t *scheduler;  //  warm / cool decisions
+    wp_names_t *names;          //  model names, shared by analyzer, perf and
+                                //  scheduler (destroyed after them)
     wp_eval_catalog_t *catalog; //  models (borrowed)
     wp_eval_sim_t *sim;         //  the world (borrowed, for callbacks)
     uint8_t *perf_told;         //  per model: its estimate went to the engine
@@ -105,7 +113,13 @@ s_create (wp_eval_sim_t *sim, double knob)
     self->threshold = knob;
     self->armed = -1;
     self->horizon_ms = 300000;
-    wp_analyzer_opts_t analyzer = { .max_pairs = 1000000, .rate_half_life_s = 3600 };
+    self->names = wp_names_new ();
+    if (!self->names) {
+        free (self);
+        return NULL;
+    }
+    wp_analyzer_opts_t analyzer = { .max_pairs = 1000000, .rate_half_life_s = 3600,
+                                    .names = self->names };
     wp_engine_opts_t engine = { .horizon_s = self->horizon_ms / 1000,
                                 .usage_window_s = 3600,
                                 .max_models = PREDICTIONS_MAX,
@@ -116,9 +130,10 @@ s_create (wp_eval_sim_t *sim, double knob)
     wp_scheduler_opts_t scheduler;
     wp_scheduler_opts_sim (&scheduler, (uint64_t) budget, knob);
     scheduler.horizon_s = self->horizon_ms / 1000;
+    scheduler.names = self->names;
     self->analyzer = wp_analyzer_new (&analyzer);
     self->engine = wp_engine_new (&engine);
-    self->perf = wp_perf_new (0);
+    self->perf = wp_perf_new_shared (0, self->names);
     self->scheduler = wp_scheduler_new (&scheduler);
     self->perf_told = calloc (self->nmodels ? self->nmodels : 1, 1);
     if (!self->analyzer || !self->engine || !self->perf || !self->scheduler
@@ -165,17 +180,18 @@ s_report (s_self_t *self)
     size_t engine = wp_engine_state_bytes (self->engine);
     size_t scheduler = wp_scheduler_state_bytes (self->scheduler);
     size_t perf = wp_perf_state_bytes (self->perf);
-    size_t bytes = analyzer + engine + scheduler + perf;
+    size_t names_bytes = wp_names_bytes (self->names);
+    size_t bytes = analyzer + engine + scheduler + perf + names_bytes;
     uint64_t updates;
     const double *w = wp_engine_weights (self->engine, &updates);
     fprintf (file, "{\"threshold\":%g,\"budget_mb\":%lld,\"pairs\":%zu,\"users\":%zu,"
              "\"models\":%zu,\"state_bytes\":%zu,\"analyzer_bytes\":%zu,\"engine_bytes\":%zu,"
-             "\"scheduler_bytes\":%zu,\"perf_bytes\":%zu,"
+             "\"scheduler_bytes\":%zu,\"perf_bytes\":%zu,\"names_bytes\":%zu,"
              "\"bytes_per_pair\":%.1f,\"ensemble_updates\":%llu,"
              "\"weights\":[", self->threshold,
              (long long) wp_eval_sim_budget_mb (self->sim), pairs,
              wp_analyzer_users (self->analyzer), wp_analyzer_models (self->analyzer),
-             bytes, analyzer, engine, scheduler, perf,
+             bytes, analyzer, engine, scheduler, perf, names_bytes,
              pairs ? (double) bytes / (double) pairs : 0.0, (unsigned long long) updates);
     for (int i = 0; i < WP_ENGINE_FEATURES; i++)
         fprintf (file, "%s%.4f", i ? "," : "", w [i]);
@@ -208,6 +224,7 @@ s_destroy (void **self_p)
     wp_engine_destroy (&self->engine);
     wp_perf_destroy (&self->perf);
     wp_scheduler_destroy (&self->scheduler);
+    wp_names_destroy (&self->names);
     free (self->perf_told);
     free (self->pending);
     free (self);
@@ -431,7 +448,7 @@ s_state_bytes (void *state)
     s_self_t *self = state;
     return sizeof (*self) + wp_analyzer_state_bytes (self->analyzer)
          + wp_engine_state_bytes (self->engine) + wp_scheduler_state_bytes (self->scheduler)
-         + wp_perf_state_bytes (self->perf)
+         + wp_perf_state_bytes (self->perf) + wp_names_bytes (self->names)
          + self->nmodels + self->npending * sizeof (s_pending_t);
 }
 
