@@ -72,9 +72,16 @@ struct _wp_perf_t {
     uint32_t models_cap;            // capacity of models []
     uint32_t known;                 // models known
     double alpha;                   // EMA weight of a new load time
-    double bounds [S_TOP + 1];      // bounds [i] = S_GROWTH^i, upper bound
-                                    // of bucket i, lower bound of i + 1
 };
+
+//  Upper bound of bucket index, lower bound of index + 1: S_GROWTH^index
+//  (computed when needed: a load is rare, a table was 3 KiB per predictor).
+
+static inline double
+s_bound (int index)
+{
+    return pow (S_GROWTH, index);
+}
 
 //  The counts of a model's window.
 
@@ -160,8 +167,6 @@ wp_perf_new_shared (double alpha, wp_names_t *names)
         return NULL;
     }
     self->alpha = alpha;
-    for (int index = 0; index <= S_TOP; index++)
-        self->bounds [index] = pow (S_GROWTH, index);
     return self;
 }
 
@@ -191,15 +196,15 @@ s_bucket (wp_perf_t *self, uint32_t value)
     if (value < 1)
         return 0;
     double v = value;
-    //  log() gives the bucket up to rounding; the bounds table decides
+    //  log() gives the bucket up to rounding; the bounds decide
     long index = 1 + (long) floor (log (v) / log (S_GROWTH));
     if (index < 1)
         index = 1;
     if (index > S_TOP + 1)
         index = S_TOP + 1;
-    while (index > 1 && v < self->bounds [index - 1])
+    while (index > 1 && v < s_bound ((int) index - 1))
         index--;
-    while (index <= S_TOP && v >= self->bounds [index])
+    while (index <= S_TOP && v >= s_bound ((int) index))
         index++;
     return (size_t) index;
 }
@@ -338,7 +343,7 @@ s_quantile (wp_perf_t *self, s_model_t *entry, double q)
         value = 0.5;
     else
     if (index <= S_TOP)
-        value = sqrt (self->bounds [index - 1] * self->bounds [index]);
+        value = sqrt (s_bound ((int) index - 1) * s_bound ((int) index));
     else
         value = entry->max_ms;
     if (value < entry->min_ms)
