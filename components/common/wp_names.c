@@ -121,6 +121,14 @@ wp_names_find (wp_names_t *self, const char *name)
     return s_find (self, name, wp_names_fnv1a (name), NULL);
 }
 
+//  Id of a name with a known hash.
+uint32_t
+wp_names_find_fnv1a (wp_names_t *self, const char *name, uint64_t hash)
+{
+    assert (self && name);
+    return s_find (self, name, hash, NULL);
+}
+
 //  Rebuild the lookup table at twice the size (ids in order, so of names
 //  with one hash the lowest id comes first on its probe path). 0 or -1.
 static int

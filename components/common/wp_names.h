@@ -44,6 +44,11 @@ void
 uint32_t
     wp_names_find (wp_names_t *self, const char *name);
 
+//  The same for a name whose wp_names_fnv1a hash is known (it is not
+//  hashed again).
+uint32_t
+    wp_names_find_fnv1a (wp_names_t *self, const char *name, uint64_t hash);
+
 //  Id of name, added with the next id when new. WP_NAMES_NONE for an
 //  empty or over-long name, or when out of memory.
 uint32_t

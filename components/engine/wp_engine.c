@@ -58,6 +58,9 @@ struct _wp_engine_t {
     uint32_t *model_load_ms;    //  empty) and its load time, ms; open
     uint32_t model_mask;        //  addressing, at most 3/4 full (keyed by
     uint32_t model_count;       //  hash, as the pairs are: no names kept)
+    wp_names_t *names;          //  or, with shared names (borrowed): the load
+    uint32_t *loads;            //  time of each id, ms (0: unknown), for
+    uint32_t loads_n, loads_cap;    //  ids below loads_n
 };
 
 //  Create an engine.
@@ -91,10 +94,13 @@ wp_engine_new (const wp_engine_opts_t *opts)
     self->mask = TABLE_MIN - 1;
     self->slots = (uint32_t *) calloc (TABLE_MIN, sizeof (uint32_t));
     assert (self->slots);
-    self->model_mask = 15;
-    self->model_keys = (uint64_t *) calloc (16, sizeof (uint64_t));
-    self->model_load_ms = (uint32_t *) calloc (16, sizeof (uint32_t));
-    assert (self->model_keys && self->model_load_ms);
+    self->names = self->opts.names;
+    if (!self->names) {
+        self->model_mask = 15;
+        self->model_keys = (uint64_t *) calloc (16, sizeof (uint64_t));
+        self->model_load_ms = (uint32_t *) calloc (16, sizeof (uint32_t));
+        assert (self->model_keys && self->model_load_ms);
+    }
     return self;
 }
 
@@ -110,6 +116,7 @@ wp_engine_destroy (wp_engine_t **self_p)
     free (self->entries);
     free (self->model_keys);
     free (self->model_load_ms);
+    free (self->loads);
     free (self);
     *self_p = NULL;
 }
@@ -160,6 +167,22 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
     assert (self && name);
     if (!load_ms)
         return;
+    if (self->names) {
+        uint32_t id = wp_names_add (self->names, name);
+        if (id == WP_NAMES_NONE)
+            return;                     //  a name no model can have
+        if (id >= self->loads_cap) {
+            uint32_t cap = self->loads_cap < 16 ? 16 : self->loads_cap + self->loads_cap / 8;
+            self->loads_cap = cap > id ? cap : id + 1;
+            self->loads = (uint32_t *) realloc (self->loads,
+                                                self->loads_cap * sizeof (uint32_t));
+            assert (self->loads);
+        }
+        while (self->loads_n <= id)
+            self->loads [self->loads_n++] = 0;
+        self->loads [id] = load_ms;
+        return;
+    }
     uint64_t key = s_model_key (name);
     uint32_t i = s_model_slot (self, key);
     if (!self->model_keys [i]) {
@@ -174,11 +197,16 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
     self->model_load_ms [i] = load_ms;
 }
 
-//  Load time of a model, by its key.
+//  Load time of a model, by its name and its name's FNV-1a hash.
 static uint32_t
-s_load_ms (wp_engine_t *self, uint64_t model_key)
+s_load_ms (wp_engine_t *self, const char *name, uint64_t name_hash)
 {
-    uint32_t i = s_model_slot (self, model_key);
+    if (self->names) {
+        uint32_t id = wp_names_find_fnv1a (self->names, name, name_hash);
+        return id < self->loads_n && self->loads [id] ? self->loads [id]
+                                                      : self->opts.default_load_ms;
+    }
+    uint32_t i = s_model_slot (self, name_hash ? name_hash : 1);
     return self->model_keys [i] ? self->model_load_ms [i] : self->opts.default_load_ms;
 }
 
@@ -571,7 +599,7 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
     //  The name is hashed once: it keys the pair and the load time
     uint64_t name_hash = wp_names_fnv1a (entry->model);
     entry_t *slot = s_entry (self, s_key (user_hash, name_hash));
-    uint32_t load_ms = s_load_ms (self, name_hash ? name_hash : 1);
+    uint32_t load_ms = s_load_ms (self, entry->model, name_hash);
     out->load_ms = load_ms;
     out->last_ms = entry->last_ms;
     double elapsed = now_ms > entry->last_ms ? (double) (now_ms - entry->last_ms) : 0;
@@ -747,7 +775,8 @@ wp_engine_weights (wp_engine_t *self, uint64_t *updates)
 size_t
 wp_engine_state_bytes (wp_engine_t *self)
 {
+    size_t models = self->names ? (size_t) self->loads_cap * sizeof (uint32_t)
+                  : ((size_t) self->model_mask + 1) * (sizeof (uint64_t) + sizeof (uint32_t));
     return sizeof *self + ((size_t) self->mask + 1) * sizeof (uint32_t)
-         + (size_t) self->entries_cap * sizeof (entry_t)
-         + ((size_t) self->model_mask + 1) * (sizeof (uint64_t) + sizeof (uint32_t));
+         + (size_t) self->entries_cap * sizeof (entry_t) + models;
 }

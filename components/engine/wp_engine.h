@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "wp_analyzer.h"
+#include "wp_names.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,10 @@ typedef struct {
     double learning_rate;       //  ensemble step (default 0.1; < 0: frozen)
     uint32_t default_load_ms;   //  load time of an undescribed model (default 1000)
     uint32_t max_pairs;         //  pairs remembered for learning (default 1000000)
+    wp_names_t *names;          //  model names shared with other cores of the
+                                //  process (borrowed, outlives the engine):
+                                //  load times are kept by their ids (4 bytes
+                                //  an id); NULL: by name hash in a table
 } wp_engine_opts_t;
 
 //  One model's prediction and plan. Plan times are event times (ms); a

@@ -467,6 +467,54 @@ test_threshold_sets_break_even (void **state)
     wp_engine_destroy (&engine);
 }
 
+//  With a names table shared with other cores (holding other names), the
+//  engine keeps load times by the names' ids and predicts the same as when
+//  it keys them by hash; an undescribed model takes the default load time;
+//  it holds less.
+static void
+test_shared_names (void **state)
+{
+    wp_names_t *names = wp_names_new ();
+    assert_non_null (names);
+    wp_names_add (names, "other");
+    wp_names_add (names, "B");
+    wp_analyzer_t *analyzer [2] = { wp_analyzer_new (NULL), wp_analyzer_new (NULL) };
+    wp_engine_opts_t opts = { .threshold = 0.7 };
+    wp_engine_t *engine [2];
+    engine [0] = wp_engine_new (&opts);
+    opts.names = names;
+    engine [1] = wp_engine_new (&opts);
+    wp_prediction_t p [2];
+    for (int e = 0; e < 2; e++) {
+        wp_engine_model (engine [e], "B", 4000);
+        wp_engine_model (engine [e], "A", 2500);
+        wp_engine_model (engine [e], "A", 0);      //  leaves it
+        uint64_t now = T0;
+        for (int i = 0; i < 10; i++, now += 60 * MINUTE) {
+            s_request (analyzer [e], engine [e], 3, "A", now, "A", &p [e]);
+            assert_int_equal (p [e].load_ms, 2500);
+            s_request (analyzer [e], engine [e], 3, "B", now + 30000, "B", &p [e]);
+            assert_int_equal (p [e].load_ms, 4000);
+            s_request (analyzer [e], engine [e], 3, "C", now + 40000, "C", &p [e]);
+            assert_int_equal (p [e].load_ms, 1000);
+        }
+        s_request (analyzer [e], engine [e], 3, "A", now, "B", &p [e]);
+    }
+    assert_string_equal (p [1].model, p [0].model);
+    assert_true (p [1].probability == p [0].probability);
+    assert_true (p [1].prewarm_at_ms == p [0].prewarm_at_ms);
+    assert_true (p [1].hold_until_ms == p [0].hold_until_ms);
+    assert_true (p [1].benefit_ms == p [0].benefit_ms);
+    assert_true (p [1].hold_until_ms > 0);
+    assert_int_equal (wp_names_find (names, "A"), 2);
+    assert_true (wp_engine_state_bytes (engine [1]) < wp_engine_state_bytes (engine [0]));
+    for (int e = 0; e < 2; e++) {
+        wp_engine_destroy (&engine [e]);
+        wp_analyzer_destroy (&analyzer [e]);
+    }
+    wp_names_destroy (&names);
+}
+
 int
 main (void)
 {
@@ -484,6 +532,7 @@ main (void)
         cmocka_unit_test (test_ensemble_learns),
         cmocka_unit_test (test_ordering_and_cap),
         cmocka_unit_test (test_threshold_sets_break_even),
+        cmocka_unit_test (test_shared_names),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

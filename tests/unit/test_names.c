@@ -33,8 +33,12 @@ test_ids (void **state)
     for (int i = 0; i < 20000; i++) {
         snprintf (name, sizeof name, "model/%d/%0*d", i, i % 200, 7);
         assert_int_equal (wp_names_find (names, name), (uint32_t) i + 2);
+        assert_int_equal (wp_names_find_fnv1a (names, name, wp_names_fnv1a (name)),
+                          (uint32_t) i + 2);
         assert_string_equal (wp_names_name (names, (uint32_t) i + 2), name);
     }
+    assert_int_equal (wp_names_find_fnv1a (names, "model/1", wp_names_fnv1a ("model/1")),
+                      WP_NAMES_NONE);
     assert_ptr_equal (wp_names_name (names, 1), b);
     assert_string_equal (b, "b");
     assert_int_equal (wp_names_find (names, "model/1"), WP_NAMES_NONE);
