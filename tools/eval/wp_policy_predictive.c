@@ -27,10 +27,9 @@
       decision, finds it resident, reserves its memory and never cools it.
       A priority weights the model's value (low x 0.5, high x 2), which
       orders what is cooled for room.
-    The analyzer, the scheduler and the performance predictor share one
-    table of model names (wp_names, in catalog order: the scheduler is
-    told the catalog first), as cores of one process can; the engine keeps
-    no names.
+    The four cores share one table of model names (wp_names, in catalog
+    order: the scheduler is told the catalog first), as cores of one
+    process can.
     Knob: prediction_threshold (the engine's cost trade-off and the
     scheduler's threshold), default 0.7. The analyzer keeps at most 16
     models per user and 1 M pairs, as in the service.
@@ -81,8 +80,8 @@ typedef struct {
     wp_engine_t *engine;        //  predictions and plans
     wp_perf_t *perf;            //  load times
     wp_scheduler_t *scheduler;  //  warm / cool decisions
-    wp_names_t *names;          //  model names, shared by analyzer, perf and
-                                //  scheduler (destroyed after them)
+    wp_names_t *names;          //  model names, shared by the cores
+                                //  (destroyed after them)
     wp_eval_catalog_t *catalog; //  models (borrowed)
     wp_eval_sim_t *sim;         //  the world (borrowed, for callbacks)
     uint8_t *perf_told;         //  per model: its estimate went to the engine
@@ -124,7 +123,8 @@ s_create (wp_eval_sim_t *sim, double knob)
                                 .usage_window_s = 3600,
                                 .max_models = PREDICTIONS_MAX,
                                 .threshold = knob,
-                                .learning_rate = 0.1 };
+                                .learning_rate = 0.1,
+                                .names = self->names };
     int64_t budget = wp_eval_sim_budget_mb (sim);
     //  The same options as the scheduler component in replay mode.
     wp_scheduler_opts_t scheduler;
