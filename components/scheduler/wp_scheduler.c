@@ -77,7 +77,9 @@ typedef struct {
 
 //  One model. Its flags are bit-fields and its first user's demand is
 //  inside it (most models have one user): a model is held per user on
-//  traces with one user per model, so its size counts per pair.
+//  traces with one user per model, so its size counts per pair. Models
+//  live in one array that moves when it grows: a pointer to a model is
+//  good until the next model is added (s_model).
 typedef struct {
     uint32_t index;                     //  in models [] and the names table
     uint32_t memory_mb;                 //  memory when warm
@@ -104,6 +106,8 @@ typedef struct {
     bool lent : 1;                      //  a group partner's warm takes it along
     bool plan_warming : 1;              //  the warm running is for plans (min_hold)
     bool own_wanted : 1;                //  wanted for itself at the last look
+    bool used : 1;                      //  a model (of a shared names table,
+                                        //  ids not ours are unused slots)
     uint8_t n_demand, cap_demand;       //  per-user predictions, and room:
     uint32_t wake;                      //  its wake-up: heap position + 1, 0 none
     union {                             //  cap_demand <= 1: in one, else
@@ -134,9 +138,10 @@ typedef struct {
 struct _wp_scheduler_t {
     wp_scheduler_opts_t opts;   //  effective options
     double horizon_ms;          //  horizon of the value
-    model_t **models;           //  every model seen
-    size_t n_models, cap_models;    //  ids it covers (of a shared table, a
-                                //  model not ours is NULL), and room
+    model_t *models;            //  every model seen, by id (one array: no
+                                //  allocation, header or pointer per model)
+    size_t n_models, cap_models;    //  ids it covers (of a shared table, an
+                                //  id not ours is an unused slot), and room
     size_t known;               //  models (not NULL)
     wp_names_t *names;          //  name -> index in models []
     bool own_names;             //  names is ours (else shared, borrowed)
@@ -204,15 +209,12 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->n_models; i++) {
-        model_t *model = self->models [i];
-        if (!model)
-            continue;
+        model_t *model = &self->models [i];
         if (model->cap_demand > 1)
             free (model->demand.many);
         if (model->extra)
             free (model->extra->why_text);
         free (model->extra);
-        free (model);
     }
     free (self->models);
     free (self->dirty);
@@ -277,7 +279,7 @@ static inline void
 s_heap_put (wp_scheduler_t *self, size_t pos, wake_t wake)
 {
     self->heap [pos] = wake;
-    self->models [wake.model]->wake = (uint32_t) pos + 1;
+    self->models [wake.model].wake = (uint32_t) pos + 1;
 }
 
 //  Move the wake-up at pos up to its place.
@@ -321,7 +323,7 @@ static wake_t
 s_wake_pop (wp_scheduler_t *self)
 {
     wake_t top = self->heap [0];
-    self->models [top.model]->wake = 0;
+    self->models [top.model].wake = 0;
     wake_t last = self->heap [--self->n_heap];
     size_t size = self->n_heap, pos = 0;
     while (size) {
@@ -345,7 +347,7 @@ static model_t *
 s_find (wp_scheduler_t *self, const char *name)
 {
     uint32_t id = name ? wp_names_find (self->names, name) : WP_NAMES_NONE;
-    return id < self->n_models ? self->models [id] : NULL;
+    return id < self->n_models && self->models [id].used ? &self->models [id] : NULL;
 }
 
 //  What few models have: a model's, or all defaults.
@@ -410,23 +412,23 @@ s_model (wp_scheduler_t *self, const char *name)
     uint32_t id = wp_names_add (self->names, name);
     if (id == WP_NAMES_NONE)
         return NULL;
-    model = (model_t *) zmalloc (sizeof (model_t));
-    assert (model);
-    model->memory_mb = self->opts.default_memory_mb;
-    model->load_ms = self->opts.default_load_ms;
-    model->priority = 2;
     if (id >= self->cap_models) {
         //  An eighth more (ids of a shared table may skip: at least to id)
         size_t cap = self->cap_models < 16 ? 16 : self->cap_models + self->cap_models / 8;
         self->cap_models = cap > id ? cap : (size_t) id + 1;
-        self->models = (model_t **) realloc (self->models,
-                                             self->cap_models * sizeof (model_t *));
+        self->models = (model_t *) realloc (self->models, self->cap_models * sizeof (model_t));
         assert (self->models);
     }
-    while (self->n_models <= id)
-        self->models [self->n_models++] = NULL;
+    if (id >= self->n_models) {
+        memset (&self->models [self->n_models], 0, (id + 1 - self->n_models) * sizeof (model_t));
+        self->n_models = (size_t) id + 1;
+    }
+    model = &self->models [id];
+    model->used = true;
     model->index = id;
-    self->models [id] = model;
+    model->memory_mb = self->opts.default_memory_mb;
+    model->load_ms = self->opts.default_load_ms;
+    model->priority = 2;
     self->known++;
     return model;
 }
@@ -471,7 +473,7 @@ s_reserved (wp_scheduler_t *self, const model_t *except, uint32_t *count,
     *count = 0;
     *memory = 0;
     for (size_t i = 0; i < self->n_pins; i++) {
-        const model_t *model = self->models [self->pins [i]];
+        const model_t *model = &self->models [self->pins [i]];
         if (model != except && !s_holds (model)) {
             (*count)++;
             *memory += model->memory_mb;
@@ -800,7 +802,7 @@ wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, b
     const group_t *group = s_x (model)->group;
     if (group)
         for (uint32_t i = 0; i < group->n_members; i++)
-            s_touch (self, self->models [group->members [i]]);
+            s_touch (self, &self->models [group->members [i]]);
 }
 
 //  Resident by a request (or gone).
@@ -825,8 +827,8 @@ wp_scheduler_admit (wp_scheduler_t *self, bool admit)
     assert (self);
     if (admit && !self->admit)
         for (size_t i = 0; i < self->n_models; i++)
-            if (self->models [i] && self->models [i]->waiting)
-                s_touch (self, self->models [i]);
+            if (self->models [i].used && self->models [i].waiting)
+                s_touch (self, &self->models [i]);
     self->admit = admit;
 }
 
@@ -995,8 +997,8 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
         return NULL;
     size_t start = self->victim_cursor % n;
     for (size_t k = 0; k < n && seen < VICTIM_SAMPLE; k++) {
-        model_t *model = self->models [(start + k) % n];
-        if (!model || !s_holds (model) || model->external || model == except
+        model_t *model = &self->models [(start + k) % n];
+        if (!model->used || !s_holds (model) || model->external || model == except
             || model->state == WP_MODEL_COOLING || model->chosen
             || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
             || (s_x (model)->min_keep_ms
@@ -1045,7 +1047,7 @@ s_group_wants (wp_scheduler_t *self, const model_t *model)
     if (!group)
         return false;
     for (uint32_t i = 0; i < group->n_members; i++) {
-        const model_t *other = self->models [group->members [i]];
+        const model_t *other = &self->models [group->members [i]];
         if (other != model && other->own_wanted && s_holds (other))
             return true;
     }
@@ -1060,15 +1062,17 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
     assert (self && out);
     self->now_ms = now_ms;
     //  Wake-ups due join the dirty models.
-    while (self->n_heap && self->heap [0].time <= now_ms)
-        s_touch (self, self->models [s_wake_pop (self).model]);
+    while (self->n_heap && self->heap [0].time <= now_ms) {
+        wake_t wake = s_wake_pop (self);
+        s_touch (self, &self->models [wake.model]);
+    }
     size_t n = 0;
     candidate_t *warm = NULL;
     size_t n_warm = 0, cap_warm = 0, kept = 0;
     bool can_warm = self->opts.background && self->admit;
     //  The dirty list may grow while we walk it (a group's models).
     for (size_t i = 0; i < self->n_dirty; i++) {
-        model_t *model = self->models [self->dirty [i]];
+        model_t *model = &self->models [self->dirty [i]];
         look_t look;
         s_assess (self, model, now_ms, &look);
         bool covered = look.covered;
@@ -1120,7 +1124,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         }
         if (x->group && own != model->own_wanted)
             for (uint32_t g = 0; g < x->group->n_members; g++)
-                s_touch (self, self->models [x->group->members [g]]);
+                s_touch (self, &self->models [x->group->members [g]]);
         model->own_wanted = own;
         bool grouped = !wanted && s_group_wants (self, model);
         wanted = wanted || grouped;
@@ -1152,7 +1156,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             s_set_state (self, model, WP_MODEL_COOLING);
             if (x->group)
                 for (uint32_t g = 0; g < x->group->n_members; g++)
-                    s_touch (self, self->models [x->group->members [g]]);
+                    s_touch (self, &self->models [x->group->members [g]]);
         }
         model->waiting = false;
         bool wish = pinned || model->preload_pending;
@@ -1279,7 +1283,7 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         //  Its group comes with it, within the budgets.
         if (x->group)
             for (uint32_t g = 0; g < x->group->n_members; g++) {
-                model_t *other = self->models [x->group->members [g]];
+                model_t *other = &self->models [x->group->members [g]];
                 if (other == model || other->state != WP_MODEL_COLD || other->external
                     || now_ms < s_x (other)->retry_at)
                     continue;
@@ -1340,7 +1344,7 @@ s_regroup (wp_scheduler_t *self, model_t *model, const char *name)
                 break;
             }
         for (uint32_t i = 0; i < group->n_members; i++)
-            s_touch (self, self->models [group->members [i]]);
+            s_touch (self, &self->models [group->members [i]]);
         model->extra->group = NULL;
         if (!group->n_members)
             zhashx_delete (self->groups, group->name);
@@ -1400,7 +1404,7 @@ wp_scheduler_pin (wp_scheduler_t *self, const char *name, bool pin, char *error,
         uint64_t memory = model->memory_mb;
         for (size_t i = 0; i < self->n_pins; i++) {
             count++;
-            memory += self->models [self->pins [i]]->memory_mb;
+            memory += self->models [self->pins [i]].memory_mb;
         }
         if (count > self->opts.max_warm_models
             || (self->opts.max_memory_mb && memory > self->opts.max_memory_mb)) {
@@ -1440,16 +1444,18 @@ wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
     if (max_warm_models != self->opts.max_warm_models
         || (unsigned) max_memory_mb != (unsigned) self->opts.max_memory_mb)
         for (size_t i = 0; i < self->n_models; i++)
-            if (self->models [i])
-                s_why_freeze (self, self->models [i], true);
+            if (self->models [i].used)
+                s_why_freeze (self, &self->models [i], true);
     self->opts.max_warm_models = max_warm_models;
     self->opts.max_memory_mb = max_memory_mb;
     self->opts.background = background;
     //  Models that waited for room or for the switch may go now.
     model_t *first = NULL;
     for (size_t i = 0; i < self->n_models; i++) {
-        model_t *model = self->models [i];
-        if (model && model->waiting)
+        model_t *model = &self->models [i];
+        if (!model->used)
+            continue;
+        if (model->waiting)
             s_touch (self, model);
         first = first ? first : model;
     }
@@ -1465,8 +1471,8 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
     assert (self && (out || !capacity));
     size_t listed = 0;
     for (size_t i = 0; i < self->n_models && listed < capacity; i++) {
-        model_t *model = self->models [i];
-        if (!model)
+        model_t *model = &self->models [i];
+        if (!model->used)
             continue;
         look_t look;
         s_assess (self, model, now_ms, &look);
@@ -1572,13 +1578,13 @@ s_block_bytes (void *block)
 size_t
 wp_scheduler_state_bytes (wp_scheduler_t *self)
 {
-    size_t bytes = sizeof *self + self->cap_models * sizeof (model_t *)
+    size_t bytes = sizeof *self + self->cap_models * sizeof (model_t)
                  + self->cap_dirty * sizeof (uint32_t) + self->cap_heap * sizeof (wake_t)
                  + self->cap_pins * sizeof (uint32_t);
     for (size_t i = 0; i < self->n_models; i++) {
-        model_t *model = self->models [i];
-        if (model)
-            bytes += s_block_bytes (model) + s_block_bytes (model->extra)
+        model_t *model = &self->models [i];
+        if (model->used)
+            bytes += s_block_bytes (model->extra)
                    + (model->extra ? s_block_bytes (model->extra->why_text) : 0)
                    + (model->cap_demand > 1 ? s_block_bytes (model->demand.many) : 0);
     }

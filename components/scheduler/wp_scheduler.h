@@ -107,7 +107,7 @@ typedef struct {
     wp_names_t *names;          //  model names shared with other cores of the
                                 //  process (borrowed, outlives the scheduler,
                                 //  not in wp_scheduler_state_bytes; each id of
-                                //  it costs a pointer); NULL: its own
+                                //  it costs a model's slot); NULL: its own
 } wp_scheduler_opts_t;
 
 //  Action codes, as in the WarmupRequested schema.
