@@ -995,10 +995,11 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
     size_t n = self->n_models, seen = 0;
     if (!n)
         return NULL;
-    size_t start = self->victim_cursor % n;
-    for (size_t k = 0; k < n && seen < VICTIM_SAMPLE; k++) {
-        model_t *model = &self->models [(start + k) % n];
-        if (!model->used || !s_holds (model) || model->external || model == except
+    size_t at = self->victim_cursor % n;
+    for (size_t k = 0; k < n && seen < VICTIM_SAMPLE; k++, at = at + 1 < n ? at + 1 : 0) {
+        //  (an unused slot is cold: not held)
+        model_t *model = &self->models [at];
+        if (!s_holds (model) || model->external || model == except
             || model->state == WP_MODEL_COOLING || model->chosen
             || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
             || (s_x (model)->min_keep_ms
