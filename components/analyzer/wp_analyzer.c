@@ -107,7 +107,8 @@ typedef struct {
                             //  count in hist_unit; then per stored bin its
                             //  recent weight (uint8_t: the last few idle
                             //  times x FAST_UNIT, each older one weighs
-                            //  7/8). NULL when no bin is stored. A bin
+                            //  7/8, rounded down to 0 in about 16 idle
+                            //  times). NULL when no bin is stored. A bin
                             //  not stored holds 0 and 0. (owned)
     links_t *links;         //  its links, NULL until it has one (owned)
     uint16_t hod [24];      //  requests per hour of day
@@ -1035,9 +1036,12 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
             s_count_add (m->idle, __builtin_popcountll (m->bins), &m->unit, &m->rest,
                          model_at);
             m->hist_total += 1.0f;
+            //  Each older recent weight keeps 7/8, rounded down so that
+            //  it reaches 0 (x >> 3 alone leaves 1..7 for ever: every
+            //  bin ever hit would keep a recent weight)
             uint8_t *fast = s_fast (pair);
             for (int i = 0; i < k; i++)
-                fast [i] -= fast [i] >> 3;
+                fast [i] -= (uint8_t) ((fast [i] + 7) >> 3);
             fast [at] += FAST_UNIT;
             s_hist_add (self->global, &self->global_total, &self->global_at, now_ms,
                         self->global_tau_ms, bin);

@@ -9,7 +9,6 @@
 #include "wp_util.h"
 
 #define PRIOR_WEIGHT 2.0        //  pseudo observations of the population prior
-#define RECENT_SHARE 0.5        //  weight of the recent idle times in a plan
 #define SMOOTH 3.0              //  spread of thin data, bins at n = 0
 #define WINDOW_BINS 16          //  longest pre-warm window, bins
 #define BREAK_EVEN_SCALE 4.0    //  break_even = horizon x odds against x this
@@ -463,24 +462,22 @@ wp_engine_break_even_ms (wp_engine_t *self)
     return self->break_even_ms;
 }
 
-//  Distribution of a pattern entry: its long-run counts and its recent
-//  idle times (half each, as much evidence as the long-run counts), plus
-//  the prior as PRIOR_WEIGHT observations.
+//  Distribution of a pattern entry: its long-run counts plus its recent
+//  idle times, each counted as the evidence it is (the last few idle
+//  times weigh a few observations, not as much as all the counts: a
+//  single long pause must not make a busy pair's tail), plus the prior as
+//  PRIOR_WEIGHT observations.
 static void
 s_mass (const wp_pattern_t *entry, double *mass)
 {
     double n = entry->hist_total;
-    double slow = entry->hist_total > 0 ? (1 - RECENT_SHARE) * n / entry->hist_total : 0;
-    double fast = entry->recent_total > 0 ? RECENT_SHARE * n / entry->recent_total : 0;
-    if (!(entry->recent_total > 0))
-        slow = entry->hist_total > 0 ? 1 : 0;
     double raw [WP_IDLE_BINS];
     if (entry->hist)
         for (int i = 0; i < WP_IDLE_BINS; i++)
-            raw [i] = slow * entry->hist [i] + fast * entry->recent [i];
+            raw [i] = entry->hist [i] + entry->recent [i];
     else
         for (int i = 0; i < WP_IDLE_BINS; i++)
-            raw [i] = 0 + fast * entry->recent [i];
+            raw [i] = entry->recent [i];
     //  Few idle times say little about the exact bin: spread each over
     //  its neighbours, the wider the fewer (a Gaussian of SMOOTH / sqrt
     //  (1 + n) bins), so that a plan does not bet on the noise.

@@ -983,6 +983,31 @@ test_idle_histogram (void **state)
     wp_analyzer_destroy (&self);
 }
 
+//  The recent idle times are the last few: an idle time that is not
+//  repeated fades to nothing (each older one keeps 7/8, rounded down;
+//  a weight that stopped at 7/16 would keep every bin ever hit), and the
+//  weights of one repeated idle time stay about 8 (1 / (1 - 7/8)).
+static void
+test_recent_fades (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    uint64_t t = T0;
+    wp_analyzer_observe (self, 1, "m", t);
+    t += 10000;
+    wp_analyzer_observe (self, 1, "m", t);
+    for (int i = 0; i < 40; i++) {
+        t += 1000;
+        wp_analyzer_observe (self, 1, "m", t);
+    }
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (self, 1, "m", t, &p));
+    assert_true (p.hist [wp_idle_bin (10000)] > 0.9);     //  the long run keeps it
+    assert_close (p.recent [wp_idle_bin (10000)], 0, 0);
+    assert_true (p.recent [wp_idle_bin (1000)] > 7 && p.recent [wp_idle_bin (1000)] <= 8);
+    assert_close (p.recent_total, p.recent [wp_idle_bin (1000)], 0);
+    wp_analyzer_destroy (&self);
+}
+
 //  A new user of a model many use gets the model's idle times as prior.
 static void
 test_population_prior (void **state)
@@ -1276,6 +1301,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_idle_bins),
         cmocka_unit_test (test_idle_histogram),
+        cmocka_unit_test (test_recent_fades),
         cmocka_unit_test (test_population_prior),
         cmocka_unit_test (test_seasonality),
         cmocka_unit_test (test_rate_anomaly),
