@@ -486,7 +486,7 @@ wp_analyzer_new (const wp_analyzer_opts_t *opts)
     if (!self->opts.rate_half_life_s)
         self->opts.rate_half_life_s = 3600;
     if (!self->opts.hist_half_life_s)
-        self->opts.hist_half_life_s = 21600;
+        self->opts.hist_half_life_s = 86400;
     self->tau_ms = self->opts.rate_half_life_s * 1000.0 / M_LN2;
     self->tau_short_ms = SHORT_HALF_LIFE_MS / M_LN2;
     self->tau_long_ms = LONG_HALF_LIFE_MS / M_LN2;

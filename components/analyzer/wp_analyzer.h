@@ -80,7 +80,8 @@ typedef struct {
     uint32_t max_user_models;   //  models per user, <= 32 (default 16)
     uint32_t rate_half_life_s;  //  half-life of the rate estimate, s (default 3600)
     uint32_t hist_half_life_s;  //  half-life of a pair's idle-time counts, s
-                                //  (default 21600; models x4, global x28)
+                                //  (default 86400: a whole daily cycle;
+                                //  models x4, global x28)
     wp_names_t *names;          //  model names shared with other cores of the
                                 //  process (borrowed, outlives the analyzer,
                                 //  not in wp_analyzer_state_bytes; each id of

@@ -948,7 +948,7 @@ test_idle_bins (void **state)
 }
 
 //  The histogram counts each idle time in its bin, aged by the half-life
-//  (6 h): a gap one half-life after the previous weighs the old counts
+//  (24 h): a gap one half-life after the previous weighs the old counts
 //  half; the recent idle times keep the last few at 7/8 each.
 static void
 test_idle_histogram (void **state)
@@ -961,16 +961,16 @@ test_idle_histogram (void **state)
     assert_true (wp_analyzer_pair (self, 1, "m", T0 + 20000, &p));
     int ten = wp_idle_bin (10000);
     //  Counts hold a bin to 1/16384 of the largest (the total is exact)
-    assert_close (p.hist [ten], 1 + exp (-10000.0 * M_LN2 / 21600000.0), 2.0 / 16384);
-    assert_close (p.hist_total, 1 + exp (-10000.0 * M_LN2 / 21600000.0), 1e-6);
+    assert_close (p.hist [ten], 1 + exp (-10000.0 * M_LN2 / 86400000.0), 2.0 / 16384);
+    assert_close (p.hist_total, 1 + exp (-10000.0 * M_LN2 / 86400000.0), 1e-6);
     assert_close (p.recent [ten], 1 + 7.0 / 8.0, 1.0 / 16);
-    //  Six hours later: the old counts weigh half.
-    uint64_t later = T0 + 20000 + 6 * HOUR;
+    //  A day later: the old counts weigh half.
+    uint64_t later = T0 + 20000 + 24 * HOUR;
     wp_analyzer_observe (self, 1, "m", later);
     assert_true (wp_analyzer_pair (self, 1, "m", later, &p));
-    int six = wp_idle_bin (6 * HOUR);
-    assert_close (p.hist [six], 1, 1.0 / 16384);
-    assert_close (p.hist [ten], 0.5 * (1 + exp (-10000.0 * M_LN2 / 21600000.0)), 1e-4);
+    int day = wp_idle_bin (24 * HOUR);
+    assert_close (p.hist [day], 1, 1.0 / 16384);
+    assert_close (p.hist [ten], 0.5 * (1 + exp (-10000.0 * M_LN2 / 86400000.0)), 1e-4);
     //  Prior: a single user's own history is not their prior: the model
     //  has no other pairs, so the prior is all pairs' (here: the same
     //  user, through the global counts) and sums to 1.
@@ -1258,7 +1258,7 @@ static void
 test_counts_precision (void **state)
 {
     wp_analyzer_t *self = wp_analyzer_new (NULL);
-    double tau = 21600000.0 / M_LN2;
+    double tau = 86400000.0 / M_LN2;
     double busy = 0, rare = 0;
     float busy_f = 0, rare_f = 0;       //  as the float counts were
     uint64_t t = T0, last = T0;

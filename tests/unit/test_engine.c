@@ -344,7 +344,7 @@ test_new_user_gets_prior (void **state)
 }
 
 //  Confidence grows with the user's own idle times: 0 at first, then
-//  n / (n + 2) (n aged by 6 h half-lives: seconds change it little).
+//  n / (n + 2) (n aged by 24 h half-lives: seconds change it little).
 static void
 test_confidence_grows (void **state)
 {
