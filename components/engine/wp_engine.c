@@ -656,6 +656,15 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
         expected = slot->expected_ms;
         memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
         out->keep_until_ms = now_ms + (uint64_t) s_edges [slot->k];
+        //  Thin data: the plan of a pair with few idle times leans on
+        //  them as much as the prior lets it. Held at least the keep of
+        //  a pair that knows nothing (its break-even time) times the
+        //  prior's share, PRIOR_WEIGHT / (n + PRIOR_WEIGHT): all of it
+        //  at first, nothing once the pair's own evidence is large.
+        double floor_ms = self->break_even_ms * pow (2, slot->plan_burst / 4.0)
+                        * PRIOR_WEIGHT / (n + PRIOR_WEIGHT);
+        if (s_edges [slot->k] < floor_ms)
+            out->keep_until_ms = now_ms + (uint64_t) floor_ms;
         if (slot->e) {
             double start = s_edges [slot->s] - load_ms;
             out->prewarm_at_ms = now_ms + (uint64_t) (start > 0 ? start : 0);

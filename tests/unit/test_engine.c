@@ -442,6 +442,31 @@ test_ordering_and_cap (void **state)
     wp_analyzer_destroy (&analyzer);
 }
 
+//  Thin data: a pair with one idle time (1 s) is kept at least the
+//  break-even time x PRIOR_WEIGHT / (1 + PRIOR_WEIGHT), whatever its own
+//  short idle time says; with 200 such idle times its plan keeps it far
+//  less (the floor is down to 2 / 202 of the break-even).
+static void
+test_thin_data_floor (void **state)
+{
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_t *engine = wp_engine_new (NULL);
+    double floor_ms = wp_engine_break_even_ms (engine) * 2 / 3;
+    wp_prediction_t p;
+    s_request (analyzer, engine, 7, "m", T0, "m", &p);
+    s_request (analyzer, engine, 7, "m", T0 + 1000, "m", &p);
+    assert_true (p.keep_until_ms >= T0 + 1000 + (uint64_t) floor_ms);
+    uint64_t now = T0 + 1000;
+    for (int i = 0; i < 200; i++) {
+        now += 1000;
+        s_request (analyzer, engine, 7, "m", now, "m", &p);
+    }
+    assert_true (p.keep_until_ms > now);
+    assert_true (p.keep_until_ms < now + (uint64_t) (floor_ms / 10));
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
+}
+
 //  Break-even from the threshold: horizon x (1 - t) / t x 4; a higher
 //  threshold keeps less.
 static void
@@ -522,6 +547,7 @@ main (void)
         cmocka_unit_test (test_plan_single_bin_window),
         cmocka_unit_test (test_plan_short_gaps_keep),
         cmocka_unit_test (test_plan_break_even),
+        cmocka_unit_test (test_thin_data_floor),
         cmocka_unit_test (test_plan_empty),
         cmocka_unit_test (test_plan_is_minimal),
         cmocka_unit_test (test_periodic_user_prewarmed),
