@@ -13,6 +13,7 @@
 #define DISPLACE_MAX 16         //  models cooled to make room for one, at most
 #define DISPLACE_RATIO 2.0      //  a model displaces only values below its own / this
 #define BACKOFF_MAX_MS 300000   //  a failing warm is retried at least this often
+#define PRESSURE_MIN_MS 1000    //  shortest idle time a value looks ahead
 
 typedef struct _group_t group_t;
 
@@ -156,6 +157,8 @@ struct _wp_scheduler_t {
     uint64_t now_ms;            //  time of the latest decide
     bool admit;                 //  resource manager admits warmups
     zhashx_t *groups;           //  name -> group_t *
+    double pressure_ms;         //  idle time of the models cooled for room
+                                //  (moving average; 0: none yet)
     uint32_t *pins;             //  pinned models (indices)
     size_t n_pins, cap_pins;
 };
@@ -852,7 +855,9 @@ s_quantile_cdf (const float *q, double x)
     return prev_p + (1 - prev_p) * (x - prev_x) / (end - prev_x);
 }
 
-//  Chance of a user's request within the horizon, now.
+//  Chance of a user's request within the horizon, now; once models are
+//  cooled for room, within the time a held model lasts idle before it
+//  is (a model is worth holding if it is asked before it would go).
 static double
 s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
 {
@@ -864,7 +869,8 @@ s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
     double left = 1 - before;
     if (left < 0.01)
         left = 0.01;
-    double p = (s_quantile_cdf (d->gap_q, idle + self->horizon_ms) - before) / left;
+    double within = self->pressure_ms > 0 ? self->pressure_ms : self->horizon_ms;
+    double p = (s_quantile_cdf (d->gap_q, idle + within) - before) / left;
     return p < 0 ? 0 : p > 1 ? 1 : p;
 }
 
@@ -1026,6 +1032,15 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
         self->victim_cursor += VICTIM_SAMPLE / 2;
     if (value_p)
         *value_p = low.value;
+    //  How long held models last idle under pressure (1/64 per victim,
+    //  at least PRESSURE_MIN_MS)
+    if (lowest && lowest->used_ms && now_ms > lowest->used_ms) {
+        double idle = (double) (now_ms - lowest->used_ms);
+        self->pressure_ms = self->pressure_ms > 0
+                          ? self->pressure_ms + (idle - self->pressure_ms) / 64 : idle;
+        if (self->pressure_ms < PRESSURE_MIN_MS)
+            self->pressure_ms = PRESSURE_MIN_MS;
+    }
     return lowest;
 }
 

@@ -19,12 +19,16 @@
     reaches the threshold, and a model already warm stays wanted until it
     falls below threshold - hysteresis (so it does not flap).
 
-    Value: what holding a model is worth now, per MB and second: how soon
-    its users want it (the sum over users of 1 / the expected time to
-    their next request, from the idle-time quantiles a plan carries given
-    how long the user has been idle; without them, the chance within the
-    horizon / the horizon) x the wait it saves (the prediction's benefit,
-    or the load time) / memory_mb. When a wanted
+    Value: what holding a model is worth now, per MB: the chance that one
+    of its users asks for it soon (1 - prod (1 - p_user); p_user from the
+    idle-time quantiles a plan carries given how long the user has been
+    idle, else the prediction's probability) x the wait it saves (the
+    prediction's benefit, or the load time) / memory_mb. "Soon" is the
+    horizon until models are cooled for room; then it is how long a held
+    model lasts idle before it is cooled for room (a moving average over
+    the victims): under pressure a model is worth holding if it is asked
+    before it would go, so a busy model ranks above a rarely used one
+    that is as certain to be asked within the horizon. When a wanted
     model does not fit, held models of lower value are cooled for it
     (lowest first); if that cannot make room it waits. A plan that ends
     is not cooled when the same model is wanted again within
@@ -157,7 +161,7 @@ typedef struct {
     uint64_t min_keep_ms;
     const char *group;          //  "" = none
     uint64_t last_use_ms;       //  latest request known (0 = none)
-    double probability;         //  chance of a request within the horizon now
+    double probability;         //  chance of a request soon (see Value)
     double demand;              //  demand from predictions without a plan
     double value;               //  value now, ms saved per MiB
     wp_action_t last_action;    //  0 = no decision yet

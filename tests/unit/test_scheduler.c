@@ -786,6 +786,43 @@ test_value_and_victim (void **state)
     wp_scheduler_destroy (&self);
 }
 
+//  Under pressure the value looks ahead as far as held models last idle
+//  (the victims' idle time), not the whole horizon: a busy model with a
+//  rare long pause is worth less than a steady one certain to be asked
+//  within 300 s, until models are cooled for room after 5 s of idle;
+//  then the busy one (likely asked in the next seconds) is worth more.
+static void
+test_value_under_pressure (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_warm_models = UINT32_MAX;
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    const char *names [3] = { "busy", "steady", "gone" };
+    const float quantiles [3][WP_ENGINE_QUANTILES] = {
+        { 1000, 2000, 4000, 8000, 400000 },
+        { 100000, 150000, 200000, 240000, 280000 },
+        { 600000, 1200000, 2400000, 3600000, 7200000 } };
+    for (int i = 0; i < 3; i++) {
+        wp_scheduler_model (self, names [i], 1000, 2000);
+        wp_prediction_t p = { .model = names [i], .probability = 0.9,
+                              .keep_until_ms = T0 + 60000, .last_ms = T0,
+                              .benefit_ms = 2000 };
+        memcpy (p.gap_q, quantiles [i], sizeof p.gap_q);
+        wp_scheduler_predictions (self, (uint64_t) i + 1, &p, 1, T0);
+        wp_scheduler_resident (self, names [i], true, T0);
+    }
+    uint64_t now = T0 + 5000;
+    assert_true (wp_scheduler_value (self, "busy", now)
+                 < wp_scheduler_value (self, "steady", now));
+    //  The first victim, idle 5 s, sets how far values look.
+    assert_string_equal (wp_scheduler_victim (self, now, NULL, NULL, NULL), "gone");
+    wp_scheduler_done (self, "gone", WP_ACTION_COOL, true);
+    assert_true (wp_scheduler_value (self, "busy", now)
+                 > wp_scheduler_value (self, "steady", now));
+    assert_string_equal (wp_scheduler_victim (self, now, NULL, NULL, NULL), "steady");
+    wp_scheduler_destroy (&self);
+}
+
 //  Fill: over 0.5 of a 2000 MiB budget, the lowest values are cooled;
 //  with no_prewarm_under_budget a window does not load a cold model.
 static void
@@ -1114,6 +1151,7 @@ main (void)
         cmocka_unit_test (test_plan_time_hysteresis),
         cmocka_unit_test (test_plan_kept_by_plain_prediction),
         cmocka_unit_test (test_value_and_victim),
+        cmocka_unit_test (test_value_under_pressure),
         cmocka_unit_test (test_fill_and_no_prewarm),
         cmocka_unit_test (test_failed_warm_retries_later),
         cmocka_unit_test (test_pin_reserves_and_stays),
