@@ -11,7 +11,7 @@
 #define PRIOR_WEIGHT 2.0        //  pseudo observations of the population prior
 #define SMOOTH 3.0              //  spread of thin data, bins at n = 0
 #define WINDOW_BINS 16          //  longest pre-warm window, bins
-#define BREAK_EVEN_SCALE 4.0    //  break_even = horizon x odds against x this
+#define BREAK_EVEN_SCALE 4.4    //  break_even = horizon x odds against x this
 #define FEATURE_CLIP 8.0        //  |logit| features are clipped to this
 #define BURST_CAP 8.0           //  at most this many delayed requests per load
 #define TABLE_MIN 256           //  smallest learning table index, slots

@@ -15,8 +15,8 @@
       on bin edges, chosen to minimise the expected cost per MB
           E[resident ms] + break_even x P(request not covered)
       where break_even (ms) is what a cold start costs in resident time:
-      break_even = horizon x (1 - threshold) / threshold x 4 (threshold 0.7
-      and horizon 300 s: 514 s; x 2^(burst / 4) for the requests that
+      break_even = horizon x (1 - threshold) / threshold x 4.4 (threshold
+      0.7 and horizon 300 s: 566 s; x 2^(burst / 4) for the requests that
       queue behind a cold start), and the keep is at least break_even x
       PRIOR_WEIGHT / (n + PRIOR_WEIGHT) (thin data leans on the prior: a
       pair that knows nothing keeps for break_even). Exact over every

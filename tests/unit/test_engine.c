@@ -467,26 +467,26 @@ test_thin_data_floor (void **state)
     wp_analyzer_destroy (&analyzer);
 }
 
-//  Break-even from the threshold: horizon x (1 - t) / t x 4; a higher
+//  Break-even from the threshold: horizon x (1 - t) / t x 4.4; a higher
 //  threshold keeps less.
 static void
 test_threshold_sets_break_even (void **state)
 {
     wp_engine_opts_t opts = { .threshold = 0.5 };
     wp_engine_t *engine = wp_engine_new (&opts);
-    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 4, 1e-6);
+    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 4.4, 1e-6);
     assert_int_equal (wp_engine_horizon_s (engine), 300);
     wp_engine_destroy (&engine);
     opts.threshold = 0.8;
     opts.horizon_s = 60;
     engine = wp_engine_new (&opts);
-    assert_close (wp_engine_break_even_ms (engine), 60000.0 * 0.25 * 4, 1e-6);
+    assert_close (wp_engine_break_even_ms (engine), 60000.0 * 0.25 * 4.4, 1e-6);
     wp_engine_destroy (&engine);
     //  Out of range: the default 0.7.
     opts.threshold = 1.5;
     opts.horizon_s = 0;
     engine = wp_engine_new (&opts);
-    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 0.3 / 0.7 * 4, 1e-6);
+    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 0.3 / 0.7 * 4.4, 1e-6);
     assert_true (wp_engine_state_bytes (engine) > 0);
     wp_engine_destroy (&engine);
     wp_engine_destroy (&engine);
