@@ -561,7 +561,8 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     if (s_phase (settings, WP_TOPIC_PREDICTION, 1, settings->rate, settings->latency_s,
                  true, &lat))
         goto fail;
-    qsort (lat.latencies, lat.n_latencies, sizeof (double), s_cmp_double);
+    if (lat.n_latencies)
+        qsort (lat.latencies, lat.n_latencies, sizeof (double), s_cmp_double);
     result->p50_us = s_percentile (lat.latencies, lat.n_latencies, 0.50);
     result->p99_us = s_percentile (lat.latencies, lat.n_latencies, 0.99);
     result->p999_us = s_percentile (lat.latencies, lat.n_latencies, 0.999);

@@ -471,6 +471,8 @@ s_done_cmp (const void *a, const void *b)
 static void
 s_match (s_replay_t *self)
 {
+    if (self->n_dones == 0)
+        return;     //  (dones may be NULL: nothing was done yet)
     qsort (self->dones, self->n_dones, sizeof (s_done_t), s_done_cmp);
     size_t j = self->next_decision;
     for (size_t i = 0; i < self->n_dones; i++) {
@@ -489,6 +491,8 @@ static void
 s_compact (s_replay_t *self)
 {
     size_t gone = self->timer_decision;
+    if (gone == 0)
+        return;     //  (decisions may be NULL: none was made yet)
     memmove (self->decisions, self->decisions + gone,
              (self->n_decisions - gone) * sizeof (s_decision_t));
     self->n_decisions -= gone;
