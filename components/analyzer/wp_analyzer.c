@@ -583,14 +583,9 @@ s_model_id (wp_analyzer_t *self, const char *name, bool create)
         id = wp_names_add (self->names, name);
     if (id == WP_NAMES_NONE)
         return NONE;
-    if (id >= self->models_cap) {
-        //  An eighth more (ids of a shared table may skip: at least to id)
-        uint32_t cap = self->models_cap < 16 ? 16 : self->models_cap + self->models_cap / 8;
-        self->models_cap = cap > id ? cap : id + 1;
-        self->models = (model_t *) realloc (self->models,
-                                            self->models_cap * sizeof (model_t));
-        assert (self->models);
-    }
+    self->models = (model_t *) wp_names_room (self->models, &self->models_cap, id,
+                                              sizeof (model_t));
+    assert (self->models);
     if (id >= self->models_n) {
         memset (&self->models [self->models_n], 0,
                 (id + 1 - self->models_n) * sizeof (model_t));

@@ -234,3 +234,20 @@ wp_names_bytes (wp_names_t *self)
          + (size_t) self->n_blocks * BLOCK_SIZE + (size_t) self->where_cap * sizeof (uint32_t)
          + ((size_t) self->mask + 1) * sizeof (uint32_t);
 }
+
+//  Room in an array indexed by name id.
+void *
+wp_names_room (void *array, uint32_t *cap, uint32_t id, size_t size)
+{
+    assert (cap && size);
+    if (id < *cap)
+        return array;
+    uint32_t grown = *cap < 16 ? 16 : *cap + *cap / 8;
+    if (grown <= id)
+        grown = id + 1;
+    void *moved = realloc (array, (size_t) grown * size);
+    if (!moved)
+        return NULL;
+    *cap = grown;
+    return moved;
+}

@@ -54,6 +54,14 @@ uint32_t
 uint32_t
     wp_names_add (wp_names_t *self, const char *name);
 
+//  Room for element id in an array indexed by name id (elements of size
+//  bytes): its capacity *cap grows by an eighth, to 16 and to id + 1 at
+//  least (the ids of a shared table may skip). Returns the array, moved or
+//  not, with *cap updated; NULL, the array and *cap untouched, when out of
+//  memory. New elements are not initialised.
+void *
+    wp_names_room (void *array, uint32_t *cap, uint32_t id, size_t size);
+
 //  The name of an id (< wp_names_size). Borrowed: valid while the table
 //  lives.
 const char *

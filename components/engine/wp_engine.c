@@ -170,13 +170,9 @@ wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
         uint32_t id = wp_names_add (self->names, name);
         if (id == WP_NAMES_NONE)
             return;                     //  a name no model can have
-        if (id >= self->loads_cap) {
-            uint32_t cap = self->loads_cap < 16 ? 16 : self->loads_cap + self->loads_cap / 8;
-            self->loads_cap = cap > id ? cap : id + 1;
-            self->loads = (uint32_t *) realloc (self->loads,
-                                                self->loads_cap * sizeof (uint32_t));
-            assert (self->loads);
-        }
+        self->loads = (uint32_t *) wp_names_room (self->loads, &self->loads_cap, id,
+                                                  sizeof (uint32_t));
+        assert (self->loads);
         while (self->loads_n <= id)
             self->loads [self->loads_n++] = 0;
         self->loads [id] = load_ms;

@@ -235,17 +235,11 @@ s_require (wp_perf_t *self, const char *model)
         id = wp_names_add (self->names, model);
     if (id == WP_NAMES_NONE)
         return NULL;
-    if (id >= self->models_cap) {
-        //  An eighth more (ids of a shared table may skip: at least to id)
-        uint32_t cap = self->models_cap < 16 ? 16 : self->models_cap + self->models_cap / 8;
-        if (cap <= id)
-            cap = id + 1;
-        s_model_t *models = (s_model_t *) realloc (self->models, cap * sizeof (s_model_t));
-        if (!models)
-            return NULL;
-        self->models = models;
-        self->models_cap = cap;
-    }
+    s_model_t *models = (s_model_t *) wp_names_room (self->models, &self->models_cap, id,
+                                                     sizeof (s_model_t));
+    if (!models)
+        return NULL;
+    self->models = models;
     if (id >= self->models_n) {
         memset (&self->models [self->models_n], 0,
                 (id + 1 - self->models_n) * sizeof (s_model_t));

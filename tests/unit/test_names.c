@@ -4,6 +4,7 @@
     =========================================================================
 */
 
+#include <stdlib.h>
 #include "testutil.h"
 #include "wp_names.h"
 #include <stdio.h>
@@ -104,6 +105,30 @@ test_hash (void **state)
     wp_names_destroy (&names);
 }
 
+//  Room for an array indexed by id: 16 first, an eighth more after, and
+//  straight to an id past that (a shared table's ids skip); what was in
+//  the array stays.
+static void
+test_room (void **state)
+{
+    uint32_t cap = 0;
+    uint32_t *array = (uint32_t *) wp_names_room (NULL, &cap, 0, sizeof (uint32_t));
+    assert_non_null (array);
+    assert_int_equal (cap, 16);
+    for (uint32_t i = 0; i < 16; i++)
+        array [i] = i * 3;
+    assert_ptr_equal (wp_names_room (array, &cap, 15, sizeof (uint32_t)), array);
+    assert_int_equal (cap, 16);
+    array = (uint32_t *) wp_names_room (array, &cap, 16, sizeof (uint32_t));
+    assert_int_equal (cap, 18);
+    array = (uint32_t *) wp_names_room (array, &cap, 1000, sizeof (uint32_t));
+    assert_int_equal (cap, 1001);
+    array [1000] = 7;
+    for (uint32_t i = 0; i < 16; i++)
+        assert_int_equal (array [i], i * 3);
+    free (array);
+}
+
 int
 main (void)
 {
@@ -111,6 +136,7 @@ main (void)
         cmocka_unit_test (test_ids),
         cmocka_unit_test (test_bounds),
         cmocka_unit_test (test_hash),
+        cmocka_unit_test (test_room),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
