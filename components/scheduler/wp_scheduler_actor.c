@@ -600,17 +600,8 @@ s_window_serve (sched_t *sched, wp_ctx_t *ctx, s_usage_t *usage)
         int64_t budget = (int64_t) wp_simworld_budget_mb (world);
         if (budget && wp_simworld_free_mb (world) < need)
             s_window_free (sched, ctx, usage->model, need, t);     //  what it can
-        bool fits = true;
-        if (budget && wp_simworld_free_mb (world) < need) {
-            if (need <= budget - wp_simworld_loading_mb (world, t))
-                fits = wp_simworld_evict_lru (world, need, t) == 0;
-            else
-                fits = false;
-        }
-        if (fits) {
-            wp_simworld_load (world, usage->model, t, false);
+        if (wp_simworld_admit (world, usage->model, t))
             wp_scheduler_resident (sched->core, usage->model, true, t);
-        }
     }
     wp_simworld_touch (world, usage->model, t);
     free (usage->model);

@@ -230,6 +230,24 @@ wp_simworld_evict_lru (wp_simworld_t *self, int64_t need_mb, uint64_t now_ms)
     return 0;
 }
 
+//  A cold request's load, making room by LRU if the budget is short.
+bool
+wp_simworld_admit (wp_simworld_t *self, const char *name, uint64_t now_ms)
+{
+    int64_t need = wp_simworld_memory_mb (self, name);
+    int64_t budget = (int64_t) self->budget_mb;
+    bool fits = true;
+    if (budget && wp_simworld_free_mb (self) < need) {
+        if (need <= budget - wp_simworld_loading_mb (self, now_ms))
+            fits = wp_simworld_evict_lru (self, need, now_ms) == 0;
+        else
+            fits = false;
+    }
+    if (fits)
+        wp_simworld_load (self, name, now_ms, false);
+    return fits;
+}
+
 //  Bytes held.
 size_t
 wp_simworld_state_bytes (wp_simworld_t *self)

@@ -86,6 +86,14 @@ void
 int
     wp_simworld_evict_lru (wp_simworld_t *self, int64_t need_mb, uint64_t now_ms);
 
+//  A cold request, after the policy made what room it would: as the
+//  simulator does, evict idle models least recently used first if the
+//  budget is short (unless the loads running leave it no room), and load
+//  the model if it then fits. true if loaded, false if it could not be
+//  (the request is served without it: uncacheable).
+bool
+    wp_simworld_admit (wp_simworld_t *self, const char *model, uint64_t now_ms);
+
 //  Bytes of memory held.
 size_t
     wp_simworld_state_bytes (wp_simworld_t *self);

@@ -76,18 +76,7 @@ s_mirror_request (wp_simworld_t *world, const char *model, uint64_t t)
     if (wp_simworld_resident (world, model, &load_end))
         outcome = t < load_end ? WP_EVAL_DELAYED : WP_EVAL_WARM;
     else {
-        int64_t need = wp_simworld_memory_mb (world, model);
-        int64_t budget = (int64_t) wp_simworld_budget_mb (world);
-        bool fits = true;
-        if (budget && wp_simworld_free_mb (world) < need) {
-            if (need <= budget - wp_simworld_loading_mb (world, t))
-                fits = wp_simworld_evict_lru (world, need, t) == 0;
-            else
-                fits = false;
-        }
-        if (fits)
-            wp_simworld_load (world, model, t, false);
-        outcome = fits ? WP_EVAL_COLD : WP_EVAL_UNCACHEABLE;
+        outcome = wp_simworld_admit (world, model, t) ? WP_EVAL_COLD : WP_EVAL_UNCACHEABLE;
     }
     wp_simworld_touch (world, model, t);
     return outcome;
