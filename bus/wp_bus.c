@@ -408,21 +408,16 @@ s_arena_alloc (void *data, size_t size)
 {
     arena_t *arena = (arena_t *) data;
     size = (size + 15) & ~(size_t) 15;
-    if (arena->used + size <= arena->size) {
-        void *p = arena->data + arena->used;
-        arena->used += size;
-        return p;
-    }
-    //  An event larger than the arena (a pattern of many models) goes on
-    //  in extra blocks of at least the arena's size, used the same way.
-    arena_t *extra = arena->overflow;
-    if (extra && extra->used + size <= extra->size) {
-        void *p = extra->data + extra->used;
-        extra->used += size;
+    //  The newest block: the arena, then (an event larger than it, a
+    //  pattern of many models) extra blocks of at least its size.
+    arena_t *block = arena->overflow ? arena->overflow : arena;
+    if (block->used + size <= block->size) {
+        void *p = block->data + block->used;
+        block->used += size;
         return p;
     }
     size_t room = size > ARENA_SIZE ? size : ARENA_SIZE;
-    extra = (arena_t *) malloc (sizeof (arena_t) + room);
+    arena_t *extra = (arena_t *) malloc (sizeof (arena_t) + room);
     if (!extra)
         return NULL;
     extra->size = room;
