@@ -159,22 +159,35 @@ itest_stop (wp_test_proc_t **proc_p, const char *program)
     wp_test_proc_destroy (proc_p);
 }
 
-//  True if a usage.pattern (read as the engine reads it) shows count
-//  requests of model.
-static inline bool
-itest_pattern_has (const ProtobufCMessage *msg, const char *model, uint64_t count)
-{
-    static wp_pattern_t entries [WP_PATTERN_WIRE_MAX];
-    int n = wp_pattern_wire_read ((const Warmup__V1__UsagePattern *) msg, entries,
-                                  WP_PATTERN_WIRE_MAX, NULL, 0);
-    for (int i = 0; i < n; i++)
-        if (streq (entries [i].model, model) && entries [i].count == count)
-            return true;
-    return false;
-}
-
 //  Predicate over a received event.
 typedef bool (itest_match_fn) (wp_topic_t topic, const ProtobufCMessage *msg, void *arg);
+
+//  What itest_is_pattern looks for: a usage.pattern (read as the engine
+//  reads it) showing count requests of model; sent_us is set to when the
+//  analyzer published the one found.
+typedef struct {
+    const char *model;
+    uint64_t count;
+    uint64_t sent_us;       //  out
+} itest_pattern_t;
+
+//  Predicate (itest_match_fn) for an itest_pattern_t.
+static inline bool
+itest_is_pattern (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
+{
+    itest_pattern_t *want = (itest_pattern_t *) arg;
+    if (topic != WP_TOPIC_PATTERN)
+        return false;
+    static wp_pattern_t entries [WP_PATTERN_WIRE_MAX];
+    const Warmup__V1__UsagePattern *pattern = (const Warmup__V1__UsagePattern *) msg;
+    int n = wp_pattern_wire_read (pattern, entries, WP_PATTERN_WIRE_MAX, NULL, 0);
+    for (int i = 0; i < n; i++)
+        if (streq (entries [i].model, want->model) && entries [i].count == want->count) {
+            want->sent_us = pattern->header->sent_us;
+            return true;
+        }
+    return false;
+}
 
 //  Wait for an event satisfying fn; returns true when seen in time.
 static inline bool

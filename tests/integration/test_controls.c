@@ -297,21 +297,6 @@ test_group_warms_together (void **state)
     itest_destroy (&it);
 }
 
-//  A usage.pattern showing `count` requests of model.
-typedef struct {
-    const char *model;
-    uint64_t count;
-} pattern_t;
-
-static bool
-s_pattern (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
-{
-    pattern_t *want = (pattern_t *) arg;
-    if (topic != WP_TOPIC_PATTERN)
-        return false;
-    return itest_pattern_has (msg, want->model, want->count);
-}
-
 //  A reload adds a model and pins another without a restart; the
 //  analyzer's counts go on from where they were.
 static void
@@ -330,8 +315,8 @@ test_reload_adds_and_pins (void **state)
     uint64_t now = wp_wall_us () / 1000;
     itest_emit (&it, "dave", "coder", now - 2000);
     itest_emit (&it, "dave", "coder", now - 1000);
-    pattern_t learned = { "coder", 2 };
-    assert_true (itest_wait_event (bus, s_pattern, &learned, ITEST_EVENT_MS));
+    itest_pattern_t learned = { "coder", 2, 0 };
+    assert_true (itest_wait_event (bus, itest_is_pattern, &learned, ITEST_EVENT_MS));
 
     itest_config (&it, "models\n"
                     "    coder\n"
@@ -358,7 +343,7 @@ test_reload_adds_and_pins (void **state)
     assert_int_equal (wp_test_proc_pid (daemon), pid);
     itest_emit (&it, "dave", "coder", wp_wall_us () / 1000);
     learned.count = 3;
-    assert_true (itest_wait_event (bus, s_pattern, &learned, ITEST_EVENT_MS));
+    assert_true (itest_wait_event (bus, itest_is_pattern, &learned, ITEST_EVENT_MS));
     //  coder is pinned: warm (or loading) whether its users' plan had it
     //  warm already or not.
     char *listing = s_models (&it);

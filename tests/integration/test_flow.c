@@ -89,25 +89,6 @@ test_per_process (void **state)
     itest_destroy (&it);
 }
 
-//  A usage.pattern of user's model with at least `count` requests.
-typedef struct {
-    const char *model;
-    uint64_t count;
-    uint64_t sent_us;       //  out: when the analyzer published it
-} pattern_match_t;
-
-static bool
-s_pattern_is (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
-{
-    pattern_match_t *want = (pattern_match_t *) arg;
-    if (topic != WP_TOPIC_PATTERN)
-        return false;
-    if (!itest_pattern_has (msg, want->model, want->count))
-        return false;
-    want->sent_us = ((const Warmup__V1__UsagePattern *) msg)->header->sent_us;
-    return true;
-}
-
 //  An analyzer heartbeat sent well after a time, reporting persisted records.
 static bool
 s_analyzer_flushed (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
@@ -143,8 +124,8 @@ test_restart_keeps_state (void **state)
     wp_bus_t *watch = itest_bus (&it, topics);
 
     itest_emit_burst (&it, "bob", "llama3", 4, 10000);
-    pattern_match_t fourth = { "llama3", 4, 0 };
-    assert_true (itest_wait_event (watch, s_pattern_is, &fourth, ITEST_EVENT_MS));
+    itest_pattern_t fourth = { "llama3", 4, 0 };
+    assert_true (itest_wait_event (watch, itest_is_pattern, &fourth, ITEST_EVENT_MS));
     //  A heartbeat sent more than three flush periods after the fourth
     //  event reports what the flushes since then committed (a component
     //  runs a due flush before a heartbeat due at the same time).
@@ -159,8 +140,8 @@ test_restart_keeps_state (void **state)
     assert_non_null (strstr (wp_test_proc_output (procs [analyzer]), "loaded 1 pairs"));
 
     itest_emit (&it, "bob", "llama3", wp_wall_us () / 1000);
-    pattern_match_t fifth = { "llama3", 5, 0 };
-    assert_true (itest_wait_event (watch, s_pattern_is, &fifth, ITEST_EVENT_MS));
+    itest_pattern_t fifth = { "llama3", 5, 0 };
+    assert_true (itest_wait_event (watch, itest_is_pattern, &fifth, ITEST_EVENT_MS));
     assert_true (itest_wait_event (watch, s_prediction_for, "llama3", ITEST_EVENT_MS));
 
     wp_bus_destroy (&watch);
