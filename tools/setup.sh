@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 #  setup.sh - install the Debian packages warmup needs (only those missing)
 #  and build it into ./build. Safe to run again: does nothing that is done.
-#  Usage: tools/setup.sh [--sanitize] [--test]
+#  Usage: tools/setup.sh [--sanitize] [--test] [--werror]
 #    --sanitize  build into ./build-asan with AddressSanitizer and UBSan
 #    --test      also install what the slow tests drive: prometheus
 #                (promtool, a real server) and chromium (headless browser)
+#    --werror    warnings are errors (-DWARMUP_WERROR=ON: tools/test.sh, CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,10 +14,12 @@ PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev)
 TEST_PACKAGES=(prometheus chromium)
 SANITIZE=
+WERROR=()
 for arg in "$@"; do
     case "$arg" in
         --sanitize) SANITIZE=1 ;;
         --test) PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+        --werror) WERROR=(-DWARMUP_WERROR=ON) ;;
         *) echo "setup: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -38,6 +41,6 @@ if [ -n "$SANITIZE" ]; then
     BUILD=build-asan
     EXTRA=(-DWP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
 fi
-cmake -S . -B "$BUILD" "${EXTRA[@]}" >/dev/null
+cmake -S . -B "$BUILD" "${EXTRA[@]}" "${WERROR[@]}" >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" >/dev/null
 echo "setup: built into $BUILD/" >&2

@@ -2,11 +2,12 @@
 #  test.sh - set up (packages, build) and run every test with ctest, then
 #  the whole suite again built with AddressSanitizer and UBSan (a leak, an
 #  invalid access or undefined behaviour fails it). The slow tests drive a
-#  real Prometheus and a headless Chromium: --test installs them.
+#  real Prometheus and a headless Chromium: --test installs them. Both
+#  builds treat warnings as errors (--werror).
 #  Usage: tools/test.sh [ctest arguments], e.g. tools/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/setup.sh --test
+tools/setup.sh --test --werror
 (cd build && ctest --output-on-failure -j 2 "$@")
-tools/setup.sh --sanitize
+tools/setup.sh --sanitize --werror
 (cd build-asan && ctest --output-on-failure -j 2 "$@")

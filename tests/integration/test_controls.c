@@ -67,16 +67,18 @@ s_wait_done (wp_bus_t *bus, want_t *want, const char *model, int action)
         fail_msg ("no warmup.done %s %s ok", action == 1 ? "warm" : "cool", model);
 }
 
-//  warmupctl models --json; returns its output (caller frees).
-static char *
-s_models (itest_t *it)
+//  warmupctl models --json into *listing, which must be NULL or what an
+//  earlier call put there (freed first); the caller frees the last. The
+//  caller's variable holds the output, so no pointer outlives its storage.
+static void
+s_models (itest_t *it, char **listing)
 {
     const char *args [] = { "models", "--json", NULL };
-    char *output = NULL;
-    int code = itest_ctl (it, args, &output);
+    free (*listing);
+    *listing = NULL;
+    int code = itest_ctl (it, args, listing);
     if (code != 0)
-        fail_msg ("warmupctl models failed (%d): %s", code, output);
-    return output;
+        fail_msg ("warmupctl models failed (%d): %s", code, *listing);
 }
 
 //  The JSON object of one model in a listing (a pointer into it), or NULL.
@@ -111,8 +113,7 @@ s_wait_listing (itest_t *it, const char *model, const char *field, const char *a
     int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
     char *listing = NULL;
     while (true) {
-        free (listing);
-        listing = s_models (it);
+        s_models (it, &listing);
         if (s_model_has (listing, model, field) && (!also || s_model_has (listing, model, also)))
             break;
         if (zclock_mono () >= deadline)
@@ -200,7 +201,8 @@ test_pin_survives_pressure (void **state)
     assert_non_null (strstr (output, "cannot pin big-b"));
     free (output);
 
-    char *listing = s_models (&it);
+    char *listing = NULL;
+    s_models (&it, &listing);
     assert_true (s_model_has (listing, "embed", "\"pinned\":true"));
     assert_true (s_model_has (listing, "embed", "\"state\":\"warm\""));
     assert_true (s_model_has (listing, "embed", "\"pin_source\":\"config\""));
@@ -221,7 +223,8 @@ test_pin_survives_pressure (void **state)
     assert_int_equal (itest_ctl (&it, unpin, &output), 0);
     assert_non_null (strstr (output, "embed unpinned"));
     free (output);
-    listing = s_models (&it);
+    listing = NULL;
+    s_models (&it, &listing);
     assert_true (s_model_has (listing, "embed", "\"pinned\":false"));
     free (listing);
 
@@ -251,7 +254,8 @@ test_preload_then_cooled (void **state)
     //  warmed for its preload is cooled for this reason.
     s_wait_listing (&it, "chat", "\"last_reason\":\"preloaded, no use",
                     "\"state\":\"cold\"");
-    char *listing = s_models (&it);
+    char *listing = NULL;
+    s_models (&it, &listing);
     assert_true (s_model_has (listing, "chat", "\"preload\":true"));
     free (listing);
     //  The metrics component (started before the scheduler) counts one
@@ -288,7 +292,8 @@ test_group_warms_together (void **state)
     s_wait_request (bus, &want, "chat", WARM, NULL, ITEST_EVENT_MS);
     s_wait_request (bus, &want, "chat-embed", WARM, "group chatting", ITEST_EVENT_MS);
     s_wait_done (bus, &want, "chat-embed", WARM);
-    char *listing = s_models (&it);
+    char *listing = NULL;
+    s_models (&it, &listing);
     assert_true (s_model_has (listing, "chat-embed", "\"group\":\"chatting\""));
     assert_false (s_model_has (listing, "other", "\"state\":\"warm\""));
     free (listing);
@@ -346,7 +351,8 @@ test_reload_adds_and_pins (void **state)
     assert_true (itest_wait_event (bus, itest_is_pattern, &learned, ITEST_EVENT_MS));
     //  coder is pinned: warm (or loading) whether its users' plan had it
     //  warm already or not.
-    char *listing = s_models (&it);
+    char *listing = NULL;
+    s_models (&it, &listing);
     assert_true (s_model_has (listing, "coder", "\"pinned\":true"));
     assert_true (s_model_has (listing, "coder", "\"state\":\"warm\"")
                  || s_model_has (listing, "coder", "\"state\":\"loading\""));
@@ -369,7 +375,8 @@ test_reload_adds_and_pins (void **state)
     assert_non_null (strstr (reply->message, "removed: embed"));
     wp_bus_event_free (&event);
     wp_bus_destroy (&listen);
-    listing = s_models (&it);
+    listing = NULL;
+    s_models (&it, &listing);
     assert_true (s_model_has (listing, "coder", "\"pinned\":false"));
     free (listing);
 
