@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-#  eval_bench.sh - replay rate of warmup-eval per policy on the shared traces.
+#  eval_bench.sh - replay rate of warmup-eval per policy on the two dev traces
+#  bundled in data/.
 #
 #  Each policy runs alone (--no-baselines: no implicit keepalive:600/ollama)
 #  on one core, at budget 0, with per-event timing on as in normal use.
@@ -12,7 +13,7 @@
 #
 #  Usage: bench/eval_bench.sh [policy ...]
 #  Env:   WARMUP_EVAL (default build-eval/bin/warmup-eval, then build/bin/...)
-#         WP_SHARED_DIR (default ../shared beside the clone)
+#         WP_DATA_DIR (default data/ of this repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${WARMUP_EVAL:-}
@@ -22,8 +23,8 @@ if [ -z "$BIN" ]; then
     done
 fi
 [ -n "$BIN" ] && [ -x "$BIN" ] || { echo "eval_bench: build warmup-eval first (or set WARMUP_EVAL)" >&2; exit 1; }
-SHARED=${WP_SHARED_DIR:-$(cd .. && pwd)/shared}
-[ -d "$SHARED/data" ] || { echo "eval_bench: no shared data in $SHARED/data (set WP_SHARED_DIR)" >&2; exit 1; }
+DATA=${WP_DATA_DIR:-data}
+[ -f "$DATA/servegen-dev/trace.csv.gz" ] || { echo "eval_bench: no traces in $DATA (set WP_DATA_DIR)" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then
     POLICIES=("$@")
@@ -54,10 +55,10 @@ run () {
     printf "%-26s %-18s %10s %9s %9s %10s\n" "$name" "$policy" "$req" "$sec" "$rate" "${per_pair:--}"
 }
 for p in "${POLICIES[@]}"; do
-    run azure-functions-2019 "$SHARED/data/azure-functions-2019/1250_inv.csv" \
-        "$SHARED/data/azure-functions-2019/catalog.csv" "$p"
+    run azure-functions-2019 "$DATA/azure-functions-2019/1250_inv.csv" \
+        "$DATA/azure-functions-2019/catalog.csv" "$p"
 done
 for p in "${POLICIES[@]}"; do
-    run servegen-dev "$SHARED/data/servegen-dev/trace.csv.gz" \
-        "$SHARED/data/servegen-dev/catalog.csv" "$p"
+    run servegen-dev "$DATA/servegen-dev/trace.csv.gz" \
+        "$DATA/servegen-dev/catalog.csv" "$p"
 done

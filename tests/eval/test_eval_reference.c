@@ -1,26 +1,27 @@
 /*  =========================================================================
     test_eval_reference - keepalive:600 at budget 0 reproduces EVAL.md's
-    reference figures exactly on both shared traces (slow: 22 M requests).
-    The data is found through WP_SHARED_DIR (set by CMake); a missing
-    folder fails the test, it never passes silently.
+    reference figures exactly on both dev traces (slow: 22 M requests).
+    The traces are the repository's (data/, found through WP_DATA_DIR,
+    set by CMake); a missing file fails the test, it never passes
+    silently.
     =========================================================================
 */
 #include "test_eval_util.h"
 #include "wp_eval_run.h"
 
-//  Replay one shared trace through keepalive:600 and compare.
+//  Replay one bundled trace through keepalive:600 and compare.
 static void
 s_check (const char *trace_rel, const char *catalog_rel, uint64_t requests,
          uint64_t cold_starts, const char *resident_gb_s)
 {
-    const char *shared = getenv ("WP_SHARED_DIR");
-    if (!shared || !*shared)
-        fail_msg ("WP_SHARED_DIR is not set: run through ctest, or set it to the shared/ folder");
+    const char *data = getenv ("WP_DATA_DIR");
+    if (!data || !*data)
+        fail_msg ("WP_DATA_DIR is not set: run through ctest, or set it to the repository's data/");
     char trace [1024], catalog_path [1024];
-    snprintf (trace, sizeof (trace), "%s/data/%s", shared, trace_rel);
-    snprintf (catalog_path, sizeof (catalog_path), "%s/data/%s", shared, catalog_rel);
+    snprintf (trace, sizeof (trace), "%s/%s", data, trace_rel);
+    snprintf (catalog_path, sizeof (catalog_path), "%s/%s", data, catalog_rel);
     if (access (trace, R_OK) || access (catalog_path, R_OK))
-        fail_msg ("shared data missing: %s or %s (WP_SHARED_DIR=%s)", trace, catalog_path, shared);
+        fail_msg ("trace data missing: %s or %s (WP_DATA_DIR=%s)", trace, catalog_path, data);
     char error [WP_EVAL_ERRLEN];
     wp_eval_catalog_t *catalog = wp_eval_catalog_load (catalog_path, error);
     if (!catalog)

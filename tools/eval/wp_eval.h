@@ -2,7 +2,7 @@
     wp_eval - types shared by the trace-replay evaluator (warmup-eval)
 
     The evaluator replays a request trace through warm-up policies in a
-    simulated world (docs/evaluation.md, ../shared/EVAL.md). Times are
+    simulated world (docs/evaluation.md, docs/EVAL.md). Times are
     milliseconds from the start of the trace; models are dense catalog ids;
     users are dense ids in order of first appearance in the trace.
     =========================================================================
