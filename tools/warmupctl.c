@@ -6,7 +6,8 @@
                   [--outcome warm|delayed|cold] [--wait-ms N] [--at MS]
         warmupctl [endpoint flags] tail [--topic PREFIX] [--count N]
                   [--timeout S] [--json | --text]
-        warmupctl [endpoint flags] status [--timeout S]
+        warmupctl [endpoint flags] status [--require all|NAME,...]
+                  [--timeout S] [--json]
         warmupctl [endpoint flags] warm|cool MODEL [--timeout S] [--no-wait]
         warmupctl [endpoint flags] metrics [--timeout S] [--json]
         warmupctl [endpoint flags] replay --trace FILE --catalog FILE
@@ -36,8 +37,11 @@ static const char *s_usage =
     "      print bus events as JSON lines (default) or short text lines; stop\n"
     "      after N events or S seconds\n"
     "      (exit 1 when --count was not reached in time)\n"
-    "  status [--timeout S]\n"
-    "      list live components from their heartbeats (listens S s, default 2.5)\n"
+    "  status [--require all|NAME,...] [--timeout S] [--json]\n"
+    "      list live components from their heartbeats (listens S s, default 2.5,\n"
+    "      the bus included); with --require exit 0 as soon as each named\n"
+    "      component (or all seven; bus: the bus itself) has a heartbeat, 1\n"
+    "      naming the missing ones after S s; --json: one object for scripts\n"
     "  warm MODEL | cool MODEL [--timeout S] [--no-wait]\n"
     "      ask for a warm or cool and wait for its warmup.done (default 60 s)\n"
     "  metrics [--timeout S] [--json]\n"
@@ -75,9 +79,9 @@ s_number (const char *flag, const char *text, double max, double *value)
     return 0;
 }
 
-//  A connected, ready bus client; NULL after printing why.
+//  A connected bus client, ready within ready_ms; NULL after printing why.
 static wp_bus_t *
-s_connect (const wp_config_t *config, const char *role, const char **topics)
+s_connect (const wp_config_t *config, const char *role, const char **topics, int ready_ms)
 {
     char source [128];
     snprintf (source, sizeof source, "warmupctl-%s/%d", role, (int) getpid ());
@@ -88,7 +92,7 @@ s_connect (const wp_config_t *config, const char *role, const char **topics)
         return NULL;
     for (int i = 0; topics && topics [i]; i++)
         wp_bus_subscribe (bus, topics [i]);
-    if (wp_bus_wait_ready (bus, (int) config->ready_timeout_ms)) {
+    if (wp_bus_wait_ready (bus, ready_ms)) {
         fprintf (stderr, "warmupctl: no bus at %s / %s (is warmupd running?)\n",
                  config->pub_endpoint, config->sub_endpoint);
         wp_bus_destroy (&bus);
@@ -179,7 +183,7 @@ s_emit (const wp_config_t *config, int argc, char **argv)
     }
     if (!usage.event_ms)
         usage.event_ms = wp_wall_us () / 1000;
-    wp_bus_t *bus = s_connect (config, "emit", NULL);
+    wp_bus_t *bus = s_connect (config, "emit", NULL, (int) config->ready_timeout_ms);
     if (!bus)
         return 1;
     int rc = wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base);
@@ -325,7 +329,7 @@ s_tail (const wp_config_t *config, int argc, char **argv)
         }
     }
     const char *topics [] = { topic, NULL };
-    wp_bus_t *bus = s_connect (config, "tail", topics);
+    wp_bus_t *bus = s_connect (config, "tail", topics, (int) config->ready_timeout_ms);
     if (!bus)
         return 1;
     fprintf (stderr, "warmupctl: tail ready\n");
@@ -360,59 +364,168 @@ s_tail (const wp_config_t *config, int argc, char **argv)
     return rc;
 }
 
+//  The names --require accepts after "all" expanded: component names and
+//  "bus" (the probe came back through the proxy). Fills want (NULL-ended,
+//  borrowed from the table or argv); returns 0, or -1 after printing.
+static int
+s_require_parse (char *list, const char **want, size_t max)
+{
+    size_t n = 0;
+    for (char *name = strtok (list, ","); name; name = strtok (NULL, ",")) {
+        while (*name == ' ')
+            name++;
+        const char *names [WP_TOPIC_COUNT + 2] = { NULL };
+        size_t k = 0;
+        if (streq (name, "all"))
+            for (int i = 0; wp_components [i] && k < WP_TOPIC_COUNT; i++)
+                names [k++] = wp_components [i]->name;
+        else
+        if (streq (name, "bus") || wp_component_find (name))
+            names [k++] = name;
+        else {
+            fprintf (stderr, "warmupctl status: --require: unknown component '%s' "
+                     "(all, bus", name);
+            for (int i = 0; wp_components [i]; i++)
+                fprintf (stderr, ", %s", wp_components [i]->name);
+            fprintf (stderr, ")\n");
+            return -1;
+        }
+        for (size_t i = 0; i < k; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < n; j++)
+                dup = dup || streq (want [j], names [i]);
+            if (!dup && n < max)
+                want [n++] = names [i];
+        }
+    }
+    if (n == 0) {
+        fprintf (stderr, "warmupctl status: --require needs all or NAME,...\n");
+        return -1;
+    }
+    want [n] = NULL;
+    return 0;
+}
+
+//  True when a heartbeat of component `name` was seen (bus: the client is
+//  connected).
+static bool
+s_seen (zhashx_t *latest, bool bus, const char *name)
+{
+    if (streq (name, "bus"))
+        return bus;
+    for (const char *line = (const char *) zhashx_first (latest); line;
+         line = (const char *) zhashx_next (latest)) {
+        const char *component = (const char *) zhashx_cursor (latest);
+        size_t len = strlen (name);
+        if (strncmp (component, name, len) == 0 && component [len] == '/')
+            return true;
+    }
+    return false;
+}
+
 //  status
 static int
 s_status (const wp_config_t *config, int argc, char **argv)
 {
     double timeout = 2.5;
+    bool json = false;
+    const char *want [32] = { NULL };
     for (int i = 0; i < argc; i++) {
         if (streq (argv [i], "--timeout") && i + 1 < argc) {
             if (s_number ("--timeout", argv [++i], 3600, &timeout))
                 return 2;
         }
+        else
+        if (streq (argv [i], "--require") && i + 1 < argc) {
+            if (s_require_parse (argv [++i], want, 31))
+                return 2;
+        }
+        else
+        if (streq (argv [i], "--json"))
+            json = true;
         else {
             fprintf (stderr, "warmupctl status: unknown flag '%s'\n", argv [i]);
             return 2;
         }
     }
-    const char *topics [] = { "heartbeat", NULL };
-    wp_bus_t *bus = s_connect (config, "status", topics);
-    if (!bus)
-        return 1;
-    zhashx_t *latest = zhashx_new ();   //  source -> JSON-free summary line
-    zhashx_set_destructor (latest, (zhashx_destructor_fn *) zstr_free);
+    //  The whole command, bus included, takes at most the timeout.
     int64_t deadline = zclock_mono () + (int64_t) (timeout * 1000);
-    while (zclock_mono () < deadline && !zsys_interrupted) {
+    const char *topics [] = { "heartbeat", NULL };
+    int ready_ms = (int) (timeout * 1000);
+    wp_bus_t *bus = s_connect (config, "status", topics,
+                               ready_ms < (int) config->ready_timeout_ms
+                               ? ready_ms : (int) config->ready_timeout_ms);
+    //  source -> the heartbeat as JSON (--json) or a table line; sources
+    //  are "<component>/<instance>".
+    zhashx_t *latest = zhashx_new ();
+    zhashx_set_destructor (latest, (zhashx_destructor_fn *) zstr_free);
+    while (bus && zclock_mono () < deadline && !zsys_interrupted) {
+        bool all_seen = want [0] != NULL;
+        for (int i = 0; want [i] && all_seen; i++)
+            all_seen = s_seen (latest, true, want [i]);
+        if (all_seen)
+            break;              //  what was asked for is there: answer now
         wp_bus_event_t event;
         int64_t left = deadline - zclock_mono ();
         if (wp_bus_recv_wait (bus, &event, (int) (left > 0 ? left : 0)) != 1)
             continue;
         const Warmup__V1__Heartbeat *beat = (const Warmup__V1__Heartbeat *) event.msg;
-        char *line = zsys_sprintf ("%-10s %-28s %7u %9.1f %9.1f %10" PRIu64 " %10" PRIu64
+        char *line = json ? wp_json_event ("heartbeat", event.msg)
+                   : zsys_sprintf ("%-10s %-28s %7u %9.1f %9.1f %10" PRIu64 " %10" PRIu64
                                    " %8" PRIu64 " %10" PRIu64,
                                    beat->component, beat->instance, beat->pid,
                                    beat->rss_kb / 1024.0, beat->uptime_ms / 1000.0,
                                    beat->events_in, beat->events_out, beat->dropped,
                                    beat->persisted);
-        zhashx_update (latest, beat->header->source, line);
+        //  Keyed by the component's name as it says, then its source.
+        char *key = zsys_sprintf ("%s/%s", beat->component, beat->header->source);
+        zhashx_update (latest, key, line);
+        zstr_free (&key);
         wp_bus_event_free (&event);
     }
+    //  What was asked for and not seen.
+    char missing [512] = "";
+    for (int i = 0; want [i]; i++)
+        if (!s_seen (latest, bus != NULL, want [i])) {
+            size_t used = strlen (missing);
+            snprintf (missing + used, sizeof missing - used, "%s%s", used ? ", " : "", want [i]);
+        }
     int rc = 0;
-    if (zhashx_size (latest) == 0) {
-        fprintf (stderr, "warmupctl status: no heartbeat within %.1f s\n", timeout);
+    if (*missing || (!want [0] && zhashx_size (latest) == 0))
         rc = 1;
+    zlistx_t *keys = zhashx_keys (latest);
+    zlistx_set_comparator (keys, (zlistx_comparator_fn *) strcmp);
+    zlistx_sort (keys);
+    if (json) {
+        printf ("{\"ok\":%s,\"bus\":%s,\"missing\":[", rc ? "false" : "true",
+                bus ? "true" : "false");
+        for (char *name = strtok (missing, ", "); name; name = strtok (NULL, ", "))
+            printf ("%s\"%s\"", name == missing ? "" : ",", name);
+        printf ("],\"heartbeats\":[");
+        const char *comma = "";
+        for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys)) {
+            printf ("%s%s", comma, (char *) zhashx_lookup (latest, key));
+            comma = ",";
+        }
+        printf ("]}\n");
     }
     else {
-        printf ("%-10s %-28s %7s %9s %9s %10s %10s %8s %10s\n", "component", "instance",
-                "pid", "rss_mb", "uptime_s", "events_in", "events_out", "dropped",
-                "persisted");
-        zlistx_t *keys = zhashx_keys (latest);
-        zlistx_set_comparator (keys, (zlistx_comparator_fn *) strcmp);
-        zlistx_sort (keys);
-        for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys))
-            printf ("%s\n", (char *) zhashx_lookup (latest, key));
-        zlistx_destroy (&keys);
+        if (zhashx_size (latest)) {
+            printf ("%-10s %-28s %7s %9s %9s %10s %10s %8s %10s\n", "component", "instance",
+                    "pid", "rss_mb", "uptime_s", "events_in", "events_out", "dropped",
+                    "persisted");
+            for (char *key = (char *) zlistx_first (keys); key;
+                 key = (char *) zlistx_next (keys))
+                printf ("%s\n", (char *) zhashx_lookup (latest, key));
+        }
+        if (*missing)
+            fprintf (stderr, "warmupctl status: missing: %s (no heartbeat within %.1f s)\n",
+                     missing, timeout);
+        else
+        if (rc)
+            fprintf (stderr, "warmupctl status: no heartbeat within %.1f s\n", timeout);
     }
+    zlistx_destroy (&keys);
     zhashx_destroy (&latest);
     wp_bus_destroy (&bus);
     return rc;
@@ -446,7 +559,8 @@ s_warm_cool (const wp_config_t *config, bool warm, int argc, char **argv)
         return 2;
     }
     const char *topics [] = { "warmup.done", NULL };
-    wp_bus_t *bus = s_connect (config, warm ? "warm" : "cool", wait ? topics : NULL);
+    wp_bus_t *bus = s_connect (config, warm ? "warm" : "cool", wait ? topics : NULL,
+                               (int) config->ready_timeout_ms);
     if (!bus)
         return 1;
     Warmup__V1__WarmupRequested request = WARMUP__V1__WARMUP_REQUESTED__INIT;
@@ -573,7 +687,7 @@ s_metrics (const wp_config_t *config, int argc, char **argv)
         }
     }
     const char *topics [] = { "metrics.snapshot", NULL };
-    wp_bus_t *bus = s_connect (config, "metrics", topics);
+    wp_bus_t *bus = s_connect (config, "metrics", topics, (int) config->ready_timeout_ms);
     if (!bus)
         return 1;
     wp_bus_event_t event;
@@ -614,7 +728,7 @@ s_control (const wp_config_t *config, Warmup__V1__Command command, const char *m
            int expect, double timeout, reply_fn *fn, void *arg)
 {
     const char *topics [] = { "control.reply", NULL };
-    wp_bus_t *bus = s_connect (config, "control", topics);
+    wp_bus_t *bus = s_connect (config, "control", topics, (int) config->ready_timeout_ms);
     if (!bus)
         return 1;
     char id [64];
