@@ -4,7 +4,8 @@
 #  Usage: tools/setup.sh [--sanitize] [--test] [--werror]
 #    --sanitize  build into ./build-asan with AddressSanitizer and UBSan
 #    --test      also install what the slow tests drive: prometheus
-#                (promtool, a real server) and chromium (headless browser)
+#                (promtool, a real server) and chromium (headless browser);
+#                and docker-compose (the compose file's check: no engine)
 #    --werror    warnings are errors (-DWARMUP_WERROR=ON: tools/test.sh, CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libcmocka-dev
           zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev)
-TEST_PACKAGES=(prometheus chromium)
+TEST_PACKAGES=(prometheus chromium docker-compose)
 SANITIZE=
 WERROR=()
 for arg in "$@"; do
