@@ -26,7 +26,10 @@
     that transaction commits.
 
     The database "meta" is reserved: it holds key "schema", the schema
-    number as a big-endian u32. Callers cannot write to it.
+    number as a big-endian u32, and (schema 2) key "owner", the owner
+    component's name. Callers cannot write to it. A change of schema adds
+    one step to s_migrations, run at open inside the transaction that
+    checks the schema.
 
     A wp_store_fn callback must not call wp_store_put, _del, _flush or
     _iterate on the same store (asserted); it may call wp_store_get.
@@ -56,6 +59,8 @@
 #define S_HEADER_SIZE       4       //  u16 record version + u16 reserved
 #define S_META_DB           "meta"
 #define S_SCHEMA_KEY        "schema"
+#define S_OWNER_KEY         "owner"
+#define S_OWNER_MAX         63      //  longest owner name, bytes
 
 //  One write of the open batch, kept until the batch commits
 typedef struct {
@@ -78,6 +83,7 @@ typedef struct {
 //  Structure of our class
 struct _wp_store_t {
     char *path;                 //  environment directory, for messages
+    char *owner;                //  owner component, or NULL
     MDB_env *env;               //  the LMDB environment
     MDB_dbi meta_dbi;           //  handle of the "meta" database
     size_t map_size;            //  current map size in bytes
@@ -213,8 +219,84 @@ s_read_map_size (wp_store_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Check the schema number in "meta", writing it into a new environment.
-//  Returns 0, or -1 (logged) on a mismatch or an LMDB error.
+//  Put a meta record (key: a string) in txn; returns an LMDB error code
+
+static int
+s_meta_put (wp_store_t *self, MDB_txn *txn, const char *name, const void *data,
+            size_t size)
+{
+    MDB_val key = { strlen (name), (void *) name };
+    MDB_val value = { size, (void *) data };
+    return mdb_put (txn, self->meta_dbi, &key, &value, 0);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Schema 1 -> 2: record the owner (when the store is opened with one), so
+//  that another component's environment in this folder is refused, not
+//  read as garbage
+
+static int
+s_migrate_owner (wp_store_t *self, MDB_txn *txn)
+{
+    return self->owner ? s_meta_put (self, txn, S_OWNER_KEY, self->owner,
+                                     strlen (self->owner))
+                       : 0;
+}
+
+
+//  One step of the environment's format: from schema `from` to from + 1,
+//  inside the transaction of the open
+typedef struct {
+    uint32_t from;              //  schema it starts from
+    const char *what;           //  what it does, for the log
+    int (*fn) (wp_store_t *self, MDB_txn *txn); //  0 or an LMDB error
+} s_migration_t;
+
+static const s_migration_t s_migrations [] = {
+    { 1, "records the owner component in meta", s_migrate_owner },
+};
+
+_Static_assert (sizeof (s_migrations) / sizeof (s_migrations [0])
+                == WP_STORE_SCHEMA - WP_STORE_SCHEMA_MIN,
+                "one migration per schema step");
+
+
+//  --------------------------------------------------------------------------
+//  Check the owner recorded in meta against self->owner, recording it when
+//  none is. Returns 0, -1 (logged) when another owns the environment, or
+//  an LMDB error code
+
+static int
+s_owner_check (wp_store_t *self, MDB_txn *txn)
+{
+    if (!self->owner)
+        return 0;
+    MDB_val key = { strlen (S_OWNER_KEY), (void *) S_OWNER_KEY };
+    MDB_val value;
+    int rc = mdb_get (txn, self->meta_dbi, &key, &value);
+    if (rc == MDB_NOTFOUND)
+        return s_meta_put (self, txn, S_OWNER_KEY, self->owner,
+                           strlen (self->owner));
+    if (rc)
+        return rc;
+    if (value.mv_size != strlen (self->owner)
+    ||  memcmp (value.mv_data, self->owner, value.mv_size) != 0) {
+        zsys_error ("wp_store: %s: this environment belongs to component "
+                    "'%.*s', not '%s' (another component's folder, volume or "
+                    "backup?); refusing to open",
+                    self->path, (int) (value.mv_size < 64 ? value.mv_size : 64),
+                    (const char *) value.mv_data, self->owner);
+        return -1;
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Check the schema number in "meta": write it (and the owner) into a new
+//  environment, migrate an older one, refuse a newer one. Returns 0, or -1
+//  (logged) on a refusal or an LMDB error.
 
 static int
 s_schema_check (wp_store_t *self)
@@ -229,14 +311,14 @@ s_schema_check (wp_store_t *self)
     rc = mdb_dbi_open (txn, S_META_DB, MDB_CREATE, &self->meta_dbi);
     MDB_val key = { strlen (S_SCHEMA_KEY), (void *) S_SCHEMA_KEY };
     MDB_val value;
+    uint32_t schema = WP_STORE_SCHEMA;
     if (rc == 0)
         rc = mdb_get (txn, self->meta_dbi, &key, &value);
     if (rc == MDB_NOTFOUND) {
-        byte schema [4];
-        s_put_u32 (schema, WP_STORE_SCHEMA);
-        value.mv_size = sizeof (schema);
-        value.mv_data = schema;
-        rc = mdb_put (txn, self->meta_dbi, &key, &value, 0);
+        //  A new environment: this schema, and its owner
+        byte number [4];
+        s_put_u32 (number, WP_STORE_SCHEMA);
+        rc = s_meta_put (self, txn, S_SCHEMA_KEY, number, sizeof (number));
     }
     else
     if (rc == 0) {
@@ -246,11 +328,37 @@ s_schema_check (wp_store_t *self)
             mdb_txn_abort (txn);
             return -1;
         }
-        uint32_t schema = s_get_u32 ((const byte *) value.mv_data);
-        if (schema != WP_STORE_SCHEMA) {
-            zsys_error ("wp_store: %s: environment has schema %u, this "
-                        "program uses schema %u; refusing to open",
-                        self->path, schema, WP_STORE_SCHEMA);
+        schema = s_get_u32 ((const byte *) value.mv_data);
+        if (schema > WP_STORE_SCHEMA || schema < WP_STORE_SCHEMA_MIN) {
+            zsys_error ("wp_store: %s: environment has store schema %u, this "
+                        "program reads schemas %u to %u; refusing to open. %s",
+                        self->path, schema, WP_STORE_SCHEMA_MIN, WP_STORE_SCHEMA,
+                        schema > WP_STORE_SCHEMA
+                        ? "It was written by a newer warmup: run that version "
+                          "(or a newer one), or restore the backup taken "
+                          "before the upgrade (docs/operations.md, Upgrading)"
+                        : "It is older than any this program migrates");
+            mdb_txn_abort (txn);
+            return -1;
+        }
+        //  Migrate, step by step, in this one transaction
+        for (uint32_t from = schema; rc == 0 && from < WP_STORE_SCHEMA; from++) {
+            const s_migration_t *step = &s_migrations [from - WP_STORE_SCHEMA_MIN];
+            assert (step->from == from);
+            rc = step->fn (self, txn);
+            if (rc == 0)
+                zsys_info ("wp_store: %s: store schema %u -> %u: %s",
+                           self->path, from, from + 1, step->what);
+        }
+        if (rc == 0 && schema < WP_STORE_SCHEMA) {
+            byte number [4];
+            s_put_u32 (number, WP_STORE_SCHEMA);
+            rc = s_meta_put (self, txn, S_SCHEMA_KEY, number, sizeof (number));
+        }
+    }
+    if (rc == 0) {
+        rc = s_owner_check (self, txn);
+        if (rc < 0) {
             mdb_txn_abort (txn);
             return -1;
         }
@@ -264,6 +372,10 @@ s_schema_check (wp_store_t *self)
                     mdb_strerror (rc));
         return -1;
     }
+    if (schema < WP_STORE_SCHEMA)
+        zsys_warning ("wp_store: %s: migrated from store schema %u to %u; "
+                      "older versions of warmup no longer open it",
+                      self->path, schema, WP_STORE_SCHEMA);
     return 0;
 }
 
@@ -359,15 +471,20 @@ wp_store_new (const char *path, const wp_store_opts_t *opts)
         zsys_error ("wp_store: %s: max_dbs %u is too large", path, o.max_dbs);
         return NULL;
     }
+    if (o.owner && (!*o.owner || strlen (o.owner) > S_OWNER_MAX)) {
+        zsys_error ("wp_store: %s: bad owner name", path);
+        return NULL;
+    }
     if (s_make_dir (path))
         return NULL;
 
     wp_store_t *self = (wp_store_t *) calloc (1, sizeof (wp_store_t));
     if (self) {
         self->path = strdup (path);
+        self->owner = o.owner ? strdup (o.owner) : NULL;
         self->dbs = (s_db_t *) calloc (o.max_dbs, sizeof (s_db_t));
     }
-    if (!self || !self->path || !self->dbs) {
+    if (!self || !self->path || !self->dbs || (o.owner && !self->owner)) {
         zsys_error ("wp_store: %s: out of memory", path);
         wp_store_destroy (&self);
         return NULL;
@@ -451,6 +568,7 @@ wp_store_destroy (wp_store_t **self_p)
                 freen (self->dbs [slot].name);
         freen (self->dbs);
         freen (self->path);
+        freen (self->owner);
         freen (self);
         *self_p = NULL;
     }
@@ -1003,4 +1121,188 @@ wp_store_map_size (wp_store_t *self)
 {
     assert (self);
     return self->map_size;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Open the environment in `path` read-only for inspection or backup, as
+//  one more reader beside its owner. Returns the environment or NULL
+//  (logged).
+
+static MDB_env *
+s_env_open_reader (const char *path)
+{
+    char *file = zsys_sprintf ("%s/data.mdb", path);
+    bool exists = file && zsys_file_exists (file);
+    zstr_free (&file);
+    if (!exists) {
+        zsys_error ("wp_store: %s: no environment here (no data.mdb)", path);
+        return NULL;
+    }
+    MDB_env *env;
+    int rc = mdb_env_create (&env);
+    if (rc == 0) {
+        rc = mdb_env_set_maxdbs (env, 1024);
+        if (rc == 0)
+            rc = mdb_env_open (env, path, MDB_RDONLY, 0664);
+        if (rc)
+            mdb_env_close (env);
+    }
+    if (rc) {
+        zsys_error ("wp_store: %s: cannot open environment: %s", path,
+                    mdb_strerror (rc));
+        return NULL;
+    }
+    return env;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Count the records of one database by record version; calls fn per
+//  version found. Returns 0 or an LMDB error.
+
+static int
+s_inspect_db (MDB_txn *txn, const char *name, wp_store_db_fn *fn, void *arg)
+{
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open (txn, name, 0, &dbi);
+    if (rc)
+        return rc;
+    //  Versions in order of first sight, and how many of each
+    uint16_t versions [16];
+    uint64_t counts [16] = { 0 };
+    size_t seen = 0;
+    uint64_t other = 0;             //  headerless, or past 16 versions
+    MDB_cursor *cursor;
+    rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        if (value.mv_size < S_HEADER_SIZE) {
+            other++;
+            continue;
+        }
+        uint16_t version = s_get_u16 ((const byte *) value.mv_data);
+        size_t index = 0;
+        while (index < seen && versions [index] != version)
+            index++;
+        if (index == seen && seen < 16)
+            versions [seen++] = version;
+        if (index < seen)
+            counts [index]++;
+        else
+            other++;
+    }
+    mdb_cursor_close (cursor);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if (fn) {
+        for (size_t index = 0; index < seen; index++)
+            fn (name, versions [index], counts [index], arg);
+        if (other)
+            fn (name, UINT16_MAX, other, arg);
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Read an environment without changing it; see the header
+
+int
+wp_store_inspect (const char *path, wp_store_info_t *info, wp_store_db_fn *fn,
+                  void *arg)
+{
+    assert (path);
+    assert (info);
+    memset (info, 0, sizeof (*info));
+    MDB_env *env = s_env_open_reader (path);
+    if (!env)
+        return -1;
+    MDB_envinfo envinfo;
+    MDB_stat stat;
+    mdb_env_info (env, &envinfo);
+    mdb_env_stat (env, &stat);
+    info->map_size = envinfo.me_mapsize;
+    info->used_bytes = (envinfo.me_last_pgno + 1) * (size_t) stat.ms_psize;
+    MDB_txn *txn;
+    MDB_dbi main_dbi;
+    int rc = mdb_txn_begin (env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        rc = mdb_dbi_open (txn, NULL, 0, &main_dbi);
+        //  The main database lists the named ones
+        MDB_cursor *cursor = NULL;
+        if (rc == 0)
+            rc = mdb_cursor_open (txn, main_dbi, &cursor);
+        MDB_val key, value;
+        for (int more = rc == 0 ? mdb_cursor_get (cursor, &key, &value, MDB_FIRST)
+                                : MDB_NOTFOUND;
+             rc == 0 && more == 0;
+             more = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+            char name [256];
+            if (key.mv_size == 0 || key.mv_size >= sizeof (name))
+                continue;
+            memcpy (name, key.mv_data, key.mv_size);
+            name [key.mv_size] = 0;
+            if (streq (name, S_META_DB)) {
+                MDB_dbi meta;
+                if (mdb_dbi_open (txn, S_META_DB, 0, &meta) == 0) {
+                    MDB_val mkey = { strlen (S_SCHEMA_KEY), (void *) S_SCHEMA_KEY };
+                    MDB_val mvalue;
+                    if (mdb_get (txn, meta, &mkey, &mvalue) == 0 && mvalue.mv_size == 4)
+                        info->schema = s_get_u32 ((const byte *) mvalue.mv_data);
+                    mkey.mv_size = strlen (S_OWNER_KEY);
+                    mkey.mv_data = (void *) S_OWNER_KEY;
+                    if (mdb_get (txn, meta, &mkey, &mvalue) == 0
+                    &&  mvalue.mv_size < sizeof (info->owner)) {
+                        memcpy (info->owner, mvalue.mv_data, mvalue.mv_size);
+                        info->owner [mvalue.mv_size] = 0;
+                    }
+                }
+                continue;
+            }
+            rc = s_inspect_db (txn, name, fn, arg);
+        }
+        if (cursor)
+            mdb_cursor_close (cursor);
+        mdb_txn_abort (txn);
+    }
+    mdb_env_close (env);
+    if (rc) {
+        zsys_error ("wp_store: %s: cannot read: %s", path, mdb_strerror (rc));
+        return -1;
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Write a consistent, compacted copy of an environment; see the header
+
+int
+wp_store_backup (const char *path, const char *dest)
+{
+    assert (path);
+    assert (dest);
+    if (s_make_dir (dest))
+        return -1;
+    if (!s_env_is_new (dest)) {
+        zsys_error ("wp_store: %s: already holds an environment; not "
+                    "overwriting it", dest);
+        return -1;
+    }
+    MDB_env *env = s_env_open_reader (path);
+    if (!env)
+        return -1;
+    //  A read transaction of its own: a snapshot, whatever the owner writes
+    int rc = mdb_env_copy2 (env, dest, MDB_CP_COMPACT);
+    mdb_env_close (env);
+    if (rc) {
+        zsys_error ("wp_store: %s: cannot copy to %s: %s", path, dest,
+                    mdb_strerror (rc));
+        return -1;
+    }
+    return 0;
 }

@@ -10,9 +10,19 @@
 
     Every value is stored behind a 4-byte record header: the 16-bit
     record version given by the caller and 16 reserved bits, so readers can
-    tell old records from new ones. The environment itself carries a
-    schema number in its "meta" database; opening an environment written
-    with another schema number fails with a message naming the path.
+    tell old records from new ones: a component reads every older version
+    of its records and writes the newest.
+
+    The environment itself carries a schema number (the layout of the
+    environment, not of one record) in its "meta" database. Opening an
+    environment of an older schema migrates it to WP_STORE_SCHEMA in one
+    write transaction (all or nothing: a crash during it leaves the old
+    schema) and logs it; one of a newer schema is refused with a message
+    naming the path, both numbers and what to do. Schemas:
+      1  meta holds "schema"
+      2  meta also holds "owner": the component whose environment it is;
+         opening it for another component fails (a volume or a backup in
+         the wrong folder), opening it for none does not check
     =========================================================================
 */
 
@@ -27,8 +37,10 @@
 extern "C" {
 #endif
 
-//  Schema number of every environment this code writes.
-#define WP_STORE_SCHEMA 1
+//  Schema number of every environment this code writes, and the oldest
+//  it migrates from.
+#define WP_STORE_SCHEMA 2
+#define WP_STORE_SCHEMA_MIN 1
 
 typedef struct _wp_store_t wp_store_t;
 
@@ -42,7 +54,22 @@ typedef struct {
     bool nosync;          // MDB_NOSYNC: faster, loses durability on OS crash
                           // (not on process crash); default false
     unsigned max_dbs;     // named databases (default 16)
+    const char *owner;    // the component that owns the environment
+                          // (recorded; another is refused), or NULL
 } wp_store_opts_t;
+
+//  What wp_store_inspect found in an environment.
+typedef struct {
+    uint32_t schema;      // its schema number (0: no meta, not ours)
+    char owner [64];      // its recorded owner, "" when none
+    size_t map_size;      // its map size in bytes
+    size_t used_bytes;    // pages in use, in bytes
+} wp_store_info_t;
+
+//  Called by wp_store_inspect for each (database, record version) found:
+//  `records` of them. db is borrowed for the call.
+typedef void (wp_store_db_fn) (const char *db, uint16_t version,
+                               uint64_t records, void *arg);
 
 //  Called for each record by wp_store_iterate. key/value are valid only
 //  during the call. Return 0 to go on, non-zero to stop the iteration.
@@ -107,6 +134,20 @@ unsigned
 //  Current map size in bytes.
 size_t
     wp_store_map_size (wp_store_t *self);
+
+//  Read an environment without changing it (no migration; the owner may
+//  be running): fills *info, and calls fn (may be NULL) per database and
+//  record version. Returns 0, or -1 (logged, naming the path) when `path`
+//  holds no readable environment.
+int
+    wp_store_inspect (const char *path, wp_store_info_t *info,
+                      wp_store_db_fn *fn, void *arg);
+
+//  Write a consistent, compacted copy of the environment in `path` into
+//  the directory `dest` (created; it must not hold an environment), also
+//  while its owner runs and writes. Returns 0, or -1 (logged).
+int
+    wp_store_backup (const char *path, const char *dest);
 
 #ifdef __cplusplus
 }

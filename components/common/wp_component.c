@@ -346,7 +346,8 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
         return -1;
     }
     wp_store_opts_t store_opts = { .batch_max = config->batch_max,
-                                   .nosync = config->nosync };
+                                   .nosync = config->nosync,
+                                   .owner = ctx->def->name };
     ctx->store = wp_store_new (path, &store_opts);
     if (!ctx->store) {
         snprintf (reason, size, "cannot open the store at %s", path);

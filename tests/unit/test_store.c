@@ -799,6 +799,192 @@ test_bad_options (void **state)
     assert_null (wp_store_new (fixture->path, &opts));
 }
 
+//  An environment as schema 1 wrote it (meta "schema" = 1, no owner), with
+//  records of two record versions: the current code migrates it to
+//  schema 2 in place, recording its owner, and every record reads as before
+static void
+test_migrate_schema_1 (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    assert_int_equal (mkdir (fixture->path, 0775), 0);
+    byte schema [4];
+    s_key (1, schema);
+    s_raw_put (fixture->path, "meta", "schema", 6, schema, 4);
+    s_raw_put (fixture->path, "pairs", "alice", 5, "\x00\x01\x00\x00old", 7);
+    s_raw_put (fixture->path, "pairs", "bob", 3, "\x00\x03\x00\x00newer", 9);
+
+    //  Inspecting reads it as it is and changes nothing
+    wp_store_info_t info;
+    assert_int_equal (wp_store_inspect (fixture->path, &info, NULL, NULL), 0);
+    assert_int_equal (info.schema, 1);
+    assert_string_equal (info.owner, "");
+
+    wp_store_opts_t opts = { .owner = "analyzer" };
+    wp_store_t *store = wp_store_new (fixture->path, &opts);
+    assert_non_null (store);
+    char buffer [16];
+    size_t length;
+    uint16_t version;
+    assert_int_equal (wp_store_get (store, "pairs", "alice", 5, buffer, sizeof (buffer),
+                                    &length, &version), 0);
+    assert_int_equal (length, 3);
+    assert_memory_equal (buffer, "old", 3);
+    assert_int_equal (version, 1);
+    assert_int_equal (wp_store_get (store, "pairs", "bob", 3, buffer, sizeof (buffer),
+                                    &length, &version), 0);
+    assert_memory_equal (buffer, "newer", 5);
+    assert_int_equal (version, 3);
+    wp_store_destroy (&store);
+
+    byte raw [16];
+    assert_int_equal (s_raw_get (fixture->path, "meta", "schema", 6, raw, sizeof (raw)), 4);
+    assert_int_equal (s_key_value (raw), WP_STORE_SCHEMA);
+    assert_int_equal (s_raw_get (fixture->path, "meta", "owner", 5, raw, sizeof (raw)), 8);
+    assert_memory_equal (raw, "analyzer", 8);
+
+    //  Migrated once: it opens as it is now, and inspects so
+    store = wp_store_new (fixture->path, &opts);
+    assert_non_null (store);
+    wp_store_destroy (&store);
+    assert_int_equal (wp_store_inspect (fixture->path, &info, NULL, NULL), 0);
+    assert_int_equal (info.schema, 2);
+    assert_string_equal (info.owner, "analyzer");
+}
+
+
+//  A schema older than any the code migrates from is refused, unchanged
+static void
+test_schema_too_old (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    assert_int_equal (mkdir (fixture->path, 0775), 0);
+    byte schema [4];
+    s_key (WP_STORE_SCHEMA_MIN - 1, schema);
+    s_raw_put (fixture->path, "meta", "schema", 6, schema, 4);
+    assert_null (wp_store_new (fixture->path, NULL));
+    byte raw [4];
+    s_raw_get (fixture->path, "meta", "schema", 6, raw, sizeof (raw));
+    assert_int_equal (s_key_value (raw), WP_STORE_SCHEMA_MIN - 1);
+}
+
+
+//  An environment records its owner: another component is refused, the
+//  owner and an ownerless opener (the inspection tools) are not; one
+//  created without an owner takes the first that opens it with one
+static void
+test_owner (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_store_opts_t perf = { .owner = "perf" };
+    wp_store_opts_t analyzer = { .owner = "analyzer" };
+    wp_store_t *store = wp_store_new (fixture->path, &perf);
+    assert_non_null (store);
+    assert_int_equal (wp_store_put (store, "models", "m", 1, "x", 1, 1), 0);
+    wp_store_destroy (&store);
+
+    assert_null (wp_store_new (fixture->path, &analyzer));
+    store = wp_store_new (fixture->path, NULL);
+    assert_non_null (store);
+    wp_store_destroy (&store);
+    store = wp_store_new (fixture->path, &perf);
+    assert_non_null (store);
+    wp_store_destroy (&store);
+
+    char *other = zsys_sprintf ("%s/other", fixture->dir);
+    store = wp_store_new (other, NULL);
+    assert_non_null (store);
+    wp_store_destroy (&store);
+    store = wp_store_new (other, &analyzer);
+    assert_non_null (store);
+    wp_store_destroy (&store);
+    assert_null (wp_store_new (other, &perf));
+    zstr_free (&other);
+
+    wp_store_opts_t bad = { .owner = "" };
+    assert_null (wp_store_new (fixture->path, &bad));
+}
+
+
+//  What wp_store_inspect reports per database and record version
+typedef struct {
+    char line [8][64];
+    size_t lines;
+} s_versions_t;
+
+static void
+s_version_seen (const char *db, uint16_t version, uint64_t records, void *arg)
+{
+    s_versions_t *seen = (s_versions_t *) arg;
+    assert_true (seen->lines < 8);
+    snprintf (seen->line [seen->lines++], 64, "%s v%u %" PRIu64, db, version, records);
+}
+
+
+//  inspect counts records by database and version, without the meta
+//  database; a path with no environment is an error
+static void
+test_inspect (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_store_opts_t opts = { .owner = "queue" };
+    wp_store_t *store = wp_store_new (fixture->path, &opts);
+    assert_non_null (store);
+    for (uint32_t id = 0; id < 5; id++)
+        assert_int_equal (wp_store_put (store, "tasks", &id, 4, "t", 1, id < 3 ? 1 : 2), 0);
+    assert_int_equal (wp_store_put (store, "other", "k", 1, "v", 1, 7), 0);
+    wp_store_destroy (&store);
+
+    s_versions_t seen = { .lines = 0 };
+    wp_store_info_t info;
+    assert_int_equal (wp_store_inspect (fixture->path, &info, s_version_seen, &seen), 0);
+    assert_int_equal (info.schema, WP_STORE_SCHEMA);
+    assert_string_equal (info.owner, "queue");
+    assert_true (info.used_bytes > 0 && info.used_bytes <= info.map_size);
+    assert_int_equal (seen.lines, 3);
+    assert_string_equal (seen.line [0], "other v7 1");
+    assert_string_equal (seen.line [1], "tasks v1 3");
+    assert_string_equal (seen.line [2], "tasks v2 2");
+
+    char *none = zsys_sprintf ("%s/none", fixture->dir);
+    assert_int_equal (wp_store_inspect (none, &info, NULL, NULL), -1);
+    zstr_free (&none);
+}
+
+
+//  A backup taken while the owner holds an open batch has what was
+//  committed (not the batch), opens as the owner's store, and is never
+//  written over
+static void
+test_backup (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_store_opts_t opts = { .owner = "perf" };
+    wp_store_t *store = wp_store_new (fixture->path, &opts);
+    assert_non_null (store);
+    for (uint32_t id = 0; id < 50; id++)
+        assert_int_equal (s_put_id (store, "models", id, 100), 0);
+    assert_int_equal (wp_store_flush (store), 0);
+    assert_int_equal (s_put_id (store, "models", 99, 100), 0);     //  open batch
+
+    char *copy = zsys_sprintf ("%s/backup/perf", fixture->dir);
+    assert_int_equal (wp_store_backup (fixture->path, copy), 0);
+    assert_int_equal (wp_store_backup (fixture->path, copy), -1);  //  not over one
+    wp_store_destroy (&store);
+
+    store = wp_store_new (copy, &opts);
+    assert_non_null (store);
+    for (uint32_t id = 0; id < 50; id++)
+        s_check_id (store, "models", id, 100);
+    byte key [4];
+    s_key (99, key);
+    char buffer [128];
+    assert_int_equal (wp_store_get (store, "models", key, 4, buffer, sizeof (buffer),
+                                    NULL, NULL), 1);
+    wp_store_destroy (&store);
+    wp_store_opts_t analyzer = { .owner = "analyzer" };
+    assert_null (wp_store_new (copy, &analyzer));
+    zstr_free (&copy);
+}
 
 int
 main (void)
@@ -833,6 +1019,11 @@ main (void)
         cmocka_unit_test_setup_teardown (test_creates_directory, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_options, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_migrate_schema_1, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_schema_too_old, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_owner, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inspect, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_backup, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
