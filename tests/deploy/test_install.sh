@@ -34,7 +34,9 @@ SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 cmp -s "$CFG" "$SOURCE_DIR/compose/warmup.cfg" || fail "$SYSCONFDIR/warmup/warmup.cfg is not compose/warmup.cfg"
 UNIT="$ROOT$UNITDIR/warmupd.service"
 [ -f "$UNIT" ] || fail "$UNITDIR/warmupd.service not installed"
-[ -f "$ROOT$DOCDIR/README.md" ] || fail "$DOCDIR/README.md not installed"
+for doc in README.md deployment.md operations.md; do
+    [ -f "$ROOT$DOCDIR/$doc" ] || fail "$DOCDIR/$doc not installed (the unit's Documentation=)"
+done
 
 #  2. The installed programs work: warmupd on the installed sample config
 #  (its own endpoints and data directory, as the unit gives --data-dir),
