@@ -99,6 +99,9 @@ mkdir -p "$WORK/probe/lower" "$WORK/probe/mnt"
 ip netns exec "$SWITCH" mount -t overlay overlay \
     -o "lowerdir=$WORK/probe/lower:/etc" "$WORK/probe/mnt" 2>/dev/null \
     || skip "no overlayfs"
+ip -n "$SWITCH" link add probe0 type veth peer name probe1 2>/dev/null \
+    || skip "cannot create veth pairs"
+ip -n "$SWITCH" link del probe0
 
 #  --- The services, as compose reads them -------------------------------------
 #  One line per service: name, then shell-quoted fields (command, health
