@@ -11,17 +11,38 @@
 #      provide every library the installed programs link, no -dev package,
 #      and runs as a non-root user;
 #   4. (with --build) the build stage's commands on a context of exactly
-#      its COPY lines build and install every program.
-#  Usage (ctest): test_compose.sh BIN_DIR [--build]
+#      its COPY lines build and install every program;
+#   5. (with --rootfs; root, debootstrap and a Debian mirror, about two
+#      minutes: not in CI) the runtime stage without an engine: a Debian 12
+#      minbase root made by debootstrap, the stage's RUN in it, what step 4
+#      installed copied in (its COPY --from=build), then the image's CMD run
+#      as its USER until its HEALTHCHECK command passes.
+#  Usage (ctest): test_compose.sh BIN_DIR [--build | --rootfs]
 set -euo pipefail
 BIN_DIR=$(cd "$1" && pwd)
 BUILD_TOO=${2:-}
+ROOTFS=
+if [ "$BUILD_TOO" = --rootfs ]; then BUILD_TOO=--build; ROOTFS=1; fi
 cd "$(dirname "$0")/../.."
 fail () { echo "test_compose: FAILED: $*" >&2; exit 1; }
 command -v docker-compose >/dev/null \
     || fail "docker-compose is not installed (tools/setup.sh --test installs it)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wp-compose-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+DAEMON=
+cleanup () {
+    [ -n "$DAEMON" ] && kill -KILL "$DAEMON" 2>/dev/null
+    mountpoint -q "$WORK/rootfs/proc" 2>/dev/null && umount "$WORK/rootfs/proc"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+#  The lines of one instruction (RUN, CMD, HEALTHCHECK) of a stage, with
+#  their continuations, without the instruction's name.
+instruction () {
+    awk -v stage="$1" -v what="$2" '
+        /^FROM / { s = ($0 ~ (" AS " stage "$")); next }
+        s && index($0, what " ") == 1 { on = 1 }
+        s && on { print; if (!/\\$/) on = 0 }' compose/Dockerfile | sed "s/^$2 //"
+}
 
 #  1. What compose makes of the file.
 docker-compose -f compose/compose.yaml config > "$WORK/config.yaml" 2> "$WORK/config.err" \
@@ -143,9 +164,7 @@ if [ "$BUILD_TOO" = --build ]; then
     awk '/^FROM .* AS build$/ {s = 1; next} /^FROM/ {s = 0}
          s && /^COPY / && !/--from/ {for (i = 2; i < NF; i++) print $i}' compose/Dockerfile \
         | while read -r path; do cp -r "$path" "$WORK/context/"; done
-    commands=$(awk '/^FROM .* AS build$/ {s = 1; next} /^FROM/ {s = 0}
-                    s && /^RUN cmake/ {on = 1} s && on {print} s && on && !/\\$/ {on = 0}' \
-               compose/Dockerfile | sed 's/^RUN //' \
+    commands=$(instruction build RUN | sed -n '/^cmake/,$p' \
                | sed "s|/build|$WORK/b|g; s|/out|$WORK/out|g")
     (cd "$WORK/context" && eval "$commands") > "$WORK/build.log" 2>&1 \
         || { tail -30 "$WORK/build.log" >&2; fail "the build stage's commands on its COPY context"; }
@@ -155,5 +174,34 @@ if [ "$BUILD_TOO" = --build ]; then
     done
     [ -f "$WORK/out/etc/warmup/warmup.cfg" ] || fail "the image would lack /etc/warmup/warmup.cfg"
     echo "test_compose: the build stage builds and installs from its COPY context"
+fi
+
+#  5. The runtime stage in a Debian 12 root made without an engine.
+if [ -n "$ROOTFS" ]; then
+    ROOT="$WORK/rootfs"
+    debootstrap --variant=minbase bookworm "$ROOT" http://deb.debian.org/debian \
+        > "$WORK/debootstrap.log" 2>&1 \
+        || { tail -5 "$WORK/debootstrap.log" >&2; fail "debootstrap of Debian 12"; }
+    cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+    mount -t proc proc "$ROOT/proc"
+    chroot "$ROOT" sh -c "$(instruction runtime RUN)" > "$WORK/run.log" 2>&1 \
+        || { tail -20 "$WORK/run.log" >&2; fail "the runtime stage's RUN"; }
+    cp -a "$WORK/out/." "$ROOT/"
+    user=$(instruction runtime USER)
+    #  CMD and HEALTHCHECK in exec form: a JSON array of strings.
+    json_words () { python3 -c 'import json, shlex, sys; print(shlex.join(json.loads(sys.stdin.read())))'; }
+    cmd=$(instruction runtime CMD | json_words)
+    health=$(instruction runtime HEALTHCHECK | sed -n 's/.*CMD \(\[.*\]\)$/\1/p' | json_words)
+    [ -n "$cmd" ] && [ -n "$health" ] || fail "no CMD or HEALTHCHECK in the runtime stage"
+    chroot --userspec="$user" "$ROOT" sh -c "cd /var/lib/warmup && exec $cmd" \
+        > "$WORK/cmd.log" 2>&1 &
+    DAEMON=$!
+    chroot --userspec="$user" "$ROOT" sh -c "$health" > "$WORK/health.log" 2>&1 \
+        || { cat "$WORK/health.log" "$WORK/cmd.log" >&2; fail "the image's HEALTHCHECK"; }
+    kill -TERM "$DAEMON"
+    wait "$DAEMON" || fail "the image's CMD: SIGTERM gave exit $?"
+    DAEMON=
+    echo "test_compose: runtime stage on debootstrap's Debian 12: '$cmd' as $user," \
+         "healthy by '$health' ($(du -sm --exclude=proc "$ROOT" | cut -f1) MB root)"
 fi
 echo "test_compose: ok"
