@@ -29,9 +29,11 @@ command -v docker-compose >/dev/null \
     || fail "docker-compose is not installed (tools/setup.sh --test installs it)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wp-compose-XXXXXX")
 DAEMON=
+NETNS=
 cleanup () {
     [ -n "$DAEMON" ] && kill -KILL "$DAEMON" 2>/dev/null
-    mountpoint -q "$WORK/rootfs/proc" 2>/dev/null && umount "$WORK/rootfs/proc"
+    if mountpoint -q "$WORK/rootfs/proc" 2>/dev/null; then umount "$WORK/rootfs/proc"; fi
+    if [ -n "$NETNS" ]; then ip netns del "$NETNS"; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -193,10 +195,16 @@ if [ -n "$ROOTFS" ]; then
     cmd=$(instruction runtime CMD | json_words)
     health=$(instruction runtime HEALTHCHECK | sed -n 's/.*CMD \(\[.*\]\)$/\1/p' | json_words)
     [ -n "$cmd" ] && [ -n "$health" ] || fail "no CMD or HEALTHCHECK in the runtime stage"
-    chroot --userspec="$user" "$ROOT" sh -c "cd /var/lib/warmup && exec $cmd" \
-        > "$WORK/cmd.log" 2>&1 &
+    #  In a network namespace of its own, as a container: the sample
+    #  configuration's loopback ports are its own.
+    NETNS="wp-image-$$"
+    ip netns add "$NETNS"
+    ip -n "$NETNS" link set lo up
+    ip netns exec "$NETNS" chroot --userspec="$user" "$ROOT" \
+        sh -c "cd /var/lib/warmup && exec $cmd" > "$WORK/cmd.log" 2>&1 &
     DAEMON=$!
-    chroot --userspec="$user" "$ROOT" sh -c "$health" > "$WORK/health.log" 2>&1 \
+    ip netns exec "$NETNS" chroot --userspec="$user" "$ROOT" sh -c "$health" \
+        > "$WORK/health.log" 2>&1 \
         || { cat "$WORK/health.log" "$WORK/cmd.log" >&2; fail "the image's HEALTHCHECK"; }
     kill -TERM "$DAEMON"
     wait "$DAEMON" || fail "the image's CMD: SIGTERM gave exit $?"
