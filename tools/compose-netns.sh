@@ -107,7 +107,10 @@ ip -n "$SWITCH" link del probe0
 #  One line per service: name, then shell-quoted fields (command, health
 #  test, depends_on, volumes), for the arrays below.
 docker-compose -f "$COMPOSE" config > "$WORK/compose.yaml"
-python3 - "$WORK/compose.yaml" > "$WORK/services.sh" <<'PY'
+#  Debian's interpreter: docker-compose brings its yaml module.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=python3
+"$PYTHON" - "$WORK/compose.yaml" > "$WORK/services.sh" <<'PY'
 import shlex, sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 out = []
@@ -117,6 +120,9 @@ for name, s in d["services"].items():
     cmd = s.get("command") or []
     if isinstance(cmd, str):
         cmd = shlex.split(cmd)
+    if not cmd:
+        sys.exit("compose-netns: service %s has no command (the image's CMD is "
+                 "not read here)" % name)
     test = (s.get("healthcheck") or {}).get("test") or []
     if test and test[0] == "CMD-SHELL":
         test = ["sh", "-c", test[1]]

@@ -364,20 +364,23 @@ s_tail (const wp_config_t *config, int argc, char **argv)
     return rc;
 }
 
+#define S_REQUIRE_MAX 32        //  names status --require takes at most
+
 //  The names --require accepts after "all" expanded: component names and
-//  "bus" (the probe came back through the proxy). Fills want (NULL-ended,
-//  borrowed from the table or argv); returns 0, or -1 after printing.
+//  "bus" (the probe came back through the proxy). Fills want (room for
+//  S_REQUIRE_MAX + 1, NULL-ended, borrowed from the table or argv);
+//  returns 0, or -1 after printing.
 static int
-s_require_parse (char *list, const char **want, size_t max)
+s_require_parse (char *list, const char **want)
 {
     size_t n = 0;
     for (char *name = strtok (list, ","); name; name = strtok (NULL, ",")) {
         while (*name == ' ')
             name++;
-        const char *names [WP_TOPIC_COUNT + 2] = { NULL };
+        const char *names [S_REQUIRE_MAX] = { NULL };
         size_t k = 0;
         if (streq (name, "all"))
-            for (int i = 0; wp_components [i] && k < WP_TOPIC_COUNT; i++)
+            for (int i = 0; wp_components [i] && k < S_REQUIRE_MAX; i++)
                 names [k++] = wp_components [i]->name;
         else
         if (streq (name, "bus") || wp_component_find (name))
@@ -394,7 +397,7 @@ s_require_parse (char *list, const char **want, size_t max)
             bool dup = false;
             for (size_t j = 0; j < n; j++)
                 dup = dup || streq (want [j], names [i]);
-            if (!dup && n < max)
+            if (!dup && n < S_REQUIRE_MAX)
                 want [n++] = names [i];
         }
     }
@@ -429,7 +432,7 @@ s_status (const wp_config_t *config, int argc, char **argv)
 {
     double timeout = 2.5;
     bool json = false;
-    const char *want [32] = { NULL };
+    const char *want [S_REQUIRE_MAX + 1] = { NULL };
     for (int i = 0; i < argc; i++) {
         if (streq (argv [i], "--timeout") && i + 1 < argc) {
             if (s_number ("--timeout", argv [++i], 3600, &timeout))
@@ -437,7 +440,7 @@ s_status (const wp_config_t *config, int argc, char **argv)
         }
         else
         if (streq (argv [i], "--require") && i + 1 < argc) {
-            if (s_require_parse (argv [++i], want, 31))
+            if (s_require_parse (argv [++i], want))
                 return 2;
         }
         else

@@ -54,7 +54,9 @@ echo "test_compose: docker-compose config: ok"
 #  2. The services. The component names come from the programs themselves.
 names=$( ("$BIN_DIR/warmupctl" status --require '?' 2>&1 || true) | sed -n 's/.*(all, bus, \(.*\))$/\1/p')
 [ -n "$names" ] || fail "cannot list the components from warmupctl"
-python3 - "$WORK/config.yaml" "$names" <<'PY' || fail "compose.yaml (above)"
+PYTHON=/usr/bin/python3     #  Debian's: docker-compose brings its yaml module
+[ -x "$PYTHON" ] || PYTHON=python3
+"$PYTHON" - "$WORK/config.yaml" "$names" <<'PY' || fail "compose.yaml (above)"
 import sys, yaml
 config = yaml.safe_load(open(sys.argv[1]))
 components = [n.strip() for n in sys.argv[2].split(",")]
@@ -191,7 +193,7 @@ if [ -n "$ROOTFS" ]; then
     cp -a "$WORK/out/." "$ROOT/"
     user=$(instruction runtime USER)
     #  CMD and HEALTHCHECK in exec form: a JSON array of strings.
-    json_words () { python3 -c 'import json, shlex, sys; print(shlex.join(json.loads(sys.stdin.read())))'; }
+    json_words () { "$PYTHON" -c 'import json, shlex, sys; print(shlex.join(json.loads(sys.stdin.read())))'; }
     cmd=$(instruction runtime CMD | json_words)
     health=$(instruction runtime HEALTHCHECK | sed -n 's/.*CMD \(\[.*\]\)$/\1/p' | json_words)
     [ -n "$cmd" ] && [ -n "$health" ] || fail "no CMD or HEALTHCHECK in the runtime stage"
