@@ -2,16 +2,19 @@
     wp_exec - run one warm or cool command for the `exec` backend, without
     threads: posix_spawn, a pidfd to poll, a non-blocking stderr pipe.
 
-    The child runs in its own process group (so a kill reaches whatever
-    the shell started) with default signal handlers and an empty signal
-    mask, whatever the daemon set for itself. Our descriptors are
-    close-on-exec, so no other child inherits the pipe and holds it open.
+    The child is a keeper (s_keeper): it leads its own process group (so a
+    kill reaches whatever the shell started), runs the shell with default
+    signal handlers and an empty signal mask, whatever the daemon set for
+    itself, ends as the shell ended, and kills the group when the daemon
+    dies (PR_SET_PDEATHSIG), so a kill -9 of the queue leaves no orphan.
+    Our descriptors are close-on-exec, so no other child inherits the
+    pipe and holds it open.
     =========================================================================
 */
 
 #include "wp_exec.h"
 #include <czmq.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 
@@ -102,6 +105,90 @@ wp_exec_command (const char *pattern, const char *model)
     return command;
 }
 
+//  The keeper: the child between the daemon and the command. It leads
+//  the command's process group, runs `/bin/sh -c command` in it and
+//  mirrors how the shell ended; when the thread that started it dies
+//  (kill -9 of the daemon included: PR_SET_PDEATHSIG) it kills the whole
+//  group, itself with it. Runs between fork and exec in a process that
+//  has threads: async-signal-safe calls only. Never returns.
+static void
+s_keeper (const char *command, int err_fd, pid_t parent)
+{
+    sigset_t all, none, waited;
+    sigfillset (&all);
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &all, NULL);
+    setpgid (0, 0);
+    //  SIGUSR1 stays blocked: it is read by sigwaitinfo below.
+    prctl (PR_SET_PDEATHSIG, SIGUSR1);
+    if (getppid () != parent)
+        kill (0, SIGKILL);          //  the daemon died before the prctl
+    //  stderr first: if the pipe's write end is fd 0 or 1 it is copied
+    //  before that fd is reopened on /dev/null
+    if (err_fd != 2) {
+        dup2 (err_fd, 2);
+        close (err_fd);
+    }
+    else
+        fcntl (2, F_SETFD, 0);
+
+    int null_in = open ("/dev/null", O_RDONLY);
+    int null_out = open ("/dev/null", O_WRONLY);
+    if (null_in < 0 || null_out < 0)
+        _exit (127);
+    dup2 (null_in, 0);
+    dup2 (null_out, 1);
+    if (null_in > 2)
+        close (null_in);
+    if (null_out > 2)
+        close (null_out);
+    pid_t shell = fork ();
+    if (shell == 0) {
+        //  Default handlers and an empty mask, whatever the daemon set
+        struct sigaction action;
+        memset (&action, 0, sizeof action);
+        action.sa_handler = SIG_DFL;
+        for (int signum = 1; signum < NSIG; signum++)
+            sigaction (signum, &action, NULL);
+        sigprocmask (SIG_SETMASK, &none, NULL);
+        char *argv [] = { "sh", "-c", (char *) command, NULL };
+        execve ("/bin/sh", argv, environ);
+        _exit (127);
+    }
+    if (shell < 0)
+        _exit (127);
+    sigemptyset (&waited);
+    sigaddset (&waited, SIGCHLD);
+    sigaddset (&waited, SIGUSR1);
+    while (true) {
+        int signum = sigwaitinfo (&waited, NULL);
+        if (signum == SIGUSR1)
+            kill (0, SIGKILL);      //  the daemon is gone: the group goes too
+        if (signum != SIGCHLD)
+            continue;
+        int status;
+        pid_t rc = waitpid (shell, &status, WNOHANG);
+        if (rc != shell)
+            continue;
+        if (WIFEXITED (status))
+            _exit (WEXITSTATUS (status));
+        if (WIFSIGNALED (status)) {
+            //  End as the shell did, so the daemon reads the same status
+            int shell_signal = WTERMSIG (status);
+            struct sigaction action;
+            memset (&action, 0, sizeof action);
+            action.sa_handler = SIG_DFL;
+            sigaction (shell_signal, &action, NULL);
+            sigset_t one;
+            sigemptyset (&one);
+            sigaddset (&one, shell_signal);
+            kill (getpid (), shell_signal);
+            sigprocmask (SIG_UNBLOCK, &one, NULL);
+            _exit (128 + shell_signal);
+        }
+    }
+}
+
 //  Start the command.
 wp_exec_t *
 wp_exec_new (const char *command)
@@ -127,35 +214,20 @@ wp_exec_new (const char *command)
     self->err_fd = pipe_fds [0];
     fcntl (self->err_fd, F_SETFL, fcntl (self->err_fd, F_GETFL) | O_NONBLOCK);
 
-    //  stderr first: if the pipe's write end is fd 0 or 1 it is copied
-    //  before that fd is reopened on /dev/null
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 2);
-    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen (&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawnattr_init (&attr);
-    sigset_t signals;
-    sigemptyset (&signals);
-    posix_spawnattr_setsigmask (&attr, &signals);
-    sigfillset (&signals);
-    posix_spawnattr_setsigdefault (&attr, &signals);
-    posix_spawnattr_setpgroup (&attr, 0);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK
-                                   | POSIX_SPAWN_SETSIGDEF
-                                   | POSIX_SPAWN_SETPGROUP);
-    char *argv [] = { "sh", "-c", (char *) command, NULL };
-    int rc = posix_spawn (&self->pid, "/bin/sh", &actions, &attr, argv, environ);
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
+    pid_t parent = getpid ();
+    self->pid = fork ();
+    if (self->pid == 0)
+        s_keeper (command, pipe_fds [1], parent);
+    int fork_errno = errno;
     close (pipe_fds [1]);
-    if (rc) {
-        zsys_error ("exec: spawning /bin/sh: %s", strerror (rc));
+    if (self->pid < 0) {
+        zsys_error ("exec: fork: %s", strerror (fork_errno));
         close (self->err_fd);
         free (self);
         return NULL;
     }
+    //  Also from here, so a signal sent at once reaches the group
+    setpgid (self->pid, self->pid);
     self->pidfd = pidfd_open (self->pid, 0);
     if (self->pidfd == -1) {
         if (errno == ENOSYS || errno == EPERM) {

@@ -4,9 +4,12 @@
 
     wp_exec_command builds the command line from a configured template and
     a model name, refusing any model name that is not a plain word to the
-    shell. wp_exec_new runs it as `/bin/sh -c command` (posix_spawn) in its
-    own process group, with stdin and stdout on /dev/null and stderr on a
-    pipe. The caller polls:
+    shell. wp_exec_new runs it as `/bin/sh -c command` in its own process
+    group, with stdin and stdout on /dev/null and stderr on a pipe, under a
+    keeper process that leads the group, ends as the shell ends (same exit
+    code or signal) and kills the whole group when the thread that started
+    it dies, a kill -9 of the daemon included (PR_SET_PDEATHSIG): no orphan
+    outlives the queue. The caller polls:
       * wp_exec_fd, a pidfd: readable once the child has exited. Then call
         wp_exec_reap, which waits for it, decodes the status and reads
         what is left of stderr.
@@ -72,7 +75,7 @@ wp_exec_t *
 void
     wp_exec_destroy (wp_exec_t **self_p);
 
-//  Process id of the child (also its process group id).
+//  Process id of the child, the keeper (also its process group id).
 pid_t
     wp_exec_pid (wp_exec_t *self);
 

@@ -294,6 +294,49 @@ test_kill_group (void **state)
     wp_exec_destroy (&exec);
 }
 
+//  A kill -9 of the daemon (here a forked stand-in that started the
+//  command) leaves no orphan: the keeper kills the whole group.
+static void
+test_parent_killed (void **state)
+{
+    int report [2];
+    assert_int_equal (pipe (report), 0);
+    pid_t daemon = fork ();
+    assert_true (daemon >= 0);
+    if (daemon == 0) {
+        //  The stand-in: start the command, pass the background pid up,
+        //  then wait to be killed.
+        close (report [0]);
+        wp_exec_t *exec = wp_exec_new ("sleep 300 & echo $! >&2; wait");
+        int grandchild = 0;
+        while (exec && !grandchild) {
+            if (!s_readable (wp_exec_stderr_fd (exec), S_BOUND_MS)
+                || wp_exec_drain (exec) < 0)
+                _exit (1);
+            grandchild = atoi (wp_exec_stderr (exec));
+        }
+        int pids [2] = { exec ? (int) wp_exec_pid (exec) : 0, grandchild };
+        if (write (report [1], pids, sizeof pids) != sizeof pids)
+            _exit (1);
+        while (true)
+            pause ();
+    }
+    close (report [1]);
+    int pids [2] = { 0, 0 };
+    assert_true (s_readable (report [0], S_BOUND_MS));
+    assert_int_equal (read (report [0], pids, sizeof pids), (ssize_t) sizeof pids);
+    close (report [0]);
+    assert_true (pids [0] > 0 && pids [1] > 0);
+    assert_false (s_gone (pids [1], 0));
+
+    assert_int_equal (kill (daemon, SIGKILL), 0);
+    int status;
+    assert_int_equal (waitpid (daemon, &status, 0), daemon);
+    //  Both the keeper and what the shell started in the background go
+    assert_true (s_gone (pids [1], S_BOUND_MS));
+    assert_true (s_gone (pids [0], S_BOUND_MS));
+}
+
 //  Destroying a running child kills and reaps it.
 static void
 test_destroy_running (void **state)
@@ -438,6 +481,7 @@ main (void)
         cmocka_unit_test (test_exit_code),
         cmocka_unit_test (test_kill),
         cmocka_unit_test (test_kill_group),
+        cmocka_unit_test (test_parent_killed),
         cmocka_unit_test (test_destroy_running),
         cmocka_unit_test (test_stderr_flood),
         cmocka_unit_test (test_stderr_tail),
