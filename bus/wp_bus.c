@@ -31,6 +31,8 @@ static const struct {
     { "control.reply", &warmup__v1__control_reply__descriptor },
     { "room.request", &warmup__v1__room_request__descriptor },
     { "room.reply", &warmup__v1__room_reply__descriptor },
+    { "sync.request", &warmup__v1__sync_request__descriptor },
+    { "sync.reply", &warmup__v1__sync_reply__descriptor },
 };
 
 //  Where the last sequence number of one (topic, source) is kept. An
@@ -250,6 +252,11 @@ wp_bus_wait_ready (wp_bus_t *self, int timeout_ms)
                 zlistx_add_end (self->buffered, msg);
             else {
                 self->stats.gaps++;
+                zframe_t *topic = zmsg_first (msg);
+                int index = topic ? wp_topic_lookup ((const char *) zframe_data (topic),
+                                                     zframe_size (topic)) : -1;
+                if (index >= 0)
+                    self->stats.gaps_by_topic [index]++;
                 zmsg_destroy (&msg);
             }
         }
@@ -371,9 +378,11 @@ s_reject (wp_bus_t *self, const char *why, const void *topic, size_t topic_len)
     }
 }
 
-//  Track the sequence number of a received event; count gaps.
+//  Track the sequence number of a received event; count gaps, and tell
+//  the event what its number says (a gap before it, a restart, a first).
 static void
-s_track_seq (wp_bus_t *self, wp_topic_t topic, const Warmup__V1__Header *header)
+s_track_seq (wp_bus_t *self, wp_topic_t topic, const Warmup__V1__Header *header,
+             wp_bus_event_t *event)
 {
     static const uint8_t key [16] = { 0 };
     const char *source = header->source ? header->source : "";
@@ -394,10 +403,17 @@ s_track_seq (wp_bus_t *self, wp_topic_t topic, const Warmup__V1__Header *header)
         }
         slot->key = hash;
         self->seen_used++;
+        event->first = true;
     }
     else
-    if (header->seq > slot->seq + 1)
-        self->stats.gaps += header->seq - slot->seq - 1;
+    if (header->seq > slot->seq + 1) {
+        event->gap = header->seq - slot->seq - 1;
+        self->stats.gaps += event->gap;
+        self->stats.gaps_by_topic [topic] += event->gap;
+    }
+    else
+    if (header->seq <= slot->seq)
+        event->restarted = true;
     //  A lower number means the publisher restarted: start again from it.
     slot->seq = header->seq;
 }
@@ -597,7 +613,10 @@ s_decode (wp_bus_t *self, const void *topic, size_t topic_len, const void *paylo
         s_reject (self, "payload has no header", topic, topic_len);
         return 0;
     }
-    s_track_seq (self, (wp_topic_t) index, header);
+    event->gap = 0;
+    event->restarted = false;
+    event->first = false;
+    s_track_seq (self, (wp_topic_t) index, header, event);
     self->stats.events_in++;
     event->topic = (wp_topic_t) index;
     event->msg = decoded;
@@ -737,6 +756,14 @@ wp_bus_stats (wp_bus_t *self, wp_bus_stats_t *stats)
 {
     assert (self && stats);
     *stats = self->stats;
+}
+
+//  Last sequence number published on a topic.
+uint64_t
+wp_bus_last_seq (wp_bus_t *self, wp_topic_t topic)
+{
+    assert (self && topic < WP_TOPIC_COUNT);
+    return self->seq [topic];
 }
 
 //  The source id.

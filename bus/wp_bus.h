@@ -48,6 +48,8 @@ typedef enum {
     WP_TOPIC_CONTROL_REPLY,   // control.reply       ControlReply
     WP_TOPIC_ROOM_REQUEST,    // room.request        RoomRequest (replay mode)
     WP_TOPIC_ROOM_REPLY,      // room.reply          RoomReply (replay mode)
+    WP_TOPIC_SYNC_REQUEST,    // sync.request        SyncRequest (resync)
+    WP_TOPIC_SYNC_REPLY,      // sync.reply          SyncReply (resync)
     WP_TOPIC_COUNT
 } wp_topic_t;
 
@@ -70,6 +72,7 @@ typedef struct {
     uint64_t events_in;     // events received and decoded
     uint64_t events_out;    // events published
     uint64_t gaps;          // events missed, from sequence gaps
+    uint64_t gaps_by_topic [WP_TOPIC_COUNT]; // the same, by topic
     uint64_t bad_frames;    // messages rejected: frames, topic, size, decode
     uint64_t send_errors;   // publishes that failed
 } wp_bus_stats_t;
@@ -81,6 +84,10 @@ typedef struct {
     wp_topic_t topic;
     ProtobufCMessage *msg;  // the decoded payload, of the topic's type
     void *arena;            // where msg lives (private)
+    uint64_t gap;           // events of its (source, topic) missed just
+                            // before it (counted in gaps)
+    bool restarted;         // its seq went down: the publisher restarted
+    bool first;             // the first event seen of its (source, topic)
 } wp_bus_event_t;
 
 typedef struct _wp_bus_t wp_bus_t;
@@ -177,6 +184,10 @@ bool
 //  Copy of the client's counters.
 void
     wp_bus_stats (wp_bus_t *self, wp_bus_stats_t *stats);
+
+//  The sequence number of the last event published on topic (0: none).
+uint64_t
+    wp_bus_last_seq (wp_bus_t *self, wp_topic_t topic);
 
 //  The client's source id.
 const char *

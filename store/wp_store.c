@@ -99,7 +99,17 @@ struct _wp_store_t {
     MDB_txn *read_txn;          //  read-only txn of a running iterate
     bool iterating;             //  an iterate callback is running
     uint64_t committed;         //  writes committed since open
+    uint64_t refused;           //  writes refused (lost): map at map_max,
+                                //  or the kept batch at its cap
+    uint64_t commit_failures;   //  commits that failed (disk full, I/O)
+    size_t ops_cap;             //  writes kept uncommitted at most
+    wp_store_failure_t *failure;//  while opening: where to say why it failed
 };
+
+//  Writes kept uncommitted at most, in batches: when commits keep failing
+//  (a full disk) the batch waits in memory up to this, then new writes
+//  are refused and counted, so memory stays bounded.
+#define S_OPS_CAP_BATCHES 16
 
 
 //  --------------------------------------------------------------------------
@@ -148,11 +158,84 @@ s_get_u32 (const byte *src)
 
 
 //  --------------------------------------------------------------------------
+//  Log why an open failed and, when the caller asked, record it (the first
+//  reason only: it is the most precise).
+
+static void
+s_fail (wp_store_failure_t *failure, wp_store_fail_t kind, const char *format, ...)
+{
+    char text [sizeof (failure->why)];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    zsys_error ("wp_store: %s", text);
+    if (failure && failure->kind == WP_STORE_FAIL_NONE) {
+        failure->kind = kind;
+        snprintf (failure->why, sizeof failure->why, "%s", text);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  True for the occurrences of a repeated error worth logging: the first
+//  ten, then every thousandth
+
+static bool
+s_log_should (uint64_t count)
+{
+    return count <= 10 || count % 1000 == 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The kind of failure an errno means at open
+
+static wp_store_fail_t
+s_errno_kind (int code)
+{
+    if (code == EACCES || code == EPERM || code == EROFS)
+        return WP_STORE_FAIL_ACCESS;
+    if (code == ENOSPC || code == EDQUOT)
+        return WP_STORE_FAIL_FULL;
+    return WP_STORE_FAIL_OTHER;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Record an open failure of `path` caused by errno-like `code` (an LMDB
+//  code too), with what an operator does about it.
+
+static void
+s_fail_code (wp_store_failure_t *failure, const char *path, const char *what, int code)
+{
+    wp_store_fail_t kind = s_errno_kind (code);
+    if (kind == WP_STORE_FAIL_ACCESS)
+        s_fail (failure, kind, "%s: %s: %s: the service's user cannot write there; give "
+                "it write access (chown, chmod, a writable volume) or choose another "
+                "store/data_dir (--data-dir)", path, what, mdb_strerror (code));
+    else
+    if (kind == WP_STORE_FAIL_FULL)
+        s_fail (failure, kind, "%s: %s: %s: the file system holding it is full; free "
+                "space there (df -h %s) or move store/data_dir", path, what,
+                mdb_strerror (code), path);
+    else
+    if (code == MDB_INVALID || code == MDB_VERSION_MISMATCH || code == MDB_CORRUPTED
+        || code == MDB_PAGE_NOTFOUND)
+        s_fail (failure, WP_STORE_FAIL_CORRUPT, "%s/data.mdb: %s: %s: not a usable LMDB "
+                "environment (corrupt, truncated or another file)", path, what,
+                mdb_strerror (code));
+    else
+        s_fail (failure, WP_STORE_FAIL_OTHER, "%s: %s: %s", path, what, mdb_strerror (code));
+}
+
+
+//  --------------------------------------------------------------------------
 //  Create directory `path` and its missing parents; 0 when it exists as a
 //  directory afterwards, else -1 (logged).
 
 static int
-s_make_dir (const char *path)
+s_make_dir (const char *path, wp_store_failure_t *failure)
 {
     char *copy = strdup (path);
     if (!copy) {
@@ -163,8 +246,10 @@ s_make_dir (const char *path)
          slash = strchr (slash + 1, '/')) {
         *slash = 0;
         if (mkdir (copy, 0775) && errno != EEXIST) {
-            zsys_error ("wp_store: %s: cannot create directory %s: %s", path,
-                        copy, strerror (errno));
+            int code = errno;
+            char what [300];
+            snprintf (what, sizeof what, "cannot create directory %s", copy);
+            s_fail_code (failure, path, what, code);
             freen (copy);
             return -1;
         }
@@ -172,17 +257,17 @@ s_make_dir (const char *path)
     }
     freen (copy);
     if (mkdir (path, 0775) && errno != EEXIST) {
-        zsys_error ("wp_store: %s: cannot create directory: %s", path,
-                    strerror (errno));
+        s_fail_code (failure, path, "cannot create the directory", errno);
         return -1;
     }
     struct stat st;
     if (stat (path, &st)) {
-        zsys_error ("wp_store: %s: %s", path, strerror (errno));
+        s_fail_code (failure, path, "stat", errno);
         return -1;
     }
     if (!S_ISDIR (st.st_mode)) {
-        zsys_error ("wp_store: %s: not a directory", path);
+        s_fail (failure, WP_STORE_FAIL_OTHER, "%s: not a directory: remove or rename "
+                "it, or choose another store/data_dir (--data-dir)", path);
         return -1;
     }
     return 0;
@@ -282,7 +367,7 @@ s_owner_check (wp_store_t *self, MDB_txn *txn)
         return rc;
     if (value.mv_size != strlen (self->owner)
     ||  memcmp (value.mv_data, self->owner, value.mv_size) != 0) {
-        zsys_error ("wp_store: %s: this environment belongs to component "
+        s_fail (self->failure, WP_STORE_FAIL_OWNER, "%s: this environment belongs to component "
                     "'%.*s', not '%s' (another component's folder, volume or "
                     "backup?); refusing to open",
                     self->path, (int) (value.mv_size < 64 ? value.mv_size : 64),
@@ -304,8 +389,7 @@ s_schema_check (wp_store_t *self)
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc) {
-        zsys_error ("wp_store: %s: cannot begin transaction: %s", self->path,
-                    mdb_strerror (rc));
+        s_fail_code (self->failure, self->path, "cannot begin a transaction", rc);
         return -1;
     }
     rc = mdb_dbi_open (txn, S_META_DB, MDB_CREATE, &self->meta_dbi);
@@ -323,14 +407,14 @@ s_schema_check (wp_store_t *self)
     else
     if (rc == 0) {
         if (value.mv_size != 4) {
-            zsys_error ("wp_store: %s: corrupt schema record (%zu bytes)",
-                        self->path, value.mv_size);
+            s_fail (self->failure, WP_STORE_FAIL_CORRUPT, "%s/data.mdb: corrupt schema "
+                    "record (%zu bytes)", self->path, value.mv_size);
             mdb_txn_abort (txn);
             return -1;
         }
         schema = s_get_u32 ((const byte *) value.mv_data);
         if (schema > WP_STORE_SCHEMA || schema < WP_STORE_SCHEMA_MIN) {
-            zsys_error ("wp_store: %s: environment has store schema %u, this "
+            s_fail (self->failure, WP_STORE_FAIL_SCHEMA, "%s: environment has store schema %u, this "
                         "program reads schemas %u to %u; refusing to open. %s",
                         self->path, schema, WP_STORE_SCHEMA_MIN, WP_STORE_SCHEMA,
                         schema > WP_STORE_SCHEMA
@@ -368,8 +452,7 @@ s_schema_check (wp_store_t *self)
     else
         mdb_txn_abort (txn);
     if (rc) {
-        zsys_error ("wp_store: %s: cannot check schema: %s", self->path,
-                    mdb_strerror (rc));
+        s_fail_code (self->failure, self->path, "cannot write the store schema", rc);
         return -1;
     }
     if (schema < WP_STORE_SCHEMA)
@@ -377,6 +460,34 @@ s_schema_check (wp_store_t *self)
                       "older versions of warmup no longer open it",
                       self->path, schema, WP_STORE_SCHEMA);
     return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Refuse a data file shorter than the pages its meta page says are in
+//  use (a truncated copy, a disk that filled during a copy): LMDB would
+//  map the missing pages and the process would die of SIGBUS reading
+//  them. Returns 0, or -1 (recorded as corrupt).
+
+static int
+s_size_check (wp_store_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat stat_info;
+    if (mdb_env_info (self->env, &info) || mdb_env_stat (self->env, &stat_info))
+        return 0;
+    char *file = zsys_sprintf ("%s/data.mdb", self->path);
+    struct stat st;
+    int rc = 0;
+    uint64_t needed = ((uint64_t) info.me_last_pgno + 1) * stat_info.ms_psize;
+    if (file && stat (file, &st) == 0 && (uint64_t) st.st_size < needed) {
+        s_fail (self->failure, WP_STORE_FAIL_CORRUPT, "%s: truncated: %" PRIu64 " bytes, "
+                "its last committed page needs %" PRIu64 " (a partial copy or restore?)",
+                file, (uint64_t) st.st_size, needed);
+        rc = -1;
+    }
+    zstr_free (&file);
+    return rc;
 }
 
 
@@ -406,15 +517,15 @@ s_env_open (wp_store_t *self, size_t map_size, bool nosync)
         rc = mdb_env_open (self->env, self->path, nosync ? MDB_NOSYNC : 0,
                            0664);
     if (rc) {
-        zsys_error ("wp_store: %s: cannot open environment: %s", self->path,
-                    mdb_strerror (rc));
+        s_fail_code (self->failure, self->path, "cannot open the environment", rc);
         return -1;
     }
+    if (s_size_check (self))
+        return -1;
     int dead = 0;
     rc = mdb_reader_check (self->env, &dead);
     if (rc) {
-        zsys_error ("wp_store: %s: mdb_reader_check: %s", self->path,
-                    mdb_strerror (rc));
+        s_fail_code (self->failure, self->path, "mdb_reader_check", rc);
         return -1;
     }
     if (dead > 0)
@@ -444,7 +555,21 @@ s_env_open (wp_store_t *self, size_t map_size, bool nosync)
 wp_store_t *
 wp_store_new (const char *path, const wp_store_opts_t *opts)
 {
+    return wp_store_open (path, opts, NULL);
+}
+
+
+//  --------------------------------------------------------------------------
+//  As wp_store_new; on failure also fills *failure (may be NULL).
+
+wp_store_t *
+wp_store_open (const char *path, const wp_store_opts_t *opts, wp_store_failure_t *failure)
+{
     assert (path);
+    if (failure) {
+        failure->kind = WP_STORE_FAIL_NONE;
+        failure->why [0] = 0;
+    }
     wp_store_opts_t o = { 0 };
     if (opts)
         o = *opts;
@@ -463,8 +588,8 @@ wp_store_new (const char *path, const wp_store_opts_t *opts)
         o.map_size += page - o.map_size % page;
     o.map_max -= o.map_max % page;
     if (o.map_size > o.map_max) {
-        zsys_error ("wp_store: %s: map_size %zu is larger than map_max %zu",
-                    path, o.map_size, o.map_max);
+        s_fail (failure, WP_STORE_FAIL_OTHER, "%s: map_size %zu is larger than map_max %zu",
+                path, o.map_size, o.map_max);
         return NULL;
     }
     if (o.max_dbs > 10000) {
@@ -475,7 +600,7 @@ wp_store_new (const char *path, const wp_store_opts_t *opts)
         zsys_error ("wp_store: %s: bad owner name", path);
         return NULL;
     }
-    if (s_make_dir (path))
+    if (s_make_dir (path, failure))
         return NULL;
 
     wp_store_t *self = (wp_store_t *) calloc (1, sizeof (wp_store_t));
@@ -491,9 +616,13 @@ wp_store_new (const char *path, const wp_store_opts_t *opts)
     }
     self->map_max = o.map_max;
     self->batch_max = o.batch_max;
+    self->ops_cap = (size_t) o.batch_max * S_OPS_CAP_BATCHES;
     self->max_dbs = o.max_dbs;
+    self->failure = failure;
     if (s_env_open (self, o.map_size, o.nosync))
         wp_store_destroy (&self);
+    else
+        self->failure = NULL;
     return self;
 }
 
@@ -665,8 +794,12 @@ s_map_grow (wp_store_t *self)
 {
     assert (!self->txn && !self->read_txn);
     if (self->map_size >= self->map_max) {
-        zsys_error ("wp_store: %s: map is full at %zu bytes, the map_max "
-                    "limit; write refused", self->path, self->map_size);
+        if (s_log_should (self->refused + self->commit_failures + 1))
+            zsys_error ("wp_store: %s/data.mdb: the map is full at %zu MiB, its limit "
+                        "(store/map_max_mb); writes are refused and counted "
+                        "(%" PRIu64 " so far): raise store/map_max_mb and restart, "
+                        "nothing committed is lost", self->path, self->map_size >> 20,
+                        self->refused + 1);
         return -1;
     }
     size_t new_size = self->map_size <= self->map_max / 2
@@ -737,9 +870,15 @@ s_batch_commit (wp_store_t *self)
         }
         else
         if (rc != MDB_MAP_FULL) {
-            zsys_error ("wp_store: %s: commit failed: %s (%zu write(s) kept "
-                        "for the next attempt)",
-                        self->path, mdb_strerror (rc), self->ops_count);
+            self->commit_failures++;
+            if (s_log_should (self->commit_failures))
+                zsys_error ("wp_store: %s/data.mdb: commit failed: %s%s (%zu write(s) "
+                            "kept in memory and retried at each flush, up to %zu; "
+                            "%" PRIu64 " failed commit(s) so far)",
+                            self->path, mdb_strerror (rc),
+                            rc == ENOSPC || rc == EDQUOT
+                            ? ": the disk is full; free space on it" : "",
+                            self->ops_count, self->ops_cap, self->commit_failures);
             return -1;
         }
         else
@@ -758,6 +897,17 @@ s_batch_commit (wp_store_t *self)
 static int
 s_batch_write (wp_store_t *self, s_op_t *op)
 {
+    if (self->ops_count >= self->ops_cap) {
+        //  Commits keep failing: refuse rather than grow without bound
+        self->refused++;
+        if (s_log_should (self->refused))
+            zsys_error ("wp_store: %s/data.mdb: %zu writes wait for a commit that keeps "
+                        "failing (see above); new writes are refused and counted "
+                        "(%" PRIu64 " so far) until a commit succeeds",
+                        self->path, self->ops_count, self->refused);
+        freen (op->data);
+        return -1;
+    }
     if (self->ops_count == self->ops_size) {
         size_t new_size = self->ops_size ? self->ops_size * 2 : 64;
         s_op_t *ops = (s_op_t *) realloc (self->ops,
@@ -789,6 +939,7 @@ s_batch_write (wp_store_t *self, s_op_t *op)
             return -1;
         }
         if (s_map_grow (self)) {
+            self->refused++;
             freen (op->data);
             return -1;
         }
@@ -1103,6 +1254,70 @@ wp_store_committed (wp_store_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  Writes refused since open
+
+uint64_t
+wp_store_refused (wp_store_t *self)
+{
+    assert (self);
+    return self->refused;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Commits that failed since open
+
+uint64_t
+wp_store_commit_failures (wp_store_t *self)
+{
+    assert (self);
+    return self->commit_failures;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Move a refused environment's data file aside
+
+int
+wp_store_set_aside (const char *path, char *moved, size_t moved_size)
+{
+    assert (path);
+    char *data = zsys_sprintf ("%s/data.mdb", path);
+    char *lock = zsys_sprintf ("%s/lock.mdb", path);
+    time_t now = time (NULL);
+    struct tm utc;
+    gmtime_r (&now, &utc);
+    char stamp [32];
+    strftime (stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    char *aside = zsys_sprintf ("%s/data.mdb.corrupt-%s", path, stamp);
+    int rc = 0;
+    struct stat st;
+    if (!data || !lock || !aside)
+        rc = -1;
+    else
+    if (stat (data, &st) != 0)
+        rc = 1;
+    else
+    if (rename (data, aside)) {
+        zsys_error ("wp_store: %s: cannot move it aside to %s: %s", data, aside,
+                    strerror (errno));
+        rc = -1;
+    }
+    else {
+        unlink (lock);
+        zsys_warning ("wp_store: %s moved aside to %s; the store starts empty", data,
+                      aside);
+    }
+    if (moved && moved_size)
+        snprintf (moved, moved_size, "%s", rc == 0 ? aside : "");
+    zstr_free (&data);
+    zstr_free (&lock);
+    zstr_free (&aside);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Return the number of writes waiting in the open batch
 
 unsigned
@@ -1286,7 +1501,7 @@ wp_store_backup (const char *path, const char *dest)
 {
     assert (path);
     assert (dest);
-    if (s_make_dir (dest))
+    if (s_make_dir (dest, NULL))
         return -1;
     if (!s_env_is_new (dest)) {
         zsys_error ("wp_store: %s: already holds an environment; not "

@@ -77,11 +77,44 @@ typedef int (wp_store_fn) (const void *key, size_t key_len,
                            const void *value, size_t value_len,
                            uint16_t version, void *arg);
 
+//  Why an open failed (wp_store_open).
+typedef enum {
+    WP_STORE_FAIL_NONE = 0,
+    WP_STORE_FAIL_OTHER,      // anything else (out of memory, bad options)
+    WP_STORE_FAIL_CORRUPT,    // data.mdb is not LMDB, truncated, or corrupt:
+                              // refused; wp_store_set_aside moves it away
+    WP_STORE_FAIL_ACCESS,     // the directory or file is not writable
+    WP_STORE_FAIL_FULL,       // the file system is full
+    WP_STORE_FAIL_SCHEMA,     // a store schema this build does not read
+    WP_STORE_FAIL_OWNER       // another component's environment
+} wp_store_fail_t;
+
+//  What wp_store_open says of a failure.
+typedef struct {
+    wp_store_fail_t kind;
+    char why [700];           // one sentence naming the file and what to do
+} wp_store_failure_t;
+
 //  Open (creating if needed) the environment in directory `path` (created
 //  if missing). Runs mdb_reader_check. opts may be NULL. Returns NULL and
-//  logs why (naming the path) on failure.
+//  logs why (naming the path) on failure. A data.mdb shorter than its
+//  meta page says is refused as truncated (LMDB would die of SIGBUS on
+//  the missing pages); garbage inside a whole file is found when read.
 wp_store_t *
     wp_store_new (const char *path, const wp_store_opts_t *opts);
+
+//  As wp_store_new; on failure also fills *failure (may be NULL) with
+//  its kind and the sentence logged.
+wp_store_t *
+    wp_store_open (const char *path, const wp_store_opts_t *opts,
+                   wp_store_failure_t *failure);
+
+//  Move the environment of `path` aside (a refused, corrupt one): its
+//  data.mdb becomes data.mdb.corrupt-<UTC time> beside it and lock.mdb is
+//  removed, so the next open starts empty. The new name goes into moved
+//  (may be NULL). Returns 0, 1 when there was no data.mdb, or -1 (logged).
+int
+    wp_store_set_aside (const char *path, char *moved, size_t moved_size);
 
 //  Commit any open batch, close the environment, free it; nulls *self_p.
 //  Safe on NULL.
@@ -126,6 +159,16 @@ int
 //  Records committed durably since the store was opened.
 uint64_t
     wp_store_committed (wp_store_t *self);
+
+//  Writes refused since open, and so lost: the map at map_max, or the
+//  batch at its cap (16 x batch_max) while commits keep failing.
+uint64_t
+    wp_store_refused (wp_store_t *self);
+
+//  Commits that failed since open (a full disk, an I/O error); their
+//  writes stay in the batch and are retried at the next flush.
+uint64_t
+    wp_store_commit_failures (wp_store_t *self);
 
 //  Writes waiting in the open batch.
 unsigned

@@ -110,11 +110,10 @@ main (int argc, char **argv)
     for (int i = 0; wp_components [i]; i++) {
         if (only && !streq (wp_components [i]->name, only))
             continue;
-        zactor_t *actor = wp_component_start (wp_components [i], &args);
-        if (!actor) {
-            rc = 1;
+        zactor_t *actor = wp_component_start_code (wp_components [i], &args, &rc);
+        if (!actor)
             break;
-        }
+        rc = 0;
         actors [n_actors++] = actor;
     }
     if (rc == 0) {

@@ -7,7 +7,16 @@
 #include <pthread.h>
 #include <signal.h>
 #include "wp_component.h"
+#include "wp_sync.h"
 #include "wp_util.h"
+
+//  How often an unanswered snapshot request is looked at, ms.
+#define S_RESYNC_TICK_MS 250
+
+//  Exit code of a component that refuses its store (corrupt, not
+//  writable, disk full): EX_CONFIG, which the systemd unit does not
+//  restart (RestartPreventExitStatus), so a refusal is no restart loop.
+#define S_EXIT_STORE 78
 
 struct _wp_ctx_t {
     const wp_component_def_t *def;  //  the component
@@ -39,7 +48,25 @@ struct _wp_ctx_t {
     uint64_t acked_tick;            //  tick of the last ack
     uint64_t acked_next;            //  next_ms at the last ack
     bool windowed;                  //  the latest tick: replay by windows
+    wp_resync_t *resync;            //  snapshots asked and answered (live mode)
+    bool store_refused;             //  START failed on the store (exit 78)
 };
+
+//  The bus client.
+wp_bus_t *
+wp_ctx_bus (wp_ctx_t *ctx)
+{
+    assert (ctx);
+    return ctx->bus;
+}
+
+//  The component's state.
+void *
+wp_ctx_state (wp_ctx_t *ctx)
+{
+    assert (ctx);
+    return ctx->state;
+}
 
 //  Publish an event.
 int
@@ -240,6 +267,23 @@ s_heartbeat (zloop_t *loop, int timer_id, void *arg)
     beat.interval_ms = ctx->config->heartbeat_ms;
     if (ctx->def->state_size && ctx->state)
         ctx->def->state_size (ctx->state, &beat.state_bytes, &beat.state_items);
+    //  Drops by topic: where the load is lost
+    Warmup__V1__TopicCount drops [WP_TOPIC_COUNT];
+    Warmup__V1__TopicCount *drop_pointers [WP_TOPIC_COUNT];
+    for (int t = 0; t < WP_TOPIC_COUNT; t++)
+        if (stats.gaps_by_topic [t]) {
+            warmup__v1__topic_count__init (&drops [beat.n_dropped_topics]);
+            drops [beat.n_dropped_topics].topic = (char *) wp_topic_name ((wp_topic_t) t);
+            drops [beat.n_dropped_topics].count = stats.gaps_by_topic [t];
+            drop_pointers [beat.n_dropped_topics] = &drops [beat.n_dropped_topics];
+            beat.n_dropped_topics++;
+        }
+    beat.dropped_topics = drop_pointers;
+    if (ctx->store) {
+        beat.store_refused = wp_store_refused (ctx->store);
+        beat.store_errors = wp_store_commit_failures (ctx->store);
+    }
+    wp_resync_stats (ctx->resync, &beat.resyncs, &beat.resync_items, &beat.snapshots_served);
     wp_bus_publish (ctx->bus, WP_TOPIC_HEARTBEAT, &beat.base);
     return 0;
 }
@@ -274,6 +318,14 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Resync timer.
+static int
+s_resync_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    wp_resync_tick (((wp_ctx_t *) arg)->resync);
+    return 0;
+}
+
 //  Handle the events waiting on the bus (a bounded batch per wake-up so
 //  timers and the pipe are not starved).
 static int
@@ -296,8 +348,12 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
                 if (event_ms > ctx->now_ms)
                     ctx->now_ms = event_ms;
             }
-            if (ctx->def->on_event && (event.topic != WP_TOPIC_CLOCK_TICK
-                                       && event.topic != WP_TOPIC_CLOCK_ACK))
+            //  Snapshots are the skeleton's; the component sees only the
+            //  topics it subscribed to itself
+            bool consumed = wp_resync_event (ctx->resync, &event);
+            if (!consumed && ctx->def->on_event
+                && (ctx->subscribed & (1u << event.topic))
+                && event.topic != WP_TOPIC_CLOCK_TICK && event.topic != WP_TOPIC_CLOCK_ACK)
                 ctx->def->on_event (ctx->state, ctx, event.topic, event.msg);
         }
         wp_bus_event_free (&event);
@@ -321,6 +377,55 @@ s_subscribe (wp_ctx_t *ctx, const char *prefix)
     for (int t = 0; t < WP_TOPIC_COUNT; t++)
         if (strncmp (wp_topic_name ((wp_topic_t) t), prefix, strlen (prefix)) == 0)
             ctx->subscribed |= 1u << t;
+}
+
+//  True when the comma list `names` ("a,b" or "all") names component name.
+static bool
+s_names (const char *names, const char *name)
+{
+    if (!names)
+        return false;
+    size_t length = strlen (name);
+    for (const char *item = names; *item; ) {
+        const char *comma = strchr (item, ',');
+        size_t size = comma ? (size_t) (comma - item) : strlen (item);
+        if ((size == 3 && strncmp (item, "all", 3) == 0)
+            || (size == length && strncmp (item, name, length) == 0))
+            return true;
+        item += size + (comma ? 1 : 0);
+    }
+    return false;
+}
+
+//  Open the component's store at path; a corrupt one is moved aside when
+//  --reset-store names the component, else refused. Returns 0, or -1 with
+//  reason filled: the file, what is wrong and what to do.
+static int
+s_store_open (wp_ctx_t *ctx, const char *path, const wp_store_opts_t *opts,
+              char *reason, size_t size)
+{
+    const char *name = ctx->def->name;
+    wp_store_failure_t failure;
+    ctx->store = wp_store_open (path, opts, &failure);
+    if (!ctx->store && failure.kind == WP_STORE_FAIL_CORRUPT
+        && s_names (ctx->config->reset_store, name)) {
+        char moved [1024];
+        if (wp_store_set_aside (path, moved, sizeof moved) == 0) {
+            zsys_warning ("%s: --reset-store: the corrupt store was moved aside to %s; "
+                          "starting with an empty one", name, moved);
+            ctx->store = wp_store_open (path, opts, &failure);
+        }
+    }
+    if (ctx->store)
+        return 0;
+    if (failure.kind == WP_STORE_FAIL_CORRUPT)
+        snprintf (reason, size, "store refused: %s. %s will not start on it, so nothing "
+                  "in it is overwritten: restore a backup (warmup-store backup, "
+                  "docs/operations.md) or start once with --reset-store %s to move it "
+                  "aside and begin with an empty store", failure.why, name, name);
+    else
+        snprintf (reason, size, "store refused: %s", *failure.why ? failure.why : path);
+    return -1;
 }
 
 //  Build everything on START. Returns 0, or -1 with reason filled.
@@ -347,10 +452,10 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     }
     wp_store_opts_t store_opts = { .batch_max = config->batch_max,
                                    .nosync = config->nosync,
+                                   .map_max = (size_t) config->map_max_mb << 20,
                                    .owner = ctx->def->name };
-    ctx->store = wp_store_new (path, &store_opts);
-    if (!ctx->store) {
-        snprintf (reason, size, "cannot open the store at %s", path);
+    if (s_store_open (ctx, path, &store_opts, reason, size)) {
+        ctx->store_refused = true;
         zstr_free (&path);
         return -1;
     }
@@ -362,6 +467,13 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     }
     for (int i = 0; ctx->def->topics [i]; i++)
         s_subscribe (ctx, ctx->def->topics [i]);
+    //  Resync (live mode): its topics are the skeleton's, not the
+    //  component's (not in subscribed)
+    if (!ctx->replay)
+        ctx->resync = wp_resync_new (ctx->def, ctx);
+    for (const char **topic = ctx->resync ? wp_resync_topics (ctx->resync) : NULL;
+         topic && *topic; topic++)
+        wp_bus_subscribe (ctx->bus, *topic);
     if (ctx->replay) {
         for (int i = 0; ctx->def->replay_topics [i]; i++)
             s_subscribe (ctx, ctx->def->replay_topics [i]);
@@ -388,9 +500,12 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     //  In replay mode periodic work follows event time (s_clock).
     if (ctx->def->on_tick && tick_ms && !ctx->replay)
         zloop_timer (ctx->loop, tick_ms, 0, s_tick, ctx);
+    if (ctx->resync)
+        zloop_timer (ctx->loop, S_RESYNC_TICK_MS, 0, s_resync_tick, ctx);
     //  Events that arrived while we waited for readiness.
     s_bus_events (ctx->loop, NULL, ctx);
     s_heartbeat (ctx->loop, 0, ctx);
+    wp_resync_start (ctx->resync);
     ctx->started = true;
     return 0;
 }
@@ -409,7 +524,7 @@ s_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         rc = -1;
     else
     if (streq (command, "START")) {
-        char reason [512] = "";
+        char reason [2048] = "";
         if (ctx->started)
             zstr_sendx (pipe, "ERROR", "already started", NULL);
         else
@@ -417,7 +532,7 @@ s_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
             zstr_send (pipe, "OK");
         else {
             zsys_error ("%s: %s", ctx->def->name, reason);
-            zstr_sendx (pipe, "ERROR", reason, NULL);
+            zstr_sendx (pipe, "ERROR", reason, ctx->store_refused ? "store" : "", NULL);
         }
     }
     else
@@ -499,6 +614,7 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     if (def->destroy && ctx.state)
         def->destroy (&ctx.state);
     zloop_destroy (&ctx.loop);
+    wp_resync_destroy (&ctx.resync);
     wp_store_destroy (&ctx.store);
     wp_bus_destroy (&ctx.bus);
     free (ctx.instance);
@@ -528,21 +644,36 @@ wp_component_find (const char *name)
 zactor_t *
 wp_component_start (const wp_component_def_t *def, const wp_component_args_t *args)
 {
+    return wp_component_start_code (def, args, NULL);
+}
+
+//  As wp_component_start; *exit_code (may be NULL) gets the exit code a
+//  process should end with when it fails.
+zactor_t *
+wp_component_start_code (const wp_component_def_t *def, const wp_component_args_t *args,
+                         int *exit_code)
+{
     wp_component_start_t start = { def, *args };
     zactor_t *actor = zactor_new (wp_component_actor, &start);
+    if (exit_code)
+        *exit_code = 1;
     if (!actor)
         return NULL;
     zstr_send (actor, "START");
-    char *status = NULL, *reason = NULL;
-    if (zstr_recvx (actor, &status, &reason, NULL) < 1 || !streq (status, "OK")) {
+    char *status = NULL, *reason = NULL, *kind = NULL;
+    if (zstr_recvx (actor, &status, &reason, &kind, NULL) < 1 || !streq (status, "OK")) {
         zsys_error ("%s: failed to start: %s", def->name, reason ? reason : "no reply");
+        if (exit_code && kind && streq (kind, "store"))
+            *exit_code = S_EXIT_STORE;
         zstr_free (&status);
         zstr_free (&reason);
+        zstr_free (&kind);
         zactor_destroy (&actor);
         return NULL;
     }
     zstr_free (&status);
     zstr_free (&reason);
+    zstr_free (&kind);
     return actor;
 }
 
@@ -562,6 +693,8 @@ s_usage (const char *program, const char *extra)
         "  --catalog FILE           add the models of a catalog CSV (model,memory_mb,\n"
         "                           load_ms) with the sim backend\n"
         "  --max-memory-mb N        memory budget, overrides max_memory_mb (0 = none)\n"
+        "  --reset-store NAME,...   move the corrupt store of these components (or\n"
+        "                           all) aside and start with an empty one\n"
         "  --replay                 event time from clock.tick (warmupctl replay)\n"
         "  -v, --verbose            log each event\n"
         "  -h, --help               this help\n", program, extra ? extra : "");
@@ -575,6 +708,7 @@ wp_component_parse_args (int argc, char **argv, const char *program,
 {
     const char *config_path = NULL, *data_dir = NULL, *pub = NULL, *sub = NULL;
     const char *metrics_listen = NULL, *catalog = NULL, *max_memory = NULL;
+    const char *reset_store = NULL;
     bool replay = false;
     *verbose = false;
     *instance = NULL;
@@ -607,6 +741,9 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         else
         if (streq (arg, "--max-memory-mb"))
             target = &max_memory;
+        else
+        if (streq (arg, "--reset-store"))
+            target = &reset_store;
         else
         if (streq (arg, "--replay")) {
             replay = true;
@@ -651,6 +788,8 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         wp_config_set_string (config, "sub_endpoint", sub);
     if (metrics_listen)
         wp_config_set_string (config, "metrics_listen", metrics_listen);
+    if (reset_store)
+        wp_config_set_string (config, "reset_store", reset_store);
     if (max_memory) {
         char *end = NULL;
         errno = 0;
@@ -931,10 +1070,11 @@ wp_component_main (int argc, char **argv, const char *name)
     const wp_component_def_t *def = wp_component_find (name);
     assert (def);
     wp_component_args_t args = { config, instance, verbose, NULL, NULL };
-    zactor_t *actor = wp_component_start (def, &args);
+    int exit_code = 1;
+    zactor_t *actor = wp_component_start_code (def, &args, &exit_code);
     if (!actor) {
         wp_config_destroy (&config);
-        return 1;
+        return exit_code;
     }
     char ready [1200];
     snprintf (ready, sizeof ready, "%s: %s ready (pub=%s sub=%s data=%s)", program,

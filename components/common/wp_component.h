@@ -43,6 +43,20 @@ extern "C" {
 
 typedef struct _wp_ctx_t wp_ctx_t;
 
+//  A snapshot being answered (resync, wp_sync.h): the component adds its
+//  items, the skeleton sends them in parts.
+typedef struct _wp_sync_t wp_sync_t;
+
+//  Where a snapshot being received is (a component's on_sync).
+typedef enum {
+    WP_SYNC_BEGIN,              //  a snapshot starts: items follow
+    WP_SYNC_ITEM,               //  one item (kind, msg)
+    WP_SYNC_END,                //  the snapshot is whole: what it did not
+                                //  mention is not in the peer's state
+    WP_SYNC_ABORT               //  a part went missing: forget this one (it
+                                //  is asked for again)
+} wp_sync_phase_t;
+
 //  A component's description and handlers. Handlers return 0, or -1 for
 //  an error they have logged (the component keeps running).
 typedef struct {
@@ -82,7 +96,31 @@ typedef struct {
     //  the old one during the call). Keep no pointer into either config
     //  past the next reload (may be NULL).
     void (*on_config) (void *state, wp_ctx_t *ctx, const wp_config_t *next);
+    //  Resync (the Clone pattern; docs/architecture.md "Resync"). Answer
+    //  a sync.request for this component: add the state with wp_sync_add
+    //  (may be NULL: it answers none).
+    int (*snapshot) (void *state, wp_ctx_t *ctx, wp_sync_t *sync);
+    //  The component whose snapshot this one asks for at start, on a gap
+    //  or a restart in its events, and when a new instance of it appears
+    //  (NULL: none).
+    const char *sync_from;
+    //  A snapshot from sync_from arriving: BEGIN, ITEM per item (kind and
+    //  the decoded msg, borrowed), END, or ABORT (may be NULL).
+    int (*on_sync) (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase,
+                    const char *kind, const ProtobufCMessage *msg);
 } wp_component_def_t;
+
+//  Kinds of snapshot items: a ModelState (the queue's view of a model)
+//  and a UsagePattern (a user's pattern, from the analyzer).
+#define WP_SYNC_MODEL_STATE "model.state"
+#define WP_SYNC_PATTERN "usage.pattern"
+
+//  Add one item of kind (WP_SYNC_MODEL_STATE: a Warmup__V1__ModelState;
+//  WP_SYNC_PATTERN: a Warmup__V1__UsagePattern) to the snapshot being
+//  answered; it is packed now. Returns 0, or -1 when the item alone is
+//  larger than a part may be (logged; skipped).
+int
+    wp_sync_add (wp_sync_t *sync, const char *kind, const ProtobufCMessage *msg);
 
 //  What an actor is started with (zactor_new args). Borrowed: must
 //  outlive the actor.
@@ -185,9 +223,16 @@ zactor_t *
     wp_component_start (const wp_component_def_t *def,
                         const wp_component_args_t *args);
 
+//  As wp_component_start; *exit_code (may be NULL) gets the exit code a
+//  process should end with when it fails: 78 when its store was refused
+//  (corrupt, not writable, disk full: a restart would fail alike), else 1.
+zactor_t *
+    wp_component_start_code (const wp_component_def_t *def,
+                             const wp_component_args_t *args, int *exit_code);
+
 //  Parse the common flags (-c, --data-dir, --pub-endpoint,
 //  --sub-endpoint, --instance, --metrics-listen, --catalog, --max-memory-mb,
-//  --replay, -v, -h). Unparsed arguments are left in
+//  --reset-store, --replay, -v, -h). Unparsed arguments are left in
 //  argv order in *rest (count *n_rest). Returns the config, or NULL after
 //  printing the problem. *verbose and *instance are set.
 wp_config_t *

@@ -68,6 +68,7 @@ static const key_spec_t s_keys [] = {
     U ("store/batch_max", batch_max, 1, 1000000, "writes"),
     U ("store/flush_ms", flush_ms, 1, 3600000, "ms"),
     B ("store/nosync", nosync),
+    U ("store/map_max_mb", map_max_mb, 16, 16777216, "MiB"),
     U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
     U ("metrics_interval_ms", metrics_interval_ms, 10, 3600000, "ms"),
     S ("metrics_listen", metrics_listen),
@@ -117,6 +118,7 @@ wp_config_new (void)
     self->batch_max = 1000;
     self->flush_ms = 200;
     self->nosync = false;
+    self->map_max_mb = 8192;
     self->resource_interval_ms = 1000;
     self->metrics_interval_ms = 1000;
     self->metrics_listen = s_strdup ("127.0.0.1:9464");
@@ -139,6 +141,7 @@ wp_config_destroy (wp_config_t **self_p)
     free (self->data_dir);
     free (self->metrics_listen);
     free (self->catalog);
+    free (self->reset_store);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -925,7 +928,8 @@ wp_config_load (const char *path)
 
 //  String settings a flag may set, by bit of set_by_flag.
 static const char *s_flag_keys [] = {
-    "pub_endpoint", "sub_endpoint", "data_dir", "metrics_listen", "catalog", NULL
+    "pub_endpoint", "sub_endpoint", "data_dir", "metrics_listen", "catalog",
+    "reset_store", NULL
 };
 
 //  The slot of the i-th of them.
@@ -933,7 +937,8 @@ static char **
 s_flag_slot (wp_config_t *self, int i)
 {
     return i == 0 ? &self->pub_endpoint : i == 1 ? &self->sub_endpoint
-         : i == 2 ? &self->data_dir : i == 3 ? &self->metrics_listen : &self->catalog;
+         : i == 2 ? &self->data_dir : i == 3 ? &self->metrics_listen
+         : i == 4 ? &self->catalog : &self->reset_store;
 }
 
 //  Set a string setting from a flag.

@@ -112,6 +112,7 @@ typedef struct {
     uint32_t batch_max;                 //  writes per LMDB commit at most
     uint32_t flush_ms;                  //  commit at least this often, ms
     bool nosync;                        //  skip fsync (faster, less durable)
+    uint32_t map_max_mb;                //  LMDB map of one store at most, MiB
 
     //  component periods
     uint32_t resource_interval_ms;      //  resource status period, ms
@@ -126,6 +127,9 @@ typedef struct {
                                         //  wall clock (--replay; docs/architecture.md)
     char *catalog;                      //  catalog CSV the models came from
                                         //  (--catalog), or NULL
+    char *reset_store;                  //  --reset-store: component names
+                                        //  ("a,b" or "all") whose corrupt
+                                        //  store is moved aside, or NULL
     unsigned set_by_flag;               //  string settings set by
                                         //  wp_config_set_string (bit per key)
 } wp_config_t;

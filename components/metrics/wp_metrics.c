@@ -939,6 +939,7 @@ wp_metrics_heartbeat (wp_metrics_t *self, const wp_metrics_beat_t *beat)
     slot->dropped = beat->dropped;
     slot->bad_frames = beat->bad_frames;
     slot->persisted = beat->persisted;
+    memcpy (slot->dropped_topics, beat->dropped_topics, sizeof slot->dropped_topics);
     return 0;
 }
 

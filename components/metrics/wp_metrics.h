@@ -188,6 +188,10 @@ typedef struct {
     const char *source;         // publisher id, or NULL
 } wp_metrics_done_t;
 
+//  Topics a heartbeat's drops are counted by at most (indexed by the
+//  bus's topic numbers).
+#define WP_METRICS_TOPICS 32
+
 //  A heartbeat (wp_metrics_heartbeat).
 typedef struct {
     const char *source;         // publisher id: one entry per source
@@ -201,6 +205,7 @@ typedef struct {
     uint64_t bad_frames;
     uint64_t persisted;
     uint32_t interval_ms;       // time until its next heartbeat
+    uint64_t dropped_topics [WP_METRICS_TOPICS]; // sequence gaps by topic number
 } wp_metrics_beat_t;
 
 //  The latest heartbeat of one publisher. Read with wp_metrics_sources.
@@ -217,6 +222,7 @@ typedef struct {
     uint64_t dropped;
     uint64_t bad_frames;
     uint64_t persisted;
+    uint64_t dropped_topics [WP_METRICS_TOPICS]; // sequence gaps by topic number
 } wp_metrics_source_t;
 
 //  A warmup request or result. Read with wp_metrics_decision.

@@ -256,6 +256,12 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
             .persisted = in->persisted,
             .interval_ms = in->interval_ms,
         };
+        for (size_t i = 0; i < in->n_dropped_topics; i++) {
+            const char *name = in->dropped_topics [i]->topic;
+            int t = name ? wp_topic_lookup (name, strlen (name)) : -1;
+            if (t >= 0 && t < WP_METRICS_TOPICS)
+                beat.dropped_topics [t] = in->dropped_topics [i]->count;
+        }
         wp_metrics_heartbeat (core, &beat);
     }
     return 0;

@@ -4,6 +4,7 @@
 */
 #include "wp_metrics_export.h"
 #include "wp_json.h"
+#include "wp_bus.h"
 #include <czmq.h>
 #include <math.h>
 
@@ -31,6 +32,7 @@ typedef struct {
     uint64_t dropped;
     uint64_t bad_frames;
     uint64_t persisted;
+    uint64_t dropped_topics [WP_METRICS_TOPICS]; // gaps by topic number
     uint64_t age_ms;            // since the latest heartbeat
 } s_component_t;
 
@@ -77,6 +79,8 @@ s_components (wp_metrics_t *metrics, uint64_t now_ms, s_component_t *out)
         c->dropped += s->dropped;
         c->bad_frames += s->bad_frames;
         c->persisted += s->persisted;
+        for (int t = 0; t < WP_METRICS_TOPICS; t++)
+            c->dropped_topics [t] += s->dropped_topics [t];
     }
     qsort (out, n, sizeof *out, s_compare_components);
     return n;
@@ -417,6 +421,17 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                       (double) *(const uint64_t *) ((const char *) &components [i]
                                                     + counters [c].offset));
     }
+    //  Where the load is lost: sequence gaps by component and topic
+    s_family (b, "warmup_component_dropped_by_topic_total", "counter",
+              "Events the component missed (sequence gaps), by topic.");
+    for (size_t i = 0; i < n_components; i++)
+        for (int t = 0; t < WP_TOPIC_COUNT && t < WP_METRICS_TOPICS; t++)
+            if (components [i].dropped_topics [t]) {
+                APPEND (b, "warmup_component_dropped_by_topic_total{component=\"%s\","
+                        "topic=\"%s\"} ", components [i].name, wp_topic_name ((wp_topic_t) t));
+                s_prom_value (b, (double) components [i].dropped_topics [t]);
+                APPEND (b, "\n");
+            }
     return buffer.text;
 }
 
@@ -583,6 +598,17 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
                 ",\"age_ms\":%" PRIu64 "}",
                 c->events_in, c->events_out, c->dropped, c->bad_frames, c->persisted,
                 c->age_ms);
+        //  ..."dropped_topics":{"usage.observed":12}} (the closing brace again)
+        b->len--;
+        APPEND (b, ",\"dropped_topics\":{");
+        const char *comma = "";
+        for (int topic = 0; topic < WP_TOPIC_COUNT && topic < WP_METRICS_TOPICS; topic++)
+            if (c->dropped_topics [topic]) {
+                APPEND (b, "%s\"%s\":%" PRIu64, comma, wp_topic_name ((wp_topic_t) topic),
+                        c->dropped_topics [topic]);
+                comma = ",";
+            }
+        APPEND (b, "}}");
     }
     APPEND (b, "]");
 

@@ -26,6 +26,11 @@
 #define S_TASKS_DB "tasks"
 #define S_TASK_VERSION 1
 
+//  Store: the models the queue made (or found) warm, key = name, value =
+//  their memory (u32 MiB), so a restarted queue still knows them.
+#define S_MODELS_DB "models"
+#define S_MODEL_VERSION 1
+
 //  What the queue remembers of an accepted request, by cookie.
 typedef struct {
     char *source;               //  cause: the request's publisher
@@ -62,6 +67,7 @@ struct _queue_t {
     zhashx_t *requests;         //  cookie (as text) -> request_t
     zhashx_t *groups;           //  group key -> group_t
     zhashx_t *held;             //  model -> reason it is held (logged once)
+    zhashx_t *warm;             //  model -> uint32_t memory MiB: warm now
     uint64_t next_cookie;       //  cookies handed out
     uint64_t resumed;           //  tasks resumed from the store at start
     bool pumped;                //  the first tick started what may start
@@ -69,6 +75,63 @@ struct _queue_t {
 
 static void s_pump (queue_t *self);
 static void s_ask_status (queue_t *self);
+
+//  --- What is warm ------------------------------------------------------------
+
+//  The model is warm now (memory_mb MiB): admission counts it, the store
+//  and snapshots know it.
+static void
+s_model_warm (queue_t *self, const char *model, uint32_t memory_mb)
+{
+    if (!wp_resource_is_warm (self->admission, model))
+        wp_resource_model_warm (self->admission, model, memory_mb);
+    uint32_t *memory = (uint32_t *) zhashx_lookup (self->warm, model);
+    if (memory && *memory == memory_mb)
+        return;
+    if (!memory) {
+        memory = (uint32_t *) zmalloc (sizeof (uint32_t));
+        assert (memory);
+        zhashx_insert (self->warm, model, memory);
+    }
+    *memory = memory_mb;
+    uint8_t value [4];
+    wp_put_u32 (value, memory_mb);
+    if (wp_store_put (wp_ctx_store (self->ctx), S_MODELS_DB, model, strlen (model), value,
+                      sizeof value, S_MODEL_VERSION))
+        zsys_error ("queue: cannot store that %s is warm", model);
+}
+
+//  The model is cold now.
+static void
+s_model_cool (queue_t *self, const char *model)
+{
+    wp_resource_model_cool (self->admission, model);
+    if (zhashx_lookup (self->warm, model)) {
+        zhashx_delete (self->warm, model);
+        wp_store_del (wp_ctx_store (self->ctx), S_MODELS_DB, model, strlen (model));
+    }
+}
+
+//  Read one warm model back (wp_store_iterate callback).
+static int
+s_load_model (const void *key, size_t key_len, const void *data, size_t size,
+              uint16_t version, void *arg)
+{
+    queue_t *self = (queue_t *) arg;
+    char model [256];
+    if (version != S_MODEL_VERSION || size != 4 || key_len == 0 || key_len >= sizeof model) {
+        zsys_warning ("queue: a stored warm model could not be decoded; dropped");
+        return 0;
+    }
+    memcpy (model, key, key_len);
+    model [key_len] = 0;
+    uint32_t *memory = (uint32_t *) zmalloc (sizeof (uint32_t));
+    assert (memory);
+    *memory = wp_get_u32 ((const uint8_t *) data);
+    zhashx_update (self->warm, model, memory);
+    wp_resource_model_warm (self->admission, model, *memory);
+    return 0;
+}
 
 //  Free a request record.
 static void
@@ -299,6 +362,8 @@ s_create (wp_ctx_t *ctx)
     self->held = zhashx_new ();
     zhashx_set_destructor (self->held, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_duplicator (self->held, (zhashx_duplicator_fn *) strdup);
+    self->warm = zhashx_new ();
+    zhashx_set_destructor (self->warm, (zhashx_destructor_fn *) zstr_free);
     if (!self->core || !self->backends || !self->admission) {
         wp_queue_destroy (&self->core);
         wp_backends_destroy (&self->backends);
@@ -307,6 +372,7 @@ s_create (wp_ctx_t *ctx)
         zhashx_destroy (&self->requests);
         zhashx_destroy (&self->groups);
         zhashx_destroy (&self->held);
+        zhashx_destroy (&self->warm);
         free (self);
         return NULL;
     }
@@ -317,6 +383,10 @@ s_create (wp_ctx_t *ctx)
         if (model->concurrency && (!group->limit || model->concurrency < group->limit))
             group->limit = model->concurrency;
     }
+    wp_store_iterate (wp_ctx_store (ctx), S_MODELS_DB, s_load_model, self);
+    if (zhashx_size (self->warm))
+        zsys_info ("queue: %zu models warm from before the restart",
+                   zhashx_size (self->warm));
     s_resume (self);
     s_ask_status (self);
     return self;
@@ -337,8 +407,7 @@ s_status_done (wp_job_t *job, const wp_job_result_t *result, void *arg)
         uint32_t memory = result->memory_bytes
                         ? (uint32_t) ((result->memory_bytes + (1 << 20) - 1) >> 20)
                         : wp_job_model (job)->memory_mb;
-        if (!wp_resource_is_warm (self->admission, model))
-            wp_resource_model_warm (self->admission, model, memory);
+        s_model_warm (self, model, memory);
         zsys_info ("queue: %s is loaded already (%u MiB, says %s)", model, memory,
                    wp_backend_name (wp_job_model (job)->backend));
     }
@@ -387,6 +456,7 @@ s_destroy (void **state_p)
     zhashx_destroy (&self->requests);
     zhashx_destroy (&self->groups);
     zhashx_destroy (&self->held);
+    zhashx_destroy (&self->warm);
     wp_resource_destroy (&self->admission);
     wp_queue_destroy (&self->core);
     free (self);
@@ -489,11 +559,13 @@ s_run_result (run_t *run, const wp_job_result_t *result)
     zhashx_delete (self->runs, run->model);
 
     //  What is warm, for the admission of what comes next
-    if (result->ok && warm)
-        wp_resource_model_warm (self->admission, run->model, measure.memory_mb);
+    if (result->ok && warm) {
+        wp_resource_model_cool (self->admission, run->model);   //  the reservation
+        s_model_warm (self, run->model, measure.memory_mb);
+    }
     else
     if (result->ok)
-        wp_resource_model_cool (self->admission, run->model);
+        s_model_cool (self, run->model);
     else
     if (run->reserved)
         wp_resource_model_cool (self->admission, run->model);
@@ -699,6 +771,68 @@ s_on_request (queue_t *self, wp_ctx_t *ctx, const Warmup__V1__WarmupRequested *i
     wp_queue_task_destroy (&displaced);
 }
 
+//  --- Snapshot (resync) --------------------------------------------------------
+
+//  What a snapshot is built from: the models being warmed or cooled.
+typedef struct {
+    zhashx_t *busy;             //  model -> "loading" / "cooling" (static)
+} s_snap_t;
+
+//  Note a task's model (wp_queue_iterate callback, and for running ones).
+static int
+s_snap_task (const wp_queue_task_t *task, void *arg)
+{
+    s_snap_t *snap = (s_snap_t *) arg;
+    zhashx_update (snap->busy, task->model,
+                   (void *) (task->action == WP_QUEUE_COOL ? "cooling" : "loading"));
+    return 0;
+}
+
+//  Add one model to the snapshot.
+static void
+s_snap_model (wp_sync_t *sync, const char *model, const char *state, uint32_t memory_mb)
+{
+    Warmup__V1__ModelState item = WARMUP__V1__MODEL_STATE__INIT;
+    item.model = (char *) model;
+    item.state = (char *) state;
+    item.memory_mb = memory_mb;
+    item.configured = true;
+    wp_sync_add (sync, WP_SYNC_MODEL_STATE, &item.base);
+}
+
+//  Answer a snapshot request: every model warm, being warmed (queued or
+//  running) or being cooled, as this queue runs them; a model not in it
+//  is cold.
+static int
+s_snapshot (void *state, wp_ctx_t *ctx, wp_sync_t *sync)
+{
+    queue_t *self = (queue_t *) state;
+    s_snap_t snap = { zhashx_new () };
+    wp_queue_iterate (self->core, s_snap_task, &snap);
+    for (run_t *run = (run_t *) zhashx_first (self->runs); run;
+         run = (run_t *) zhashx_next (self->runs)) {
+        const wp_queue_task_t *task = wp_queue_running_task (self->core, run->model);
+        if (task)
+            s_snap_task (task, &snap);
+    }
+    for (uint32_t *memory = (uint32_t *) zhashx_first (self->warm); memory;
+         memory = (uint32_t *) zhashx_next (self->warm)) {
+        const char *model = (const char *) zhashx_cursor (self->warm);
+        const char *busy = (const char *) zhashx_lookup (snap.busy, model);
+        //  A warm model being warmed again is warm; one being cooled, cooling
+        s_snap_model (sync, model, busy && streq (busy, "cooling") ? "cooling" : "warm",
+                      *memory);
+    }
+    for (const char *busy = (const char *) zhashx_first (snap.busy); busy;
+         busy = (const char *) zhashx_next (snap.busy)) {
+        const char *model = (const char *) zhashx_cursor (snap.busy);
+        if (!zhashx_lookup (self->warm, model))
+            s_snap_model (sync, model, busy, s_model_config (self, model).memory_mb);
+    }
+    zhashx_destroy (&snap.busy);
+    return 0;
+}
+
 //  An event.
 static int
 s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
@@ -786,6 +920,7 @@ s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
 
 const wp_component_def_t wp_queue_def = {
     .name = "queue",
+    .snapshot = s_snapshot,
     .title = "WarmupQueue",
     .topics = { "warmup.requested", "resource.status", NULL },
     .create = s_create,

@@ -823,6 +823,28 @@ wp_scheduler_resident (wp_scheduler_t *self, const char *name, bool resident,
     s_touch (self, model);
 }
 
+//  State transfer (resync): what the queue says of a model.
+void
+wp_scheduler_sync (wp_scheduler_t *self, const char *name, wp_model_state_t state,
+                   uint64_t now_ms)
+{
+    assert (self && name);
+    model_t *model = s_model (self, name);
+    if (model->state == state)
+        return;
+    if (state == WP_MODEL_WARM) {
+        //  Held under the plans from now (the minimum hold runs from now:
+        //  the predictions that wanted it come again), not as an external
+        //  warm that would never be cooled
+        model->warm_at = now_ms;
+        model->plan_warming = false;
+        model->preload_warming = false;
+    }
+    model->external = false;
+    s_set_state (self, model, state);
+    s_touch (self, model);
+}
+
 //  Resource admission.
 void
 wp_scheduler_admit (wp_scheduler_t *self, bool admit)

@@ -209,6 +209,14 @@ void
     wp_scheduler_resident (wp_scheduler_t *self, const char *model, bool resident,
                            uint64_t now_ms);
 
+//  State transfer after a restart or a gap (resync from the queue's
+//  snapshot): the model is in state now, as the queue runs it (warm,
+//  being warmed, being cooled, cold). A warm model is held under the
+//  plans, its minimum hold counted from now_ms. Decides nothing.
+void
+    wp_scheduler_sync (wp_scheduler_t *self, const char *model,
+                       wp_model_state_t state, uint64_t now_ms);
+
 //  Whether background warmups are admitted now (resource manager).
 void
     wp_scheduler_admit (wp_scheduler_t *self, bool admit);

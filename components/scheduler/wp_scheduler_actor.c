@@ -171,6 +171,8 @@ typedef struct {
     s_timers_t *timers;         //  replay mode: wake-ups (NULL live)
     s_window_t *window;         //  replay by windows (NULL otherwise)
     const wp_config_t *config;  //  the configuration
+    zhashx_t *synced;           //  resync: models the snapshot named (NULL
+                                //  outside one)
 } sched_t;
 
 #define LISTED_MAX 1000     //  models a listing looks at, at most
@@ -258,6 +260,7 @@ s_destroy (void **state_p)
     sched_t *self = (sched_t *) *state_p;
     if (self) {
         wp_scheduler_destroy (&self->core);
+        zhashx_destroy (&self->synced);
         if (self->timers)
             zhashx_destroy (&self->timers->load_end);
         if (self->window) {
@@ -903,6 +906,61 @@ s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
                          next->background_warmup_enabled);
 }
 
+//  The queue's word for a state.
+static wp_model_state_t
+s_state_parse (const char *state)
+{
+    return streq (state, "warm") ? WP_MODEL_WARM
+         : streq (state, "loading") ? WP_MODEL_WARMING
+         : streq (state, "cooling") ? WP_MODEL_COOLING : WP_MODEL_COLD;
+}
+
+//  Resync from the queue's snapshot: each model it names is in the state
+//  it says; at the end, any model believed warm, warming or cooling that
+//  it did not name is cold. Decisions follow at the next tick.
+static int
+s_on_sync (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase, const char *kind,
+           const ProtobufCMessage *msg)
+{
+    sched_t *sched = (sched_t *) state;
+    uint64_t now = wp_ctx_now_ms (ctx);
+    if (phase == WP_SYNC_BEGIN) {
+        zhashx_destroy (&sched->synced);
+        sched->synced = zhashx_new ();
+        return 0;
+    }
+    if (phase == WP_SYNC_ITEM && sched->synced && streq (kind, WP_SYNC_MODEL_STATE)) {
+        const Warmup__V1__ModelState *item = (const Warmup__V1__ModelState *) msg;
+        if (!item->model || !*item->model || !s_model_name_ok (item->model) || !item->state) {
+            wp_ctx_count_rejected (ctx);
+            return -1;
+        }
+        wp_scheduler_sync (sched->core, item->model, s_state_parse (item->state), now);
+        zhashx_update (sched->synced, item->model, (void *) "");
+        return 0;
+    }
+    if (phase == WP_SYNC_END && sched->synced) {
+        size_t count = wp_scheduler_list (sched->core, now, NULL, 0);
+        wp_scheduler_info_t *models = (wp_scheduler_info_t *) calloc (count + 1,
+                                                                      sizeof *models);
+        assert (models);
+        count = wp_scheduler_list (sched->core, now, models, count);
+        zlistx_t *gone = zlistx_new ();
+        zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
+        for (size_t i = 0; i < count; i++)
+            if (models [i].state != WP_MODEL_COLD
+                && !zhashx_lookup (sched->synced, models [i].model))
+                zlistx_add_end (gone, strdup (models [i].model));
+        free (models);
+        for (char *model = (char *) zlistx_first (gone); model;
+             model = (char *) zlistx_next (gone))
+            wp_scheduler_sync (sched->core, model, WP_MODEL_COLD, now);
+        zlistx_destroy (&gone);
+    }
+    zhashx_destroy (&sched->synced);
+    return 0;
+}
+
 const wp_component_def_t wp_scheduler_def = {
     .name = "scheduler",
     .title = "WarmupScheduler",
@@ -918,4 +976,6 @@ const wp_component_def_t wp_scheduler_def = {
     .next_ms = s_next_ms,
     .on_config = s_on_config,
     .busy = s_busy,
+    .sync_from = "queue",
+    .on_sync = s_on_sync,
 };

@@ -443,6 +443,11 @@ typedef struct {
     Warmup__V1__RoomRequest room;
     char *victims [2];
     Warmup__V1__RoomReply room_reply;
+    Warmup__V1__SyncRequest sync_request;
+    Warmup__V1__SyncReply sync_reply;
+    Warmup__V1__SyncItem sync_item;
+    Warmup__V1__SyncItem *sync_item_ptrs [1];
+    uint8_t sync_payload [3];
     uint64_t counts [WP_TOPIC_COUNT];
     Warmup__V1__ControlRequest control;
     Warmup__V1__ControlReply control_reply;
@@ -669,6 +674,31 @@ s_messages_fill (messages_t *m, int r)
     room_reply.n_victims = (size_t) r % 3;
     room_reply.victims = m->victims;
     m->room_reply = room_reply;
+    Warmup__V1__SyncRequest sync_request = WARMUP__V1__SYNC_REQUEST__INIT;
+    sync_request.event_ms = 14000 + (uint64_t) r;
+    sync_request.component = "queue";
+    sync_request.request_id = "scheduler/h:1#1";
+    sync_request.requester = "scheduler";
+    m->sync_request = sync_request;
+    Warmup__V1__SyncItem item = WARMUP__V1__SYNC_ITEM__INIT;
+    m->sync_payload [0] = 0x1a;
+    m->sync_payload [1] = 1;
+    m->sync_payload [2] = (uint8_t) ('a' + r);
+    item.kind = "model.state";
+    item.payload.len = sizeof m->sync_payload;
+    item.payload.data = m->sync_payload;
+    m->sync_item = item;
+    m->sync_item_ptrs [0] = &m->sync_item;
+    Warmup__V1__SyncReply sync_reply = WARMUP__V1__SYNC_REPLY__INIT;
+    sync_reply.event_ms = 14000 + (uint64_t) r;
+    sync_reply.request_id = "scheduler/h:1#1";
+    sync_reply.component = "queue";
+    sync_reply.part = (uint32_t) r + 1;
+    sync_reply.last = r == 2;
+    sync_reply.n_items = 1;
+    sync_reply.items = m->sync_item_ptrs;
+    sync_reply.items_total = 3;
+    m->sync_reply = sync_reply;
 }
 
 static ProtobufCMessage *
@@ -690,6 +720,8 @@ s_message (messages_t *m, wp_topic_t topic)
         case WP_TOPIC_CONTROL_REPLY: return &m->control_reply.base;
         case WP_TOPIC_ROOM_REQUEST: return &m->room.base;
         case WP_TOPIC_ROOM_REPLY: return &m->room_reply.base;
+        case WP_TOPIC_SYNC_REQUEST: return &m->sync_request.base;
+        case WP_TOPIC_SYNC_REPLY: return &m->sync_reply.base;
         default: fail ();
     }
     return NULL;
@@ -1351,7 +1383,7 @@ test_topics (void **state)
         "usage.observed", "usage.pattern", "prediction.made", "warmup.requested",
         "warmup.done", "resource.status", "perf.estimate", "metrics.snapshot",
         "heartbeat", "clock.tick", "clock.ack", "control.request", "control.reply",
-        "room.request", "room.reply"
+        "room.request", "room.reply", "sync.request", "sync.reply"
     };
     const ProtobufCMessageDescriptor *descriptors [WP_TOPIC_COUNT] = {
         &warmup__v1__usage_observed__descriptor, &warmup__v1__usage_pattern__descriptor,
@@ -1361,7 +1393,8 @@ test_topics (void **state)
         &warmup__v1__heartbeat__descriptor, &warmup__v1__clock_tick__descriptor,
         &warmup__v1__clock_ack__descriptor, &warmup__v1__control_request__descriptor,
         &warmup__v1__control_reply__descriptor, &warmup__v1__room_request__descriptor,
-        &warmup__v1__room_reply__descriptor
+        &warmup__v1__room_reply__descriptor, &warmup__v1__sync_request__descriptor,
+        &warmup__v1__sync_reply__descriptor
     };
     for (int t = 0; t < WP_TOPIC_COUNT; t++) {
         assert_string_equal (wp_topic_name ((wp_topic_t) t), names [t]);
