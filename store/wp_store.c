@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -871,13 +872,17 @@ s_batch_commit (wp_store_t *self)
         else
         if (rc != MDB_MAP_FULL) {
             self->commit_failures++;
+            //  LMDB reports a short write as EIO: look at the file system
+            struct statvfs fs;
+            bool full = rc == ENOSPC || rc == EDQUOT
+                     || (statvfs (self->path, &fs) == 0
+                         && (uint64_t) fs.f_bavail * fs.f_frsize < ((uint64_t) 1 << 20));
             if (s_log_should (self->commit_failures))
                 zsys_error ("wp_store: %s/data.mdb: commit failed: %s%s (%zu write(s) "
                             "kept in memory and retried at each flush, up to %zu; "
                             "%" PRIu64 " failed commit(s) so far)",
                             self->path, mdb_strerror (rc),
-                            rc == ENOSPC || rc == EDQUOT
-                            ? ": the disk is full; free space on it" : "",
+                            full ? ": the disk is full; free space on it" : "",
                             self->ops_count, self->ops_cap, self->commit_failures);
             return -1;
         }

@@ -473,13 +473,27 @@ s_status (const wp_config_t *config, int argc, char **argv)
         if (wp_bus_recv_wait (bus, &event, (int) (left > 0 ? left : 0)) != 1)
             continue;
         const Warmup__V1__Heartbeat *beat = (const Warmup__V1__Heartbeat *) event.msg;
+        //  Where the drops are: sequence gaps by topic, store writes refused
+        char detail [400] = "";
+        for (size_t i = 0; i < beat->n_dropped_topics; i++) {
+            size_t used = strlen (detail);
+            snprintf (detail + used, sizeof detail - used, "%s%s=%" PRIu64, used ? " " : "",
+                      beat->dropped_topics [i]->topic ? beat->dropped_topics [i]->topic : "?",
+                      beat->dropped_topics [i]->count);
+        }
+        if (beat->store_refused || beat->store_errors) {
+            size_t used = strlen (detail);
+            snprintf (detail + used, sizeof detail - used, "%sstore_refused=%" PRIu64
+                      " store_errors=%" PRIu64, used ? " " : "", beat->store_refused,
+                      beat->store_errors);
+        }
         char *line = json ? wp_json_event ("heartbeat", event.msg)
                    : zsys_sprintf ("%-10s %-28s %7u %9.1f %9.1f %10" PRIu64 " %10" PRIu64
-                                   " %8" PRIu64 " %10" PRIu64,
+                                   " %8" PRIu64 " %10" PRIu64 " %8" PRIu64 " %s",
                                    beat->component, beat->instance, beat->pid,
                                    beat->rss_kb / 1024.0, beat->uptime_ms / 1000.0,
                                    beat->events_in, beat->events_out, beat->dropped,
-                                   beat->persisted);
+                                   beat->persisted, beat->resyncs, *detail ? detail : "-");
         //  Keyed by the component's name as it says, then its source.
         char *key = zsys_sprintf ("%s/%s", beat->component, beat->header->source);
         zhashx_update (latest, key, line);
@@ -514,9 +528,9 @@ s_status (const wp_config_t *config, int argc, char **argv)
     }
     else {
         if (zhashx_size (latest)) {
-            printf ("%-10s %-28s %7s %9s %9s %10s %10s %8s %10s\n", "component", "instance",
-                    "pid", "rss_mb", "uptime_s", "events_in", "events_out", "dropped",
-                    "persisted");
+            printf ("%-10s %-28s %7s %9s %9s %10s %10s %8s %10s %8s %s\n", "component",
+                    "instance", "pid", "rss_mb", "uptime_s", "events_in", "events_out",
+                    "dropped", "persisted", "resyncs", "dropped by topic");
             for (char *key = (char *) zlistx_first (keys); key;
                  key = (char *) zlistx_next (keys))
                 printf ("%s\n", (char *) zhashx_lookup (latest, key));
