@@ -49,6 +49,8 @@ struct _wp_ctx_t {
     uint64_t acked_next;            //  next_ms at the last ack
     bool windowed;                  //  the latest tick: replay by windows
     wp_resync_t *resync;            //  snapshots asked and answered (live mode)
+    zlistx_t *held;                 //  wp_bus_event_t held until the first
+                                    //  snapshot (wp_resync_holding)
     bool store_refused;             //  START failed on the store (exit 78)
 };
 
@@ -318,12 +320,44 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+static void s_release_held (wp_ctx_t *ctx);
+
 //  Resync timer.
 static int
 s_resync_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    wp_resync_tick (((wp_ctx_t *) arg)->resync);
+    wp_ctx_t *ctx = (wp_ctx_t *) arg;
+    wp_resync_tick (ctx->resync);
+    s_release_held (ctx);
     return 0;
+}
+
+//  Most events held while the first snapshot is awaited; more are
+//  dropped and counted.
+#define S_HELD_MAX 100000
+
+//  Hand an event to the component.
+static void
+s_deliver (wp_ctx_t *ctx, wp_bus_event_t *event)
+{
+    if (ctx->def->on_event && (ctx->subscribed & (1u << event->topic))
+        && event->topic != WP_TOPIC_CLOCK_TICK && event->topic != WP_TOPIC_CLOCK_ACK)
+        ctx->def->on_event (ctx->state, ctx, event->topic, event->msg);
+}
+
+//  Hand over the events held for the first snapshot, once it came.
+static void
+s_release_held (wp_ctx_t *ctx)
+{
+    if (!ctx->held || wp_resync_holding (ctx->resync))
+        return;
+    wp_bus_event_t *event;
+    while ((event = (wp_bus_event_t *) zlistx_detach (ctx->held, NULL))) {
+        s_deliver (ctx, event);
+        wp_bus_event_free (event);
+        free (event);
+    }
+    zlistx_destroy (&ctx->held);
 }
 
 //  Handle the events waiting on the bus (a bounded batch per wake-up so
@@ -351,13 +385,29 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
             //  Snapshots are the skeleton's; the component sees only the
             //  topics it subscribed to itself
             bool consumed = wp_resync_event (ctx->resync, &event);
-            if (!consumed && ctx->def->on_event
-                && (ctx->subscribed & (1u << event.topic))
-                && event.topic != WP_TOPIC_CLOCK_TICK && event.topic != WP_TOPIC_CLOCK_ACK)
-                ctx->def->on_event (ctx->state, ctx, event.topic, event.msg);
+            if (!consumed && wp_resync_holding (ctx->resync)
+                && (ctx->subscribed & (1u << event.topic))) {
+                //  Held until the first snapshot: decided on after it
+                if (!ctx->held)
+                    ctx->held = zlistx_new ();
+                if (zlistx_size (ctx->held) < S_HELD_MAX) {
+                    wp_bus_event_t *copy = (wp_bus_event_t *) malloc (sizeof *copy);
+                    assert (copy);
+                    *copy = event;
+                    zlistx_add_end (ctx->held, copy);
+                    continue;
+                }
+                ctx->rejected++;
+            }
+            else
+            if (!consumed) {
+                s_release_held (ctx);
+                s_deliver (ctx, &event);
+            }
         }
         wp_bus_event_free (&event);
     }
+    s_release_held (ctx);
     wp_ctx_report (ctx);
     return 0;
 }
@@ -614,6 +664,14 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     if (def->destroy && ctx.state)
         def->destroy (&ctx.state);
     zloop_destroy (&ctx.loop);
+    if (ctx.held) {
+        wp_bus_event_t *event;
+        while ((event = (wp_bus_event_t *) zlistx_detach (ctx.held, NULL))) {
+            wp_bus_event_free (event);
+            free (event);
+        }
+        zlistx_destroy (&ctx.held);
+    }
     wp_resync_destroy (&ctx.resync);
     wp_store_destroy (&ctx.store);
     wp_bus_destroy (&ctx.bus);

@@ -41,6 +41,8 @@ struct _wp_resync_t {
     uint32_t part;                  //  its last part received
     char *applied_source;           //  who sent the snapshot applied last
     uint64_t requests;              //  requests sent
+    bool first_done;                //  the first snapshot came, or its
+                                    //  request went unanswered
     //  Counters
     uint64_t resyncs;               //  snapshots applied whole
     uint64_t items;                 //  their items
@@ -314,6 +316,7 @@ s_receive (wp_resync_t *self, const Warmup__V1__SyncReply *reply)
     self->request_id [0] = 0;
     self->part = 0;
     self->tries = 0;
+    self->first_done = true;
 }
 
 //  Look at an event.
@@ -368,6 +371,7 @@ wp_resync_tick (wp_resync_t *self)
     if (self->request_id [0]) {
         if (zclock_mono () - self->sent_ms < S_TIMEOUT_MS)
             return;
+        self->first_done = true;    //  no longer hold the component's events
         if (self->part) {
             s_abort (self, "no part for too long");
             return;
@@ -382,6 +386,13 @@ wp_resync_tick (wp_resync_t *self)
     }
     if (self->wanted)
         s_request (self);
+}
+
+//  Holding the component's events?
+bool
+wp_resync_holding (wp_resync_t *self)
+{
+    return self && self->def->sync_from && !self->first_done;
 }
 
 //  Counters.

@@ -56,6 +56,13 @@ void
 bool
     wp_resync_event (wp_resync_t *self, const wp_bus_event_t *event);
 
+//  True until the first snapshot is applied, or its first request went
+//  unanswered (the peer is not running): meanwhile the skeleton holds the
+//  component's events, so it decides nothing on a view the snapshot will
+//  replace (the Clone pattern's queued updates).
+bool
+    wp_resync_holding (wp_resync_t *self);
+
 //  Periodic: retry an unanswered request, send one a trigger asked for.
 void
     wp_resync_tick (wp_resync_t *self);
