@@ -16,6 +16,7 @@
 #define TIMERS_MAX 1024     //  replay: wake-ups pending at most
 #define ROOM_IDLE_MAX 100000    //  replay: idle models a room.request lists at most
 #define FIFO_MAX 10000000   //  replay by windows: requests waiting at most
+#define INFLIGHT_MS 5000    //  resync: a decision this recent is left to its done
 
 //  Replay mode: the scheduler's timers in event time, kept exactly as
 //  warmup-eval's predictive keeps its own, so both decide at the same
@@ -173,6 +174,9 @@ typedef struct {
     const wp_config_t *config;  //  the configuration
     zhashx_t *synced;           //  resync: models the snapshot named (NULL
                                 //  outside one)
+    zhashx_t *in_flight;        //  resync: models decided within
+                                //  INFLIGHT_MS: the snapshot may predate
+                                //  the request, their warmup.done settles them
 } sched_t;
 
 #define LISTED_MAX 1000     //  models a listing looks at, at most
@@ -261,6 +265,7 @@ s_destroy (void **state_p)
     if (self) {
         wp_scheduler_destroy (&self->core);
         zhashx_destroy (&self->synced);
+        zhashx_destroy (&self->in_flight);
         if (self->timers)
             zhashx_destroy (&self->timers->load_end);
         if (self->window) {
@@ -926,7 +931,18 @@ s_on_sync (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase, const char *kind,
     uint64_t now = wp_ctx_now_ms (ctx);
     if (phase == WP_SYNC_BEGIN) {
         zhashx_destroy (&sched->synced);
+        zhashx_destroy (&sched->in_flight);
         sched->synced = zhashx_new ();
+        sched->in_flight = zhashx_new ();
+        size_t count = wp_scheduler_list (sched->core, now, NULL, 0);
+        wp_scheduler_info_t *models = (wp_scheduler_info_t *) calloc (count + 1,
+                                                                      sizeof *models);
+        assert (models);
+        count = wp_scheduler_list (sched->core, now, models, count);
+        for (size_t i = 0; i < count; i++)
+            if (models [i].last_action && models [i].last_decision_ms + INFLIGHT_MS > now)
+                zhashx_update (sched->in_flight, models [i].model, (void *) "");
+        free (models);
         return 0;
     }
     if (phase == WP_SYNC_ITEM && sched->synced && streq (kind, WP_SYNC_MODEL_STATE)) {
@@ -935,7 +951,8 @@ s_on_sync (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase, const char *kind,
             wp_ctx_count_rejected (ctx);
             return -1;
         }
-        wp_scheduler_sync (sched->core, item->model, s_state_parse (item->state), now);
+        if (!zhashx_lookup (sched->in_flight, item->model))
+            wp_scheduler_sync (sched->core, item->model, s_state_parse (item->state), now);
         zhashx_update (sched->synced, item->model, (void *) "");
         return 0;
     }
@@ -949,7 +966,8 @@ s_on_sync (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase, const char *kind,
         zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
         for (size_t i = 0; i < count; i++)
             if (models [i].state != WP_MODEL_COLD
-                && !zhashx_lookup (sched->synced, models [i].model))
+                && !zhashx_lookup (sched->synced, models [i].model)
+                && !zhashx_lookup (sched->in_flight, models [i].model))
                 zlistx_add_end (gone, strdup (models [i].model));
         free (models);
         for (char *model = (char *) zlistx_first (gone); model;
@@ -958,6 +976,7 @@ s_on_sync (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase, const char *kind,
         zlistx_destroy (&gone);
     }
     zhashx_destroy (&sched->synced);
+    zhashx_destroy (&sched->in_flight);
     return 0;
 }
 
