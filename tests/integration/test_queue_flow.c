@@ -384,7 +384,9 @@ test_file_residency (void **state)
     assert_string_equal (done.backend, "file");
     assert_string_equal (done.memory_source, "resident");
     assert_true (done.resident_bytes > (uint64_t) (0.99 * (256 << 20)));
-    assert_int_equal (done.memory_mb, 256);
+    //  What is resident, in whole MiB: the page cache of a busy machine
+    //  may hold back a page or two even right after the warm.
+    assert_true (done.memory_mb >= 253 && done.memory_mb <= 256);
 
     //  A restarted queue asks the backend, and counts what is loaded
     itest_stop (&queue, "warmup-queue");
