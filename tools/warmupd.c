@@ -1,7 +1,8 @@
 /*  =========================================================================
     warmupd - the warmup service in one process: the bus proxy and all
     seven components (the embedded default: no configuration needed), or
-    with --only NAME one component against a bus run by warmup-bus.
+    with --only NAME one component against a bus run by warmup-bus; and
+    the proxy with its HTTP API when proxy/listen (--proxy-listen) is set.
 
     Prints a line containing "ready" once every component is up.
     SIGINT/SIGTERM end it cleanly; SIGHUP (or warmupctl reload) re-reads
@@ -10,13 +11,17 @@
 */
 #include "wp_component.h"
 #include "wp_proxy.h"
+#include "wp_front_actor.h"
 
 //  Extra usage text.
 static const char *s_extra =
     " [--only COMPONENT]\n"
     "  --only COMPONENT         run one component (analyzer, engine, scheduler,\n"
     "                           resource, queue, perf, metrics) against a running\n"
-    "                           warmup-bus\n";
+    "                           warmup-bus\n"
+    "  --proxy-listen HOST:PORT the OpenAI/Ollama proxy and HTTP API (proxy/listen;\n"
+    "                           default off; port 0 picks a free port)\n"
+    "  --proxy-upstream URL     the model server requests go to (proxy/upstream)\n";
 
 //  Start the proxy; NULL after logging on failure. Fills the real endpoints
 //  and binds the inproc pair the components of this process use.
@@ -72,6 +77,11 @@ main (int argc, char **argv)
     if (!config)
         return 2;
     const char *only = NULL;
+    if (wp_front_flags (config, "warmupd", rest, &n_rest)) {
+        free (rest);
+        wp_config_destroy (&config);
+        return 2;
+    }
     for (int i = 0; i < n_rest; i++) {
         if (streq (rest [i], "--only") && i + 1 < n_rest)
             only = rest [++i];
@@ -116,10 +126,20 @@ main (int argc, char **argv)
         rc = 0;
         actors [n_actors++] = actor;
     }
+    //  The proxy last: the components it reports on are up
+    size_t n_components = n_actors;
+    if (rc == 0 && !only && !streq (config->proxy_listen, "off")) {
+        zactor_t *actor = wp_component_start (&wp_front_def, &args);
+        if (actor)
+            actors [n_actors++] = actor;
+        else
+            rc = 1;
+    }
     if (rc == 0) {
         char ready [1200];
-        snprintf (ready, sizeof ready, "warmupd: ready (%zu component%s, pub=%s sub=%s "
-                  "data=%s)", n_actors, n_actors == 1 ? "" : "s", config->pub_endpoint,
+        snprintf (ready, sizeof ready, "warmupd: ready (%zu component%s%s, pub=%s sub=%s "
+                  "data=%s)", n_components, n_components == 1 ? "" : "s",
+                  n_actors > n_components ? " and the proxy" : "", config->pub_endpoint,
                   config->sub_endpoint, config->data_dir);
         wp_supervisor_t supervisor = { &config, "warmupd", instance,
                                        proxy ? inproc_pub : NULL,

@@ -20,7 +20,8 @@ static _Thread_local char s_last_error [600];
 //  Root keys a reload may change (the rest take effect only at start).
 static const char *s_reloadable [] = {
     "max_warm_models", "max_memory_mb", "max_cpu_percent",
-    "background_warmup_enabled", NULL
+    "background_warmup_enabled", "proxy/upstream", "proxy/max_body_bytes",
+    "proxy/upstream_timeout_seconds", NULL
 };
 
 //  Kinds of value a key takes.
@@ -72,6 +73,11 @@ static const key_spec_t s_keys [] = {
     U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
     U ("metrics_interval_ms", metrics_interval_ms, 10, 3600000, "ms"),
     S ("metrics_listen", metrics_listen),
+    S ("proxy/listen", proxy_listen),
+    S ("proxy/upstream", proxy_upstream),
+    U ("proxy/max_body_bytes", proxy_max_body_bytes, 1024, 1073741824, "bytes"),
+    U ("proxy/max_connections", proxy_max_connections, 1, 100000, "connections"),
+    U ("proxy/upstream_timeout_seconds", proxy_upstream_timeout_seconds, 0, 86400, "s"),
 };
 
 static void s_model_free (wp_model_config_t *model);
@@ -122,6 +128,10 @@ wp_config_new (void)
     self->resource_interval_ms = 1000;
     self->metrics_interval_ms = 1000;
     self->metrics_listen = s_strdup ("127.0.0.1:9464");
+    self->proxy_listen = s_strdup ("off");
+    self->proxy_max_body_bytes = 16 * 1024 * 1024;
+    self->proxy_max_connections = 1024;
+    self->proxy_upstream_timeout_seconds = 600;
     return self;
 }
 
@@ -140,6 +150,8 @@ wp_config_destroy (wp_config_t **self_p)
     free (self->sub_endpoint);
     free (self->data_dir);
     free (self->metrics_listen);
+    free (self->proxy_listen);
+    free (self->proxy_upstream);
     free (self->catalog);
     free (self->reset_store);
     free (self->path);
@@ -451,6 +463,18 @@ s_no_blanks (const char *text)
     return true;
 }
 
+//  Check a server URL; returns an error detail, or NULL if valid.
+static const char *
+s_url_error (const char *value)
+{
+    const char *host = strncmp (value, "http://", 7) == 0 ? value + 7
+                     : strncmp (value, "https://", 8) == 0 ? value + 8 : NULL;
+    if (!host || !*host || *host == '/' || !s_no_blanks (value)
+        || strchr (value, '?') || strchr (value, '#'))
+        return "must be http://host[:port][/prefix] or https://...";
+    return NULL;
+}
+
 //  Check one watch item: NAME (a process name, 1..15 bytes as in
 //  /proc/PID/comm), pid:N or pidfile:/absolute/path.
 static bool
@@ -487,14 +511,8 @@ s_model_value_error (const model_key_t *spec, const char *value, double *number)
             return NULL;
         case M_COMMAND:
             return NULL;            //  checked against %m at use (wp_exec)
-        case M_URL: {
-            const char *host = strncmp (value, "http://", 7) == 0 ? value + 7
-                             : strncmp (value, "https://", 8) == 0 ? value + 8 : NULL;
-            if (!host || !*host || *host == '/' || !s_no_blanks (value)
-                || strchr (value, '?') || strchr (value, '#'))
-                return "must be http://host[:port][/prefix] or https://...";
-            return NULL;
-        }
+        case M_URL:
+            return s_url_error (value);
         case M_NAME:
             if (strlen (value) > 200 || !s_no_blanks (value))
                 return "must be 1..200 characters without blanks";
@@ -696,7 +714,7 @@ s_find_key (const char *path)
     return NULL;
 }
 
-//  Walk a section of plain keys (root, bus, store).
+//  Walk a section of plain keys (root, bus, store, proxy).
 static int
 s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
              const char *file)
@@ -725,7 +743,8 @@ s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
         }
         if (!*prefix && streq (name, "groups"))
             continue;               //  after the models: s_load_groups
-        if (!*prefix && (streq (name, "bus") || streq (name, "store"))) {
+        if (!*prefix && (streq (name, "bus") || streq (name, "store")
+                         || streq (name, "proxy"))) {
             if (s_load_keys (self, item, name, file))
                 rc = -1;
             continue;
@@ -916,6 +935,11 @@ wp_config_load (const char *path)
                 break;
     }
     int rc = item ? -1 : s_load_keys (self, root, "", path);
+    if (rc == 0 && self->proxy_upstream && s_url_error (self->proxy_upstream)) {
+        s_error (path, "proxy/upstream", "bad value '%s': %s", self->proxy_upstream,
+                 s_url_error (self->proxy_upstream));
+        rc = -1;
+    }
     if (rc == 0)
         rc = s_load_groups (self, root, path);
     if (rc == 0)
@@ -929,16 +953,18 @@ wp_config_load (const char *path)
 //  String settings a flag may set, by bit of set_by_flag.
 static const char *s_flag_keys [] = {
     "pub_endpoint", "sub_endpoint", "data_dir", "metrics_listen", "catalog",
-    "reset_store", NULL
+    "reset_store", "proxy_listen", "proxy_upstream", NULL
 };
 
 //  The slot of the i-th of them.
 static char **
 s_flag_slot (wp_config_t *self, int i)
 {
-    return i == 0 ? &self->pub_endpoint : i == 1 ? &self->sub_endpoint
-         : i == 2 ? &self->data_dir : i == 3 ? &self->metrics_listen
-         : i == 4 ? &self->catalog : &self->reset_store;
+    char **slots [] = { &self->pub_endpoint, &self->sub_endpoint, &self->data_dir,
+                        &self->metrics_listen, &self->catalog, &self->reset_store,
+                        &self->proxy_listen, &self->proxy_upstream };
+    assert (i >= 0 && i < (int) (sizeof slots / sizeof slots [0]));
+    return slots [i];
 }
 
 //  Set a string setting from a flag.

@@ -132,6 +132,15 @@ typedef struct {
                                         //  store is moved aside, or NULL
     unsigned set_by_flag;               //  string settings set by
                                         //  wp_config_set_string (bit per key)
+
+    //  Added for the proxy (issue 14; docs/proxy.md)
+    char *proxy_listen;                 //  proxy HTTP listener, HOST:PORT or "off"
+    char *proxy_upstream;               //  default model server, http[s]://host:port
+                                        //  [/prefix], or NULL (model urls only)
+    uint32_t proxy_max_body_bytes;      //  largest request body accepted, bytes
+    uint32_t proxy_max_connections;     //  client connections open at once at most
+    uint32_t proxy_upstream_timeout_seconds; // longest wait for an upstream's
+                                        //  first byte, s (0 = no limit)
 } wp_config_t;
 
 //  A configuration with every default (no models). Never NULL.
@@ -164,8 +173,8 @@ const char *
 void
     wp_config_destroy (wp_config_t **self_p);
 
-//  Set a string setting (endpoints, data_dir, metrics_listen, catalog)
-//  from a command-line flag.
+//  Set a string setting (endpoints, data_dir, metrics_listen, catalog,
+//  proxy_listen, proxy_upstream) from a command-line flag.
 //  Returns 0, or -1 for an unknown key.
 int
     wp_config_set_string (wp_config_t *self, const char *key, const char *value);

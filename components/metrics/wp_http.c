@@ -248,55 +248,63 @@ s_run (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+//  A listening socket for a listen address.
+int
+wp_http_listen_socket (const char *where, int backlog, char *endpoint, size_t size)
+{
+    struct sockaddr_storage address;
+    socklen_t address_size;
+    const char *why = NULL;
+    if (s_resolve (where, &address, &address_size, &why)) {
+        zsys_error ("http: bad listen address '%s': %s", where ? where : "", why);
+        return -1;
+    }
+    int fd = socket (address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        zsys_error ("http: cannot create a socket: %s", strerror (errno));
+        return -1;
+    }
+    int on = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind (fd, (struct sockaddr *) &address, address_size) || listen (fd, backlog)) {
+        zsys_error ("http: cannot listen on %s: %s", where, strerror (errno));
+        close (fd);
+        return -1;
+    }
+    //  The real address, for port 0
+    struct sockaddr_storage bound;
+    socklen_t bound_size = sizeof bound;
+    getsockname (fd, (struct sockaddr *) &bound, &bound_size);
+    char host [INET6_ADDRSTRLEN] = "?";
+    if (bound.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &bound;
+        inet_ntop (AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf (endpoint, size, "[%s]:%u", host, ntohs (in6->sin6_port));
+    }
+    else {
+        struct sockaddr_in *in4 = (struct sockaddr_in *) &bound;
+        inet_ntop (AF_INET, &in4->sin_addr, host, sizeof host);
+        snprintf (endpoint, size, "%s:%u", host, ntohs (in4->sin_port));
+    }
+    return fd;
+}
+
 //  Start serving.
 wp_http_t *
 wp_http_new (zloop_t *loop, const char *where, wp_http_handler_fn *handler, void *arg)
 {
     assert (loop && handler);
-    struct sockaddr_storage address;
-    socklen_t size;
-    const char *why = NULL;
-    if (s_resolve (where, &address, &size, &why)) {
-        zsys_error ("http: bad listen address '%s': %s", where ? where : "", why);
+    char endpoint [320];
+    int fd = wp_http_listen_socket (where, 64, endpoint, sizeof endpoint);
+    if (fd < 0)
         return NULL;
-    }
-    int fd = socket (address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        zsys_error ("http: cannot create a socket: %s", strerror (errno));
-        return NULL;
-    }
-    int on = 1;
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind (fd, (struct sockaddr *) &address, size) || listen (fd, 64)) {
-        zsys_error ("http: cannot listen on %s: %s", where, strerror (errno));
-        close (fd);
-        return NULL;
-    }
     wp_http_t *self = (wp_http_t *) zmalloc (sizeof (wp_http_t));
     assert (self);
     self->loop = loop;
     self->handler = handler;
     self->arg = arg;
     self->timer_id = -1;
-
-    //  The real address, for port 0
-    struct sockaddr_storage bound;
-    socklen_t bound_size = sizeof bound;
-    getsockname (fd, (struct sockaddr *) &bound, &bound_size);
-    char host [INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-    if (bound.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &bound;
-        inet_ntop (AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs (in6->sin6_port);
-        snprintf (self->endpoint, sizeof self->endpoint, "[%s]:%u", host, port);
-    }
-    else {
-        struct sockaddr_in *in4 = (struct sockaddr_in *) &bound;
-        inet_ntop (AF_INET, &in4->sin_addr, host, sizeof host);
-        port = ntohs (in4->sin_port);
-        snprintf (self->endpoint, sizeof self->endpoint, "%s:%u", host, port);
-    }
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
 
     self->daemon = MHD_start_daemon (
         MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_request, self,

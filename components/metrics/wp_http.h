@@ -84,6 +84,12 @@ uint64_t
 uint64_t
     wp_http_refused (wp_http_t *self);
 
+//  A non-blocking listening socket bound to listen (as wp_http_new takes
+//  it), with the given backlog; endpoint (size bytes) gets "HOST:PORT"
+//  with the real port. Returns the socket, or -1 after logging why.
+int
+    wp_http_listen_socket (const char *listen, int backlog, char *endpoint, size_t size);
+
 //  Check a listen address without binding it. Returns 0, or -1 with
 //  *why set to a static description.
 int

@@ -389,6 +389,17 @@ wp_jval_at (const wp_jval_t *self, size_t index)
     return self->items [index];
 }
 
+//  Member of an object by position.
+const wp_jval_t *
+wp_jval_member (const wp_jval_t *self, size_t index, const char **key)
+{
+    if (!self || self->type != WP_JVAL_OBJECT || index >= self->size)
+        return NULL;
+    if (key)
+        *key = self->keys [index];
+    return self->items [index];
+}
+
 //  Children of an array or object.
 size_t
 wp_jval_size (const wp_jval_t *self)

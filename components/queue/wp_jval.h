@@ -54,6 +54,11 @@ const wp_jval_t *
 const wp_jval_t *
     wp_jval_at (const wp_jval_t *self, size_t index);
 
+//  Member `index` of an object (in the order of the text), its name into
+//  *key (may be NULL); NULL when not an object or out of range.
+const wp_jval_t *
+    wp_jval_member (const wp_jval_t *self, size_t index, const char **key);
+
 //  Items of an array or members of an object; 0 for anything else.
 size_t
     wp_jval_size (const wp_jval_t *self);
