@@ -236,11 +236,11 @@ s_usage_event (const wp_jval_t *object, const char *path, uint64_t now_ms,
                 break;
         }
     }
-    if (!event->user) {
+    if (!*event->user) {
         snprintf (field, sizeof field, "%s%suser", path, *path ? "." : "");
         return wp_front_error (error, 400, field, "required: who made the request");
     }
-    if (!event->model) {
+    if (!*event->model) {
         snprintf (field, sizeof field, "%s%smodel", path, *path ? "." : "");
         return wp_front_error (error, 400, field, "required: the model used");
     }
