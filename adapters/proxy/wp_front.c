@@ -306,12 +306,11 @@ s_value (scan_t *s, int depth)
     }
 }
 
-//  Validate a body and find its top-level "model".
-wp_front_scan_t
-wp_front_scan_model (const char *body, size_t size, char *model, size_t capacity)
+//  Validate a body and find its top-level "model" (may leave a model in
+//  model when the body turns out malformed).
+static wp_front_scan_t
+s_scan_body (const char *body, size_t size, char *model, size_t capacity)
 {
-    if (model && capacity)
-        model [0] = 0;
     if (!body)
         return WP_FRONT_SCAN_MALFORMED;
     scan_t s = { body, body + size };
@@ -382,12 +381,19 @@ wp_front_scan_model (const char *body, size_t size, char *model, size_t capacity
             s_blank (&s);
         }
     s_blank (&s);
-    if (s.at != s.end) {
-        if (model && capacity)
-            model [0] = 0;
-        return WP_FRONT_SCAN_MALFORMED;
-    }
-    return found;
+    return s.at == s.end ? found : WP_FRONT_SCAN_MALFORMED;
+}
+
+//  Validate a body and find its top-level "model".
+wp_front_scan_t
+wp_front_scan_model (const char *body, size_t size, char *model, size_t capacity)
+{
+    if (model && capacity)
+        model [0] = 0;
+    wp_front_scan_t result = s_scan_body (body, size, model, capacity);
+    if (result != WP_FRONT_SCAN_OK && model && capacity)
+        model [0] = 0;
+    return result;
 }
 
 //  Name of a scan result.
