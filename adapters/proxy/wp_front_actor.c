@@ -43,6 +43,10 @@
 //  Idle keep-alive connections are closed after this, s.
 #define IDLE_S 60
 
+//  libmicrohttpd's memory per connection (request headers, the write
+//  buffer of the answer), bytes: allocated per connection, touched as used.
+#define CONNECTION_MEMORY (32 * 1024)
+
 //  Users of warm requests from one predict call at most.
 #define PREDICT_WARM_MAX 8
 
@@ -664,7 +668,7 @@ s_queue_stream (req_t *req)
     struct MHD_Response *response = MHD_create_response_from_callback (
         req->length >= 0 && !streq (req->method, "HEAD") ? (uint64_t) req->length
                                                            : MHD_SIZE_UNKNOWN,
-        16384, s_read_body, req, NULL);
+        CONNECTION_MEMORY / 2, s_read_body, req, NULL);
     if (!response)
         return MHD_NO;
     for (size_t at = 0; at < req->head_len;) {
@@ -1391,6 +1395,7 @@ s_create (wp_ctx_t *ctx)
         MHD_OPTION_NOTIFY_COMPLETED, s_request_end, front,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config->proxy_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) IDLE_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
         MHD_OPTION_END);
     if (!front->daemon) {
         zsys_error ("proxy: cannot start the HTTP server on %s", front->endpoint);
