@@ -123,6 +123,24 @@ ihttp_request (const char *endpoint, const char *method, const char *path)
     return ihttp_raw (endpoint, request, (size_t) length);
 }
 
+//  A request with extra headers (each ending in \r\n, may be NULL) and a
+//  body (may be NULL), closing the connection after.
+static inline ihttp_reply_t
+ihttp_send (const char *endpoint, const char *method, const char *path, const char *headers,
+            const char *body)
+{
+    size_t size = strlen (body ? body : "") + strlen (headers ? headers : "") + 1024;
+    char *request = (char *) malloc (size);
+    assert_non_null (request);
+    int length = snprintf (request, size, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                           "%sContent-Length: %zu\r\n\r\n%s", method, path, endpoint,
+                           headers ? headers : "", strlen (body ? body : ""),
+                           body ? body : "");
+    ihttp_reply_t reply = ihttp_raw (endpoint, request, (size_t) length);
+    free (request);
+    return reply;
+}
+
 //  GET path.
 static inline ihttp_reply_t
 ihttp_get (const char *endpoint, const char *path)

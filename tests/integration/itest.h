@@ -13,6 +13,9 @@
 #include "wp_util.h"
 #include "wp_pattern_wire.h"
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 //  Generous bounds: CI machines are shared and slow. Every wait below
 //  multiplies its bound by wp_test_ms ($WP_TEST_TIME_SCALE).
@@ -157,6 +160,20 @@ itest_stop (wp_test_proc_t **proc_p, const char *program)
         fail_msg ("%s: SIGTERM gave exit %d (-1: still running after %d ms):\n%s",
                   program, code, wp_test_ms (ITEST_STOP_MS), wp_test_proc_output (*proc_p));
     wp_test_proc_destroy (proc_p);
+}
+
+//  A free TCP port on 127.0.0.1 (nobody listens on it when this returns).
+static inline int
+itest_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t size = sizeof address;
+    assert_int_equal (bind (fd, (struct sockaddr *) &address, size), 0);
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
+    close (fd);
+    return ntohs (address.sin_port);
 }
 
 //  Predicate over a received event.

@@ -39,20 +39,6 @@ s_proxy_endpoint (wp_test_proc_t *proc, char *endpoint, size_t size)
     endpoint [length] = 0;
 }
 
-//  A free port nobody listens on (for the upstream that is down).
-static int
-s_closed_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t size = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, size), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
 static int
 s_setup (void **state)
 {
@@ -65,7 +51,7 @@ s_setup (void **state)
               "models\n"
               "    down\n"
               "        backend = llama-server\n"
-              "        url = \"http://127.0.0.1:%d\"\n", s_closed_port ());
+              "        url = \"http://127.0.0.1:%d\"\n", itest_free_port ());
     itest_init (&f->it, "wp-proxy", extra);
     char upstream [64];
     snprintf (upstream, sizeof upstream, "http://127.0.0.1:%d", f->upstream.port);
@@ -93,23 +79,6 @@ s_teardown (void **state)
     itest_destroy (&f->it);
     free (f);
     return 0;
-}
-
-//  A request with headers (each ending in \r\n) and a body, closing the
-//  connection after.
-static ihttp_reply_t
-s_http (const char *endpoint, const char *method, const char *path, const char *headers,
-        const char *body)
-{
-    size_t size = strlen (body ? body : "") + strlen (headers ? headers : "") + 1024;
-    char *request = (char *) malloc (size);
-    int length = snprintf (request, size, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-                           "%sContent-Length: %zu\r\n\r\n%s", method, path, endpoint,
-                           headers ? headers : "", strlen (body ? body : ""),
-                           body ? body : "");
-    ihttp_reply_t reply = ihttp_raw (endpoint, request, (size_t) length);
-    free (request);
-    return reply;
 }
 
 //  A number in the proxy's counters (GET /warmup/v1/stats): "key" or
@@ -279,7 +248,7 @@ test_stream (void **state)
     //  The engine predicts for alice; predict answers from what it holds
     prediction_t prediction = { "alice", "coder" };
     assert_true (itest_wait_event (f->bus, s_is_prediction, &prediction, ITEST_EVENT_MS));
-    ihttp_reply_t reply = s_http (f->endpoint, "POST", "/warmup/v1/predict", NULL,
+    ihttp_reply_t reply = ihttp_send (f->endpoint, "POST", "/warmup/v1/predict", NULL,
                                   "{\"user\":\"alice\",\"task\":\"chat\",\"warm\":false}");
     assert_int_equal (reply.status, 200);
     assert_non_null (strstr (reply.body, "\"user\":\"alice\""));
@@ -287,7 +256,7 @@ test_stream (void **state)
     assert_non_null (strstr (reply.body, "\"warming\":[]"));
     ihttp_reply_free (&reply);
     //  A second request: the model answered once, so it is warm now
-    reply = s_http (f->endpoint, "POST", "/v1/chat/completions", "X-Warmup-User: alice\r\n",
+    reply = ihttp_send (f->endpoint, "POST", "/v1/chat/completions", "X-Warmup-User: alice\r\n",
                     "{\"model\":\"coder\"}");
     assert_int_equal (reply.status, 200);
     ihttp_reply_free (&reply);
@@ -302,7 +271,7 @@ static void
 test_ollama_and_token (void **state)
 {
     fixture_t *f = (fixture_t *) *state;
-    ihttp_reply_t reply = s_http (f->endpoint, "POST", "/api/chat",
+    ihttp_reply_t reply = ihttp_send (f->endpoint, "POST", "/api/chat",
                                   "Authorization: Bearer sk-secret-token-1\r\n",
                                   "{\"model\":\"llama3\",\"messages\":[]}");
     assert_int_equal (reply.status, 200);
@@ -317,7 +286,7 @@ test_ollama_and_token (void **state)
     assert_null (strstr (usage.user, "secret"));
     assert_int_equal (strlen (usage.user), 4 + 16);
 
-    reply = s_http (f->endpoint, "POST", "/api/embed", "Authorization: Bearer sk-secret-token-1\r\n",
+    reply = ihttp_send (f->endpoint, "POST", "/api/embed", "Authorization: Bearer sk-secret-token-1\r\n",
                     "{\"model\":\"nomic\",\"input\":\"x\"}");
     assert_int_equal (reply.status, 200);
     assert_non_null (strstr (reply.body, "\"path\":\"/api/embed\""));
@@ -341,18 +310,18 @@ test_bad_input (void **state)
     fixture_t *f = (fixture_t *) *state;
     long malformed = s_stat (f->endpoint, "not_observed.malformed");
     long no_model = s_stat (f->endpoint, "not_observed.no_model");
-    ihttp_reply_t reply = s_http (f->endpoint, "POST", "/v1/completions", NULL,
+    ihttp_reply_t reply = ihttp_send (f->endpoint, "POST", "/v1/completions", NULL,
                                   "{\"model\": \"half");
     assert_int_equal (reply.status, 200);       //  the server's answer
     ihttp_reply_free (&reply);
     assert_string_equal (f->upstream.last_body, "{\"model\": \"half");
-    reply = s_http (f->endpoint, "POST", "/v1/embeddings", NULL, "{\"input\":\"no model\"}");
+    reply = ihttp_send (f->endpoint, "POST", "/v1/embeddings", NULL, "{\"input\":\"no model\"}");
     assert_int_equal (reply.status, 200);
     ihttp_reply_free (&reply);
     assert_int_equal (s_stat (f->endpoint, "not_observed.malformed"), malformed + 1);
     assert_int_equal (s_stat (f->endpoint, "not_observed.no_model"), no_model + 1);
     //  Neither was observed: the next usage.observed is this one's
-    reply = s_http (f->endpoint, "POST", "/v1/embeddings", NULL, "{\"model\":\"after\"}");
+    reply = ihttp_send (f->endpoint, "POST", "/v1/embeddings", NULL, "{\"model\":\"after\"}");
     assert_int_equal (reply.status, 200);
     ihttp_reply_free (&reply);
     char model [256];
@@ -363,7 +332,7 @@ test_bad_input (void **state)
     char *big = (char *) malloc (70001);
     memset (big, 'x', 70000);
     big [70000] = 0;
-    reply = s_http (f->endpoint, "POST", "/v1/completions", NULL, big);
+    reply = ihttp_send (f->endpoint, "POST", "/v1/completions", NULL, big);
     free (big);
     assert_int_equal (reply.status, 413);
     assert_non_null (strstr (reply.body, "\"error\":"));
@@ -380,31 +349,31 @@ test_bad_input (void **state)
 
     //  The model's own server is down: 502 with a JSON error, counted
     long errors = s_stat (f->endpoint, "upstream_errors");
-    reply = s_http (f->endpoint, "POST", "/v1/completions", NULL, "{\"model\":\"down\"}");
+    reply = ihttp_send (f->endpoint, "POST", "/v1/completions", NULL, "{\"model\":\"down\"}");
     assert_int_equal (reply.status, 502);
     assert_non_null (strstr (reply.body, "\"error\":\"model server: "));
     assert_non_null (strstr (reply.head, "application/json"));
     ihttp_reply_free (&reply);
     assert_int_equal (s_stat (f->endpoint, "upstream_errors"), errors + 1);
-    reply = s_http (f->endpoint, "POST", "/v1/completions", NULL, "{\"model\":\"up\"}");
+    reply = ihttp_send (f->endpoint, "POST", "/v1/completions", NULL, "{\"model\":\"up\"}");
     assert_int_equal (reply.status, 200);
     ihttp_reply_free (&reply);
 
     //  The API's errors name the field
-    reply = s_http (f->endpoint, "POST", "/warmup/v1/usage", NULL,
+    reply = ihttp_send (f->endpoint, "POST", "/warmup/v1/usage", NULL,
                     "[{\"user\":\"u\",\"model\":\"m\"},{\"user\":\"u\",\"modle\":\"m\"}]");
     assert_int_equal (reply.status, 400);
     assert_non_null (strstr (reply.body, "\"field\":\"[1].modle\""));
     ihttp_reply_free (&reply);
-    reply = s_http (f->endpoint, "POST", "/warmup/v1/usage", NULL, "{\"user\":\"u\"}");
+    reply = ihttp_send (f->endpoint, "POST", "/warmup/v1/usage", NULL, "{\"user\":\"u\"}");
     assert_int_equal (reply.status, 400);
     assert_non_null (strstr (reply.body, "\"field\":\"model\""));
     ihttp_reply_free (&reply);
-    reply = s_http (f->endpoint, "POST", "/warmup/v1/predict", NULL, "{\"task\":\"sing\"}");
+    reply = ihttp_send (f->endpoint, "POST", "/warmup/v1/predict", NULL, "{\"task\":\"sing\"}");
     assert_int_equal (reply.status, 400);
     assert_non_null (strstr (reply.body, "\"field\":\"task\""));
     ihttp_reply_free (&reply);
-    reply = s_http (f->endpoint, "POST", "/warmup/v1/usage", NULL, "{\"user\":");
+    reply = ihttp_send (f->endpoint, "POST", "/warmup/v1/usage", NULL, "{\"user\":");
     assert_int_equal (reply.status, 400);
     ihttp_reply_free (&reply);
     reply = ihttp_get (f->endpoint, "/warmup/v1/nothing");
@@ -416,7 +385,7 @@ test_bad_input (void **state)
     ihttp_reply_free (&reply);
 
     //  Events by HTTP flow as events by the bus
-    reply = s_http (f->endpoint, "POST", "/warmup/v1/usage", NULL,
+    reply = ihttp_send (f->endpoint, "POST", "/warmup/v1/usage", NULL,
                     "[{\"user\":\"bob\",\"model\":\"via-http\",\"task\":\"rerank\","
                     "\"outcome\":\"warm\",\"wait_ms\":3}]");
     assert_int_equal (reply.status, 202);
@@ -487,7 +456,7 @@ test_burst (void **state)
     printf ("burst: 10000 malformed requests in %" PRId64 " ms\n", zclock_mono () - start);
     assert_int_equal (answered, 8000);
     //  Still serving
-    ihttp_reply_t reply = s_http (f->endpoint, "POST", "/v1/chat/completions", NULL,
+    ihttp_reply_t reply = ihttp_send (f->endpoint, "POST", "/v1/chat/completions", NULL,
                                   "{\"model\":\"after-burst\"}");
     assert_int_equal (reply.status, 200);
     assert_non_null (strstr (reply.body, "[DONE]"));
@@ -496,7 +465,11 @@ test_burst (void **state)
     long rss_after = s_stat (f->endpoint, "rss_kb");
     printf ("burst: rss %ld KiB before, %ld KiB after 10000 malformed requests\n",
             rss_before, rss_after);
+#ifndef __SANITIZE_ADDRESS__
+    //  (AddressSanitizer keeps freed memory in quarantine, up to 256 MiB:
+    //  there its leak check at warmupd's exit is the bound)
     assert_true (rss_after - rss_before < 32 * 1024);
+#endif
 }
 
 //  The rest of the API: models, healthz (and 503 from a lone proxy).
@@ -531,7 +504,7 @@ test_api (void **state)
     assert_non_null (strstr (reply.body, "\"missing\":[\"metrics\""));
     ihttp_reply_free (&reply);
     //  No upstream at all: 502 naming what to set
-    reply = s_http (endpoint, "POST", "/v1/chat/completions", NULL, "{\"model\":\"m\"}");
+    reply = ihttp_send (endpoint, "POST", "/v1/chat/completions", NULL, "{\"model\":\"m\"}");
     assert_int_equal (reply.status, 502);
     assert_non_null (strstr (reply.body, "proxy/upstream"));
     ihttp_reply_free (&reply);
