@@ -134,6 +134,11 @@ s_assert_defaults (const wp_config_t *config)
     assert_false (config->nosync);
     assert_int_equal (config->resource_interval_ms, 1000);
     assert_int_equal (config->metrics_interval_ms, 1000);
+    assert_string_equal (config->proxy_listen, "off");
+    assert_null (config->proxy_upstream);
+    assert_int_equal (config->proxy_max_body_bytes, 16777216);
+    assert_int_equal (config->proxy_max_connections, 1024);
+    assert_int_equal (config->proxy_upstream_timeout_seconds, 600);
 }
 
 static void
@@ -660,6 +665,76 @@ test_sample_file_matches_defaults (void **state)
     free (root);
 }
 
+//  The proxy's section: its keys, a bad upstream named, which keys a
+//  reload may change, the flags' settings kept over a reload.
+static void
+test_proxy_section (void **state)
+{
+    char *path = s_write ("proxy.cfg",
+                          "proxy\n"
+                          "    listen = \"127.0.0.1:0\"\n"
+                          "    upstream = \"http://127.0.0.1:8080/prefix\"\n"
+                          "    max_body_bytes = 4096\n"
+                          "    max_connections = 10\n"
+                          "    upstream_timeout_seconds = 0\n");
+    wp_config_t *config = wp_config_load (path);
+    assert_non_null (config);
+    assert_string_equal (config->proxy_listen, "127.0.0.1:0");
+    assert_string_equal (config->proxy_upstream, "http://127.0.0.1:8080/prefix");
+    assert_int_equal (config->proxy_max_body_bytes, 4096);
+    assert_int_equal (config->proxy_max_connections, 10);
+    assert_int_equal (config->proxy_upstream_timeout_seconds, 0);
+
+    //  A reload may change the upstream and the limits, not the listener
+    char *next_path = s_write ("proxy2.cfg",
+                               "proxy\n"
+                               "    listen = \"127.0.0.1:0\"\n"
+                               "    upstream = \"http://10.0.0.1:1\"\n"
+                               "    max_body_bytes = 8192\n"
+                               "    max_connections = 10\n");
+    wp_config_t *next = wp_config_load (next_path);
+    assert_non_null (next);
+    char error [600] = "";
+    assert_int_equal (wp_config_check_reload (config, next, error, sizeof error), 0);
+    wp_config_destroy (&next);
+    zstr_free (&next_path);
+    next_path = s_write ("proxy3.cfg", "proxy\n    listen = \"127.0.0.1:1\"\n"
+                                       "    max_connections = 10\n");
+    next = wp_config_load (next_path);
+    assert_non_null (next);
+    assert_int_equal (wp_config_check_reload (config, next, error, sizeof error), -1);
+    assert_non_null (strstr (error, "key 'proxy/listen'"));
+    //  Flags win over the file on a reload too
+    wp_config_set_string (config, "proxy_upstream", "http://flag:1");
+    assert_int_equal (wp_config_inherit_flags (next, config), 0);
+    assert_string_equal (next->proxy_upstream, "http://flag:1");
+    wp_config_destroy (&next);
+    zstr_free (&next_path);
+    wp_config_destroy (&config);
+    zstr_free (&path);
+
+    //  Bad values, named
+    struct {
+        const char *text, *key;
+        int line;
+    } bad [] = {
+        { "proxy\n    upstream = \"ftp://x\"\n", "proxy/upstream", 2 },
+        { "proxy\n    upstream = \"http://x y\"\n", "proxy/upstream", 2 },
+        { "proxy\n    max_body_bytes = 10\n", "proxy/max_body_bytes", 2 },
+        { "proxy\n    max_connections = 0\n", "proxy/max_connections", 2 },
+        { "proxy\n    listen = \"\"\n", "proxy/listen", 2 },
+        { "proxy\n    lisen = \"x\"\n", "proxy/lisen", 2 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        char *bad_path = s_write ("bad-proxy.cfg", bad [i].text);
+        char *log = s_load_fails (bad_path);
+        bool named = s_names (log, bad_path, bad [i].line, bad [i].key);
+        free (log);
+        zstr_free (&bad_path);
+        assert_true (named);
+    }
+}
+
 int
 main (void)
 {
@@ -677,6 +752,7 @@ main (void)
         cmocka_unit_test (test_line_of_duplicate_model),
         cmocka_unit_test (test_line_after_long_line),
         cmocka_unit_test (test_set_string),
+        cmocka_unit_test (test_proxy_section),
         cmocka_unit_test (test_sample_file_matches_defaults),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

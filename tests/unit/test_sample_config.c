@@ -48,6 +48,12 @@ test_sample_matches_defaults (void **state)
     assert_int_equal (sample->resource_interval_ms, defaults->resource_interval_ms);
     assert_int_equal (sample->metrics_interval_ms, defaults->metrics_interval_ms);
     assert_string_equal (sample->metrics_listen, defaults->metrics_listen);
+    assert_string_equal (sample->proxy_listen, defaults->proxy_listen);
+    assert_null (sample->proxy_upstream);
+    assert_int_equal (sample->proxy_max_body_bytes, defaults->proxy_max_body_bytes);
+    assert_int_equal (sample->proxy_max_connections, defaults->proxy_max_connections);
+    assert_int_equal (sample->proxy_upstream_timeout_seconds,
+                      defaults->proxy_upstream_timeout_seconds);
 
     //  The example models.
     assert_int_equal (sample->n_models, 2);
