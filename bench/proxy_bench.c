@@ -44,6 +44,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_util.h"
 
 extern char **environ;
 
@@ -809,27 +810,6 @@ s_streams (int n, int events_each, int gap_ms, int port, pid_t pid, const char *
 
 //  ---------------------------------------------------------------------------
 
-//  The CPU model.
-static void
-s_cpu_model (char *buffer, size_t size)
-{
-    snprintf (buffer, size, "unknown");
-    FILE *file = fopen ("/proc/cpuinfo", "r");
-    char line [512];
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "model name", 10) == 0) {
-            char *value = strchr (line, ':');
-            if (value) {
-                value += 2;
-                value [strcspn (value, "\n")] = 0;
-                snprintf (buffer, size, "%s", value);
-            }
-            break;
-        }
-    if (file)
-        fclose (file);
-}
-
 //  Write nginx's configuration: a reverse proxy that streams.
 static void
 s_nginx_config (const char *dir, int listen, int upstream)
@@ -947,7 +927,7 @@ main (int argc, char **argv)
         }
 
     char cpu [256];
-    s_cpu_model (cpu, sizeof cpu);
+    bench_cpu_model (cpu, sizeof cpu);
     double load [3] = { 0 };
     getloadavg (load, 3);
     printf ("proxy-bench: %s, %ld CPUs, load %.2f %.2f %.2f at start\n", cpu,

@@ -403,7 +403,20 @@ s_run_one (const settings_t *set, const unit_t *units, int n_units, const reques
     snprintf (models_max, sizeof models_max, "%d", set->models_max);
     snprintf (port_text, sizeof port_text, "%d", port);
     snprintf (router, sizeof router, "http://127.0.0.1:%d", port);
-    char *router_argv [] = { server, "--models-dir", (char *) set->models, "--models-max",
+    //  The router sees this run's units only: links to their files
+    char models_dir [1200];
+    snprintf (models_dir, sizeof models_dir, "%s/models", dir);
+    mkdir (models_dir, 0755);
+    for (int i = 0; i < n_units; i++) {
+        char target [1400], link_path [1400];
+        snprintf (target, sizeof target, "%s/%s.gguf", set->models, units [i].name);
+        snprintf (link_path, sizeof link_path, "%s/%s.gguf", models_dir, units [i].name);
+        if (symlink (target, link_path) && errno != EEXIST) {
+            fprintf (stderr, "proxy-replay: cannot link %s\n", link_path);
+            exit (1);
+        }
+    }
+    char *router_argv [] = { server, "--models-dir", models_dir, "--models-max",
                              models_max, "--host", "127.0.0.1", "--port", port_text,
                              "-c", "512", "-t", "2", NULL };
     pid_t router_pid = s_spawn (router_argv, router_log);
@@ -564,22 +577,6 @@ s_make_models (const settings_t *set, const unit_t *units, int n)
             return -1;
         }
     }
-    //  Only the units of this run in the router's directory
-    DIR *dir = opendir (set->models);
-    struct dirent *entry;
-    while (dir && (entry = readdir (dir))) {
-        bool ours = false;
-        for (int i = 0; i < n; i++) {
-            char name [NAME_MAX_ + 8];
-            snprintf (name, sizeof name, "%s.gguf", units [i].name);
-            ours = ours || strcmp (entry->d_name, name) == 0;
-        }
-        if (!ours && strstr (entry->d_name, ".gguf"))
-            fprintf (stderr, "proxy-replay: note: %s/%s is also in the router's directory\n",
-                     set->models, entry->d_name);
-    }
-    if (dir)
-        closedir (dir);
     return 0;
 }
 

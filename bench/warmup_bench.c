@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <sys/utsname.h>
 #include <dirent.h>
+#include "bench_util.h"
 #include "wp_bus.h"
 #include "wp_util.h"
 
@@ -578,27 +579,6 @@ fail:
     return -1;
 }
 
-//  The CPU model from /proc/cpuinfo.
-static void
-s_cpu_model (char *buffer, size_t size)
-{
-    snprintf (buffer, size, "unknown");
-    FILE *file = fopen ("/proc/cpuinfo", "r");
-    char line [512];
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "model name", 10) == 0) {
-            char *value = strchr (line, ':');
-            if (value) {
-                value += 2;
-                value [strcspn (value, "\n")] = 0;
-                snprintf (buffer, size, "%s", value);
-            }
-            break;
-        }
-    if (file)
-        fclose (file);
-}
-
 //  Usage.
 static void
 s_usage (void)
@@ -736,7 +716,7 @@ main (int argc, char **argv)
     }
 
     char cpu [256];
-    s_cpu_model (cpu, sizeof cpu);
+    bench_cpu_model (cpu, sizeof cpu);
     struct utsname uts;
     uname (&uts);
     long cores = sysconf (_SC_NPROCESSORS_ONLN);

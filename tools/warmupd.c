@@ -15,13 +15,11 @@
 
 //  Extra usage text.
 static const char *s_extra =
-    " [--only COMPONENT]\n"
+    " [--only COMPONENT] [--proxy-listen HOST:PORT] [--proxy-upstream URL]\n"
     "  --only COMPONENT         run one component (analyzer, engine, scheduler,\n"
     "                           resource, queue, perf, metrics) against a running\n"
     "                           warmup-bus\n"
-    "  --proxy-listen HOST:PORT the OpenAI/Ollama proxy and HTTP API (proxy/listen;\n"
-    "                           default off; port 0 picks a free port)\n"
-    "  --proxy-upstream URL     the model server requests go to (proxy/upstream)\n";
+    WP_FRONT_FLAGS_USAGE;
 
 //  Start the proxy; NULL after logging on failure. Fills the real endpoints
 //  and binds the inproc pair the components of this process use.

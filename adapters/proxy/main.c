@@ -19,7 +19,7 @@ main (int argc, char **argv)
     char **rest;
     int n_rest;
     wp_config_t *config = wp_component_parse_args (argc, argv, "warmup-proxy",
-                                                   wp_front_flags_usage, &verbose,
+                                                   " [--proxy-listen HOST:PORT] [--proxy-upstream URL]\n" WP_FRONT_FLAGS_USAGE, &verbose,
                                                    &instance, &rest, &n_rest);
     if (!config)
         return 2;

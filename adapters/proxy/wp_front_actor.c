@@ -1542,11 +1542,6 @@ const wp_component_def_t wp_front_def = {
 //  ---------------------------------------------------------------------------
 //  Flags
 
-const char *wp_front_flags_usage =
-    "  --proxy-listen HOST:PORT the OpenAI/Ollama proxy and HTTP API (proxy/listen;\n"
-    "                           default off; port 0 picks a free port)\n"
-    "  --proxy-upstream URL     the model server requests go to (proxy/upstream)\n";
-
 //  Take the proxy's flags out of rest.
 int
 wp_front_flags (wp_config_t *config, const char *program, char **rest, int *n_rest)

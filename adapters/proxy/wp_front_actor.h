@@ -46,7 +46,10 @@ int
     wp_front_flags (wp_config_t *config, const char *program, char **rest, int *n_rest);
 
 //  The usage text of those flags.
-extern const char *wp_front_flags_usage;
+#define WP_FRONT_FLAGS_USAGE \
+    "  --proxy-listen HOST:PORT the OpenAI/Ollama proxy and HTTP API (proxy/listen;\n" \
+    "                           default off; port 0 picks a free port)\n" \
+    "  --proxy-upstream URL     the model server requests go to (proxy/upstream)\n"
 
 #ifdef __cplusplus
 }

@@ -148,19 +148,27 @@ ihttp_get (const char *endpoint, const char *path)
     return ihttp_request (endpoint, "GET", path);
 }
 
-//  The metrics endpoint "host:port" a program logged ("serving http://").
+//  The endpoint "host:port" a program logged after marker ("proxy:
+//  serving http://").
 static inline void
-ihttp_endpoint_of (wp_test_proc_t *proc, char *endpoint, size_t size)
+ihttp_endpoint_after (wp_test_proc_t *proc, const char *marker, char *endpoint, size_t size)
 {
     const char *output = wp_test_proc_output (proc);
-    const char *at = strstr (output, "serving http://");
+    const char *at = strstr (output, marker);
     if (!at)
-        fail_msg ("no 'serving http://' line in:\n%s", output);
-    at += strlen ("serving http://");
+        fail_msg ("no '%s' line in:\n%s", marker, output);
+    at += strlen (marker);
     size_t length = strcspn (at, "/ \n");
     assert_true (length < size);
     memcpy (endpoint, at, length);
     endpoint [length] = 0;
+}
+
+//  The metrics endpoint "host:port" a program logged ("serving http://").
+static inline void
+ihttp_endpoint_of (wp_test_proc_t *proc, char *endpoint, size_t size)
+{
+    ihttp_endpoint_after (proc, "serving http://", endpoint, size);
 }
 
 //  Monotonic milliseconds.

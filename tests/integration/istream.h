@@ -57,7 +57,7 @@ typedef struct {
     int n_workers;
     int requests;               //  requests answered (or started)
     int cancelled;              //  gated streams whose client left
-    int gated;                  //  gated streams that sent their first event
+    int gated;                  //  gated streams that (are about to) send their first event
     char last_body [8192];      //  the last request body
     bool stopping;
 } istream_t;
@@ -151,12 +151,16 @@ istream_worker (void *arg)
             snprintf (text, sizeof text, stream_head,
                       ollama ? "application/x-ndjson" : "text/event-stream");
             const char *const *parts = ollama ? istream_lines : istream_events;
-            if (istream_send (fd, text, strlen (text)) || istream_chunk (fd, parts [0]))
-                goto done;
             if (gated) {
+                //  Counted before the first event leaves: a client that has
+                //  read it sees the count
                 pthread_mutex_lock (&self->lock);
                 self->gated++;
                 pthread_mutex_unlock (&self->lock);
+            }
+            if (istream_send (fd, text, strlen (text)) || istream_chunk (fd, parts [0]))
+                goto done;
+            if (gated) {
                 //  Wait for the test's release, or for the client to leave
                 struct pollfd items [2] = { { self->gate [0], POLLIN, 0 },
                                             { fd, POLLRDHUP, 0 } };

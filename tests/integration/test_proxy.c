@@ -24,21 +24,6 @@ typedef struct {
     wp_bus_t *bus;              //  usage.observed and prediction.made
 } fixture_t;
 
-//  The proxy's endpoint from a program's log.
-static void
-s_proxy_endpoint (wp_test_proc_t *proc, char *endpoint, size_t size)
-{
-    const char *output = wp_test_proc_output (proc);
-    const char *at = strstr (output, "proxy: serving http://");
-    if (!at)
-        fail_msg ("no 'proxy: serving http://' line in:\n%s", output);
-    at += strlen ("proxy: serving http://");
-    size_t length = strcspn (at, "/ \n");
-    assert_true (length < size);
-    memcpy (endpoint, at, length);
-    endpoint [length] = 0;
-}
-
 static int
 s_setup (void **state)
 {
@@ -62,7 +47,8 @@ s_setup (void **state)
     free (path);
     if (wp_test_proc_wait_line (f->daemon, "ready", ITEST_START_MS, NULL, 0))
         fail_msg ("warmupd did not get ready:\n%s", wp_test_proc_output (f->daemon));
-    s_proxy_endpoint (f->daemon, f->endpoint, sizeof f->endpoint);
+    ihttp_endpoint_after (f->daemon, "proxy: serving http://", f->endpoint,
+                          sizeof f->endpoint);
     const char *topics [] = { "usage.observed", "prediction.made", NULL };
     f->bus = itest_bus (&f->it, topics);
     *state = f;
@@ -497,7 +483,7 @@ test_api (void **state)
     wp_test_proc_t *bus = itest_start (&lone, "warmup-bus", NULL, NULL);
     wp_test_proc_t *proxy = itest_start (&lone, "warmup-proxy", NULL, NULL);
     char endpoint [64];
-    s_proxy_endpoint (proxy, endpoint, sizeof endpoint);
+    ihttp_endpoint_after (proxy, "proxy: serving http://", endpoint, sizeof endpoint);
     reply = ihttp_get (endpoint, "/healthz");
     assert_int_equal (reply.status, 503);
     assert_non_null (strstr (reply.body, "\"status\":\"degraded\""));

@@ -129,20 +129,6 @@ s_first_request (const char *model)
     return ms;
 }
 
-//  A free port on 127.0.0.1.
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t size = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, size), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
 //  The warmup.done of a model.
 typedef struct {
     const char *model;
@@ -194,7 +180,7 @@ test_cold_vs_warmed (void **state)
         skip ();
     }
     curl_global_init (CURL_GLOBAL_DEFAULT);
-    s_port = s_free_port ();
+    s_port = itest_free_port ();
     snprintf (s_base, sizeof s_base, "http://127.0.0.1:%d", s_port);
     char server [1100], models [1100], port [16];
     snprintf (server, sizeof server, "%s/bin/llama-server", s_cache);

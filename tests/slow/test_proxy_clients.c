@@ -190,12 +190,8 @@ test_clients (void **state)
     itest_t it;
     itest_init (&it, "wp-clients-it", extra);
     wp_test_proc_t *daemon = itest_start (&it, "warmupd", NULL, NULL);
-    const char *output = wp_test_proc_output (daemon);
-    const char *at = strstr (output, "proxy: serving http://");
-    assert_non_null (at);
     char endpoint [64], proxy_url [80];
-    at += strlen ("proxy: serving http://");
-    snprintf (endpoint, sizeof endpoint, "%.*s", (int) strcspn (at, "/ \n"), at);
+    ihttp_endpoint_after (daemon, "proxy: serving http://", endpoint, sizeof endpoint);
     snprintf (proxy_url, sizeof proxy_url, "http://%s", endpoint);
     const char *topics [] = { "usage.observed", NULL };
     wp_bus_t *bus = itest_bus (&it, topics);
