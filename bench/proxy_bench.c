@@ -367,6 +367,31 @@ typedef struct {
     const char *name;
 } proc_t;
 
+//  Programs started, stopped at exit whatever the path (an error exits at
+//  once).
+static pid_t s_started [8];
+static int s_n_started;
+
+//  Stop what is still running (atexit).
+static void
+s_stop_all (void)
+{
+    for (int i = 0; i < s_n_started; i++)
+        if (s_started [i] > 0) {
+            kill (s_started [i], SIGTERM);
+            waitpid (s_started [i], NULL, 0);
+        }
+}
+
+//  Forget a stopped program.
+static void
+s_forget (pid_t pid)
+{
+    for (int i = 0; i < s_n_started; i++)
+        if (s_started [i] == pid)
+            s_started [i] = 0;
+}
+
 //  Start a program with its output into log.
 static proc_t
 s_spawn (const char *name, char *const argv [], const char *log)
@@ -382,6 +407,8 @@ s_spawn (const char *name, char *const argv [], const char *log)
         exit (1);
     }
     posix_spawn_file_actions_destroy (&actions);
+    if (s_n_started < 8)
+        s_started [s_n_started++] = proc.pid;
     return proc;
 }
 
@@ -391,6 +418,7 @@ s_stop (proc_t *proc)
 {
     if (!proc->pid)
         return;
+    s_forget (proc->pid);
     kill (proc->pid, SIGTERM);
     for (int i = 0; i < 1000; i++) {
         if (waitpid (proc->pid, NULL, WNOHANG) == proc->pid) {
@@ -821,7 +849,7 @@ s_nginx_config (const char *dir, int listen, int upstream)
              "daemon off;\nmaster_process off;\nworker_processes 1;\n"
              "worker_rlimit_nofile 16384;\npid %s/nginx.pid;\nerror_log %s/nginx.log warn;\n"
              "events { worker_connections 8192; }\n"
-             "http {\n  access_log off;\n  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
+             "http {\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path %s;\n  proxy_temp_path %s;\n"
              "  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n  scgi_temp_path %s;\n"
              "  upstream up { server 127.0.0.1:%d; keepalive 256; }\n"
              "  server {\n    listen 127.0.0.1:%d;\n    location / {\n"
@@ -838,12 +866,16 @@ main (int argc, char **argv)
     settings_t set = { .requests = 5000, .bulk_mb = 256, .events = 200000, .streams = 1000,
                        .hold_s = 10, .nginx = NULL };
     bool no_nginx = false;
+    int hold = 0;               //  --hold S: serve S seconds first (for a look by hand)
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv [i], "--quick") == 0)
             set.quick = true;
         else
         if (strcmp (argv [i], "--no-nginx") == 0)
             no_nginx = true;
+        else
+        if (strcmp (argv [i], "--hold") == 0 && i + 1 < argc)
+            hold = atoi (argv [++i]);
         else
         if (strcmp (argv [i], "--requests") == 0 && i + 1 < argc)
             set.requests = atoi (argv [++i]);
@@ -871,6 +903,7 @@ main (int argc, char **argv)
     if (!no_nginx && access ("/usr/sbin/nginx", X_OK) == 0)
         set.nginx = "/usr/sbin/nginx";
     signal (SIGPIPE, SIG_IGN);
+    atexit (s_stop_all);
     struct rlimit limit;
     getrlimit (RLIMIT_NOFILE, &limit);
     limit.rlim_cur = limit.rlim_max;
@@ -937,6 +970,12 @@ main (int argc, char **argv)
             set.nginx ? "; nginx 1 worker, proxy_buffering off, upstream keepalive" : "");
     fflush (stdout);
 
+    if (hold > 0) {
+        printf ("holding %d s: upstream 127.0.0.1:%d, warmup-proxy 127.0.0.1:%d, nginx "
+                "127.0.0.1:%d\n", hold, ports [0], ports [1], ports [2]);
+        fflush (stdout);
+        sleep ((unsigned) hold);
+    }
     s_ttfb (&set, ports, have);
     fflush (stdout);
     s_throughput (&set, ports, have);

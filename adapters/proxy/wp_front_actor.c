@@ -405,7 +405,10 @@ s_upstream_body (char *data, size_t size, size_t count, void *arg)
         req->paused = true;
         return CURL_WRITEFUNC_PAUSE;
     }
-    if (req->buf_off && req->buf_len + length > req->buf_cap) {
+    //  Room at the end: move the waiting bytes to the front only when no
+    //  more of them than were consumed (each byte is moved at most once on
+    //  average), else grow
+    if (req->buf_off && req->buf_len + length > req->buf_cap && req->buf_off >= waiting) {
         memmove (req->buf, req->buf + req->buf_off, waiting);
         req->buf_len = waiting;
         req->buf_off = 0;
@@ -1172,8 +1175,18 @@ s_settle (front_t *front)
                     req->want_unpause = false;
                     front->unpause--;
                     req->paused = false;
-                    if (req->easy)
-                        curl_easy_pause (req->easy, CURLPAUSE_CONT);
+                    if (!req->easy)
+                        continue;
+                    curl_easy_pause (req->easy, CURLPAUSE_CONT);
+                    //  Read on now: curl would wait for its timer (a
+                    //  millisecond or more per pause) to look at the socket
+                    curl_socket_t fd = CURL_SOCKET_BAD;
+                    int running;
+                    if (req->easy && curl_easy_getinfo (req->easy, CURLINFO_ACTIVESOCKET,
+                                                        &fd) == CURLE_OK
+                        && fd != CURL_SOCKET_BAD)
+                        curl_multi_socket_action (front->multi, fd, CURL_CSELECT_IN,
+                                                  &running);
                 }
             s_collect (front);
         }
@@ -1387,7 +1400,7 @@ s_create (wp_ctx_t *ctx)
     }
     front->daemon = MHD_start_daemon (
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_SUPPRESS_DATE_NO_CLOCK
-        | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
+        | MHD_USE_ERROR_LOG,
         0, NULL, NULL, s_request, front,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
