@@ -132,6 +132,7 @@ struct _front_t {
     zloop_t *loop;              //  its loop
     struct MHD_Daemon *daemon;  //  clients
     zmq_pollitem_t mhd_item;    //  its epoll descriptor
+    int mhd_timer;              //  zloop timer for work left over, -1 = none
     CURLM *multi;               //  model servers
     int curl_ep;                //  epoll of curl's sockets
     zmq_pollitem_t curl_item;
@@ -144,6 +145,8 @@ struct _front_t {
     bool run_mhd;               //  a connection was resumed
     size_t unpause;             //  requests with want_unpause
     size_t publish;             //  requests with publish_due
+    uint64_t sent;              //  bytes handed to libmicrohttpd
+    size_t waiting;             //  bytes of answers waiting for it
     req_t *requests;            //  every live request
     size_t n_requests;
     wp_front_view_t *view;      //  the service as we see it
@@ -195,7 +198,9 @@ s_suspend (req_t *req)
     }
 }
 
-//  Something to do for the connection: resume it.
+//  Something to do for the connection: resume it, and have libmicrohttpd
+//  run (a connection that was not suspended may be waiting for bytes on a
+//  socket that stays writable: no event would wake it).
 static void
 s_wake (req_t *req)
 {
@@ -203,8 +208,8 @@ s_wake (req_t *req)
         s_unwatch (req);
         MHD_resume_connection (req->connection);
         req->suspended = false;
-        req->front->run_mhd = true;
     }
+    req->front->run_mhd = true;
 }
 
 //  End the upstream transfer, if any.
@@ -264,6 +269,7 @@ s_req_destroy (req_t **req_p)
     if (req->next)
         req->next->prev = req->prev;
     front->n_requests--;
+    front->waiting -= req->buf_len - req->buf_off;
     free (req->uri);
     free (req->body);
     free (req->head);
@@ -423,6 +429,7 @@ s_upstream_body (char *data, size_t size, size_t count, void *arg)
     }
     memcpy (req->buf + req->buf_len, data, length);
     req->buf_len += length;
+    req->front->waiting += length;
     s_wake (req);
     return length;
 }
@@ -644,6 +651,8 @@ s_read_body (void *arg, uint64_t pos, char *out, size_t max)
         size_t n = waiting < max ? waiting : max;
         memcpy (out, req->buf + req->buf_off, n);
         req->buf_off += n;
+        req->front->sent += n;
+        req->front->waiting -= n;
         if (req->buf_off == req->buf_len)
             req->buf_off = req->buf_len = 0;
         if (req->paused && !req->want_unpause && req->buf_len - req->buf_off < BUFFER_MAX / 2) {
@@ -1141,18 +1150,31 @@ s_connections (front_t *front)
 //  connection limit it takes its listen socket out of its epoll set and
 //  puts it back only at the start of a later run, so a run that closed
 //  connections is followed by another (see wp_http.c).
+static int s_mhd_again (zloop_t *loop, int timer_id, void *arg);
+
 static void
 s_run_mhd (front_t *front)
 {
-    for (int round = 0; round < 16; round++) {
+    MHD_UNSIGNED_LONG_LONG timeout = 1;
+    for (int round = 0; round < 64; round++) {
         unsigned before = s_connections (front);
+        uint64_t sent = front->sent;
         MHD_run (front->daemon);
-        MHD_UNSIGNED_LONG_LONG timeout = 1;
+        timeout = 1;
         if (s_connections (front) < before)
+            continue;
+        //  It handed bytes on and more wait: a writable socket gives
+        //  libmicrohttpd no new edge, so run it again now
+        if (front->sent > sent && front->waiting)
             continue;
         if (MHD_get_timeout (front->daemon, &timeout) != MHD_YES || timeout > 0)
             break;
     }
+    //  Still work ready after the bounded rounds (a fast stream): come back
+    //  on the next turn of the loop, after its other readers, never after
+    //  a timer's sleep (no descriptor would wake us for it)
+    if (timeout == 0 && front->mhd_timer == -1)
+        front->mhd_timer = zloop_timer (front->loop, 1, 1, s_mhd_again, front);
 }
 
 //  Do what the callbacks asked for, until nothing is left: curl's
@@ -1198,6 +1220,11 @@ s_settle (front_t *front)
         else
             break;
     }
+    //  Work left after the bounded rounds (a fast stream keeps making
+    //  more): come back on the next turn of the loop, after its other
+    //  readers; no descriptor would wake us for it
+    if ((front->curl_kick || front->unpause || front->run_mhd) && front->mhd_timer == -1)
+        front->mhd_timer = zloop_timer (front->loop, 1, 1, s_mhd_again, front);
     if (front->publish)
         for (req_t *req = front->requests; req && front->publish; req = req->next)
             if (req->publish_due) {
@@ -1214,6 +1241,17 @@ s_settle (front_t *front)
                                          s_curl_timer_fired, front);
         front->curl_timer_due = front->curl_due;
     }
+}
+
+//  Work was left for the next turn of the loop: do it.
+static int
+s_mhd_again (zloop_t *loop, int timer_id, void *arg)
+{
+    front_t *front = (front_t *) arg;
+    front->mhd_timer = -1;
+    front->run_mhd = true;
+    s_settle (front);
+    return 0;
 }
 
 //  curl's timer fired.
@@ -1334,6 +1372,8 @@ s_destroy (void **state_p)
     }
     if (front->curl_timer != -1)
         zloop_timer_end (front->loop, front->curl_timer);
+    if (front->mhd_timer != -1)
+        zloop_timer_end (front->loop, front->mhd_timer);
     if (front->curl_ep >= 0) {
         zloop_poller_end (front->loop, &front->curl_item);
         close (front->curl_ep);
@@ -1375,6 +1415,7 @@ s_create (wp_ctx_t *ctx)
     front->ctx = ctx;
     front->loop = wp_ctx_loop (ctx);
     front->curl_timer = -1;
+    front->mhd_timer = -1;
     front->curl_ep = epoll_create1 (EPOLL_CLOEXEC);
     front->watch_ep = epoll_create1 (EPOLL_CLOEXEC);
     front->view = wp_front_view_new (VIEW_USERS);
