@@ -26,7 +26,7 @@ ROOT="$DEST/root"
 #  1. Every program, the sample config (the repository's, unchanged), the
 #  unit and the guides the unit points to.
 for p in warmupd warmup-bus warmupctl warmup-store warmup-analyzer warmup-engine warmup-scheduler \
-         warmup-resource warmup-queue warmup-perf warmup-metrics; do
+         warmup-resource warmup-queue warmup-perf warmup-metrics warmup-proxy; do
     [ -x "$ROOT$BINDIR/$p" ] || fail "$BINDIR/$p not installed"
 done
 CFG="$ROOT$SYSCONFDIR/warmup/warmup.cfg"
