@@ -138,7 +138,7 @@ diff "$WORK/setup.pkgs" "$WORK/build.pkgs" > "$WORK/pkgs.diff" \
 if grep -- '-dev$' "$WORK/runtime.pkgs"; then fail "-dev package in the runtime stage"; fi
 missing=
 for program in warmupd warmup-bus warmupctl warmup-analyzer warmup-engine warmup-scheduler \
-               warmup-resource warmup-queue warmup-perf warmup-metrics; do
+               warmup-resource warmup-queue warmup-perf warmup-metrics warmup-proxy; do
     for lib in $(objdump -p "$BIN_DIR/$program" | awk '/NEEDED/ {print $2}'); do
         case "$lib" in libc.so.*|libm.so.*|ld-linux*|libasan*|libubsan*) continue ;; esac
         path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')
@@ -173,7 +173,7 @@ if [ "$BUILD_TOO" = --build ]; then
     (cd "$WORK/context" && eval "$commands") > "$WORK/build.log" 2>&1 \
         || { tail -30 "$WORK/build.log" >&2; fail "the build stage's commands on its COPY context"; }
     for program in warmupd warmup-bus warmupctl warmup-analyzer warmup-engine warmup-scheduler \
-                   warmup-resource warmup-queue warmup-perf warmup-metrics; do
+                   warmup-resource warmup-queue warmup-perf warmup-metrics warmup-proxy; do
         [ -x "$WORK/out/usr/bin/$program" ] || fail "the image would lack /usr/bin/$program"
     done
     [ -f "$WORK/out/etc/warmup/warmup.cfg" ] || fail "the image would lack /etc/warmup/warmup.cfg"
