@@ -20,8 +20,8 @@ static _Thread_local char s_last_error [600];
 //  Root keys a reload may change (the rest take effect only at start).
 static const char *s_reloadable [] = {
     "max_warm_models", "max_memory_mb", "max_cpu_percent",
-    "background_warmup_enabled", "proxy/upstream", "proxy/max_body_bytes",
-    "proxy/upstream_timeout_seconds", NULL
+    "background_warmup_enabled", "cold_wait_price", "proxy/upstream",
+    "proxy/max_body_bytes", "proxy/upstream_timeout_seconds", NULL
 };
 
 //  Kinds of value a key takes.
@@ -46,6 +46,7 @@ static const key_spec_t s_keys [] = {
     U ("max_memory_mb", max_memory_mb, 0, 1e9, "MiB"),
     D ("max_cpu_percent", max_cpu_percent, 0, 100, "%"),
     D ("prediction_threshold", prediction_threshold, 0, 1, "probability"),
+    D ("cold_wait_price", cold_wait_price, 1, 1e7, "GiB*s per s of wait"),
     U ("usage_window_seconds", usage_window_seconds, 1, 31536000, "s"),
     U ("max_queue_size", max_queue_size, 1, 1000000, "tasks"),
     U ("warmup_timeout_seconds", warmup_timeout_seconds, 1, 86400, "s"),
@@ -101,6 +102,7 @@ wp_config_new (void)
     self->max_memory_mb = 2048;
     self->max_cpu_percent = 30;
     self->prediction_threshold = 0.7;
+    self->cold_wait_price = 1000;       //  the engine's default (docs/configuration.md)
     self->usage_window_seconds = 3600;
     self->max_queue_size = 100;
     self->warmup_timeout_seconds = 30;

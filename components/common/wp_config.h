@@ -82,6 +82,8 @@ typedef struct {
     uint32_t max_memory_mb;             //  memory budget for warm models, MiB
     double max_cpu_percent;             //  no background warmups above this CPU use
     double prediction_threshold;        //  probability that triggers a warmup, 0..1
+    double cold_wait_price;             //  GiB*s of residency one second of a
+                                        //  request waiting on a load is worth
     uint32_t usage_window_seconds;      //  how long usage counts as recent, s
     uint32_t max_queue_size;            //  warmup tasks waiting at most
     uint32_t warmup_timeout_seconds;    //  a warmup taking longer fails, s

@@ -8,14 +8,31 @@
 #include "wp_names.h"
 #include "wp_util.h"
 
-#define PRIOR_WEIGHT 2.0        //  pseudo observations of the population prior
-#define SMOOTH 3.0              //  spread of thin data, bins at n = 0
-#define WINDOW_BINS 16          //  longest pre-warm window, bins
-#define BREAK_EVEN_SCALE 4.4    //  break_even = horizon x odds against x this
+//  Pseudo observations a pair's own evidence is weighed against at each
+//  level of the idle-time survival (and of the wait behind a cold start):
+//  the population's estimate counts as this many idle times. Two: a pair's
+//  own data outweighs the population once it has seen a few idle times
+//  that long (an empirical-Bayes shrinkage; the results barely move
+//  between 1 and 5, docs/evaluation.md).
+#define PRIOR_WEIGHT 2.0
+//  The population's idle times fade with this half-life, ms: the
+//  analyzer's default for a pair's own (a whole daily cycle).
+#define POP_HALF_LIFE_MS 86400000.0
+//  The population survival is computed again after this much event time.
+#define POP_REFRESH_MS 1000
+//  A pair's last idle times longer than its load, kept exactly for windows.
+#define RING 4
+//  Half-widths of the windows tried around the median of those, as a
+//  fraction of it; each one's hit rate is learned (a pre-warm pays only
+//  where the next request can be foreseen that precisely).
+#define TOLS 6
+static const double s_tol [TOLS] = { 0.005, 0.01, 0.02, 0.05, 0.1, 0.2 };
+//  The windows' hit counts fade by this factor per long idle time.
+#define HIT_DECAY 0.999
 #define FEATURE_CLIP 8.0        //  |logit| features are clipped to this
-#define BURST_CAP 8.0           //  at most this many delayed requests per load
 #define TABLE_MIN 256           //  smallest learning table index, slots
 #define PROBE_MAX 8             //  a full table replaces after this many probes
+#define LEVELS WP_IDLE_BINS     //  survival levels: the idle-time bins' edges
 
 //  Features: bias, histogram logit, Markov next, Markov next2, co-use,
 //  log season, anomaly, confidence.
@@ -24,29 +41,59 @@ enum { F_BIAS, F_HIST, F_NEXT, F_NEXT2, F_COUSE, F_SEASON, F_ANOMALY, F_CONF };
 static const double s_w_init [WP_ENGINE_FEATURES] = { 0, 1, 3, 3, 1, 0, 0, 0 };
 
 //  What the engine remembers of one (user, model) pair: the prediction
-//  waiting for its outcome and the cached plan.
+//  waiting for its outcome, the cached plan, and what the window and the
+//  price of a cold start are learned from.
 typedef struct {
     uint64_t key;               //  pair key, 0 = empty slot
     uint64_t made_ms;           //  when the pending prediction was made, 0 none
     float x [WP_ENGINE_FEATURES];   //  its features
-    uint32_t plan_count;        //  pair count the plan was made at, 0 none
-    uint32_t plan_load_ms;      //  load time it assumed
     uint64_t seen_ms;           //  the pair's latest request seen
-    uint8_t plan_burst;         //  burst class it assumed (s_burst, <= 12)
-    uint8_t k, s, e;            //  plan: keep to edge k, window edges [s, e)
+    uint64_t run_ms;            //  the request that ended its latest long idle time
+    uint32_t plan_count;        //  pair count the plan was made at, 0 none
+    uint32_t plan_key;          //  load, memory and price it assumed (s_plan_key)
+    uint32_t keep_ms;           //  plan: keep for, ms
+    uint32_t w_start, w_end;    //  plan: resident again from, to, ms after the
+                                //  request (0, 0: no window)
     float p_horizon;            //  P(idle <= horizon) of the distribution
     float expected_ms;          //  its mean idle time
     float gap_q [WP_ENGINE_QUANTILES];  //  its quantiles
+    uint32_t ring [RING];       //  the last idle times longer than the load, ms
+    float hits [TOLS];          //  how often the next one fell in each window
+    float trials;               //  and how often it was tried (faded)
+    float waits_s;              //  wait of the requests queued behind a cold
+    float waits_n;              //  start (s), and how many cold starts
+    uint8_t ring_n, ring_at;    //  idle times in the ring, next slot
+    uint8_t crossed;            //  census: highest level counted (LEVELS: none)
+    uint8_t fresh_long;         //  a long idle time since the plan was made
 } entry_t;
 
-_Static_assert (sizeof (entry_t) <= 96, "a pair's entry stays small");
+_Static_assert (sizeof (entry_t) <= 176, "a pair's entry stays small");
+
+//  What the engine knows of a model: its load time and memory (0: unknown).
+typedef struct {
+    uint32_t load_ms;           //  load time, ms
+    uint32_t memory_mb;         //  memory when resident, MiB
+} model_t;
+
+//  A pair waiting to cross a survival level (census).
+typedef struct {
+    uint64_t since_ms;          //  its request (the idle time's start)
+    uint32_t entry;             //  index of its entry
+    uint32_t tag;               //  low bits of its key (a reused entry differs)
+} wait_t;
+
+//  A queue of pairs in order of when they cross one level.
+typedef struct {
+    wait_t *items;              //  ring buffer
+    uint32_t head, count, cap;
+} queue_t;
 
 struct _wp_engine_t {
     wp_engine_opts_t opts;      //  effective options
     double horizon_ms;          //  horizon, ms
-    double break_even_ms;       //  cost of a cold start in resident ms
     double w [WP_ENGINE_FEATURES];  //  ensemble weights
     uint64_t updates;           //  training steps so far
+    uint64_t epoch;             //  price changes so far (plans made again)
     uint32_t *slots;            //  pairs: index of entries + 1 (0 empty),
                                 //  open addressing, at most 3/4 full
     uint32_t mask;              //  slots - 1
@@ -54,12 +101,24 @@ struct _wp_engine_t {
     uint32_t used;              //  entries in use
     uint32_t entries_cap;       //  capacity of entries []
     uint64_t *model_keys;       //  models: FNV-1a of the name (never 0; 0
-    uint32_t *model_load_ms;    //  empty) and its load time, ms; open
-    uint32_t model_mask;        //  addressing, at most 3/4 full (keyed by
-    uint32_t model_count;       //  hash, as the pairs are: no names kept)
+    model_t *model_info;        //  empty) and its load time and memory;
+    uint32_t model_mask;        //  open addressing, at most 3/4 full (keyed
+    uint32_t model_count;       //  by hash, as the pairs are: no names kept)
     wp_names_t *names;          //  or, with shared names (borrowed): the load
-    uint32_t *loads;            //  time of each id, ms (0: unknown), for
-    uint32_t loads_n, loads_cap;    //  ids below loads_n
+    model_t *loads;             //  time and memory of each id (0: unknown),
+    uint32_t loads_n, loads_cap;    //  for ids below loads_n
+    //  The population: all pairs' idle times, for the levels a pair has
+    //  seen little of. Kaplan-Meier with censoring: an idle time still
+    //  running counts as surviving the levels it passed (without it, the
+    //  pairs that never come back would be missing from the estimate).
+    double done [LEVELS + 1];   //  ended idle times >= level j (faded)
+    uint64_t done_ms;           //  when done [] was faded last
+    uint64_t idle [LEVELS + 1]; //  pairs idle now for >= level j
+    queue_t queues [LEVELS];    //  pairs to count at level j (j >= 1)
+    uint64_t census_ms;         //  census advanced to
+    double pop_q [LEVELS];      //  P(idle >= level j+1 | >= level j)
+    uint64_t pop_ms;            //  when pop_q was computed (0: never)
+    double waits_s, waits_n;    //  waits behind cold starts, all pairs (faded)
 };
 
 //  Create an engine.
@@ -84,11 +143,13 @@ wp_engine_new (const wp_engine_opts_t *opts)
         self->opts.learning_rate = 0.1;
     if (!self->opts.default_load_ms)
         self->opts.default_load_ms = 1000;
+    if (!self->opts.default_memory_mb)
+        self->opts.default_memory_mb = 512;
+    if (!(self->opts.cold_wait_price > 0 && isfinite (self->opts.cold_wait_price)))
+        self->opts.cold_wait_price = WP_ENGINE_PRICE_DEFAULT;
     if (!self->opts.max_pairs)
         self->opts.max_pairs = 1000000;
     self->horizon_ms = self->opts.horizon_s * 1000.0;
-    double thr = self->opts.threshold;
-    self->break_even_ms = self->horizon_ms * (1 - thr) / thr * BREAK_EVEN_SCALE;
     memcpy (self->w, s_w_init, sizeof self->w);
     self->mask = TABLE_MIN - 1;
     self->slots = (uint32_t *) calloc (TABLE_MIN, sizeof (uint32_t));
@@ -97,8 +158,8 @@ wp_engine_new (const wp_engine_opts_t *opts)
     if (!self->names) {
         self->model_mask = 15;
         self->model_keys = (uint64_t *) calloc (16, sizeof (uint64_t));
-        self->model_load_ms = (uint32_t *) calloc (16, sizeof (uint32_t));
-        assert (self->model_keys && self->model_load_ms);
+        self->model_info = (model_t *) calloc (16, sizeof (model_t));
+        assert (self->model_keys && self->model_info);
     }
     return self;
 }
@@ -114,8 +175,10 @@ wp_engine_destroy (wp_engine_t **self_p)
     free (self->slots);
     free (self->entries);
     free (self->model_keys);
-    free (self->model_load_ms);
+    free (self->model_info);
     free (self->loads);
+    for (int j = 0; j < LEVELS; j++)
+        free (self->queues [j].items);
     free (self);
     *self_p = NULL;
 }
@@ -144,65 +207,81 @@ s_models_grow (wp_engine_t *self)
 {
     uint32_t old_size = self->model_mask + 1;
     uint64_t *keys = self->model_keys;
-    uint32_t *loads = self->model_load_ms;
+    model_t *info = self->model_info;
     self->model_mask = old_size * 2 - 1;
     self->model_keys = (uint64_t *) calloc (old_size * 2, sizeof (uint64_t));
-    self->model_load_ms = (uint32_t *) calloc (old_size * 2, sizeof (uint32_t));
-    assert (self->model_keys && self->model_load_ms);
+    self->model_info = (model_t *) calloc (old_size * 2, sizeof (model_t));
+    assert (self->model_keys && self->model_info);
     for (uint32_t j = 0; j < old_size; j++)
         if (keys [j]) {
             uint32_t i = s_model_slot (self, keys [j]);
             self->model_keys [i] = keys [j];
-            self->model_load_ms [i] = loads [j];
+            self->model_info [i] = info [j];
         }
     free (keys);
-    free (loads);
+    free (info);
 }
 
-//  Describe a model's load time.
+//  Describe a model's load time and memory.
 void
-wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms)
+wp_engine_model (wp_engine_t *self, const char *name, uint32_t load_ms, uint32_t memory_mb)
 {
     assert (self && name);
-    if (!load_ms)
+    if (!load_ms && !memory_mb)
         return;
+    model_t *model;
     if (self->names) {
         uint32_t id = wp_names_add (self->names, name);
         if (id == WP_NAMES_NONE)
             return;                     //  a name no model can have
-        self->loads = (uint32_t *) wp_names_room (self->loads, &self->loads_cap, id,
-                                                  sizeof (uint32_t));
+        self->loads = (model_t *) wp_names_room (self->loads, &self->loads_cap, id,
+                                                 sizeof (model_t));
         assert (self->loads);
         while (self->loads_n <= id)
-            self->loads [self->loads_n++] = 0;
-        self->loads [id] = load_ms;
-        return;
+            self->loads [self->loads_n++] = (model_t) { 0, 0 };
+        model = &self->loads [id];
     }
-    uint64_t key = s_model_key (name);
-    uint32_t i = s_model_slot (self, key);
-    if (!self->model_keys [i]) {
-        if ((self->model_count + 1) * 4 > (self->model_mask + 1) * 3) {
-            s_models_grow (self);
-            i = s_model_slot (self, key);
+    else {
+        uint64_t key = s_model_key (name);
+        uint32_t i = s_model_slot (self, key);
+        if (!self->model_keys [i]) {
+            if ((self->model_count + 1) * 4 > (self->model_mask + 1) * 3) {
+                s_models_grow (self);
+                i = s_model_slot (self, key);
+            }
+            self->model_keys [i] = key;
+            self->model_info [i] = (model_t) { 0, 0 };
+            self->model_count++;
         }
-        self->model_keys [i] = key;
-        self->model_load_ms [i] = 0;
-        self->model_count++;
+        model = &self->model_info [i];
     }
-    self->model_load_ms [i] = load_ms;
+    if (load_ms)
+        model->load_ms = load_ms;
+    if (memory_mb)
+        model->memory_mb = memory_mb;
 }
 
-//  Load time of a model, by its name and its name's FNV-1a hash.
-static uint32_t
-s_load_ms (wp_engine_t *self, const char *name, uint64_t name_hash)
+//  Load time and memory of a model, by its name and its name's FNV-1a
+//  hash; the defaults for what is unknown.
+static model_t
+s_model (wp_engine_t *self, const char *name, uint64_t name_hash)
 {
+    model_t model = { 0, 0 };
     if (self->names) {
         uint32_t id = wp_names_find_fnv1a (self->names, name, name_hash);
-        return id < self->loads_n && self->loads [id] ? self->loads [id]
-                                                      : self->opts.default_load_ms;
+        if (id < self->loads_n)
+            model = self->loads [id];
     }
-    uint32_t i = s_model_slot (self, name_hash ? name_hash : 1);
-    return self->model_keys [i] ? self->model_load_ms [i] : self->opts.default_load_ms;
+    else {
+        uint32_t i = s_model_slot (self, name_hash ? name_hash : 1);
+        if (self->model_keys [i])
+            model = self->model_info [i];
+    }
+    if (!model.load_ms)
+        model.load_ms = self->opts.default_load_ms;
+    if (!model.memory_mb)
+        model.memory_mb = self->opts.default_memory_mb;
+    return model;
 }
 
 //  Key of a (user, model) pair from the model's name hash, never 0.
@@ -211,6 +290,103 @@ s_key (uint64_t user, uint64_t name_hash)
 {
     uint64_t key = wp_mix64 (user ^ wp_mix64 (name_hash));
     return key ? key : 1;
+}
+
+//  The bins' edges and representatives (shared by every engine).
+static double s_edges [WP_IDLE_BINS + 1];
+static double s_mids [WP_IDLE_BINS];
+
+//  Fill the shared edges once.
+static void
+s_edges_init (void)
+{
+    if (s_edges [1] > 0)
+        return;
+    for (int i = 0; i <= WP_IDLE_BINS; i++)
+        s_edges [i] = (double) wp_idle_edge (i);
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        s_mids [i] = (s_edges [i] + s_edges [i + 1]) / 2;
+}
+
+//  Append to a queue.
+static void
+s_queue_push (queue_t *queue, wait_t item)
+{
+    if (queue->count == queue->cap) {
+        uint32_t cap = queue->cap ? queue->cap * 2 : 64;
+        wait_t *items = (wait_t *) malloc (cap * sizeof (wait_t));
+        assert (items);
+        for (uint32_t i = 0; i < queue->count; i++)
+            items [i] = queue->items [(queue->head + i) % queue->cap];
+        free (queue->items);
+        queue->items = items;
+        queue->head = 0;
+        queue->cap = cap;
+    }
+    queue->items [(queue->head + queue->count) % queue->cap] = item;
+    queue->count++;
+}
+
+//  Take a pair out of the census (a new request, or its entry reused).
+static void
+s_census_leave (wp_engine_t *self, entry_t *entry)
+{
+    if (entry->crossed == LEVELS)
+        return;
+    for (int j = 0; j <= entry->crossed; j++)
+        self->idle [j]--;
+    entry->crossed = LEVELS;
+}
+
+//  Count the pairs whose idle time has reached further levels by now.
+static void
+s_census_advance (wp_engine_t *self, uint64_t now_ms)
+{
+    if (now_ms <= self->census_ms)
+        return;
+    self->census_ms = now_ms;
+    for (int j = 1; j < LEVELS; j++) {
+        queue_t *queue = &self->queues [j];
+        uint64_t level = (uint64_t) s_edges [j];
+        while (queue->count) {
+            wait_t item = queue->items [queue->head];
+            if (item.since_ms + level > now_ms)
+                break;
+            queue->head = (queue->head + 1) % queue->cap;
+            queue->count--;
+            entry_t *entry = &self->entries [item.entry];
+            if ((uint32_t) entry->key != item.tag || entry->seen_ms != item.since_ms
+                || entry->crossed != j - 1)
+                continue;               //  asked again since, or another pair
+            self->idle [j]++;
+            entry->crossed = (uint8_t) j;
+            if (j + 1 < LEVELS)
+                s_queue_push (&self->queues [j + 1], item);
+        }
+    }
+}
+
+//  A pair starts an idle time at now_ms: counted at level 0, queued for 1.
+static void
+s_census_enter (wp_engine_t *self, entry_t *entry, uint64_t now_ms)
+{
+    s_census_leave (self, entry);
+    entry->crossed = 0;
+    self->idle [0]++;
+    wait_t item = { now_ms, (uint32_t) (entry - self->entries), (uint32_t) entry->key };
+    s_queue_push (&self->queues [1], item);
+}
+
+//  A fresh entry for key (its old pair, if any, leaves the census).
+static entry_t *
+s_entry_reset (wp_engine_t *self, entry_t *entry, uint64_t key)
+{
+    if (entry->key)
+        s_census_leave (self, entry);
+    memset (entry, 0, sizeof *entry);
+    entry->key = key;
+    entry->crossed = LEVELS;
+    return entry;
 }
 
 //  Rebuild the index at twice the size.
@@ -255,17 +431,13 @@ s_entry (wp_engine_t *self, uint64_t key)
             }
             *slot = ++self->used;
             entry_t *entry = &self->entries [*slot - 1];
-            memset (entry, 0, sizeof *entry);
-            entry->key = key;
-            return entry;
+            entry->key = 0;
+            return s_entry_reset (self, entry, key);
         }
         if (probe >= PROBE_MAX && (self->mask + 1) / 2 >= self->opts.max_pairs)
             break;
     }
-    entry_t *entry = &self->entries [self->slots [home] - 1];
-    memset (entry, 0, sizeof *entry);
-    entry->key = key;
-    return entry;
+    return s_entry_reset (self, &self->entries [self->slots [home] - 1], key);
 }
 
 //  Logistic function.
@@ -308,20 +480,92 @@ s_train (wp_engine_t *self, const float *x, double y)
     self->updates++;
 }
 
-//  The plan's edges and representatives (shared by every engine).
-static double s_edges [WP_IDLE_BINS + 1];
-static double s_mids [WP_IDLE_BINS];
-
-//  Fill the shared edges once.
-static void
-s_edges_init (void)
+//  The residency (ms) that a cold start of a model costs as much as: the
+//  wait of the request and of those queued behind it (waits_ms) at the
+//  price, over the model's GiB, plus the load's own residency (a cold
+//  load is resident while it loads, as a pre-warm is).
+static double
+s_break_even (wp_engine_t *self, double load_ms, double memory_mb, double waits_ms)
 {
-    if (s_edges [1] > 0)
+    return self->opts.cold_wait_price * waits_ms * 1024.0 / memory_mb + load_ms;
+}
+
+//  Key of what a plan assumed: the load time, the memory and the price
+//  epoch (a plan is made again when one of them changed).
+static uint32_t
+s_plan_key (wp_engine_t *self, const model_t *model)
+{
+    uint64_t key = wp_mix64 (((uint64_t) model->load_ms << 32 | model->memory_mb)
+                             ^ wp_mix64 (self->epoch));
+    return (uint32_t) (key ^ key >> 32);
+}
+
+//  Fade the population's ended idle times and waits to now.
+static void
+s_pop_fade (wp_engine_t *self, uint64_t now_ms)
+{
+    if (now_ms <= self->done_ms)
         return;
-    for (int i = 0; i <= WP_IDLE_BINS; i++)
-        s_edges [i] = (double) wp_idle_edge (i);
-    for (int i = 0; i < WP_IDLE_BINS; i++)
-        s_mids [i] = (s_edges [i] + s_edges [i + 1]) / 2;
+    if (self->done_ms) {
+        double keep = exp2 (-(double) (now_ms - self->done_ms) / POP_HALF_LIFE_MS);
+        for (int j = 0; j <= LEVELS; j++)
+            self->done [j] *= keep;
+        self->waits_s *= keep;
+        self->waits_n *= keep;
+    }
+    self->done_ms = now_ms;
+}
+
+//  The population's conditional survival per level, computed again when
+//  POP_REFRESH_MS of event time passed: Kaplan-Meier over the ended idle
+//  times (faded) and the running ones (censored within their level).
+static const double *
+s_pop_survival (wp_engine_t *self, uint64_t now_ms)
+{
+    if (self->pop_ms && now_ms < self->pop_ms + POP_REFRESH_MS)
+        return self->pop_q;
+    s_census_advance (self, now_ms);
+    s_pop_fade (self, now_ms);
+    for (int j = 0; j < LEVELS; j++) {
+        double at_risk = self->done [j] + (double) self->idle [j];
+        double ended = self->done [j] - self->done [j + 1];
+        double censored = (double) self->idle [j] - (double) self->idle [j + 1];
+        double exposed = at_risk - censored / 2;
+        //  Where nothing is known yet (a new service, the longest idle
+        //  times), idle times are taken to be scale-free: as likely to
+        //  last twice as long as they have already lasted (S ~ 1 / t).
+        double lindy = s_edges [j] > 0 ? s_edges [j] / s_edges [j + 1] : 0.5;
+        double q = (exposed - ended + PRIOR_WEIGHT * lindy) / (exposed + PRIOR_WEIGHT);
+        self->pop_q [j] = q < 0 ? 0 : q > 1 ? 1 : q;
+    }
+    self->pop_ms = now_ms ? now_ms : 1;
+    return self->pop_q;
+}
+
+//  A pair's survival S [j] = P(idle >= level j), j = 0..LEVELS (S [LEVELS]
+//  = 0): per level, its own idle times (the analyzer's faded counts)
+//  against the population's estimate weighed as PRIOR_WEIGHT of them.
+static void
+s_survival (const wp_pattern_t *entry, const double *pop_q, double *survival)
+{
+    double tail [LEVELS + 1];
+    tail [LEVELS] = 0;
+    for (int i = LEVELS - 1; i >= 0; i--)
+        tail [i] = tail [i + 1] + (entry->hist ? entry->hist [i] : 0);
+    survival [0] = 1;
+    for (int j = 0; j + 1 < LEVELS; j++) {
+        double q = (tail [j + 1] + PRIOR_WEIGHT * pop_q [j]) / (tail [j] + PRIOR_WEIGHT);
+        survival [j + 1] = survival [j] * (q < 0 ? 0 : q > 1 ? 1 : q);
+    }
+    survival [LEVELS] = 0;
+}
+
+//  Probability mass per bin of a survival curve.
+static void
+s_mass (const double *survival, double *mass)
+{
+    for (int i = 0; i < LEVELS; i++)
+        mass [i] = survival [i] - survival [i + 1];
 }
 
 //  Probability mass of a distribution (p, normalised) at or below x ms,
@@ -342,7 +586,7 @@ s_cdf (const double *p, double x)
     return sum;
 }
 
-//  The cost-minimising plan.
+//  The cost-minimising keep.
 void
 wp_engine_plan (const double *mass, double load_ms, double break_even_ms,
                 double horizon_ms, wp_plan_t *plan)
@@ -367,71 +611,16 @@ wp_engine_plan (const double *mass, double load_ms, double break_even_ms,
     pm [0] = 0;
     for (int i = 0; i < n; i++)
         pm [i + 1] = pm [i] + p [i] * s_mids [i];
-    const double *a = s_edges;
-    double B = break_even_ms, L = load_ms;
-    //  Best window from each start edge s: best [s], its end edge [s].
-    double best [WP_IDLE_BINS + 1];
-    int best_end [WP_IDLE_BINS + 1];
-    best [n] = 0;
-    best_end [n] = 0;
-    for (int s = n - 1; s >= 1; s--) {
-        double start = a [s] - L > 0 ? a [s] - L : 0;
-        double acc = 0, low = 0;
-        int low_end = 0;
-        int last = s + WINDOW_BINS < n ? s + WINDOW_BINS : n;
-        for (int e = s + 1; e <= last; e++) {
-            acc += p [e - 1] * (s_mids [e - 1] - start - B);
-            double cost = acc + tail [e] * (a [e] - start);
-            if (cost < low) {
-                low = cost;
-                low_end = e;
-            }
-        }
-        best [s] = low;
-        best_end [s] = low_end;
-    }
-    //  Suffix minimum over start edges.
-    double suffix [WP_IDLE_BINS + 2];
-    int suffix_at [WP_IDLE_BINS + 2];
-    suffix [n] = 0;
-    suffix_at [n] = 0;
-    for (int s = n - 1; s >= 1; s--) {
-        if (best [s] < suffix [s + 1]) {
-            suffix [s] = best [s];
-            suffix_at [s] = s;
-        }
-        else {
-            suffix [s] = suffix [s + 1];
-            suffix_at [s] = suffix_at [s + 1];
-        }
-    }
-    //  Keep to edge k, then the best window starting after it.
+    //  Keep to edge k: resident min (idle, a [k]), a cold start past it.
     double cheapest = INFINITY;
-    int best_k = 0, best_s = 0;
-    int s = 1;
     for (int k = 0; k < n; k++) {
-        while (s < n && a [s] - L <= a [k])
-            s++;
-        double cost = pm [k] + tail [k] * a [k] + B * tail [k];
-        int window = 0;
-        if (s < n && suffix [s] < 0) {
-            cost += suffix [s];
-            window = suffix_at [s];
-        }
+        double cost = pm [k] + tail [k] * s_edges [k] + break_even_ms * tail [k];
         if (cost < cheapest - 1e-9) {
             cheapest = cost;
-            best_k = k;
-            best_s = window;
+            plan->keep_bin = k;
         }
     }
-    plan->keep_ms = (uint64_t) a [best_k];
-    plan->keep_bin = best_k;
-    if (best_s) {
-        plan->start_bin = best_s;
-        plan->end_bin = best_end [best_s];
-        plan->prewarm_ms = (uint64_t) (a [best_s] - L > 0 ? a [best_s] - L : 0);
-        plan->hold_ms = (uint64_t) a [best_end [best_s]];
-    }
+    plan->keep_ms = (uint64_t) s_edges [plan->keep_bin];
     plan->cost = cheapest;
     plan->p_horizon = s_cdf (p, horizon_ms);
     plan->expected_ms = pm [n];
@@ -443,65 +632,125 @@ wp_engine_plan (const double *mass, double load_ms, double break_even_ms,
         while (q < WP_ENGINE_QUANTILES && cum + p [i] >= levels [q] - 1e-12) {
             double into = p [i] > 0 ? (levels [q] - cum) / p [i] : 0;
             into = into < 0 ? 0 : into > 1 ? 1 : into;
-            plan->gap_q [q++] = a [i] + into * (a [i + 1] - a [i]);
+            plan->gap_q [q++] = s_edges [i] + into * (s_edges [i + 1] - s_edges [i]);
         }
         cum += p [i];
     }
     while (q < WP_ENGINE_QUANTILES)
-        plan->gap_q [q++] = a [n];
+        plan->gap_q [q++] = s_edges [n];
 }
 
-//  Break-even time.
-double
-wp_engine_break_even_ms (wp_engine_t *self)
+//  Median of a pair's ring of long idle times, ms.
+static double
+s_ring_median (const entry_t *slot)
 {
-    return self->break_even_ms;
+    uint32_t v [RING];
+    memcpy (v, slot->ring, sizeof v);
+    for (int i = 1; i < RING; i++)
+        for (int j = i; j > 0 && v [j - 1] > v [j]; j--) {
+            uint32_t t = v [j];
+            v [j] = v [j - 1];
+            v [j - 1] = t;
+        }
+    return (v [RING / 2 - 1] + (double) v [RING / 2]) / 2;
 }
 
-//  Distribution of a pattern entry: its long-run counts plus its recent
-//  idle times, each counted as the evidence it is (the last few idle
-//  times weigh a few observations, not as much as all the counts: a
-//  single long pause must not make a busy pair's tail), plus the prior as
-//  PRIOR_WEIGHT observations.
-static void
-s_mass (const wp_pattern_t *entry, double *mass)
+//  The window plan, if one costs less than keeping: keep to a level k,
+//  then load again so the model is resident from just before the median
+//  of the pair's last long idle times to just after it, at the width
+//  whose learned hit rate makes it cheapest. The cost per idle time, as
+//  the keep's: residency up to the keep, then, past it, the window's
+//  residency when the request falls in it, else the window and a cold
+//  start. Sets keep, start and end (ms after the request); false if
+//  keeping (cost keep_cost) is cheaper.
+static bool
+s_window (const entry_t *slot, const double *survival, double load_ms, double break_even,
+          double keep_cost, uint32_t *keep, uint32_t *start, uint32_t *end)
 {
-    double n = entry->hist_total;
-    double raw [WP_IDLE_BINS];
-    if (entry->hist)
-        for (int i = 0; i < WP_IDLE_BINS; i++)
-            raw [i] = entry->hist [i] + entry->recent [i];
-    else
-        for (int i = 0; i < WP_IDLE_BINS; i++)
-            raw [i] = entry->recent [i];
-    //  Few idle times say little about the exact bin: spread each over
-    //  its neighbours, the wider the fewer (a Gaussian of SMOOTH / sqrt
-    //  (1 + n) bins), so that a plan does not bet on the noise.
-    double sigma = SMOOTH / sqrt (1 + n);
-    int reach = (int) ceil (3 * sigma);
-    if (reach > 8)
-        reach = 8;
-    //  The kernel is symmetric: one exp per distance (-d * -d is d * d
-    //  exactly), summed in the same order as ever.
-    double kernel [17], sum = 0;
-    for (int d = 0; d <= reach; d++)
-        kernel [reach + d] = kernel [reach - d]
-                           = sigma > 0.05 ? exp (-0.5 * d * d / (sigma * sigma)) : d == 0;
-    for (int d = -reach; d <= reach; d++)
-        sum += kernel [d + reach];
-    float prior [WP_IDLE_BINS];
-    wp_analyzer_prior (entry, prior);
-    for (int i = 0; i < WP_IDLE_BINS; i++)
-        mass [i] = PRIOR_WEIGHT * prior [i];
-    for (int i = 0; i < WP_IDLE_BINS; i++) {
-        if (raw [i] <= 0)
-            continue;
-        for (int d = -reach; d <= reach; d++) {
-            int j = i + d;
-            j = j < 0 ? 0 : j >= WP_IDLE_BINS ? WP_IDLE_BINS - 1 : j;
-            mass [j] += raw [i] * kernel [d + reach] / sum;
+    if (slot->ring_n < RING)
+        return false;
+    double median = s_ring_median (slot);
+    double best = keep_cost;
+    bool found = false;
+    for (int t = 0; t < TOLS; t++) {
+        double from = median * (1 - s_tol [t]), to = median * (1 + s_tol [t]);
+        double load_at = from - load_ms;
+        double hit = (slot->hits [t] + 1) / (slot->trials + 2);
+        double past = hit * (median - load_at) + (1 - hit) * (to - load_at + break_even);
+        double area = 0;
+        for (int k = 0; k < LEVELS && s_edges [k] < load_at; k++) {
+            double cost = area + survival [k] * past;
+            if (cost < best - 1e-9) {
+                best = cost;
+                found = true;
+                *keep = (uint32_t) s_edges [k];
+                *start = (uint32_t) load_at;
+                *end = (uint32_t) ceil (to);
+            }
+            area += (s_edges [k + 1] - s_edges [k]) * (survival [k] + survival [k + 1]) / 2;
         }
     }
+    return found;
+}
+
+//  A pair's request ended an idle time of gap_ms (0: its first request):
+//  the population, the window hit rates and ring, the waits behind cold
+//  starts, and the census learn it.
+static void
+s_learn_gap (wp_engine_t *self, entry_t *slot, uint64_t now_ms, double gap_ms,
+             double load_ms)
+{
+    if (slot->seen_ms && now_ms > slot->seen_ms) {
+        s_pop_fade (self, now_ms);
+        for (int j = 0; j <= LEVELS && gap_ms >= s_edges [j]; j++)
+            self->done [j] += 1;
+        //  Requests that would queue behind the cold start of a long idle
+        //  time wait the rest of its load.
+        if (slot->run_ms && (double) (now_ms - slot->run_ms) < load_ms) {
+            double waited = (double) (slot->run_ms + (uint64_t) load_ms - now_ms) / 1000.0;
+            slot->waits_s += (float) waited;
+            self->waits_s += waited;
+        }
+        if (gap_ms > load_ms) {
+            slot->run_ms = now_ms;
+            slot->waits_n += 1;
+            self->waits_n += 1;
+            if (slot->ring_n == RING) {
+                double median = s_ring_median (slot);
+                slot->trials = slot->trials * (float) HIT_DECAY + 1;
+                for (int t = 0; t < TOLS; t++) {
+                    slot->hits [t] *= (float) HIT_DECAY;
+                    if (fabs (gap_ms - median) <= s_tol [t] * median)
+                        slot->hits [t] += 1;
+                }
+            }
+            slot->ring [slot->ring_at] = gap_ms < UINT32_MAX ? (uint32_t) gap_ms : UINT32_MAX;
+            slot->ring_at = (uint8_t) ((slot->ring_at + 1) % RING);
+            if (slot->ring_n < RING)
+                slot->ring_n++;
+            slot->fresh_long = 1;
+        }
+    }
+    s_census_enter (self, slot, now_ms);
+}
+
+//  The pair's wait behind a cold start, ms: its load plus what queued
+//  behind its cold starts, per cold start (against the population's).
+static double
+s_waits_ms (wp_engine_t *self, const entry_t *slot, double load_ms)
+{
+    double pop = self->waits_n > 0 ? self->waits_s / self->waits_n : 0;
+    double queued = (slot->waits_s + PRIOR_WEIGHT * pop) / (slot->waits_n + PRIOR_WEIGHT);
+    return load_ms + 1000.0 * queued;
+}
+
+//  Break-even time of a model: the residency a cold start costs, ms.
+double
+wp_engine_break_even_ms (wp_engine_t *self, uint32_t load_ms, uint32_t memory_mb)
+{
+    double load = load_ms ? load_ms : self->opts.default_load_ms;
+    return s_break_even (self, load, memory_mb ? memory_mb : self->opts.default_memory_mb,
+                         load);
 }
 
 //  P(request within the horizon | idle for elapsed) and the expected
@@ -555,32 +804,6 @@ s_link_share (const wp_link_t *links, uint8_t n, const char *model, double *dela
     return mine / total;
 }
 
-//  Requests expected to queue behind a cold start of the pair: its rate
-//  over the last hour x half the load time, capped.
-static double
-s_queued (const wp_pattern_t *entry, double load_ms)
-{
-    double per_ms = entry->rate_per_h / 3600000.0;
-    double queued = per_ms * load_ms / 2;
-    return queued < BURST_CAP ? queued : BURST_CAP;
-}
-
-//  Burst class of a pair: the queue rounded to quarter steps (plans are
-//  made again when it changes).
-static uint32_t
-s_burst (const wp_pattern_t *entry, double load_ms)
-{
-    return (uint32_t) floor (4 * log2 (1 + s_queued (entry, load_ms)));
-}
-
-//  Wait saved if the model is resident at its next request: the load,
-//  plus the requests that would queue behind it.
-static double
-s_benefit (const wp_pattern_t *entry, double load_ms)
-{
-    return load_ms * (1 + s_queued (entry, load_ms));
-}
-
 //  Predict one entry of the pattern; latest: entry 0 (its plan is made).
 static void
 s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *latest,
@@ -592,8 +815,9 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
     //  The name is hashed once: it keys the pair and the load time
     uint64_t name_hash = wp_names_fnv1a (entry->model);
     entry_t *slot = s_entry (self, s_key (user_hash, name_hash));
-    uint32_t load_ms = s_load_ms (self, entry->model, name_hash);
-    out->load_ms = load_ms;
+    model_t model = s_model (self, entry->model, name_hash);
+    double load_ms = model.load_ms;
+    out->load_ms = model.load_ms;
     out->last_ms = entry->last_ms;
     double elapsed = now_ms > entry->last_ms ? (double) (now_ms - entry->last_ms) : 0;
     double n = entry->hist_total;
@@ -613,36 +837,40 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
             slot->made_ms = 0;
         }
     }
-    double mass [WP_IDLE_BINS];
+    double survival [LEVELS + 1], mass [WP_IDLE_BINS];
     double p_hist, expected;
+    const double *pop_q = s_pop_survival (self, now_ms);
+    double waits_ms = s_waits_ms (self, slot, load_ms);
+    double break_even = s_break_even (self, load_ms, model.memory_mb, waits_ms);
     bool fresh = is_latest && elapsed == 0;
     if (fresh) {
-        //  The plan, cached until the histogram grew by 1/8.
+        if (now_ms != slot->seen_ms) {
+            double gap = slot->seen_ms && now_ms > slot->seen_ms
+                       ? (double) (now_ms - slot->seen_ms) : 0;
+            s_learn_gap (self, slot, now_ms, gap, load_ms);
+            slot->seen_ms = now_ms;
+        }
+        //  The plan, cached until the histogram grew by 1/8, a long idle
+        //  time changed the window's evidence, or the load, memory or
+        //  price changed.
         uint32_t count = (uint32_t) (entry->count < UINT32_MAX ? entry->count : UINT32_MAX);
         uint32_t step = slot->plan_count / 8;
         step = step < 1 ? 1 : step > 16 ? 16 : step;
-        uint32_t burst = s_burst (entry, load_ms);
-        //  An idle time the plan did not cover: the user may have changed.
-        bool missed = false;
-        if (slot->plan_count && slot->seen_ms && now_ms > slot->seen_ms) {
-            double gap = (double) (now_ms - slot->seen_ms);
-            missed = gap > s_edges [slot->k]
-                  && !(slot->e && gap >= s_edges [slot->s] && gap <= s_edges [slot->e]);
-        }
-        slot->seen_ms = now_ms;
-        if (!slot->plan_count || slot->plan_load_ms != load_ms || slot->plan_burst != burst
-            || missed || count < slot->plan_count || count - slot->plan_count >= step) {
-            s_mass (entry, mass);
+        uint32_t plan_key = s_plan_key (self, &model);
+        if (!slot->plan_count || slot->plan_key != plan_key || slot->fresh_long
+            || count < slot->plan_count || count - slot->plan_count >= step) {
+            s_survival (entry, pop_q, survival);
+            s_mass (survival, mass);
             wp_plan_t plan;
-            //  A cold start costs the load for every request queued behind it.
-            double break_even = self->break_even_ms * pow (2, burst / 4.0);
             wp_engine_plan (mass, load_ms, break_even, self->horizon_ms, &plan);
-            slot->plan_burst = (uint8_t) burst;
+            uint32_t keep = (uint32_t) plan.keep_ms, start = 0, end = 0;
+            s_window (slot, survival, load_ms, break_even, plan.cost, &keep, &start, &end);
             slot->plan_count = count ? count : 1;
-            slot->plan_load_ms = load_ms;
-            slot->k = (uint8_t) plan.keep_bin;
-            slot->s = (uint8_t) plan.start_bin;
-            slot->e = (uint8_t) plan.end_bin;
+            slot->plan_key = plan_key;
+            slot->fresh_long = 0;
+            slot->keep_ms = keep;
+            slot->w_start = start;
+            slot->w_end = end;
             slot->p_horizon = (float) plan.p_horizon;
             slot->expected_ms = (float) plan.expected_ms;
             for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
@@ -651,24 +879,15 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
         p_hist = slot->p_horizon;
         expected = slot->expected_ms;
         memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
-        out->keep_until_ms = now_ms + (uint64_t) s_edges [slot->k];
-        //  Thin data: the plan of a pair with few idle times leans on
-        //  them as much as the prior lets it. Held at least the keep of
-        //  a pair that knows nothing (its break-even time) times the
-        //  prior's share, PRIOR_WEIGHT / (n + PRIOR_WEIGHT): all of it
-        //  at first, nothing once the pair's own evidence is large.
-        double floor_ms = self->break_even_ms * pow (2, slot->plan_burst / 4.0)
-                        * PRIOR_WEIGHT / (n + PRIOR_WEIGHT);
-        if (s_edges [slot->k] < floor_ms)
-            out->keep_until_ms = now_ms + (uint64_t) floor_ms;
-        if (slot->e) {
-            double start = s_edges [slot->s] - load_ms;
-            out->prewarm_at_ms = now_ms + (uint64_t) (start > 0 ? start : 0);
-            out->hold_until_ms = now_ms + (uint64_t) s_edges [slot->e];
+        out->keep_until_ms = now_ms + slot->keep_ms;
+        if (slot->w_end) {
+            out->prewarm_at_ms = now_ms + slot->w_start;
+            out->hold_until_ms = now_ms + slot->w_end;
         }
     }
     else {
-        s_mass (entry, mass);
+        s_survival (entry, pop_q, survival);
+        s_mass (survival, mass);
         s_conditional (mass, elapsed, self->horizon_ms, &p_hist, &expected);
     }
     //  Features and the ensemble.
@@ -694,7 +913,7 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
     out->probability = probability;
     out->confidence = confidence;
     out->expected_in_ms = (uint64_t) (expected > 0 ? expected : 0);
-    out->benefit_ms = s_benefit (entry, load_ms);
+    out->benefit_ms = waits_ms;
 
     //  A model that follows the latest one: a window at the learned delay
     //  when the expected saving pays for the memory.
@@ -703,7 +922,7 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
         double start = delay - load_ms > 0 ? delay - load_ms : 0;
         double until = delay + (delay > 60000 ? delay : 60000);
         double cost = until - start;
-        if (probability * self->break_even_ms > cost) {
+        if (probability * break_even > cost) {
             out->prewarm_at_ms = now_ms + (uint64_t) start;
             out->hold_until_ms = now_ms + (uint64_t) until;
             if (out->expected_in_ms > (uint64_t) delay)
@@ -757,6 +976,25 @@ wp_engine_predict (wp_engine_t *self, const wp_pattern_t *pattern, size_t n_patt
     return wp_engine_predict_for (self, 0, pattern, n_pattern, now_ms, out, capacity);
 }
 
+//  Change the price of a second of cold wait (plans are made again).
+void
+wp_engine_set_price (wp_engine_t *self, double cold_wait_price)
+{
+    assert (self);
+    if (!(cold_wait_price > 0 && isfinite (cold_wait_price))
+        || cold_wait_price == self->opts.cold_wait_price)
+        return;
+    self->opts.cold_wait_price = cold_wait_price;
+    self->epoch++;
+}
+
+//  The price of a second of cold wait.
+double
+wp_engine_price (wp_engine_t *self)
+{
+    return self->opts.cold_wait_price;
+}
+
 //  The horizon.
 uint32_t
 wp_engine_horizon_s (wp_engine_t *self)
@@ -777,8 +1015,11 @@ wp_engine_weights (wp_engine_t *self, uint64_t *updates)
 size_t
 wp_engine_state_bytes (wp_engine_t *self)
 {
-    size_t models = self->names ? (size_t) self->loads_cap * sizeof (uint32_t)
-                  : ((size_t) self->model_mask + 1) * (sizeof (uint64_t) + sizeof (uint32_t));
+    size_t models = self->names ? (size_t) self->loads_cap * sizeof (model_t)
+                  : ((size_t) self->model_mask + 1) * (sizeof (uint64_t) + sizeof (model_t));
+    size_t census = 0;
+    for (int j = 0; j < LEVELS; j++)
+        census += (size_t) self->queues [j].cap * sizeof (wait_t);
     return sizeof *self + ((size_t) self->mask + 1) * sizeof (uint32_t)
-         + (size_t) self->entries_cap * sizeof (entry_t) + models;
+         + (size_t) self->entries_cap * sizeof (entry_t) + models + census;
 }

@@ -48,7 +48,11 @@
 extern "C" {
 #endif
 
-#define WP_ENGINE_VERSION "idle-plan/2"
+#define WP_ENGINE_VERSION "idle-plan/3"
+
+//  Default price of a second of cold wait, GiB*s of residency (see
+//  wp_engine_opts_t.cold_wait_price).
+#define WP_ENGINE_PRICE_DEFAULT 1000.0
 
 //  Idle-time quantiles a prediction carries: 0.25, 0.5, 0.75, 0.9, 0.99.
 #define WP_ENGINE_QUANTILES 5
@@ -66,6 +70,11 @@ typedef struct {
                                 //  and the probability that warms (default 0.7)
     double learning_rate;       //  ensemble step (default 0.1; < 0: frozen)
     uint32_t default_load_ms;   //  load time of an undescribed model (default 1000)
+    uint32_t default_memory_mb; //  memory of an undescribed model (default 512)
+    double cold_wait_price;     //  GiB*s of residency that one second of a
+                                //  request waiting on a load is worth: the
+                                //  plans minimise wait x price + residency
+                                //  (default WP_ENGINE_PRICE_DEFAULT)
     uint32_t max_pairs;         //  pairs remembered for learning (default 1000000)
     wp_names_t *names;          //  model names shared with other cores of the
                                 //  process (borrowed, outlives the engine):
@@ -113,10 +122,11 @@ wp_engine_t *
 void
     wp_engine_destroy (wp_engine_t **self_p);
 
-//  Describe a model's load time, ms (from the performance predictor or
-//  the configuration). 0 leaves it as it was.
+//  Describe a model's load time, ms, and memory, MiB (from the performance
+//  predictor or the configuration). 0 leaves a value as it was.
 void
-    wp_engine_model (wp_engine_t *self, const char *model, uint32_t load_ms);
+    wp_engine_model (wp_engine_t *self, const char *model, uint32_t load_ms,
+                     uint32_t memory_mb);
 
 //  Predict from a user's pattern (most recent model first, as the
 //  analyzer gives it) at now_ms, and learn from what the previous
@@ -142,9 +152,20 @@ void
     wp_engine_plan (const double *mass, double load_ms, double break_even_ms,
                     double horizon_ms, wp_plan_t *plan);
 
-//  Break-even time (ms) the engine plans with.
+//  Break-even time (ms) the engine plans with for a model of that load
+//  time and memory (0: the defaults): the residency a cold start costs,
+//  load_ms x (price x 1024 / memory_mb + 1).
 double
-    wp_engine_break_even_ms (wp_engine_t *self);
+    wp_engine_break_even_ms (wp_engine_t *self, uint32_t load_ms, uint32_t memory_mb);
+
+//  Change the price of a second of cold wait (a reload); what was learned
+//  stays, plans are made again. Ignored unless positive and finite.
+void
+    wp_engine_set_price (wp_engine_t *self, double cold_wait_price);
+
+//  The price of a second of cold wait.
+double
+    wp_engine_price (wp_engine_t *self);
 
 //  The horizon in seconds.
 uint32_t

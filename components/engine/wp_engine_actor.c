@@ -23,10 +23,13 @@ s_create (wp_ctx_t *ctx)
                               .threshold = config->prediction_threshold,
                               .learning_rate = config->learning_rate,
                               .default_load_ms = config->default_load_ms,
+                              .default_memory_mb = config->default_memory_mb,
+                              .cold_wait_price = config->cold_wait_price,
                               .max_pairs = config->max_pairs };
     wp_engine_t *self = wp_engine_new (&opts);
     for (size_t i = 0; i < config->n_models; i++)
-        wp_engine_model (self, config->models [i].name, config->models [i].load_ms);
+        wp_engine_model (self, config->models [i].name, config->models [i].load_ms,
+                         config->models [i].memory_mb);
     return self;
 }
 
@@ -47,7 +50,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         const Warmup__V1__PerfEstimate *perf = (const Warmup__V1__PerfEstimate *) msg;
         if (perf->model && *perf->model && perf->samples > 0 && perf->load_ms_p90 > 0
             && perf->load_ms_p90 < 86400000.0)
-            wp_engine_model (engine, perf->model, (uint32_t) ceil (perf->load_ms_p90));
+            wp_engine_model (engine, perf->model, (uint32_t) ceil (perf->load_ms_p90),
+                             perf->memory_mb);
         return 0;
     }
     const Warmup__V1__UsagePattern *in = (const Warmup__V1__UsagePattern *) msg;
@@ -83,13 +87,15 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     return wp_ctx_publish (ctx, WP_TOPIC_PREDICTION, &out.base);
 }
 
-//  A reload: load times of added or changed models (what was learned stays).
+//  A reload: the price, load times and memory of added or changed models
+//  (what was learned stays).
 static void
 s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
 {
+    wp_engine_set_price ((wp_engine_t *) state, next->cold_wait_price);
     for (size_t i = 0; i < next->n_models; i++)
         wp_engine_model ((wp_engine_t *) state, next->models [i].name,
-                         next->models [i].load_ms);
+                         next->models [i].load_ms, next->models [i].memory_mb);
 }
 
 const wp_component_def_t wp_engine_def = {

@@ -12,7 +12,7 @@
 #include "test_eval_util.h"
 #include "wp_eval_sim.h"
 
-//  A world running predictive with a threshold.
+//  A world running predictive at a price.
 static wp_eval_sim_t *
 s_sim (const char *name, wp_eval_catalog_t *catalog, int64_t budget)
 {
@@ -111,7 +111,7 @@ test_budget_and_determinism (void **state)
     wp_eval_catalog_t *catalog = test_catalog (3, mem, load);
     wp_eval_metrics_t runs [2];
     for (int run = 0; run < 2; run++) {
-        wp_eval_sim_t *sim = s_sim ("predictive:0.5", catalog, 2000);
+        wp_eval_sim_t *sim = s_sim ("predictive:300", catalog, 2000);
         uint64_t seed = 7;
         int64_t t = 0;
         for (int i = 0; i < 3000; i++) {
@@ -132,7 +132,8 @@ test_budget_and_determinism (void **state)
     wp_eval_catalog_destroy (&catalog);
 }
 
-//  The knob: a name with a threshold, the sweep, bad values refused.
+//  The knob: the price of a second of cold wait (EVAL.md section 6), its
+//  sweep over the seven prices, bad values refused.
 static void
 test_knob (void **state)
 {
@@ -140,13 +141,43 @@ test_knob (void **state)
     double knob;
     const wp_eval_policy_t *policy = wp_eval_policy_find ("predictive", &knob, error);
     assert_non_null (policy);
-    assert_true (knob == 0.7);
+    assert_string_equal (policy->knob, "cold_wait_price");
+    assert_true (knob == 1000);
     assert_non_null (policy->sweep);
-    assert_true (policy->sweep_len >= 5);
-    assert_non_null (wp_eval_policy_find ("predictive:0.3", &knob, error));
-    assert_true (knob == 0.3);
-    assert_null (wp_eval_policy_find ("predictive:1.5", &knob, error));
+    assert_int_equal (policy->sweep_len, 7);
+    assert_true (policy->sweep [0] == 30 && policy->sweep [6] == 30000);
+    assert_non_null (wp_eval_policy_find ("predictive:3000", &knob, error));
+    assert_true (knob == 3000);
+    assert_null (wp_eval_policy_find ("predictive:0.5", &knob, error));
     assert_null (wp_eval_policy_find ("predictive:0", &knob, error));
+    assert_null (wp_eval_policy_find ("predictive:-5", &knob, error));
+}
+
+//  A higher price keeps more and waits less: on the same bursty trace,
+//  predictive:30000 waits no longer than predictive:30 and holds at least
+//  as much memory.
+static void
+test_price_trades_wait_for_memory (void **state)
+{
+    uint32_t mem [1] = { 4096 }, load [1] = { 8000 };
+    wp_eval_catalog_t *catalog = test_catalog (1, mem, load);
+    wp_eval_metrics_t m [2];
+    const char *names [2] = { "predictive:30", "predictive:30000" };
+    for (int run = 0; run < 2; run++) {
+        wp_eval_sim_t *sim = s_sim (names [run], catalog, 0);
+        uint64_t seed = 11;
+        int64_t t = 0;
+        for (int i = 0; i < 2000; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            //  Bursts of short gaps, now and then a pause of up to 2 h.
+            t += (seed >> 60) == 0 ? (int64_t) ((seed >> 20) % 7200000) : 5000;
+            s_request (sim, t, 0, 0);
+        }
+        m [run] = s_finish (sim, t + 600000);
+        wp_eval_sim_destroy (&sim);
+    }
+    assert_true (m [1].wait_ms < m [0].wait_ms);
+    assert_true (m [1].resident_mb_ms > m [0].resident_mb_ms);
 }
 
 //  Run two users asking for their model every 5 s at the same ms (A:
@@ -223,6 +254,7 @@ main (void)
         cmocka_unit_test (test_follower_prewarmed),
         cmocka_unit_test (test_budget_and_determinism),
         cmocka_unit_test (test_knob),
+        cmocka_unit_test (test_price_trades_wait_for_memory),
         cmocka_unit_test (test_priority_weights_value),
         cmocka_unit_test (test_pin_reserved),
     };

@@ -44,59 +44,34 @@ s_mid (int bin)
     return (wp_idle_edge (bin) + wp_idle_edge (bin + 1)) / 2.0;
 }
 
-//  All mass in one bin, a 2 s load, a large break-even: unload after
-//  the request and pre-warm so the load ends at the bin's start, hold to
-//  its end. The cost is the load plus the expected idle time into the bin.
+//  Gaps in one bin: keep to the bin's end when a cold start costs more
+//  than the whole bin's residency (cost = the mean idle time), else
+//  unload at once (cost = a cold start).
 static void
-test_plan_single_bin_window (void **state)
+test_plan_single_bin (void **state)
 {
     double mass [WP_IDLE_BINS] = { 0 };
     int bin = wp_idle_bin (600000);         //  10 minutes
     mass [bin] = 5;
     wp_plan_t plan;
     wp_engine_plan (mass, 2000, 3600000, 300000, &plan);
-    assert_int_equal (plan.keep_ms, 0);
-    assert_int_equal (plan.prewarm_ms, wp_idle_edge (bin) - 2000);
-    assert_int_equal (plan.hold_ms, wp_idle_edge (bin + 1));
-    assert_int_equal (plan.start_bin, bin);
-    assert_int_equal (plan.end_bin, bin + 1);
-    //  Resident from the pre-warm to the request (at the bin's middle).
-    assert_close (plan.cost, s_mid (bin) - (wp_idle_edge (bin) - 2000), 1e-6);
+    assert_int_equal (plan.keep_ms, wp_idle_edge (bin + 1));
+    assert_int_equal (plan.keep_bin, bin + 1);
+    assert_close (plan.cost, s_mid (bin), 1e-6);
     assert_close (plan.p_horizon, 0, 1e-12);
     assert_close (plan.expected_ms, s_mid (bin), 1e-6);
     //  Quantiles fall inside the bin.
     for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
         assert_true (plan.gap_q [q] >= wp_idle_edge (bin)
                      && plan.gap_q [q] <= wp_idle_edge (bin + 1));
-}
-
-//  Gaps shorter than a load: a window cannot be loaded in time, so keep
-//  to the end of the bin, no window. Longer than the load: unloading
-//  while idle and loading again in time costs less (the load is all the
-//  resident time it costs).
-static void
-test_plan_short_gaps_keep (void **state)
-{
-    double mass [WP_IDLE_BINS] = { 0 };
-    int bin = wp_idle_bin (3000);
-    mass [bin] = 1;
-    wp_plan_t plan;
-    wp_engine_plan (mass, 5000, 600000, 300000, &plan);
-    assert_int_equal (plan.keep_ms, wp_idle_edge (bin + 1));
-    assert_int_equal (plan.hold_ms, 0);
-    assert_close (plan.cost, s_mid (bin), 1e-6);
-    assert_close (plan.p_horizon, 1, 1e-12);
-    wp_engine_plan (mass, 1000, 600000, 300000, &plan);
+    wp_engine_plan (mass, 2000, 60000, 300000, &plan);
     assert_int_equal (plan.keep_ms, 0);
-    assert_int_equal (plan.prewarm_ms, wp_idle_edge (bin) - 1000);
-    assert_close (plan.cost, s_mid (bin) - plan.prewarm_ms, 1e-6);
+    assert_close (plan.cost, 60000, 1e-6);
 }
 
-//  Half the idle times 5 s, half 2 h, loads of 6 s. A break-even of 10 minutes: keep
-//  through 5 s, no window for the long ones (holding a window of the
-//  2 h bin costs more than the cold start it saves); cost = 0.5 x the
-//  5 s middle + 0.5 x the keep + 0.5 x break-even. A break-even of 10 h:
-//  a window on the 2 h bin too.
+//  Half the idle times 5 s, half 2 h. A break-even of 10 minutes: keep
+//  through 5 s only; cost = 0.5 x the 5 s middle + 0.5 x (the keep +
+//  break-even). A break-even of 10 h: keep through the 2 h bin too.
 static void
 test_plan_break_even (void **state)
 {
@@ -107,18 +82,12 @@ test_plan_break_even (void **state)
     wp_plan_t plan;
     wp_engine_plan (mass, 6000, 600000, 300000, &plan);
     assert_int_equal (plan.keep_ms, wp_idle_edge (near + 1));
-    assert_int_equal (plan.hold_ms, 0);
     double keep = (double) wp_idle_edge (near + 1);
     assert_close (plan.cost, 0.5 * s_mid (near) + 0.5 * keep + 0.5 * 600000, 1e-6);
     assert_close (plan.p_horizon, 0.5, 1e-12);
-
     wp_engine_plan (mass, 6000, 36000000, 300000, &plan);
-    assert_int_equal (plan.keep_ms, wp_idle_edge (near + 1));
-    assert_int_equal (plan.prewarm_ms, wp_idle_edge (far) - 6000);
-    assert_int_equal (plan.hold_ms, wp_idle_edge (far + 1));
-    double start = (double) wp_idle_edge (far) - 6000;
-    assert_close (plan.cost, 0.5 * s_mid (near) + 0.5 * keep + 0.5 * (s_mid (far) - start),
-                  1e-6);
+    assert_int_equal (plan.keep_ms, wp_idle_edge (far + 1));
+    assert_close (plan.cost, 0.5 * s_mid (near) + 0.5 * s_mid (far), 1e-6);
 }
 
 //  No data at all: unload, the cost of a cold start.
@@ -129,12 +98,11 @@ test_plan_empty (void **state)
     wp_plan_t plan;
     wp_engine_plan (mass, 2000, 600000, 300000, &plan);
     assert_int_equal (plan.keep_ms, 0);
-    assert_int_equal (plan.hold_ms, 0);
     assert_close (plan.cost, 600000, 0);
 }
 
-//  Every plan the optimiser could choose costs at least what it chose
-//  (checked by brute force over keep and window edges on random masses).
+//  Every keep the optimiser could choose costs at least what it chose
+//  (checked by brute force over the edges on random masses).
 static void
 test_plan_is_minimal (void **state)
 {
@@ -154,38 +122,47 @@ test_plan_is_minimal (void **state)
         wp_plan_t plan;
         wp_engine_plan (mass, load, breakeven, 300000, &plan);
         double best = INFINITY;
-        int n = WP_IDLE_BINS;
-        for (int k = 0; k < n; k++) {
-            double a_k = (double) wp_idle_edge (k);
-            //  Keep only.
+        for (int k = 0; k < WP_IDLE_BINS; k++) {
             double keep = 0, tail = 0;
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < WP_IDLE_BINS; i++)
                 if (i < k)
                     keep += mass [i] / total * s_mid (i);
                 else
                     tail += mass [i] / total;
-            double base = keep + tail * a_k + breakeven * tail;
-            if (base < best)
-                best = base;
-            //  Keep, then one window of at most 16 bins.
-            for (int s = 1; s < n; s++) {
-                double a_s = (double) wp_idle_edge (s);
-                if (a_s - load <= a_k)
-                    continue;
-                for (int e = s + 1; e <= n && e <= s + 16; e++) {
-                    double start = a_s - load, cost = base, after = 0;
-                    for (int i = e; i < n; i++)
-                        after += mass [i] / total;
-                    for (int i = s; i < e; i++)
-                        cost += mass [i] / total * (s_mid (i) - start - breakeven);
-                    cost += after * ((double) wp_idle_edge (e) - start);
-                    if (cost < best)
-                        best = cost;
-                }
-            }
+            double cost = keep + tail * (double) wp_idle_edge (k) + breakeven * tail;
+            if (cost < best)
+                best = cost;
         }
         assert_close (plan.cost, best, 1e-6 * best + 1e-6);
     }
+}
+
+//  The break-even is priced: a cold start costs its wait at the price
+//  (GiB*s per s) over the model's GiB, plus the load's own residency.
+//  A reload's price changes it; a bad price is ignored.
+static void
+test_break_even_priced (void **state)
+{
+    wp_engine_t *engine = wp_engine_new (NULL);
+    assert_close (wp_engine_price (engine), WP_ENGINE_PRICE_DEFAULT, 0);
+    //  4 s load, 8 GiB: 1000 x 4 s / 8 GiB + 4 s = 504 s.
+    assert_close (wp_engine_break_even_ms (engine, 4000, 8192), 504000, 1e-6);
+    //  Defaults: 1 s load, 512 MiB: 1000 x 1 / 0.5 + 1 = 2001 s.
+    assert_close (wp_engine_break_even_ms (engine, 0, 0), 2001000, 1e-6);
+    wp_engine_set_price (engine, 10000);
+    assert_close (wp_engine_break_even_ms (engine, 4000, 8192), 5004000, 1e-6);
+    wp_engine_set_price (engine, -1);
+    wp_engine_set_price (engine, NAN);
+    assert_close (wp_engine_price (engine), 10000, 0);
+    assert_int_equal (wp_engine_horizon_s (engine), 300);
+    assert_true (wp_engine_state_bytes (engine) > 0);
+    wp_engine_destroy (&engine);
+    wp_engine_destroy (&engine);
+    wp_engine_opts_t opts = { .cold_wait_price = 300, .default_load_ms = 2000,
+                              .default_memory_mb = 1024 };
+    engine = wp_engine_new (&opts);
+    assert_close (wp_engine_break_even_ms (engine, 0, 0), 300.0 * 2000 + 2000, 1e-6);
+    wp_engine_destroy (&engine);
 }
 
 //  Feed one request through the analyzer and the engine; the prediction
@@ -208,21 +185,26 @@ s_request (wp_analyzer_t *analyzer, wp_engine_t *engine, uint64_t user, const ch
     return count;
 }
 
-//  A user who asks every 10 minutes: after a few periods the plan
-//  unloads the model after each request and pre-warms it so that the load
-//  (3 s) ends before the next request, holding it past the period; the
-//  model is not kept through the idle time. The expected time is about
-//  the period; the chance within the 5-minute horizon is low.
+//  A user who asks every 10 minutes: once the window has been right a few
+//  times (RING idle times, then its hit rate learned), the plan unloads
+//  the model soon after each request and pre-warms it so that the load
+//  (3 s) ends before the next request, holding it just past it (the
+//  narrowest width, 0.5 % of the period, since every idle time fell in
+//  it). The expected time is about the period; the chance within the
+//  5-minute horizon is low.
 static void
 test_periodic_user_prewarmed (void **state)
 {
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_engine_opts_t opts = { .threshold = 0.7 };
     wp_engine_t *engine = wp_engine_new (&opts);
-    wp_engine_model (engine, "cron", 3000);
+    wp_engine_model (engine, "cron", 3000, 0);
     wp_prediction_t p;
     uint64_t period = 10 * MINUTE, now = T0;
-    for (int i = 0; i < 12; i++, now += period)
+    for (int i = 0; i < 4; i++, now += period)
+        s_request (analyzer, engine, 7, "cron", now, "cron", &p);
+    assert_int_equal (p.hold_until_ms, 0);              //  not yet
+    for (int i = 0; i < 30; i++, now += period)
         s_request (analyzer, engine, 7, "cron", now, "cron", &p);
     now -= period;
     uint64_t next = now + period;
@@ -230,16 +212,8 @@ test_periodic_user_prewarmed (void **state)
     assert_true (p.hold_until_ms >= next);              //  held through the request
     assert_true (p.prewarm_at_ms + 3000 <= next);       //  load done in time
     assert_true (p.prewarm_at_ms > p.keep_until_ms);
-    //  Not much earlier than needed: thin data is spread over a few bins
-    //  (19 % each) around the period; with more data the window narrows.
-    assert_true (p.prewarm_at_ms + 3000 >= next - 2 * period / 5);
-    uint64_t early = next - (p.prewarm_at_ms + 3000);
-    for (int i = 0; i < 100; i++, now += period)
-        s_request (analyzer, engine, 7, "cron", now + period, "cron", &p);
-    next = now + period;
-    assert_true (p.prewarm_at_ms + 3000 <= next && p.hold_until_ms >= next);
-    assert_true (next - (p.prewarm_at_ms + 3000) < early);
-    assert_true (p.prewarm_at_ms + 3000 >= next - period / 5);
+    assert_true (p.prewarm_at_ms + 3000 >= next - period / 200);
+    assert_true (p.hold_until_ms <= next + period / 200);
     assert_int_equal (p.load_ms, 3000);
     assert_true (p.expected_in_ms > period * 8 / 10 && p.expected_in_ms < period * 12 / 10);
     assert_true (p.probability < 0.3);
@@ -257,11 +231,12 @@ test_load_time_moves_prewarm (void **state)
     wp_engine_t *engine = wp_engine_new (NULL);
     wp_prediction_t p;
     uint64_t period = 10 * MINUTE, now = T0;
-    wp_engine_model (engine, "job", 1000);
-    for (int i = 0; i < 12; i++, now += period)
+    wp_engine_model (engine, "job", 1000, 0);
+    for (int i = 0; i < 30; i++, now += period)
         s_request (analyzer, engine, 1, "job", now, "job", &p);
+    assert_true (p.hold_until_ms > 0);
     uint64_t fast = p.prewarm_at_ms - (now - period);
-    wp_engine_model (engine, "job", 6000);
+    wp_engine_model (engine, "job", 6000, 0);
     s_request (analyzer, engine, 1, "job", now, "job", &p);
     uint64_t slow = p.prewarm_at_ms - now;
     assert_int_equal (fast - slow, 5000);
@@ -280,7 +255,7 @@ test_markov_follows (void **state)
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_engine_opts_t opts = { .threshold = 0.7 };
     wp_engine_t *engine = wp_engine_new (&opts);
-    wp_engine_model (engine, "B", 4000);
+    wp_engine_model (engine, "B", 4000, 0);
     wp_prediction_t p;
     uint64_t now = T0;
     for (int i = 0; i < 10; i++, now += 60 * MINUTE) {
@@ -308,15 +283,16 @@ test_markov_follows (void **state)
 }
 
 //  Users of "shared" all ask every 2 minutes; a new user's first request
-//  gets the population prior: a plan that covers 2 minutes (kept, or a
-//  window), from no data of their own (confidence 0). A new model with no
-//  population gets the global prior instead, and a different plan.
+//  gets the population's idle times: a plan that covers 2 minutes (kept,
+//  or a window), from no data of their own (confidence 0), and a request
+//  expected about 2 minutes away. Without that population the same user
+//  is expected far later (idle times taken as scale-free).
 static void
 test_new_user_gets_prior (void **state)
 {
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_engine_t *engine = wp_engine_new (NULL);
-    wp_engine_model (engine, "shared", 2000);
+    wp_engine_model (engine, "shared", 2000, 0);
     wp_prediction_t p;
     for (uint64_t user = 1; user <= 20; user++)
         for (int i = 0; i < 30; i++)
@@ -329,14 +305,13 @@ test_new_user_gets_prior (void **state)
     bool kept = p.keep_until_ms >= next;
     bool window = p.hold_until_ms >= next && p.prewarm_at_ms + 2000 <= next;
     assert_true (kept || window);
-    //  Without the population the same user would be planned flat.
+    assert_true (p.expected_in_ms > MINUTE && p.expected_in_ms < 5 * MINUTE);
     wp_analyzer_t *alone = wp_analyzer_new (NULL);
     wp_engine_t *fresh = wp_engine_new (NULL);
-    wp_engine_model (fresh, "shared", 2000);
+    wp_engine_model (fresh, "shared", 2000, 0);
     wp_prediction_t q;
     s_request (alone, fresh, 99, "shared", now, "shared", &q);
-    assert_false (q.keep_until_ms == p.keep_until_ms && q.hold_until_ms == p.hold_until_ms
-                  && q.prewarm_at_ms == p.prewarm_at_ms);
+    assert_true (q.expected_in_ms < MINUTE / 2 || q.expected_in_ms > 10 * MINUTE);
     wp_engine_destroy (&fresh);
     wp_analyzer_destroy (&alone);
     wp_engine_destroy (&engine);
@@ -442,54 +417,95 @@ test_ordering_and_cap (void **state)
     wp_analyzer_destroy (&analyzer);
 }
 
-//  Thin data: a pair with one idle time (1 s) is kept at least the
-//  break-even time x PRIOR_WEIGHT / (1 + PRIOR_WEIGHT), whatever its own
-//  short idle time says; with 200 such idle times its plan keeps it far
-//  less (the floor is down to 2 / 202 of the break-even).
+//  Thin data leans on the population, a pair's own data on itself: among
+//  pairs that ask every 10 minutes, a pair that asks every hour has its
+//  median idle time at an hour once it has a few idle times of its own;
+//  with one, the population's 10 minutes still weigh on it.
 static void
-test_thin_data_floor (void **state)
+test_thin_data_leans_on_population (void **state)
 {
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_engine_t *engine = wp_engine_new (NULL);
-    double floor_ms = wp_engine_break_even_ms (engine) * 2 / 3;
     wp_prediction_t p;
-    s_request (analyzer, engine, 7, "m", T0, "m", &p);
-    s_request (analyzer, engine, 7, "m", T0 + 1000, "m", &p);
-    assert_true (p.keep_until_ms >= T0 + 1000 + (uint64_t) floor_ms);
-    uint64_t now = T0 + 1000;
-    for (int i = 0; i < 200; i++) {
-        now += 1000;
-        s_request (analyzer, engine, 7, "m", now, "m", &p);
-    }
-    assert_true (p.keep_until_ms > now);
-    assert_true (p.keep_until_ms < now + (uint64_t) (floor_ms / 10));
+    uint64_t now = T0;
+    for (int i = 0; i < 40; i++, now += 10 * MINUTE)
+        for (uint64_t user = 1; user <= 20; user++)
+            s_request (analyzer, engine, user, "m", now + user, "m", &p);
+    uint64_t hourly = T0 + 3 * 60 * MINUTE + 30 * 1000;
+    s_request (analyzer, engine, 77, "m", hourly, "m", &p);
+    s_request (analyzer, engine, 77, "m", hourly + 60 * MINUTE, "m", &p);
+    double thin = p.gap_q [1];
+    for (int i = 2; i < 8; i++)
+        s_request (analyzer, engine, 77, "m", hourly + (uint64_t) i * 60 * MINUTE, "m", &p);
+    double rich = p.gap_q [1];
+    assert_true (rich > 45 * MINUTE && rich < 75 * MINUTE);
+    assert_true (thin > 8 * MINUTE && thin < rich * 0.9);
     wp_engine_destroy (&engine);
     wp_analyzer_destroy (&analyzer);
 }
 
-//  Break-even from the threshold: horizon x (1 - t) / t x 4.4; a higher
-//  threshold keeps less.
+//  Censoring: pairs that went quiet and never came back count. Thirty
+//  pairs burst (five requests a second apart), then the service runs on
+//  (another pair asks every minute for ten hours): a new bursting pair is
+//  let go soon after its burst, for the population shows that idle times
+//  past a burst last. Had the thirty come back after 20 minutes each
+//  time, the new one would be kept through 20 minutes (a cold start of
+//  its 20 s load at the default price costs more).
 static void
-test_threshold_sets_break_even (void **state)
+test_quiet_pairs_count (void **state)
 {
-    wp_engine_opts_t opts = { .threshold = 0.5 };
-    wp_engine_t *engine = wp_engine_new (&opts);
-    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 4.4, 1e-6);
-    assert_int_equal (wp_engine_horizon_s (engine), 300);
-    wp_engine_destroy (&engine);
-    opts.threshold = 0.8;
-    opts.horizon_s = 60;
-    engine = wp_engine_new (&opts);
-    assert_close (wp_engine_break_even_ms (engine), 60000.0 * 0.25 * 4.4, 1e-6);
-    wp_engine_destroy (&engine);
-    //  Out of range: the default 0.7.
-    opts.threshold = 1.5;
-    opts.horizon_s = 0;
-    engine = wp_engine_new (&opts);
-    assert_close (wp_engine_break_even_ms (engine), 300000.0 * 0.3 / 0.7 * 4.4, 1e-6);
-    assert_true (wp_engine_state_bytes (engine) > 0);
-    wp_engine_destroy (&engine);
-    wp_engine_destroy (&engine);
+    uint64_t keeps [2];
+    for (int run = 0; run < 2; run++) {
+        wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+        wp_engine_t *engine = wp_engine_new (NULL);
+        wp_engine_model (engine, "m", 20000, 4096);
+        wp_engine_model (engine, "tick", 20000, 4096);
+        wp_prediction_t p;
+        for (uint64_t user = 1; user <= 30; user++)
+            for (int burst = 0; burst < (run ? 30 : 1); burst++)
+                for (int i = 0; i < 5; i++)
+                    s_request (analyzer, engine, user, "m",
+                               T0 + (uint64_t) burst * 20 * MINUTE + user * 10000
+                               + (uint64_t) i * 1000, "m", &p);
+        for (int i = 0; i < 600; i++)
+            s_request (analyzer, engine, 999, "tick", T0 + (uint64_t) i * MINUTE, "tick", &p);
+        uint64_t now = T0 + 600 * MINUTE + 1000;
+        for (int i = 0; i < 5; i++)
+            s_request (analyzer, engine, 500, "m", now + (uint64_t) i * 1000, "m", &p);
+        keeps [run] = p.keep_until_ms - (now + 4000);
+        wp_engine_destroy (&engine);
+        wp_analyzer_destroy (&analyzer);
+    }
+    assert_true (keeps [0] < 20 * MINUTE);
+    assert_true (keeps [1] >= 20 * MINUTE);
+}
+
+//  The wait behind a cold start is learned: a pair whose long idle times
+//  end in a burst (requests that would queue behind the load) is worth
+//  more per cold start than one asked once after each.
+static void
+test_queued_waits_learned (void **state)
+{
+    double benefit [2];
+    for (int run = 0; run < 2; run++) {
+        wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+        wp_engine_t *engine = wp_engine_new (NULL);
+        wp_engine_model (engine, "m", 10000, 4096);
+        wp_prediction_t p;
+        uint64_t now = T0;
+        for (int i = 0; i < 20; i++, now += 30 * MINUTE) {
+            s_request (analyzer, engine, 1, "m", now, "m", &p);
+            if (run)
+                for (int j = 1; j <= 4; j++)
+                    s_request (analyzer, engine, 1, "m", now + (uint64_t) j * 2000, "m", &p);
+        }
+        benefit [run] = p.benefit_ms;
+        wp_engine_destroy (&engine);
+        wp_analyzer_destroy (&analyzer);
+    }
+    assert_true (benefit [0] >= 10000 && benefit [0] < 15000);
+    //  Four requests waiting 8, 6, 4 and 2 s: 20 s more per cold start.
+    assert_true (benefit [1] > benefit [0] + 15000);
 }
 
 //  With a names table shared with other cores (holding other names), the
@@ -511,9 +527,9 @@ test_shared_names (void **state)
     engine [1] = wp_engine_new (&opts);
     wp_prediction_t p [2];
     for (int e = 0; e < 2; e++) {
-        wp_engine_model (engine [e], "B", 4000);
-        wp_engine_model (engine [e], "A", 2500);
-        wp_engine_model (engine [e], "A", 0);      //  leaves it
+        wp_engine_model (engine [e], "B", 4000, 0);
+        wp_engine_model (engine [e], "A", 2500, 0);
+        wp_engine_model (engine [e], "A", 0, 0);   //  leaves it
         uint64_t now = T0;
         for (int i = 0; i < 10; i++, now += 60 * MINUTE) {
             s_request (analyzer [e], engine [e], 3, "A", now, "A", &p [e]);
@@ -544,12 +560,14 @@ int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_plan_single_bin_window),
-        cmocka_unit_test (test_plan_short_gaps_keep),
+        cmocka_unit_test (test_plan_single_bin),
         cmocka_unit_test (test_plan_break_even),
-        cmocka_unit_test (test_thin_data_floor),
         cmocka_unit_test (test_plan_empty),
         cmocka_unit_test (test_plan_is_minimal),
+        cmocka_unit_test (test_break_even_priced),
+        cmocka_unit_test (test_thin_data_leans_on_population),
+        cmocka_unit_test (test_quiet_pairs_count),
+        cmocka_unit_test (test_queued_waits_learned),
         cmocka_unit_test (test_periodic_user_prewarmed),
         cmocka_unit_test (test_load_time_moves_prewarm),
         cmocka_unit_test (test_markov_follows),
@@ -557,7 +575,6 @@ main (void)
         cmocka_unit_test (test_confidence_grows),
         cmocka_unit_test (test_ensemble_learns),
         cmocka_unit_test (test_ordering_and_cap),
-        cmocka_unit_test (test_threshold_sets_break_even),
         cmocka_unit_test (test_shared_names),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

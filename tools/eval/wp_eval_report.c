@@ -74,6 +74,11 @@ s_json_row (FILE *out, const wp_eval_row_t *row, bool sweep)
     fprintf (out, ",\"ns_per_event_p99\":");
     s_json_number (out, m->ns_per_event_p99, 0);
     fprintf (out, ",\"state_bytes_peak\":%llu", (unsigned long long) m->state_bytes_peak);
+    if (row->knob_name && strcmp (row->knob_name, "cold_wait_price") == 0) {
+        //  EVAL.md section 6: the cost at the run's own price.
+        fprintf (out, ",\"cost\":");
+        s_json_number (out, m->cold_wait_s * row->knob + m->resident_gb_s, 3);
+    }
     if (m->by_class) {
         fprintf (out, ",\"by_class\":{");
         for (int c = 0; c < WP_EVAL_CLASSES; c++) {

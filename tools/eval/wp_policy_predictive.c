@@ -30,9 +30,11 @@
     The four cores share one table of model names (wp_names, in catalog
     order: the scheduler is told the catalog first), as cores of one
     process can.
-    Knob: prediction_threshold (the engine's cost trade-off and the
-    scheduler's threshold), default 0.7. The analyzer keeps at most 16
-    models per user and 1 M pairs, as in the service.
+    Knob: cold_wait_price W (GiB*s of residency one second of cold wait
+    is worth: the plans minimise wait x W + residency), default
+    WP_ENGINE_PRICE_DEFAULT; the scheduler's threshold is the service's
+    default, 0.7. The analyzer keeps at most 16 models per user and 1 M
+    pairs, as in the service.
     Deviation: none of the world's rules; the cores are the service's.
     Diagnostics: with WP_PREDICTIVE_REPORT=FILE set, the run appends one
     JSON line to FILE at the end: accuracy by horizon (the prediction made
@@ -60,6 +62,7 @@
 #define TOKEN_DECIDE 1                  //  timer: the scheduler's wake-up
 #define TOKEN_COOL 2                    //  timer: a cool waiting for its load
 #define BANDS 3                         //  accuracy bands: <5 min, 5-60 min, >1 h
+#define PREDICTIVE_THRESHOLD 0.7        //  the scheduler's, as the service's default
 
 //  The latest prediction for a user's latest model (accuracy report).
 typedef struct {
@@ -87,7 +90,8 @@ typedef struct {
     uint8_t *perf_told;         //  per model: its estimate went to the engine
     size_t nmodels;             //  catalog size
     int64_t armed;              //  earliest decide timer pending, -1 none
-    double threshold;           //  the knob
+    double price;               //  the knob: cold_wait_price
+    double threshold;           //  the scheduler's threshold
     uint32_t horizon_ms;        //  the engine's horizon
     s_pending_t *pending;       //  per user (accuracy), grown on demand
     size_t npending;            //  users covered
@@ -109,7 +113,8 @@ s_create (wp_eval_sim_t *sim, double knob)
     self->sim = sim;
     self->catalog = wp_eval_sim_catalog (sim);
     self->nmodels = wp_eval_catalog_size (self->catalog);
-    self->threshold = knob;
+    self->price = knob;
+    self->threshold = PREDICTIVE_THRESHOLD;
     self->armed = -1;
     self->horizon_ms = 300000;
     self->names = wp_names_new ();
@@ -122,13 +127,14 @@ s_create (wp_eval_sim_t *sim, double knob)
     wp_engine_opts_t engine = { .horizon_s = self->horizon_ms / 1000,
                                 .usage_window_s = 3600,
                                 .max_models = PREDICTIONS_MAX,
-                                .threshold = knob,
+                                .threshold = self->threshold,
+                                .cold_wait_price = knob,
                                 .learning_rate = 0.1,
                                 .names = self->names };
     int64_t budget = wp_eval_sim_budget_mb (sim);
     //  The same options as the scheduler component in replay mode.
     wp_scheduler_opts_t scheduler;
-    wp_scheduler_opts_sim (&scheduler, (uint64_t) budget, knob);
+    wp_scheduler_opts_sim (&scheduler, (uint64_t) budget, self->threshold);
     scheduler.horizon_s = self->horizon_ms / 1000;
     scheduler.names = self->names;
     self->analyzer = wp_analyzer_new (&analyzer);
@@ -159,7 +165,7 @@ s_create (wp_eval_sim_t *sim, double knob)
         }
         else
             wp_scheduler_model (self->scheduler, name, memory_mb, load_ms);
-        wp_engine_model (self->engine, name, load_ms);
+        wp_engine_model (self->engine, name, load_ms, memory_mb);
     }
     return self;
 }
@@ -184,11 +190,11 @@ s_report (s_self_t *self)
     size_t bytes = analyzer + engine + scheduler + perf + names_bytes;
     uint64_t updates;
     const double *w = wp_engine_weights (self->engine, &updates);
-    fprintf (file, "{\"threshold\":%g,\"budget_mb\":%lld,\"pairs\":%zu,\"users\":%zu,"
+    fprintf (file, "{\"cold_wait_price\":%g,\"threshold\":%g,\"budget_mb\":%lld,\"pairs\":%zu,\"users\":%zu,"
              "\"models\":%zu,\"state_bytes\":%zu,\"analyzer_bytes\":%zu,\"engine_bytes\":%zu,"
              "\"scheduler_bytes\":%zu,\"perf_bytes\":%zu,\"names_bytes\":%zu,"
              "\"bytes_per_pair\":%.1f,\"ensemble_updates\":%llu,"
-             "\"weights\":[", self->threshold,
+             "\"weights\":[", self->price, self->threshold,
              (long long) wp_eval_sim_budget_mb (self->sim), pairs,
              wp_analyzer_users (self->analyzer), wp_analyzer_models (self->analyzer),
              bytes, analyzer, engine, scheduler, perf, names_bytes,
@@ -250,7 +256,7 @@ s_loaded (s_self_t *self, uint32_t model)
                      wp_eval_catalog_memory_mb (self->catalog, model));
     if (!self->perf_told [model]) {
         double p90 = wp_perf_expected_load_ms (self->perf, name, 0);
-        wp_engine_model (self->engine, name, (uint32_t) ceil (p90));
+        wp_engine_model (self->engine, name, (uint32_t) ceil (p90), 0);
         self->perf_told [model] = 1;
     }
 }
@@ -452,18 +458,18 @@ s_state_bytes (void *state)
          + self->nmodels + self->npending * sizeof (s_pending_t);
 }
 
-static const double s_sweep [] = { 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95 };
+static const double s_sweep [] = { 30, 100, 300, 1000, 3000, 10000, 30000 };
 
 const wp_eval_policy_t wp_policy_predictive = {
     .family = "predictive",
-    .knob = "threshold",
-    .knob_default = 0.7,
-    .knob_min = 0.01,
-    .knob_max = 0.99,
+    .knob = "cold_wait_price",
+    .knob_default = WP_ENGINE_PRICE_DEFAULT,
+    .knob_min = 1,
+    .knob_max = 1e7,
     .knob_integer = false,
     .sweep = s_sweep,
     .sweep_len = sizeof (s_sweep) / sizeof (s_sweep [0]),
-    .summary = "the service's analyzer, engine, perf and scheduler cores (threshold 0.7)",
+    .summary = "the service's analyzer, engine, perf and scheduler cores (price W 1000)",
     .create = s_create,
     .destroy = s_destroy,
     .on_request = s_on_request,
