@@ -27,6 +27,9 @@
 //  where the next request can be foreseen that precisely).
 #define TOLS 6
 static const double s_tol [TOLS] = { 0.005, 0.01, 0.02, 0.05, 0.1, 0.2 };
+//  A window is used only where its learned hit rate is at least this:
+//  the service's false-positive target for pre-warms (under 10 %).
+#define WINDOW_HIT_MIN 0.9
 //  The windows' hit counts fade by this factor per long idle time.
 #define HIT_DECAY 0.999
 #define FEATURE_CLIP 8.0        //  |logit| features are clipped to this
@@ -65,6 +68,7 @@ typedef struct {
     uint8_t ring_n, ring_at;    //  idle times in the ring, next slot
     uint8_t crossed;            //  census: highest level counted (LEVELS: none)
     uint8_t fresh_long;         //  a long idle time since the plan was made
+    uint8_t category;           //  what its latest plan found (wp_category_t)
 } entry_t;
 
 _Static_assert (sizeof (entry_t) <= 176, "a pair's entry stays small");
@@ -119,6 +123,8 @@ struct _wp_engine_t {
     double pop_q [LEVELS];      //  P(idle >= level j+1 | >= level j)
     uint64_t pop_ms;            //  when pop_q was computed (0: never)
     double waits_s, waits_n;    //  waits behind cold starts, all pairs (faded)
+    double hits [TOLS];         //  windows' hits, all pairs (faded)
+    double trials;              //  and tries
 };
 
 //  Create an engine.
@@ -658,14 +664,16 @@ s_ring_median (const entry_t *slot)
 //  The window plan, if one costs less than keeping: keep to a level k,
 //  then load again so the model is resident from just before the median
 //  of the pair's last long idle times to just after it, at the width
-//  whose learned hit rate makes it cheapest. The cost per idle time, as
+//  whose learned hit rate makes it cheapest (the pair's hits against all
+//  pairs' rate at that width, weighed as PRIOR_WEIGHT tries). The cost per idle time, as
 //  the keep's: residency up to the keep, then, past it, the window's
 //  residency when the request falls in it, else the window and a cold
 //  start. Sets keep, start and end (ms after the request); false if
 //  keeping (cost keep_cost) is cheaper.
 static bool
-s_window (const entry_t *slot, const double *survival, double load_ms, double break_even,
-          double keep_cost, uint32_t *keep, uint32_t *start, uint32_t *end)
+s_window (wp_engine_t *self, const entry_t *slot, const double *survival, double load_ms,
+          double break_even, double keep_cost, uint32_t *keep, uint32_t *start,
+          uint32_t *end)
 {
     if (slot->ring_n < RING)
         return false;
@@ -675,7 +683,11 @@ s_window (const entry_t *slot, const double *survival, double load_ms, double br
     for (int t = 0; t < TOLS; t++) {
         double from = median * (1 - s_tol [t]), to = median * (1 + s_tol [t]);
         double load_at = from - load_ms;
-        double hit = (slot->hits [t] + 1) / (slot->trials + 2);
+        //  The pair's hit rate against all pairs' at this width.
+        double all = (self->hits [t] + 1) / (self->trials + 2);
+        double hit = (slot->hits [t] + PRIOR_WEIGHT * all) / (slot->trials + PRIOR_WEIGHT);
+        if (hit < WINDOW_HIT_MIN)
+            continue;
         double past = hit * (median - load_at) + (1 - hit) * (to - load_at + break_even);
         double area = 0;
         for (int k = 0; k < LEVELS && s_edges [k] < load_at; k++) {
@@ -718,10 +730,11 @@ s_learn_gap (wp_engine_t *self, entry_t *slot, uint64_t now_ms, double gap_ms,
             if (slot->ring_n == RING) {
                 double median = s_ring_median (slot);
                 slot->trials = slot->trials * (float) HIT_DECAY + 1;
+                self->trials = self->trials * HIT_DECAY + 1;
                 for (int t = 0; t < TOLS; t++) {
-                    slot->hits [t] *= (float) HIT_DECAY;
-                    if (fabs (gap_ms - median) <= s_tol [t] * median)
-                        slot->hits [t] += 1;
+                    bool hit = fabs (gap_ms - median) <= s_tol [t] * median;
+                    slot->hits [t] = slot->hits [t] * (float) HIT_DECAY + hit;
+                    self->hits [t] = self->hits [t] * HIT_DECAY + hit;
                 }
             }
             slot->ring [slot->ring_at] = gap_ms < UINT32_MAX ? (uint32_t) gap_ms : UINT32_MAX;
@@ -804,6 +817,35 @@ s_link_share (const wp_link_t *links, uint8_t n, const char *model, double *dela
     return mine / total;
 }
 
+//  What a pair's arrivals allow, from its plan: few idle times of its own,
+//  a window, or where its median and 90th percentile idle times fall
+//  against the load and the keep.
+static wp_category_t
+s_category (const entry_t *slot, const wp_pattern_t *entry, const wp_plan_t *plan,
+            double load_ms)
+{
+    if (entry->hist_total < RING)
+        return WP_CATEGORY_NEW;
+    if (slot->w_end)
+        return WP_CATEGORY_PERIODIC;
+    double median = plan->gap_q [1], q90 = plan->gap_q [3];
+    if (median < load_ms)
+        return WP_CATEGORY_ALWAYS_ON;
+    if (median > slot->keep_ms)
+        return WP_CATEGORY_RARE;
+    return q90 <= slot->keep_ms ? WP_CATEGORY_DENSE : WP_CATEGORY_SUCCESSIVE;
+}
+
+//  Name of a category.
+const char *
+wp_engine_category_name (int category)
+{
+    static const char *names [WP_CATEGORIES] = {
+        "new", "always_on", "periodic", "dense", "successive", "rare", "correlated"
+    };
+    return category >= 0 && category < WP_CATEGORIES ? names [category] : "";
+}
+
 //  Predict one entry of the pattern; latest: entry 0 (its plan is made).
 static void
 s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *latest,
@@ -864,7 +906,7 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
             wp_plan_t plan;
             wp_engine_plan (mass, load_ms, break_even, self->horizon_ms, &plan);
             uint32_t keep = (uint32_t) plan.keep_ms, start = 0, end = 0;
-            s_window (slot, survival, load_ms, break_even, plan.cost, &keep, &start, &end);
+            s_window (self, slot, survival, load_ms, break_even, plan.cost, &keep, &start, &end);
             slot->plan_count = count ? count : 1;
             slot->plan_key = plan_key;
             slot->fresh_long = 0;
@@ -875,7 +917,9 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
             slot->expected_ms = (float) plan.expected_ms;
             for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
                 slot->gap_q [q] = (float) plan.gap_q [q];
+            slot->category = (uint8_t) s_category (slot, entry, &plan, load_ms);
         }
+        out->category = slot->category;
         p_hist = slot->p_horizon;
         expected = slot->expected_ms;
         memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
@@ -923,6 +967,7 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
         double until = delay + (delay > 60000 ? delay : 60000);
         double cost = until - start;
         if (probability * break_even > cost) {
+            out->category = WP_CATEGORY_CORRELATED;
             out->prewarm_at_ms = now_ms + (uint64_t) start;
             out->hold_until_ms = now_ms + (uint64_t) until;
             if (out->expected_in_ms > (uint64_t) delay)

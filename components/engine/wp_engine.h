@@ -60,6 +60,17 @@ extern "C" {
 //  Features of the ensemble.
 #define WP_ENGINE_FEATURES 8
 
+//  What a pair's arrivals allow (after SPES's categories), as its latest
+//  plan found them: too little of its own yet (new), asked again sooner
+//  than a load (always_on), foreseen to the window (periodic), kept
+//  through nearly all its idle times (dense), kept through most but let
+//  go between bursts (successive), let go between most requests (rare),
+//  or warmed after another model of the user (correlated).
+typedef enum {
+    WP_CATEGORY_NEW = 0, WP_CATEGORY_ALWAYS_ON, WP_CATEGORY_PERIODIC, WP_CATEGORY_DENSE,
+    WP_CATEGORY_SUCCESSIVE, WP_CATEGORY_RARE, WP_CATEGORY_CORRELATED, WP_CATEGORIES
+} wp_category_t;
+
 //  Options; zero fields take the defaults.
 typedef struct {
     uint32_t horizon_s;         //  prediction horizon, s (default 300)
@@ -96,6 +107,7 @@ typedef struct {
     uint32_t load_ms;           //  load time the plan assumed
     uint64_t last_ms;           //  the user's last request of the model
     float gap_q [WP_ENGINE_QUANTILES];  //  idle-time quantiles, ms (0: none)
+    uint8_t category;           //  what the pair's arrivals allow (wp_category_t)
 } wp_prediction_t;
 
 //  A plan in offsets from the last request, for tests and tools.
@@ -178,6 +190,11 @@ const double *
 //  Bytes of memory held.
 size_t
     wp_engine_state_bytes (wp_engine_t *self);
+
+//  Name of a category: "new", "always_on", "periodic", "dense",
+//  "successive", "rare", "correlated".
+const char *
+    wp_engine_category_name (int category);
 
 #ifdef __cplusplus
 }

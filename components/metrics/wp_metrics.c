@@ -5,6 +5,7 @@
 */
 
 #include "wp_metrics.h"
+#include "wp_calib.h"
 #include "wp_util.h"
 #include <czmq.h>
 #include <math.h>
@@ -46,6 +47,7 @@ typedef struct {
     uint64_t key;               // keyed hash of user and model
     uint64_t made_ms;           // event time of the prediction
     uint64_t end_ms;            // made_ms + horizon
+    float probability;          // P(request within the horizon)
     uint8_t horizon;            // range index of expected_in_ms
     bool positive;              // probability >= threshold
     bool used;                  // slot holds an open guess
@@ -92,6 +94,7 @@ struct _wp_metrics_t {
     uint64_t guesses_evicted;   // open guesses dropped for room
     uint64_t unpredicted;       // requests with no open guess
     wp_metrics_confusion_t horizons [WP_METRICS_HORIZONS];  // scored guesses
+    wp_calib_t calib;           // Brier, log loss and calibration of them
     wp_metrics_source_t sources [WP_METRICS_MAX_SOURCES];   // latest heartbeats
     wp_metrics_decision_t decisions [WP_METRICS_DECISIONS]; // ring, newest at head
     size_t decision_head;       // next decision slot
@@ -131,6 +134,7 @@ wp_metrics_new (void)
         return NULL;
     }
     self->threshold = 0.7;
+    wp_calib_init (&self->calib, self->threshold);
     snprintf (self->models [WP_METRICS_MAX_MODELS].name, WP_METRICS_MODEL_MAX + 1,
               "%s", WP_METRICS_OTHER);
     for (int index = 0; index <= S_TOP; index++)
@@ -509,6 +513,16 @@ wp_metrics_set_threshold (wp_metrics_t *self, double threshold)
 {
     assert (self);
     self->threshold = threshold;
+    self->calib.threshold = threshold;
+}
+
+//  Brier, log loss and calibration of the scored guesses.
+
+const wp_calib_t *
+wp_metrics_calib (wp_metrics_t *self)
+{
+    assert (self);
+    return &self->calib;
 }
 
 //  Set the key of the user hash.
@@ -627,6 +641,7 @@ s_score (wp_metrics_t *self, s_guess_t *guess, bool requested)
         c->fn++;
     else
         c->tn++;
+    wp_calib_add (&self->calib, guess->horizon, guess->probability, requested);
     guess->used = false;
     self->guesses_open--;
 }
@@ -702,7 +717,7 @@ wp_metrics_request (wp_metrics_t *self, const char *user, const char *model,
 
 static void
 s_guess_open (wp_metrics_t *self, uint64_t key, uint64_t made_ms, uint64_t end_ms,
-              uint8_t horizon, bool positive)
+              uint8_t horizon, double probability)
 {
     size_t start = s_guess_slot (key);
     s_guess_t *empty = NULL, *first_end = NULL;
@@ -737,7 +752,8 @@ s_guess_open (wp_metrics_t *self, uint64_t key, uint64_t made_ms, uint64_t end_m
     slot->made_ms = made_ms;
     slot->end_ms = end_ms;
     slot->horizon = horizon;
-    slot->positive = positive;
+    slot->probability = (float) probability;
+    slot->positive = probability >= self->threshold;
     slot->used = true;
     self->guesses_open++;
 }
@@ -762,8 +778,7 @@ wp_metrics_prediction (wp_metrics_t *self, const char *user, uint64_t event_ms,
         uint8_t horizon = g->expected_in_ms < S_HORIZON_SHORT_MS ? 0
                         : g->expected_in_ms < S_HORIZON_MEDIUM_MS ? 1 : 2;
         s_guess_open (self, s_pair_key (self, user, g->model), event_ms,
-                      event_ms + (uint64_t) horizon_s * 1000, horizon,
-                      g->probability >= self->threshold);
+                      event_ms + (uint64_t) horizon_s * 1000, horizon, g->probability);
         opened++;
     }
     return opened;

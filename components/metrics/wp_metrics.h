@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "wp_calib.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -467,6 +468,11 @@ uint64_t
 //  to 1 h, 2: over 1 h), or of all of them with index -1.
 wp_metrics_confusion_t
     wp_metrics_horizon (wp_metrics_t *self, int index);
+
+//  Brier score, log loss and calibration table of the scored guesses, by
+//  horizon range (the same ranges; wp_calib.h).
+const wp_calib_t *
+    wp_metrics_calib (wp_metrics_t *self);
 
 //  Name of a horizon range: "under_5m", "5m_to_1h", "over_1h".
 const char *

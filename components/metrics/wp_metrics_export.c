@@ -343,6 +343,31 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                       values [f]);
         }
     }
+    //  Scored as probabilities: Brier score, log loss, calibration.
+    const wp_calib_t *calib = wp_metrics_calib (metrics);
+    s_family (b, "warmup_prediction_brier", "gauge",
+              "Mean squared error of the predicted probabilities, by range of expected time.");
+    for (int h = 0; h < WP_METRICS_HORIZONS; h++)
+        s_sample (b, "warmup_prediction_brier", "horizon", wp_metrics_horizon_name (h),
+                  wp_calib_brier (calib, h));
+    s_family (b, "warmup_prediction_log_loss", "gauge",
+              "Mean log loss of the predicted probabilities, by range of expected time.");
+    for (int h = 0; h < WP_METRICS_HORIZONS; h++)
+        s_sample (b, "warmup_prediction_log_loss", "horizon", wp_metrics_horizon_name (h),
+                  wp_calib_log_loss (calib, h));
+    s_family (b, "warmup_prediction_calibration_total", "counter",
+              "Scored predictions by range of expected time and bin of probability "
+              "(le: the bin's upper edge), and how many of them were asked.");
+    for (int h = 0; h < WP_METRICS_HORIZONS; h++)
+        for (int k = 0; k < WP_CALIB_BINS; k++) {
+            const wp_calib_band_t *band = &calib->bands [h];
+            APPEND (b, "warmup_prediction_calibration_total{horizon=\"%s\",le=\"%.1f\","
+                    "result=\"scored\"} %" PRIu64 "\n", wp_metrics_horizon_name (h),
+                    (double) (k + 1) / WP_CALIB_BINS, band->bin_n [k]);
+            APPEND (b, "warmup_prediction_calibration_total{horizon=\"%s\",le=\"%.1f\","
+                    "result=\"asked\"} %" PRIu64 "\n", wp_metrics_horizon_name (h),
+                    (double) (k + 1) / WP_CALIB_BINS, band->bin_asked [k]);
+        }
     s_family (b, "warmup_prediction_guesses_open", "gauge",
               "Predictions waiting for a request or the end of their horizon.");
     s_sample (b, "warmup_prediction_guesses_open", NULL, NULL,
@@ -556,6 +581,14 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
         APPEND (b, "}");
     }
     APPEND (b, "]");
+    {
+        //  The probabilities scored (wp_calib): per range, the targets,
+        //  Brier, log loss and the calibration table.
+        char calib [8192];
+        size_t length = wp_calib_json (wp_metrics_calib (metrics), calib, sizeof calib);
+        if (length < sizeof calib)
+            APPEND (b, ",\"calibration\":%s", calib);
+    }
 
     const wp_metrics_model_t *models [WP_METRICS_MAX_MODELS + 1];
     size_t n = s_models (metrics, models);

@@ -308,6 +308,12 @@ test_accuracy (void **state)
     q = wp_metrics_quality (wp_metrics_horizon (m, 0));
     assert_true (q.accuracy == 1);
     assert_true (q.precision == 1 && q.recall == 1 && q.f1 == 1);
+    //  Scored as probabilities too: under 5 min, 0.9 asked and 0.1 not.
+    const wp_calib_t *calib = wp_metrics_calib (m);
+    assert_int_equal (wp_calib_count (calib, 0), 2);
+    assert_true (fabs (wp_calib_brier (calib, 0) - 0.01) < 1e-6);
+    assert_true (fabs (wp_calib_log_loss (calib, 0) + log (0.9)) < 1e-6);
+    assert_true (fabs (wp_calib_brier (calib, 1) - 0.64) < 1e-6);    //  0.2, asked
     assert_string_equal (wp_metrics_horizon_name (0), "under_5m");
     assert_string_equal (wp_metrics_horizon_name (1), "5m_to_1h");
     assert_string_equal (wp_metrics_horizon_name (2), "over_1h");

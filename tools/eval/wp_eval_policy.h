@@ -83,6 +83,9 @@ typedef struct {
     int (*make_room) (void *self, wp_eval_sim_t *sim, uint32_t model, int64_t short_mb);
     //  Bytes of memory the state holds now (for state_bytes_peak).
     size_t (*state_bytes) (void *self);
+    //  The policy's own figures at the end of a run, as one JSON object
+    //  into out (size bytes); NULL: none. Returns the length it needed.
+    size_t (*report) (void *self, char *out, size_t size);
 } wp_eval_policy_t;
 
 //  Find a policy by name, "family" or "family:value"; sets *knob. NULL

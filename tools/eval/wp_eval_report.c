@@ -79,6 +79,8 @@ s_json_row (FILE *out, const wp_eval_row_t *row, bool sweep)
         fprintf (out, ",\"cost\":");
         s_json_number (out, m->cold_wait_s * row->knob + m->resident_gb_s, 3);
     }
+    if (m->report [0])
+        fprintf (out, ",\"report\":%s", m->report);
     if (m->by_class) {
         fprintf (out, ",\"by_class\":{");
         for (int c = 0; c < WP_EVAL_CLASSES; c++) {

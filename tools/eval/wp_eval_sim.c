@@ -493,6 +493,11 @@ wp_eval_sim_metrics (wp_eval_sim_t *self, wp_eval_metrics_t *metrics)
         metrics->ns_per_event_p99 = NAN;
     }
     metrics->state_bytes_peak = self->state_peak;
+    metrics->report [0] = 0;
+    if (self->finished && self->policy->report && self->state
+        && self->policy->report (self->state, metrics->report, sizeof metrics->report)
+           >= sizeof metrics->report)
+        metrics->report [0] = 0;        //  cut short: better none than broken JSON
     metrics->by_class = wp_eval_catalog_has_settings (self->catalog);
     for (size_t i = 0; metrics->by_class && i < self->nmodels; i++) {
         s_model_t *m = &self->models [i];

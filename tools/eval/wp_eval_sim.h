@@ -38,6 +38,9 @@ typedef enum {
     WP_EVAL_CLASSES
 } wp_eval_class_id_t;
 
+//  Longest policy report (a JSON object), bytes.
+#define WP_EVAL_REPORT_MAX 16384
+
 //  Figures of one class of models.
 typedef struct {
     uint32_t models;            //  models of the class in the catalog
@@ -73,6 +76,8 @@ typedef struct {
     uint64_t wait_ms;           //  cold_wait_s in exact ms
     bool by_class;              //  the catalog has pins or priorities
     wp_eval_class_t classes [WP_EVAL_CLASSES];  //  figures per class of model
+    char report [WP_EVAL_REPORT_MAX];   //  the policy's own figures, a JSON
+                                //  object ("" none; wp_eval_policy_t.report)
 } wp_eval_metrics_t;
 
 //  Name of a class ("pinned", "high", "normal", "low").

@@ -36,11 +36,17 @@
     default, 0.7. The analyzer keeps at most 16 models per user and 1 M
     pairs, as in the service.
     Deviation: none of the world's rules; the cores are the service's.
-    Diagnostics: with WP_PREDICTIVE_REPORT=FILE set, the run appends one
-    JSON line to FILE at the end: accuracy by horizon (the prediction made
-    at each request against the user's next request) and the state per
-    (user, model) pair (each core's, and the shared names once). It does
-    not change any decision.
+    Report (the run's "report" in warmup-eval's JSON): every prediction
+    the engine makes is scored when its horizon ends or its model is
+    asked, whichever comes first (asked within the horizon or not;
+    wp_calib: confusion at the threshold, Brier score, log loss and a
+    calibration table per band of how far ahead it looked); a newer
+    prediction for the same pair while one is open replaces it unscored
+    (counted), as the live metrics do. Per category of what a pair's
+    arrivals allow (wp_category_t): pairs, requests, pre-warms and the
+    useful ones. And the state per (user, model) pair (each core's, and
+    the shared names once). The scoring table is the evaluator's, not the
+    policy's: it is not in state_bytes. None of it changes a decision.
     =========================================================================
 */
 #include "wp_eval_sim.h"
@@ -49,9 +55,12 @@
 #include "wp_perf.h"
 #include "wp_scheduler.h"
 #include "wp_names.h"
+#include "wp_calib.h"
+#include "wp_util.h"
 
 #include <assert.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,21 +70,22 @@
 #define DECISIONS_MAX 64                //  decisions per round, as the actor
 #define TOKEN_DECIDE 1                  //  timer: the scheduler's wake-up
 #define TOKEN_COOL 2                    //  timer: a cool waiting for its load
-#define BANDS 3                         //  accuracy bands: <5 min, 5-60 min, >1 h
 #define PREDICTIVE_THRESHOLD 0.7        //  the scheduler's, as the service's default
 
-//  The latest prediction for a user's latest model (accuracy report).
+//  An open prediction of a (user, model) pair, and the pair's category.
 typedef struct {
-    uint64_t made_ms;           //  when (0: none)
-    uint32_t model;             //  which model
+    uint64_t key;               //  user << 32 | model, + 1 (0: empty)
+    uint64_t made_ms;           //  when the open prediction was made (0: none)
     float probability;          //  P(request within the horizon)
-    uint32_t expected_s;        //  expected time until it, s
-} s_pending_t;
+    uint8_t band;               //  how far ahead it looked (wp_calib_band)
+    uint8_t category;           //  the pair's category (wp_category_t)
+    uint8_t seen;               //  a prediction for the pair was made
+} s_guess_t;
 
-//  Confusion counts of one band.
+//  Figures of one category.
 typedef struct {
-    uint64_t tp, fp, fn, tn;
-} s_band_t;
+    uint64_t pairs, requests, prewarms, useful;
+} s_category_t;
 
 //  State of one predictive run.
 typedef struct {
@@ -93,10 +103,16 @@ typedef struct {
     double price;               //  the knob: cold_wait_price
     double threshold;           //  the scheduler's threshold
     uint32_t horizon_ms;        //  the engine's horizon
-    s_pending_t *pending;       //  per user (accuracy), grown on demand
-    size_t npending;            //  users covered
-    s_band_t bands [BANDS];     //  accuracy by horizon
-    uint64_t max_pairs_seen;    //  peak (user, model) pairs
+    s_guess_t *guesses;         //  open predictions per pair (scoring),
+    size_t guesses_mask;        //  open addressing, at most half full
+    size_t guesses_used;
+    uint64_t superseded;        //  open predictions replaced unscored
+    wp_calib_t calib;           //  the scores
+    uint8_t *model_category;    //  per model: its latest plan's category
+    uint8_t *prewarmed;         //  per model: 1 + category of a pre-warm not
+                                //  yet asked for or unloaded (0: none)
+    s_category_t categories [WP_CATEGORIES];
+    int64_t end_ms;             //  the latest event time seen
 } s_self_t;
 
 //  Destroy the state.
@@ -142,8 +158,13 @@ s_create (wp_eval_sim_t *sim, double knob)
     self->perf = wp_perf_new_shared (0, self->names);
     self->scheduler = wp_scheduler_new (&scheduler);
     self->perf_told = calloc (self->nmodels ? self->nmodels : 1, 1);
+    self->model_category = calloc (self->nmodels ? self->nmodels : 1, 1);
+    self->prewarmed = calloc (self->nmodels ? self->nmodels : 1, 1);
+    self->guesses_mask = 1023;
+    self->guesses = calloc (self->guesses_mask + 1, sizeof (s_guess_t));
+    wp_calib_init (&self->calib, self->threshold);
     if (!self->analyzer || !self->engine || !self->perf || !self->scheduler
-        || !self->perf_told) {
+        || !self->perf_told || !self->model_category || !self->prewarmed || !self->guesses) {
         void *state = self;
         s_destroy (&state);
         return NULL;
@@ -170,17 +191,47 @@ s_create (wp_eval_sim_t *sim, double knob)
     return self;
 }
 
-//  Append the diagnostics line (WP_PREDICTIVE_REPORT).
+//  Appends to a report buffer as snprintf, keeping the length it needed.
+typedef struct {
+    char *out;
+    size_t size, length;
+} s_buf_t;
+
 static void
-s_report (s_self_t *self)
+s_put (s_buf_t *buf, const char *format, ...)
 {
-    const char *path = getenv ("WP_PREDICTIVE_REPORT");
-    if (!path || !*path)
-        return;
-    FILE *file = fopen (path, "a");
-    if (!file)
-        return;
-    static const char *names [BANDS] = { "under_5m", "5m_to_1h", "over_1h" };
+    va_list args;
+    va_start (args, format);
+    size_t room = buf->length < buf->size ? buf->size - buf->length : 0;
+    int n = vsnprintf (room ? buf->out + buf->length : NULL, room, format, args);
+    va_end (args);
+    if (n > 0)
+        buf->length += (size_t) n;
+}
+
+//  Score what is still open at the end: predictions whose horizon ended
+//  before the last event were not asked in time.
+static void
+s_score_rest (s_self_t *self)
+{
+    for (size_t i = 0; i <= self->guesses_mask; i++) {
+        s_guess_t *g = &self->guesses [i];
+        if (!g->key)
+            continue;
+        if (g->made_ms && self->end_ms - (int64_t) g->made_ms > (int64_t) self->horizon_ms)
+            wp_calib_add (&self->calib, g->band, g->probability, false);
+        g->made_ms = 0;
+        self->categories [g->category].pairs++;
+    }
+}
+
+//  The report: the scores, the categories and the state per pair.
+static size_t
+s_report (void *state, char *out, size_t size)
+{
+    s_self_t *self = state;
+    s_score_rest (self);
+    s_buf_t buf = { out, size, 0 };
     size_t pairs = wp_analyzer_pairs (self->analyzer);
     size_t analyzer = wp_analyzer_state_bytes (self->analyzer);
     size_t engine = wp_engine_state_bytes (self->engine);
@@ -190,31 +241,30 @@ s_report (s_self_t *self)
     size_t bytes = analyzer + engine + scheduler + perf + names_bytes;
     uint64_t updates;
     const double *w = wp_engine_weights (self->engine, &updates);
-    fprintf (file, "{\"cold_wait_price\":%g,\"threshold\":%g,\"budget_mb\":%lld,\"pairs\":%zu,\"users\":%zu,"
-             "\"models\":%zu,\"state_bytes\":%zu,\"analyzer_bytes\":%zu,\"engine_bytes\":%zu,"
-             "\"scheduler_bytes\":%zu,\"perf_bytes\":%zu,\"names_bytes\":%zu,"
-             "\"bytes_per_pair\":%.1f,\"ensemble_updates\":%llu,"
-             "\"weights\":[", self->price, self->threshold,
-             (long long) wp_eval_sim_budget_mb (self->sim), pairs,
-             wp_analyzer_users (self->analyzer), wp_analyzer_models (self->analyzer),
-             bytes, analyzer, engine, scheduler, perf, names_bytes,
-             pairs ? (double) bytes / (double) pairs : 0.0, (unsigned long long) updates);
-    for (int i = 0; i < WP_ENGINE_FEATURES; i++)
-        fprintf (file, "%s%.4f", i ? "," : "", w [i]);
-    fprintf (file, "],\"horizons\":[");
-    for (int b = 0; b < BANDS; b++) {
-        s_band_t *s = &self->bands [b];
-        uint64_t all = s->tp + s->fp + s->fn + s->tn;
-        fprintf (file, "%s{\"horizon\":\"%s\",\"tp\":%llu,\"fp\":%llu,\"fn\":%llu,\"tn\":%llu,"
-                 "\"accuracy\":%.4f,\"precision\":%.4f,\"recall\":%.4f}", b ? "," : "",
-                 names [b], (unsigned long long) s->tp, (unsigned long long) s->fp,
-                 (unsigned long long) s->fn, (unsigned long long) s->tn,
-                 all ? (double) (s->tp + s->tn) / (double) all : NAN,
-                 s->tp + s->fp ? (double) s->tp / (double) (s->tp + s->fp) : NAN,
-                 s->tp + s->fn ? (double) s->tp / (double) (s->tp + s->fn) : NAN);
+    s_put (&buf, "{\"cold_wait_price\":%g,\"threshold\":%g,\"horizon_s\":%u,"
+           "\"prediction\":", self->price, self->threshold, self->horizon_ms / 1000);
+    size_t room = buf.length < size ? size - buf.length : 0;
+    buf.length += wp_calib_json (&self->calib, room ? out + buf.length : NULL, room);
+    s_put (&buf, ",\"superseded\":%llu,\"categories\":{",
+           (unsigned long long) self->superseded);
+    for (int c = 0; c < WP_CATEGORIES; c++) {
+        s_category_t *k = &self->categories [c];
+        s_put (&buf, "%s\"%s\":{\"pairs\":%llu,\"requests\":%llu,\"prewarms\":%llu,"
+               "\"useful_prewarms\":%llu}", c ? "," : "", wp_engine_category_name (c),
+               (unsigned long long) k->pairs, (unsigned long long) k->requests,
+               (unsigned long long) k->prewarms, (unsigned long long) k->useful);
     }
-    fprintf (file, "]}\n");
-    fclose (file);
+    s_put (&buf, "},\"state\":{\"pairs\":%zu,\"users\":%zu,\"models\":%zu,\"bytes\":%zu,"
+           "\"analyzer_bytes\":%zu,\"engine_bytes\":%zu,\"scheduler_bytes\":%zu,"
+           "\"perf_bytes\":%zu,\"names_bytes\":%zu,\"bytes_per_pair\":%.1f},"
+           "\"ensemble_updates\":%llu,\"weights\":[", pairs,
+           wp_analyzer_users (self->analyzer), wp_analyzer_models (self->analyzer), bytes,
+           analyzer, engine, scheduler, perf, names_bytes,
+           pairs ? (double) bytes / (double) pairs : 0.0, (unsigned long long) updates);
+    for (int i = 0; i < WP_ENGINE_FEATURES; i++)
+        s_put (&buf, "%s%.4f", i ? "," : "", w [i]);
+    s_put (&buf, "]}");
+    return buf.length;
 }
 
 //  Destroy the state.
@@ -224,15 +274,15 @@ s_destroy (void **self_p)
     s_self_t *self = *self_p;
     if (!self)
         return;
-    if (self->analyzer && self->sim)
-        s_report (self);
     wp_analyzer_destroy (&self->analyzer);
     wp_engine_destroy (&self->engine);
     wp_perf_destroy (&self->perf);
     wp_scheduler_destroy (&self->scheduler);
     wp_names_destroy (&self->names);
     free (self->perf_told);
-    free (self->pending);
+    free (self->model_category);
+    free (self->prewarmed);
+    free (self->guesses);
     free (self);
     *self_p = NULL;
 }
@@ -270,6 +320,16 @@ s_can_cool (const char *name, void *arg)
     return wp_eval_sim_is_resident (self->sim, id) && !wp_eval_sim_is_loading (self->sim, id);
 }
 
+//  Unload a model (a pre-warm not asked for by then was not useful).
+static int
+s_unload (s_self_t *self, uint32_t model)
+{
+    int rc = wp_eval_sim_unload (self->sim, model);
+    if (rc == 0)
+        self->prewarmed [model] = 0;
+    return rc;
+}
+
 //  Unload victims of lower value until need_mb is free. 0 if it is.
 static int
 s_free (s_self_t *self, uint32_t model, int64_t need_mb)
@@ -283,7 +343,7 @@ s_free (s_self_t *self, uint32_t model, int64_t need_mb)
             return -1;
         //  Evicted for room: as an operator's cool, its plans are dropped
         //  (warmed again only on predictions after this).
-        wp_eval_sim_unload (self->sim, s_id (self, victim));
+        s_unload (self, s_id (self, victim));
         wp_scheduler_done (self->scheduler, victim, WP_ACTION_COOL, true);
     }
     return 0;
@@ -318,7 +378,7 @@ s_enact (s_self_t *self)
             wp_decision_t *d = &decisions [i];
             uint32_t id = s_id (self, d->model);
             if (d->action == WP_ACTION_COOL) {
-                if (wp_eval_sim_unload (sim, id) < 0) {
+                if (s_unload (self, id) < 0) {
                     //  Still loading: the cool completes when the load ends.
                     if (wp_eval_sim_set_timer (sim, wp_eval_sim_load_end (sim, id), id,
                                                TOKEN_COOL))
@@ -334,8 +394,12 @@ s_enact (s_self_t *self)
                 if (wp_eval_sim_prewarm (sim, id) < 0 && s_free (self, id, need) == 0)
                     wp_eval_sim_prewarm (sim, id);
                 ok = wp_eval_sim_is_resident (sim, id);
-                if (ok)
+                if (ok) {
                     s_loaded (self, id);
+                    uint8_t category = self->model_category [id];
+                    self->categories [category].prewarms++;
+                    self->prewarmed [id] = (uint8_t) (category + 1);
+                }
             }
             wp_scheduler_done (self->scheduler, d->model, WP_ACTION_WARM, ok);
         }
@@ -343,42 +407,75 @@ s_enact (s_self_t *self)
     return s_arm (self);
 }
 
-//  Score the user's previous prediction against this request (report).
-static void
-s_score (s_self_t *self, const wp_eval_request_t *request)
+//  The guess slot of a (user, model) pair, created empty if missing.
+static s_guess_t *
+s_guess (s_self_t *self, uint32_t user, uint32_t model)
 {
-    if (request->user >= self->npending) {
-        size_t size = self->npending ? self->npending : 1024;
-        while (size <= request->user)
-            size *= 2;
-        s_pending_t *grown = realloc (self->pending, size * sizeof (s_pending_t));
+    if ((self->guesses_used + 1) * 2 > self->guesses_mask + 1) {
+        size_t size = (self->guesses_mask + 1) * 2;
+        s_guess_t *grown = calloc (size, sizeof (s_guess_t));
         if (!grown)
-            return;
-        memset (grown + self->npending, 0, (size - self->npending) * sizeof (s_pending_t));
-        self->pending = grown;
-        self->npending = size;
+            return NULL;
+        for (size_t i = 0; i <= self->guesses_mask; i++) {
+            if (!self->guesses [i].key)
+                continue;
+            size_t j = wp_mix64 (self->guesses [i].key) & (size - 1);
+            while (grown [j].key)
+                j = (j + 1) & (size - 1);
+            grown [j] = self->guesses [i];
+        }
+        free (self->guesses);
+        self->guesses = grown;
+        self->guesses_mask = size - 1;
     }
-    s_pending_t *p = &self->pending [request->user];
-    if (!p->made_ms)
+    uint64_t key = ((uint64_t) user << 32 | model) + 1;
+    size_t i = wp_mix64 (key) & self->guesses_mask;
+    while (self->guesses [i].key && self->guesses [i].key != key)
+        i = (i + 1) & self->guesses_mask;
+    if (!self->guesses [i].key) {
+        self->guesses [i].key = key;
+        self->guesses_used++;
+    }
+    return &self->guesses [i];
+}
+
+//  A request of a pair scores its open prediction: asked within the
+//  horizon, or not (its horizon ended first).
+static void
+s_score_request (s_self_t *self, const wp_eval_request_t *request)
+{
+    s_guess_t *g = s_guess (self, request->user, request->model);
+    if (!g)
         return;
-    int64_t since = request->time - (int64_t) p->made_ms;
-    bool asked = p->model == request->model && since <= (int64_t) self->horizon_ms;
-    if (!asked && p->model != request->model && since <= (int64_t) self->horizon_ms)
-        return;                         //  not known yet
-    int band = p->expected_s < 300 ? 0 : p->expected_s <= 3600 ? 1 : 2;
-    bool positive = p->probability >= self->threshold;
-    s_band_t *b = &self->bands [band];
-    if (positive && asked)
-        b->tp++;
-    else
-    if (positive)
-        b->fp++;
-    else
-    if (asked)
-        b->fn++;
-    else
-        b->tn++;
-    p->made_ms = 0;
+    if (g->made_ms) {
+        bool asked = request->time - (int64_t) g->made_ms <= (int64_t) self->horizon_ms;
+        wp_calib_add (&self->calib, g->band, g->probability, asked);
+        g->made_ms = 0;
+    }
+    if (g->seen)
+        self->categories [g->category].requests++;
+}
+
+//  Open a pair's prediction (one still open is scored if its horizon
+//  ended, else replaced unscored).
+static void
+s_guess_open (s_self_t *self, uint32_t user, uint32_t model, const wp_prediction_t *p,
+              uint64_t now)
+{
+    s_guess_t *g = s_guess (self, user, model);
+    if (!g)
+        return;
+    if (g->made_ms) {
+        if (now - g->made_ms > self->horizon_ms)
+            wp_calib_add (&self->calib, g->band, g->probability, false);
+        else
+            self->superseded++;
+    }
+    g->made_ms = now ? now : 1;
+    g->probability = (float) p->probability;
+    g->band = (uint8_t) wp_calib_band (p->expected_in_ms);
+    g->category = p->category < WP_CATEGORIES ? p->category : WP_CATEGORY_NEW;
+    g->seen = 1;
 }
 
 //  A request: analyzer, engine, scheduler, as on the bus.
@@ -395,7 +492,13 @@ s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
         s_loaded (self, model);
         wp_scheduler_resident (self->scheduler, name, true, now);
     }
-    s_score (self, request);
+    s_score_request (self, request);
+    if (self->prewarmed [model]) {
+        if (outcome == WP_EVAL_WARM || outcome == WP_EVAL_DELAYED)
+            self->categories [self->prewarmed [model] - 1].useful++;
+        self->prewarmed [model] = 0;
+    }
+    self->end_ms = request->time;
     uint64_t user = request->user;
     if (wp_analyzer_observe (self->analyzer, user, name, now))
         return -1;
@@ -405,14 +508,12 @@ s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
     size_t count = wp_engine_predict_for (self->engine, user, pattern, n, now, predictions,
                                           PREDICTIONS_MAX);
     wp_scheduler_predictions (self->scheduler, user, predictions, count, now);
-    for (size_t i = 0; i < count; i++)
-        if (strcmp (predictions [i].model, name) == 0 && request->user < self->npending) {
-            s_pending_t *p = &self->pending [request->user];
-            p->made_ms = now ? now : 1;
-            p->model = model;
-            p->probability = (float) predictions [i].probability;
-            p->expected_s = (uint32_t) (predictions [i].expected_in_ms / 1000);
-        }
+    for (size_t i = 0; i < count; i++) {
+        uint32_t id = s_id (self, predictions [i].model);
+        s_guess_open (self, request->user, id, &predictions [i], now);
+        if (id == model)
+            self->model_category [id] = predictions [i].category;
+    }
     return s_enact (self);
 }
 
@@ -426,7 +527,7 @@ s_on_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
         const char *name = wp_eval_catalog_name (self->catalog, model);
         if (wp_scheduler_state (self->scheduler, name) != WP_MODEL_COOLING)
             return 0;
-        wp_eval_sim_unload (sim, model);
+        s_unload (self, model);
         wp_scheduler_done (self->scheduler, name, WP_ACTION_COOL, true);
     }
     else
@@ -455,7 +556,7 @@ s_state_bytes (void *state)
     return sizeof (*self) + wp_analyzer_state_bytes (self->analyzer)
          + wp_engine_state_bytes (self->engine) + wp_scheduler_state_bytes (self->scheduler)
          + wp_perf_state_bytes (self->perf) + wp_names_bytes (self->names)
-         + self->nmodels + self->npending * sizeof (s_pending_t);
+         + self->nmodels;
 }
 
 static const double s_sweep [] = { 30, 100, 300, 1000, 3000, 10000, 30000 };
@@ -476,4 +577,5 @@ const wp_eval_policy_t wp_policy_predictive = {
     .on_timer = s_on_timer,
     .make_room = s_make_room,
     .state_bytes = s_state_bytes,
+    .report = s_report,
 };
