@@ -6,10 +6,10 @@
 #  on one core, at budget 0, with per-event timing on as in normal use.
 #  Prints the machine, then one line per policy and trace: requests, wall
 #  seconds of the replay pass and millions of requests per second. The
-#  target (issue 3) is keepalive:600 >= 5 M req/s on azure-functions-2019;
-#  for predictive (issue 4) >= 1 M req/s and under 1 KiB of state per
-#  active (user, model) pair, printed in the last column (its
-#  WP_PREDICTIVE_REPORT: state bytes at the end / pairs).
+#  targets: keepalive:600 >= 5 M req/s on azure-functions-2019; predictive
+#  >= 1 M req/s and under 1 KiB of state per active (user, model) pair,
+#  printed in the last column (the "report" of its JSON: state bytes at
+#  the end / pairs).
 #
 #  Usage: bench/eval_bench.sh [policy ...]
 #  Env:   WARMUP_EVAL (default build-eval/bin/warmup-eval, then build/bin/...)
@@ -39,14 +39,14 @@ echo "binary:  $BIN"
 printf "%-26s %-18s %10s %9s %9s %10s\n" trace policy requests seconds "M req/s" "B/pair"
 run () {
     local name=$1 trace=$2 catalog=$3 policy=$4
-    local line report
-    report=$(mktemp)
-    line=$(WP_PREDICTIVE_REPORT=$report taskset -c 0 "$BIN" --trace "$trace" --catalog "$catalog" \
-               --budget-mb 0 --policy "$policy" --no-baselines --json 2>&1 >/dev/null \
+    local line json
+    json=$(mktemp)
+    line=$(taskset -c 0 "$BIN" --trace "$trace" --catalog "$catalog" \
+               --budget-mb 0 --policy "$policy" --no-baselines --json 2>&1 >"$json" \
            | grep 'replayed' || true)
     local per_pair
-    per_pair=$(sed -nE 's/.*"bytes_per_pair":([0-9.]+).*/\1/p' "$report" | tail -1)
-    rm -f "$report"
+    per_pair=$(grep -oE '"bytes_per_pair":[0-9.]+' "$json" | cut -d: -f2 | tail -1)
+    rm -f "$json"
     # "warmup-eval: replayed N requests through K simulations in S s (R M req/s)"
     local req sec rate
     req=$(echo "$line" | awk '{print $3}')

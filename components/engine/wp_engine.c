@@ -18,8 +18,9 @@
 //  The population's idle times fade with this half-life, ms: the
 //  analyzer's default for a pair's own (a whole daily cycle).
 #define POP_HALF_LIFE_MS 86400000.0
-//  The population survival is computed again after this much event time.
-#define POP_REFRESH_MS 1000
+//  The population survival is computed again after this much event time
+//  (it moves on the scale of its half-life; a minute is 1/1440 of it).
+#define POP_REFRESH_MS 60000
 //  A pair's last idle times longer than its load, kept exactly for windows.
 #define RING 4
 //  Half-widths of the windows tried around the median of those, as a
@@ -51,7 +52,6 @@ typedef struct {
     uint64_t made_ms;           //  when the pending prediction was made, 0 none
     float x [WP_ENGINE_FEATURES];   //  its features
     uint64_t seen_ms;           //  the pair's latest request seen
-    uint64_t run_ms;            //  the request that ended its latest long idle time
     uint32_t plan_count;        //  pair count the plan was made at, 0 none
     uint32_t plan_key;          //  load, memory and price it assumed (s_plan_key)
     uint32_t keep_ms;           //  plan: keep for, ms
@@ -65,8 +65,12 @@ typedef struct {
     float trials;               //  and how often it was tried (faded)
     float waits_s;              //  wait of the requests queued behind a cold
     float waits_n;              //  start (s), and how many cold starts
+    uint32_t run_back;          //  seen_ms - the request that ended its latest
+                                //  long idle time (UINT32_MAX: none or long ago)
     uint8_t ring_n, ring_at;    //  idle times in the ring, next slot
     uint8_t crossed;            //  census: highest level counted (LEVELS: none)
+    uint32_t older, newer;      //  census: the pairs asked before and after it
+                                //  (index + 1, 0: none)
     uint8_t fresh_long;         //  a long idle time since the plan was made
     uint8_t category;           //  what its latest plan found (wp_category_t)
 } entry_t;
@@ -78,19 +82,6 @@ typedef struct {
     uint32_t load_ms;           //  load time, ms
     uint32_t memory_mb;         //  memory when resident, MiB
 } model_t;
-
-//  A pair waiting to cross a survival level (census).
-typedef struct {
-    uint64_t since_ms;          //  its request (the idle time's start)
-    uint32_t entry;             //  index of its entry
-    uint32_t tag;               //  low bits of its key (a reused entry differs)
-} wait_t;
-
-//  A queue of pairs in order of when they cross one level.
-typedef struct {
-    wait_t *items;              //  ring buffer
-    uint32_t head, count, cap;
-} queue_t;
 
 struct _wp_engine_t {
     wp_engine_opts_t opts;      //  effective options
@@ -118,7 +109,10 @@ struct _wp_engine_t {
     double done [LEVELS + 1];   //  ended idle times >= level j (faded)
     uint64_t done_ms;           //  when done [] was faded last
     uint64_t idle [LEVELS + 1]; //  pairs idle now for >= level j
-    queue_t queues [LEVELS];    //  pairs to count at level j (j >= 1)
+    uint32_t oldest, newest;    //  the census' pairs, by their latest request
+                                //  (index + 1, 0: none)
+    uint32_t cursor [LEVELS];   //  level j: the oldest pair not counted yet
+                                //  (index + 1, 0: every pair is counted)
     uint64_t census_ms;         //  census advanced to
     double pop_q [LEVELS];      //  P(idle >= level j+1 | >= level j)
     uint64_t pop_ms;            //  when pop_q was computed (0: never)
@@ -183,8 +177,6 @@ wp_engine_destroy (wp_engine_t **self_p)
     free (self->model_keys);
     free (self->model_info);
     free (self->loads);
-    for (int j = 0; j < LEVELS; j++)
-        free (self->queues [j].items);
     free (self);
     *self_p = NULL;
 }
@@ -314,37 +306,34 @@ s_edges_init (void)
         s_mids [i] = (s_edges [i] + s_edges [i + 1]) / 2;
 }
 
-//  Append to a queue.
-static void
-s_queue_push (queue_t *queue, wait_t item)
-{
-    if (queue->count == queue->cap) {
-        uint32_t cap = queue->cap ? queue->cap * 2 : 64;
-        wait_t *items = (wait_t *) malloc (cap * sizeof (wait_t));
-        assert (items);
-        for (uint32_t i = 0; i < queue->count; i++)
-            items [i] = queue->items [(queue->head + i) % queue->cap];
-        free (queue->items);
-        queue->items = items;
-        queue->head = 0;
-        queue->cap = cap;
-    }
-    queue->items [(queue->head + queue->count) % queue->cap] = item;
-    queue->count++;
-}
-
-//  Take a pair out of the census (a new request, or its entry reused).
+//  Take a pair out of the census (a new request, or its entry reused):
+//  uncounted at the levels it reached, unlinked from the pairs by recency.
 static void
 s_census_leave (wp_engine_t *self, entry_t *entry)
 {
     if (entry->crossed == LEVELS)
         return;
+    uint32_t me = (uint32_t) (entry - self->entries) + 1;
     for (int j = 0; j <= entry->crossed; j++)
         self->idle [j]--;
+    //  The levels whose oldest uncounted pair it is follow the last one
+    //  it was counted at (a higher level's cursor is never newer).
+    for (int j = entry->crossed + 1; j < LEVELS && self->cursor [j] == me; j++)
+        self->cursor [j] = entry->newer;
+    if (entry->older)
+        self->entries [entry->older - 1].newer = entry->newer;
+    else
+        self->oldest = entry->newer;
+    if (entry->newer)
+        self->entries [entry->newer - 1].older = entry->older;
+    else
+        self->newest = entry->older;
+    entry->older = entry->newer = 0;
     entry->crossed = LEVELS;
 }
 
-//  Count the pairs whose idle time has reached further levels by now.
+//  Count the pairs whose idle time has reached further levels by now:
+//  each level's cursor walks the pairs from the oldest request on.
 static void
 s_census_advance (wp_engine_t *self, uint64_t now_ms)
 {
@@ -352,35 +341,38 @@ s_census_advance (wp_engine_t *self, uint64_t now_ms)
         return;
     self->census_ms = now_ms;
     for (int j = 1; j < LEVELS; j++) {
-        queue_t *queue = &self->queues [j];
         uint64_t level = (uint64_t) s_edges [j];
-        while (queue->count) {
-            wait_t item = queue->items [queue->head];
-            if (item.since_ms + level > now_ms)
+        while (self->cursor [j]) {
+            entry_t *entry = &self->entries [self->cursor [j] - 1];
+            if (entry->seen_ms + level > now_ms)
                 break;
-            queue->head = (queue->head + 1) % queue->cap;
-            queue->count--;
-            entry_t *entry = &self->entries [item.entry];
-            if ((uint32_t) entry->key != item.tag || entry->seen_ms != item.since_ms
-                || entry->crossed != j - 1)
-                continue;               //  asked again since, or another pair
             self->idle [j]++;
             entry->crossed = (uint8_t) j;
-            if (j + 1 < LEVELS)
-                s_queue_push (&self->queues [j + 1], item);
+            self->cursor [j] = entry->newer;
         }
     }
 }
 
-//  A pair starts an idle time at now_ms: counted at level 0, queued for 1.
+//  A pair starts an idle time at now_ms: the newest of the census,
+//  counted at level 0, at no other yet.
 static void
 s_census_enter (wp_engine_t *self, entry_t *entry, uint64_t now_ms)
 {
     s_census_leave (self, entry);
+    uint32_t me = (uint32_t) (entry - self->entries) + 1;
+    entry->older = self->newest;
+    entry->newer = 0;
+    if (self->newest)
+        self->entries [self->newest - 1].newer = me;
+    else
+        self->oldest = me;
+    self->newest = me;
     entry->crossed = 0;
     self->idle [0]++;
-    wait_t item = { now_ms, (uint32_t) (entry - self->entries), (uint32_t) entry->key };
-    s_queue_push (&self->queues [1], item);
+    //  Where every pair was counted (the lowest levels first), it is the
+    //  oldest uncounted now.
+    for (int j = 1; j < LEVELS && !self->cursor [j]; j++)
+        self->cursor [j] = me;
 }
 
 //  A fresh entry for key (its old pair, if any, leaves the census).
@@ -661,11 +653,20 @@ s_ring_median (const entry_t *slot)
     return (v [RING / 2 - 1] + (double) v [RING / 2]) / 2;
 }
 
+//  A pair's learned hit rate of the window of width t: its hits against
+//  all pairs' rate at that width, weighed as PRIOR_WEIGHT tries.
+static double
+s_hit_rate (wp_engine_t *self, const entry_t *slot, int t)
+{
+    double all = (self->hits [t] + 1) / (self->trials + 2);
+    return (slot->hits [t] + PRIOR_WEIGHT * all) / (slot->trials + PRIOR_WEIGHT);
+}
+
 //  The window plan, if one costs less than keeping: keep to a level k,
 //  then load again so the model is resident from just before the median
 //  of the pair's last long idle times to just after it, at the width
-//  whose learned hit rate makes it cheapest (the pair's hits against all
-//  pairs' rate at that width, weighed as PRIOR_WEIGHT tries). The cost per idle time, as
+//  whose learned hit rate (s_hit_rate, at least WINDOW_HIT_MIN) makes it
+//  cheapest. The cost per idle time, as
 //  the keep's: residency up to the keep, then, past it, the window's
 //  residency when the request falls in it, else the window and a cold
 //  start. Sets keep, start and end (ms after the request); false if
@@ -683,9 +684,7 @@ s_window (wp_engine_t *self, const entry_t *slot, const double *survival, double
     for (int t = 0; t < TOLS; t++) {
         double from = median * (1 - s_tol [t]), to = median * (1 + s_tol [t]);
         double load_at = from - load_ms;
-        //  The pair's hit rate against all pairs' at this width.
-        double all = (self->hits [t] + 1) / (self->trials + 2);
-        double hit = (slot->hits [t] + PRIOR_WEIGHT * all) / (slot->trials + PRIOR_WEIGHT);
+        double hit = s_hit_rate (self, slot, t);
         if (hit < WINDOW_HIT_MIN)
             continue;
         double past = hit * (median - load_at) + (1 - hit) * (to - load_at + break_even);
@@ -705,6 +704,18 @@ s_window (wp_engine_t *self, const entry_t *slot, const double *survival, double
     return found;
 }
 
+//  True if some width's hit rate lets a window be used (s_window).
+static bool
+s_window_possible (wp_engine_t *self, const entry_t *slot)
+{
+    if (slot->ring_n < RING)
+        return false;
+    for (int t = 0; t < TOLS; t++)
+        if (s_hit_rate (self, slot, t) >= WINDOW_HIT_MIN)
+            return true;
+    return false;
+}
+
 //  A pair's request ended an idle time of gap_ms (0: its first request):
 //  the population, the window hit rates and ring, the waits behind cold
 //  starts, and the census learn it.
@@ -713,18 +724,20 @@ s_learn_gap (wp_engine_t *self, entry_t *slot, uint64_t now_ms, double gap_ms,
              double load_ms)
 {
     if (slot->seen_ms && now_ms > slot->seen_ms) {
-        s_pop_fade (self, now_ms);
+        //  (faded when the survival is computed again: what ended since
+        //  counts as ended then, POP_REFRESH_MS at most later)
         for (int j = 0; j <= LEVELS && gap_ms >= s_edges [j]; j++)
             self->done [j] += 1;
         //  Requests that would queue behind the cold start of a long idle
         //  time wait the rest of its load.
-        if (slot->run_ms && (double) (now_ms - slot->run_ms) < load_ms) {
-            double waited = (double) (slot->run_ms + (uint64_t) load_ms - now_ms) / 1000.0;
+        uint64_t run = slot->run_back == UINT32_MAX ? 0 : slot->seen_ms - slot->run_back;
+        if (run && (double) (now_ms - run) < load_ms) {
+            double waited = (double) (run + (uint64_t) load_ms - now_ms) / 1000.0;
             slot->waits_s += (float) waited;
             self->waits_s += waited;
         }
         if (gap_ms > load_ms) {
-            slot->run_ms = now_ms;
+            run = now_ms;
             slot->waits_n += 1;
             self->waits_n += 1;
             if (slot->ring_n == RING) {
@@ -743,7 +756,11 @@ s_learn_gap (wp_engine_t *self, entry_t *slot, uint64_t now_ms, double gap_ms,
                 slot->ring_n++;
             slot->fresh_long = 1;
         }
+        uint64_t back = run ? now_ms - run : UINT32_MAX;
+        slot->run_back = back < UINT32_MAX ? (uint32_t) back : UINT32_MAX;
     }
+    else
+        slot->run_back = UINT32_MAX;
     s_census_enter (self, slot, now_ms);
 }
 
@@ -893,13 +910,14 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
             slot->seen_ms = now_ms;
         }
         //  The plan, cached until the histogram grew by 1/8, a long idle
-        //  time changed the window's evidence, or the load, memory or
+        //  time changed the evidence of a window, or the load, memory or
         //  price changed.
         uint32_t count = (uint32_t) (entry->count < UINT32_MAX ? entry->count : UINT32_MAX);
         uint32_t step = slot->plan_count / 8;
         step = step < 1 ? 1 : step > 16 ? 16 : step;
         uint32_t plan_key = s_plan_key (self, &model);
-        if (!slot->plan_count || slot->plan_key != plan_key || slot->fresh_long
+        if (!slot->plan_count || slot->plan_key != plan_key
+            || (slot->fresh_long && (slot->w_end || s_window_possible (self, slot)))
             || count < slot->plan_count || count - slot->plan_count >= step) {
             s_survival (entry, pop_q, survival);
             s_mass (survival, mass);
@@ -1062,9 +1080,6 @@ wp_engine_state_bytes (wp_engine_t *self)
 {
     size_t models = self->names ? (size_t) self->loads_cap * sizeof (model_t)
                   : ((size_t) self->model_mask + 1) * (sizeof (uint64_t) + sizeof (model_t));
-    size_t census = 0;
-    for (int j = 0; j < LEVELS; j++)
-        census += (size_t) self->queues [j].cap * sizeof (wait_t);
     return sizeof *self + ((size_t) self->mask + 1) * sizeof (uint32_t)
-         + (size_t) self->entries_cap * sizeof (entry_t) + models + census;
+         + (size_t) self->entries_cap * sizeof (entry_t) + models;
 }

@@ -1646,6 +1646,5 @@ wp_scheduler_opts_sim (wp_scheduler_opts_t *opts, uint64_t max_memory_mb, double
     opts->default_memory_mb = 512;
     opts->default_load_ms = 1000;
     opts->horizon_s = 300;
-    opts->fill = 0.98;
     opts->no_prewarm_under_budget = true;
 }

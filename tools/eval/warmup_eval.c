@@ -44,6 +44,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: warmup-eval --trace FILE [--format csv|azure] --catalog FILE --budget-mb N\n"
+        "                   [--from-ms N] [--until-ms N]\n"
         "                   --policy NAME [--policy NAME ...] [--json] [--sweep]\n"
         "                   [--plot OUT.svg] [--no-baselines] [--quiet]\n"
         "\n"
@@ -52,6 +53,9 @@ s_usage (FILE *out)
         "  --format F       csv or azure (default: detected from the header)\n"
         "  --catalog FILE   model,memory_mb,load_ms\n"
         "  --budget-mb N    memory budget in MB, 0 = unbounded\n"
+        "  --from-ms N      replay only requests at or after N ms (default 0)\n"
+        "  --until-ms N     ... and before N ms (default: to the end); a part of a\n"
+        "                   trace, e.g. one not tuned on\n"
         "  --policy NAME    a policy below, repeatable; 'all' = every policy\n"
         "  --json           JSON on stdout instead of a table\n"
         "  --sweep          also vary each policy's knob (or the budget)\n"
@@ -137,6 +141,7 @@ int
 main (int argc, char **argv)
 {
     const char *trace = NULL, *catalog_path = NULL, *plot = NULL, *budget_text = NULL;
+    const char *from_text = NULL, *until_text = NULL;
     const char *policy_names [MAX_POLICIES];
     size_t npolicies = 0;
     wp_eval_format_t format = WP_EVAL_FORMAT_AUTO;
@@ -163,7 +168,8 @@ main (int argc, char **argv)
         else
         if (strcmp (arg, "--trace") == 0 || strcmp (arg, "--catalog") == 0
         ||  strcmp (arg, "--budget-mb") == 0 || strcmp (arg, "--policy") == 0
-        ||  strcmp (arg, "--format") == 0 || strcmp (arg, "--plot") == 0) {
+        ||  strcmp (arg, "--format") == 0 || strcmp (arg, "--plot") == 0
+        ||  strcmp (arg, "--from-ms") == 0 || strcmp (arg, "--until-ms") == 0) {
             if (!has_value)
                 return s_bad_usage ("%s needs a value", arg);
             const char *value = argv [++i];
@@ -178,6 +184,12 @@ main (int argc, char **argv)
             else
             if (strcmp (arg, "--plot") == 0)
                 plot = value;
+            else
+            if (strcmp (arg, "--from-ms") == 0)
+                from_text = value;
+            else
+            if (strcmp (arg, "--until-ms") == 0)
+                until_text = value;
             else
             if (strcmp (arg, "--format") == 0) {
                 if (wp_eval_format_parse (value, &format))
@@ -201,6 +213,13 @@ main (int argc, char **argv)
     int64_t budget;
     if (s_parse_budget (budget_text, &budget))
         return s_bad_usage ("--budget-mb must be a whole number of MB >= 0, not '%s'", budget_text);
+    int64_t from_ms = 0, until_ms = INT64_MAX;
+    if (from_text && s_parse_budget (from_text, &from_ms))
+        return s_bad_usage ("--from-ms must be a whole number of ms >= 0, not '%s'", from_text);
+    if (until_text && s_parse_budget (until_text, &until_ms))
+        return s_bad_usage ("--until-ms must be a whole number of ms >= 0, not '%s'", until_text);
+    if (until_ms <= from_ms)
+        return s_bad_usage ("--until-ms (%s) must be after --from-ms", until_text);
     if (npolicies == 0)
         return s_bad_usage ("%s", "at least one --policy NAME is required");
     if (access (trace, R_OK))
@@ -286,6 +305,7 @@ main (int argc, char **argv)
         return 1;
     }
     wp_eval_run_set_progress (run, !quiet);
+    wp_eval_run_set_span (run, from_ms, until_ms);
     for (size_t i = 0; i < nplans; i++)
         if (wp_eval_run_add (run, plans [i].name, plans [i].policy, plans [i].knob,
                              plans [i].budget_mb, error) < 0) {

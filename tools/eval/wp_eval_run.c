@@ -30,6 +30,7 @@ struct _wp_eval_run_t {
     size_t size;                //  number of simulations
     bool timing;                //  measure ns per event
     bool progress;              //  progress lines on stderr
+    int64_t from_ms, until_ms;  //  requests replayed: [from_ms, until_ms)
     uint64_t requests;          //  requests replayed
     double seconds;             //  wall time of the replay pass
     char error [WP_EVAL_ERRLEN];   //  reason of a failure
@@ -57,6 +58,7 @@ wp_eval_run_new (const char *trace_path, wp_eval_format_t format, wp_eval_catalo
         return NULL;
     }
     self->format = format;
+    self->until_ms = INT64_MAX;
     self->catalog = catalog;
     self->timing = true;
     return self;
@@ -121,6 +123,32 @@ wp_eval_run_set_progress (wp_eval_run_t *self, bool progress)
     self->progress = progress;
 }
 
+//  Replay only the requests of a span of time.
+void
+wp_eval_run_set_span (wp_eval_run_t *self, int64_t from_ms, int64_t until_ms)
+{
+    self->from_ms = from_ms;
+    self->until_ms = until_ms;
+}
+
+//  Read the next requests of the span into buffer; as wp_eval_trace_read.
+static ssize_t
+s_read (wp_eval_run_t *self, wp_eval_trace_t *trace, wp_eval_request_t *buffer)
+{
+    ssize_t n;
+    while ((n = wp_eval_trace_read (trace, buffer, BATCH)) > 0) {
+        ssize_t kept = 0;
+        for (ssize_t i = 0; i < n; i++)
+            if (buffer [i].time >= self->from_ms && buffer [i].time < self->until_ms)
+                buffer [kept++] = buffer [i];
+        if (kept)
+            return kept;
+        if (buffer [n - 1].time >= self->until_ms)
+            return 0;               //  sorted: nothing later is in the span
+    }
+    return n;
+}
+
 //  Build the future with a first pass over the trace.
 static wp_eval_future_t *
 s_build_future (wp_eval_run_t *self, wp_eval_request_t *buffer)
@@ -136,7 +164,7 @@ s_build_future (wp_eval_run_t *self, wp_eval_request_t *buffer)
         return NULL;
     }
     ssize_t n;
-    while ((n = wp_eval_trace_read (trace, buffer, BATCH)) > 0)
+    while ((n = s_read (self, trace, buffer)) > 0)
         for (ssize_t i = 0; i < n; i++)
             if (wp_eval_future_add (future, buffer [i].model, buffer [i].time)) {
                 snprintf (self->error, sizeof (self->error), "out of memory");
@@ -191,7 +219,7 @@ wp_eval_run_execute (wp_eval_run_t *self)
     bool printed = false;
     int64_t last_time = 0;
     ssize_t n;
-    while ((n = wp_eval_trace_read (trace, buffer, BATCH)) > 0) {
+    while ((n = s_read (self, trace, buffer)) > 0) {
         for (size_t s = 0; s < self->size; s++) {
             wp_eval_sim_t *sim = self->entries [s].sim;
             for (ssize_t i = 0; i < n; i++)

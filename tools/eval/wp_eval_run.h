@@ -47,6 +47,11 @@ void
 void
     wp_eval_run_set_progress (wp_eval_run_t *self, bool progress);
 
+//  Replay only the requests at from_ms <= time < until_ms (default: all),
+//  e.g. to measure on a part of a trace that was not tuned on.
+void
+    wp_eval_run_set_span (wp_eval_run_t *self, int64_t from_ms, int64_t until_ms);
+
 //  Replay the trace through every simulation. 0, or -1 with the reason
 //  (a bad trace line as "file:line: reason") in wp_eval_run_error.
 int
