@@ -2,9 +2,9 @@
 #  frontier.sh - EVAL.md section 6, the headline: on each dev trace and on
 #  the parts of them the engine was not tuned on, the cost of
 #  predictive:W over the best fixed keep-alive with hindsight at W, and the
-#  oracle's, for W in 100 ... 10000; writes docs/eval-frontier.svg and
-#  docs/eval-frontier.md (the table docs/evaluation.md shows), and keeps
-#  the JSON of every run in OUT (default build/frontier/).
+#  oracle's, for W in 100 ... 10000; writes docs/eval-frontier.svg and the
+#  table into docs/evaluation.md (between its "frontier" markers), and
+#  keeps the JSON of every run in OUT (default build/frontier/).
 #
 #  The parts: the engine's constants were chosen looking at days 0-3 of
 #  servegen-dev and the first 12 hours of azure-functions-2019; days 4-6
@@ -41,11 +41,12 @@ run servegen "${SG[@]}"
 run servegen-days-0-3 "${SG[@]}" --until-ms $FOUR_DAYS
 run servegen-days-4-6 "${SG[@]}" --from-ms $FOUR_DAYS
 
-python3 tools/cost_frontier.py --svg docs/eval-frontier.svg --md docs/eval-frontier.md \
+python3 tools/cost_frontier.py --svg docs/eval-frontier.svg --md "$OUT/frontier.md" \
     "azure-functions-2019=$OUT/azure.json,$OUT/azure-oracle.json" \
     "azure, first 12 h (tuned on)=$OUT/azure-first-12h.json,$OUT/azure-first-12h-oracle.json" \
     "azure, last 12 h (held out)=$OUT/azure-last-12h.json,$OUT/azure-last-12h-oracle.json" \
     "servegen-dev=$OUT/servegen.json,$OUT/servegen-oracle.json" \
     "servegen, days 0-3 (tuned on)=$OUT/servegen-days-0-3.json,$OUT/servegen-days-0-3-oracle.json" \
     "servegen, days 4-6 (held out)=$OUT/servegen-days-4-6.json,$OUT/servegen-days-4-6-oracle.json"
-cat docs/eval-frontier.md
+python3 tools/eval_tables.py splice docs/evaluation.md frontier "$OUT/frontier.md"
+cat "$OUT/frontier.md"

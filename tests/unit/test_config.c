@@ -109,6 +109,7 @@ s_assert_defaults (const wp_config_t *config)
     assert_int_equal (config->max_memory_mb, 2048);
     assert_true (config->max_cpu_percent == 30);
     assert_true (config->prediction_threshold == 0.7);
+    assert_true (config->cold_wait_price == 1000);
     assert_int_equal (config->usage_window_seconds, 3600);
     assert_int_equal (config->max_queue_size, 100);
     assert_int_equal (config->warmup_timeout_seconds, 30);
@@ -361,6 +362,8 @@ static const bad_case_t s_bad_cases [] = {
     { "max_queue_size = \"\"\n", 1, "max_queue_size" },
     //  out of range
     { "prediction_threshold = 1.5\n", 1, "prediction_threshold" },
+    { "cold_wait_price = 0\n", 1, "cold_wait_price" },
+    { "cold_wait_price = 2e7\n", 1, "cold_wait_price" },
     { "max_warm_models = 0\n", 1, "max_warm_models" },
     { "max_memory_mb = -1\n", 1, "max_memory_mb" },
     { "max_pairs = 15\n", 1, "max_pairs" },
@@ -733,6 +736,31 @@ test_proxy_section (void **state)
         zstr_free (&bad_path);
         assert_true (named);
     }
+//  The price is reloadable; a key that takes effect only at start is not,
+//  and the refusal names it.
+static void
+test_reload_price (void **state)
+{
+    char *path = s_write ("running.cfg", "cold_wait_price = 1000\nmax_pairs = 1000\n");
+    wp_config_t *running = wp_config_load (path);
+    zstr_free (&path);
+    path = s_write ("priced.cfg", "cold_wait_price = 3000\nmax_pairs = 1000\n");
+    wp_config_t *priced = wp_config_load (path);
+    zstr_free (&path);
+    path = s_write ("pairs.cfg", "cold_wait_price = 1000\nmax_pairs = 2000\n");
+    wp_config_t *pairs = wp_config_load (path);
+    zstr_free (&path);
+    assert_non_null (running);
+    assert_non_null (priced);
+    assert_non_null (pairs);
+    assert_true (priced->cold_wait_price == 3000);
+    char error [512] = "";
+    assert_int_equal (wp_config_check_reload (running, priced, error, sizeof error), 0);
+    assert_int_not_equal (wp_config_check_reload (running, pairs, error, sizeof error), 0);
+    assert_non_null (strstr (error, "max_pairs"));
+    wp_config_destroy (&running);
+    wp_config_destroy (&priced);
+    wp_config_destroy (&pairs);
 }
 
 int
@@ -754,6 +782,7 @@ main (void)
         cmocka_unit_test (test_set_string),
         cmocka_unit_test (test_proxy_section),
         cmocka_unit_test (test_sample_file_matches_defaults),
+        cmocka_unit_test (test_reload_price),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
