@@ -72,6 +72,7 @@ typedef struct {
     uint32_t older, newer;      //  census: the pairs asked before and after it
                                 //  (index + 1, 0: none)
     uint8_t fresh_long;         //  a long idle time since the plan was made
+    uint8_t missed;             //  an idle time past the plan's keep since
     uint8_t category;           //  what its latest plan found (wp_category_t)
 } entry_t;
 
@@ -704,18 +705,6 @@ s_window (wp_engine_t *self, const entry_t *slot, const double *survival, double
     return found;
 }
 
-//  True if some width's hit rate lets a window be used (s_window).
-static bool
-s_window_possible (wp_engine_t *self, const entry_t *slot)
-{
-    if (slot->ring_n < RING)
-        return false;
-    for (int t = 0; t < TOLS; t++)
-        if (s_hit_rate (self, slot, t) >= WINDOW_HIT_MIN)
-            return true;
-    return false;
-}
-
 //  A pair's request ended an idle time of gap_ms (0: its first request):
 //  the population, the window hit rates and ring, the waits behind cold
 //  starts, and the census learn it.
@@ -724,6 +713,8 @@ s_learn_gap (wp_engine_t *self, entry_t *slot, uint64_t now_ms, double gap_ms,
              double load_ms)
 {
     if (slot->seen_ms && now_ms > slot->seen_ms) {
+        if (slot->plan_count && gap_ms > slot->keep_ms)
+            slot->missed = 1;           //  a cold start under the plan: news
         //  (faded when the survival is computed again: what ended since
         //  counts as ended then, POP_REFRESH_MS at most later)
         for (int j = 0; j <= LEVELS && gap_ms >= s_edges [j]; j++)
@@ -909,15 +900,16 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
             s_learn_gap (self, slot, now_ms, gap, load_ms);
             slot->seen_ms = now_ms;
         }
-        //  The plan, cached until the histogram grew by 1/8, a long idle
-        //  time changed the evidence of a window, or the load, memory or
-        //  price changed.
+        //  The plan, cached until the histogram grew by 1/8, an idle time
+        //  outlasted its keep, an idle time longer than a load came to a
+        //  pair with a window's worth of them (its tail and the window's
+        //  evidence changed), or the load, memory or price changed.
         uint32_t count = (uint32_t) (entry->count < UINT32_MAX ? entry->count : UINT32_MAX);
         uint32_t step = slot->plan_count / 8;
         step = step < 1 ? 1 : step > 16 ? 16 : step;
         uint32_t plan_key = s_plan_key (self, &model);
         if (!slot->plan_count || slot->plan_key != plan_key
-            || (slot->fresh_long && (slot->w_end || s_window_possible (self, slot)))
+            || slot->missed || (slot->fresh_long && slot->ring_n == RING)
             || count < slot->plan_count || count - slot->plan_count >= step) {
             s_survival (entry, pop_q, survival);
             s_mass (survival, mass);
@@ -928,6 +920,7 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
             slot->plan_count = count ? count : 1;
             slot->plan_key = plan_key;
             slot->fresh_long = 0;
+            slot->missed = 0;
             slot->keep_ms = keep;
             slot->w_start = start;
             slot->w_end = end;
