@@ -77,7 +77,7 @@ def markdown(rows):
 
 
 def svg(rows):
-    width, height, left, right, top, bottom = 720, 420, 70, 190, 30, 50
+    width, height, left, right, top, bottom = 760, 420, 70, 230, 30, 50
     plot_w, plot_h = width - left - right, height - top - bottom
     lows = [v for r in rows for v in list(r["predictive"].values()) + list(r["oracle"].values())]
     y_min = min(0.2, min(lows) - 0.05) if lows else 0.2

@@ -48,6 +48,10 @@ test_bad_arguments (void **state)
         { "--trace %s --catalog %s --budget-mb 0 --policy lru --frobnicate", "unknown argument" },
         { "--trace %s --catalog %s --budget-mb 0 --policy", "--policy needs a value" },
         { "--trace /nonexistent.csv --catalog %s --budget-mb 0 --policy lru", "cannot read trace" },
+        { "--trace %s --catalog %s --budget-mb 0 --policy lru --from-ms x", "--from-ms must be" },
+        { "--trace %s --catalog %s --budget-mb 0 --policy lru --until-ms -1", "--until-ms must be" },
+        { "--trace %s --catalog %s --budget-mb 0 --policy lru --from-ms 5 --until-ms 5",
+          "must be after --from-ms" },
     };
     for (size_t i = 0; i < sizeof (cases) / sizeof (cases [0]); i++) {
         //  Fill the %s in order: trace then catalog (or catalog alone).
@@ -121,6 +125,22 @@ test_outputs (void **state)
     assert_non_null (strstr (out, "keepalive:600*"));
     assert_non_null (strstr (out, "ollama*"));
     assert_non_null (strstr (out, "lru:2 "));
+    //  A span: the requests at 37 s x [50, 150) only.
+    snprintf (args, sizeof (args), "--trace %s --catalog %s --budget-mb 0 --policy lru:2 "
+              "--from-ms %d --until-ms %d --json --quiet", trace, catalog, 50 * 37000,
+              150 * 37000);
+    assert_int_equal (s_run (args, out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "\"requests\":100,"));
+    //  predictive's sweep points carry their cost at their own price, and
+    //  its rows a report.
+    snprintf (args, sizeof (args), "--trace %s --catalog %s --budget-mb 0 --policy predictive "
+              "--sweep --no-baselines --json --quiet", trace, catalog);
+    assert_int_equal (s_run (args, out, sizeof (out)), 0);
+    assert_non_null (strstr (out, "\"name\":\"predictive:30000\""));
+    assert_non_null (strstr (out, "\"cost\":"));
+    assert_non_null (strstr (out, "\"report\":{\"cold_wait_price\":1000"));
+    assert_non_null (strstr (out, "\"band\":\"under_5m\""));
+    assert_null (strstr (out, "nan"));
     test_remove_file (svg);
     test_remove_file (trace);
     test_remove_file (catalog);
