@@ -4,35 +4,39 @@
     horizon, the expected time until it, a confidence, and a plan: how
     long to keep the model after a request and when to pre-warm it again.
 
-    Model "idle-plan/2":
-    - Distribution of the next idle time of a pair: its aged log-scale
-      histogram (wp_analyzer) with the population prior (the model's other
-      users, shrunk toward all pairs) as PRIOR_WEIGHT pseudo observations
-      (Bayesian counts: a new user gets the prior, thin data stays wide;
-      confidence = n / (n + PRIOR_WEIGHT)).
-    - Plan after a request: keep for K, and/or unload then pre-warm at
-      S - load_ms to hold until E (a hybrid-histogram window), with K, S, E
-      on bin edges, chosen to minimise the expected cost per MB
-          E[resident ms] + break_even x P(request not covered)
-      where break_even (ms) is what a cold start costs in resident time:
-      break_even = horizon x (1 - threshold) / threshold x 4.4 (threshold
-      0.7 and horizon 300 s: 566 s; x 2^(burst / 4) for the requests that
-      queue behind a cold start), and the keep is at least break_even x
-      PRIOR_WEIGHT / (n + PRIOR_WEIGHT) (thin data leans on the prior: a
-      pair that knows nothing keeps for break_even). Exact over every
-      (K, S, E) with prefix
-      sums, O(bins x window bins); plans are cached per pair and made again
-      when its histogram has grown by 1/8 or the load time changed.
+    Model "idle-plan/3", priced: the user states what a second of a
+    request waiting on a load is worth in residency (cold_wait_price, W,
+    GiB*s per s) and every plan minimises the expected wait x W + memory x
+    time of its (user, model) pair.
+    - Break-even of a pair: a cold start costs as much as keeping the model
+      W x (load + queued) / GiB + load: the request's wait, the waits of the
+      requests that queue behind the load (learned per pair from what
+      followed its idle times longer than the load, against all pairs'),
+      and the load's own residency.
+    - Keep: the pair's idle-time survival on the analyzer's bins, each
+      level's conditional survival its own faded counts against the
+      population's, weighed as PRIOR_WEIGHT idle times; the keep is the bin
+      edge minimising E[min (idle, keep)] + P(idle > keep) x break-even.
+    - The population: Kaplan-Meier over all pairs' ended idle times (faded,
+      24 h half-life) and the running ones (a census: pairs in order of
+      their latest request, a cursor per level), a scale-free prior where
+      nothing is known (S ~ 1 / t).
+    - Window: each pair keeps its last RING idle times longer than its load
+      exactly and learns how often the next fell within each of TOLS
+      widths of their median; keep-then-load-again replaces the keep where
+      it costs less and its hit rate is at least 0.9.
     - Probability: an online logistic regression (learning_rate) over the
-      histogram's P(request within the horizon | idle so far), first- and
+      survival's P(request within the horizon | idle so far), first- and
       second-order Markov and co-use weights after the user's latest
       model, seasonality, the rate anomaly and the confidence, trained on
-      what happened next: a prediction is a positive when its pair is asked
-      within the horizon, a negative once the horizon passed without.
-    - A model that follows the user's latest one (Markov) gets a window
-      at the learned delay when the ensemble's probability pays for it.
-    Load times come from the performance predictor (wp_engine_model): the
-    pre-warm starts that early. Plain C: no sockets, no clock.
+      what happened next.
+    - A model that follows the user's latest one (Markov) gets a window at
+      the learned delay when its probability times the break-even pays for
+      the window's residency.
+    - Each plan names what the pair's arrivals allowed (wp_category_t).
+    Load times come from the performance predictor and memory from the
+    configuration or perf.estimate (wp_engine_model). Plain C: no sockets,
+    no clock.
     =========================================================================
 */
 
@@ -77,8 +81,8 @@ typedef struct {
     uint32_t usage_window_s;    //  (reserved; kept for the config key)
     uint32_t max_models;        //  predictions per user at most (default 8)
     double prior;               //  (reserved)
-    double threshold;           //  prediction_threshold: the cost trade-off
-                                //  and the probability that warms (default 0.7)
+    double threshold;           //  prediction_threshold (kept for the
+                                //  callers' options; plans are priced)
     double learning_rate;       //  ensemble step (default 0.1; < 0: frozen)
     uint32_t default_load_ms;   //  load time of an undescribed model (default 1000)
     uint32_t default_memory_mb; //  memory of an undescribed model (default 512)
