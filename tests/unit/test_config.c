@@ -736,6 +736,8 @@ test_proxy_section (void **state)
         zstr_free (&bad_path);
         assert_true (named);
     }
+}
+
 //  The price is reloadable; a key that takes effect only at start is not,
 //  and the refusal names it.
 static void
