@@ -357,15 +357,17 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                   wp_calib_log_loss (calib, h));
     s_family (b, "warmup_prediction_calibration_total", "counter",
               "Scored predictions by range of expected time and bin of probability "
-              "(le: the bin's upper edge), and how many of them were asked.");
+              "(bin: its edges), and how many of them were asked.");
     for (int h = 0; h < WP_METRICS_HORIZONS; h++)
         for (int k = 0; k < WP_CALIB_BINS; k++) {
             const wp_calib_band_t *band = &calib->bands [h];
-            APPEND (b, "warmup_prediction_calibration_total{horizon=\"%s\",le=\"%.1f\","
-                    "result=\"scored\"} %" PRIu64 "\n", wp_metrics_horizon_name (h),
+            APPEND (b, "warmup_prediction_calibration_total{horizon=\"%s\","
+                    "bin=\"%.1f-%.1f\",result=\"scored\"} %" PRIu64 "\n",
+                    wp_metrics_horizon_name (h), (double) k / WP_CALIB_BINS,
                     (double) (k + 1) / WP_CALIB_BINS, band->bin_n [k]);
-            APPEND (b, "warmup_prediction_calibration_total{horizon=\"%s\",le=\"%.1f\","
-                    "result=\"asked\"} %" PRIu64 "\n", wp_metrics_horizon_name (h),
+            APPEND (b, "warmup_prediction_calibration_total{horizon=\"%s\","
+                    "bin=\"%.1f-%.1f\",result=\"asked\"} %" PRIu64 "\n",
+                    wp_metrics_horizon_name (h), (double) k / WP_CALIB_BINS,
                     (double) (k + 1) / WP_CALIB_BINS, band->bin_asked [k]);
         }
     s_family (b, "warmup_prediction_guesses_open", "gauge",
