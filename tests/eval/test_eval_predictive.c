@@ -178,6 +178,7 @@ test_price_trades_wait_for_memory (void **state)
     }
     assert_true (m [1].wait_ms < m [0].wait_ms);
     assert_true (m [1].resident_mb_ms > m [0].resident_mb_ms);
+    wp_eval_catalog_destroy (&catalog);
 }
 
 //  Run two users asking for their model every 5 s at the same ms (A:
