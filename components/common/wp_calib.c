@@ -5,9 +5,8 @@
 #include "wp_calib.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
+#include "wp_json.h"
 
 //  A probability is clipped to this distance from 0 and 1 in the log loss.
 #define LOG_CLIP 1e-6
@@ -93,78 +92,57 @@ wp_calib_log_loss (const wp_calib_t *self, int band)
     return n ? self->bands [band].log_loss / (double) n : NAN;
 }
 
-//  Appends to a buffer as snprintf, keeping the length it needed.
-typedef struct {
-    char *out;
-    size_t size, length;
-} s_buf_t;
-
-static void
-s_put (s_buf_t *buf, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    size_t room = buf->length < buf->size ? buf->size - buf->length : 0;
-    int n = vsnprintf (room ? buf->out + buf->length : NULL, room, format, args);
-    va_end (args);
-    if (n > 0)
-        buf->length += (size_t) n;
-}
-
 //  A ratio as JSON: null when the denominator is 0.
 static void
-s_ratio (s_buf_t *buf, const char *name, double num, double den)
+s_ratio (char **buffer, size_t *len, size_t *cap, const char *name, double num, double den)
 {
     if (den > 0)
-        s_put (buf, ",\"%s\":%.6f", name, num / den);
+        wp_json_appendf (buffer, len, cap, ",\"%s\":%.6f", name, num / den);
     else
-        s_put (buf, ",\"%s\":null", name);
+        wp_json_appendf (buffer, len, cap, ",\"%s\":null", name);
 }
 
 //  The bands as JSON.
-size_t
-wp_calib_json (const wp_calib_t *self, char *out, size_t size)
+void
+wp_calib_json (const wp_calib_t *self, char **buffer, size_t *len, size_t *cap)
 {
-    s_buf_t buf = { out, size, 0 };
-    if (size)
-        out [0] = 0;
-    s_put (&buf, "[");
+    wp_json_appendf (buffer, len, cap, "[");
     for (int i = 0; i < WP_CALIB_BANDS; i++) {
         const wp_calib_band_t *b = &self->bands [i];
         double n = (double) wp_calib_count (self, i);
-        s_put (&buf, "%s{\"band\":\"%s\",\"scored\":%.0f,\"tp\":%llu,\"fp\":%llu,\"fn\":%llu,"
-               "\"tn\":%llu", i ? "," : "", s_names [i], n, (unsigned long long) b->tp,
-               (unsigned long long) b->fp, (unsigned long long) b->fn,
-               (unsigned long long) b->tn);
-        s_ratio (&buf, "accuracy", (double) (b->tp + b->tn), n);
-        s_ratio (&buf, "precision", (double) b->tp, (double) (b->tp + b->fp));
-        s_ratio (&buf, "recall", (double) b->tp, (double) (b->tp + b->fn));
-        s_ratio (&buf, "fp_rate", (double) b->fp, (double) (b->fp + b->tn));
-        s_ratio (&buf, "brier", b->brier, n);
-        s_ratio (&buf, "log_loss", b->log_loss, n);
-        s_put (&buf, ",\"target_accuracy\":%.2f,\"target_fp_rate\":%.2f", s_target_accuracy [i],
-               s_target_fp [i]);
+        wp_json_appendf (buffer, len, cap, "%s{\"band\":\"%s\",\"scored\":%.0f,\"tp\":%llu,"
+                         "\"fp\":%llu,\"fn\":%llu,\"tn\":%llu", i ? "," : "", s_names [i], n,
+                         (unsigned long long) b->tp, (unsigned long long) b->fp,
+                         (unsigned long long) b->fn, (unsigned long long) b->tn);
+        s_ratio (buffer, len, cap, "accuracy", (double) (b->tp + b->tn), n);
+        s_ratio (buffer, len, cap, "precision", (double) b->tp, (double) (b->tp + b->fp));
+        s_ratio (buffer, len, cap, "recall", (double) b->tp, (double) (b->tp + b->fn));
+        s_ratio (buffer, len, cap, "fp_rate", (double) b->fp, (double) (b->fp + b->tn));
+        s_ratio (buffer, len, cap, "brier", b->brier, n);
+        s_ratio (buffer, len, cap, "log_loss", b->log_loss, n);
+        wp_json_appendf (buffer, len, cap, ",\"target_accuracy\":%.2f,\"target_fp_rate\":%.2f",
+                         s_target_accuracy [i], s_target_fp [i]);
         if (n > 0) {
             double accuracy = (double) (b->tp + b->tn) / n;
             double negatives = (double) (b->fp + b->tn);
             double fp_rate = negatives > 0 ? (double) b->fp / negatives : 0;
-            s_put (&buf, ",\"meets_targets\":%s",
-                   accuracy >= s_target_accuracy [i] && fp_rate < s_target_fp [i]
-                   ? "true" : "false");
+            wp_json_appendf (buffer, len, cap, ",\"meets_targets\":%s",
+                             accuracy >= s_target_accuracy [i] && fp_rate < s_target_fp [i]
+                             ? "true" : "false");
         }
         else
-            s_put (&buf, ",\"meets_targets\":null");
-        s_put (&buf, ",\"calibration\":[");
+            wp_json_appendf (buffer, len, cap, ",\"meets_targets\":null");
+        wp_json_appendf (buffer, len, cap, ",\"calibration\":[");
         for (int k = 0; k < WP_CALIB_BINS; k++) {
-            s_put (&buf, "%s{\"from\":%.1f,\"to\":%.1f,\"n\":%llu", k ? "," : "",
-                   (double) k / WP_CALIB_BINS, (double) (k + 1) / WP_CALIB_BINS,
-                   (unsigned long long) b->bin_n [k]);
-            s_ratio (&buf, "mean_p", b->bin_p [k], (double) b->bin_n [k]);
-            s_ratio (&buf, "asked", (double) b->bin_asked [k], (double) b->bin_n [k]);
-            s_put (&buf, "}");
+            wp_json_appendf (buffer, len, cap, "%s{\"from\":%.1f,\"to\":%.1f,\"n\":%llu",
+                             k ? "," : "", (double) k / WP_CALIB_BINS,
+                             (double) (k + 1) / WP_CALIB_BINS,
+                             (unsigned long long) b->bin_n [k]);
+            s_ratio (buffer, len, cap, "mean_p", b->bin_p [k], (double) b->bin_n [k]);
+            s_ratio (buffer, len, cap, "asked", (double) b->bin_asked [k], (double) b->bin_n [k]);
+            wp_json_appendf (buffer, len, cap, "}");
         }
-        s_put (&buf, "]}");
+        wp_json_appendf (buffer, len, cap, "]}");
     }
-    s_put (&buf, "]");
-    return buf.length;
+    wp_json_appendf (buffer, len, cap, "]");
 }

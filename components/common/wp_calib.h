@@ -82,12 +82,13 @@ double
 double
     wp_calib_log_loss (const wp_calib_t *self, int band);
 
-//  Write the bands as a JSON array into out (size bytes, NUL-terminated):
-//  per band its name, counts, accuracy, precision, recall, false-positive
-//  rate, Brier, log loss, the targets and whether they are met, and the
-//  calibration table. Returns the length it needed (as snprintf).
-size_t
-    wp_calib_json (const wp_calib_t *self, char *out, size_t size);
+//  Append the bands as a JSON array to a growing buffer (wp_json_appendf:
+//  *buffer of *cap bytes holding *len, reallocated as needed): per band its
+//  name, counts, accuracy, precision, recall, false-positive rate, Brier,
+//  log loss, the targets and whether they are met, and the calibration
+//  table.
+void
+    wp_calib_json (const wp_calib_t *self, char **buffer, size_t *len, size_t *cap);
 
 #ifdef __cplusplus
 }

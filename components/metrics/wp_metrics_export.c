@@ -583,14 +583,10 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
         APPEND (b, "}");
     }
     APPEND (b, "]");
-    {
-        //  The probabilities scored (wp_calib): per range, the targets,
-        //  Brier, log loss and the calibration table.
-        char calib [8192];
-        size_t length = wp_calib_json (wp_metrics_calib (metrics), calib, sizeof calib);
-        if (length < sizeof calib)
-            APPEND (b, ",\"calibration\":%s", calib);
-    }
+    //  The probabilities scored (wp_calib): per range, the targets, Brier,
+    //  log loss and the calibration table.
+    APPEND (b, ",\"calibration\":");
+    wp_calib_json (wp_metrics_calib (metrics), &b->text, &b->len, &b->cap);
 
     const wp_metrics_model_t *models [WP_METRICS_MAX_MODELS + 1];
     size_t n = s_models (metrics, models);

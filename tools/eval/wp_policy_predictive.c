@@ -57,10 +57,10 @@
 #include "wp_names.h"
 #include "wp_calib.h"
 #include "wp_util.h"
+#include "wp_json.h"
 
 #include <assert.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,24 +191,6 @@ s_create (wp_eval_sim_t *sim, double knob)
     return self;
 }
 
-//  Appends to a report buffer as snprintf, keeping the length it needed.
-typedef struct {
-    char *out;
-    size_t size, length;
-} s_buf_t;
-
-static void
-s_put (s_buf_t *buf, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    size_t room = buf->length < buf->size ? buf->size - buf->length : 0;
-    int n = vsnprintf (room ? buf->out + buf->length : NULL, room, format, args);
-    va_end (args);
-    if (n > 0)
-        buf->length += (size_t) n;
-}
-
 //  Score what is still open at the end: predictions whose horizon ended
 //  before the last event were not asked in time.
 static void
@@ -225,13 +207,15 @@ s_score_rest (s_self_t *self)
     }
 }
 
-//  The report: the scores, the categories and the state per pair.
+//  The report: the scores, the categories and the state per pair, as one
+//  JSON object into out (size bytes); the length it needed.
 static size_t
 s_report (void *state, char *out, size_t size)
 {
     s_self_t *self = state;
     s_score_rest (self);
-    s_buf_t buf = { out, size, 0 };
+    char *text = NULL;
+    size_t len = 0, cap = 0;
     size_t pairs = wp_analyzer_pairs (self->analyzer);
     size_t analyzer = wp_analyzer_state_bytes (self->analyzer);
     size_t engine = wp_engine_state_bytes (self->engine);
@@ -241,30 +225,35 @@ s_report (void *state, char *out, size_t size)
     size_t bytes = analyzer + engine + scheduler + perf + names_bytes;
     uint64_t updates;
     const double *w = wp_engine_weights (self->engine, &updates);
-    s_put (&buf, "{\"cold_wait_price\":%g,\"threshold\":%g,\"horizon_s\":%u,"
-           "\"prediction\":", self->price, self->threshold, self->horizon_ms / 1000);
-    size_t room = buf.length < size ? size - buf.length : 0;
-    buf.length += wp_calib_json (&self->calib, room ? out + buf.length : NULL, room);
-    s_put (&buf, ",\"superseded\":%llu,\"categories\":{",
-           (unsigned long long) self->superseded);
+    wp_json_appendf (&text, &len, &cap, "{\"cold_wait_price\":%g,\"threshold\":%g,"
+                     "\"horizon_s\":%u,\"prediction\":", self->price, self->threshold,
+                     self->horizon_ms / 1000);
+    wp_calib_json (&self->calib, &text, &len, &cap);
+    wp_json_appendf (&text, &len, &cap, ",\"superseded\":%llu,\"categories\":{",
+                     (unsigned long long) self->superseded);
     for (int c = 0; c < WP_CATEGORIES; c++) {
         s_category_t *k = &self->categories [c];
-        s_put (&buf, "%s\"%s\":{\"pairs\":%llu,\"requests\":%llu,\"prewarms\":%llu,"
-               "\"useful_prewarms\":%llu}", c ? "," : "", wp_engine_category_name (c),
-               (unsigned long long) k->pairs, (unsigned long long) k->requests,
-               (unsigned long long) k->prewarms, (unsigned long long) k->useful);
+        wp_json_appendf (&text, &len, &cap, "%s\"%s\":{\"pairs\":%llu,\"requests\":%llu,"
+                         "\"prewarms\":%llu,\"useful_prewarms\":%llu}", c ? "," : "",
+                         wp_engine_category_name (c), (unsigned long long) k->pairs,
+                         (unsigned long long) k->requests, (unsigned long long) k->prewarms,
+                         (unsigned long long) k->useful);
     }
-    s_put (&buf, "},\"state\":{\"pairs\":%zu,\"users\":%zu,\"models\":%zu,\"bytes\":%zu,"
-           "\"analyzer_bytes\":%zu,\"engine_bytes\":%zu,\"scheduler_bytes\":%zu,"
-           "\"perf_bytes\":%zu,\"names_bytes\":%zu,\"bytes_per_pair\":%.1f},"
-           "\"ensemble_updates\":%llu,\"weights\":[", pairs,
-           wp_analyzer_users (self->analyzer), wp_analyzer_models (self->analyzer), bytes,
-           analyzer, engine, scheduler, perf, names_bytes,
-           pairs ? (double) bytes / (double) pairs : 0.0, (unsigned long long) updates);
+    wp_json_appendf (&text, &len, &cap, "},\"state\":{\"pairs\":%zu,\"users\":%zu,"
+                     "\"models\":%zu,\"bytes\":%zu,\"analyzer_bytes\":%zu,"
+                     "\"engine_bytes\":%zu,\"scheduler_bytes\":%zu,\"perf_bytes\":%zu,"
+                     "\"names_bytes\":%zu,\"bytes_per_pair\":%.1f},\"ensemble_updates\":%llu,"
+                     "\"weights\":[", pairs, wp_analyzer_users (self->analyzer),
+                     wp_analyzer_models (self->analyzer), bytes, analyzer, engine, scheduler,
+                     perf, names_bytes, pairs ? (double) bytes / (double) pairs : 0.0,
+                     (unsigned long long) updates);
     for (int i = 0; i < WP_ENGINE_FEATURES; i++)
-        s_put (&buf, "%s%.4f", i ? "," : "", w [i]);
-    s_put (&buf, "]}");
-    return buf.length;
+        wp_json_appendf (&text, &len, &cap, "%s%.4f", i ? "," : "", w [i]);
+    wp_json_appendf (&text, &len, &cap, "]}");
+    if (size)
+        snprintf (out, size, "%s", text ? text : "");
+    free (text);
+    return len;
 }
 
 //  Destroy the state.
