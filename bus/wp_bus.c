@@ -150,6 +150,17 @@ wp_bus_new (const char *pub_endpoint, const char *sub_endpoint,
     zsock_set_sndhwm (self->pub, opts->sndhwm ? opts->sndhwm : 100000);
     zsock_set_rcvhwm (self->sub, opts->rcvhwm ? opts->rcvhwm : 100000);
     zsock_set_linger (self->pub, opts->linger_ms ? opts->linger_ms : 1000);
+    if (opts->curve_server_key) {
+        assert (opts->curve_public_key && opts->curve_secret_key);
+        const char *endpoints [2] = { pub_endpoint, sub_endpoint };
+        zsock_t *sockets [2] = { self->pub, self->sub };
+        for (int i = 0; i < 2; i++)
+            if (strncmp (endpoints [i], "inproc://", 9) != 0) {
+                zsock_set_curve_serverkey (sockets [i], opts->curve_server_key);
+                zsock_set_curve_publickey (sockets [i], opts->curve_public_key);
+                zsock_set_curve_secretkey (sockets [i], opts->curve_secret_key);
+            }
+    }
     if (zsock_connect (self->pub, "%s", pub_endpoint) != 0) {
         zsys_error ("bus: cannot connect publisher to '%s': %s",
                     pub_endpoint, zmq_strerror (zmq_errno ()));

@@ -65,6 +65,12 @@ typedef struct {
     int sndhwm;         // publisher high-water mark, messages (default 100000)
     int rcvhwm;         // subscriber high-water mark, messages (default 100000)
     int linger_ms;      // how long unsent events may delay close (default 1000)
+    //  CURVE (docs/security.md): with curve_server_key set, both sockets
+    //  are CURVE clients of the proxy (except to inproc:// endpoints, which
+    //  have no handshake). Z85 text, 40 characters; copied at once.
+    const char *curve_server_key;   // the proxy's public key
+    const char *curve_public_key;   // this client's key pair
+    const char *curve_secret_key;
 } wp_bus_opts_t;
 
 //  Counters of one client.

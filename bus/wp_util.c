@@ -106,18 +106,55 @@ s_hexval (char c)
     return -1;
 }
 
+//  Parse 2 x n hex digits into n bytes.
+int
+wp_parse_hex (const char *hex, uint8_t *out, size_t n)
+{
+    if (!hex || strlen (hex) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = s_hexval (hex [2 * i]), lo = s_hexval (hex [2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out [i] = (uint8_t) (hi << 4 | lo);
+    }
+    return 0;
+}
+
 //  Parse 32 hex digits into 16 bytes.
 int
 wp_parse_key (const char *hex, uint8_t key[16])
 {
-    if (!hex || strlen (hex) != 32)
+    return wp_parse_hex (hex, key, 16);
+}
+
+//  Write a user id.
+void
+wp_user_id_format (uint64_t hash, char *text)
+{
+    static const char digits [] = "0123456789abcdef";
+    text [0] = 'u';
+    text [1] = ':';
+    for (int i = 0; i < 16; i++)
+        text [2 + i] = digits [(hash >> (60 - 4 * i)) & 15];
+    text [WP_USER_ID_LEN] = 0;
+}
+
+//  Parse a user id.
+int
+wp_user_id_parse (const char *text, uint64_t *hash)
+{
+    if (!text || text [0] != 'u' || text [1] != ':' || strlen (text) != WP_USER_ID_LEN)
         return -1;
+    uint64_t value = 0;
     for (int i = 0; i < 16; i++) {
-        int hi = s_hexval (hex [2 * i]), lo = s_hexval (hex [2 * i + 1]);
-        if (hi < 0 || lo < 0)
+        char c = text [2 + i];
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (digit < 0)
             return -1;
-        key [i] = (uint8_t) (hi << 4 | lo);
+        value = value << 4 | (uint64_t) digit;
     }
+    *hash = value;
     return 0;
 }
 

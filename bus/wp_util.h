@@ -39,6 +39,23 @@ uint64_t
 int
     wp_parse_key (const char *hex, uint8_t key[16]);
 
+//  Parse exactly 2 x n hex digits into n bytes. Returns 0 or -1.
+int
+    wp_parse_hex (const char *hex, uint8_t *out, size_t n);
+
+//  A user id as events carry it after the bus proxy (wp_ingress): "u:"
+//  and the 16 lowercase hex digits of its keyed hash.
+#define WP_USER_ID_LEN 18
+
+//  Write the user id of a hash into text (WP_USER_ID_LEN + 1 bytes).
+void
+    wp_user_id_format (uint64_t hash, char *text);
+
+//  The hash in a user id of that form. Returns 0, or -1 for anything else
+//  (a raw id that did not come through the proxy).
+int
+    wp_user_id_parse (const char *text, uint64_t *hash);
+
 //  Resident set size of this process in KiB (0 when unknown).
 uint64_t
     wp_rss_kb (void);

@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           libprotobuf-c-dev protobuf-c-compiler liblmdb-dev libcmocka-dev
-          zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev)
+          zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev
+          libsodium-dev)
 TEST_PACKAGES=(prometheus chromium docker-compose)
 SANITIZE=
 WERROR=()
