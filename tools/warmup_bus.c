@@ -6,7 +6,8 @@
     =========================================================================
 */
 #include "wp_component.h"
-#include "wp_proxy.h"
+#include "wp_audit.h"
+#include "wp_security.h"
 
 int
 main (int argc, char **argv)
@@ -28,42 +29,38 @@ main (int argc, char **argv)
         return 2;
     }
     free (rest);
-    zactor_t *proxy = zactor_new (wp_proxy_actor, NULL);
-    char frame [32];
-    snprintf (frame, sizeof frame, "%u", config->max_frame_bytes);
-    zstr_sendx (proxy, "MAXFRAME", frame, NULL);
-    char *status = zstr_recv (proxy);
-    zstr_free (&status);
-    if (verbose) {
-        zstr_send (proxy, "VERBOSE");
-        status = zstr_recv (proxy);
-        zstr_free (&status);
-    }
-    zstr_sendx (proxy, "BIND", config->pub_endpoint, config->sub_endpoint, NULL);
-    char *pub = NULL, *sub = NULL;
-    zstr_recvx (proxy, &status, &pub, &sub, NULL);
+    //  The audit log hears decisions and controls beside the bus.
+    char inproc_pub [64], inproc_sub [64];
+    snprintf (inproc_pub, sizeof inproc_pub, "inproc://warmup-pub-%d", (int) getpid ());
+    snprintf (inproc_sub, sizeof inproc_sub, "inproc://warmup-sub-%d", (int) getpid ());
+    zactor_t *proxy = wp_security_start_proxy (config, "warmup-bus", inproc_pub, inproc_sub,
+                                               verbose);
+    zactor_t *audit = NULL;
+    if (proxy && config->audit
+        && !(audit = wp_audit_start (config, inproc_pub, inproc_sub, instance)))
+        zactor_destroy (&proxy);
     int rc = 0;
-    if (!status || !streq (status, "OK")) {
-        fprintf (stderr, "warmup-bus: %s\n", pub ? pub : "no reply from the proxy");
+    if (!proxy)
         rc = 1;
-    }
     else {
-        printf ("warmup-bus: ready (pub=%s sub=%s)\n", pub, sub);
+        printf ("warmup-bus: ready (pub=%s sub=%s)\n", config->pub_endpoint,
+                config->sub_endpoint);
         fflush (stdout);
         zactor_t *actors [] = { proxy };
         rc = wp_component_wait (actors, 1) ? 1 : 0;
         zstr_send (proxy, "STATS");
-        char *forwarded = NULL, *dropped = NULL, *ok = NULL;
-        zstr_recvx (proxy, &ok, &forwarded, &dropped, NULL);
-        zsys_info ("warmup-bus: forwarded %s events, dropped %s invalid",
-                   forwarded ? forwarded : "?", dropped ? dropped : "?");
+        char *ok = NULL, *forwarded = NULL, *dropped = NULL, *refused = NULL, *limited = NULL;
+        zstr_recvx (proxy, &ok, &forwarded, &dropped, &refused, &limited, NULL);
+        zsys_info ("warmup-bus: forwarded %s events, dropped %s invalid, refused %s, "
+                   "%s over the rate limit", forwarded ? forwarded : "?",
+                   dropped ? dropped : "?", refused ? refused : "?", limited ? limited : "?");
         zstr_free (&ok);
         zstr_free (&forwarded);
         zstr_free (&dropped);
+        zstr_free (&refused);
+        zstr_free (&limited);
     }
-    zstr_free (&status);
-    zstr_free (&pub);
-    zstr_free (&sub);
+    zactor_destroy (&audit);
     zactor_destroy (&proxy);
     wp_config_destroy (&config);
     return rc;

@@ -15,16 +15,23 @@
         warmupctl [endpoint flags] pin|unpin MODEL [--timeout S]
         warmupctl [endpoint flags] reload [--expect N] [--timeout S]
         warmupctl [endpoint flags] models [--timeout S] [--json]
+        warmupctl keygen DIR [--name NAME]
+        warmupctl [-c FILE | --data-dir DIR] audit [--since T] [--model M]
+                  [--kind K] [--json]
     =========================================================================
 */
 #include "wp_component.h"
+#include "wp_security.h"
+#include "wp_audit.h"
 #include "wp_json.h"
+#include "wp_jval.h"
 #include "wp_pattern_wire.h"
 #include "wp_util.h"
 #ifdef WP_HAVE_REPLAY
 #include "wp_replay.h"
 #endif
 #include <math.h>
+#include <sys/stat.h>
 
 static const char *s_usage =
     " COMMAND ...\n"
@@ -62,7 +69,17 @@ static const char *s_usage =
     "      every model the scheduler knows: state, pin, memory, last use,\n"
     "      current prediction and the reason of its last decision\n"
     "  (pin, unpin, reload, models wait S s for the answer, default 10; exit 1\n"
-    "   when the service refused or did not answer)\n";
+    "   when the service refused or did not answer)\n"
+    "  keygen DIR [--name NAME]\n"
+    "      write a CURVE key pair: DIR/NAME.key (public: put it in the service's\n"
+    "      bus/allowed_keys or bus/operator_keys directory) and DIR/NAME.key_secret\n"
+    "      (0600; point bus/client_key or --client-key at DIR/NAME.key); NAME\n"
+    "      defaults to client\n"
+    "  audit [--since T] [--model M] [--kind K] [--json]\n"
+    "      the audit log of the service's data directory (-c, --data-dir or\n"
+    "      WARMUP_DATA_DIR): decisions, warmups done, controls, refusals; T is\n"
+    "      10m, 2h, 1d ago, an ISO time (2026-01-31T12:00:00Z) or epoch seconds\n"
+    "      or ms; K is decision, done, control, reply, refused, deferred, ...\n";
 
 //  Parse a non-negative number argument strictly.
 static int
@@ -87,7 +104,16 @@ s_connect (const wp_config_t *config, const char *role, const char **topics, int
     snprintf (source, sizeof source, "warmupctl-%s/%d", role, (int) getpid ());
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes,
                            .linger_ms = 2000 };
+    wp_client_keys_t keys;
+    char error [1200];
+    if (wp_security_client (config, config->pub_endpoint, config->sub_endpoint,
+                            WP_KEYS_OPERATOR, false, &keys, error, sizeof error)) {
+        fprintf (stderr, "warmupctl: %s\n", error);
+        return NULL;
+    }
+    wp_security_bus_opts (&keys, &opts);
     wp_bus_t *bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, source, &opts);
+    memset (&keys, 0, sizeof keys);
     if (!bus)
         return NULL;
     for (int i = 0; topics && topics [i]; i++)
@@ -575,7 +601,8 @@ s_warm_cool (const wp_config_t *config, bool warm, int argc, char **argv)
         fprintf (stderr, "warmupctl %s: which model?\n", warm ? "warm" : "cool");
         return 2;
     }
-    const char *topics [] = { "warmup.done", NULL };
+    //  The done, or the bus's refusal of a key that may not warm or cool.
+    const char *topics [] = { "warmup.done", "control.reply", NULL };
     wp_bus_t *bus = s_connect (config, warm ? "warm" : "cool", wait ? topics : NULL,
                                (int) config->ready_timeout_ms);
     if (!bus)
@@ -597,6 +624,19 @@ s_warm_cool (const wp_config_t *config, bool warm, int argc, char **argv)
                      model, timeout);
             rc = 1;
             break;
+        }
+        if (event.topic == WP_TOPIC_CONTROL_REPLY) {
+            const Warmup__V1__ControlReply *reply = (const Warmup__V1__ControlReply *) event.msg;
+            bool ours = !reply->ok && reply->cause && reply->cause->source
+                     && streq (reply->cause->source, wp_bus_source (bus));
+            if (ours) {
+                fprintf (stderr, "%s: %s\n", reply->component, reply->error);
+                rc = 1;
+            }
+            wp_bus_event_free (&event);
+            if (ours)
+                break;
+            continue;
         }
         const Warmup__V1__WarmupDone *done = (const Warmup__V1__WarmupDone *) event.msg;
         if (done->model && streq (done->model, model) && done->action == request.action) {
@@ -758,6 +798,8 @@ s_control (const wp_config_t *config, Warmup__V1__Command command, const char *m
     int rc = wp_bus_publish (bus, WP_TOPIC_CONTROL, &request.base) ? 1 : 0;
     int64_t deadline = zclock_mono () + (int64_t) (timeout * 1000);
     int got = 0;
+    //  The first refusal ends the wait (the bus's of a key that may not
+    //  control comes at once, and no one else answers then).
     while (rc == 0 && got < expect && !zsys_interrupted) {
         int64_t left = deadline - zclock_mono ();
         wp_bus_event_t event;
@@ -896,6 +938,190 @@ s_command (const wp_config_t *config, const char *name, int argc, char **argv)
     return s_control (config, command, model, (int) expect, timeout, s_print_outcome, NULL);
 }
 
+
+//  keygen
+static int
+s_keygen (int argc, char **argv)
+{
+    const char *dir = NULL, *name = "client";
+    for (int i = 0; i < argc; i++) {
+        if (streq (argv [i], "--name") && i + 1 < argc)
+            name = argv [++i];
+        else
+        if (!dir && argv [i][0] != '-')
+            dir = argv [i];
+        else {
+            fprintf (stderr, "warmupctl keygen: unexpected argument '%s'\n", argv [i]);
+            return 2;
+        }
+    }
+    if (!dir || !*name || strlen (name) > 64 || strchr (name, '/')) {
+        fprintf (stderr, "warmupctl keygen: which directory? (and --name: 1..64 "
+                 "characters, no '/')\n");
+        return 2;
+    }
+    if (mkdir (dir, 0700) != 0 && errno != EEXIST) {
+        fprintf (stderr, "warmupctl keygen: cannot create %s: %s\n", dir, strerror (errno));
+        return 1;
+    }
+    char *path = zsys_sprintf ("%s/%s.key", dir, name);
+    wp_keypair_t pair;
+    char error [1200];
+    int rc = wp_keys_generate (path, name, &pair, error, sizeof error);
+    if (rc)
+        fprintf (stderr, "warmupctl keygen: %s\n", error);
+    else
+        printf ("%s         public: copy it into the service's bus/allowed_keys (a client) or\n"
+                "%*s bus/operator_keys (an operator) directory, then restart the bus\n"
+                "%s_secret  secret (0600): keep it; use it with bus/client_key = %s\n"
+                "          or --client-key %s\n"
+                "public key %s\n", path, (int) strlen (path) + 8, "", path, path, path,
+                pair.public_key);
+    memset (&pair, 0, sizeof pair);
+    zstr_free (&path);
+    return rc ? 1 : 0;
+}
+
+//  A time for --since: "10m" (ago; s, m, h, d), an ISO time
+//  (YYYY-MM-DDTHH:MM[:SS][Z]; local time without Z), or epoch seconds
+//  (or ms, from 10^12). Returns 0 with *ms, or -1.
+static int
+s_since (const char *text, uint64_t now_ms, uint64_t *ms)
+{
+    char *end = NULL;
+    double value = strtod (text, &end);
+    if (end != text && value >= 0 && end [0] && !end [1] && strchr ("smhd", end [0])) {
+        double unit = end [0] == 's' ? 1e3 : end [0] == 'm' ? 6e4 : end [0] == 'h' ? 3.6e6
+                    : 8.64e7;
+        *ms = value * unit >= (double) now_ms ? 0 : now_ms - (uint64_t) (value * unit);
+        return 0;
+    }
+    if (end != text && !*end && value >= 0) {
+        *ms = value >= 1e12 ? (uint64_t) value : (uint64_t) (value * 1000);
+        return 0;
+    }
+    struct tm when = { 0 };
+    const char *rest = strptime (text, "%Y-%m-%dT%H:%M", &when);
+    if (!rest)
+        rest = strptime (text, "%Y-%m-%d", &when);
+    if (!rest)
+        return -1;
+    if (*rest == ':')
+        rest = strptime (rest, ":%S", &when);
+    if (!rest || (*rest && !streq (rest, "Z")))
+        return -1;
+    time_t seconds;
+    if (*rest == 'Z')
+        seconds = timegm (&when);
+    else {
+        when.tm_isdst = -1;
+        seconds = mktime (&when);
+    }
+    if (seconds < 0)
+        return -1;
+    *ms = (uint64_t) seconds * 1000;
+    return 0;
+}
+
+//  What audit keeps.
+typedef struct {
+    uint64_t since_ms;
+    const char *model;
+    const char *kind;
+    bool json;
+    uint64_t shown;
+} s_audit_filter_t;
+
+//  One record of the audit log, if the filter takes it.
+static int
+s_audit_record (const char *record, void *arg)
+{
+    s_audit_filter_t *filter = (s_audit_filter_t *) arg;
+    wp_jval_t *json = wp_jval_parse (record, strlen (record));
+    if (!json)
+        return 0;
+    const char *kind = wp_jval_str (wp_jval_get (json, "kind"));
+    const char *model = wp_jval_str (wp_jval_get (json, "model"));
+    double ts = wp_jval_num (wp_jval_get (json, "ts_ms"), 0);
+    bool take = ts >= (double) filter->since_ms
+             && (!filter->model || (model && streq (model, filter->model)))
+             && (!filter->kind || (kind && streq (kind, filter->kind)));
+    if (take && filter->json)
+        printf ("%s\n", record);
+    else
+    if (take) {
+        const char *what = wp_jval_str (wp_jval_get (json, "action"));
+        if (!what)
+            what = wp_jval_str (wp_jval_get (json, "command"));
+        const char *why = wp_jval_str (wp_jval_get (json, "reason"));
+        const char *error = wp_jval_str (wp_jval_get (json, "error"));
+        const char *who = wp_jval_str (wp_jval_get (json, "principal"));
+        const char *source = wp_jval_str (wp_jval_get (json, "source"));
+        const wp_jval_t *ok = wp_jval_get (json, "ok");
+        printf ("%-24s %-9s %-6s %-24s", wp_jval_str (wp_jval_get (json, "time")),
+                kind ? kind : "?", what ? what : "", model ? model : "");
+        if (ok)
+            printf (" %s", wp_jval_true (ok) ? "ok" : "FAILED");
+        if (error && *error)
+            printf (" %s", error);
+        if (why && *why)
+            printf (" %s%s", ok && !wp_jval_true (ok) && error && *error ? "; " : "", why);
+        if (who && *who && !streq (who, "local"))
+            printf (" [by %s]", who);
+        else
+        if (source && *source)
+            printf (" [from %s]", source);
+        printf ("\n");
+    }
+    if (take)
+        filter->shown++;
+    wp_jval_destroy (&json);
+    return 0;
+}
+
+//  audit
+static int
+s_audit (const wp_config_t *config, int argc, char **argv)
+{
+    s_audit_filter_t filter = { 0 };
+    for (int i = 0; i < argc; i++) {
+        const char *value = i + 1 < argc ? argv [i + 1] : NULL;
+        if (streq (argv [i], "--json"))
+            filter.json = true;
+        else
+        if (streq (argv [i], "--since") && value) {
+            if (s_since (value, wp_wall_us () / 1000, &filter.since_ms)) {
+                fprintf (stderr, "warmupctl audit: --since: bad time '%s' (10m, 2h, 1d, "
+                         "2026-01-31T12:00:00Z, epoch seconds or ms)\n", value);
+                return 2;
+            }
+            i++;
+        }
+        else
+        if (streq (argv [i], "--model") && value) {
+            filter.model = value;
+            i++;
+        }
+        else
+        if (streq (argv [i], "--kind") && value) {
+            filter.kind = value;
+            i++;
+        }
+        else {
+            fprintf (stderr, "warmupctl audit: unexpected argument '%s'\n", argv [i]);
+            return 2;
+        }
+    }
+    char *dir = zsys_sprintf ("%s/%s", config->data_dir, WP_AUDIT_DIR);
+    char error [1200];
+    int read = wp_audit_read (dir, s_audit_record, &filter, error, sizeof error);
+    if (read < 0)
+        fprintf (stderr, "warmupctl audit: %s (is %s the service's data directory? give "
+                 "-c, --data-dir or WARMUP_DATA_DIR)\n", error, config->data_dir);
+    zstr_free (&dir);
+    return read < 0 ? 1 : 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -912,8 +1138,7 @@ main (int argc, char **argv)
     int rc = 2;
     if (n_rest == 0)
         fprintf (stderr, "warmupctl: which command? (emit, tail, status, warm, cool, metrics, "
-                 "pin, unpin, reload, models; "
-                 "see --help)\n");
+                 "pin, unpin, reload, models, keygen, audit; see --help)\n");
     else
     if (streq (rest [0], "emit"))
         rc = s_emit (config, n_rest - 1, rest + 1);
@@ -938,6 +1163,12 @@ main (int argc, char **argv)
     if (streq (rest [0], "pin") || streq (rest [0], "unpin") || streq (rest [0], "reload")
         || streq (rest [0], "models"))
         rc = s_command (config, rest [0], n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "keygen"))
+        rc = s_keygen (n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "audit"))
+        rc = s_audit (config, n_rest - 1, rest + 1);
     else
         fprintf (stderr, "warmupctl: unknown command '%s' (see --help)\n", rest [0]);
     free (rest);

@@ -12,6 +12,8 @@
 #include "wp_component.h"
 #include "wp_proxy.h"
 #include "wp_front_actor.h"
+#include "wp_audit.h"
+#include "wp_security.h"
 
 //  Extra usage text.
 static const char *s_extra =
@@ -20,46 +22,6 @@ static const char *s_extra =
     "                           resource, queue, perf, metrics) against a running\n"
     "                           warmup-bus\n"
     WP_FRONT_FLAGS_USAGE;
-
-//  Start the proxy; NULL after logging on failure. Fills the real endpoints
-//  and binds the inproc pair the components of this process use.
-static zactor_t *
-s_start_proxy (wp_config_t *config, const char *inproc_pub, const char *inproc_sub)
-{
-    zactor_t *proxy = zactor_new (wp_proxy_actor, NULL);
-    char frame [32];
-    snprintf (frame, sizeof frame, "%u", config->max_frame_bytes);
-    zstr_sendx (proxy, "MAXFRAME", frame, NULL);
-    char *status = zstr_recv (proxy);
-    zstr_free (&status);
-    zstr_sendx (proxy, "BIND", config->pub_endpoint, config->sub_endpoint, NULL);
-    char *pub = NULL, *sub = NULL;
-    zstr_recvx (proxy, &status, &pub, &sub, NULL);
-    if (!status || !streq (status, "OK")) {
-        zsys_error ("warmupd: bus: %s", pub ? pub : "no reply");
-        zactor_destroy (&proxy);
-    }
-    else {
-        //  With tcp://...:* the real ports are only known now.
-        wp_config_set_string (config, "pub_endpoint", pub);
-        wp_config_set_string (config, "sub_endpoint", sub);
-    }
-    zstr_free (&status);
-    zstr_free (&pub);
-    zstr_free (&sub);
-    if (proxy) {
-        zstr_sendx (proxy, "ALSO", inproc_pub, inproc_sub, NULL);
-        char *reason = NULL;
-        zstr_recvx (proxy, &status, &reason, NULL);
-        if (!status || !streq (status, "OK")) {
-            zsys_error ("warmupd: bus: %s", reason ? reason : "no reply");
-            zactor_destroy (&proxy);
-        }
-        zstr_free (&status);
-        zstr_free (&reason);
-    }
-    return proxy;
-}
 
 int
 main (int argc, char **argv)
@@ -102,9 +64,13 @@ main (int argc, char **argv)
     char inproc_pub [64], inproc_sub [64];
     snprintf (inproc_pub, sizeof inproc_pub, "inproc://warmup-pub-%d", (int) getpid ());
     snprintf (inproc_sub, sizeof inproc_sub, "inproc://warmup-sub-%d", (int) getpid ());
-    zactor_t *proxy = NULL;
+    zactor_t *proxy = NULL, *audit = NULL;
     if (!only) {
-        proxy = s_start_proxy (config, inproc_pub, inproc_sub);
+        proxy = wp_security_start_proxy (config, "warmupd", inproc_pub, inproc_sub, verbose);
+        //  The audit log hears decisions and controls beside the bus.
+        if (proxy && config->audit
+            && !(audit = wp_audit_start (config, inproc_pub, inproc_sub, instance)))
+            zactor_destroy (&proxy);
         if (!proxy) {
             wp_config_destroy (&config);
             return 1;
@@ -144,9 +110,10 @@ main (int argc, char **argv)
                                        proxy ? inproc_sub : NULL, ready };
         rc = wp_component_supervise (actors, n_actors, &supervisor) ? 1 : 0;
     }
-    //  Components first (they flush their state), then the bus.
+    //  Components first (they flush their state), then the audit, the bus.
     while (n_actors)
         zactor_destroy (&actors [--n_actors]);
+    zactor_destroy (&audit);
     zactor_destroy (&proxy);
     wp_config_destroy (&config);
     return rc;

@@ -7,11 +7,10 @@
 #include "wp_pattern_wire.h"
 #include "wp_util.h"
 
-#define USER_MAX 256        //  longest user id accepted, bytes
-
 typedef struct {
     wp_analyzer_t *core;    //  what is learned
     uint64_t stored;        //  records handed to the store
+    uint64_t over_models;   //  usage of new models dropped at max_models
     wp_pattern_wire_t wire; //  room for the pattern message
 } analyzer_t;
 
@@ -88,14 +87,26 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     analyzer_t *self = (analyzer_t *) state;
     const Warmup__V1__UsageObserved *usage = (const Warmup__V1__UsageObserved *) msg;
     uint64_t received_us = wp_wall_us ();
-    if (!usage->user || !*usage->user || strlen (usage->user) > USER_MAX
+    //  The bus proxy replaced the user id by its keyed hash (wp_ingress):
+    //  anything else did not come through it, and is not learned.
+    uint64_t user;
+    if (!usage->user || wp_user_id_parse (usage->user, &user)
         || !usage->model || !*usage->model) {
         wp_ctx_count_rejected (ctx);
-        zsys_warning ("analyzer: usage event without a valid user or model dropped");
+        zsys_warning ("analyzer: usage event without a valid user (hashed by the bus) or "
+                      "model dropped");
         return -1;
     }
     uint64_t now = usage->event_ms ? usage->event_ms : wp_ctx_now_ms (ctx);
-    uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, usage->user);
+    if (wp_analyzer_models (self->core) >= wp_ctx_config (ctx)->max_models
+        && wp_analyzer_model_count (self->core, usage->model) == 0) {
+        wp_ctx_count_rejected (ctx);
+        if (wp_log_should (++self->over_models))
+            zsys_warning ("analyzer: usage of a new model dropped: %u models known, the "
+                          "max_models cap (%" PRIu64 " dropped so far)",
+                          wp_ctx_config (ctx)->max_models, self->over_models);
+        return -1;
+    }
     if (wp_analyzer_observe (self->core, user, usage->model, now)) {
         wp_ctx_count_rejected (ctx);
         zsys_warning ("analyzer: usage event with an invalid model name dropped");
@@ -107,7 +118,7 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     Warmup__V1__Header cause = WARMUP__V1__HEADER__INIT;
     s_copy_header (&cause, usage->header);
     out.event_ms = now;
-    out.user = usage->user;
+    out.user = usage->user;             //  the hashed id (wp_ingress)
     out.cause = &cause;
     out.usage_received_us = received_us;
     wp_pattern_wire_fill (&self->wire, pattern, n, &out);

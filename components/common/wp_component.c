@@ -6,7 +6,9 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include "wp_component.h"
+#include "wp_security.h"
 #include "wp_sync.h"
 #include "wp_util.h"
 
@@ -488,7 +490,13 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes,
                            .sndhwm = (int) config->hwm,
                            .rcvhwm = (int) config->hwm };
+    wp_client_keys_t keys;
+    if (wp_security_client (config, ctx->pub_endpoint, ctx->sub_endpoint, WP_KEYS_COMPONENT,
+                            true, &keys, reason, size))
+        return -1;
+    wp_security_bus_opts (&keys, &opts);
     ctx->bus = wp_bus_new (ctx->pub_endpoint, ctx->sub_endpoint, source, &opts);
+    sodium_memzero (&keys, sizeof keys);
     if (!ctx->bus) {
         snprintf (reason, size, "cannot connect to the bus at %s / %s",
                   ctx->pub_endpoint, ctx->sub_endpoint);
@@ -742,7 +750,10 @@ s_usage (const char *program, const char *extra)
     fprintf (stderr,
         "usage: %s [options]%s\n"
         "  -c, --config FILE        ZPL configuration file (default: built-in defaults)\n"
-        "  --data-dir DIR           where LMDB state lives (default ./var)\n"
+        "  --data-dir DIR           where state, keys and the audit log live (default:\n"
+        "                           the file's store/data_dir, else $WARMUP_DATA_DIR,\n"
+        "                           else ./var)\n"
+        "  --client-key FILE        this program's CURVE certificate (bus/client_key)\n"
         "  --pub-endpoint EP        where publishers connect (default tcp://127.0.0.1:5701)\n"
         "  --sub-endpoint EP        where subscribers connect (default tcp://127.0.0.1:5702)\n"
         "  --instance ID            instance id in heartbeats (default host:pid)\n"
@@ -766,7 +777,7 @@ wp_component_parse_args (int argc, char **argv, const char *program,
 {
     const char *config_path = NULL, *data_dir = NULL, *pub = NULL, *sub = NULL;
     const char *metrics_listen = NULL, *catalog = NULL, *max_memory = NULL;
-    const char *reset_store = NULL;
+    const char *reset_store = NULL, *client_key = NULL;
     bool replay = false;
     *verbose = false;
     *instance = NULL;
@@ -803,6 +814,9 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         if (streq (arg, "--reset-store"))
             target = &reset_store;
         else
+        if (streq (arg, "--client-key"))
+            target = &client_key;
+        else
         if (streq (arg, "--replay")) {
             replay = true;
             continue;
@@ -838,8 +852,15 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         *rest = NULL;
         return NULL;
     }
+    //  Where the service keeps its state and keys: the flag, the file, then
+    //  the environment (so warmupctl finds warmupd's keys with no flag).
+    const char *from_env = getenv ("WARMUP_DATA_DIR");
+    if (!data_dir && !config->data_dir_set && from_env && *from_env)
+        data_dir = from_env;
     if (data_dir)
         wp_config_set_string (config, "data_dir", data_dir);
+    if (client_key)
+        wp_config_set_string (config, "client_key", client_key);
     if (pub)
         wp_config_set_string (config, "pub_endpoint", pub);
     if (sub)
@@ -1040,9 +1061,19 @@ wp_component_supervise (zactor_t **actors, size_t n_actors, const wp_supervisor_
         snprintf (source, sizeof source, "%s/%s:%d", sv->program, host, (int) getpid ());
     }
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes };
-    wp_bus_t *bus = wp_bus_new (sv->pub_endpoint ? sv->pub_endpoint : config->pub_endpoint,
-                                sv->sub_endpoint ? sv->sub_endpoint : config->sub_endpoint,
-                                source, &opts);
+    const char *pub = sv->pub_endpoint ? sv->pub_endpoint : config->pub_endpoint;
+    const char *sub = sv->sub_endpoint ? sv->sub_endpoint : config->sub_endpoint;
+    wp_client_keys_t keys;
+    char error [1200];
+    wp_bus_t *bus = NULL;
+    if (wp_security_client (config, pub, sub, WP_KEYS_COMPONENT, true, &keys, error,
+                            sizeof error))
+        zsys_warning ("%s: %s", sv->program, error);
+    else {
+        wp_security_bus_opts (&keys, &opts);
+        bus = wp_bus_new (pub, sub, source, &opts);
+        sodium_memzero (&keys, sizeof keys);
+    }
     if (bus) {
         wp_bus_subscribe (bus, "control.request");
         if (wp_bus_wait_ready (bus, (int) config->ready_timeout_ms)) {

@@ -8,10 +8,6 @@
 #include "wp_config.h"
 #include "wp_util.h"
 
-//  The built-in key of the user-id hash. Deployments set their own
-//  (user_hash_key); with this one, hashes are still not the raw id.
-static const char *s_default_user_key = "7761726d75702d7573657268617368ab";
-
 //  The last error of a load on this thread, for wp_config_load_error (the
 //  loader's functions log as they go; this keeps the message for callers
 //  that must also pass it on, such as a reload's reply).
@@ -25,7 +21,7 @@ static const char *s_reloadable [] = {
 };
 
 //  Kinds of value a key takes.
-typedef enum { T_UINT, T_DOUBLE, T_BOOL, T_STRING, T_KEY } value_type_t;
+typedef enum { T_UINT, T_DOUBLE, T_BOOL, T_STRING, T_KEY, T_CURVE } value_type_t;
 
 //  One configuration key: where it lives, its type, its range.
 typedef struct {
@@ -59,9 +55,16 @@ static const key_spec_t s_keys [] = {
     U ("default_memory_mb", default_memory_mb, 0, 1e9, "MiB"),
     U ("default_load_ms", default_load_ms, 0, 3600000, "ms"),
     U ("max_pairs", max_pairs, 16, 100000000, "pairs"),
+    U ("max_models", max_models, 16, 10000000, "models"),
     { "user_hash_key", T_KEY, 0, 0, 0, "" },
     S ("bus/pub_endpoint", pub_endpoint),
     S ("bus/sub_endpoint", sub_endpoint),
+    { "bus/curve", T_CURVE, offsetof (wp_config_t, curve), 0, 0, "" },
+    S ("bus/server_key", server_key),
+    S ("bus/client_key", client_key),
+    S ("bus/allowed_keys", allowed_keys),
+    S ("bus/operator_keys", operator_keys),
+    U ("bus/max_events_per_s_per_source", max_events_per_s, 0, 1e9, "events/s"),
     U ("bus/max_frame_bytes", max_frame_bytes, 256, 16777216, "bytes"),
     U ("bus/hwm", hwm, 100, 10000000, "messages"),
     U ("bus/heartbeat_ms", heartbeat_ms, 10, 3600000, "ms"),
@@ -79,6 +82,10 @@ static const key_spec_t s_keys [] = {
     U ("proxy/max_body_bytes", proxy_max_body_bytes, 1024, 1073741824, "bytes"),
     U ("proxy/max_connections", proxy_max_connections, 1, 100000, "connections"),
     U ("proxy/upstream_timeout_seconds", proxy_upstream_timeout_seconds, 0, 86400, "s"),
+    S ("http/operator_token", operator_token),
+    B ("audit/enabled", audit),
+    U ("audit/max_mb", audit_max_mb, 1, 100000, "MiB"),
+    U ("audit/files", audit_files, 2, 100, "files"),
 };
 
 static void s_model_free (wp_model_config_t *model);
@@ -115,7 +122,7 @@ wp_config_new (void)
     self->default_memory_mb = 512;
     self->default_load_ms = 1000;
     self->max_pairs = 1000000;
-    wp_parse_key (s_default_user_key, self->user_key);
+    self->max_models = 10000;
     self->pub_endpoint = s_strdup ("tcp://127.0.0.1:5701");
     self->sub_endpoint = s_strdup ("tcp://127.0.0.1:5702");
     self->max_frame_bytes = 65536;
@@ -134,6 +141,11 @@ wp_config_new (void)
     self->proxy_max_body_bytes = 16 * 1024 * 1024;
     self->proxy_max_connections = 1024;
     self->proxy_upstream_timeout_seconds = 600;
+    self->curve = WP_CURVE_AUTO;
+    self->max_events_per_s = 1000;
+    self->audit = true;
+    self->audit_max_mb = 64;
+    self->audit_files = 4;
     return self;
 }
 
@@ -157,6 +169,14 @@ wp_config_destroy (wp_config_t **self_p)
     free (self->catalog);
     free (self->reset_store);
     free (self->path);
+    free (self->server_key);
+    free (self->client_key);
+    free (self->allowed_keys);
+    free (self->operator_keys);
+    if (self->operator_token)
+        memset (self->operator_token, 0, strlen (self->operator_token));
+    free (self->operator_token);
+    memset (self->user_key, 0, sizeof self->user_key);
     free (self);
     *self_p = NULL;
 }
@@ -316,15 +336,32 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
         char **slot = (char **) ((char *) self + spec->offset);
         free (*slot);
         *slot = s_strdup (value);
+        if (streq (spec->path, "store/data_dir"))
+            self->data_dir_set = true;
     }
     else
     if (spec->type == T_KEY) {
-        if (wp_parse_key (value, self->user_key)) {
-            s_error_n (file, spec->path, occurrence, "bad value '%s': must be 32 hex digits%s",
-                     value, NULL);
+        if (wp_parse_hex (value, self->user_key, sizeof self->user_key)) {
+            s_error_n (file, spec->path, occurrence, "bad value%s: must be 64 hex digits "
+                       "(32 bytes; e.g. from: head -c 32 /dev/urandom | xxd -p -c 64)%s",
+                       "", NULL);
             return -1;
         }
         self->user_key_set = true;
+    }
+    else
+    if (spec->type == T_CURVE) {
+        bool flag;
+        if (value && streq (value, "auto"))
+            self->curve = WP_CURVE_AUTO;
+        else
+        if (s_parse_bool (value, &flag) == 0)
+            self->curve = flag ? WP_CURVE_ON : WP_CURVE_OFF;
+        else {
+            s_error_n (file, spec->path, occurrence, "bad value '%s': must be auto, true "
+                       "or false%s", value, NULL);
+            return -1;
+        }
     }
     return 0;
 }
@@ -746,7 +783,8 @@ s_load_keys (wp_config_t *self, zconfig_t *section, const char *prefix,
         if (!*prefix && streq (name, "groups"))
             continue;               //  after the models: s_load_groups
         if (!*prefix && (streq (name, "bus") || streq (name, "store")
-                         || streq (name, "proxy"))) {
+                         || streq (name, "proxy") || streq (name, "http")
+                         || streq (name, "audit"))) {
             if (s_load_keys (self, item, name, file))
                 rc = -1;
             continue;
@@ -955,7 +993,7 @@ wp_config_load (const char *path)
 //  String settings a flag may set, by bit of set_by_flag.
 static const char *s_flag_keys [] = {
     "pub_endpoint", "sub_endpoint", "data_dir", "metrics_listen", "catalog",
-    "reset_store", "proxy_listen", "proxy_upstream", NULL
+    "reset_store", "proxy_listen", "proxy_upstream", "client_key", NULL
 };
 
 //  The slot of the i-th of them.
@@ -964,7 +1002,7 @@ s_flag_slot (wp_config_t *self, int i)
 {
     char **slots [] = { &self->pub_endpoint, &self->sub_endpoint, &self->data_dir,
                         &self->metrics_listen, &self->catalog, &self->reset_store,
-                        &self->proxy_listen, &self->proxy_upstream };
+                        &self->proxy_listen, &self->proxy_upstream, &self->client_key };
     assert (i >= 0 && i < (int) (sizeof slots / sizeof slots [0]));
     return slots [i];
 }
@@ -1208,9 +1246,15 @@ wp_config_check_reload (const wp_config_t *running, const wp_config_t *next,
             case T_UINT:   same = *(const uint32_t *) a == *(const uint32_t *) b; break;
             case T_DOUBLE: same = *(const double *) a == *(const double *) b; break;
             case T_BOOL:   same = *(const bool *) a == *(const bool *) b; break;
-            case T_STRING: same = streq (*(char *const *) a, *(char *const *) b); break;
-            case T_KEY:    same = memcmp (running->user_key, next->user_key,
-                                          sizeof next->user_key) == 0; break;
+            case T_STRING: {
+                const char *x = *(char *const *) a, *y = *(char *const *) b;
+                same = x == y || (x && y && streq (x, y));
+                break;
+            }
+            case T_KEY:    same = running->user_key_set == next->user_key_set
+                                  && memcmp (running->user_key, next->user_key,
+                                             sizeof next->user_key) == 0; break;
+            case T_CURVE:  same = running->curve == next->curve; break;
         }
         if (!same)
             changed = spec->path;

@@ -98,8 +98,9 @@ typedef struct {
     uint32_t default_memory_mb;         //  memory of a model with no section, MiB
     uint32_t default_load_ms;           //  load time of a model with no section, ms
     uint32_t max_pairs;                 //  (user, model) pairs the analyzer keeps
-    uint8_t user_key [16];              //  key of the user-id hash
-    bool user_key_set;                  //  user_key came from the config
+    uint8_t user_key [32];              //  key the user-id hash derives from
+    bool user_key_set;                  //  user_key came from the config (else
+                                        //  <data_dir>/keys/user_hash.key)
 
     //  bus
     char *pub_endpoint;                 //  publishers connect here
@@ -143,7 +144,34 @@ typedef struct {
     uint32_t proxy_max_connections;     //  client connections open at once at most
     uint32_t proxy_upstream_timeout_seconds; // longest wait for an upstream's
                                         //  first byte, s (0 = no limit)
+
+    //  Added for security (issue 18; docs/security.md)
+    int curve;                          //  bus/curve: a wp_curve_t
+    char *server_key;                   //  bus/server_key: the proxy's certificate
+                                        //  (NULL = <data_dir>/keys/server.key)
+    char *client_key;                   //  bus/client_key: this program's certificate
+                                        //  (NULL = the installation's component or
+                                        //  operator key)
+    char *allowed_keys;                 //  bus/allowed_keys: directory of client keys
+                                        //  (NULL = <data_dir>/keys/allowed)
+    char *operator_keys;                //  bus/operator_keys: directory of operator keys
+                                        //  (NULL = <data_dir>/keys/operators)
+    uint32_t max_events_per_s;          //  bus/max_events_per_s_per_source (0 = none)
+    uint32_t max_models;                //  models the analyzer learns about at most
+    char *operator_token;               //  http/operator_token (NULL =
+                                        //  <data_dir>/keys/operator.token)
+    bool audit;                         //  audit/enabled
+    uint32_t audit_max_mb;              //  audit/max_mb: the log, all files together, MiB
+    uint32_t audit_files;               //  audit/files: files it rotates through
+    bool data_dir_set;                  //  store/data_dir came from the file
 } wp_config_t;
+
+//  bus/curve.
+typedef enum {
+    WP_CURVE_AUTO = 0,      //  on unless both endpoints are ipc:// (files) or inproc://
+    WP_CURVE_ON,
+    WP_CURVE_OFF
+} wp_curve_t;
 
 //  A configuration with every default (no models). Never NULL.
 wp_config_t *
@@ -176,7 +204,7 @@ void
     wp_config_destroy (wp_config_t **self_p);
 
 //  Set a string setting (endpoints, data_dir, metrics_listen, catalog,
-//  proxy_listen, proxy_upstream) from a command-line flag.
+//  proxy_listen, proxy_upstream, client_key) from a command-line flag.
 //  Returns 0, or -1 for an unknown key.
 int
     wp_config_set_string (wp_config_t *self, const char *key, const char *value);
@@ -188,7 +216,7 @@ int
 int
     wp_config_add_catalog (wp_config_t *self, const char *path);
 //  set_by_flag: max_memory_mb came from --max-memory-mb.
-#define WP_CONFIG_FLAG_MAX_MEMORY (1u << 8)
+#define WP_CONFIG_FLAG_MAX_MEMORY (1u << 16)     //  above the string settings' bits
 
 //  Give next the settings running got from command-line flags (a flag
 //  wins over the file at start and on a reload): the string settings,

@@ -56,7 +56,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     }
     const Warmup__V1__UsagePattern *in = (const Warmup__V1__UsagePattern *) msg;
     uint64_t started = wp_mono_ns ();
-    if (!in->user || !*in->user) {
+    uint64_t user;
+    if (!in->user || wp_user_id_parse (in->user, &user)) {
         wp_ctx_count_rejected (ctx);
         return -1;
     }
@@ -70,7 +71,6 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     }
     uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
     wp_prediction_t predictions [PREDICTIONS_MAX];
-    uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, in->user);
     size_t count = wp_engine_predict_for (engine, user, pattern, (size_t) n, now, predictions,
                                           PREDICTIONS_MAX);
 

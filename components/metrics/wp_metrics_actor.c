@@ -137,7 +137,8 @@ s_create (wp_ctx_t *ctx)
     for (size_t i = 0; i < sizeof counted / sizeof counted [0]; i++)
         wp_ctx_header_only (ctx, counted [i]);
     wp_metrics_set_threshold (self->core, config->prediction_threshold);
-    wp_metrics_set_user_key (self->core, config->user_key);
+    //  User ids come hashed under the installation's key (wp_ingress), so a
+    //  publisher cannot choose where they land: the core's fixed key will do.
     self->started_ms = wp_ctx_now_ms (ctx);
     self->advanced_ms = self->started_ms;
     if (!streq (config->metrics_listen, "off")) {

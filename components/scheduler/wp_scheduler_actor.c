@@ -765,14 +765,14 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     wp_scheduler_t *self = sched->core;
     if (topic == WP_TOPIC_PREDICTION) {
         const Warmup__V1__PredictionMade *in = (const Warmup__V1__PredictionMade *) msg;
-        if (!in->user || !*in->user) {
+        uint64_t user;
+        if (!in->user || wp_user_id_parse (in->user, &user)) {
             wp_ctx_count_rejected (ctx);
             return -1;
         }
         wp_prediction_t predictions [PREDICTIONS_MAX];
         size_t n = wp_prediction_wire_read (in, predictions, PREDICTIONS_MAX);
         uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
-        uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, in->user);
         s_window_t *window = sched->window;
         bool served = window && window->awaiting && in->cause && in->cause->source
                    && in->cause->seq == window->cause_seq

@@ -123,6 +123,17 @@ s_assert_defaults (const wp_config_t *config)
     assert_int_equal (config->default_load_ms, 1000);
     assert_int_equal (config->max_pairs, 1000000);
     assert_false (config->user_key_set);
+    assert_int_equal (config->max_models, 10000);
+    assert_int_equal (config->curve, WP_CURVE_AUTO);
+    assert_null (config->server_key);
+    assert_null (config->client_key);
+    assert_null (config->allowed_keys);
+    assert_null (config->operator_keys);
+    assert_int_equal (config->max_events_per_s, 1000);
+    assert_null (config->operator_token);
+    assert_true (config->audit);
+    assert_int_equal (config->audit_max_mb, 64);
+    assert_int_equal (config->audit_files, 4);
     assert_string_equal (config->pub_endpoint, "tcp://127.0.0.1:5701");
     assert_string_equal (config->sub_endpoint, "tcp://127.0.0.1:5702");
     assert_int_equal (config->max_frame_bytes, 65536);
@@ -150,10 +161,9 @@ test_defaults (void **state)
     s_assert_defaults (config);
     assert_null (config->path);
     assert_int_equal (config->n_models, 0);
-    //  The built-in key is "warmup-userhash" followed by 0xab.
-    const uint8_t builtin [16] = { 'w', 'a', 'r', 'm', 'u', 'p', '-', 'u',
-                                   's', 'e', 'r', 'h', 'a', 's', 'h', 0xab };
-    assert_memory_equal (config->user_key, builtin, 16);
+    //  No built-in key: each installation makes its own (wp_security).
+    const uint8_t zero [32] = { 0 };
+    assert_memory_equal (config->user_key, zero, 32);
     //  Unknown models take the defaults.
     assert_null (wp_config_model (config, "anything"));
     assert_int_equal (wp_config_model_memory_mb (config, "anything"), 512);
@@ -205,7 +215,9 @@ test_full_file (void **state)
         "prediction_horizon_seconds = 120\n"
         "max_concurrent_warmups = 4\n"
         "max_pairs = 5000\n"
-        "user_hash_key = \"000102030405060708090A0B0C0D0E0F\"\n"
+        "user_hash_key = \"000102030405060708090A0B0C0D0E0F"
+        "101112131415161718191a1b1c1d1e1f\"\n"
+        "max_models = 300\n"
         "resource_interval_ms = 500\n"
         "metrics_interval_ms = 750\n"
         "\n"
@@ -216,6 +228,18 @@ test_full_file (void **state)
         "    hwm = 5000\n"
         "    heartbeat_ms = 250\n"
         "    ready_timeout_ms = 3000\n"
+        "    curve = true\n"
+        "    server_key = \"/etc/warmup/server.key\"\n"
+        "    client_key = \"/etc/warmup/me.key\"\n"
+        "    allowed_keys = \"/etc/warmup/clients\"\n"
+        "    operator_keys = \"/etc/warmup/operators\"\n"
+        "    max_events_per_s_per_source = 50\n"
+        "http\n"
+        "    operator_token = \"0123456789abcdef0123\"\n"
+        "audit\n"
+        "    enabled = false\n"
+        "    max_mb = 8\n"
+        "    files = 3\n"
         "store\n"
         "    data_dir = \"/srv/warmup\"\n"
         "    batch_max = 64\n"
@@ -254,8 +278,20 @@ test_full_file (void **state)
     assert_int_equal (config->default_load_ms, 1500);
     assert_int_equal (config->max_pairs, 5000);
     assert_true (config->user_key_set);
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < 32; i++)
         assert_int_equal (config->user_key [i], i);
+    assert_int_equal (config->max_models, 300);
+    assert_int_equal (config->curve, WP_CURVE_ON);
+    assert_string_equal (config->server_key, "/etc/warmup/server.key");
+    assert_string_equal (config->client_key, "/etc/warmup/me.key");
+    assert_string_equal (config->allowed_keys, "/etc/warmup/clients");
+    assert_string_equal (config->operator_keys, "/etc/warmup/operators");
+    assert_int_equal (config->max_events_per_s, 50);
+    assert_string_equal (config->operator_token, "0123456789abcdef0123");
+    assert_false (config->audit);
+    assert_int_equal (config->audit_max_mb, 8);
+    assert_int_equal (config->audit_files, 3);
+    assert_true (config->data_dir_set);
     assert_int_equal (config->resource_interval_ms, 500);
     assert_int_equal (config->metrics_interval_ms, 750);
     assert_string_equal (config->pub_endpoint, "tcp://127.0.0.1:6701");
@@ -377,8 +413,18 @@ static const bad_case_t s_bad_cases [] = {
     { "background_warmup_enabled = maybe\n", 1, "background_warmup_enabled" },
     { "store\n    batch_max = 5\n    nosync = 2\n", 3, "store/nosync" },
     //  bad keys of the user hash
-    { "user_hash_key = \"000102030405060708090a0b0c0d0e0g\"\n", 1, "user_hash_key" },
+    { "user_hash_key = \"000102030405060708090a0b0c0d0e0f"
+      "101112131415161718191a1b1c1d1e1g\"\n", 1, "user_hash_key" },
     { "max_warm_models = 3\nuser_hash_key = \"0001020304\"\n", 2, "user_hash_key" },
+    //  the 16-byte key of before is too short now
+    { "user_hash_key = \"000102030405060708090a0b0c0d0e0f\"\n", 1, "user_hash_key" },
+    //  security keys
+    { "bus\n    curve = sometimes\n", 2, "bus/curve" },
+    { "bus\n    max_events_per_s_per_source = -1\n", 2, "bus/max_events_per_s_per_source" },
+    { "max_models = 15\n", 1, "max_models" },
+    { "audit\n    files = 1\n", 2, "audit/files" },
+    { "audit\n    max_mb = 0\n", 2, "audit/max_mb" },
+    { "http\n    token = \"x\"\n", 2, "http/token" },
     //  unknown keys at the root, in bus, in store, in a model
     { "# x\nmax_warm_modles = 3\n", 2, "max_warm_modles" },
     { "metrics\n    interval = 3\n", 1, "metrics" },
