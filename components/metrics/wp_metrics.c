@@ -955,6 +955,9 @@ wp_metrics_heartbeat (wp_metrics_t *self, const wp_metrics_beat_t *beat)
     slot->bad_frames = beat->bad_frames;
     slot->persisted = beat->persisted;
     memcpy (slot->dropped_topics, beat->dropped_topics, sizeof slot->dropped_topics);
+    slot->refused = beat->refused;
+    slot->rate_limited = beat->rate_limited;
+    slot->auth_failures = beat->auth_failures;
     return 0;
 }
 

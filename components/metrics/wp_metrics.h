@@ -207,6 +207,9 @@ typedef struct {
     uint64_t persisted;
     uint32_t interval_ms;       // time until its next heartbeat
     uint64_t dropped_topics [WP_METRICS_TOPICS]; // sequence gaps by topic number
+    uint64_t refused;           // the bus: events a key may not send
+    uint64_t rate_limited;      // the bus: usage events over the rate limit
+    uint64_t auth_failures;     // the bus: handshakes refused
 } wp_metrics_beat_t;
 
 //  The latest heartbeat of one publisher. Read with wp_metrics_sources.
@@ -224,6 +227,9 @@ typedef struct {
     uint64_t bad_frames;
     uint64_t persisted;
     uint64_t dropped_topics [WP_METRICS_TOPICS]; // sequence gaps by topic number
+    uint64_t refused;           // the bus's refusals (see wp_metrics_beat_t)
+    uint64_t rate_limited;
+    uint64_t auth_failures;
 } wp_metrics_source_t;
 
 //  A warmup request or result. Read with wp_metrics_decision.

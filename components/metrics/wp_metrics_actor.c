@@ -256,6 +256,9 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
             .bad_frames = in->bad_frames,
             .persisted = in->persisted,
             .interval_ms = in->interval_ms,
+            .refused = in->refused,
+            .rate_limited = in->rate_limited,
+            .auth_failures = in->auth_failures,
         };
         for (size_t i = 0; i < in->n_dropped_topics; i++) {
             const char *name = in->dropped_topics [i]->topic;

@@ -33,6 +33,9 @@ typedef struct {
     uint64_t bad_frames;
     uint64_t persisted;
     uint64_t dropped_topics [WP_METRICS_TOPICS]; // gaps by topic number
+    uint64_t refused;           // the bus: events a key may not send
+    uint64_t rate_limited;      // the bus: usage over the rate limit
+    uint64_t auth_failures;     // the bus: handshakes refused
     uint64_t age_ms;            // since the latest heartbeat
 } s_component_t;
 
@@ -81,6 +84,9 @@ s_components (wp_metrics_t *metrics, uint64_t now_ms, s_component_t *out)
         c->persisted += s->persisted;
         for (int t = 0; t < WP_METRICS_TOPICS; t++)
             c->dropped_topics [t] += s->dropped_topics [t];
+        c->refused += s->refused;
+        c->rate_limited += s->rate_limited;
+        c->auth_failures += s->auth_failures;
     }
     qsort (out, n, sizeof *out, s_compare_components);
     return n;
@@ -440,6 +446,15 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
           offsetof (s_component_t, bad_frames) },
         { "warmup_component_persisted_total", "State records the component committed to LMDB.",
           offsetof (s_component_t, persisted) },
+        { "warmup_component_refused_total",
+          "Events the bus refused because the sender's key may not send them.",
+          offsetof (s_component_t, refused) },
+        { "warmup_component_rate_limited_total",
+          "Usage events the bus dropped over bus/max_events_per_s_per_source.",
+          offsetof (s_component_t, rate_limited) },
+        { "warmup_component_auth_failures_total",
+          "Connections the bus refused at the CURVE handshake.",
+          offsetof (s_component_t, auth_failures) },
     };
     for (size_t c = 0; c < sizeof counters / sizeof counters [0]; c++) {
         s_family (b, counters [c].name, "counter", counters [c].help);
@@ -626,9 +641,10 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
         s_json_number (b, (double) c->uptime_ms / 1000.0);
         APPEND (b, ",\"events_in\":%" PRIu64 ",\"events_out\":%" PRIu64 ",\"dropped\":%"
                 PRIu64 ",\"bad_frames\":%" PRIu64 ",\"persisted\":%" PRIu64
-                ",\"age_ms\":%" PRIu64 "}",
+                ",\"refused\":%" PRIu64 ",\"rate_limited\":%" PRIu64
+                ",\"auth_failures\":%" PRIu64 ",\"age_ms\":%" PRIu64 "}",
                 c->events_in, c->events_out, c->dropped, c->bad_frames, c->persisted,
-                c->age_ms);
+                c->refused, c->rate_limited, c->auth_failures, c->age_ms);
         //  ..."dropped_topics":{"usage.observed":12}} (the closing brace again)
         b->len--;
         APPEND (b, ",\"dropped_topics\":{");

@@ -386,17 +386,22 @@ test_heartbeats (void **state)
 {
     wp_metrics_t *m = wp_metrics_new ();
     wp_metrics_beat_t beat = { "analyzer/h:1", "analyzer", 10000, 2048, 5000, 10, 20, 1, 0,
-                               3, 1000, { [0] = 1 } };
+                               3, 1000, { [0] = 1 }, 0, 0, 0 };
     assert_int_equal (wp_metrics_heartbeat (m, &beat), 0);
     beat.events_in = 15;                   //  the same publisher, later
     beat.event_ms = 11000;
     assert_int_equal (wp_metrics_heartbeat (m, &beat), 0);
     wp_metrics_beat_t other = { "analyzer/h:2", "analyzer", 11000, 1024, 9000, 5, 5, 2, 1, 0,
-                                1000, { [0] = 2 } };
+                                1000, { [0] = 2 }, 0, 0, 0 };
     assert_int_equal (wp_metrics_heartbeat (m, &other), 0);
-    wp_metrics_beat_t gone = { "engine/h:3", "engine", 1000, 4096, 100, 7, 7, 0, 0, 0, 1000, { 0 } };
+    wp_metrics_beat_t gone = { "engine/h:3", "engine", 1000, 4096, 100, 7, 7, 0, 0, 0, 1000,
+                               { 0 }, 0, 0, 0 };
     assert_int_equal (wp_metrics_heartbeat (m, &gone), 0);
-    wp_metrics_beat_t bad = { NULL, "engine", 1, 1, 1, 1, 1, 1, 1, 1, 1, { 0 } };
+    wp_metrics_beat_t bad = { NULL, "engine", 1, 1, 1, 1, 1, 1, 1, 1, 1, { 0 }, 0, 0, 0 };
+    //  The bus's own: what it kept out.
+    wp_metrics_beat_t bus = { "bus/h:1", "bus", 11500, 512, 9000, 100, 80, 20, 2, 0, 1000,
+                              { 0 }, 7, 11, 3 };
+    assert_int_equal (wp_metrics_heartbeat (m, &bus), 0);
     assert_int_equal (wp_metrics_heartbeat (m, &bad), -1);
 
     wp_metrics_export_info_t info = { .now_ms = 12000, .threshold = 0.7 };
@@ -410,6 +415,10 @@ test_heartbeats (void **state)
     assert_non_null (strstr (text, "warmup_component_dropped_by_topic_total{component="
                                    "\"analyzer\",topic=\"usage.observed\"} 3\n"));
     assert_null (strstr (text, "warmup_component_dropped_by_topic_total{component=\"engine\""));
+    assert_non_null (strstr (text, "warmup_component_refused_total{component=\"bus\"} 7\n"));
+    assert_non_null (strstr (text, "warmup_component_rate_limited_total{component=\"bus\"} 11\n"));
+    assert_non_null (strstr (text, "warmup_component_auth_failures_total{component=\"bus\"} 3\n"));
+    assert_non_null (strstr (text, "warmup_component_rate_limited_total{component=\"analyzer\"} 0\n"));
     //  engine's last heartbeat is 11 s old (> 3 intervals + 1 s): gone,
     //  its counters stay
     assert_non_null (strstr (text, "warmup_component_instances{component=\"engine\"} 0\n"));
@@ -422,7 +431,7 @@ test_heartbeats (void **state)
     for (int i = 0; i < 200; i++) {
         snprintf (source, sizeof source, "perf/h:%d", 100 + i);
         wp_metrics_beat_t b = { source, "perf", 20000 + (uint64_t) i, 1, 1, 1, 1, 0, 0, 0, 1000,
-                                { 0 } };
+                                { 0 }, 0, 0, 0 };
         assert_int_equal (wp_metrics_heartbeat (m, &b), 0);
     }
     const wp_metrics_source_t *sources;
