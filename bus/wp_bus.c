@@ -569,14 +569,80 @@ s_unpack_header_only (const ProtobufCMessageDescriptor *desc, ProtobufCAllocator
     protobuf_c_message_init (desc, msg);
     if (header) {
         Warmup__V1__Header *decoded = warmup__v1__header__unpack (allocator, header_len, header);
-        if (!decoded)
+        if (!decoded) {
+            allocator->free (allocator->allocator_data, msg);
             return NULL;
+        }
         *s_header_slot (msg) = decoded;
     }
     const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field (desc, 2);
     if (field && field->type == PROTOBUF_C_TYPE_UINT64
         && field->label != PROTOBUF_C_LABEL_REPEATED)
         *(uint64_t *) ((char *) msg + field->offset) = event_ms;
+    return msg;
+}
+
+//  malloc's allocator, for wp_bus_unpack without one.
+static void *
+s_malloc (void *data, size_t size)
+{
+    return malloc (size);
+}
+
+static void
+s_free (void *data, void *pointer)
+{
+    free (pointer);
+}
+
+//  True when msg and every message in it have no unknown field numbered 0.
+//  Field 0 is invalid, but protobuf-c accepts it written as a multi-byte
+//  tag (82 00: field 0, length-delimited) and keeps it as an unknown field,
+//  which it would then pack as a tag it refuses: found by fuzz_proto.
+static bool
+s_fields_valid (const ProtobufCMessage *msg)
+{
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+        if (msg->unknown_fields [i].tag == 0)
+            return false;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    for (unsigned f = 0; f < desc->n_fields; f++) {
+        const ProtobufCFieldDescriptor *field = &desc->fields [f];
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *slot = (const char *) msg + field->offset;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *) ((const char *) msg + field->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *) slot;
+            for (size_t i = 0; i < n; i++)
+                if (items [i] && !s_fields_valid (items [i]))
+                    return false;
+        }
+        else {
+            const ProtobufCMessage *item = *(const ProtobufCMessage *const *) slot;
+            if (item && !s_fields_valid (item))
+                return false;
+        }
+    }
+    return true;
+}
+
+//  Decode a payload as a subscriber does.
+ProtobufCMessage *
+wp_bus_unpack (wp_topic_t topic, bool header_only, const uint8_t *data, size_t size,
+               ProtobufCAllocator *allocator)
+{
+    assert (topic < WP_TOPIC_COUNT);
+    ProtobufCAllocator heap = { s_malloc, s_free, NULL };
+    if (!allocator)
+        allocator = &heap;
+    ProtobufCMessage *msg = header_only
+        ? s_unpack_header_only (s_topics [topic].descriptor, allocator, size, data)
+        : protobuf_c_message_unpack (s_topics [topic].descriptor, allocator, size, data);
+    if (msg && !s_fields_valid (msg)) {
+        protobuf_c_message_free_unpacked (msg, allocator);
+        msg = NULL;
+    }
     return msg;
 }
 
@@ -608,11 +674,10 @@ s_decode (wp_bus_t *self, const void *topic, size_t topic_len, const void *paylo
         return 0;   //  someone else's probe
     arena_t *arena = s_arena_get (self);
     ProtobufCAllocator allocator = { s_arena_alloc, s_arena_free, arena };
-    ProtobufCMessage *decoded = self->header_only & (1u << index)
-        ? s_unpack_header_only (s_topics [index].descriptor, &allocator, payload_len,
-                                (const uint8_t *) payload)
-        : protobuf_c_message_unpack (s_topics [index].descriptor, &allocator, payload_len,
-                                     (const uint8_t *) payload);
+    ProtobufCMessage *decoded = wp_bus_unpack ((wp_topic_t) index,
+                                               self->header_only & (1u << index),
+                                               (const uint8_t *) payload, payload_len,
+                                               &allocator);
     if (!decoded) {
         s_arena_put (arena);
         s_reject (self, "payload does not decode", topic, topic_len);

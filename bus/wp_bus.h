@@ -119,6 +119,15 @@ int
 void
     wp_bus_header_only (wp_bus_t *self, wp_topic_t topic);
 
+//  Decode a topic's payload as a subscriber does: in full, or header_only
+//  (wp_bus_header_only's form). allocator NULL: malloc's (free the result
+//  with protobuf_c_message_free_unpacked). NULL when it does not decode;
+//  the header is not checked here (wp_bus_recv also refuses a payload
+//  without one).
+ProtobufCMessage *
+    wp_bus_unpack (wp_topic_t topic, bool header_only, const uint8_t *data, size_t size,
+                   ProtobufCAllocator *allocator);
+
 //  Check an envelope's topic frame and payload size as the proxy and every
 //  subscriber do. Returns 0 when acceptable, else -1 with *why set to a
 //  static description.

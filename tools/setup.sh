@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 #  setup.sh - install the Debian packages warmup needs (only those missing)
 #  and build it into ./build. Safe to run again: does nothing that is done.
-#  Usage: tools/setup.sh [--sanitize] [--test] [--werror]
+#  Usage: tools/setup.sh [--sanitize] [--test] [--fuzz] [--werror]
 #    --sanitize  build into ./build-asan with AddressSanitizer and UBSan
 #    --test      also install what the slow tests drive: prometheus
 #                (promtool, a real server) and chromium (headless browser);
 #                and docker-compose (the compose file's check: no engine)
+#    --fuzz      also install clang and its libFuzzer runtime (tools/fuzz.sh)
 #    --werror    warnings are errors (-DWARMUP_WERROR=ON: tools/test.sh, CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +16,14 @@ PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev
           libsodium-dev)
 TEST_PACKAGES=(prometheus chromium docker-compose)
+FUZZ_PACKAGES=(clang libclang-rt-dev)
 SANITIZE=
 WERROR=()
 for arg in "$@"; do
     case "$arg" in
         --sanitize) SANITIZE=1 ;;
         --test) PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+        --fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;
         --werror) WERROR=(-DWARMUP_WERROR=ON) ;;
         *) echo "setup: unknown argument '$arg'" >&2; exit 2 ;;
     esac

@@ -251,6 +251,9 @@ s_error (char *error, size_t error_size, const char *field, const char *model)
 
 //  A column of doubles, if it is one per model; 0 at i if it is empty.
 #define COLUMN(c, name, i) ((c)->n_##name ? (c)->name [i] : 0)
+//  Element first on of a link column, NULL for an empty one (NULL + 0 is
+//  undefined behaviour: found by fuzz_pattern_wire).
+#define FROM(c, name, first) ((c)->n_##name ? (c)->name + (first) : NULL)
 
 //  Read the columns.
 static int
@@ -334,13 +337,14 @@ s_read_columns (const Warmup__V1__UsagePattern *msg, wp_pattern_t *out, size_t c
         s_rates (p, COLUMN (c, rate_short_per_h, i), COLUMN (c, rate_long_per_h, i),
                  COLUMN (c, anomaly, i), COLUMN (c, season, i));
         int links [3];
-        links [0] = s_links (msg, n, models, c->next_ref + first [0], c->next_weight + first [0],
-                             c->next_delay_ms + first [0], counts [0], p->next);
-        links [1] = s_links (msg, n, models, c->next2_ref + first [1],
-                             c->next2_weight + first [1], c->next2_delay_ms + first [1],
-                             counts [1], p->next2);
-        links [2] = s_links (msg, n, models, c->couse_ref + first [2],
-                             c->couse_weight + first [2], NULL, counts [2], p->couse);
+        links [0] = s_links (msg, n, models, FROM (c, next_ref, first [0]),
+                             FROM (c, next_weight, first [0]),
+                             FROM (c, next_delay_ms, first [0]), counts [0], p->next);
+        links [1] = s_links (msg, n, models, FROM (c, next2_ref, first [1]),
+                             FROM (c, next2_weight, first [1]),
+                             FROM (c, next2_delay_ms, first [1]), counts [1], p->next2);
+        links [2] = s_links (msg, n, models, FROM (c, couse_ref, first [2]),
+                             FROM (c, couse_weight, first [2]), NULL, counts [2], p->couse);
         static const char *lists [3] = { "next_ref", "next2_ref", "couse_ref" };
         for (int l = 0; l < 3; l++)
             if (links [l] < 0)

@@ -91,16 +91,6 @@ s_counts (s_model_t *entry)
     return entry->width > 1 ? entry->counts.many : &entry->counts.one;
 }
 
-//  The count of bucket index (0 outside the window).
-
-static inline uint32_t
-s_count (s_model_t *entry, size_t index)
-{
-    if (index < entry->low || index >= (size_t) entry->low + entry->width)
-        return 0;
-    return s_counts (entry) [index - entry->low];
-}
-
 //  Widen a model's window to hold bucket index. 0, or -1 out of memory.
 
 static int
