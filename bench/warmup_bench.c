@@ -16,6 +16,9 @@
       raw         the same proxy program alone (warmup-bus), the same
                   publishers, message size and socket settings, one
                   subscriber, no processing: the limit, and the ratio.
+    The bus runs on ipc:// sockets (no CURVE, the default there); with
+    --curve-compare each mode runs again on tcp:// without CURVE and with
+    it (docs/security.md), so its cost is a ratio within the same run.
     Prints a table, or --json.
     =========================================================================
 */
@@ -26,8 +29,12 @@
 #include <sys/wait.h>
 #include <sys/utsname.h>
 #include <dirent.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "bench_util.h"
 #include "wp_bus.h"
+#include "wp_security.h"
 #include "wp_util.h"
 
 extern char **environ;
@@ -56,8 +63,16 @@ typedef struct {
     bool quick;             //  smoke-test settings
     const char *modes;      //  "both", "all-in-one", "per-process"
     bool nosync_compare;    //  also run all-in-one with store/nosync
+    bool curve_compare;     //  also run each mode on tcp without and with CURVE
     char bin_dir [1024];    //  where the programs are
 } settings_t;
+
+//  How the bus is reached.
+typedef enum {
+    TRANSPORT_IPC = 0,      //  ipc:// socket files (CURVE off by default)
+    TRANSPORT_TCP,          //  tcp:// with bus/curve = false
+    TRANSPORT_CURVE         //  tcp:// with CURVE
+} transport_t;
 
 //  One result row.
 typedef struct {
@@ -83,6 +98,33 @@ typedef struct {
 static char s_dir [512];            //  scratch directory
 static char s_config [600];         //  its config file
 static char s_pub [600], s_sub [600];
+static transport_t s_transport;     //  of the mode running
+static wp_client_keys_t s_keys;     //  the bench's keys with CURVE (operator)
+
+//  Bus options with the bench's keys (when CURVE is on).
+static wp_bus_opts_t
+s_opts (wp_bus_opts_t opts)
+{
+    wp_security_bus_opts (&s_keys, &opts);
+    return opts;
+}
+
+//  A free TCP port on 127.0.0.1 (asked of the kernel; free when it answered).
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t length = sizeof address;
+    int port = -1;
+    if (fd >= 0 && bind (fd, (struct sockaddr *) &address, sizeof address) == 0
+        && getsockname (fd, (struct sockaddr *) &address, &length) == 0)
+        port = ntohs (address.sin_port);
+    if (fd >= 0)
+        close (fd);
+    return port;
+}
 
 //  Wall clock in seconds (monotonic).
 static double
@@ -170,10 +212,12 @@ s_write_config (bool nosync)
              "    sub_endpoint = \"%s\"\n"
              "    hwm = 1000000\n"
              "    heartbeat_ms = 250\n"
+             "    curve = %s\n"
              "store\n"
              "    data_dir = \"%s/var\"\n"
              "    nosync = %s\n",
-             s_pub, s_sub, s_dir, nosync ? "true" : "false");
+             s_pub, s_sub, s_transport == TRANSPORT_CURVE ? "true" : "false", s_dir,
+             nosync ? "true" : "false");
     fclose (file);
 }
 
@@ -250,7 +294,7 @@ s_publisher (void *arg)
     publisher_t *self = (publisher_t *) arg;
     char source [64];
     snprintf (source, sizeof source, "bench-pub-%d/%d", self->index, (int) getpid ());
-    wp_bus_opts_t opts = { .sndhwm = 1000000, .linger_ms = 5000 };
+    wp_bus_opts_t opts = s_opts ((wp_bus_opts_t) { .sndhwm = 1000000, .linger_ms = 5000 });
     wp_bus_t *bus = wp_bus_new (s_pub, s_sub, source, &opts);
     if (!bus || wp_bus_wait_ready (bus, 10000)) {
         self->error = 1;
@@ -329,7 +373,7 @@ s_phase (const settings_t *settings, wp_topic_t topic, int publishers, double ra
          double seconds, bool latency, phase_t *out)
 {
     memset (out, 0, sizeof *out);
-    wp_bus_opts_t opts = { .rcvhwm = 1000000 };
+    wp_bus_opts_t opts = s_opts ((wp_bus_opts_t) { .rcvhwm = 1000000 });
     char source [64];
     snprintf (source, sizeof source, "bench-sub/%d", (int) getpid ());
     wp_bus_t *sub = wp_bus_new (s_pub, s_sub, source, &opts);
@@ -427,7 +471,8 @@ static void
 s_heartbeats (int expected, double *rss_mb, uint64_t *dropped, uint64_t *state_bytes,
               uint64_t *state_items)
 {
-    wp_bus_t *sub = wp_bus_new (s_pub, s_sub, "bench-hb", NULL);
+    wp_bus_opts_t opts = s_opts ((wp_bus_opts_t) { 0 });
+    wp_bus_t *sub = wp_bus_new (s_pub, s_sub, "bench-hb", &opts);
     wp_bus_subscribe (sub, "heartbeat");
     wp_bus_wait_ready (sub, 10000);
     zhashx_t *seen = zhashx_new ();
@@ -440,7 +485,8 @@ s_heartbeats (int expected, double *rss_mb, uint64_t *dropped, uint64_t *state_b
         if (wp_bus_recv_wait (sub, &event, 500) != 1)
             continue;
         const Warmup__V1__Heartbeat *beat = (const Warmup__V1__Heartbeat *) event.msg;
-        if (!zhashx_lookup (seen, beat->component)) {
+        //  The components'; the bus's own is not one of them.
+        if (!streq (beat->component, "bus") && !zhashx_lookup (seen, beat->component)) {
             zhashx_insert (seen, beat->component, (void *) 1);
             *dropped += beat->dropped;
             char pid [32];
@@ -477,7 +523,8 @@ static const char *s_components [] = {
     "metrics", "perf", "queue", "scheduler", "engine", "analyzer", "resource", NULL
 };
 
-//  Fresh scratch state for a run.
+//  Fresh scratch state for a run: a new data directory (and keys), the
+//  endpoints of the transport.
 static void
 s_reset_dir (bool nosync)
 {
@@ -485,7 +532,32 @@ s_reset_dir (bool nosync)
     snprintf (command, sizeof command, "rm -rf '%s/var'", s_dir);
     if (system (command) != 0)
         fprintf (stderr, "warmup-bench: cannot clean %s/var\n", s_dir);
+    memset (&s_keys, 0, sizeof s_keys);
+    if (s_transport == TRANSPORT_IPC) {
+        snprintf (s_pub, sizeof s_pub, "ipc://%s/pub", s_dir);
+        snprintf (s_sub, sizeof s_sub, "ipc://%s/sub", s_dir);
+    }
+    else {
+        snprintf (s_pub, sizeof s_pub, "tcp://127.0.0.1:%d", s_free_port ());
+        snprintf (s_sub, sizeof s_sub, "tcp://127.0.0.1:%d", s_free_port ());
+    }
     s_write_config (nosync);
+}
+
+//  With CURVE: the keys the bus made, read as warmupctl reads them.
+static int
+s_load_keys (void)
+{
+    if (s_transport != TRANSPORT_CURVE)
+        return 0;
+    wp_config_t *config = wp_config_load (s_config);
+    char error [1200];
+    int rc = config ? wp_security_client (config, s_pub, s_sub, WP_KEYS_OPERATOR, true,
+                                          &s_keys, error, sizeof error) : -1;
+    if (rc)
+        fprintf (stderr, "warmup-bench: %s\n", config ? error : "config rejected");
+    wp_config_destroy (&config);
+    return rc;
 }
 
 //  One mode: start, measure, stop.
@@ -501,6 +573,10 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     s_reset_dir (nosync);
     if (s_start (settings, "warmup-bus", NULL, &procs [n]))
         return -1;
+    if (s_load_keys ()) {
+        s_stop (&procs [n]);
+        return -1;
+    }
     phase_t raw;
     if (!settings->json)
         fprintf (stderr, "%s: raw PUB/SUB through warmup-bus...\n", mode);
@@ -526,6 +602,8 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     else
     if (s_start (settings, "warmupd", NULL, &procs [n++]))
         return -1;
+    if (s_load_keys ())
+        goto fail;
 
     if (!settings->json)
         fprintf (stderr, "%s: throughput...\n", mode);
@@ -587,10 +665,11 @@ s_usage (void)
         "usage: warmup-bench [--quick] [--json] [--mode both|all-in-one|per-process]\n"
         "                    [--duration S] [--latency-duration S] [--rate N]\n"
         "                    [--publishers N] [--users N] [--models N] [--window N]\n"
-        "                    [--nosync-compare]\n"
+        "                    [--nosync-compare] [--curve-compare]\n"
         "  defaults: 4 publishers, 10000 users, 20 models, 10 s phases, 10000 events/s\n"
         "  for latency, window 5000 in-flight events per publisher\n"
-        "  --quick: 2 s phases, 1000 users, both modes (a smoke test for CI)\n");
+        "  --quick: 2 s phases, 1000 users, both modes (a smoke test for CI)\n"
+        "  --curve-compare: each mode again on tcp://, without and with CURVE\n");
 }
 
 //  Parse a positive number flag.
@@ -612,7 +691,8 @@ main (int argc, char **argv)
 {
     zsys_init ();
     zsys_set_logident ("warmup-bench");
-    settings_t settings = { 4, 10000, 20, 10, 10, 10000, 5000, false, false, "both", false, "" };
+    settings_t settings = { 4, 10000, 20, 10, 10, 10000, 5000, false, false, "both", false,
+                            false, "" };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         const char *value = i + 1 < argc ? argv [i + 1] : NULL;
@@ -629,6 +709,9 @@ main (int argc, char **argv)
         else
         if (streq (arg, "--nosync-compare"))
             settings.nosync_compare = true;
+        else
+        if (streq (arg, "--curve-compare"))
+            settings.curve_compare = true;
         else
         if (streq (arg, "--mode") && value) {
             settings.modes = value;
@@ -684,8 +767,6 @@ main (int argc, char **argv)
         return 1;
     }
     snprintf (s_config, sizeof s_config, "%s/bench.cfg", s_dir);
-    snprintf (s_pub, sizeof s_pub, "ipc://%s/pub", s_dir);
-    snprintf (s_sub, sizeof s_sub, "ipc://%s/sub", s_dir);
 
     s_users = (char **) calloc ((size_t) settings.users, sizeof (char *));
     for (int i = 0; i < settings.users; i++)
@@ -694,25 +775,36 @@ main (int argc, char **argv)
     for (int i = 0; i < settings.models; i++)
         s_models [i] = zsys_sprintf ("model-%03d", i);
 
-    result_t results [3];
+    result_t results [9];
     int n_results = 0, rc = 0;
-    if (streq (settings.modes, "both") || streq (settings.modes, "all-in-one")) {
-        if (s_run_mode (&settings, "all-in-one", false, false, &results [n_results]) == 0)
-            n_results++;
-        else
-            rc = 1;
-        if (settings.nosync_compare) {
-            if (s_run_mode (&settings, "all-in-one-nosync", false, true, &results [n_results]) == 0)
+    static const char *suffixes [] = { "", "-tcp", "-curve" };
+    static char names [9][40];
+    int transports = settings.curve_compare ? 3 : 1;
+    for (int t = 0; t < transports; t++) {
+        s_transport = (transport_t) t;
+        if (streq (settings.modes, "both") || streq (settings.modes, "all-in-one")) {
+            snprintf (names [n_results], sizeof names [0], "all-in-one%s", suffixes [t]);
+            if (s_run_mode (&settings, names [n_results], false, false,
+                            &results [n_results]) == 0)
+                n_results++;
+            else
+                rc = 1;
+            if (settings.nosync_compare && t == 0) {
+                if (s_run_mode (&settings, "all-in-one-nosync", false, true,
+                                &results [n_results]) == 0)
+                    n_results++;
+                else
+                    rc = 1;
+            }
+        }
+        if (streq (settings.modes, "both") || streq (settings.modes, "per-process")) {
+            snprintf (names [n_results], sizeof names [0], "per-process%s", suffixes [t]);
+            if (s_run_mode (&settings, names [n_results], true, false,
+                            &results [n_results]) == 0)
                 n_results++;
             else
                 rc = 1;
         }
-    }
-    if (streq (settings.modes, "both") || streq (settings.modes, "per-process")) {
-        if (s_run_mode (&settings, "per-process", true, false, &results [n_results]) == 0)
-            n_results++;
-        else
-            rc = 1;
     }
 
     char cpu [256];
