@@ -474,6 +474,33 @@ s_ensure_pair (const char *keys, const char *file, const char *name, bool *creat
     return rc;
 }
 
+//  Make the data directory.
+int
+wp_keys_data_dir (const char *data_dir, char *error, size_t size)
+{
+    assert (data_dir);
+    struct stat info;
+    if (stat (data_dir, &info) == 0 && S_ISDIR (info.st_mode))
+        return 0;
+    char *parent = strdup (data_dir);
+    char *slash = strrchr (parent, '/');
+    while (slash && slash > parent && slash [1] == 0) {
+        *slash = 0;                 //  a trailing slash
+        slash = strrchr (parent, '/');
+    }
+    if (slash && slash != parent) {
+        *slash = 0;
+        zsys_dir_create ("%s", parent);
+    }
+    free (parent);
+    if (mkdir (data_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf (error, size, "cannot create data directory %s: %s", data_dir,
+                  strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
 //  Create what is missing of an installation's keys.
 int
 wp_keys_init (const char *data_dir, bool with_server, bool *created, char *error, size_t size)
@@ -481,11 +508,8 @@ wp_keys_init (const char *data_dir, bool with_server, bool *created, char *error
     assert (data_dir);
     if (created)
         *created = false;
-    if (zsys_dir_create ("%s", data_dir) != 0 && !zsys_file_exists (data_dir)) {
-        snprintf (error, size, "cannot create data directory %s: %s", data_dir,
-                  strerror (errno));
+    if (wp_keys_data_dir (data_dir, error, size))
         return -1;
-    }
     char *keys = wp_keys_path (data_dir, NULL);
     char *allowed = wp_keys_path (data_dir, WP_KEYS_ALLOWED);
     char *operators = wp_keys_path (data_dir, WP_KEYS_OPERATORS);

@@ -67,6 +67,12 @@ typedef struct {
 char *
     wp_keys_path (const char *data_dir, const char *name);
 
+//  Make the data directory when it is missing: its parents as mkdir -p
+//  does, itself 0700 (its stores, keys and audit log are the service's
+//  only). An existing one is left as it is. Returns 0, or -1 with error.
+int
+    wp_keys_data_dir (const char *data_dir, char *error, size_t size);
+
 //  Create what is missing of an installation's keys under data_dir/keys:
 //  the directory (0700), allowed/ and operators/ (0700), the operator and
 //  component pairs, and the server pair when with_server. Existing files

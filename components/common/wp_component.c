@@ -503,8 +503,7 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
         return -1;
     }
     char *path = zsys_sprintf ("%s/%s", config->data_dir, ctx->def->name);
-    if (zsys_dir_create ("%s", config->data_dir) != 0 && !zsys_file_exists (config->data_dir)) {
-        snprintf (reason, size, "cannot create data directory %s", config->data_dir);
+    if (wp_keys_data_dir (config->data_dir, reason, size)) {
         zstr_free (&path);
         return -1;
     }

@@ -41,6 +41,7 @@ test_keys_init (void **state)
     bool created = false;
     assert_int_equal (wp_keys_init (data, true, &created, error, sizeof error), 0);
     assert_true (created);
+    assert_int_equal (s_mode (data), 0700);
     char *keys = wp_keys_path (data, NULL);
     assert_int_equal (s_mode (keys), 0700);
     const char *pairs [] = { WP_KEYS_SERVER, WP_KEYS_OPERATOR, WP_KEYS_COMPONENT, NULL };
