@@ -54,6 +54,15 @@ test_sample_matches_defaults (void **state)
     assert_int_equal (sample->proxy_max_connections, defaults->proxy_max_connections);
     assert_int_equal (sample->proxy_upstream_timeout_seconds,
                       defaults->proxy_upstream_timeout_seconds);
+    assert_int_equal (sample->max_models, defaults->max_models);
+    assert_int_equal (sample->curve, defaults->curve);
+    assert_int_equal (sample->max_events_per_s, defaults->max_events_per_s);
+    assert_null (sample->server_key);
+    assert_null (sample->operator_token);
+    assert_false (sample->user_key_set);
+    assert_int_equal (sample->audit, defaults->audit);
+    assert_int_equal (sample->audit_max_mb, defaults->audit_max_mb);
+    assert_int_equal (sample->audit_files, defaults->audit_files);
 
     //  The example models.
     assert_int_equal (sample->n_models, 2);
