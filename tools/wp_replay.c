@@ -32,6 +32,7 @@
 */
 #include "wp_component.h"
 #include "wp_replay.h"
+#include "wp_security.h"
 #include "wp_util.h"
 #include "wp_eval_catalog.h"
 #include "wp_eval_report.h"
@@ -895,7 +896,16 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
     snprintf (self->source, sizeof self->source, "warmupctl-replay/%d", (int) getpid ());
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes, .sndhwm = (int) config->hwm,
                            .rcvhwm = (int) config->hwm, .linger_ms = 2000 };
+    //  A replay drives the world: it needs an operator's key with CURVE.
+    wp_client_keys_t keys;
+    if (wp_security_client (config, config->pub_endpoint, config->sub_endpoint,
+                            WP_KEYS_OPERATOR, false, &keys, error, sizeof error)) {
+        fprintf (stderr, "warmupctl replay: %s\n", error);
+        goto done;
+    }
+    wp_security_bus_opts (&keys, &opts);
     self->bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, self->source, &opts);
+    memset (&keys, 0, sizeof keys);
     if (self->bus) {
         wp_bus_subscribe (self->bus, "clock.ack");
         wp_bus_subscribe (self->bus, "warmup.done");
