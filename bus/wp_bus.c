@@ -500,23 +500,6 @@ s_arena_put (arena_t *arena)
         free (arena);
 }
 
-//  Read a varint at *p_p (before end); false if it runs past end or over
-//  10 bytes.
-static bool
-s_varint (const uint8_t **p_p, const uint8_t *end, uint64_t *value)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70 && *p_p < end; shift += 7) {
-        uint8_t byte = *(*p_p)++;
-        v |= (uint64_t) (byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *value = v;
-            return true;
-        }
-    }
-    return false;
-}
-
 //  Header-only decode: walk the payload's top-level fields (every tag
 //  and length must hold), decode field 1 (the header) and keep field 2
 //  when it is event_ms; the message has the topic's type with every other
@@ -530,11 +513,11 @@ s_unpack_header_only (const ProtobufCMessageDescriptor *desc, ProtobufCAllocator
     uint64_t header_len = 0, event_ms = 0;
     while (p < end) {
         uint64_t key, value;
-        if (!s_varint (&p, end, &key) || (key >> 3) == 0)
+        if (!wp_varint (&p, end, &key) || (key >> 3) == 0)
             return NULL;
         switch (key & 7) {
             case 0:                                 //  varint
-                if (!s_varint (&p, end, &value))
+                if (!wp_varint (&p, end, &value))
                     return NULL;
                 if ((key >> 3) == 2)
                     event_ms = value;
@@ -545,7 +528,7 @@ s_unpack_header_only (const ProtobufCMessageDescriptor *desc, ProtobufCAllocator
                 p += 8;
                 break;
             case 2:                                 //  length-delimited
-                if (!s_varint (&p, end, &value) || value > (uint64_t) (end - p))
+                if (!wp_varint (&p, end, &value) || value > (uint64_t) (end - p))
                     return NULL;
                 if ((key >> 3) == 1) {
                     header = p;

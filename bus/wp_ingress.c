@@ -8,23 +8,6 @@
 #include "wp_ingress.h"
 #include "wp_util.h"
 
-//  Read a varint at *p_p (before end); false if it runs past end or over
-//  10 bytes.
-static bool
-s_varint (const uint8_t **p_p, const uint8_t *end, uint64_t *value)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70 && *p_p < end; shift += 7) {
-        uint8_t byte = *(*p_p)++;
-        v |= (uint64_t) (byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *value = v;
-            return true;
-        }
-    }
-    return false;
-}
-
 //  Write a varint; returns its length.
 static size_t
 s_put_varint (uint8_t *p, uint64_t value)
@@ -52,7 +35,7 @@ wp_ingress_usage (const uint8_t *in, size_t len, const uint8_t key [16], uint8_t
     while (p < end) {
         const uint8_t *field_start = p;
         uint64_t tag, value;
-        if (!s_varint (&p, end, &tag) || (tag >> 3) == 0) {
+        if (!wp_varint (&p, end, &tag) || (tag >> 3) == 0) {
             info->why = "payload does not parse";
             return -1;
         }
@@ -60,7 +43,7 @@ wp_ingress_usage (const uint8_t *in, size_t len, const uint8_t key [16], uint8_t
         uint64_t number = tag >> 3;
         switch (tag & 7) {
             case 0:
-                if (!s_varint (&p, end, &value)) {
+                if (!wp_varint (&p, end, &value)) {
                     info->why = "payload does not parse";
                     return -1;
                 }
@@ -76,7 +59,7 @@ wp_ingress_usage (const uint8_t *in, size_t len, const uint8_t key [16], uint8_t
                 break;
             }
             case 2: {
-                if (!s_varint (&p, end, &value) || value > (uint64_t) (end - p)) {
+                if (!wp_varint (&p, end, &value) || value > (uint64_t) (end - p)) {
                     info->why = "payload does not parse";
                     return -1;
                 }

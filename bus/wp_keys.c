@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include "wp_keys.h"
+#include "wp_util.h"
 
 //  "<data_dir>/keys/<name>".
 char *
@@ -289,15 +290,6 @@ wp_keys_each (const char *dir, wp_keys_fn *fn, void *arg, char *error, size_t si
     return count;
 }
 
-//  Hex digit value, or -1.
-static int
-s_hex (char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 //  Read a whole small file (at most cap - 1 bytes) into buffer; -1 with
 //  error when unreadable or too long.
 static ssize_t
@@ -323,6 +315,45 @@ s_read_small (const char *path, char *buffer, size_t cap, char *error, size_t si
     return n;
 }
 
+//  Make path (0600) hold 32 bytes from the OS as 64 hex digits and a
+//  newline, unless it exists. *created (may be NULL) says whether it was
+//  made. Returns 0, or -1 with error.
+static int
+s_random_file (const char *path, bool *created, char *error, size_t size)
+{
+    if (access (path, F_OK) == 0 || errno != ENOENT)
+        return 0;
+    uint8_t made [WP_KEYS_SECRET_LEN];
+    char text [2 * WP_KEYS_SECRET_LEN + 2];
+    if (wp_keys_random (made, sizeof made)) {
+        snprintf (error, size, "no random bytes from the OS: %s", strerror (errno));
+        return -1;
+    }
+    for (int i = 0; i < WP_KEYS_SECRET_LEN; i++)
+        snprintf (text + 2 * i, 3, "%02x", made [i]);
+    strcat (text, "\n");
+    int rc = s_write_new (path, text, 0600, error, size);
+    sodium_memzero (text, sizeof text);
+    sodium_memzero (made, sizeof made);
+    if (rc == 0 && created)
+        *created = true;
+    //  Made by another program meanwhile: that one is read.
+    return rc && errno != EEXIST ? -1 : 0;
+}
+
+//  The first line of a private file, without its newline, into text (cap
+//  bytes). Returns its length, or -1 with error.
+static ssize_t
+s_read_line (const char *path, char *text, size_t cap, char *error, size_t size)
+{
+    if (s_private (path, error, size))
+        return -1;
+    ssize_t n = s_read_small (path, text, cap, error, size);
+    while (n > 0 && (text [n - 1] == '\n' || text [n - 1] == '\r'))
+        text [--n] = 0;
+    return n;
+}
+
 //  Read or make a secret.
 int
 wp_keys_secret (const char *path, bool create, uint8_t secret [WP_KEYS_SECRET_LEN],
@@ -331,43 +362,14 @@ wp_keys_secret (const char *path, bool create, uint8_t secret [WP_KEYS_SECRET_LE
     assert (path && secret);
     if (created)
         *created = false;
-    if (access (path, F_OK) != 0 && errno == ENOENT && create) {
-        uint8_t made [WP_KEYS_SECRET_LEN];
-        char text [2 * WP_KEYS_SECRET_LEN + 2];
-        if (wp_keys_random (made, sizeof made)) {
-            snprintf (error, size, "no random bytes from the OS: %s", strerror (errno));
-            return -1;
-        }
-        for (int i = 0; i < WP_KEYS_SECRET_LEN; i++)
-            snprintf (text + 2 * i, 3, "%02x", made [i]);
-        strcat (text, "\n");
-        int rc = s_write_new (path, text, 0600, error, size);
-        sodium_memzero (text, sizeof text);
-        sodium_memzero (made, sizeof made);
-        if (rc && errno != EEXIST)
-            return -1;
-        if (rc == 0 && created)
-            *created = true;
-    }
-    if (s_private (path, error, size))
+    if (create && s_random_file (path, created, error, size))
         return -1;
     char text [2 * WP_KEYS_SECRET_LEN + 8];
-    ssize_t n = s_read_small (path, text, sizeof text, error, size);
-    if (n < 0)
-        return -1;
-    while (n && (text [n - 1] == '\n' || text [n - 1] == '\r'))
-        text [--n] = 0;
-    int rc = n == 2 * WP_KEYS_SECRET_LEN ? 0 : -1;
-    for (int i = 0; rc == 0 && i < WP_KEYS_SECRET_LEN; i++) {
-        int hi = s_hex (text [2 * i]), lo = s_hex (text [2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            rc = -1;
-        else
-            secret [i] = (uint8_t) (hi << 4 | lo);
-    }
-    sodium_memzero (text, sizeof text);
-    if (rc)
+    ssize_t n = s_read_line (path, text, sizeof text, error, size);
+    int rc = n < 0 ? -1 : wp_parse_hex (text, secret, WP_KEYS_SECRET_LEN);
+    if (n >= 0 && rc)
         snprintf (error, size, "%s: must hold 64 hex digits (32 bytes)", path);
+    sodium_memzero (text, sizeof text);
     return rc;
 }
 
@@ -377,42 +379,22 @@ wp_keys_token (const char *path, bool create, char *token, size_t token_size,
                char *error, size_t size)
 {
     assert (path && token && token_size > 64);
-    if (access (path, F_OK) != 0 && errno == ENOENT && create) {
-        uint8_t made [32];
-        char text [2 * sizeof made + 2];
-        if (wp_keys_random (made, sizeof made)) {
-            snprintf (error, size, "no random bytes from the OS: %s", strerror (errno));
-            return -1;
-        }
-        for (size_t i = 0; i < sizeof made; i++)
-            snprintf (text + 2 * i, 3, "%02x", made [i]);
-        strcat (text, "\n");
-        int rc = s_write_new (path, text, 0600, error, size);
-        sodium_memzero (text, sizeof text);
-        sodium_memzero (made, sizeof made);
-        if (rc && errno != EEXIST)
-            return -1;
-    }
-    if (s_private (path, error, size))
+    if (create && s_random_file (path, NULL, error, size))
         return -1;
     char text [260];
-    ssize_t n = s_read_small (path, text, sizeof text, error, size);
+    ssize_t n = s_read_line (path, text, sizeof text, error, size);
     if (n < 0)
         return -1;
-    while (n && (text [n - 1] == '\n' || text [n - 1] == '\r'))
-        text [--n] = 0;
     bool printable = n >= 16 && (size_t) n < token_size;
     for (ssize_t i = 0; printable && i < n; i++)
         printable = text [i] > ' ' && text [i] < 127;
-    if (!printable) {
+    if (printable)
+        memcpy (token, text, (size_t) n + 1);
+    else
         snprintf (error, size, "%s: must hold one line of 16..256 printable characters",
                   path);
-        sodium_memzero (text, sizeof text);
-        return -1;
-    }
-    memcpy (token, text, (size_t) n + 1);
     sodium_memzero (text, sizeof text);
-    return 0;
+    return printable ? 0 : -1;
 }
 
 //  Derive a subkey.

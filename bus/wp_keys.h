@@ -114,8 +114,8 @@ int
                     bool *created, char *error, size_t size);
 
 //  Read a bearer token (one line of 16..256 printable characters) from
-//  path; when absent and create is true, make one (43 characters of
-//  base64url from 32 random bytes, 0600). Returns 0, or -1 with error.
+//  path; when absent and create is true, make one (64 hex digits from 32
+//  random bytes, 0600). Returns 0, or -1 with error.
 int
     wp_keys_token (const char *path, bool create, char *token, size_t token_size,
                    char *error, size_t size);

@@ -158,6 +158,22 @@ wp_user_id_parse (const char *text, uint64_t *hash)
     return 0;
 }
 
+//  Read a varint.
+bool
+wp_varint (const uint8_t **p_p, const uint8_t *end, uint64_t *value)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && *p_p < end; shift += 7) {
+        uint8_t byte = *(*p_p)++;
+        v |= (uint64_t) (byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *value = v;
+            return true;
+        }
+    }
+    return false;
+}
+
 //  Resident set size from /proc/self/statm.
 uint64_t
 wp_rss_kb (void)

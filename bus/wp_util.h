@@ -56,6 +56,11 @@ void
 int
     wp_user_id_parse (const char *text, uint64_t *hash);
 
+//  Read a protobuf varint at *p_p (before end), moving *p_p past it;
+//  false when it runs past end or over 10 bytes.
+bool
+    wp_varint (const uint8_t **p_p, const uint8_t *end, uint64_t *value);
+
 //  Resident set size of this process in KiB (0 when unknown).
 uint64_t
     wp_rss_kb (void);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 //  Make a fresh temporary directory under $TMPDIR or /tmp.
@@ -266,6 +267,15 @@ wp_test_run (const char *const argv [], int timeout_ms, char **output)
         *output = strdup (wp_test_proc_output (proc));
     wp_test_proc_destroy (&proc);
     return code;
+}
+
+//  Mode bits of a file.
+unsigned
+wp_test_mode (const char *path)
+{
+    struct stat info;
+    assert_int_equal (stat (path, &info), 0);
+    return (unsigned) (info.st_mode & 07777);
 }
 
 //  Write a file.

@@ -77,6 +77,10 @@ void
 int
     wp_test_run (const char *const argv [], int timeout_ms, char **output);
 
+//  Mode bits (07777) of a file; asserts that it exists.
+unsigned
+    wp_test_mode (const char *path);
+
 //  Write text to a file; asserts on failure.
 void
     wp_test_write_file (const char *path, const char *text);

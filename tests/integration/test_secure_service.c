@@ -22,15 +22,6 @@
 
 #define RAW_USER "raw-user-7f3a9c"
 
-//  Mode bits of a file.
-static unsigned
-s_mode (const char *path)
-{
-    struct stat info;
-    assert_int_equal (stat (path, &info), 0);
-    return (unsigned) (info.st_mode & 07777);
-}
-
 //  Copy "pub=X sub=Y" of a ready line into the deployment (the real
 //  ports of tcp://...:*) and rewrite its config with them.
 static void
@@ -201,12 +192,12 @@ test_tcp_defaults (void **state)
     const char *log = wp_test_proc_output (daemon);
     if (!strstr (log, "CURVE on; made the keys in") || !strstr (log, keys))
         fail_msg ("the keys' place is not printed:\n%s", log);
-    assert_int_equal (s_mode (keys), 0700);
+    assert_int_equal (wp_test_mode (keys), 0700);
     const char *secrets [] = { "server.key_secret", "operator.key_secret",
                                "component.key_secret", "installation.key", NULL };
     for (int i = 0; secrets [i]; i++) {
         char *path = zsys_sprintf ("%s/%s", keys, secrets [i]);
-        assert_int_equal (s_mode (path), 0600);
+        assert_int_equal (wp_test_mode (path), 0600);
         zstr_free (&path);
     }
 
@@ -388,8 +379,8 @@ test_ipc_default (void **state)
     umask (old);
     if (!strstr (wp_test_proc_output (daemon), "CURVE off"))
         fail_msg ("no word of CURVE:\n%s", wp_test_proc_output (daemon));
-    assert_int_equal (s_mode (it.pub + 6), 0600);
-    assert_int_equal (s_mode (it.sub + 6), 0600);
+    assert_int_equal (wp_test_mode (it.pub + 6), 0600);
+    assert_int_equal (wp_test_mode (it.sub + 6), 0600);
     //  Still hashed at ingress.
     const char *watch [] = { "usage.", NULL };
     wp_bus_t *bus = itest_bus (&it, watch);

@@ -19,15 +19,6 @@
 
 #define WAIT_MS 5000
 
-//  Mode bits of a file.
-static unsigned
-s_mode (const char *path)
-{
-    struct stat info;
-    assert_int_equal (stat (path, &info), 0);
-    return (unsigned) (info.st_mode & 07777);
-}
-
 //  --- Key files -------------------------------------------------------------
 
 //  An installation's keys: made once with private secrets, kept on a
@@ -41,16 +32,16 @@ test_keys_init (void **state)
     bool created = false;
     assert_int_equal (wp_keys_init (data, true, &created, error, sizeof error), 0);
     assert_true (created);
-    assert_int_equal (s_mode (data), 0700);
+    assert_int_equal (wp_test_mode (data), 0700);
     char *keys = wp_keys_path (data, NULL);
-    assert_int_equal (s_mode (keys), 0700);
+    assert_int_equal (wp_test_mode (keys), 0700);
     const char *pairs [] = { WP_KEYS_SERVER, WP_KEYS_OPERATOR, WP_KEYS_COMPONENT, NULL };
     wp_keypair_t first [3];
     for (int i = 0; pairs [i]; i++) {
         char *path = wp_keys_path (data, pairs [i]);
         char *secret = zsys_sprintf ("%s_secret", path);
-        assert_int_equal (s_mode (path), 0644);
-        assert_int_equal (s_mode (secret), 0600);
+        assert_int_equal (wp_test_mode (path), 0644);
+        assert_int_equal (wp_test_mode (secret), 0600);
         assert_int_equal (wp_keys_load (path, true, &first [i], error, sizeof error), 0);
         assert_int_equal (strlen (first [i].public_key), WP_KEYS_Z85_LEN);
         assert_int_equal (strlen (first [i].secret_key), WP_KEYS_Z85_LEN);
@@ -150,7 +141,7 @@ test_secret_and_token (void **state)
     assert_int_equal (wp_keys_secret (path, false, one, &created, error, sizeof error), -1);
     assert_int_equal (wp_keys_secret (path, true, one, &created, error, sizeof error), 0);
     assert_true (created);
-    assert_int_equal (s_mode (path), 0600);
+    assert_int_equal (wp_test_mode (path), 0600);
     assert_int_equal (wp_keys_secret (path, true, two, &created, error, sizeof error), 0);
     assert_false (created);
     assert_memory_equal (one, two, 32);
@@ -176,7 +167,7 @@ test_secret_and_token (void **state)
     assert_int_equal (wp_keys_token (token_path, true, token, sizeof token, error,
                                      sizeof error), 0);
     assert_true (strlen (token) >= 32);
-    assert_int_equal (s_mode (token_path), 0600);
+    assert_int_equal (wp_test_mode (token_path), 0600);
     assert_int_equal (wp_keys_token (token_path, true, again, sizeof again, error,
                                      sizeof error), 0);
     assert_string_equal (token, again);
@@ -680,8 +671,8 @@ test_ipc_mode (void **state)
     assert_string_equal (status, "OK");
     zstr_free (&status);
     umask (old);
-    assert_int_equal (s_mode (pub + 6), 0600);
-    assert_int_equal (s_mode (sub + 6), 0600);
+    assert_int_equal (wp_test_mode (pub + 6), 0600);
+    assert_int_equal (wp_test_mode (sub + 6), 0600);
     zactor_destroy (&proxy);
     zstr_free (&pub);
     zstr_free (&sub);
