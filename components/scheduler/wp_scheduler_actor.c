@@ -476,7 +476,9 @@ s_on_control (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__ControlRequest *i
             reply.ok = true;
             snprintf (message, sizeof message, "%s %s (until a reload changes its pin key "
                       "or the service restarts)", in->model, pin ? "pinned" : "unpinned");
-            zsys_info ("scheduler: %s by %s", message, in->header->source);
+            zsys_info ("scheduler: %s by %s (%s)", message,
+                       in->principal && *in->principal ? in->principal : "?",
+                       in->header->source);
         }
         reply.message = message;
         reply.error = error;
