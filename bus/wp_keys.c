@@ -13,6 +13,8 @@
 #include "wp_keys.h"
 #include "wp_util.h"
 
+#define CERT_BYTES_MAX 65536    //  a certificate file is a few hundred bytes
+
 //  "<data_dir>/keys/<name>".
 char *
 wp_keys_path (const char *data_dir, const char *name)
@@ -203,7 +205,7 @@ wp_keys_load (const char *path, bool need_secret, wp_keypair_t *pair, char *erro
         snprintf (error, size, "cannot read %s: %s", path, strerror (errno));
         return -1;
     }
-    zconfig_t *root = zconfig_load (path);
+    zconfig_t *root = wp_zpl_load (path, CERT_BYTES_MAX);
     const char *key = root ? s_cert_key (root, path, "public-key", error, size) : NULL;
     if (!root)
         snprintf (error, size, "%s: not a certificate file (ZPL)", path);
@@ -217,7 +219,7 @@ wp_keys_load (const char *path, bool need_secret, wp_keypair_t *pair, char *erro
     char *secret_path = zsys_sprintf ("%s_secret", path);
     int rc = -1;
     if (s_private (secret_path, error, size) == 0) {
-        root = zconfig_load (secret_path);
+        root = wp_zpl_load (secret_path, CERT_BYTES_MAX);
         const char *public_key = root ? s_cert_key (root, secret_path, "public-key", error,
                                                     size) : NULL;
         const char *secret_key = public_key ? s_cert_key (root, secret_path, "secret-key",

@@ -2,6 +2,7 @@
     wp_util - small helpers shared by every class.
     =========================================================================
 */
+#include <czmq.h>
 #include "wp_util.h"
 #include <stdio.h>
 #include <string.h>
@@ -172,6 +173,17 @@ wp_varint (const uint8_t **p_p, const uint8_t *end, uint64_t *value)
         }
     }
     return false;
+}
+
+//  Parse a ZPL file.
+zconfig_t *
+wp_zpl_load (const char *path, size_t max_bytes)
+{
+    zchunk_t *chunk = zchunk_slurp (path, max_bytes + 1);
+    zconfig_t *root = chunk && zchunk_size (chunk) <= max_bytes
+                    ? zconfig_chunk_load (chunk) : NULL;
+    zchunk_destroy (&chunk);
+    return root;
 }
 
 //  Resident set size from /proc/self/statm.

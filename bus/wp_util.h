@@ -61,6 +61,14 @@ int
 bool
     wp_varint (const uint8_t **p_p, const uint8_t *end, uint64_t *value);
 
+//  Parse a ZPL file (czmq zconfig) of at most max_bytes. NULL when it
+//  cannot be read, is larger, or does not parse (zconfig logs why). Reads
+//  the file itself: czmq's zconfig_load leaks its file handle when the
+//  text does not parse (found by fuzz_config). The result is the caller's
+//  (zconfig_destroy).
+struct _zconfig_t *
+    wp_zpl_load (const char *path, size_t max_bytes);
+
 //  Resident set size of this process in KiB (0 when unknown).
 uint64_t
     wp_rss_kb (void);

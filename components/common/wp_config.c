@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include "wp_config.h"
 #include "wp_util.h"
 
@@ -958,19 +959,15 @@ wp_config_load (const char *path)
         zsys_error ("%s", s_last_error);
         return NULL;
     }
-    //  Read it ourselves: czmq's zconfig_load leaks its file handle when
-    //  the text does not parse (found by fuzz_config). A configuration is
-    //  small; a file over 1 MiB is refused before it is parsed.
-    zchunk_t *chunk = zchunk_slurp (path, CONFIG_BYTES_MAX + 1);
-    if (chunk && zchunk_size (chunk) > CONFIG_BYTES_MAX) {
+    //  A configuration is small: a file over 1 MiB is refused unparsed.
+    struct stat info;
+    if (stat (path, &info) == 0 && info.st_size > CONFIG_BYTES_MAX) {
         snprintf (s_last_error, sizeof s_last_error, "config %s: larger than %d bytes",
                   path, CONFIG_BYTES_MAX);
         zsys_error ("%s", s_last_error);
-        zchunk_destroy (&chunk);
         return NULL;
     }
-    zconfig_t *root = chunk ? zconfig_chunk_load (chunk) : NULL;
-    zchunk_destroy (&chunk);
+    zconfig_t *root = wp_zpl_load (path, CONFIG_BYTES_MAX);
     if (!root) {
         snprintf (s_last_error, sizeof s_last_error,
                   "config %s: not a valid ZPL file (indentation is 4 spaces per level; "
