@@ -662,12 +662,11 @@ s_forward_events (proxy_t *self)
         if (index >= 0) {
             const char *name;
             role_t role = s_role (self, &topic, &name);
-            char principal [128];
-            if (role == ROLE_LOCAL)
-                snprintf (principal, sizeof principal, "local");
-            else
-                snprintf (principal, sizeof principal, "%s/%s", s_role_names [role], name);
             const char *forbidden = s_forbidden (role, index, &payload);
+            bool control = index == WP_TOPIC_CONTROL || index == WP_TOPIC_WARMUP_REQUEST;
+            char principal [128] = "local";
+            if ((forbidden || control) && role != ROLE_LOCAL)
+                snprintf (principal, sizeof principal, "%s/%s", s_role_names [role], name);
             if (forbidden) {
                 pass = false;
                 self->refused++;
@@ -675,14 +674,14 @@ s_forward_events (proxy_t *self)
                     zsys_warning ("bus: refused %s from %s: %s (%" PRIu64 " refused so far)",
                                   wp_topic_name ((wp_topic_t) index), principal, forbidden,
                                   self->refused);
-                if (index == WP_TOPIC_CONTROL || index == WP_TOPIC_WARMUP_REQUEST)
+                if (control)
                     s_refuse_control (self, index, &payload, principal, forbidden);
             }
             else
             if (index == WP_TOPIC_USAGE)
                 pass = s_ingress_usage (self, &topic, &payload, role);
             else
-            if (index == WP_TOPIC_CONTROL || index == WP_TOPIC_WARMUP_REQUEST)
+            if (control)
                 s_stamp (self, index, &payload, principal);
         }
         if (pass) {
