@@ -158,11 +158,14 @@ SERVICES=()
 source "$WORK/services.sh"
 [ ${#SERVICES[@]} -gt 0 ] || { say "no services in $COMPOSE"; exit 1; }
 #  client: an IDE back end's host, with the services' configuration (the
-#  bus's read-only binds) to find the bus, and nothing else.
+#  bus's read-only binds) to find the bus, and the installation's keys read
+#  only (the bus's CURVE key and a key it admits; a real client host gets
+#  the bus's public key and a pair of its own: docs/security.md).
 HOSTS=("${SERVICES[@]}" client)
 VOLS_client=()
 for spec in "${VOLS_bus[@]}"; do
     if [[ $spec == bind\|*\|ro ]]; then VOLS_client+=("$spec"); fi
+    if [[ $spec == volume\|keys\|* ]]; then VOLS_client+=("${spec%|*}|ro"); fi
 done
 TMPFS_client=()
 RO_client=1
@@ -220,6 +223,20 @@ prepare_host () {
             mkdir -p "$WORK/volumes/$source"
             chown "$IMAGE_USER" "$WORK/volumes/$source"
         fi
+    done
+    #  A volume mounted inside another (the keys inside a data volume): its
+    #  mount point is made in the outer volume, as compose does.
+    local inner ikind isource itarget imode
+    for spec in ${vols[@]+"${vols[@]}"}; do
+        IFS='|' read -r kind source target mode <<< "$spec"
+        [ "$kind" = volume ] || continue
+        for inner in ${vols[@]+"${vols[@]}"}; do
+            IFS='|' read -r ikind isource itarget imode <<< "$inner"
+            if [[ $itarget == "$target"/* ]]; then
+                mkdir -p "$WORK/volumes/$source${itarget#"$target"}"
+                chown "$IMAGE_USER" "$WORK/volumes/$source${itarget#"$target"}"
+            fi
+        done
     done
     return 0
 }
