@@ -186,6 +186,17 @@ wp_zpl_load (const char *path, size_t max_bytes)
     return root;
 }
 
+//  An instance id.
+char *
+wp_instance_id (const char *instance)
+{
+    if (instance)
+        return strdup (instance);
+    char host [128] = "localhost";
+    gethostname (host, sizeof host - 1);
+    return zsys_sprintf ("%s:%d", host, (int) getpid ());
+}
+
 //  Resident set size from /proc/self/statm.
 uint64_t
 wp_rss_kb (void)

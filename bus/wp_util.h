@@ -69,6 +69,11 @@ bool
 struct _zconfig_t *
     wp_zpl_load (const char *path, size_t max_bytes);
 
+//  An instance id: instance when given, else "<host>:<pid>" (what header
+//  sources and heartbeats name a process by). The caller frees it.
+char *
+    wp_instance_id (const char *instance);
+
 //  Resident set size of this process in KiB (0 when unknown).
 uint64_t
     wp_rss_kb (void);

@@ -470,13 +470,9 @@ wp_audit_actor (zsock_t *pipe, void *args)
     self.config = start->config;
     self.pub = strdup (start->pub_endpoint);
     self.sub = strdup (start->sub_endpoint);
-    if (start->instance)
-        self.source = zsys_sprintf ("audit/%s", start->instance);
-    else {
-        char host [128] = "localhost";
-        gethostname (host, sizeof host - 1);
-        self.source = zsys_sprintf ("audit/%s:%d", host, (int) getpid ());
-    }
+    char *instance = wp_instance_id (start->instance);
+    self.source = zsys_sprintf ("audit/%s", instance);
+    free (instance);
     self.loop = zloop_new ();
     assert (self.loop);
     zloop_set_nonstop (self.loop, true);

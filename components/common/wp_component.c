@@ -650,13 +650,7 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     ctx.pipe = pipe;
     ctx.verbose = args->verbose;
     ctx.replay = args->config->replay;
-    if (args->instance)
-        ctx.instance = strdup (args->instance);
-    else {
-        char host [128] = "localhost";
-        gethostname (host, sizeof host - 1);
-        ctx.instance = zsys_sprintf ("%s:%d", host, (int) getpid ());
-    }
+    ctx.instance = wp_instance_id (args->instance);
     ctx.loop = zloop_new ();
     assert (ctx.loop);
     //  Only $TERM ends the actor: the owner decides what a signal means.
@@ -1052,13 +1046,9 @@ wp_component_supervise (zactor_t **actors, size_t n_actors, const wp_supervisor_
     assert (sv && sv->config_p && *sv->config_p);
     const wp_config_t *config = *sv->config_p;
     char source [256];
-    if (sv->instance)
-        snprintf (source, sizeof source, "%s/%s", sv->program, sv->instance);
-    else {
-        char host [128] = "localhost";
-        gethostname (host, sizeof host - 1);
-        snprintf (source, sizeof source, "%s/%s:%d", sv->program, host, (int) getpid ());
-    }
+    char *instance = wp_instance_id (sv->instance);
+    snprintf (source, sizeof source, "%s/%s", sv->program, instance);
+    free (instance);
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes };
     const char *pub = sv->pub_endpoint ? sv->pub_endpoint : config->pub_endpoint;
     const char *sub = sv->sub_endpoint ? sv->sub_endpoint : config->sub_endpoint;
