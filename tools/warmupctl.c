@@ -104,10 +104,16 @@ s_connect (const wp_config_t *config, const char *role, const char **topics, int
     snprintf (source, sizeof source, "warmupctl-%s/%d", role, (int) getpid ());
     wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes,
                            .linger_ms = 2000 };
+    //  The installation's operator key; on a host that holds only the
+    //  component key (a component's container or host), that one: what
+    //  needs an operator is then refused by the bus, saying so.
     wp_client_keys_t keys;
-    char error [1200];
+    char error [1200], unused [1200];
     if (wp_security_client (config, config->pub_endpoint, config->sub_endpoint,
-                            WP_KEYS_OPERATOR, false, &keys, error, sizeof error)) {
+                            WP_KEYS_OPERATOR, false, &keys, error, sizeof error)
+        && (config->client_key
+            || wp_security_client (config, config->pub_endpoint, config->sub_endpoint,
+                                   WP_KEYS_COMPONENT, false, &keys, unused, sizeof unused))) {
         fprintf (stderr, "warmupctl: %s\n", error);
         return NULL;
     }
