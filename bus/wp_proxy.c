@@ -22,8 +22,9 @@ typedef enum {
                             //  rate limited (the same user could read the
                             //  operator key)
     ROLE_OPERATOR,          //  everything, not rate limited
-    ROLE_COMPONENT,         //  everything but control.request
-    ROLE_CLIENT             //  usage.observed, control.request MODELS
+    ROLE_COMPONENT,         //  everything but control.request, not rate limited
+                            //  (the service's own: the HTTP proxy's usage)
+    ROLE_CLIENT             //  usage.observed (rate limited), control.request MODELS
 } role_t;
 
 static const char *s_role_names [] = { "local", "operator", "component", "client" };
@@ -582,7 +583,7 @@ s_ingress_usage (proxy_t *self, zmq_msg_t *topic, zmq_msg_t *payload, role_t rol
         s_drop (self, info.why);
         return false;
     }
-    if (self->limiter && role != ROLE_OPERATOR && role != ROLE_LOCAL) {
+    if (self->limiter && role == ROLE_CLIENT) {
         //  A keyed publisher: its key (Z85) is its ZAP User-Id.
         const char *user_id = zmq_msg_gets (topic, "User-Id");
         uint64_t key = wp_siphash (self->user_key, user_id, user_id ? strlen (user_id) : 0);

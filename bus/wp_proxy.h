@@ -28,10 +28,9 @@
       `principal`, appended: protobuf keeps the last value).
     * No raw user id past ingress: usage.observed's user and session are
       replaced by their keyed hashes (wp_ingress) under the USERKEY.
-    * Rate limit: usage.observed beyond RATELIMIT events/s per publisher
-      key (client and component keys; operators and local peers, who
-      could read the operator key, are not limited) are dropped and
-      counted.
+    * Rate limit: usage.observed beyond RATELIMIT events/s per client key
+      are dropped and counted (the service's own keys, operators and local
+      peers are not limited).
     * ipc:// endpoints are bound with mode 0600 (under umask 077, then
       chmod): only this user can connect.
 

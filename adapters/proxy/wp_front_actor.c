@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include "wp_front_actor.h"
+#include "wp_security.h"
 #include "wp_front.h"
 #include "wp_front_api.h"
 #include "wp_front_view.h"
@@ -152,6 +153,9 @@ struct _front_t {
     wp_front_view_t *view;      //  the service as we see it
     char endpoint [320];        //  where we listen
     uint64_t models_seq;        //  control requests sent
+    uint8_t user_key [16];      //  the bus's key of user ids (to find a user's
+                                //  predictions, held under the bus's hash)
+    uint8_t token_key [16];     //  the key bearer tokens are hashed under
     stats_t stats;
 };
 
@@ -772,6 +776,9 @@ s_api_predict (front_t *front, req_t *req)
     }
     if (!*request.user)             //  the caller's own, as its requests count
         snprintf (request.user, sizeof request.user, "%s", req->user);
+    //  Predictions name the user by the bus's hash of the id.
+    wp_user_id_format (wp_siphash (front->user_key, request.user, strlen (request.user)),
+                       request.held_as);
     const wp_config_t *config = wp_ctx_config (front->ctx);
     char warm [PREDICT_WARM_MAX][WP_FRONT_MODEL_MAX + 1];
     size_t n_warm = 0, size = 0;
@@ -1002,7 +1009,7 @@ s_request_head (front_t *front, req_t *req, struct MHD_Connection *connection,
                        req->client, sizeof req->client);
     }
     const wp_config_t *config = wp_ctx_config (front->ctx);
-    wp_front_user (config->user_key,
+    wp_front_user (front->token_key,
                    MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "X-Warmup-User"),
                    MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Authorization"),
                    req->client, req->user, sizeof req->user);
@@ -1412,6 +1419,18 @@ s_create (wp_ctx_t *ctx)
     }
     front_t *front = (front_t *) zmalloc (sizeof (front_t));
     assert (front);
+    //  Keys from the installation secret (docs/security.md): user ids as the
+    //  bus hashes them, and bearer tokens under a subkey of their own.
+    char error [1200];
+    uint8_t secret [WP_KEYS_SECRET_LEN];
+    if (wp_security_secret (config, true, secret, error, sizeof error)) {
+        zsys_error ("proxy: %s", error);
+        free (front);
+        return NULL;
+    }
+    wp_keys_derive (secret, "userid01", front->user_key, sizeof front->user_key);
+    wp_keys_derive (secret, "frontkey", front->token_key, sizeof front->token_key);
+    memset (secret, 0, sizeof secret);
     front->ctx = ctx;
     front->loop = wp_ctx_loop (ctx);
     front->curl_timer = -1;

@@ -425,8 +425,8 @@ wp_front_predict_answer (wp_front_view_t *view, const wp_config_t *config,
 {
     wp_front_pred_t preds [WP_FRONT_PREDICT_MAX];
     size_t count = wp_front_view_predictions (
-        view, request->user, now_ms, (uint64_t) config->prediction_cache_ttl_seconds * 1000,
-        preds, WP_FRONT_PREDICT_MAX);
+        view, *request->held_as ? request->held_as : request->user, now_ms,
+        (uint64_t) config->prediction_cache_ttl_seconds * 1000, preds, WP_FRONT_PREDICT_MAX);
     *n_warm = 0;
     char *json = NULL;
     size_t len = 0, cap = 0;

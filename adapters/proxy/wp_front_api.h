@@ -20,6 +20,7 @@
 #include "wp_config.h"
 #include "wp_front.h"
 #include "wp_front_view.h"
+#include "wp_util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,9 @@ typedef struct {
     int priority;               //  warmup.v1.Priority, 0 = normal
     uint32_t acceptable_latency_ms; // a cold model loading faster is not warmed
     bool warm;                  //  warm what is predicted (default true)
+    char held_as [WP_USER_ID_LEN + 1];  //  the id the user's predictions are held
+                                        //  under (the bus's hash of user: the
+                                        //  caller fills it); "" = user
 } wp_front_predict_t;
 
 //  Read a predict request (an empty body is {}). Returns 0, or -1 with

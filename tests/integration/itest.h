@@ -12,6 +12,8 @@
 #include "wp_bus.h"
 #include "wp_util.h"
 #include "wp_pattern_wire.h"
+#include "wp_config.h"
+#include "wp_security.h"
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -148,6 +150,25 @@ itest_bus (itest_t *self, const char *const prefixes [])
         wp_bus_subscribe (bus, prefixes [i]);
     assert_int_equal (wp_bus_wait_ready (bus, wp_test_ms (ITEST_START_MS)), 0);
     return bus;
+}
+
+//  The id a raw user id (prefix 'u'; a session: 's') has on the bus of the
+//  deployment: the bus's keyed hash under the installation secret of its
+//  data directory (docs/security.md). Fills out (WP_USER_ID_LEN + 1 bytes)
+//  and returns it.
+static inline const char *
+itest_user_id (itest_t *self, const char *raw, char prefix, char *out)
+{
+    wp_config_t *config = wp_config_load (self->config);
+    assert_non_null (config);
+    uint8_t key [16];
+    char error [1200];
+    if (wp_security_user_key (config, false, key, error, sizeof error))
+        fail_msg ("%s", error);
+    wp_user_id_format (wp_siphash (key, raw, strlen (raw)), out);
+    out [0] = prefix;
+    wp_config_destroy (&config);
+    return out;
 }
 
 //  Stop a program with SIGTERM: it must exit 0 within the bound; if not,

@@ -232,6 +232,10 @@ test_clients (void **state)
     };
     int others = 0;
     bool marker = false;
+    //  User ids as the bus hashed them (docs/security.md)
+    char curl_user [WP_USER_ID_LEN + 1], loopback [WP_USER_ID_LEN + 1];
+    itest_user_id (&it, "curl-user", 'u', curl_user);
+    itest_user_id (&it, "addr:127.0.0.1", 'u', loopback);
     int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
     while (!marker && zclock_mono () < deadline) {
         wp_bus_event_t event;
@@ -244,7 +248,7 @@ test_clients (void **state)
         for (size_t i = 0; i < sizeof counts / sizeof counts [0] && !counted; i++)
             if (streq (usage->model, counts [i].model) && (int) usage->task == counts [i].task) {
                 counts [i].seen++;
-                if (!streq (usage->user, "curl-user"))
+                if (!streq (usage->user, curl_user))
                     snprintf (counts [i].user, sizeof counts [i].user, "%s", usage->user);
                 counted = true;
             }
@@ -260,10 +264,13 @@ test_clients (void **state)
     assert_int_equal (counts [2].seen, 1);
     assert_int_equal (counts [3].seen, 1);
     assert_int_equal (others, 0);
-    //  The OpenAI client's key is its user, hashed; Ollama's sends none
-    assert_int_equal (strncmp (counts [0].user, "key:", 4), 0);
+    //  The OpenAI client's key is its user, hashed (by the proxy, then by
+    //  the bus); Ollama's sends none: its address is its user
+    uint64_t hash;
+    assert_int_equal (wp_user_id_parse (counts [0].user, &hash), 0);
     assert_null (strstr (counts [0].user, "sk-warmup"));
-    assert_string_equal (counts [2].user, "addr:127.0.0.1");
+    assert_string_not_equal (counts [0].user, loopback);
+    assert_string_equal (counts [2].user, loopback);
 
     //  Predict, as the OpenAI client (its key) and for the Ollama user
     bool found = false;
