@@ -1,12 +1,17 @@
 /*  =========================================================================
-    bench_util.h - what the benchmarks share: the machine they ran on.
+    bench_util.h - what the benchmarks share: the machine they ran on, a
+    free port.
     =========================================================================
 */
 #ifndef WP_BENCH_UTIL_H_INCLUDED
 #define WP_BENCH_UTIL_H_INCLUDED
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 //  The CPU model from /proc/cpuinfo ("unknown" when not found).
 static inline void
@@ -27,6 +32,24 @@ bench_cpu_model (char *buffer, size_t size)
         }
     if (file)
         fclose (file);
+}
+
+//  A free TCP port on 127.0.0.1 (asked of the kernel; free when it
+//  answered), or -1.
+static inline int
+bench_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t length = sizeof address;
+    int port = -1;
+    if (fd >= 0 && bind (fd, (struct sockaddr *) &address, sizeof address) == 0
+        && getsockname (fd, (struct sockaddr *) &address, &length) == 0)
+        port = ntohs (address.sin_port);
+    if (fd >= 0)
+        close (fd);
+    return port;
 }
 
 #endif

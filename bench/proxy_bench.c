@@ -432,19 +432,6 @@ s_stop (proc_t *proc)
     proc->pid = 0;
 }
 
-//  A free port on 127.0.0.1.
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t size = sizeof address;
-    bind (fd, (struct sockaddr *) &address, size);
-    getsockname (fd, (struct sockaddr *) &address, &size);
-    close (fd);
-    return ntohs (address.sin_port);
-}
 
 //  A blocking connection to 127.0.0.1:port, or -1.
 static int
@@ -924,7 +911,7 @@ main (int argc, char **argv)
     }
     upstream_t up;
     s_upstream_start (&up);
-    int ports [PATHS] = { up.port, s_free_port (), s_free_port () };
+    int ports [PATHS] = { up.port, bench_free_port (), bench_free_port () };
     bool have [PATHS] = { true, true, set.nginx != NULL };
 
     char bus_bin [1100], proxy_bin [1100], log [1200], pub [1200], sub [1200], data [1200];

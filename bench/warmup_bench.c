@@ -29,9 +29,6 @@
 #include <sys/wait.h>
 #include <sys/utsname.h>
 #include <dirent.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include "bench_util.h"
 #include "wp_bus.h"
 #include "wp_security.h"
@@ -109,22 +106,6 @@ s_opts (wp_bus_opts_t opts)
     return opts;
 }
 
-//  A free TCP port on 127.0.0.1 (asked of the kernel; free when it answered).
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t length = sizeof address;
-    int port = -1;
-    if (fd >= 0 && bind (fd, (struct sockaddr *) &address, sizeof address) == 0
-        && getsockname (fd, (struct sockaddr *) &address, &length) == 0)
-        port = ntohs (address.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
-}
 
 //  Wall clock in seconds (monotonic).
 static double
@@ -538,8 +519,8 @@ s_reset_dir (bool nosync)
         snprintf (s_sub, sizeof s_sub, "ipc://%s/sub", s_dir);
     }
     else {
-        snprintf (s_pub, sizeof s_pub, "tcp://127.0.0.1:%d", s_free_port ());
-        snprintf (s_sub, sizeof s_sub, "tcp://127.0.0.1:%d", s_free_port ());
+        snprintf (s_pub, sizeof s_pub, "tcp://127.0.0.1:%d", bench_free_port ());
+        snprintf (s_sub, sizeof s_sub, "tcp://127.0.0.1:%d", bench_free_port ());
     }
     s_write_config (nosync);
 }
