@@ -432,7 +432,6 @@ s_stop (proc_t *proc)
     proc->pid = 0;
 }
 
-
 //  A blocking connection to 127.0.0.1:port, or -1.
 static int
 s_connect (int port)

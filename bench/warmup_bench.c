@@ -106,7 +106,6 @@ s_opts (wp_bus_opts_t opts)
     return opts;
 }
 
-
 //  Wall clock in seconds (monotonic).
 static double
 s_now (void)
