@@ -754,7 +754,8 @@ s_usage (const char *program, const char *extra)
         "                           port 0 picks a free port; off = none)\n"
         "  --catalog FILE           add the models of a catalog CSV (model,memory_mb,\n"
         "                           load_ms) with the sim backend\n"
-        "  --max-memory-mb N        memory budget, overrides max_memory_mb (0 = none)\n"
+        "  --max-memory-mb N|auto   memory budget, overrides max_memory_mb (0 = none;\n"
+        "                           auto = measured, docs/configuration.md)\n"
         "  --reset-store NAME,...   move the corrupt store of these components (or\n"
         "                           all) aside and start with an empty one\n"
         "  --replay                 event time from clock.tick (warmupctl replay)\n"
@@ -862,14 +863,20 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         wp_config_set_string (config, "metrics_listen", metrics_listen);
     if (reset_store)
         wp_config_set_string (config, "reset_store", reset_store);
+    if (max_memory && streq (max_memory, "auto")) {
+        config->max_memory_mb = 0;
+        config->max_memory_auto = true;
+        config->set_by_flag |= WP_CONFIG_FLAG_MAX_MEMORY;
+    }
+    else
     if (max_memory) {
         char *end = NULL;
         errno = 0;
         unsigned long long mb = strtoull (max_memory, &end, 10);
         if (errno || !end || *end || end == max_memory || *max_memory == '-'
             || mb > 1000000000ULL) {
-            fprintf (stderr, "%s: --max-memory-mb: bad value '%s': must be an integer "
-                     "in 0..1000000000 MiB\n", program, max_memory);
+            fprintf (stderr, "%s: --max-memory-mb: bad value '%s': must be auto or an "
+                     "integer in 0..1000000000 MiB\n", program, max_memory);
             wp_config_destroy (&config);
             free (*rest);
             *rest = NULL;
@@ -886,6 +893,15 @@ wp_component_parse_args (int argc, char **argv, const char *program,
         return NULL;
     }
     config->replay = config->replay || replay;
+    if (config->replay && (config->max_memory_auto || wp_config_has_vram (config))) {
+        //  The simulated world has one memory of a given size
+        fprintf (stderr, "%s: --replay needs max_memory_mb as a number and no "
+                 "max_vram_mb (the simulated world measures nothing)\n", program);
+        wp_config_destroy (&config);
+        free (*rest);
+        *rest = NULL;
+        return NULL;
+    }
     return config;
 }
 

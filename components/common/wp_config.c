@@ -21,11 +21,14 @@ static _Thread_local char s_last_error [600];
 static const char *s_reloadable [] = {
     "max_warm_models", "max_memory_mb", "max_cpu_percent",
     "background_warmup_enabled", "cold_wait_price", "proxy/upstream",
-    "proxy/max_body_bytes", "proxy/upstream_timeout_seconds", NULL
+    "proxy/max_body_bytes", "proxy/upstream_timeout_seconds", "max_vram_mb",
+    "memory_reserve_mb", NULL
 };
 
 //  Kinds of value a key takes.
-typedef enum { T_UINT, T_DOUBLE, T_BOOL, T_STRING, T_KEY, T_CURVE } value_type_t;
+//  T_MEMORY: an integer, or "auto" (sets the bool at aux_offset, the
+//  number 0); T_GPUS: "all" or GPU indices separated by commas.
+typedef enum { T_UINT, T_DOUBLE, T_BOOL, T_STRING, T_KEY, T_CURVE, T_MEMORY, T_GPUS } value_type_t;
 
 //  One configuration key: where it lives, its type, its range.
 typedef struct {
@@ -34,16 +37,22 @@ typedef struct {
     size_t offset;          //  into wp_config_t
     double min, max;        //  allowed range for numbers
     const char *unit;       //  for error messages
+    size_t aux_offset;      //  T_MEMORY: its "auto" flag
 } key_spec_t;
 
-#define U(p, f, lo, hi, unit) { p, T_UINT, offsetof (wp_config_t, f), lo, hi, unit }
-#define D(p, f, lo, hi, unit) { p, T_DOUBLE, offsetof (wp_config_t, f), lo, hi, unit }
-#define B(p, f) { p, T_BOOL, offsetof (wp_config_t, f), 0, 1, "" }
-#define S(p, f) { p, T_STRING, offsetof (wp_config_t, f), 0, 0, "" }
+#define U(p, f, lo, hi, unit) { p, T_UINT, offsetof (wp_config_t, f), lo, hi, unit, 0 }
+#define D(p, f, lo, hi, unit) { p, T_DOUBLE, offsetof (wp_config_t, f), lo, hi, unit, 0 }
+#define B(p, f) { p, T_BOOL, offsetof (wp_config_t, f), 0, 1, "", 0 }
+#define S(p, f) { p, T_STRING, offsetof (wp_config_t, f), 0, 0, "", 0 }
+#define M(p, f, a, lo, hi, unit) { p, T_MEMORY, offsetof (wp_config_t, f), lo, hi, unit, \
+                                   offsetof (wp_config_t, a) }
 
 static const key_spec_t s_keys [] = {
     U ("max_warm_models", max_warm_models, 1, 10000, "models"),
-    U ("max_memory_mb", max_memory_mb, 0, 1e9, "MiB"),
+    M ("max_memory_mb", max_memory_mb, max_memory_auto, 0, 1e9, "MiB"),
+    M ("max_vram_mb", max_vram_mb, max_vram_auto, 0, 1e9, "MiB"),
+    U ("memory_reserve_mb", memory_reserve_mb, 0, 1e9, "MiB"),
+    { "gpus", T_GPUS, offsetof (wp_config_t, gpu_mask), 0, 0, "", 0 },
     D ("max_cpu_percent", max_cpu_percent, 0, 100, "%"),
     D ("prediction_threshold", prediction_threshold, 0, 1, "probability"),
     D ("cold_wait_price", cold_wait_price, 1, 1e7, "GiB*s per s of wait"),
@@ -60,10 +69,10 @@ static const key_spec_t s_keys [] = {
     U ("default_load_ms", default_load_ms, 0, 3600000, "ms"),
     U ("max_pairs", max_pairs, 16, 100000000, "pairs"),
     U ("max_models", max_models, 16, 10000000, "models"),
-    { "user_hash_key", T_KEY, 0, 0, 0, "" },
+    { "user_hash_key", T_KEY, 0, 0, 0, "", 0 },
     S ("bus/pub_endpoint", pub_endpoint),
     S ("bus/sub_endpoint", sub_endpoint),
-    { "bus/curve", T_CURVE, offsetof (wp_config_t, curve), 0, 0, "" },
+    { "bus/curve", T_CURVE, offsetof (wp_config_t, curve), 0, 0, "", 0 },
     S ("bus/server_key", server_key),
     S ("bus/client_key", client_key),
     S ("bus/allowed_keys", allowed_keys),
@@ -79,6 +88,7 @@ static const key_spec_t s_keys [] = {
     B ("store/nosync", nosync),
     U ("store/map_max_mb", map_max_mb, 16, 16777216, "MiB"),
     U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
+    U ("gpu_interval_ms", gpu_interval_ms, 100, 3600000, "ms"),
     U ("metrics_interval_ms", metrics_interval_ms, 10, 3600000, "ms"),
     S ("metrics_listen", metrics_listen),
     S ("proxy/listen", proxy_listen),
@@ -139,6 +149,7 @@ wp_config_new (void)
     self->nosync = false;
     self->map_max_mb = 8192;
     self->resource_interval_ms = 1000;
+    self->gpu_interval_ms = 5000;
     self->metrics_interval_ms = 1000;
     self->metrics_listen = s_strdup ("127.0.0.1:9464");
     self->proxy_listen = s_strdup ("off");
@@ -150,6 +161,9 @@ wp_config_new (void)
     self->audit = true;
     self->audit_max_mb = 64;
     self->audit_files = 4;
+    self->max_vram_mb = 0;
+    self->memory_reserve_mb = 512;
+    self->gpu_mask = UINT32_MAX;
     return self;
 }
 
@@ -301,6 +315,61 @@ s_parse_bool (const char *text, bool *value)
     return 0;
 }
 
+//  Parse gpus: "all", or indices 0..31 separated by commas (and blanks).
+static int
+s_parse_gpus (const char *text, uint32_t *mask)
+{
+    if (!text || !*text)
+        return -1;
+    if (streq (text, "all")) {
+        *mask = UINT32_MAX;
+        return 0;
+    }
+    uint32_t bits = 0;
+    const char *c = text;
+    while (*c) {
+        c += strspn (c, ", ");
+        if (!*c)
+            break;
+        if (!isdigit ((unsigned char) *c))
+            return -1;
+        unsigned index = 0;
+        int digits = 0;
+        while (isdigit ((unsigned char) *c) && digits < 3) {
+            index = index * 10 + (unsigned) (*c++ - '0');
+            digits++;
+        }
+        if (index >= WP_DEVICE_GPUS_MAX || (*c && *c != ',' && *c != ' '))
+            return -1;
+        bits |= 1u << index;
+    }
+    if (!bits)
+        return -1;
+    *mask = bits;
+    return 0;
+}
+
+//  Parse a model's device: cpu, gpu, gpu:N.
+static int
+s_parse_device (const char *text, uint32_t *device)
+{
+    if (!text)
+        return -1;
+    if (streq (text, "cpu"))
+        *device = WP_DEVICE_CPU;
+    else
+    if (streq (text, "gpu"))
+        *device = WP_DEVICE_GPU;
+    else
+    if (strncmp (text, "gpu:", 4) == 0 && isdigit ((unsigned char) text [4])
+        && strlen (text + 4) <= 2 && strspn (text + 4, "0123456789") == strlen (text + 4)
+        && atoi (text + 4) < WP_DEVICE_GPUS_MAX)
+        *device = WP_DEVICE_GPU_N ((uint32_t) atoi (text + 4));
+    else
+        return -1;
+    return 0;
+}
+
 //  Apply one key's value (the occurrence-th of its path in the file, for
 //  error lines); returns 0 or -1 (logged).
 static int
@@ -342,6 +411,36 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
         *slot = s_strdup (value);
         if (streq (spec->path, "store/data_dir"))
             self->data_dir_set = true;
+    }
+    else
+    if (spec->type == T_MEMORY) {
+        bool *automatic = (bool *) ((char *) self + spec->aux_offset);
+        double v;
+        if (value && streq (value, "auto")) {
+            *automatic = true;
+            *(uint32_t *) ((char *) self + spec->offset) = 0;
+        }
+        else
+        if (s_parse_number (value, &v) || v < spec->min || v > spec->max || v != floor (v)) {
+            snprintf (range, sizeof range, "auto, or an integer in %.10g..%.10g %s",
+                      spec->min, spec->max, spec->unit);
+            s_error_n (file, spec->path, occurrence, "bad value '%s': must be %s", value, range);
+            return -1;
+        }
+        else {
+            *automatic = false;
+            *(uint32_t *) ((char *) self + spec->offset) = (uint32_t) v;
+        }
+    }
+    else
+    if (spec->type == T_GPUS) {
+        uint32_t mask = 0;
+        if (s_parse_gpus (value, &mask)) {
+            s_error_n (file, spec->path, occurrence, "bad value '%s': must be all, or GPU "
+                       "indices 0..31 separated by commas%s", value, NULL);
+            return -1;
+        }
+        self->gpu_mask = mask;
     }
     else
     if (spec->type == T_KEY) {
@@ -398,14 +497,15 @@ typedef enum {
     M_DURATION,     //  ollama keep_alive: -1, 0, N, Ns, Nm, Nh
     M_WATCH,        //  NAME | pid:N | pidfile:/PATH, comma-separated
     M_BOOL,         //  true or false (a bool field)
-    M_PRIORITY      //  low, normal or high (a uint32_t field, 1..3)
+    M_PRIORITY,     //  low, normal or high (a uint32_t field, 1..3)
+    M_DEVICE        //  cpu, gpu or gpu:N (a uint32_t field, WP_DEVICE_*)
 } model_type_t;
 
 //  True for the kinds stored as a string the model owns.
 static bool
 s_is_string (model_type_t type)
 {
-    return type != M_UINT && type != M_BOOL && type != M_PRIORITY;
+    return type != M_UINT && type != M_BOOL && type != M_PRIORITY && type != M_DEVICE;
 }
 
 //  One model key.
@@ -451,6 +551,7 @@ static const model_key_t s_model_keys [] = {
     MS (preload, M_BOOL, B_ALL),
     MS (priority, M_PRIORITY, B_ALL),
     MU (min_keep_seconds, 0, 31536000, "s", B_ALL),
+    MS (device, M_DEVICE, B_ALL),
 };
 
 //  Model priorities by value - 1.
@@ -470,6 +571,7 @@ wp_config_model_defaults (const wp_config_t *self, wp_model_config_t *model)
     model->retry_backoff_max_ms = 30000;
     model->poll_ms = 100;
     model->priority = 2;
+    model->device = wp_config_has_vram (self) ? WP_DEVICE_GPU : WP_DEVICE_CPU;
 }
 
 //  Free the strings of a model section.
@@ -611,6 +713,13 @@ s_model_value_error (const model_key_t *spec, const char *value, double *number)
             *number = flag;
             return NULL;
         }
+        case M_DEVICE: {
+            uint32_t device;
+            if (s_parse_device (value, &device))
+                return "must be cpu, gpu or gpu:N (N a GPU index 0..31)";
+            *number = device;
+            return NULL;
+        }
         case M_PRIORITY:
             for (int i = 0; i < 3; i++)
                 if (streq (value, s_priority_names [i])) {
@@ -642,6 +751,7 @@ s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
     }
     wp_model_config_t model;
     wp_config_model_defaults (self, &model);
+    model.device = WP_DEVICE_UNSET;     //  resolved once every root key is read
     int rc = 0;
     //  The backend first: which keys apply depends on it
     zconfig_t *item;
@@ -704,7 +814,7 @@ s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
             break;
         }
         void *slot = (char *) &model + spec->offset;
-        if (spec->type == M_UINT || spec->type == M_PRIORITY)
+        if (spec->type == M_UINT || spec->type == M_PRIORITY || spec->type == M_DEVICE)
             *(uint32_t *) slot = (uint32_t) number;
         else
         if (spec->type == M_BOOL)
@@ -857,7 +967,7 @@ s_load_groups (wp_config_t *self, zconfig_t *root, const char *file)
             return -1;
         }
         size_t members = 0;
-        uint64_t memory = 0;
+        uint64_t memory = 0, vram = 0;
         const char *cursor = list;
         while (*cursor) {
             cursor += strspn (cursor, ", \t");
@@ -888,7 +998,10 @@ s_load_groups (wp_config_t *self, zconfig_t *root, const char *file)
             }
             model->group = s_strdup (name);
             members++;
-            memory += model->memory_mb;
+            if (WP_DEVICE_IS_GPU (model->device))
+                vram += model->memory_mb;
+            else
+                memory += model->memory_mb;
         }
         if (members < 2) {
             s_error (file, key_path, "bad value '%s': a group needs two or more models%s",
@@ -902,6 +1015,13 @@ s_load_groups (wp_config_t *self, zconfig_t *root, const char *file)
             s_error (file, key_path, "bad value '%s'%s", list, detail);
             return -1;
         }
+        if (self->max_vram_mb && vram > self->max_vram_mb) {
+            char detail [200];
+            snprintf (detail, sizeof detail, ": together %" PRIu64 " MiB on GPUs, over "
+                      "max_vram_mb %u", vram, self->max_vram_mb);
+            s_error (file, key_path, "bad value '%s'%s", list, detail);
+            return -1;
+        }
     }
     return 0;
 }
@@ -911,13 +1031,14 @@ s_load_groups (wp_config_t *self, zconfig_t *root, const char *file)
 static int
 s_check_pins (wp_config_t *self, const char *file)
 {
-    uint64_t memory = 0;
+    uint64_t memory = 0, vram = 0;
     uint32_t count = 0;
     for (size_t i = 0; i < self->n_models; i++) {
         const wp_model_config_t *model = &self->models [i];
         if (!model->pin)
             continue;
-        memory += model->memory_mb;
+        bool gpu = WP_DEVICE_IS_GPU (model->device);
+        *(gpu ? &vram : &memory) += model->memory_mb;
         count++;
         char path [600], detail [200];
         snprintf (path, sizeof path, "models/%s/pin", model->name);
@@ -927,10 +1048,39 @@ s_check_pins (wp_config_t *self, const char *file)
             s_error (file, path, "cannot pin%s%s", detail, NULL);
             return -1;
         }
+        if (self->max_vram_mb && vram > self->max_vram_mb) {
+            snprintf (detail, sizeof detail, ": pinned models need %" PRIu64 " MiB on "
+                      "GPUs, over max_vram_mb %u", vram, self->max_vram_mb);
+            s_error (file, path, "cannot pin%s%s", detail, NULL);
+            return -1;
+        }
         if (count > self->max_warm_models) {
             snprintf (detail, sizeof detail, ": %u pinned models, over max_warm_models %u",
                       count, self->max_warm_models);
             s_error (file, path, "cannot pin%s%s", detail, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  Give each model without a device key the default (gpu when the
+//  configuration has a GPU budget, else cpu), and check that a gpu:N is
+//  one of the managed GPUs.
+static int
+s_resolve_devices (wp_config_t *self, const char *file)
+{
+    for (size_t i = 0; i < self->n_models; i++) {
+        wp_model_config_t *model = &self->models [i];
+        if (model->device == WP_DEVICE_UNSET)
+            model->device = wp_config_has_vram (self) ? WP_DEVICE_GPU : WP_DEVICE_CPU;
+        int index = WP_DEVICE_INDEX (model->device);
+        if (index >= 0 && !(self->gpu_mask & (1u << index))) {
+            char path [600], value [16];
+            snprintf (path, sizeof path, "models/%s/device", model->name);
+            snprintf (value, sizeof value, "gpu:%d", index);
+            s_error (file, path, "bad value '%s': GPU %s is not one of gpus", value,
+                     value + 4);
             return -1;
         }
     }
@@ -993,6 +1143,8 @@ wp_config_load (const char *path)
         rc = -1;
     }
     if (rc == 0)
+        rc = s_resolve_devices (self, path);
+    if (rc == 0)
         rc = s_load_groups (self, root, path);
     if (rc == 0)
         rc = s_check_pins (self, path);
@@ -1046,6 +1198,7 @@ wp_config_inherit_flags (wp_config_t *next, const wp_config_t *running)
                                   *s_flag_slot ((wp_config_t *) running, i));
     if (running->set_by_flag & WP_CONFIG_FLAG_MAX_MEMORY) {
         next->max_memory_mb = running->max_memory_mb;
+        next->max_memory_auto = running->max_memory_auto;
         next->set_by_flag |= WP_CONFIG_FLAG_MAX_MEMORY;
     }
     next->replay = running->replay;
@@ -1209,6 +1362,29 @@ wp_config_model_load_ms (const wp_config_t *self, const char *name)
     return model ? model->load_ms : self->default_load_ms;
 }
 
+//  A device as written in the config.
+const char *
+wp_device_name (uint32_t device, char *buffer, size_t size)
+{
+    assert (buffer && size);
+    if (device == WP_DEVICE_CPU || device == WP_DEVICE_UNSET)
+        snprintf (buffer, size, "cpu");
+    else
+    if (device == WP_DEVICE_GPU)
+        snprintf (buffer, size, "gpu");
+    else
+        snprintf (buffer, size, "gpu:%d", WP_DEVICE_INDEX (device));
+    return buffer;
+}
+
+//  True when the configuration has a GPU axis.
+bool
+wp_config_has_vram (const wp_config_t *self)
+{
+    assert (self);
+    return self->max_vram_mb > 0 || self->max_vram_auto;
+}
+
 //  Name of a backend kind.
 const char *
 wp_backend_name (wp_backend_kind_t kind)
@@ -1267,6 +1443,11 @@ wp_config_check_reload (const wp_config_t *running, const wp_config_t *next,
                                   && memcmp (running->user_key, next->user_key,
                                              sizeof next->user_key) == 0; break;
             case T_CURVE:  same = running->curve == next->curve; break;
+            case T_MEMORY: same = *(const uint32_t *) a == *(const uint32_t *) b
+                               && *(const bool *) ((const char *) running + spec->aux_offset)
+                                  == *(const bool *) ((const char *) next + spec->aux_offset);
+                           break;
+            case T_GPUS:   same = running->gpu_mask == next->gpu_mask; break;
         }
         if (!same)
             changed = spec->path;

@@ -29,6 +29,18 @@ typedef enum {
     WP_BACKEND_COUNT
 } wp_backend_kind_t;
 
+//  Where a model loads (its `device` key): main memory, any of the GPUs
+//  the service manages (`gpus`), or one GPU by its index.
+#define WP_DEVICE_CPU 0u
+#define WP_DEVICE_GPU 1u
+#define WP_DEVICE_GPU_N(index) (2u + (index))
+#define WP_DEVICE_GPUS_MAX 32           //  GPU indices 0..31
+#define WP_DEVICE_UNSET UINT32_MAX      //  not given: resolved at load
+
+//  True for a GPU device; the GPU index of a WP_DEVICE_GPU_N, or -1.
+#define WP_DEVICE_IS_GPU(device) ((device) != WP_DEVICE_CPU)
+#define WP_DEVICE_INDEX(device) ((device) >= 2u ? (int) ((device) - 2u) : -1)
+
 //  One model's section. Strings are owned by the config; NULL = not set.
 typedef struct {
     char *name;                 //  the name clients use
@@ -71,6 +83,10 @@ typedef struct {
     uint32_t priority;          //  1 low, 2 normal, 3 high
     uint32_t min_keep_seconds;  //  never cooled sooner than this after its last use, s
     char *group;                //  the group it belongs to (groups section), or NULL
+    //  Added with memory as measured (issue 22)
+    uint32_t device;            //  WP_DEVICE_*: where it loads; memory_mb is
+                                //  what it takes there (default: gpu when
+                                //  max_vram_mb is set, else cpu)
 } wp_model_config_t;
 
 //  The whole configuration. Strings are owned by the config.
@@ -119,8 +135,21 @@ typedef struct {
 
     //  component periods
     uint32_t resource_interval_ms;      //  resource status period, ms
+    uint32_t gpu_interval_ms;           //  nvidia-smi runs at most this often, ms
     uint32_t metrics_interval_ms;       //  metrics snapshot period, ms
     char *metrics_listen;               //  metrics HTTP endpoint, HOST:PORT or "off"
+
+    //  Memory as measured (issue 22; docs/configuration.md)
+    bool max_memory_auto;               //  max_memory_mb = auto: the budget is
+                                        //  what RAM (and the cgroup) has, minus
+                                        //  memory_reserve_mb and what others hold
+                                        //  (max_memory_mb is then 0)
+    uint32_t max_vram_mb;               //  GPU memory budget, MiB (0 = no GPU budget)
+    bool max_vram_auto;                 //  max_vram_mb = auto: measured as above
+                                        //  over the managed GPUs
+    uint32_t memory_reserve_mb;         //  left free on each device, MiB
+    uint32_t gpu_mask;                  //  GPUs this service manages (gpus):
+                                        //  bit per index, all bits = all
 
     wp_model_config_t *models;          //  configured models
     size_t n_models;
@@ -244,6 +273,14 @@ uint32_t
     wp_config_model_memory_mb (const wp_config_t *self, const char *name);
 uint32_t
     wp_config_model_load_ms (const wp_config_t *self, const char *name);
+
+//  A device as written in the config: "cpu", "gpu", "gpu:N", into buffer.
+const char *
+    wp_device_name (uint32_t device, char *buffer, size_t size);
+
+//  True when the configuration has a GPU axis (max_vram_mb set or auto).
+bool
+    wp_config_has_vram (const wp_config_t *self);
 
 //  Name of a backend kind as written in the config ("llama-server").
 const char *

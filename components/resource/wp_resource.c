@@ -10,21 +10,36 @@
 */
 
 #include "wp_resource.h"
+#include "wp_config.h"
 #include <czmq.h>
 #include <math.h>
+
+//  One warm model: what it holds where.
+typedef struct {
+    uint64_t ram_mb;            // in RAM
+    uint64_t vram_mb;           // on its GPU device
+    uint32_t device;            // WP_DEVICE_*
+    uint64_t since_ms;          // placed (its load started) at, wall clock
+} held_t;
 
 //  Structure of our class
 
 struct _wp_resource_t {
-    zhashx_t *models;           // model name -> uint64_t memory_mb it holds
+    zhashx_t *models;           // model name -> held_t
     uint64_t budget_mb;         // memory the warm models may hold, 0 = unbounded
     double max_cpu_percent;     // CPU load above which nothing starts, 0 = none
-    uint64_t warm_memory_mb;    // sum of the warm models' memory, MiB
+    uint64_t warm_memory_mb;    // sum of the warm models' RAM, MiB
+    uint64_t warm_vram_mb;      // sum of their VRAM, MiB
     bool have_sample;           // wp_resource_set_sample was called
     double cpu_percent;         // last sample: busy share of all CPUs
     uint64_t mem_available_mb;  // last sample: MemAvailable, MiB
     uint64_t cgroup_limit_mb;   // last sample: memory.max, MiB (0 = no limit)
     uint64_t cgroup_usage_mb;   // last sample: memory.current, MiB
+    //  The devices of the last resource.status (wp_resource_set_devices)
+    wp_resource_device_t devices [WP_RESOURCE_GPUS_MAX + 1];
+    size_t n_devices;
+    uint64_t ram_reserve_mb;    // the RAM device's reserve (0 without devices)
+    uint64_t vram_budget_mb;    // the GPU budget in force, 0 = none
 };
 
 //  Parse unsigned decimal digits at *p_p and move past them; -1 if none or overflow.
@@ -259,52 +274,153 @@ wp_resource_parse_status_rss (const char *text, uint64_t *rss_kb)
     return s_meminfo_kib (text, "VmRSS:", rss_kb);
 }
 
-//  Parse nvidia-smi's memory query.
+//  Copy the field [start, end) of a line, trimmed, into out; -1 if it
+//  does not fit.
+
+static int
+s_field (const char *start, const char *end, char *out, size_t size)
+{
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end [-1] == ' ' || end [-1] == '\t' || end [-1] == '\r'))
+        end--;
+    if ((size_t) (end - start) >= size)
+        return -1;
+    memcpy (out, start, (size_t) (end - start));
+    out [end - start] = 0;
+    return 0;
+}
+
+//  Parse a whole field as an unsigned decimal; -1 if it is not one.
+
+static int
+s_field_u64 (const char *start, const char *end, uint64_t *value)
+{
+    char text [32];
+    if (s_field (start, end, text, sizeof text) || !*text)
+        return -1;
+    const char *p = text;
+    if (s_parse_u64 (&p, value) || *p)
+        return -1;
+    return 0;
+}
+
+//  The end of the line at p (its newline or NUL).
+
+static const char *
+s_eol (const char *p)
+{
+    const char *eol = strchr (p, '\n');
+    return eol ? eol : p + strlen (p);
+}
+
+//  Parse nvidia-smi's GPU lines: index, uuid, name, total, used.
 
 int
-wp_resource_parse_nvidia_smi (const char *text, uint64_t *total_mb,
-                              uint64_t *used_mb, uint32_t *gpus)
+wp_resource_parse_gpus (const char *text, wp_gpu_t *gpus, size_t capacity, size_t *n)
 {
-    if (!text)
+    if (!text || !gpus || !n)
         return -1;
-    uint64_t total = 0, used = 0;
-    uint32_t count = 0;
-    const char *p = text;
-    while (*p) {
-        p = s_skip_blanks (p);
-        if (*p == '\n') {
-            p++;
+    size_t count = 0;
+    const char *line = text;
+    while (*line) {
+        const char *eol = s_eol (line);
+        const char *p = s_skip_blanks (line);
+        if (p == eol || (*p == '\r' && p + 1 == eol)) {
+            line = *eol ? eol + 1 : eol;
             continue;
         }
-        uint64_t line_total, line_used;
-        if (s_parse_u64 (&p, &line_total))
+        if (count == capacity)
             return -1;
-        p = s_skip_blanks (p);
-        if (*p++ != ',')
+        //  index, uuid from the left; used, total from the right; the
+        //  name is what is between (a product name may hold a comma)
+        const char *c1 = memchr (line, ',', (size_t) (eol - line));
+        const char *c2 = c1 ? memchr (c1 + 1, ',', (size_t) (eol - c1 - 1)) : NULL;
+        const char *c4 = NULL, *c3 = NULL;
+        for (const char *q = eol; q > line; q--)
+            if (q [-1] == ',') {
+                if (!c4)
+                    c4 = q - 1;
+                else {
+                    c3 = q - 1;
+                    break;
+                }
+            }
+        wp_gpu_t *gpu = &gpus [count];
+        uint64_t index;
+        if (!c1 || !c2 || !c3 || !c4 || c3 < c2
+            || s_field_u64 (line, c1, &index) || index >= WP_RESOURCE_GPUS_MAX
+            || s_field (c1 + 1, c2, gpu->uuid, sizeof gpu->uuid) || !*gpu->uuid
+            || s_field (c2 + 1, c3 > c2 ? c3 : c2 + 1, gpu->name, sizeof gpu->name)
+            || s_field_u64 (c3 + 1, c4, &gpu->total_mb)
+            || s_field_u64 (c4 + 1, eol, &gpu->used_mb))
             return -1;
-        p = s_skip_blanks (p);
-        if (s_parse_u64 (&p, &line_used))
-            return -1;
-        p = s_skip_blanks (p);
-        if (*p == '\r')
-            p++;
-        if (!s_at_eol (p))
-            return -1;
-        if (total > UINT64_MAX - line_total || used > UINT64_MAX - line_used)
-            return -1;
-        total += line_total;
-        used += line_used;
+        gpu->index = (uint32_t) index;
         count++;
+        line = *eol ? eol + 1 : eol;
     }
-    if (count == 0)
+    if (!count)
         return -1;
-    if (total_mb)
-        *total_mb = total;
-    if (used_mb)
-        *used_mb = used;
-    if (gpus)
-        *gpus = count;
+    *n = count;
     return 0;
+}
+
+//  Parse nvidia-smi's compute processes: uuid, pid, used memory.
+
+int
+wp_resource_parse_gpu_apps (const char *text, const wp_gpu_t *gpus, size_t n_gpus,
+                            wp_gpu_app_t *apps, size_t capacity, size_t *n)
+{
+    if (!text || !n || (n_gpus && !gpus))
+        return -1;
+    size_t count = 0;
+    const char *line = text;
+    while (*line) {
+        const char *eol = s_eol (line);
+        const char *p = s_skip_blanks (line);
+        if (p == eol || (*p == '\r' && p + 1 == eol)
+            || strncmp (p, "No running processes found", 26) == 0) {
+            line = *eol ? eol + 1 : eol;
+            continue;
+        }
+        const char *c1 = memchr (line, ',', (size_t) (eol - line));
+        const char *c2 = c1 ? memchr (c1 + 1, ',', (size_t) (eol - c1 - 1)) : NULL;
+        char uuid [80], used [32];
+        uint64_t pid;
+        if (!c1 || !c2 || s_field (line, c1, uuid, sizeof uuid)
+            || s_field_u64 (c1 + 1, c2, &pid) || pid == 0 || pid > UINT32_MAX
+            || s_field (c2 + 1, eol, used, sizeof used))
+            return -1;
+        uint64_t used_mb = WP_RESOURCE_UNKNOWN_MB;
+        if (*used != '[' && s_field_u64 (c2 + 1, eol, &used_mb))
+            return -1;
+        const wp_gpu_t *gpu = NULL;
+        for (size_t i = 0; i < n_gpus && !gpu; i++)
+            if (streq (gpus [i].uuid, uuid))
+                gpu = &gpus [i];
+        if (gpu) {
+            if (count == capacity || !apps)
+                return -1;
+            apps [count].gpu = gpu->index;
+            apps [count].pid = (uint32_t) pid;
+            apps [count].used_mb = used_mb;
+            count++;
+        }
+        line = *eol ? eol + 1 : eol;
+    }
+    *n = count;
+    return 0;
+}
+
+//  What a device leaves to our models.
+
+uint64_t
+wp_resource_capacity_mb (uint64_t total_mb, uint64_t used_mb, uint64_t ours_mb,
+                         uint64_t reserve_mb)
+{
+    uint64_t others = used_mb > ours_mb ? used_mb - ours_mb : 0;
+    uint64_t taken = others > UINT64_MAX - reserve_mb ? UINT64_MAX : others + reserve_mb;
+    return total_mb > taken ? total_mb - taken : 0;
 }
 
 //  Difference after - before, 0 when the counter went backwards.
@@ -398,27 +514,56 @@ int
 wp_resource_model_warm (wp_resource_t *self, const char *model,
                         uint32_t memory_mb)
 {
+    return wp_resource_model_place (self, model, memory_mb, 0, WP_DEVICE_CPU, 0);
+}
+
+//  Record that model is warm (or loading) and what it holds where.
+
+int
+wp_resource_model_place (wp_resource_t *self, const char *model, uint32_t memory_mb,
+                         uint32_t vram_mb, uint32_t device, uint64_t since_ms)
+{
     assert (self);
     if (!s_valid_name (model))
         return -1;
-    uint64_t *held = (uint64_t *) zhashx_lookup (self->models, model);
-    if (held) {
-        self->warm_memory_mb -= *held;
-        *held = memory_mb;
-        self->warm_memory_mb += memory_mb;
-        return 0;
+    if (vram_mb > memory_mb)
+        vram_mb = memory_mb;
+    held_t *held = (held_t *) zhashx_lookup (self->models, model);
+    if (!held) {
+        if (zhashx_size (self->models) >= WP_RESOURCE_MAX_MODELS)
+            return -1;
+        held = (held_t *) calloc (1, sizeof (held_t));
+        if (!held)
+            return -1;
+        //  Cannot fail: the key is not there. At most 4096 x 2^32 MiB in
+        //  total, so the sums cannot overflow.
+        zhashx_insert (self->models, model, held);
     }
-    if (zhashx_size (self->models) >= WP_RESOURCE_MAX_MODELS)
-        return -1;
-    held = (uint64_t *) malloc (sizeof (uint64_t));
-    if (!held)
-        return -1;
-    *held = memory_mb;
-    //  Cannot fail: the key is not there. At most 4096 x 2^32 MiB in total,
-    //  so the sum cannot overflow.
-    zhashx_insert (self->models, model, held);
-    self->warm_memory_mb += memory_mb;
+    self->warm_memory_mb -= held->ram_mb;
+    self->warm_vram_mb -= held->vram_mb;
+    held->ram_mb = memory_mb - vram_mb;
+    held->vram_mb = vram_mb;
+    held->device = vram_mb ? device : WP_DEVICE_CPU;
+    held->since_ms = since_ms;
+    self->warm_memory_mb += held->ram_mb;
+    self->warm_vram_mb += held->vram_mb;
     return 0;
+}
+
+//  VRAM the warm models hold on a device.
+
+uint64_t
+wp_resource_warm_vram_mb (wp_resource_t *self, uint32_t device)
+{
+    assert (self);
+    if (device == WP_DEVICE_GPU)
+        return self->warm_vram_mb;
+    uint64_t sum = 0;
+    for (held_t *held = (held_t *) zhashx_first (self->models); held;
+         held = (held_t *) zhashx_next (self->models))
+        if (held->device == device)
+            sum += held->vram_mb;
+    return sum;
 }
 
 //  Record that model was unloaded.
@@ -429,10 +574,11 @@ wp_resource_model_cool (wp_resource_t *self, const char *model)
     assert (self);
     if (!model)
         return -1;
-    uint64_t *held = (uint64_t *) zhashx_lookup (self->models, model);
+    held_t *held = (held_t *) zhashx_lookup (self->models, model);
     if (!held)
         return -1;
-    self->warm_memory_mb -= *held;
+    self->warm_memory_mb -= held->ram_mb;
+    self->warm_vram_mb -= held->vram_mb;
     zhashx_delete (self->models, model);
     return 0;
 }
@@ -554,7 +700,9 @@ wp_resource_check (wp_resource_t *self, uint64_t memory_mb, bool background)
     if (background && (isnan (self->cpu_percent)
     ||  (self->max_cpu_percent > 0 && self->cpu_percent > self->max_cpu_percent)))
         return WP_RESOURCE_CPU_BUSY;
-    if (self->mem_available_mb < memory_mb)
+    //  The RAM device's reserve stays free (with a device reading)
+    if (self->mem_available_mb < memory_mb
+        || self->mem_available_mb - memory_mb < self->ram_reserve_mb)
         return WP_RESOURCE_LOW_MEMORY;
     if (self->cgroup_limit_mb > 0) {
         uint64_t headroom = self->cgroup_limit_mb > self->cgroup_usage_mb
@@ -563,6 +711,128 @@ wp_resource_check (wp_resource_t *self, uint64_t memory_mb, bool background)
             return WP_RESOURCE_CGROUP_FULL;
     }
     return WP_RESOURCE_ADMIT;
+}
+
+//  The devices of the last resource.status.
+
+void
+wp_resource_set_devices (wp_resource_t *self, const wp_resource_device_t *devices,
+                         size_t n, uint64_t vram_budget_mb)
+{
+    assert (self && (devices || !n));
+    if (n > WP_RESOURCE_GPUS_MAX + 1)
+        n = WP_RESOURCE_GPUS_MAX + 1;
+    memcpy (self->devices, devices, n * sizeof *devices);
+    self->n_devices = n;
+    self->vram_budget_mb = vram_budget_mb;
+    self->ram_reserve_mb = 0;
+    for (size_t i = 0; i < n; i++)
+        if (devices [i].index < 0)
+            self->ram_reserve_mb = devices [i].reserved_mb;
+}
+
+//  What the GPUs of device have free after their reserve, as read, less
+//  the VRAM of warms placed since they were read; false without a
+//  reading of them.
+
+static bool
+s_device_free (wp_resource_t *self, uint32_t device, int64_t *free_mb,
+               uint64_t *total_mb, uint64_t *used_mb, uint64_t *reserved_mb,
+               uint64_t *since_mb)
+{
+    int index = WP_DEVICE_INDEX (device);
+    int64_t free = 0;
+    uint64_t total = 0, used = 0, reserved = 0, oldest = UINT64_MAX;
+    bool any = false;
+    for (size_t i = 0; i < self->n_devices; i++) {
+        const wp_resource_device_t *d = &self->devices [i];
+        if (d->index < 0 || (index >= 0 ? d->index != index : !d->managed))
+            continue;
+        any = true;
+        free += (int64_t) d->total_mb - (int64_t) d->used_mb - (int64_t) d->reserved_mb;
+        total += d->total_mb;
+        used += d->used_mb;
+        reserved += d->reserved_mb;
+        oldest = d->sampled_ms < oldest ? d->sampled_ms : oldest;
+    }
+    if (!any)
+        return false;
+    //  Loads that started after the reading (or ran across it) are not
+    //  all in it: count them whole.
+    uint64_t since = 0;
+    for (held_t *held = (held_t *) zhashx_first (self->models); held;
+         held = (held_t *) zhashx_next (self->models))
+        if (held->vram_mb && held->since_ms && held->since_ms + 1000 >= oldest
+            && (index < 0 || held->device == device))
+            since += held->vram_mb;
+    *free_mb = free - (int64_t) since;
+    *total_mb = total;
+    *used_mb = used;
+    *reserved_mb = reserved;
+    *since_mb = since;
+    return true;
+}
+
+//  May a warm onto a device start now?
+
+wp_resource_verdict_t
+wp_resource_check_on (wp_resource_t *self, uint32_t memory_mb, uint32_t vram_mb,
+                      uint32_t device, bool background, uint64_t now_ms)
+{
+    assert (self);
+    (void) now_ms;
+    if (vram_mb > memory_mb)
+        vram_mb = memory_mb;
+    wp_resource_verdict_t verdict = wp_resource_check (self, memory_mb - vram_mb, background);
+    if (verdict != WP_RESOURCE_ADMIT || !vram_mb)
+        return verdict;
+    if (self->vram_budget_mb
+        && (self->warm_vram_mb > self->vram_budget_mb
+            || vram_mb > self->vram_budget_mb - self->warm_vram_mb))
+        return WP_RESOURCE_OVER_VRAM_BUDGET;
+    int64_t free;
+    uint64_t total, used, reserved, since;
+    if (s_device_free (self, device, &free, &total, &used, &reserved, &since)
+        && free < (int64_t) vram_mb)
+        return WP_RESOURCE_DEVICE_FULL;
+    return WP_RESOURCE_ADMIT;
+}
+
+//  Why a verdict of wp_resource_check_on refused.
+
+void
+wp_resource_verdict_text_on (wp_resource_t *self, wp_resource_verdict_t verdict,
+                             uint32_t memory_mb, uint32_t vram_mb, uint32_t device,
+                             char *out, size_t capacity)
+{
+    assert (self && out && capacity);
+    if (vram_mb > memory_mb)
+        vram_mb = memory_mb;
+    char name [16];
+    int64_t free;
+    uint64_t total = 0, used = 0, reserved = 0, since = 0;
+    switch (verdict) {
+        case WP_RESOURCE_OVER_VRAM_BUDGET:
+            snprintf (out, capacity, "needs %u MiB of GPU memory, %" PRIu64 " of %" PRIu64
+                      " MiB GPU budget in use", vram_mb, self->warm_vram_mb,
+                      self->vram_budget_mb);
+            break;
+        case WP_RESOURCE_DEVICE_FULL:
+            s_device_free (self, device, &free, &total, &used, &reserved, &since);
+            wp_device_name (device, name, sizeof name);
+            if (since)
+                snprintf (out, capacity, "needs %u MiB on %s: %" PRIu64 " of %" PRIu64
+                          " MiB used, %" PRIu64 " reserved, %" PRIu64 " MiB loading since "
+                          "read", vram_mb, name, used, total, reserved, since);
+            else
+                snprintf (out, capacity, "needs %u MiB on %s: %" PRIu64 " of %" PRIu64
+                          " MiB used, %" PRIu64 " reserved", vram_mb, name, used, total,
+                          reserved);
+            break;
+        default:
+            wp_resource_verdict_text (self, verdict, memory_mb - vram_mb, out, capacity);
+            break;
+    }
 }
 
 //  Why a verdict refused.
@@ -585,12 +855,22 @@ wp_resource_verdict_text (wp_resource_t *self, wp_resource_verdict_t verdict,
                       self->max_cpu_percent);
             break;
         case WP_RESOURCE_LOW_MEMORY:
-            snprintf (out, capacity, "needs %" PRIu64 " MiB, %" PRIu64 " MiB available",
-                      memory_mb, self->mem_available_mb);
+            if (self->ram_reserve_mb)
+                snprintf (out, capacity, "needs %" PRIu64 " MiB, %" PRIu64 " MiB available, "
+                          "%" PRIu64 " reserved", memory_mb, self->mem_available_mb,
+                          self->ram_reserve_mb);
+            else
+                snprintf (out, capacity, "needs %" PRIu64 " MiB, %" PRIu64 " MiB available",
+                          memory_mb, self->mem_available_mb);
             break;
         case WP_RESOURCE_CGROUP_FULL:
             snprintf (out, capacity, "needs %" PRIu64 " MiB, cgroup at %" PRIu64 " of %"
                       PRIu64 " MiB", memory_mb, self->cgroup_usage_mb, self->cgroup_limit_mb);
+            break;
+        case WP_RESOURCE_OVER_VRAM_BUDGET:
+        case WP_RESOURCE_DEVICE_FULL:
+            wp_resource_verdict_text_on (self, verdict, (uint32_t) memory_mb,
+                                         (uint32_t) memory_mb, WP_DEVICE_GPU, out, capacity);
             break;
     }
 }
@@ -602,4 +882,6 @@ wp_resource_clear_sample (wp_resource_t *self)
 {
     assert (self);
     self->have_sample = false;
+    self->n_devices = 0;
+    self->ram_reserve_mb = 0;
 }

@@ -12,7 +12,14 @@
 
     The warm set is keyed by model name (names are copied). It is bounded:
     at most WP_RESOURCE_MAX_MODELS models, names of at most
-    WP_RESOURCE_NAME_MAX bytes.
+    WP_RESOURCE_NAME_MAX bytes. Each warm model holds RAM and, when it
+    loads onto a GPU, VRAM on its device (wp_resource_model_place).
+
+    Memory as measured: the devices (RAM and each GPU) as the resource
+    manager last read them (wp_resource_set_devices) bound what may start
+    besides the budgets: a warm onto a device starts only if, after it,
+    the device keeps its reserve free, counting the warms that started
+    after the device was read (wp_resource_check_on).
     =========================================================================
 */
 
@@ -38,6 +45,26 @@ extern "C" {
 
 //  Pass as mem_available_mb to wp_resource_admit when it is not known.
 #define WP_RESOURCE_UNKNOWN_MB UINT64_MAX
+
+//  Most GPUs read, and GPU processes listed per reading.
+#define WP_RESOURCE_GPUS_MAX 32
+#define WP_RESOURCE_APPS_MAX 256
+
+//  One GPU as nvidia-smi or NVML reports it.
+typedef struct {
+    uint32_t index;             //  the driver's index (nvidia-smi -i)
+    char uuid [80];             //  "GPU-8f6c...", to match processes
+    char name [64];             //  product name
+    uint64_t total_mb;          //  memory.total, MiB
+    uint64_t used_mb;           //  memory.used, MiB
+} wp_gpu_t;
+
+//  One process holding GPU memory.
+typedef struct {
+    uint32_t gpu;               //  index of its GPU
+    uint32_t pid;
+    uint64_t used_mb;           //  WP_RESOURCE_UNKNOWN_MB when not reported
+} wp_gpu_app_t;
 
 typedef struct _wp_resource_t wp_resource_t;
 
@@ -92,13 +119,31 @@ int
 int
     wp_resource_parse_status_rss (const char *text, uint64_t *rss_kb);
 
-//  Parse the output of `nvidia-smi --query-gpu=memory.total,memory.used
-//  --format=csv,noheader,nounits`: one "total, used" line (MiB) per GPU.
-//  Sets the sums and *gpus (either pointer may be NULL). No line, or a
-//  line that is not two numbers, is -1.
+//  Parse the output of `nvidia-smi --query-gpu=index,uuid,name,memory.total,
+//  memory.used --format=csv,noheader,nounits`: one "index, uuid, name,
+//  total, used" line (MiB) per GPU (the name may hold commas). Fills at
+//  most capacity GPUs and sets *n. No line, more than capacity, or a line
+//  that does not parse is -1.
 int
-    wp_resource_parse_nvidia_smi (const char *text, uint64_t *total_mb,
-                                  uint64_t *used_mb, uint32_t *gpus);
+    wp_resource_parse_gpus (const char *text, wp_gpu_t *gpus, size_t capacity,
+                            size_t *n);
+
+//  Parse the output of `nvidia-smi --query-compute-apps=gpu_uuid,pid,
+//  used_memory --format=csv,noheader,nounits`: one "uuid, pid, used" line
+//  per process, matched to gpus by uuid. A used memory the driver does not
+//  report ("[N/A]", "[Not Supported]") is WP_RESOURCE_UNKNOWN_MB. Lines
+//  naming no GPU of gpus, and a "No running processes found" line, are
+//  skipped. Fills at most capacity processes and sets *n. A line that
+//  does not parse, or more than capacity, is -1.
+int
+    wp_resource_parse_gpu_apps (const char *text, const wp_gpu_t *gpus, size_t n_gpus,
+                                wp_gpu_app_t *apps, size_t capacity, size_t *n);
+
+//  What a device leaves to our models: total - reserve - others, where
+//  others = used - ours (not below 0); 0 when that is negative.
+uint64_t
+    wp_resource_capacity_mb (uint64_t total_mb, uint64_t used_mb, uint64_t ours_mb,
+                             uint64_t reserve_mb);
 
 //  Busy share of all CPUs between two samples, 0..100: the delta of
 //  user+nice+system+irq+softirq+steal over the delta of all eight fields.
@@ -119,12 +164,24 @@ wp_resource_t *
 void
     wp_resource_destroy (wp_resource_t **self_p);
 
-//  Record that model is warm and holds memory_mb. Warming a warm model
-//  replaces its memory. The name is copied. Returns 0, or -1 when the name
-//  is empty or too long, or the warm set is full.
+//  Record that model is warm and holds memory_mb (in RAM). Warming a warm
+//  model replaces its memory. The name is copied. Returns 0, or -1 when
+//  the name is empty or too long, or the warm set is full.
 int
     wp_resource_model_warm (wp_resource_t *self, const char *model,
                             uint32_t memory_mb);
+
+//  Record that model is warm (or loading, since since_ms, wall clock) and
+//  holds memory_mb in all, vram_mb of it on device (a WP_DEVICE_* of
+//  wp_config.h; the rest in RAM). As wp_resource_model_warm otherwise.
+int
+    wp_resource_model_place (wp_resource_t *self, const char *model,
+                             uint32_t memory_mb, uint32_t vram_mb, uint32_t device,
+                             uint64_t since_ms);
+
+//  VRAM the warm models hold on device (WP_DEVICE_GPU: on any GPU), MiB.
+uint64_t
+    wp_resource_warm_vram_mb (wp_resource_t *self, uint32_t device);
 
 //  Record that model was unloaded. Returns 0, or -1 when it was not warm
 //  (nothing changes).
@@ -178,7 +235,9 @@ typedef enum {
     WP_RESOURCE_OVER_BUDGET,    //  warm memory + need > budget
     WP_RESOURCE_CPU_BUSY,       //  background only: CPU above max_cpu_percent
     WP_RESOURCE_LOW_MEMORY,     //  MemAvailable below the need
-    WP_RESOURCE_CGROUP_FULL     //  the cgroup's headroom below the need
+    WP_RESOURCE_CGROUP_FULL,    //  the cgroup's headroom below the need
+    WP_RESOURCE_OVER_VRAM_BUDGET,   //  warm VRAM + need > the GPU budget
+    WP_RESOURCE_DEVICE_FULL     //  the GPU would keep less than its reserve free
 } wp_resource_verdict_t;
 
 //  May a warmup needing memory_mb start, judged on the last sample? The
@@ -195,9 +254,41 @@ void
     wp_resource_verdict_text (wp_resource_t *self, wp_resource_verdict_t verdict,
                               uint64_t memory_mb, char *out, size_t capacity);
 
-//  Forget the last sample (it became too old to judge by).
+//  Forget the last sample (it became too old to judge by), devices too.
 void
     wp_resource_clear_sample (wp_resource_t *self);
+
+//  A device as the resource manager read it (ResourceStatus.devices).
+typedef struct {
+    int index;                  //  GPU index, -1 for RAM
+    bool managed;               //  a GPU this service uses (gpus)
+    uint64_t total_mb;
+    uint64_t used_mb;
+    uint64_t reserved_mb;       //  to keep free on it
+    uint64_t sampled_ms;        //  when it was read (wall clock)
+} wp_resource_device_t;
+
+//  The devices of the last resource.status (copied; at most
+//  WP_RESOURCE_GPUS_MAX + 1), and the GPU budget in force (0 = none).
+void
+    wp_resource_set_devices (wp_resource_t *self, const wp_resource_device_t *devices,
+                             size_t n, uint64_t vram_budget_mb);
+
+//  May a warm of a model needing memory_mb in all, vram_mb of it on
+//  device, start now (now_ms, wall clock)? wp_resource_check's axes for
+//  its RAM part, then the GPU budget, then the device: the GPU (all the
+//  managed GPUs for WP_DEVICE_GPU) must keep its reserve free after it,
+//  counting the VRAM of warms placed since it was read. Without a device
+//  reading, only the budgets apply.
+wp_resource_verdict_t
+    wp_resource_check_on (wp_resource_t *self, uint32_t memory_mb, uint32_t vram_mb,
+                          uint32_t device, bool background, uint64_t now_ms);
+
+//  As wp_resource_verdict_text, for wp_resource_check_on's verdicts.
+void
+    wp_resource_verdict_text_on (wp_resource_t *self, wp_resource_verdict_t verdict,
+                                 uint32_t memory_mb, uint32_t vram_mb, uint32_t device,
+                                 char *out, size_t capacity);
 
 //  May background warmups start, judged on the last sample? True when
 //  wp_resource_admit would admit a 1 MiB warmup, i.e. there is headroom on
