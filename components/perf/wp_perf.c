@@ -64,14 +64,32 @@ typedef struct {
 
 //  Structure of our class
 
+//  The memory one model was learned to take (few models have one: kept
+//  apart, by name).
+
+typedef struct {
+    uint32_t memory_mb;             // in all
+    uint32_t vram_mb;               // of it on GPUs
+    uint64_t at_ms;                 // when (event time of the load)
+    uint8_t from;                   // source: index in s_sources
+} s_learned_t;
+
+//  Sources of a learned memory, by strength (a weaker one does not
+//  replace a stronger one): the weights alone are a lower bound.
+static const char *s_sources [] = { "", "server-weights", "resident", "server", "measured" };
+#define S_FROM_WEIGHTS 1
+
+//  Structure of our class (the bool last: no padding for the table)
+
 struct _wp_perf_t {
     wp_names_t *names;              // model name -> id
-    bool own_names;                 // names is ours (else shared, borrowed)
     s_model_t *models;              // per id (those not known: zeros)
+    double alpha;                   // EMA weight of a new load time
+    zhashx_t *learned;              // model -> s_learned_t, NULL until one
     uint32_t models_n;              // ids models [] covers
     uint32_t models_cap;            // capacity of models []
     uint32_t known;                 // models known
-    double alpha;                   // EMA weight of a new load time
+    bool own_names;                 // names is ours (else shared, borrowed)
 };
 
 //  Upper bound of bucket index, lower bound of index + 1: S_GROWTH^index
@@ -171,6 +189,7 @@ wp_perf_destroy (wp_perf_t **self_p)
         for (uint32_t id = 0; id < self->models_n; id++)
             s_clear (&self->models [id]);
         free (self->models);
+        zhashx_destroy (&self->learned);
         if (self->own_names)
             wp_names_destroy (&self->names);
         free (self);
@@ -360,11 +379,128 @@ wp_perf_estimate (wp_perf_t *self, const char *model,
     assert (self);
     assert (estimate);
     memset (estimate, 0, sizeof (*estimate));
+    estimate->learned_from = "";
     s_model_t *entry = s_lookup (self, model);
-    if (!entry)
+    s_learned_t *learned = self->learned && model
+                         ? (s_learned_t *) zhashx_lookup (self->learned, model) : NULL;
+    if (!entry && !learned)
         return -1;
-    s_fill (self, entry, estimate);
+    if (entry)
+        s_fill (self, entry, estimate);
+    if (learned) {
+        estimate->learned_mb = learned->memory_mb;
+        estimate->learned_vram_mb = learned->vram_mb;
+        estimate->learned_from = s_sources [learned->from];
+        estimate->learned_ms = learned->at_ms;
+    }
     return 0;
+}
+
+//  Learn the memory a model takes.
+
+int
+wp_perf_learn_memory (wp_perf_t *self, const char *model, uint32_t memory_mb,
+                      uint32_t vram_mb, const char *source, uint64_t at_ms)
+{
+    assert (self);
+    uint8_t from = 0;
+    for (uint8_t i = 1; source && i < sizeof s_sources / sizeof s_sources [0]; i++)
+        if (streq (source, s_sources [i]))
+            from = i;
+    if (!model || !*model || strlen (model) > WP_PERF_NAME_MAX || !from || !memory_mb)
+        return -1;
+    if (!self->learned) {
+        self->learned = zhashx_new ();
+        if (!self->learned)
+            return -1;
+        zhashx_set_destructor (self->learned, (zhashx_destructor_fn *) zstr_free);
+    }
+    s_learned_t *learned = (s_learned_t *) zhashx_lookup (self->learned, model);
+    if (!learned) {
+        if (zhashx_size (self->learned) >= WP_PERF_MAX_MODELS)
+            return -1;
+        learned = (s_learned_t *) calloc (1, sizeof (s_learned_t));
+        if (!learned)
+            return -1;
+        zhashx_insert (self->learned, model, learned);
+    }
+    else
+    if (from == S_FROM_WEIGHTS && learned->from > S_FROM_WEIGHTS)
+        return 0;           //  the weights alone say less than what is known
+    bool same = learned->from == from && learned->memory_mb == memory_mb
+             && learned->vram_mb == vram_mb;
+    learned->memory_mb = memory_mb;
+    learned->vram_mb = vram_mb < memory_mb ? vram_mb : memory_mb;
+    learned->from = from;
+    learned->at_ms = at_ms;
+    return same ? 0 : 1;
+}
+
+//  Models with a learned memory, in no order.
+
+int
+wp_perf_iterate_learned (wp_perf_t *self, wp_perf_fn *fn, void *arg)
+{
+    assert (self && fn);
+    if (!self->learned)
+        return 0;
+    zlistx_t *names = zhashx_keys (self->learned);
+    int rc = 0;
+    for (const char *name = (const char *) zlistx_first (names); name && !rc;
+         name = (const char *) zlistx_next (names)) {
+        wp_perf_estimate_t estimate;
+        wp_perf_estimate (self, name, &estimate);
+        rc = fn (name, &estimate, arg);
+    }
+    zlistx_destroy (&names);
+    return rc;
+}
+
+//  A learned memory as a record: format (1), source (1), memory (4),
+//  vram (4), at (8), big-endian.
+
+#define S_LEARNED_FORMAT 1
+#define S_LEARNED_SIZE 18
+
+int
+wp_perf_encode_memory (wp_perf_t *self, const char *model, void *buffer, size_t capacity)
+{
+    assert (self && buffer);
+    s_learned_t *learned = self->learned && model
+                         ? (s_learned_t *) zhashx_lookup (self->learned, model) : NULL;
+    if (!learned || capacity < S_LEARNED_SIZE)
+        return -1;
+    uint8_t *p = (uint8_t *) buffer;
+    p [0] = S_LEARNED_FORMAT;
+    p [1] = learned->from;
+    for (int i = 0; i < 4; i++) {
+        p [2 + i] = (uint8_t) (learned->memory_mb >> (24 - 8 * i));
+        p [6 + i] = (uint8_t) (learned->vram_mb >> (24 - 8 * i));
+    }
+    for (int i = 0; i < 8; i++)
+        p [10 + i] = (uint8_t) (learned->at_ms >> (56 - 8 * i));
+    return S_LEARNED_SIZE;
+}
+
+int
+wp_perf_decode_memory (wp_perf_t *self, const char *model, const void *data, size_t len)
+{
+    assert (self);
+    const uint8_t *p = (const uint8_t *) data;
+    if (!p || len != S_LEARNED_SIZE || p [0] != S_LEARNED_FORMAT || !p [1]
+        || p [1] >= sizeof s_sources / sizeof s_sources [0])
+        return -1;
+    uint32_t memory = 0, vram = 0;
+    uint64_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        memory = memory << 8 | p [2 + i];
+        vram = vram << 8 | p [6 + i];
+    }
+    for (int i = 0; i < 8; i++)
+        at = at << 8 | p [10 + i];
+    if (vram > memory)
+        return -1;
+    return wp_perf_learn_memory (self, model, memory, vram, s_sources [p [1]], at) < 0 ? -1 : 0;
 }
 
 //  The q-quantile of model's load times, ms.
@@ -407,6 +543,9 @@ wp_perf_state_bytes (wp_perf_t *self)
     assert (self);
     size_t bytes = sizeof (*self) + (self->own_names ? wp_names_bytes (self->names) : 0)
                  + (size_t) self->models_cap * sizeof (s_model_t);
+    if (self->learned)      //  an item, its name and the table's entry, about
+        bytes += zhashx_size (self->learned) * (sizeof (s_learned_t) + 2 * WP_PERF_NAME_MAX / 8
+                                                + 48);
     for (uint32_t id = 0; id < self->models_n; id++)
         if (self->models [id].width > 1)
             bytes += malloc_usable_size (self->models [id].counts.many) + sizeof (size_t);

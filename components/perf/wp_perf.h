@@ -65,6 +65,12 @@ typedef struct {
     double p90_ms;          // 90th percentile, ms
     double p99_ms;          // 99th percentile, ms
     uint32_t memory_mb;     // last measured memory of the warm model, MiB
+    //  The memory the model takes once loaded, learned (wp_perf_learn_memory)
+    uint32_t learned_mb;    // in all, MiB (0: nothing learned)
+    uint32_t learned_vram_mb;   // of it on GPUs
+    const char *learned_from;   // "server", "resident", "measured",
+                            // "server-weights", "" (static text)
+    uint64_t learned_ms;    // when
 } wp_perf_estimate_t;
 
 //  Called by wp_perf_iterate for each model. Both pointers are valid only
@@ -100,7 +106,7 @@ int
                      uint32_t duration_ms, uint32_t memory_mb);
 
 //  Fill *estimate for model. Returns 0, or -1 when the model is unknown
-//  (*estimate is then all zero).
+//  (no load and no memory learned; *estimate is then all zero).
 int
     wp_perf_estimate (wp_perf_t *self, const char *model,
                       wp_perf_estimate_t *estimate);
@@ -115,6 +121,35 @@ double
 double
     wp_perf_expected_load_ms (wp_perf_t *self, const char *model,
                               double default_ms);
+
+//  Learn the memory model takes once loaded: memory_mb in all, vram_mb of
+//  it on GPUs, from source ("server": the server's report of its whole
+//  footprint, e.g. Ollama's /api/ps; "resident": the bytes of its files
+//  made resident; "measured": the change in device or process memory
+//  around its load; "server-weights": the size of its weights a server
+//  reports, a lower bound that does not replace any other), at at_ms.
+//  Kept apart from the load statistics (a table made on the first one).
+//  Returns 1 when what is learned changed, 0 when not (the same, or a
+//  weaker source), -1 for a bad name, source or size.
+int
+    wp_perf_learn_memory (wp_perf_t *self, const char *model, uint32_t memory_mb,
+                          uint32_t vram_mb, const char *source, uint64_t at_ms);
+
+//  Call fn for every model with a learned memory, in no order (fn may not
+//  add or remove models).
+int
+    wp_perf_iterate_learned (wp_perf_t *self, wp_perf_fn *fn, void *arg);
+
+//  A model's learned memory as a record of 18 bytes (format 1: format,
+//  source, memory, vram, time; big-endian), and back. Encode: bytes
+//  written, or -1 (nothing learned, no room). Decode: 0, or -1 for a
+//  record that does not hold together (nothing changes).
+int
+    wp_perf_encode_memory (wp_perf_t *self, const char *model, void *buffer,
+                           size_t capacity);
+int
+    wp_perf_decode_memory (wp_perf_t *self, const char *model, const void *data,
+                           size_t len);
 
 //  Number of models tracked.
 size_t

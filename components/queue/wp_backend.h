@@ -56,7 +56,11 @@ typedef struct {
     bool loaded;                //  status: the model is loaded
     uint64_t memory_bytes;      //  memory the model holds as measured or
                                 //  reported by the server, 0 = unknown
-    const char *memory_source;  //  "resident", "server", or NULL (unknown)
+    uint64_t vram_bytes;        //  of it on GPUs, as the server reports (Ollama's
+                                //  size_vram), 0 = none or unknown
+    const char *memory_source;  //  "resident", "server" (the whole footprint),
+                                //  "server-weights" (the weights only: a lower
+                                //  bound), or NULL (unknown)
     uint64_t resident_bytes;    //  file: bytes of its files in the page cache
     uint64_t total_bytes;       //  file: bytes of its files
     char error [600];           //  why it failed, "" when ok

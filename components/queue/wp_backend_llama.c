@@ -13,9 +13,13 @@
               no longer loaded or loading. "not running" counts as done.
       status  GET /models: loaded when status.value is "loaded".
 
-    The router does not report memory: warmup.done carries the model's
-    configured memory_mb (memory_source "config"); the ResourceManager
-    measures the children's RSS when the section says `watch = llama-server`.
+    Memory: a loaded model's entry carries the child's model info, whose
+    meta.size is the size of its weights: warmup.done carries it with
+    memory_source "server-weights" (a lower bound: the KV cache and the
+    compute buffers come on top), else the model's configured memory_mb
+    ("config"). Either way the ResourceManager measures what the load
+    really took (GPU memory, and the children's RSS when the section says
+    `watch = llama-server`), which replaces the weights once known.
     =========================================================================
 */
 #include "wp_backend.h"
@@ -96,6 +100,12 @@ s_on_models (wp_job_t *job, const wp_curl_reply_t *reply)
         if (value && streq (value, "loaded")) {
             result.ok = result.loaded = true;
             settled = true;
+            //  The child's model info, merged by the router: the weights
+            double size = wp_jval_num (wp_jval_path (entry, "meta.size"), 0);
+            if (size > 0 && size < 1e18) {
+                result.memory_bytes = (uint64_t) size;
+                result.memory_source = "server-weights";
+            }
         }
         else
         if (wp_jval_true (wp_jval_path (entry, "status.failed")))

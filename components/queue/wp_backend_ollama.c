@@ -4,7 +4,8 @@
       warm    POST /api/generate {"model": NAME, "keep_alive": D} with no
               prompt: Ollama loads the model and answers when it is in
               memory. Then GET /api/ps for the memory it holds ("size",
-              bytes): warmup.done carries it (memory_source "server").
+              bytes, of which "size_vram" on GPUs): warmup.done carries
+              it (memory_source "server").
       cool    POST /api/generate {"model": NAME, "keep_alive": 0}.
       status  GET /api/ps: loaded when the model is listed (as NAME or,
               for a name without a tag, NAME:latest).
@@ -61,9 +62,12 @@ s_on_ps (wp_job_t *job, const wp_curl_reply_t *reply)
     result.ok = true;
     result.loaded = entry != NULL || warm;
     double size = wp_jval_num (wp_jval_get (entry, "size"), 0);
-    if (size > 0) {
+    double vram = wp_jval_num (wp_jval_get (entry, "size_vram"), 0);
+    if (size > 0 && size < 1e18) {
         result.memory_bytes = (uint64_t) size;
         result.memory_source = "server";
+        if (vram > 0)
+            result.vram_bytes = vram < size ? (uint64_t) vram : (uint64_t) size;
     }
     wp_jval_destroy (&json);
     wp_job_finish (job, &result);

@@ -27,9 +27,10 @@
 #define S_TASK_VERSION 1
 
 //  Store: the models the queue made (or found) warm, key = name, value =
-//  their memory (u32 MiB), so a restarted queue still knows them.
+//  their memory (u32 MiB) then, from version 2, of it on GPUs (u32 MiB),
+//  so a restarted queue still knows them.
 #define S_MODELS_DB "models"
-#define S_MODEL_VERSION 1
+#define S_MODEL_VERSION 2
 
 //  What the queue remembers of an accepted request, by cookie.
 typedef struct {
@@ -63,39 +64,54 @@ struct _queue_t {
     wp_backends_t *backends;    //  the backends' runtime
     wp_resource_t *admission;   //  memory budget and machine sample
     uint64_t sample_ms;         //  when the last resource.status came
+    bool gpu_read;              //  ... and it had a GPU of ours
     zhashx_t *runs;             //  model -> run_t
     zhashx_t *requests;         //  cookie (as text) -> request_t
     zhashx_t *groups;           //  group key -> group_t
     zhashx_t *held;             //  model -> reason it is held (logged once)
-    zhashx_t *warm;             //  model -> uint32_t memory MiB: warm now
+    zhashx_t *warm;             //  model -> s_held_t: warm now
+    zhashx_t *learned;          //  model -> s_held_t: what it takes, learned
+                                //  (perf.estimate)
     uint64_t next_cookie;       //  cookies handed out
     uint64_t resumed;           //  tasks resumed from the store at start
     bool pumped;                //  the first tick started what may start
 };
+
+//  What a model holds (or will): in all, and of it on GPUs, MiB.
+typedef struct {
+    uint32_t memory_mb;
+    uint32_t vram_mb;
+} s_held_t;
 
 static void s_pump (queue_t *self);
 static void s_ask_status (queue_t *self);
 
 //  --- What is warm ------------------------------------------------------------
 
-//  The model is warm now (memory_mb MiB): admission counts it, the store
-//  and snapshots know it.
+static wp_model_config_t s_model_config (queue_t *self, const char *model);
+
+//  The model is warm now (memory_mb MiB, vram_mb of it on its GPU):
+//  admission counts it, the store and snapshots know it.
 static void
-s_model_warm (queue_t *self, const char *model, uint32_t memory_mb)
+s_model_warm (queue_t *self, const char *model, uint32_t memory_mb, uint32_t vram_mb,
+              uint64_t since_ms)
 {
     if (!wp_resource_is_warm (self->admission, model))
-        wp_resource_model_warm (self->admission, model, memory_mb);
-    uint32_t *memory = (uint32_t *) zhashx_lookup (self->warm, model);
-    if (memory && *memory == memory_mb)
+        wp_resource_model_place (self->admission, model, memory_mb, vram_mb,
+                                 s_model_config (self, model).device, since_ms);
+    s_held_t *held = (s_held_t *) zhashx_lookup (self->warm, model);
+    if (held && held->memory_mb == memory_mb && held->vram_mb == vram_mb)
         return;
-    if (!memory) {
-        memory = (uint32_t *) zmalloc (sizeof (uint32_t));
-        assert (memory);
-        zhashx_insert (self->warm, model, memory);
+    if (!held) {
+        held = (s_held_t *) zmalloc (sizeof (s_held_t));
+        assert (held);
+        zhashx_insert (self->warm, model, held);
     }
-    *memory = memory_mb;
-    uint8_t value [4];
+    held->memory_mb = memory_mb;
+    held->vram_mb = vram_mb;
+    uint8_t value [8];
     wp_put_u32 (value, memory_mb);
+    wp_put_u32 (value + 4, vram_mb);
     if (wp_store_put (wp_ctx_store (self->ctx), S_MODELS_DB, model, strlen (model), value,
                       sizeof value, S_MODEL_VERSION))
         zsys_error ("queue: cannot store that %s is warm", model);
@@ -119,17 +135,21 @@ s_load_model (const void *key, size_t key_len, const void *data, size_t size,
 {
     queue_t *self = (queue_t *) arg;
     char model [256];
-    if (version != S_MODEL_VERSION || size != 4 || key_len == 0 || key_len >= sizeof model) {
+    //  Version 1 held the memory alone (all of it in RAM)
+    if (!((version == 1 && size == 4) || (version == S_MODEL_VERSION && size == 8))
+        || key_len == 0 || key_len >= sizeof model) {
         zsys_warning ("queue: a stored warm model could not be decoded; dropped");
         return 0;
     }
     memcpy (model, key, key_len);
     model [key_len] = 0;
-    uint32_t *memory = (uint32_t *) zmalloc (sizeof (uint32_t));
-    assert (memory);
-    *memory = wp_get_u32 ((const uint8_t *) data);
-    zhashx_update (self->warm, model, memory);
-    wp_resource_model_warm (self->admission, model, *memory);
+    s_held_t *held = (s_held_t *) zmalloc (sizeof (s_held_t));
+    assert (held);
+    held->memory_mb = wp_get_u32 ((const uint8_t *) data);
+    held->vram_mb = size == 8 ? wp_get_u32 ((const uint8_t *) data + 4) : 0;
+    zhashx_update (self->warm, model, held);
+    wp_resource_model_place (self->admission, model, held->memory_mb, held->vram_mb,
+                             s_model_config (self, model).device, 0);
     return 0;
 }
 
@@ -156,6 +176,24 @@ s_model_config (queue_t *self, const char *model)
     else
         wp_config_model_defaults (config, &result);
     return result;
+}
+
+//  What a model will hold when warm: what it was learned to take, else its
+//  configured memory (all on its GPU when it loads onto one).
+static s_held_t
+s_need (queue_t *self, const char *model, const char **source)
+{
+    const s_held_t *learned = (const s_held_t *) zhashx_lookup (self->learned, model);
+    if (learned) {
+        if (source)
+            *source = "learned";
+        return *learned;
+    }
+    wp_model_config_t section = s_model_config (self, model);
+    if (source)
+        *source = "config";
+    return (s_held_t) { section.memory_mb,
+                        WP_DEVICE_IS_GPU (section.device) ? section.memory_mb : 0 };
 }
 
 //  The concurrency group of a model: one per server (backend and url),
@@ -364,6 +402,8 @@ s_create (wp_ctx_t *ctx)
     zhashx_set_duplicator (self->held, (zhashx_duplicator_fn *) strdup);
     self->warm = zhashx_new ();
     zhashx_set_destructor (self->warm, (zhashx_destructor_fn *) zstr_free);
+    self->learned = zhashx_new ();
+    zhashx_set_destructor (self->learned, (zhashx_destructor_fn *) zstr_free);
     if (!self->core || !self->backends || !self->admission) {
         wp_queue_destroy (&self->core);
         wp_backends_destroy (&self->backends);
@@ -373,9 +413,11 @@ s_create (wp_ctx_t *ctx)
         zhashx_destroy (&self->groups);
         zhashx_destroy (&self->held);
         zhashx_destroy (&self->warm);
+        zhashx_destroy (&self->learned);
         free (self);
         return NULL;
     }
+    wp_resource_set_vram_budget (self->admission, config->max_vram_mb);
     //  A group's limit is the smallest any of its models asks for
     for (size_t i = 0; i < config->n_models; i++) {
         const wp_model_config_t *model = &config->models [i];
@@ -404,10 +446,14 @@ s_status_done (wp_job_t *job, const wp_job_result_t *result, void *arg)
         return;
     }
     if (result->loaded) {
+        s_held_t need = s_need (self, model, NULL);
         uint32_t memory = result->memory_bytes
                         ? (uint32_t) ((result->memory_bytes + (1 << 20) - 1) >> 20)
-                        : wp_job_model (job)->memory_mb;
-        s_model_warm (self, model, memory);
+                        : need.memory_mb;
+        uint32_t vram = result->vram_bytes
+                      ? (uint32_t) ((result->vram_bytes + (1 << 20) - 1) >> 20)
+                      : need.vram_mb < memory ? need.vram_mb : memory;
+        s_model_warm (self, model, memory, vram, wp_ctx_now_ms (self->ctx));
         zsys_info ("queue: %s is loaded already (%u MiB, says %s)", model, memory,
                    wp_backend_name (wp_job_model (job)->backend));
     }
@@ -457,6 +503,7 @@ s_destroy (void **state_p)
     zhashx_destroy (&self->groups);
     zhashx_destroy (&self->held);
     zhashx_destroy (&self->warm);
+    zhashx_destroy (&self->learned);
     wp_resource_destroy (&self->admission);
     wp_queue_destroy (&self->core);
     free (self);
@@ -469,7 +516,9 @@ s_destroy (void **state_p)
 typedef struct {
     uint32_t duration_ms;       //  time the backend took
     uint32_t memory_mb;         //  memory held when warm
-    const char *memory_source;  //  "resident", "server", "config"
+    uint32_t vram_mb;           //  ... of it on GPUs
+    const char *memory_source;  //  "resident", "server", "server-weights",
+                                //  "learned", "config"
     uint64_t resident_bytes;    //  file: bytes resident
 } s_measure_t;
 
@@ -499,6 +548,7 @@ s_publish_done (queue_t *self, const wp_queue_task_t *task, const char *backend,
         out.duration_ms = measure->duration_ms;
         if (ok && task->action == WP_QUEUE_WARM) {
             out.memory_mb = measure->memory_mb;
+            out.vram_mb = measure->vram_mb;
             out.memory_source = (char *) measure->memory_source;
         }
         out.resident_bytes = measure->resident_bytes;
@@ -543,13 +593,21 @@ s_run_result (run_t *run, const wp_job_result_t *result)
     if (wp_ctx_replay (self->ctx) && run->config.backend == WP_BACKEND_SIM)
         measure.duration_ms = result->ok ? run->config.load_ms : 0;   //  event time
     measure.resident_bytes = result->resident_bytes;
+    //  What the model holds: what the server or the files said, else what
+    //  it was learned to take, else its configuration
+    s_held_t need = s_need (self, run->model, &measure.memory_source);
     if (result->memory_bytes && result->memory_source) {
         measure.memory_mb = (uint32_t) ((result->memory_bytes + (1 << 20) - 1) >> 20);
         measure.memory_source = result->memory_source;
+        bool weights = streq (result->memory_source, "server-weights");
+        measure.vram_mb = result->vram_bytes
+                        ? (uint32_t) ((result->vram_bytes + (1 << 20) - 1) >> 20)
+                        : weights && WP_DEVICE_IS_GPU (run->config.device)
+                        ? measure.memory_mb : 0;
     }
     else {
-        measure.memory_mb = run->config.memory_mb;
-        measure.memory_source = "config";
+        measure.memory_mb = need.memory_mb;
+        measure.vram_mb = need.vram_mb;
     }
     const wp_queue_task_t *running = wp_queue_running_task (self->core, run->model);
     assert (running);
@@ -561,7 +619,7 @@ s_run_result (run_t *run, const wp_job_result_t *result)
     //  What is warm, for the admission of what comes next
     if (result->ok && warm) {
         wp_resource_model_cool (self->admission, run->model);   //  the reservation
-        s_model_warm (self, run->model, measure.memory_mb);
+        s_model_warm (self, run->model, measure.memory_mb, measure.vram_mb, now);
     }
     else
     if (result->ok)
@@ -615,6 +673,27 @@ s_job_done (wp_job_t *job, const wp_job_result_t *result, void *arg)
 
 //  --- Starting ----------------------------------------------------------------
 
+//  With a budget that is measured (auto), nothing starts before a
+//  resource.status has measured it (a GPU model: its GPUs): false, or
+//  true with why filled.
+static bool
+s_measured (queue_t *self, const wp_model_config_t *model, s_held_t need, char *why,
+            size_t size)
+{
+    const wp_config_t *config = wp_ctx_config (self->ctx);
+    if (config->max_memory_auto && !self->sample_ms && need.memory_mb > need.vram_mb) {
+        snprintf (why, size, "max_memory_mb = auto: no resource.status has measured RAM yet");
+        return true;
+    }
+    if (config->max_vram_auto && need.vram_mb && !self->gpu_read) {
+        char name [16];
+        snprintf (why, size, "max_vram_mb = auto: no resource.status has read %s yet",
+                  wp_device_name (model->device, name, sizeof name));
+        return true;
+    }
+    return false;
+}
+
 //  May this pending task start now? Its server's concurrency limit, and
 //  for a warm the memory budget, the machine's memory and (background
 //  only) the CPU.
@@ -628,12 +707,17 @@ s_may_start (const wp_queue_task_t *task, void *arg)
         return false;
     if (task->action == WP_QUEUE_COOL || wp_resource_is_warm (self->admission, task->model))
         return true;
-    wp_resource_verdict_t verdict = wp_resource_check (self->admission, model.memory_mb,
-                                                       task->priority < WP_QUEUE_HIGH);
-    if (verdict == WP_RESOURCE_ADMIT)
-        return true;
-    char why [200];
-    wp_resource_verdict_text (self->admission, verdict, model.memory_mb, why, sizeof why);
+    s_held_t need = s_need (self, task->model, NULL);
+    char why [300];
+    if (!s_measured (self, &model, need, why, sizeof why)) {
+        wp_resource_verdict_t verdict = wp_resource_check_on (
+            self->admission, need.memory_mb, need.vram_mb, model.device,
+            task->priority < WP_QUEUE_HIGH, wp_ctx_now_ms (self->ctx));
+        if (verdict == WP_RESOURCE_ADMIT)
+            return true;
+        wp_resource_verdict_text_on (self->admission, verdict, need.memory_mb, need.vram_mb,
+                                     model.device, why, sizeof why);
+    }
     const char *before = (const char *) zhashx_lookup (self->held, task->model);
     if (!before || !streq (before, why)) {
         zsys_info ("queue: warm of %s held: %s", task->model, why);
@@ -659,7 +743,9 @@ s_start (queue_t *self, const wp_queue_task_t *task)
     run->started_ns = wp_mono_ns ();
     zhashx_delete (self->held, task->model);
     if (task->action == WP_QUEUE_WARM && !wp_resource_is_warm (self->admission, task->model)) {
-        wp_resource_model_warm (self->admission, task->model, run->config.memory_mb);
+        s_held_t need = s_need (self, task->model, NULL);
+        wp_resource_model_place (self->admission, task->model, need.memory_mb, need.vram_mb,
+                                 run->config.device, UINT64_MAX);
         run->reserved = true;
     }
     zhashx_insert (self->runs, run->model, run);
@@ -696,10 +782,50 @@ s_pump (queue_t *self)
 static void
 s_on_resource (queue_t *self, const Warmup__V1__ResourceStatus *in)
 {
+    const wp_config_t *config = wp_ctx_config (self->ctx);
     uint64_t available = in->mem_total_mb ? in->mem_available_mb : WP_RESOURCE_UNKNOWN_MB;
     wp_resource_set_sample (self->admission, in->cpu_percent, available,
                             in->cgroup_limit_mb, in->cgroup_usage_mb);
     self->sample_ms = wp_ctx_now_ms (self->ctx);
+    //  The devices as measured, and the budgets an auto measured
+    wp_resource_device_t devices [WP_RESOURCE_GPUS_MAX + 1];
+    size_t n = 0;
+    self->gpu_read = false;
+    for (size_t i = 0; i < in->n_devices && n < WP_RESOURCE_GPUS_MAX + 1; i++) {
+        const Warmup__V1__DeviceMemory *d = in->devices [i];
+        if (!d->device)
+            continue;
+        bool ram = streq (d->device, "ram");
+        if (!ram && (strncmp (d->device, "gpu", 3) != 0 || !isdigit ((unsigned char) d->device [3])))
+            continue;
+        devices [n++] = (wp_resource_device_t) {
+            .index = ram ? -1 : atoi (d->device + 3), .managed = d->managed,
+            .total_mb = d->total_mb, .used_mb = d->used_mb, .reserved_mb = d->reserved_mb,
+            .sampled_ms = d->sampled_ms };
+        self->gpu_read = self->gpu_read || (!ram && d->managed);
+    }
+    wp_resource_set_devices (self->admission, devices, n,
+                             config->max_vram_auto ? in->vram_budget_mb : config->max_vram_mb);
+    if (config->max_memory_auto)
+        wp_resource_set_limits (self->admission, in->budget_mb, config->max_cpu_percent);
+}
+
+//  What a model takes, as the performance predictor learned it.
+static void
+s_on_perf (queue_t *self, const Warmup__V1__PerfEstimate *in)
+{
+    if (!in->model || !*in->model || !in->learned_mb || !in->learned_from
+        || !*in->learned_from || zhashx_size (self->learned) >= WP_RESOURCE_MAX_MODELS)
+        return;
+    s_held_t *held = (s_held_t *) zhashx_lookup (self->learned, in->model);
+    if (!held) {
+        held = (s_held_t *) zmalloc (sizeof (s_held_t));
+        assert (held);
+        zhashx_insert (self->learned, in->model, held);
+    }
+    held->memory_mb = in->learned_mb;
+    held->vram_mb = in->learned_vram_mb < in->learned_mb ? in->learned_vram_mb
+                                                         : in->learned_mb;
 }
 
 //  A warmup request.
@@ -727,11 +853,17 @@ s_on_request (queue_t *self, wp_ctx_t *ctx, const Warmup__V1__WarmupRequested *i
     zhashx_insert (self->requests, key, request);
 
     //  A model that can never fit is refused now rather than held forever
+    s_held_t need = s_need (self, in->model, NULL);
+    char error [200] = "";
     if (task.action == WP_QUEUE_WARM && config->max_memory_mb
-        && model.memory_mb > config->max_memory_mb) {
-        char error [200];
+        && need.memory_mb - need.vram_mb > config->max_memory_mb)
         snprintf (error, sizeof error, "refused: needs %u MiB, over max_memory_mb %u",
-                  model.memory_mb, config->max_memory_mb);
+                  need.memory_mb - need.vram_mb, config->max_memory_mb);
+    else
+    if (task.action == WP_QUEUE_WARM && config->max_vram_mb && need.vram_mb > config->max_vram_mb)
+        snprintf (error, sizeof error, "refused: needs %u MiB of GPU memory, over "
+                  "max_vram_mb %u", need.vram_mb, config->max_vram_mb);
+    if (*error) {
         s_publish_done (self, &task, "queue", false, error, NULL);
         return;
     }
@@ -815,13 +947,13 @@ s_snapshot (void *state, wp_ctx_t *ctx, wp_sync_t *sync)
         if (task)
             s_snap_task (task, &snap);
     }
-    for (uint32_t *memory = (uint32_t *) zhashx_first (self->warm); memory;
-         memory = (uint32_t *) zhashx_next (self->warm)) {
+    for (s_held_t *held = (s_held_t *) zhashx_first (self->warm); held;
+         held = (s_held_t *) zhashx_next (self->warm)) {
         const char *model = (const char *) zhashx_cursor (self->warm);
         const char *busy = (const char *) zhashx_lookup (snap.busy, model);
         //  A warm model being warmed again is warm; one being cooled, cooling
         s_snap_model (sync, model, busy && streq (busy, "cooling") ? "cooling" : "warm",
-                      *memory);
+                      held->memory_mb);
     }
     for (const char *busy = (const char *) zhashx_first (snap.busy); busy;
          busy = (const char *) zhashx_next (snap.busy)) {
@@ -840,6 +972,9 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     queue_t *self = (queue_t *) state;
     if (topic == WP_TOPIC_RESOURCE)
         s_on_resource (self, (const Warmup__V1__ResourceStatus *) msg);
+    else
+    if (topic == WP_TOPIC_PERF)
+        s_on_perf (self, (const Warmup__V1__PerfEstimate *) msg);
     else {
         const Warmup__V1__WarmupRequested *in = (const Warmup__V1__WarmupRequested *) msg;
         if (!in->model || !wp_exec_model_valid (in->model)
@@ -883,6 +1018,7 @@ s_on_tick (void *state, wp_ctx_t *ctx)
     if (self->sample_ms && now - self->sample_ms > (stale > 5000 ? stale : 5000)) {
         wp_resource_clear_sample (self->admission);
         self->sample_ms = 0;
+        self->gpu_read = false;
         zsys_info ("queue: no resource.status for a while; admitting on the memory "
                    "budget alone");
     }
@@ -904,7 +1040,10 @@ static void
 s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
 {
     queue_t *self = (queue_t *) state;
-    wp_resource_set_limits (self->admission, next->max_memory_mb, next->max_cpu_percent);
+    if (!next->max_memory_auto)
+        wp_resource_set_limits (self->admission, next->max_memory_mb, next->max_cpu_percent);
+    if (!next->max_vram_auto)
+        wp_resource_set_vram_budget (self->admission, next->max_vram_mb);
     for (size_t i = 0; i < next->n_models; i++) {
         group_t *group = s_group (self, &next->models [i]);
         group->limit = 0;
@@ -922,7 +1061,7 @@ const wp_component_def_t wp_queue_def = {
     .name = "queue",
     .snapshot = s_snapshot,
     .title = "WarmupQueue",
-    .topics = { "warmup.requested", "resource.status", NULL },
+    .topics = { "warmup.requested", "resource.status", "perf.estimate", NULL },
     .create = s_create,
     .destroy = s_destroy,
     .on_event = s_on_event,

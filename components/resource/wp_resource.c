@@ -19,7 +19,8 @@ typedef struct {
     uint64_t ram_mb;            // in RAM
     uint64_t vram_mb;           // on its GPU device
     uint32_t device;            // WP_DEVICE_*
-    uint64_t since_ms;          // placed (its load started) at, wall clock
+    uint64_t since_ms;          // a device reading started at or before this
+                                // may not hold it (UINT64_MAX: it loads now)
 } held_t;
 
 //  Structure of our class
@@ -731,6 +732,15 @@ wp_resource_set_devices (wp_resource_t *self, const wp_resource_device_t *device
             self->ram_reserve_mb = devices [i].reserved_mb;
 }
 
+//  Change the GPU budget.
+
+void
+wp_resource_set_vram_budget (wp_resource_t *self, uint64_t vram_budget_mb)
+{
+    assert (self);
+    self->vram_budget_mb = vram_budget_mb;
+}
+
 //  What the GPUs of device have free after their reserve, as read, less
 //  the VRAM of warms placed since they were read; false without a
 //  reading of them.
@@ -757,12 +767,12 @@ s_device_free (wp_resource_t *self, uint32_t device, int64_t *free_mb,
     }
     if (!any)
         return false;
-    //  Loads that started after the reading (or ran across it) are not
-    //  all in it: count them whole.
+    //  Loads running, or ended after the reading started, may not be in
+    //  it: count them whole.
     uint64_t since = 0;
     for (held_t *held = (held_t *) zhashx_first (self->models); held;
          held = (held_t *) zhashx_next (self->models))
-        if (held->vram_mb && held->since_ms && held->since_ms + 1000 >= oldest
+        if (held->vram_mb && held->since_ms && held->since_ms >= oldest
             && (index < 0 || held->device == device))
             since += held->vram_mb;
     *free_mb = free - (int64_t) since;

@@ -171,9 +171,12 @@ int
     wp_resource_model_warm (wp_resource_t *self, const char *model,
                             uint32_t memory_mb);
 
-//  Record that model is warm (or loading, since since_ms, wall clock) and
-//  holds memory_mb in all, vram_mb of it on device (a WP_DEVICE_* of
-//  wp_config.h; the rest in RAM). As wp_resource_model_warm otherwise.
+//  Record that model is warm (or loading) and holds memory_mb in all,
+//  vram_mb of it on device (a WP_DEVICE_* of wp_config.h; the rest in
+//  RAM). since_ms (wall clock): a device reading that started at or
+//  before it may not hold the model yet (its load ended then; UINT64_MAX
+//  while it loads, 0 for one known to be in every reading). As
+//  wp_resource_model_warm otherwise.
 int
     wp_resource_model_place (wp_resource_t *self, const char *model,
                              uint32_t memory_mb, uint32_t vram_mb, uint32_t device,
@@ -248,6 +251,10 @@ typedef enum {
 wp_resource_verdict_t
     wp_resource_check (wp_resource_t *self, uint64_t memory_mb, bool background);
 
+//  Change the GPU budget (MiB, 0 = none) without a device reading.
+void
+    wp_resource_set_vram_budget (wp_resource_t *self, uint64_t vram_budget_mb);
+
 //  Why a verdict refused, with the numbers of the last sample, e.g.
 //  "cpu 85% > 30%", into out (capacity bytes). "" for WP_RESOURCE_ADMIT.
 void
@@ -265,7 +272,7 @@ typedef struct {
     uint64_t total_mb;
     uint64_t used_mb;
     uint64_t reserved_mb;       //  to keep free on it
-    uint64_t sampled_ms;        //  when it was read (wall clock)
+    uint64_t sampled_ms;        //  when its reading started (wall clock)
 } wp_resource_device_t;
 
 //  The devices of the last resource.status (copied; at most

@@ -730,7 +730,7 @@ s_memory (resource_t *self, const wp_config_t *config, Warmup__V1__ResourceStatu
         d->name = (char *) gpu->name;
         d->total_mb = gpu->total_mb;
         d->used_mb = gpu->used_mb;
-        d->sampled_ms = self->gpu_read_end;
+        d->sampled_ms = self->gpu_read_start;
         d->managed = (config->gpu_mask & (1u << gpu->index)) != 0;
         //  Ours: the watched processes' memory on it, when the driver
         //  lists it; else what the models warm on it hold

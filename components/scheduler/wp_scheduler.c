@@ -38,6 +38,7 @@ typedef enum {
     WHY_FAILED,                 //  warm failed count times, next in x s
     WHY_PINNED_BY_OPERATOR,     //  an operator pinned it
     WHY_UNPINNED_BY_OPERATOR,   //  an operator unpinned it
+    WHY_OVER_VRAM,              //  cool: value x, lowest on GPUs over their budget
     WHY_TEXT                    //  written out: the budgets or the group
                                 //  it names changed since (why_text)
 } why_t;
@@ -74,7 +75,33 @@ typedef struct {
     group_t *group;             //  its group, or NULL
     char *why_text;             //  its reason written out (WHY_TEXT; owned,
                                 //  its length)
+    //  Memory as measured (live only)
+    uint32_t config_mb;         //  its configured memory while learned_mb
+                                //  stands in memory_mb
+    uint32_t learned_mb;        //  what it was learned to take (0: not)
+    uint32_t learned_vram_mb;   //  ... of it on GPUs
+    uint8_t learned_from;       //  source (s_sources)
+    uint8_t defer;              //  why it waits (defer_t), 0: it does not
+    uint32_t defer_need;        //  ... needs this on the axis
+    uint64_t defer_used;        //  ... this is taken there
+    uint64_t defer_limit;       //  ... of this
 } extra_t;
+
+//  Why a wanted model waits: the axis it does not fit on.
+typedef enum {
+    DEFER_NONE = 0,
+    DEFER_COUNT,                //  max_warm_models
+    DEFER_RAM_BUDGET,           //  max_memory_mb
+    DEFER_RAM_ROOM,             //  what RAM leaves our models now
+    DEFER_VRAM_BUDGET,          //  max_vram_mb
+    DEFER_GPUS_ROOM,            //  what the GPUs leave
+    DEFER_GPU_ROOM,             //  what its GPU leaves
+    DEFER_RAM_UNKNOWN,          //  max_memory_mb = auto, not measured yet
+    DEFER_VRAM_UNKNOWN          //  max_vram_mb = auto, or its GPU, not read yet
+} defer_t;
+
+//  Sources of a learned memory (as perf.estimate names them).
+static const char *s_sources [] = { "", "server", "resident", "measured", "server-weights" };
 
 //  One model. Its flags are bit-fields and its first user's demand is
 //  inside it (most models have one user): a model is held per user on
@@ -91,6 +118,7 @@ typedef struct {
     uint8_t last_action;                //  its last decision (wp_action_t, 0 none)
     uint8_t why;                        //  ... its reason (why_t)
     uint8_t why_count;                  //  ... the count in it
+    uint8_t device;                     //  where it loads (WP_DEVICE_*: 0 RAM)
     uint32_t why_other;                 //  ... the other model it names (index)
     bool external : 1;                  //  warmed by someone else: hold it
     bool dirty : 1;                     //  in the dirty list
@@ -136,6 +164,18 @@ typedef struct {
     uint32_t model;
 } wake_t;
 
+//  Memory as measured (wp_scheduler_memory): made at the first measure
+//  (or the first model on a GPU), so the simulated world carries none.
+typedef struct {
+    wp_scheduler_memory_t in;   //  the latest measure
+    bool measured;              //  in was given
+    uint64_t held_vram;         //  VRAM of the held models
+    uint64_t held_gpu [WP_SCHEDULER_GPUS];  //  ... of those bound to GPU N
+    unsigned victims_for;       //  while room is made: the axes short (bits
+                                //  1 << defer_t); 0: any held model will do
+    int victims_gpu;            //  ... and the GPU of DEFER_GPU_ROOM
+} devices_t;
+
 struct _wp_scheduler_t {
     wp_scheduler_opts_t opts;   //  effective options
     double horizon_ms;          //  horizon of the value
@@ -145,7 +185,7 @@ struct _wp_scheduler_t {
                                 //  id not ours is an unused slot), and room
     size_t known;               //  models (not NULL)
     wp_names_t *names;          //  name -> index in models []
-    bool own_names;             //  names is ours (else shared, borrowed)
+    devices_t *dev;             //  memory as measured, NULL until needed
     uint32_t *dirty;            //  models to look at in the next decide
     size_t n_dirty, cap_dirty;
     wake_t *heap;               //  wake-ups, earliest first, one per model at
@@ -156,6 +196,7 @@ struct _wp_scheduler_t {
     uint32_t victim_cursor;     //  where the sampled victim search starts
     uint64_t now_ms;            //  time of the latest decide
     bool admit;                 //  resource manager admits warmups
+    bool own_names;             //  names is ours (else shared, borrowed)
     zhashx_t *groups;           //  name -> group_t *
     double pressure_ms;         //  idle time of the models cooled for room
                                 //  (moving average; 0: none yet)
@@ -223,6 +264,7 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     free (self->dirty);
     free (self->heap);
     free (self->pins);
+    free (self->dev);
     if (self->own_names)
         wp_names_destroy (&self->names);
     zhashx_destroy (&self->groups);
@@ -237,6 +279,65 @@ s_holds (const model_t *model)
     return model->state == WP_MODEL_WARM || model->state == WP_MODEL_WARMING;
 }
 
+//  What a model holds on GPUs when warm: what it was learned to hold
+//  there, else all of its memory when it loads onto a GPU.
+static inline uint32_t
+s_vram (const model_t *model)
+{
+    if (model->extra && model->extra->learned_mb)
+        return model->extra->learned_vram_mb;
+    return model->device ? model->memory_mb : 0;
+}
+
+//  ... and in RAM.
+static inline uint32_t
+s_ram (const model_t *model)
+{
+    return model->memory_mb - s_vram (model);
+}
+
+//  The GPU index a model is bound to, or -1 (RAM, or any GPU).
+static inline int
+s_gpu (const model_t *model)
+{
+    return model->device >= 2 ? model->device - 2 : -1;
+}
+
+//  Memory as measured, made on first use.
+static devices_t *
+s_dev (wp_scheduler_t *self)
+{
+    if (!self->dev) {
+        self->dev = (devices_t *) calloc (1, sizeof (devices_t));
+        assert (self->dev);
+        self->dev->victims_gpu = -1;
+    }
+    return self->dev;
+}
+
+//  Count a model's memory as held (sign 1) or not (-1) on every axis.
+static void
+s_hold (wp_scheduler_t *self, const model_t *model, int sign)
+{
+    uint32_t vram = s_vram (model);
+    if (sign > 0) {
+        self->held++;
+        self->held_mb += model->memory_mb - vram;
+    }
+    else {
+        self->held--;
+        self->held_mb -= model->memory_mb - vram;
+    }
+    if (vram) {
+        devices_t *dev = s_dev (self);
+        dev->held_vram = sign > 0 ? dev->held_vram + vram : dev->held_vram - vram;
+        int gpu = s_gpu (model);
+        if (gpu >= 0)
+            dev->held_gpu [gpu] = sign > 0 ? dev->held_gpu [gpu] + vram
+                                           : dev->held_gpu [gpu] - vram;
+    }
+}
+
 //  Change a model's state, keeping the held count and memory.
 static void
 s_set_state (wp_scheduler_t *self, model_t *model, wp_model_state_t state)
@@ -244,15 +345,11 @@ s_set_state (wp_scheduler_t *self, model_t *model, wp_model_state_t state)
     bool before = s_holds (model);
     model->state = state;
     bool after = s_holds (model);
-    if (before && !after) {
-        self->held--;
-        self->held_mb -= model->memory_mb;
-    }
+    if (before && !after)
+        s_hold (self, model, -1);
     else
-    if (!before && after) {
-        self->held++;
-        self->held_mb += model->memory_mb;
-    }
+    if (!before && after)
+        s_hold (self, model, 1);
 }
 
 //  Put a model on the dirty list.
@@ -479,7 +576,7 @@ s_reserved (wp_scheduler_t *self, const model_t *except, uint32_t *count,
         const model_t *model = &self->models [self->pins [i]];
         if (model != except && !s_holds (model)) {
             (*count)++;
-            *memory += model->memory_mb;
+            *memory += s_ram (model);
         }
     }
 }
@@ -576,6 +673,10 @@ s_why_text (wp_scheduler_t *self, const model_t *model, char *text, size_t size)
         case WHY_UNPINNED_BY_OPERATOR:
             snprintf (text, size, "%s", "unpinned by an operator");
             break;
+        case WHY_OVER_VRAM:
+            snprintf (text, size, "value %.3g, lowest held on GPUs over their budget "
+                      "(%" PRIu64 " MiB)", x, self->dev ? self->dev->in.max_vram_mb : 0);
+            break;
         case WHY_TEXT:
             snprintf (text, size, "%s", s_x (model)->why_text);
             break;
@@ -590,6 +691,7 @@ s_why_freeze (wp_scheduler_t *self, model_t *model, bool budgets)
     why_t why = (why_t) model->why;
     bool names = budgets ? why == WHY_ROOM_PINNED || why == WHY_NO_ROOM
                            || why == WHY_OVER_FILL || why == WHY_OVER_BUDGET
+                           || why == WHY_OVER_VRAM
                          : why == WHY_GROUP_UNWANTED || why == WHY_GROUP_WARMED;
     if (!names)
         return;
@@ -608,13 +710,54 @@ wp_scheduler_model (wp_scheduler_t *self, const char *name, uint32_t memory_mb,
 {
     assert (self && name);
     model_t *model = s_model (self, name);
+    if (memory_mb && model->extra && model->extra->learned_mb)
+        model->extra->config_mb = memory_mb;        //  learned stands
+    else
     if (memory_mb) {
-        if (s_holds (model))
-            self->held_mb = self->held_mb - model->memory_mb + memory_mb;
+        bool held = s_holds (model);
+        if (held)
+            s_hold (self, model, -1);
         model->memory_mb = memory_mb;
+        if (held)
+            s_hold (self, model, 1);
     }
     if (load_ms)
         model->load_ms = load_ms;
+}
+
+//  What a model was learned to take.
+void
+wp_scheduler_learned (wp_scheduler_t *self, const char *name, uint32_t memory_mb,
+                      uint32_t vram_mb, const char *source)
+{
+    assert (self && name);
+    model_t *model = s_model (self, name);
+    if (!model || (!memory_mb && !(model->extra && model->extra->learned_mb)))
+        return;
+    uint8_t from = 0;
+    for (uint8_t i = 1; source && i < sizeof s_sources / sizeof s_sources [0]; i++)
+        if (streq (source, s_sources [i]))
+            from = i;
+    bool held = s_holds (model);
+    if (held)
+        s_hold (self, model, -1);
+    extra_t *x = s_extra (model);
+    if (!x->learned_mb)
+        x->config_mb = model->memory_mb;
+    if (memory_mb) {
+        x->learned_mb = memory_mb;
+        x->learned_vram_mb = vram_mb < memory_mb ? vram_mb : memory_mb;
+        x->learned_from = from;
+        model->memory_mb = memory_mb;
+    }
+    else {
+        model->memory_mb = x->config_mb;
+        x->learned_mb = x->learned_vram_mb = 0;
+        x->learned_from = 0;
+    }
+    if (held)
+        s_hold (self, model, 1);
+    s_touch (self, model);
 }
 
 //  True if a demand entry has a plan.
@@ -1003,6 +1146,8 @@ s_decision (wp_scheduler_t *self, wp_decision_t *d, model_t *model, wp_action_t 
     d->action = action;
     d->priority = 2;
     d->memory_mb = model->memory_mb;
+    d->vram_mb = s_vram (model);
+    d->device = model->device;
     if (action == WP_ACTION_WARM) {
         d->deadline_ms = expected;
         d->benefit_ms = demand > 0 ? demand * model->load_ms : value * model->memory_mb;
@@ -1010,6 +1155,19 @@ s_decision (wp_scheduler_t *self, wp_decision_t *d, model_t *model, wp_action_t 
     }
     if (model->priority == 1 || model->priority == 3)
         d->priority = model->priority;
+}
+
+//  True if cooling the model frees memory on an axis room is made on.
+static bool
+s_frees (wp_scheduler_t *self, const model_t *model)
+{
+    unsigned axes = self->dev->victims_for;
+    if ((axes & (1u << DEFER_RAM_BUDGET | 1u << DEFER_RAM_ROOM)) && s_ram (model))
+        return true;
+    if ((axes & (1u << DEFER_VRAM_BUDGET | 1u << DEFER_GPUS_ROOM)) && s_vram (model))
+        return true;
+    return (axes & (1u << DEFER_GPU_ROOM)) && s_vram (model)
+        && s_gpu (model) == self->dev->victims_gpu;
 }
 
 //  The held model of lowest value (sampled when many are held), its
@@ -1032,6 +1190,8 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
             || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
             || (s_x (model)->min_keep_ms
                 && now_ms < model->used_ms + s_x (model)->min_keep_ms))
+            continue;
+        if (self->dev && self->dev->victims_for && !s_frees (self, model))
             continue;
         if (can && !can (s_name (self, model), arg))
             continue;
@@ -1077,6 +1237,114 @@ s_candidate (candidate_t **warm, size_t *n_warm, size_t *cap_warm, model_t *mode
     }
     (*warm) [(*n_warm)++] = (candidate_t) { model, 0, NULL };
 }
+//  What is taken on the GPU axes, for a placement (RAM and the count are
+//  the caller's, as before memory was measured).
+typedef struct {
+    uint64_t vram;              //  on the GPUs: held and reserved for pins
+    uint64_t gpu;               //  on the model's own GPU, if it has one
+} load_t;
+
+//  VRAM reserved for pinned models not held (other than except), in all
+//  and on GPU gpu.
+static void
+s_reserved_vram (wp_scheduler_t *self, const model_t *except, int gpu, uint64_t *vram,
+                 uint64_t *on_gpu)
+{
+    *vram = *on_gpu = 0;
+    for (size_t i = 0; i < self->n_pins; i++) {
+        const model_t *model = &self->models [self->pins [i]];
+        if (model != except && !s_holds (model)) {
+            *vram += s_vram (model);
+            if (gpu >= 0 && s_gpu (model) == gpu)
+                *on_gpu += s_vram (model);
+        }
+    }
+}
+
+//  The GPU load a placement of model starts from.
+static void
+s_load (wp_scheduler_t *self, const model_t *model, load_t *load)
+{
+    int gpu = s_gpu (model);
+    s_reserved_vram (self, model, gpu, &load->vram, &load->gpu);
+    load->vram += self->dev->held_vram;
+    if (gpu >= 0)
+        load->gpu += self->dev->held_gpu [gpu];
+}
+
+//  A victim of model's placement is cooled: its GPU memory is free.
+static void
+s_unload (const model_t *model, const model_t *victim, load_t *load)
+{
+    uint32_t vram = s_vram (victim);
+    load->vram -= vram < load->vram ? vram : load->vram;
+    if (s_gpu (model) >= 0 && s_gpu (victim) == s_gpu (model))
+        load->gpu -= vram < load->gpu ? vram : load->gpu;
+}
+
+//  Note why model waits (the first axis found short), when note is it.
+static unsigned
+s_defer (model_t *note, defer_t why, uint32_t need, uint64_t used, uint64_t limit)
+{
+    if (note) {
+        extra_t *x = s_extra (note);
+        x->defer = (uint8_t) why;
+        x->defer_need = need;
+        x->defer_used = used;
+        x->defer_limit = limit;
+    }
+    return 1u << why;
+}
+
+//  The axes model does not fit on, with count models and memory MiB of
+//  RAM taken (held and reserved) and load on the GPUs: bits 1 << defer_t.
+//  With note (the model), the first one is noted as why it waits.
+static unsigned
+s_short (wp_scheduler_t *self, const model_t *model, uint32_t count, uint64_t memory,
+         const load_t *load, model_t *note)
+{
+    const wp_scheduler_memory_t *in = &self->dev->in;
+    bool measured = self->dev->measured;
+    uint32_t ram = s_ram (model), vram = s_vram (model);
+    int gpu = s_gpu (model);
+    unsigned axes = 0;
+    //  (a noted axis clears note: only the first is noted)
+    #define S_SHORT(why, need, used, limit) \
+        do { axes |= s_defer (note, why, need, used, limit); note = NULL; } while (0)
+    if (ram && measured && in->memory_auto && !in->ram_measured)
+        S_SHORT (DEFER_RAM_UNKNOWN, ram, 0, 0);
+    if (vram && measured && in->vram_auto && !in->gpus_measured)
+        S_SHORT (DEFER_VRAM_UNKNOWN, vram, 0, 0);
+    if (vram && gpu >= 0 && measured && (in->vram_auto || in->gpus_measured)
+        && !(in->gpu_read & (1u << gpu)))
+        S_SHORT (DEFER_VRAM_UNKNOWN, vram, 0, 0);
+    if (count + 1 > self->opts.max_warm_models)
+        S_SHORT (DEFER_COUNT, 1, count, self->opts.max_warm_models);
+    if (ram && self->opts.max_memory_mb && memory + ram > self->opts.max_memory_mb)
+        S_SHORT (DEFER_RAM_BUDGET, ram, memory, self->opts.max_memory_mb);
+    if (ram && measured && in->ram_measured && memory + ram > in->ram_capacity_mb)
+        S_SHORT (DEFER_RAM_ROOM, ram, memory, in->ram_capacity_mb);
+    if (vram && in->max_vram_mb && load->vram + vram > in->max_vram_mb)
+        S_SHORT (DEFER_VRAM_BUDGET, vram, load->vram, in->max_vram_mb);
+    if (vram && gpu < 0 && measured && in->gpus_measured
+        && load->vram + vram > in->gpus_capacity_mb)
+        S_SHORT (DEFER_GPUS_ROOM, vram, load->vram, in->gpus_capacity_mb);
+    if (vram && gpu >= 0 && measured && (in->gpu_read & (1u << gpu))
+        && load->gpu + vram > in->gpu_capacity_mb [gpu])
+        S_SHORT (DEFER_GPU_ROOM, vram, load->gpu, in->gpu_capacity_mb [gpu]);
+    #undef S_SHORT
+    return axes;
+}
+
+//  VRAM held and reserved for pins.
+static uint64_t
+s_vram_taken (wp_scheduler_t *self)
+{
+    uint64_t vram, on_gpu;
+    s_reserved_vram (self, NULL, -1, &vram, &on_gpu);
+    return self->dev->held_vram + vram;
+}
+
 //  True if another model of its group is held and wanted for itself.
 static bool
 s_group_wants (wp_scheduler_t *self, const model_t *model)
@@ -1197,6 +1465,8 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                     s_touch (self, &self->models [x->group->members [g]]);
         }
         model->waiting = false;
+        if (model->extra)
+            model->extra->defer = DEFER_NONE;
         bool wish = pinned || model->preload_pending;
         if ((wanted || model->preload_pending) && model->state == WP_MODEL_COLD
             && !model->external && (!ahead || wish)) {
@@ -1247,23 +1517,44 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
         s_reserved (self, model, &count, &memory);
         count += self->held;
         memory += self->held_mb;
+        uint32_t ram = s_ram (model);
+        load_t load = { 0 };
+        if (self->dev)
+            s_load (self, model, &load);
         while (n_victims < DISPLACE_MAX && n + n_victims + 1 < capacity
                && (count + 1 > self->opts.max_warm_models
                    || (self->opts.max_memory_mb
-                       && memory + model->memory_mb > self->opts.max_memory_mb))) {
+                       && memory + ram > self->opts.max_memory_mb)
+                   || (self->dev && s_short (self, model, count, memory, &load, NULL)))) {
+            if (self->dev) {
+                //  Only models that free memory where it lacks; nothing
+                //  frees an axis not measured yet
+                unsigned axes = s_short (self, model, count, memory, &load, NULL);
+                if (axes & (1u << DEFER_RAM_UNKNOWN | 1u << DEFER_VRAM_UNKNOWN))
+                    break;
+                self->dev->victims_for = axes & (1u << DEFER_COUNT) ? 0 : axes;
+                self->dev->victims_gpu = s_gpu (model);
+            }
             model_t *victim = s_lowest (self, now_ms, model,
                                         pinned ? INFINITY : value / DISPLACE_RATIO,
                                         NULL, NULL, &values [n_victims]);
+            if (self->dev)
+                self->dev->victims_for = 0;
             if (!victim)
                 break;
             victim->chosen = true;
             victims [n_victims++] = victim;
             count--;
-            memory -= victim->memory_mb;
+            memory -= s_ram (victim);
+            if (self->dev)
+                s_unload (model, victim, &load);
         }
         bool fits = count + 1 <= self->opts.max_warm_models
                  && (!self->opts.max_memory_mb
-                     || memory + model->memory_mb <= self->opts.max_memory_mb);
+                     || memory + ram <= self->opts.max_memory_mb)
+                 && !(self->dev && s_short (self, model, count, memory, &load, NULL));
+        if (!fits && self->dev)
+            s_short (self, model, count, memory, &load, model);     //  note why
         for (size_t v = 0; v < n_victims; v++) {
             model_t *victim = victims [v];
             victim->chosen = false;
@@ -1294,6 +1585,8 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             continue;
         }
         wp_decision_t *d = &out [n++];
+        if (model->extra)
+            model->extra->defer = DEFER_NONE;
         s_decision (self, d, model, WP_ACTION_WARM, now_ms, look.expected, look.demand, value);
         if (pinned)
             s_why (model, WP_ACTION_WARM, now_ms, WHY_PINNED, model->pin_operator_set, NULL,
@@ -1354,12 +1647,32 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                             || (self->opts.max_memory_mb
                                 && self->held_mb + reserved_mb > self->opts.max_memory_mb))) {
         double value;
+        if (self->dev && self->held + reserved_count <= self->opts.max_warm_models)
+            self->dev->victims_for = 1u << DEFER_RAM_BUDGET;    //  RAM is short
         model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
+        if (self->dev)
+            self->dev->victims_for = 0;
         if (!victim)
             break;
         wp_decision_t *d = &out [n++];
         s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
         s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_BUDGET, 0, NULL, value, 0);
+        s_why_text (self, victim, d->reason, sizeof d->reason);
+        s_set_state (self, victim, WP_MODEL_COOLING);
+    }
+    //  ... and over the GPU budget (lowered, or measured smaller): the
+    //  lowest values on GPUs.
+    while (n < capacity && self->dev && self->dev->in.max_vram_mb
+           && s_vram_taken (self) > self->dev->in.max_vram_mb) {
+        double value;
+        self->dev->victims_for = 1u << DEFER_VRAM_BUDGET;
+        model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
+        self->dev->victims_for = 0;
+        if (!victim)
+            break;
+        wp_decision_t *d = &out [n++];
+        s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
+        s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_VRAM, 0, NULL, value, 0);
         s_why_text (self, victim, d->reason, sizeof d->reason);
         s_set_state (self, victim, WP_MODEL_COOLING);
     }
@@ -1410,6 +1723,16 @@ wp_scheduler_configure (wp_scheduler_t *self, const char *name,
 {
     assert (self && name && settings);
     model_t *model = s_model (self, name);
+    if (settings->device != model->device) {
+        //  Its memory moves to another device
+        bool held = s_holds (model);
+        if (held)
+            s_hold (self, model, -1);
+        model->device = (uint8_t) (settings->device < 2 + WP_SCHEDULER_GPUS
+                                   ? settings->device : 1);
+        if (held)
+            s_hold (self, model, 1);
+    }
     wp_scheduler_model (self, name, settings->memory_mb, settings->load_ms);
     if (settings->pin != model->pin_config) {
         model->pin_config = settings->pin;
@@ -1439,10 +1762,11 @@ wp_scheduler_pin (wp_scheduler_t *self, const char *name, bool pin, char *error,
     if (pin && !s_pinned (model)) {
         //  The pinned models must fit together.
         uint32_t count = 1;
-        uint64_t memory = model->memory_mb;
+        uint64_t memory = s_ram (model), vram = s_vram (model);
         for (size_t i = 0; i < self->n_pins; i++) {
             count++;
-            memory += self->models [self->pins [i]].memory_mb;
+            memory += s_ram (&self->models [self->pins [i]]);
+            vram += s_vram (&self->models [self->pins [i]]);
         }
         if (count > self->opts.max_warm_models
             || (self->opts.max_memory_mb && memory > self->opts.max_memory_mb)) {
@@ -1451,6 +1775,14 @@ wp_scheduler_pin (wp_scheduler_t *self, const char *name, bool pin, char *error,
                           "models and %" PRIu64 " MiB, over max_warm_models %u or "
                           "max_memory_mb %" PRIu64, name, count, memory,
                           self->opts.max_warm_models, self->opts.max_memory_mb);
+            return -1;
+        }
+        uint64_t max_vram = self->dev ? self->dev->in.max_vram_mb : 0;
+        if (max_vram && vram > max_vram) {
+            if (error && size)
+                snprintf (error, size, "cannot pin %s: pinned models would need %" PRIu64
+                          " MiB of GPU memory, over the GPU budget %" PRIu64 " MiB", name,
+                          vram, max_vram);
             return -1;
         }
     }
@@ -1501,6 +1833,101 @@ wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
         s_touch (self, first);              //  a decide round checks the budgets
 }
 
+//  Why a model waits to be warmed, for people ("" when it does not).
+static void
+s_defer_text (wp_scheduler_t *self, const model_t *model, char *text, size_t size)
+{
+    const extra_t *x = s_x (model);
+    unsigned need = x->defer_need;
+    uint64_t used = x->defer_used, limit = x->defer_limit;
+    bool vram_auto = self->dev && self->dev->in.vram_auto;
+    bool memory_auto = self->dev && self->dev->in.memory_auto;
+    *text = 0;
+    switch ((defer_t) (model->waiting ? x->defer : DEFER_NONE)) {
+        case DEFER_NONE:
+            if (model->waiting && model->state == WP_MODEL_COLD
+                && !(self->opts.background && self->admit) && !s_pinned (model)
+                && !model->preload_pending)
+                snprintf (text, size, "%s", self->opts.background
+                          ? "background warmups not admitted now (resource.status)"
+                          : "background warmups disabled");
+            break;
+        case DEFER_COUNT:
+            snprintf (text, size, "no room: %" PRIu64 " of max_warm_models %" PRIu64
+                      " warm or reserved", used, limit);
+            break;
+        case DEFER_RAM_BUDGET:
+            snprintf (text, size, "no room in RAM budget: needs %u MiB, %" PRIu64 " of %"
+                      PRIu64 " MiB taken (max_memory_mb%s)", need, used, limit,
+                      memory_auto ? " = auto, as measured" : "");
+            break;
+        case DEFER_RAM_ROOM:
+            snprintf (text, size, "no room in RAM now: needs %u MiB, %" PRIu64 " of the %"
+                      PRIu64 " MiB it leaves us taken", need, used, limit);
+            break;
+        case DEFER_VRAM_BUDGET:
+            snprintf (text, size, "no room in GPU budget: needs %u MiB, %" PRIu64 " of %"
+                      PRIu64 " MiB taken (max_vram_mb%s)", need, used, limit,
+                      vram_auto ? " = auto, as measured" : "");
+            break;
+        case DEFER_GPUS_ROOM:
+            snprintf (text, size, "no room on the GPUs now: needs %u MiB, %" PRIu64 " of "
+                      "the %" PRIu64 " MiB they leave us taken", need, used, limit);
+            break;
+        case DEFER_GPU_ROOM:
+            snprintf (text, size, "no room on gpu:%d now: needs %u MiB, %" PRIu64 " of "
+                      "the %" PRIu64 " MiB it leaves us taken", s_gpu (model), need, used,
+                      limit);
+            break;
+        case DEFER_RAM_UNKNOWN:
+            snprintf (text, size, "max_memory_mb = auto: RAM not measured yet");
+            break;
+        case DEFER_VRAM_UNKNOWN:
+            if (s_gpu (model) >= 0)
+                snprintf (text, size, "gpu:%d not read yet", s_gpu (model));
+            else
+                snprintf (text, size, "max_vram_mb = auto: GPUs not read yet");
+            break;
+    }
+}
+
+//  Memory as measured.
+void
+wp_scheduler_memory (wp_scheduler_t *self, const wp_scheduler_memory_t *memory)
+{
+    assert (self && memory);
+    devices_t *dev = s_dev (self);
+    bool smaller = !dev->measured || memory->max_vram_mb != dev->in.max_vram_mb
+                || memory->ram_capacity_mb < dev->in.ram_capacity_mb
+                || memory->gpus_capacity_mb < dev->in.gpus_capacity_mb;
+    bool larger = !dev->measured || memory->ram_capacity_mb > dev->in.ram_capacity_mb
+               || memory->gpus_capacity_mb > dev->in.gpus_capacity_mb
+               || memory->gpu_read != dev->in.gpu_read
+               || memory->ram_measured != dev->in.ram_measured
+               || memory->gpus_measured != dev->in.gpus_measured;
+    for (int g = 0; g < WP_SCHEDULER_GPUS && !larger; g++)
+        larger = memory->gpu_capacity_mb [g] > dev->in.gpu_capacity_mb [g];
+    //  Reasons that name the GPU budget keep the one they were made under
+    if (dev->measured && memory->max_vram_mb != dev->in.max_vram_mb)
+        for (size_t i = 0; i < self->n_models; i++)
+            if (self->models [i].used && self->models [i].why == WHY_OVER_VRAM)
+                s_why_freeze (self, &self->models [i], true);
+    dev->in = *memory;
+    dev->measured = true;
+    //  More room: models waiting may go; less: a round checks the budgets
+    model_t *first = NULL;
+    for (size_t i = 0; i < self->n_models; i++) {
+        model_t *model = &self->models [i];
+        if (!model->used)
+            continue;
+        if (larger && model->waiting)
+            s_touch (self, model);
+        first = first ? first : model;
+    }
+    if (smaller && first)
+        s_touch (self, first);
+}
+
 //  What is known of each model.
 size_t
 wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *out,
@@ -1534,6 +1961,13 @@ wp_scheduler_list (wp_scheduler_t *self, uint64_t now_ms, wp_scheduler_info_t *o
         info->last_action = (wp_action_t) model->last_action;
         info->last_decision_ms = model->last_decision_ms;
         s_why_text (self, model, info->last_reason, sizeof info->last_reason);
+        const extra_t *x = s_x (model);
+        info->device = model->device;
+        info->vram_mb = s_vram (model);
+        info->configured_mb = x->learned_mb ? x->config_mb : model->memory_mb;
+        info->learned_mb = x->learned_mb;
+        info->learned_from = s_sources [x->learned_from < 5 ? x->learned_from : 0];
+        s_defer_text (self, model, info->deferred, sizeof info->deferred);
     }
     return self->known;
 }

@@ -63,6 +63,22 @@
     its last decision and its reason (wp_scheduler_list): a code and the
     numbers in it, written out when listed.
 
+    Memory as measured (wp_scheduler_memory, live only): a model loads on
+    a device (settings.device: RAM, any of the GPUs, or one GPU) and holds
+    memory_mb in all, vram_mb of it on GPUs, the rest in RAM; once the
+    memory it really takes is learned (wp_scheduler_learned) that replaces
+    its configured memory_mb. Every axis bounds what is placed: the model
+    count, the RAM budget (max_memory_mb) and what RAM leaves our models
+    now (measured), the GPU budget and what the GPUs leave (all the
+    managed ones together, and the one a model is bound to). A wanted
+    model that does not fit on an axis displaces held models of lower
+    value that free memory on that axis; if they cannot make the room it
+    waits, and the axis, its numbers and the shortfall are its deferral
+    (wp_scheduler_list). Budgets that are measured (auto) are unknown
+    until the first measure: nothing is placed on that axis before it;
+    when one shrinks below what is held, the lowest values on that axis
+    are cooled, as for a budget lowered at run time.
+
     Plain C: no sockets, no clock.
     =========================================================================
 */
@@ -131,20 +147,26 @@ typedef struct {
     double benefit_ms;          //  expected wait saved, ms
     uint32_t memory_mb;         //  memory of the model
     char reason [WP_SCHEDULER_REASON_MAX];  //  why, for people
+    uint32_t vram_mb;           //  of memory_mb, on GPUs
+    uint32_t device;            //  where it loads (WP_DEVICE_*)
 } wp_decision_t;
 
 //  Most models in one group.
 #define WP_SCHEDULER_GROUP_MAX 16
 
+//  Devices as in wp_config.h: 0 RAM (cpu), 1 any GPU, 2 + N GPU N.
+#define WP_SCHEDULER_GPUS 32
+
 //  A model's settings from its configuration section.
 typedef struct {
-    uint32_t memory_mb;         //  memory when warm (0: unchanged)
+    uint32_t memory_mb;         //  memory when warm, on its device (0: unchanged)
     uint32_t load_ms;           //  load time (0: unchanged)
     bool pin;                   //  warm always, never cooled, memory reserved
     bool preload;               //  warm now, then managed like any other
     int priority;               //  1 low, 2 normal (0 too), 3 high
     uint64_t min_keep_ms;       //  not cooled within this of its last use
     const char *group;          //  its group's name (copied), NULL = none
+    uint32_t device;            //  where it loads (WP_DEVICE_*: 0 = RAM)
 } wp_scheduler_settings_t;
 
 //  What the scheduler knows of one model (wp_scheduler_list). Pointers are
@@ -168,6 +190,13 @@ typedef struct {
     uint64_t last_decision_ms;  //  when
     char last_reason [WP_SCHEDULER_REASON_MAX]; //  why ("" = no decision yet),
                                 //  written out from what the scheduler keeps
+    uint32_t device;            //  where it loads
+    uint32_t vram_mb;           //  of memory_mb, on GPUs
+    uint32_t configured_mb;     //  its configured memory (on its device)
+    uint32_t learned_mb;        //  what it was learned to take (0: not yet)
+    const char *learned_from;   //  "server", "measured", ... ("" = not yet)
+    char deferred [WP_SCHEDULER_REASON_MAX];    //  why it waits ("" = it
+                                //  does not): the axis and its numbers
 } wp_scheduler_info_t;
 
 //  Asked by wp_scheduler_victim: may this model be cooled now?
@@ -188,6 +217,37 @@ void
 void
     wp_scheduler_model (wp_scheduler_t *self, const char *model,
                         uint32_t memory_mb, uint32_t load_ms);
+
+//  The memory a model was learned to take once loaded (perf.estimate):
+//  memory_mb in all, vram_mb of it on GPUs, from source ("server",
+//  "resident", "measured", "server-weights"; copied as a code). Plans use
+//  it instead of the configured memory from now on; memory_mb 0 forgets
+//  it (the configured memory again).
+void
+    wp_scheduler_learned (wp_scheduler_t *self, const char *model, uint32_t memory_mb,
+                          uint32_t vram_mb, const char *source);
+
+//  Memory as measured, per axis (wp_scheduler_memory).
+typedef struct {
+    uint64_t max_vram_mb;       //  the GPU budget (0: none; with vram_auto:
+                                //  what the GPUs leave, as measured)
+    bool memory_auto;           //  max_memory_mb is measured: unknown (no
+                                //  RAM placed) until ram_measured
+    bool vram_auto;             //  max_vram_mb is measured: unknown (nothing
+                                //  placed on GPUs) until gpus_measured
+    bool ram_measured;          //  ram_capacity_mb holds a reading
+    uint64_t ram_capacity_mb;   //  what RAM leaves our models now
+    bool gpus_measured;         //  the managed GPUs were read
+    uint64_t gpus_capacity_mb;  //  what they leave our models, together
+    uint32_t gpu_read;          //  bit per GPU index read
+    uint64_t gpu_capacity_mb [WP_SCHEDULER_GPUS];   //  what each leaves
+} wp_scheduler_memory_t;
+
+//  The latest measure of the devices and the GPU budget (copied). Until
+//  the first call no axis but the model count and max_memory_mb bounds
+//  anything, and no deferral is noted (the simulated world's use).
+void
+    wp_scheduler_memory (wp_scheduler_t *self, const wp_scheduler_memory_t *memory);
 
 //  Record a user's predictions made at now_ms. A prediction with a plan
 //  replaces the user's plan for the model; one without keeps the plan and

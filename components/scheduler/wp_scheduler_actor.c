@@ -177,6 +177,8 @@ typedef struct {
     zhashx_t *in_flight;        //  resync: models decided within
                                 //  INFLIGHT_MS: the snapshot may predate
                                 //  the request, their warmup.done settles them
+    wp_scheduler_memory_t memory;   //  live: the devices as last measured
+    uint64_t ram_budget_mb;     //  live, max_memory_mb = auto: as measured
 } sched_t;
 
 #define LISTED_MAX 1000     //  models a listing looks at, at most
@@ -196,6 +198,7 @@ s_configure (wp_scheduler_t *self, const wp_config_t *running, const wp_config_t
             .priority = (int) model->priority,
             .min_keep_ms = (uint64_t) model->min_keep_seconds * 1000,
             .group = model->group,
+            .device = model->device,
         };
         wp_scheduler_configure (self, model->name, &settings);
     }
@@ -204,6 +207,7 @@ s_configure (wp_scheduler_t *self, const wp_config_t *running, const wp_config_t
             wp_scheduler_settings_t settings = {
                 .memory_mb = next->default_memory_mb,
                 .load_ms = next->default_load_ms,
+                .device = wp_config_has_vram (next) ? WP_DEVICE_GPU : WP_DEVICE_CPU,
             };
             wp_scheduler_configure (self, running->models [i].name, &settings);
         }
@@ -254,6 +258,11 @@ s_create (wp_ctx_t *ctx)
     assert (self);
     self->core = wp_scheduler_new (&opts);
     s_configure (self->core, NULL, config);
+    //  Memory as measured: the budgets known now, the devices unknown
+    self->memory.memory_auto = config->max_memory_auto;
+    self->memory.vram_auto = config->max_vram_auto;
+    self->memory.max_vram_mb = config->max_vram_auto ? 0 : config->max_vram_mb;
+    wp_scheduler_memory (self->core, &self->memory);
     return self;
 }
 
@@ -311,6 +320,11 @@ s_publish (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision, uint64_
     out.reason = (char *) decision->reason;
     out.expected_benefit_ms = decision->benefit_ms;
     out.memory_mb = decision->memory_mb;
+    out.vram_mb = decision->vram_mb;
+    char device [16] = "";
+    if (decision->device)
+        wp_device_name (decision->device, device, sizeof device);
+    out.device = device;
     if (wp_ctx_verbose (ctx))
         zsys_info ("scheduler: %s %s: %s", decision->action == WP_ACTION_WARM ? "warm" : "cool",
                    decision->model, decision->reason);
@@ -391,7 +405,8 @@ s_list (wp_scheduler_t *self, wp_ctx_t *ctx, Warmup__V1__ControlReply *reply)
     Warmup__V1__ModelState *states = (Warmup__V1__ModelState *) calloc (n + 1, sizeof *states);
     Warmup__V1__ModelState **pointers = (Warmup__V1__ModelState **) calloc (n + 1,
                                                                   sizeof *pointers);
-    assert (infos && states && pointers);
+    char (*devices) [16] = (char (*) [16]) calloc (n + 1, 16);
+    assert (infos && states && pointers && devices);
     wp_scheduler_list (self, now, infos, n);
     qsort (infos, n, sizeof *infos, s_by_name);
     for (size_t i = 0; i < n; i++) {
@@ -419,6 +434,13 @@ s_list (wp_scheduler_t *self, wp_ctx_t *ctx, Warmup__V1__ControlReply *reply)
         out->group = (char *) info->group;
         out->min_keep_seconds = (uint32_t) (info->min_keep_ms / 1000);
         out->configured = wp_config_model (config, info->model) != NULL;
+        out->device = devices [i];
+        wp_device_name (info->device, devices [i], sizeof devices [i]);
+        out->configured_mb = info->configured_mb;
+        out->learned_mb = info->learned_mb;
+        out->vram_mb = info->vram_mb;
+        out->learned_from = (char *) info->learned_from;
+        out->deferred = (char *) info->deferred;
         pointers [i] = out;
     }
     reply->models = pointers;
@@ -435,6 +457,7 @@ s_list (wp_scheduler_t *self, wp_ctx_t *ctx, Warmup__V1__ControlReply *reply)
     free (infos);
     free (states);
     free (pointers);
+    free (devices);
     return rc;
 }
 
@@ -759,6 +782,49 @@ s_on_room (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__RoomRequest *in)
     return rc;
 }
 
+//  Live: the devices and budgets as the resource manager measured them.
+static void
+s_on_memory (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__ResourceStatus *in)
+{
+    const wp_config_t *config = wp_ctx_config (ctx);
+    wp_scheduler_memory_t memory;
+    memset (&memory, 0, sizeof memory);
+    memory.memory_auto = config->max_memory_auto;
+    memory.vram_auto = config->max_vram_auto;
+    memory.max_vram_mb = config->max_vram_auto ? in->vram_budget_mb : config->max_vram_mb;
+    for (size_t i = 0; i < in->n_devices; i++) {
+        const Warmup__V1__DeviceMemory *d = in->devices [i];
+        if (!d->device)
+            continue;
+        if (streq (d->device, "ram")) {
+            memory.ram_measured = true;
+            memory.ram_capacity_mb = d->capacity_mb;
+            continue;
+        }
+        int index = strncmp (d->device, "gpu", 3) == 0 && isdigit ((unsigned char) d->device [3])
+                  ? atoi (d->device + 3) : -1;
+        if (index < 0 || index >= WP_SCHEDULER_GPUS || !d->managed)
+            continue;
+        memory.gpus_measured = true;
+        memory.gpus_capacity_mb += d->capacity_mb;
+        memory.gpu_read |= 1u << index;
+        memory.gpu_capacity_mb [index] = d->capacity_mb;
+    }
+    //  The GPU budget when auto is what they leave: unknown until read
+    if (config->max_vram_auto && !memory.gpus_measured)
+        memory.max_vram_mb = 0;
+    if (memcmp (&memory, &sched->memory, sizeof memory) != 0) {
+        sched->memory = memory;
+        wp_scheduler_memory (sched->core, &memory);
+    }
+    //  An auto RAM budget is the max_memory_mb the scheduler plans in
+    if (config->max_memory_auto && in->budget_mb && in->budget_mb != sched->ram_budget_mb) {
+        sched->ram_budget_mb = in->budget_mb;
+        wp_scheduler_limits (sched->core, config->max_warm_models, in->budget_mb,
+                             config->background_warmup_enabled);
+    }
+}
+
 //  One event.
 static int
 s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
@@ -814,10 +880,14 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     }
     if (topic == WP_TOPIC_PERF) {
         const Warmup__V1__PerfEstimate *in = (const Warmup__V1__PerfEstimate *) msg;
-        if (in->model && *in->model && in->samples > 0 && in->load_ms_p90 > 0
-            && in->load_ms_p90 < 86400000.0)
-            wp_scheduler_model (self, in->model, in->memory_mb,
-                                (uint32_t) in->load_ms_p90);
+        if (!in->model || !*in->model || !s_model_name_ok (in->model))
+            return 0;
+        if (in->samples > 0 && in->load_ms_p90 > 0 && in->load_ms_p90 < 86400000.0)
+            wp_scheduler_model (self, in->model, 0, (uint32_t) in->load_ms_p90);
+        //  What it really takes, once learned, instead of the guess
+        if (in->learned_mb && in->learned_from && *in->learned_from && !sched->timers)
+            wp_scheduler_learned (self, in->model, in->learned_mb, in->learned_vram_mb,
+                                  in->learned_from);
         return 0;
     }
     if (topic == WP_TOPIC_USAGE && sched->window)
@@ -842,6 +912,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     if (topic == WP_TOPIC_RESOURCE) {
         const Warmup__V1__ResourceStatus *in = (const Warmup__V1__ResourceStatus *) msg;
         wp_scheduler_admit (self, in->admit);
+        if (!sched->timers)
+            s_on_memory (sched, ctx, in);
         return 0;
     }
     return 0;
@@ -907,10 +979,23 @@ s_next_ms (void *state)
 static void
 s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
 {
-    wp_scheduler_t *self = ((sched_t *) state)->core;
+    sched_t *sched = (sched_t *) state;
+    wp_scheduler_t *self = sched->core;
     s_configure (self, wp_ctx_config (ctx), next);
-    wp_scheduler_limits (self, next->max_warm_models, next->max_memory_mb,
+    if (!next->max_memory_auto)
+        sched->ram_budget_mb = 0;
+    wp_scheduler_limits (self, next->max_warm_models,
+                         next->max_memory_auto ? sched->ram_budget_mb : next->max_memory_mb,
                          next->background_warmup_enabled);
+    if (!sched->timers) {
+        //  The budgets' kinds may have changed; the devices wait for the
+        //  next resource.status
+        sched->memory.memory_auto = next->max_memory_auto;
+        sched->memory.vram_auto = next->max_vram_auto;
+        if (!next->max_vram_auto)
+            sched->memory.max_vram_mb = next->max_vram_mb;
+        wp_scheduler_memory (self, &sched->memory);
+    }
 }
 
 //  The queue's word for a state.
