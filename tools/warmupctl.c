@@ -276,15 +276,28 @@ s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
         case WP_TOPIC_RESOURCE: {
             const Warmup__V1__ResourceStatus *e = (const Warmup__V1__ResourceStatus *) msg;
             printf ("mem %" PRIu64 "/%" PRIu64 " MiB free, cpu %.0f%%, warm %u models "
-                    "%" PRIu64 "/%" PRIu64 " MiB, admit=%s", e->mem_available_mb,
+                    "%" PRIu64 "/%" PRIu64 " MiB%s, admit=%s", e->mem_available_mb,
                     e->mem_total_mb, e->cpu_percent, e->warm_models, e->warm_memory_mb,
-                    e->budget_mb, e->admit ? "yes" : "no");
+                    e->budget_mb, e->memory_auto ? " (auto)" : "", e->admit ? "yes" : "no");
+            for (size_t i = 0; i < e->n_devices; i++)
+                if (e->devices [i]->device && !streq (e->devices [i]->device, "ram"))
+                    printf (", %s %" PRIu64 "/%" PRIu64 " MiB used (ours %" PRIu64 ", others %"
+                            PRIu64 ", leaves %" PRIu64 ")", e->devices [i]->device,
+                            e->devices [i]->used_mb, e->devices [i]->total_mb,
+                            e->devices [i]->ours_mb, e->devices [i]->others_mb,
+                            e->devices [i]->capacity_mb);
+            if (e->vram_budget_mb)
+                printf (", GPU budget %" PRIu64 " MiB%s", e->vram_budget_mb,
+                        e->vram_auto ? " (auto)" : "");
             break;
         }
         case WP_TOPIC_PERF: {
             const Warmup__V1__PerfEstimate *e = (const Warmup__V1__PerfEstimate *) msg;
             printf ("%s load p50=%.0f p90=%.0f ms over %" PRIu64 " loads", e->model,
                     e->load_ms_p50, e->load_ms_p90, e->samples);
+            if (e->learned_mb)
+                printf (", takes %u MiB (%u on GPUs, %s)", e->learned_mb, e->learned_vram_mb,
+                        e->learned_from);
             break;
         }
         case WP_TOPIC_METRICS: {
@@ -877,17 +890,25 @@ s_print_models (const Warmup__V1__ControlReply *reply, void *arg)
         return;
     }
     uint64_t now = wp_wall_us () / 1000;
-    printf ("%-24s %-8s %-8s %7s %-10s %6s %-8s %-10s %s\n", "model", "state", "pin", "MiB",
-            "last use", "p", "priority", "group", "last decision");
+    //  MiB: what the plans use; configured and learned (and from where)
+    //  beside it; a model that waits says why on a line of its own
+    printf ("%-24s %-8s %-8s %-6s %7s %7s %-16s %-10s %6s %-8s %-10s %s\n", "model", "state",
+            "pin", "device", "MiB", "config", "learned", "last use", "p", "priority", "group",
+            "last decision");
     for (size_t i = 0; i < reply->n_models; i++) {
         const Warmup__V1__ModelState *m = reply->models [i];
-        char used [32], decided [32];
+        char used [32], decided [32], learned [48] = "-";
         const char *state = m->pinned && streq (m->state, "warm") ? "pinned" : m->state;
         const char *priority = m->priority == WARMUP__V1__PRIORITY__PRIORITY_LOW ? "low"
                              : m->priority == WARMUP__V1__PRIORITY__PRIORITY_HIGH ? "high"
                              : "normal";
-        printf ("%-24s %-8s %-8s %7u %-10s %6.2f %-8s %-10s ", m->model, state,
-                m->pinned ? m->pin_source : (m->preload ? "preload" : "-"), m->memory_mb,
+        if (m->learned_mb)
+            snprintf (learned, sizeof learned, "%u %s", m->learned_mb,
+                      m->learned_from && *m->learned_from ? m->learned_from : "");
+        printf ("%-24s %-8s %-8s %-6s %7u %7u %-16s %-10s %6.2f %-8s %-10s ", m->model, state,
+                m->pinned ? m->pin_source : (m->preload ? "preload" : "-"),
+                m->device && *m->device ? m->device : "cpu", m->memory_mb,
+                m->configured_mb ? m->configured_mb : m->memory_mb, learned,
                 s_ago (used, sizeof used, m->last_use_ms, now), m->probability, priority,
                 *m->group ? m->group : "-");
         if (m->last_decision_ms)
@@ -897,6 +918,8 @@ s_print_models (const Warmup__V1__ControlReply *reply, void *arg)
                     m->last_reason, s_ago (decided, sizeof decided, m->last_decision_ms, now));
         else
             printf ("-\n");
+        if (m->deferred && *m->deferred)
+            printf ("%-24s waits: %s\n", "", m->deferred);
     }
     if (reply->n_models < reply->models_total)
         printf ("(%zu of %u models listed: one event holds no more)\n", reply->n_models,

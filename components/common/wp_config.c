@@ -89,6 +89,7 @@ static const key_spec_t s_keys [] = {
     U ("store/map_max_mb", map_max_mb, 16, 16777216, "MiB"),
     U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
     U ("gpu_interval_ms", gpu_interval_ms, 100, 3600000, "ms"),
+    S ("gpu_source", gpu_source),
     U ("metrics_interval_ms", metrics_interval_ms, 10, 3600000, "ms"),
     S ("metrics_listen", metrics_listen),
     S ("proxy/listen", proxy_listen),
@@ -150,6 +151,7 @@ wp_config_new (void)
     self->map_max_mb = 8192;
     self->resource_interval_ms = 1000;
     self->gpu_interval_ms = 5000;
+    self->gpu_source = s_strdup ("auto");
     self->metrics_interval_ms = 1000;
     self->metrics_listen = s_strdup ("127.0.0.1:9464");
     self->proxy_listen = s_strdup ("off");
@@ -184,6 +186,7 @@ wp_config_destroy (wp_config_t **self_p)
     free (self->metrics_listen);
     free (self->proxy_listen);
     free (self->proxy_upstream);
+    free (self->gpu_source);
     free (self->catalog);
     free (self->reset_store);
     free (self->path);
@@ -404,6 +407,12 @@ s_apply (wp_config_t *self, const key_spec_t *spec, const char *file,
     if (spec->type == T_STRING) {
         if (!value || !*value) {
             s_error_n (file, spec->path, occurrence, "empty value%s%s", NULL, NULL);
+            return -1;
+        }
+        if (streq (spec->path, "gpu_source") && !streq (value, "auto") && !streq (value, "nvml")
+            && !streq (value, "nvidia-smi") && !streq (value, "off")) {
+            s_error_n (file, spec->path, occurrence, "bad value '%s': must be auto, nvml, "
+                       "nvidia-smi or off%s", value, NULL);
             return -1;
         }
         char **slot = (char **) ((char *) self + spec->offset);

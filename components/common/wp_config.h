@@ -136,6 +136,8 @@ typedef struct {
     //  component periods
     uint32_t resource_interval_ms;      //  resource status period, ms
     uint32_t gpu_interval_ms;           //  nvidia-smi runs at most this often, ms
+    char *gpu_source;                   //  how GPUs are read: "auto" (NVML, else
+                                        //  nvidia-smi), "nvml", "nvidia-smi", "off"
     uint32_t metrics_interval_ms;       //  metrics snapshot period, ms
     char *metrics_listen;               //  metrics HTTP endpoint, HOST:PORT or "off"
 

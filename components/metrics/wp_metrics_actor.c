@@ -29,6 +29,7 @@ typedef struct {
     wp_http_t *http;            // the HTTP endpoint, or NULL when off
     uint64_t started_ms;        // wall clock at start
     uint64_t advanced_ms;       // wall clock of the last clock advance
+    wp_metrics_memory_t memory; // device memory, the latest resource.status
 } s_state_t;
 
 //  Key of an event from its publisher and sequence number.
@@ -67,6 +68,7 @@ s_info (s_state_t *self)
         .threshold = wp_ctx_config (self->ctx)->prediction_threshold,
         .endpoint = self->http ? wp_http_endpoint (self->http) : NULL,
         .history_max = HISTORY_MAX,
+        .memory = &self->memory,
     };
     return info;
 }
@@ -131,9 +133,9 @@ s_create (wp_ctx_t *ctx)
         return NULL;
     }
     //  Topics it only counts: their contents are not decoded (the usage
-    //  pattern is the largest event on the bus)
-    const wp_topic_t counted [] = { WP_TOPIC_PATTERN, WP_TOPIC_RESOURCE, WP_TOPIC_PERF,
-                                    WP_TOPIC_METRICS };
+    //  pattern is the largest event on the bus; resource.status is read
+    //  for the device memory, once a period)
+    const wp_topic_t counted [] = { WP_TOPIC_PATTERN, WP_TOPIC_PERF, WP_TOPIC_METRICS };
     for (size_t i = 0; i < sizeof counted / sizeof counted [0]; i++)
         wp_ctx_header_only (ctx, counted [i]);
     wp_metrics_set_threshold (self->core, config->prediction_threshold);
@@ -184,6 +186,42 @@ s_action (Warmup__V1__Action action)
 {
     return action == WARMUP__V1__ACTION__ACTION_WARM ? WP_METRICS_ACTION_WARM
          : action == WARMUP__V1__ACTION__ACTION_COOL ? WP_METRICS_ACTION_COOL : 0;
+}
+
+//  The devices of a resource.status (one without any, in replay, leaves
+//  what was known).
+static void
+s_on_resource (s_state_t *self, const Warmup__V1__ResourceStatus *in)
+{
+    if (!in->n_devices)
+        return;
+    wp_metrics_memory_t *memory = (wp_metrics_memory_t *) zmalloc (sizeof *memory);
+    assert (memory);
+    memory->known = true;
+    memory->seen_ms = wp_wall_us () / 1000;
+    memory->budget_mb = in->budget_mb;
+    memory->vram_budget_mb = in->vram_budget_mb;
+    memory->memory_auto = in->memory_auto;
+    memory->vram_auto = in->vram_auto;
+    memory->warm_memory_mb = in->warm_memory_mb;
+    for (size_t i = 0; i < in->n_devices && i < WP_METRICS_DEVICES_MAX; i++) {
+        const Warmup__V1__DeviceMemory *d = in->devices [i];
+        wp_metrics_device_t *out = &memory->devices [memory->n_devices++];
+        snprintf (out->device, sizeof out->device, "%s", d->device ? d->device : "");
+        snprintf (out->name, sizeof out->name, "%s", d->name ? d->name : "");
+        out->total_mb = d->total_mb;
+        out->used_mb = d->used_mb;
+        out->ours_mb = d->ours_mb;
+        out->others_mb = d->others_mb;
+        out->reserved_mb = d->reserved_mb;
+        out->capacity_mb = d->capacity_mb;
+        out->managed = d->managed;
+        out->ours_by_processes = d->ours_from && streq (d->ours_from, "processes");
+    }
+    if (in->n_devices > WP_METRICS_DEVICES_MAX
+        || wp_metrics_memory_take (&self->memory, memory))
+        wp_ctx_count_rejected (self->ctx);
+    free (memory);
 }
 
 //  Count one event.
@@ -241,6 +279,9 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         };
         wp_metrics_warmup_finished (core, &done);
     }
+    else
+    if (topic == WP_TOPIC_RESOURCE)
+        s_on_resource (self, (const Warmup__V1__ResourceStatus *) msg);
     else
     if (topic == WP_TOPIC_HEARTBEAT) {
         const Warmup__V1__Heartbeat *in = (const Warmup__V1__Heartbeat *) msg;

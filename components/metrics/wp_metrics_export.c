@@ -463,6 +463,37 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                       (double) *(const uint64_t *) ((const char *) &components [i]
                                                     + counters [c].offset));
     }
+    //  Device memory as measured
+    const wp_metrics_memory_t *memory = info->memory;
+    if (memory && memory->known) {
+        static const char *kinds [] = { "total", "used", "ours", "others", "reserved",
+                                        "capacity" };
+        s_family (b, "warmup_device_memory_bytes", "gauge",
+                  "Device memory as the resource manager measured it, by device (ram, gpuN) "
+                  "and kind: total, used (by everything), ours (our model servers), others "
+                  "(processes not ours), reserved (memory_reserve_mb), capacity (total - "
+                  "reserved - others: what our models may hold).");
+        for (size_t i = 0; i < memory->n_devices; i++) {
+            const wp_metrics_device_t *d = &memory->devices [i];
+            uint64_t values [] = { d->total_mb, d->used_mb, d->ours_mb, d->others_mb,
+                                   d->reserved_mb, d->capacity_mb };
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds [0]; k++)
+                APPEND (b, "warmup_device_memory_bytes{device=\"%s\",kind=\"%s\"} %.17g\n",
+                        d->device, kinds [k], (double) values [k] * 1048576.0);
+        }
+        s_family (b, "warmup_memory_budget_bytes", "gauge",
+                  "The memory budget in force, by axis (ram: max_memory_mb, gpu: "
+                  "max_vram_mb); 0 = none.");
+        s_sample (b, "warmup_memory_budget_bytes", "device", "ram",
+                  (double) memory->budget_mb * 1048576.0);
+        s_sample (b, "warmup_memory_budget_bytes", "device", "gpu",
+                  (double) memory->vram_budget_mb * 1048576.0);
+        s_family (b, "warmup_memory_budget_auto", "gauge",
+                  "1 when the budget of the axis is measured (auto), 0 when configured.");
+        s_sample (b, "warmup_memory_budget_auto", "device", "ram", memory->memory_auto);
+        s_sample (b, "warmup_memory_budget_auto", "device", "gpu", memory->vram_auto);
+    }
+
     //  Where the load is lost: sequence gaps by component and topic
     s_family (b, "warmup_component_dropped_by_topic_total", "counter",
               "Events the component missed (sequence gaps), by topic.");
@@ -521,6 +552,27 @@ s_json_topic (const char *topic, uint64_t count, void *arg)
         APPEND (b, ",");
     wp_json_append_string (&b->text, &b->len, &b->cap, topic);
     APPEND (b, ":%" PRIu64, count);
+    return 0;
+}
+
+//  Take the devices of a resource.status.
+int
+wp_metrics_memory_take (wp_metrics_memory_t *memory, const wp_metrics_memory_t *in)
+{
+    assert (memory && in);
+    for (size_t i = 0; i < in->n_devices; i++) {
+        const char *id = in->devices [i].device;
+        bool ok = streq (id, "ram")
+               || (strncmp (id, "gpu", 3) == 0 && id [3] && strlen (id) <= 5
+                   && strspn (id + 3, "0123456789") == strlen (id + 3));
+        for (const char *c = in->devices [i].name; *c && ok; c++)
+            ok = *c >= 0x20 && *c < 0x7F;
+        if (!ok)
+            return -1;
+    }
+    if (in->n_devices > WP_METRICS_DEVICES_MAX)
+        return -1;
+    *memory = *in;
     return 0;
 }
 
@@ -658,6 +710,35 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
         APPEND (b, "}}");
     }
     APPEND (b, "]");
+
+    //  Device memory as measured
+    const wp_metrics_memory_t *memory = info->memory;
+    if (memory && memory->known) {
+        APPEND (b, ",\"memory\":{\"age_ms\":%" PRIu64 ",\"budget_mb\":%" PRIu64
+                ",\"memory_auto\":%s,\"vram_budget_mb\":%" PRIu64 ",\"vram_auto\":%s"
+                ",\"warm_memory_mb\":%" PRIu64 ",\"devices\":[",
+                info->now_ms > memory->seen_ms ? info->now_ms - memory->seen_ms : 0,
+                memory->budget_mb, memory->memory_auto ? "true" : "false",
+                memory->vram_budget_mb, memory->vram_auto ? "true" : "false",
+                memory->warm_memory_mb);
+        for (size_t i = 0; i < memory->n_devices; i++) {
+            const wp_metrics_device_t *d = &memory->devices [i];
+            APPEND (b, "%s{", i ? "," : "");
+            s_json_string (b, "device", d->device);
+            APPEND (b, ",");
+            s_json_string (b, "name", d->name);
+            APPEND (b, ",\"total_mb\":%" PRIu64 ",\"used_mb\":%" PRIu64 ",\"ours_mb\":%"
+                    PRIu64 ",\"others_mb\":%" PRIu64 ",\"reserved_mb\":%" PRIu64
+                    ",\"capacity_mb\":%" PRIu64 ",\"managed\":%s,",
+                    d->total_mb, d->used_mb, d->ours_mb, d->others_mb, d->reserved_mb,
+                    d->capacity_mb, d->managed ? "true" : "false");
+            s_json_string (b, "ours_from", d->ours_by_processes ? "processes" : "models");
+            APPEND (b, "}");
+        }
+        APPEND (b, "]}");
+    }
+    else
+        APPEND (b, ",\"memory\":null");
 
     APPEND (b, ",\"decisions\":[");
     for (size_t i = 0; i < wp_metrics_decisions (metrics); i++) {

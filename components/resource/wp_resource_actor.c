@@ -229,12 +229,19 @@ s_smi_files (resource_t *self, const wp_config_t *config)
     return true;
 }
 
-//  Find NVML, else nvidia-smi; say once when there is neither.
+//  Find NVML, else nvidia-smi (or the one gpu_source names); say once
+//  when there is neither.
 static void
 s_gpu_init (resource_t *self, const wp_config_t *config)
 {
+    const char *source = config->gpu_source;
+    if (streq (source, "off")) {
+        zsys_info ("resource: gpu_source = off: GPU memory is not read");
+        return;
+    }
     s_nvml_t *nvml = &self->nvml;
-    nvml->library = dlopen ("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    nvml->library = streq (source, "nvidia-smi") ? NULL
+                  : dlopen ("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!nvml->library)
         s_dl_forget ();
     if (nvml->library) {
@@ -270,6 +277,11 @@ s_gpu_init (resource_t *self, const wp_config_t *config)
         dlclose (nvml->library);
         nvml->library = NULL;
         s_dl_forget ();
+    }
+    if (streq (source, "nvml")) {
+        zsys_warning ("resource: gpu_source = nvml, but NVML (libnvidia-ml.so.1) cannot be "
+                      "loaded: GPU memory is not reported");
+        return;
     }
     const char *path = getenv ("PATH");
     char *paths = strdup (path ? path : "/usr/bin:/bin");

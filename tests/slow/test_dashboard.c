@@ -151,8 +151,12 @@ s_json_value (const char *json, const char *path)
     const char *field = parts [n - 1];
     if (n == 3) {
         const char *key = strcmp (parts [0], "horizons") == 0 ? "horizon"
-                        : strcmp (parts [0], "models") == 0 ? "model" : "component";
-        snprintf (pattern, sizeof pattern, "\"%s\":\"%s\"", key, parts [1]);
+                        : strcmp (parts [0], "models") == 0 ? "model"
+                        : strcmp (parts [0], "memory") == 0 ? "device" : "component";
+        //  memory.devices.NAME.field: the device NAME
+        const char *name = strcmp (parts [0], "memory") == 0
+                        && strncmp (parts [1], "devices.", 8) == 0 ? parts [1] + 8 : parts [1];
+        snprintf (pattern, sizeof pattern, "\"%s\":\"%s\"", key, name);
         at = strstr (json, pattern);
     }
     else
@@ -173,12 +177,14 @@ s_json_value (const char *json, const char *path)
 }
 
 //  Metrics that move with the clock alone (memory-time; heartbeats and
-//  snapshots flow all the time): not compared.
+//  snapshots flow all the time; the machine's memory use): not compared.
+//  A device's total is.
 static bool
 s_moves_with_time (const char *path)
 {
     return strstr (path, "resident_gb_s") || strstr (path, "uptime")
-        || strncmp (path, "components.", 11) == 0;
+        || strncmp (path, "components.", 11) == 0
+        || (strncmp (path, "memory.", 7) == 0 && !strstr (path, ".total_mb"));
 }
 
 //  Every number the page shows against the snapshot; returns how many
@@ -401,6 +407,9 @@ test_dashboard (void **state)
         snprintf (badge, sizeof badge, "data-model-state=\"%s\">", models [i]);
         assert_non_null (strstr (dom, badge));
     }
+    //  The device memory panel shows RAM as measured (its total compared)
+    assert_non_null (strstr (dom, "data-metric=\"memory.devices.ram.total_mb\""));
+    assert_non_null (strstr (dom, "data-metric=\"memory.devices.ram.capacity_mb\""));
     free (dom);
     ihttp_reply_free (&reply);
 
