@@ -679,7 +679,8 @@ static void
 s_device (resource_t *self, Warmup__V1__DeviceMemory *d, s_others_t *others,
           uint64_t ours, bool by_processes, bool quiet, uint64_t reserve)
 {
-    d->ours_mb = ours;
+    //  (models that load nothing, the sim backend's, hold nothing used)
+    d->ours_mb = ours < d->used_mb ? ours : d->used_mb;
     d->ours_from = (char *) (by_processes ? "processes" : "models");
     uint64_t now_others = d->used_mb > ours ? d->used_mb - ours : 0;
     if (by_processes || quiet || !others->have) {

@@ -17,6 +17,8 @@
 static const char *s_config =
     "metrics_interval_ms = 200\n"
     "max_memory_mb = 16384\n"
+    "gpu_source = nvidia-smi\n"         //  the scripted one (tests/fake)
+    "gpu_interval_ms = 200\n"
     "models\n"
     "    qwen-coder-1.5b\n"
     "        memory_mb = 1800\n"
@@ -86,7 +88,7 @@ s_chromium (const char *chromium, const char *dir, const char *what, const char 
     snprintf (command, sizeof command,
               "exec %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
               "--disable-background-networking --disable-component-update --disable-sync "
-              "--user-data-dir=%s/chromium-%d --window-size=1440,1280 "
+              "--user-data-dir=%s/chromium-%d --window-size=1440,1500 "
               "--virtual-time-budget=%d %s %s 2>>%s/chromium.log",
               chromium, dir, ++runs, budget_ms, what, url, dir);
     const char *argv [] = { "/bin/sh", "-c", command, NULL };
@@ -302,6 +304,16 @@ test_dashboard (void **state)
     char *chromium = s_which ("chromium");
     itest_t it;
     itest_init (&it, "wp-dash", s_config);
+    //  A GPU, scripted: 24 GiB, 6 of them another process's
+    const char *fake = getenv ("WP_FAKE_BIN_DIR");
+    assert_non_null (fake);
+    char *path = zsys_sprintf ("%s:%s", fake, getenv ("PATH") ? getenv ("PATH") : "/bin");
+    assert_int_equal (setenv ("PATH", path, 1), 0);
+    zstr_free (&path);
+    assert_int_equal (setenv ("WP_FAKE_GPU_DIR", it.dir, 1), 0);
+    char *gpus = zsys_sprintf ("%s/gpus", it.dir);
+    wp_test_write_file (gpus, "0, GPU-dash-0, Fake GPU 24 GiB, 24576, 6144\n");
+    zstr_free (&gpus);
     wp_test_proc_t *daemon = itest_start (&it, "warmupd", NULL, NULL);
     char endpoint [128], url [200];
     ihttp_endpoint_of (daemon, endpoint, sizeof endpoint);
@@ -407,9 +419,15 @@ test_dashboard (void **state)
         snprintf (badge, sizeof badge, "data-model-state=\"%s\">", models [i]);
         assert_non_null (strstr (dom, badge));
     }
-    //  The device memory panel shows RAM as measured (its total compared)
+    //  The device memory panel shows RAM and the GPU as measured (their
+    //  totals compared above)
     assert_non_null (strstr (dom, "data-metric=\"memory.devices.ram.total_mb\""));
     assert_non_null (strstr (dom, "data-metric=\"memory.devices.ram.capacity_mb\""));
+    assert_non_null (strstr (dom, "data-metric=\"memory.devices.gpu0.total_mb\" "
+                                  "data-value=\"24576\""));
+    assert_non_null (strstr (dom, "data-metric=\"memory.devices.gpu0.others_mb\" "
+                                  "data-value=\"6144\""));
+    assert_non_null (strstr (dom, "Fake GPU 24 GiB"));
     free (dom);
     ihttp_reply_free (&reply);
 

@@ -163,8 +163,10 @@ test_llama_warm_cool (void **state)
     stub_route (&stub, "GET", "/models", STUB_REPLY, 200,
                 "{\"data\":[{\"id\":\"other\",\"status\":{\"value\":\"loaded\"}},"
                 "{\"id\":\"m\",\"status\":{\"value\":\"loading\"}}]}", 2);
+    //  (the router merges the child's model info: meta.size, the weights)
     stub_route (&stub, "GET", "/models", STUB_REPLY, 200,
-                "{\"data\":[{\"id\":\"m\",\"status\":{\"value\":\"loaded\"}}]}", 2);
+                "{\"data\":[{\"id\":\"m\",\"status\":{\"value\":\"loaded\"},"
+                "\"meta\":{\"n_params\":134000000,\"size\":268435456}}]}", 2);
     stub_route (&stub, "POST", "/models/unload", STUB_REPLY, 200, "{\"success\":true}", 0);
     stub_route (&stub, "GET", "/models", STUB_REPLY, 200,
                 "{\"data\":[{\"id\":\"x\",\"aliases\":[\"m\"],\"status\":{\"value\":\"unloaded\"}}]}", 0);
@@ -173,7 +175,10 @@ test_llama_warm_cool (void **state)
     outcome_t warm = s_run (config, WP_JOB_WARM, 5000);
     assert_true (warm.result.ok);
     assert_true (warm.result.loaded);
-    assert_null (warm.result.memory_source);    //  the router reports none
+    //  The weights, a lower bound of what it holds
+    assert_string_equal (warm.result.memory_source, "server-weights");
+    assert_int_equal (warm.result.memory_bytes, 268435456);
+    assert_int_equal (warm.result.vram_bytes, 0);
     outcome_t status = s_run (config, WP_JOB_STATUS, 5000);
     assert_true (status.result.ok);
     assert_true (status.result.loaded);
@@ -258,10 +263,14 @@ test_ollama (void **state)
     stub_t stub;
     stub_start (&stub);
     stub_route (&stub, "POST", "/api/generate", STUB_REPLY, 200,
-                "{\"model\":\"qwen\",\"done\":true,\"done_reason\":\"load\"}", 2);
+                "{\"model\":\"qwen\",\"done\":true,\"done_reason\":\"load\"}", 3);
     stub_route (&stub, "GET", "/api/ps", STUB_REPLY, 200,
                 "{\"models\":[{\"name\":\"qwen:latest\",\"model\":\"qwen:latest\","
                 "\"size\":1234567890,\"size_vram\":0}]}", 1);
+    //  Offloaded in part: 1 GiB of 1.5 on the GPU
+    stub_route (&stub, "GET", "/api/ps", STUB_REPLY, 200,
+                "{\"models\":[{\"name\":\"qwen:latest\",\"size\":1610612736,"
+                "\"size_vram\":1073741824}]}", 1);
     stub_route (&stub, "POST", "/api/generate", STUB_REPLY, 404,
                 "{\"error\":\"model 'qwen' not found, try pulling it first\"}", 1);
     stub_route (&stub, "GET", "/api/ps", STUB_REPLY, 200, "{\"models\":[]}", 1);
@@ -271,7 +280,12 @@ test_ollama (void **state)
     outcome_t warm = s_run (config, WP_JOB_WARM, 5000);
     assert_true (warm.result.ok);
     assert_int_equal (warm.result.memory_bytes, 1234567890);
+    assert_int_equal (warm.result.vram_bytes, 0);
     assert_string_equal (warm.result.memory_source, "server");
+    outcome_t split = s_run (config, WP_JOB_WARM, 5000);
+    assert_true (split.result.ok);
+    assert_int_equal (split.result.memory_bytes, 1610612736);
+    assert_int_equal (split.result.vram_bytes, 1073741824);
     outcome_t cool = s_run (config, WP_JOB_COOL, 5000);
     assert_true (cool.result.ok);
     outcome_t missing = s_run (config, WP_JOB_WARM, 5000);

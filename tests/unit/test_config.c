@@ -146,6 +146,15 @@ s_assert_defaults (const wp_config_t *config)
     assert_int_equal (config->proxy_max_body_bytes, 16777216);
     assert_int_equal (config->proxy_max_connections, 1024);
     assert_int_equal (config->proxy_upstream_timeout_seconds, 600);
+    //  Memory as measured
+    assert_false (config->max_memory_auto);
+    assert_int_equal (config->max_vram_mb, 0);
+    assert_false (config->max_vram_auto);
+    assert_false (wp_config_has_vram (config));
+    assert_int_equal (config->memory_reserve_mb, 512);
+    assert_int_equal (config->gpu_mask, UINT32_MAX);
+    assert_int_equal (config->gpu_interval_ms, 5000);
+    assert_string_equal (config->gpu_source, "auto");
 }
 
 static void
@@ -385,6 +394,26 @@ typedef struct {
 } bad_case_t;
 
 static const bad_case_t s_bad_cases [] = {
+    //  memory as measured
+    { "max_memory_mb = automatic\n", 1, "max_memory_mb" },
+    { "max_vram_mb = -1\n", 1, "max_vram_mb" },
+    { "max_vram_mb = 1.5\n", 1, "max_vram_mb" },
+    { "memory_reserve_mb = auto\n", 1, "memory_reserve_mb" },
+    { "gpus = 0,32\n", 1, "gpus" },
+    { "gpus = first\n", 1, "gpus" },
+    { "gpus = \",\"\n", 1, "gpus" },
+    { "gpu_interval_ms = 99\n", 1, "gpu_interval_ms" },
+    { "gpu_source = cuda\n", 1, "gpu_source" },
+    { "models\n    m\n        device = tpu\n", 3, "models/m/device" },
+    { "models\n    m\n        device = gpu:\n", 3, "models/m/device" },
+    { "models\n    m\n        device = gpu:32\n", 3, "models/m/device" },
+    { "models\n    m\n        device = gpu:1x\n", 3, "models/m/device" },
+    { "gpus = 0\nmodels\n    m\n        device = gpu:1\n", 0, "models/m/device" },
+    { "max_vram_mb = 4000\nmodels\n    a\n        memory_mb = 3000\n        pin = true\n"
+      "    b\n        memory_mb = 3000\n        pin = true\n", 0, "models/b/pin" },
+    { "max_vram_mb = 4000\nmodels\n    a\n        memory_mb = 3000\n"
+      "    b\n        memory_mb = 3000\ngroups\n    g\n        models = \"a, b\"\n", 9,
+      "groups/g/models" },
     //  not a number
     { "# c\nmax_warm_models = 3\n\nmax_memory_mb = lots\n", 4, "max_memory_mb" },
     { "max_warm_models = 5x\n", 1, "max_warm_models" },
@@ -479,6 +508,100 @@ test_bad_values (void **state)
             print_error ("case %zu:\n%s\n", i, bad->text);
         assert_true (named);
     }
+}
+
+//  max_memory_mb and max_vram_mb take auto or a number; a model's device
+//  defaults to gpu when the configuration has a GPU budget, else cpu;
+//  gpus lists indices; the GPU axis has its own pin and group checks.
+static void
+test_memory_as_measured (void **state)
+{
+    char *path = s_write ("memory.cfg",
+        "max_memory_mb = auto\n"
+        "models\n"
+        "    chat\n"
+        "        memory_mb = 4700\n"
+        "    embed\n"
+        "        device = cpu\n"
+        "    coder\n"
+        "        device = gpu:1\n"
+        "        pin = true\n"
+        "max_vram_mb = auto\n"
+        "memory_reserve_mb = 1024\n"
+        "gpus = \"0, 1\"\n"
+        "gpu_interval_ms = 250\n"
+        "gpu_source = nvidia-smi\n");
+    wp_config_t *config = wp_config_load (path);
+    assert_non_null (config);
+    assert_true (config->max_memory_auto);
+    assert_int_equal (config->max_memory_mb, 0);
+    assert_true (config->max_vram_auto);
+    assert_true (wp_config_has_vram (config));
+    assert_int_equal (config->memory_reserve_mb, 1024);
+    assert_int_equal (config->gpu_mask, 3);
+    assert_int_equal (config->gpu_interval_ms, 250);
+    assert_string_equal (config->gpu_source, "nvidia-smi");
+    //  (max_vram_mb comes after the models: the default follows it anyway)
+    assert_int_equal (wp_config_model (config, "chat")->device, WP_DEVICE_GPU);
+    assert_int_equal (wp_config_model (config, "embed")->device, WP_DEVICE_CPU);
+    assert_int_equal (wp_config_model (config, "coder")->device, WP_DEVICE_GPU_N (1));
+    wp_model_config_t defaults;
+    wp_config_model_defaults (config, &defaults);
+    assert_int_equal (defaults.device, WP_DEVICE_GPU);
+    char name [16];
+    assert_string_equal (wp_device_name (WP_DEVICE_GPU_N (1), name, sizeof name), "gpu:1");
+    assert_string_equal (wp_device_name (WP_DEVICE_GPU, name, sizeof name), "gpu");
+    assert_string_equal (wp_device_name (WP_DEVICE_CPU, name, sizeof name), "cpu");
+    //  A reload may change the budgets and the reserve, not the GPUs
+    char *next_path = s_write ("memory2.cfg",
+        "max_memory_mb = 8000\nmax_vram_mb = 6000\nmemory_reserve_mb = 0\n"
+        "gpus = \"0, 1\"\ngpu_interval_ms = 250\ngpu_source = nvidia-smi\n");
+    wp_config_t *next = wp_config_load (next_path);
+    assert_non_null (next);
+    assert_false (next->max_memory_auto);
+    assert_int_equal (next->max_vram_mb, 6000);
+    assert_int_equal (wp_config_check_reload (config, next, NULL, 0), 0);
+    wp_config_destroy (&next);
+    zstr_free (&next_path);
+    next_path = s_write ("memory3.cfg", "max_memory_mb = auto\nmax_vram_mb = auto\n"
+                         "gpus = 0\ngpu_interval_ms = 250\ngpu_source = nvidia-smi\n");
+    next = wp_config_load (next_path);
+    assert_non_null (next);
+    char error [300] = "";
+    FILE *capture = s_capture_start ();
+    assert_int_equal (wp_config_check_reload (config, next, error, sizeof error), -1);
+    free (s_capture_end (capture));
+    assert_non_null (strstr (error, "key 'gpus': changed, but takes effect only at start"));
+    wp_config_destroy (&next);
+    zstr_free (&next_path);
+    wp_config_destroy (&config);
+    zstr_free (&path);
+
+    //  Without a GPU budget, models are on the CPU; a fixed GPU budget
+    //  checks the pins on the GPUs and the RAM budget the rest
+    path = s_write ("memory4.cfg",
+        "max_memory_mb = 1000\n"
+        "max_vram_mb = 8000\n"
+        "models\n"
+        "    big\n"
+        "        memory_mb = 6000\n"
+        "        pin = true\n"
+        "    small\n"
+        "        memory_mb = 900\n"
+        "        device = cpu\n"
+        "        pin = true\n");
+    config = wp_config_load (path);
+    assert_non_null (config);
+    assert_int_equal (config->max_vram_mb, 8000);
+    assert_int_equal (wp_config_model (config, "big")->device, WP_DEVICE_GPU);
+    wp_config_destroy (&config);
+    zstr_free (&path);
+    path = s_write ("memory5.cfg", "models\n    m\n        memory_mb = 10\n");
+    config = wp_config_load (path);
+    assert_non_null (config);
+    assert_int_equal (wp_config_model (config, "m")->device, WP_DEVICE_CPU);
+    wp_config_destroy (&config);
+    zstr_free (&path);
 }
 
 //  The message says what is wrong, in the documented form.
@@ -815,6 +938,7 @@ main (void)
         cmocka_unit_test (test_value_forms),
         cmocka_unit_test (test_bad_values),
         cmocka_unit_test (test_error_text),
+        cmocka_unit_test (test_memory_as_measured),
         cmocka_unit_test (test_missing_file),
         cmocka_unit_test (test_syntax_error),
         cmocka_unit_test (test_too_large),

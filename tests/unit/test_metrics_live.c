@@ -662,6 +662,73 @@ test_prometheus (void **state)
     wp_metrics_destroy (&m);
 }
 
+//  Device memory: each device's gauges by kind, the budgets, the JSON
+//  "memory" object; device ids other than ram and gpuN are refused.
+static void
+test_device_memory (void **state)
+{
+    wp_metrics_t *m = wp_metrics_new ();
+    wp_metrics_memory_t in = {
+        .known = true, .seen_ms = 9000, .budget_mb = 2048, .vram_budget_mb = 2560,
+        .vram_auto = true, .warm_memory_mb = 100, .n_devices = 2,
+        .devices = {
+            { .device = "ram", .total_mb = 24000, .used_mb = 6000, .ours_mb = 100,
+              .others_mb = 5900, .reserved_mb = 512, .capacity_mb = 17588, .managed = true },
+            { .device = "gpu0", .name = "Fake \"8\" GiB", .total_mb = 8192, .used_mb = 5120,
+              .ours_mb = 0, .others_mb = 5120, .reserved_mb = 512, .capacity_mb = 2560,
+              .managed = true }
+        }
+    };
+    wp_metrics_memory_t memory = { 0 };
+    assert_int_equal (wp_metrics_memory_take (&memory, &in), 0);
+    wp_metrics_export_info_t info = { .now_ms = 10000, .threshold = 0.7, .memory = &memory };
+    char *text = wp_metrics_export_prometheus (m, &info);
+    assert_non_null (strstr (text, "# TYPE warmup_device_memory_bytes gauge\n"));
+    assert_non_null (strstr (text, "warmup_device_memory_bytes{device=\"gpu0\",kind=\"total\"} "
+                                   "8589934592\n"));
+    assert_non_null (strstr (text, "warmup_device_memory_bytes{device=\"gpu0\",kind=\"others\"} "
+                                   "5368709120\n"));
+    assert_non_null (strstr (text, "warmup_device_memory_bytes{device=\"gpu0\",kind=\"capacity\"}"
+                                   " 2684354560\n"));
+    assert_non_null (strstr (text, "warmup_device_memory_bytes{device=\"ram\",kind=\"ours\"} "
+                                   "104857600\n"));
+    assert_non_null (strstr (text, "warmup_memory_budget_bytes{device=\"gpu\"} 2684354560\n"));
+    assert_non_null (strstr (text, "warmup_memory_budget_auto{device=\"gpu\"} 1\n"));
+    assert_non_null (strstr (text, "warmup_memory_budget_auto{device=\"ram\"} 0\n"));
+    assert_null (strstr (text, "Fake"));       //  names are not labels
+    free (text);
+    char *json = wp_metrics_export_json (m, &info);
+    assert_non_null (strstr (json, "\"memory\":{\"age_ms\":1000,\"budget_mb\":2048,"
+                                   "\"memory_auto\":false,\"vram_budget_mb\":2560,"
+                                   "\"vram_auto\":true,\"warm_memory_mb\":100,\"devices\":["));
+    assert_non_null (strstr (json, "{\"device\":\"gpu0\",\"name\":\"Fake \\\"8\\\" GiB\","
+                                   "\"total_mb\":8192,\"used_mb\":5120,\"ours_mb\":0,"
+                                   "\"others_mb\":5120,\"reserved_mb\":512,\"capacity_mb\":2560,"
+                                   "\"managed\":true,\"ours_from\":\"models\"}"));
+    free (json);
+    //  Nothing known: no gauges, and "memory":null
+    wp_metrics_memory_t none = { 0 };
+    info.memory = &none;
+    text = wp_metrics_export_prometheus (m, &info);
+    assert_null (strstr (text, "warmup_device_memory_bytes"));
+    free (text);
+    json = wp_metrics_export_json (m, &info);
+    assert_non_null (strstr (json, "\"memory\":null"));
+    free (json);
+    //  Bad ids and names are refused, keeping what was there
+    wp_metrics_memory_t bad = in;
+    snprintf (bad.devices [1].device, sizeof bad.devices [1].device, "gpu0\"x");
+    assert_int_equal (wp_metrics_memory_take (&memory, &bad), -1);
+    bad = in;
+    snprintf (bad.devices [1].device, sizeof bad.devices [1].device, "tpu0");
+    assert_int_equal (wp_metrics_memory_take (&memory, &bad), -1);
+    bad = in;
+    bad.devices [1].name [0] = '\n';
+    assert_int_equal (wp_metrics_memory_take (&memory, &bad), -1);
+    assert_string_equal (memory.devices [1].device, "gpu0");
+    wp_metrics_destroy (&m);
+}
+
 int
 main (void)
 {
@@ -677,6 +744,7 @@ main (void)
         cmocka_unit_test (test_history),
         cmocka_unit_test (test_latency_buckets),
         cmocka_unit_test (test_prometheus),
+        cmocka_unit_test (test_device_memory),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -742,10 +742,96 @@ test_decode_rejects (void **state)
     wp_perf_destroy (&perf);
 }
 
+//  Count the models visited (wp_perf_iterate_learned).
+static int
+s_count_learned (const char *model, const wp_perf_estimate_t *estimate, void *arg)
+{
+    assert_true (estimate->learned_mb > 0);
+    (*(size_t *) arg)++;
+    return 0;
+}
+
+//  The memory a model takes, learned apart from its loads: from a server,
+//  a residency or a measure; the weights alone never replace those; a
+//  record of it decodes to the same; bad input changes nothing.
+static void
+test_learn_memory (void **state)
+{
+    wp_perf_t *perf = wp_perf_new (0);
+    size_t before = wp_perf_state_bytes (perf);
+    wp_perf_estimate_t estimate;
+    //  Nothing learned: no estimate at all
+    assert_int_equal (wp_perf_estimate (perf, "big", &estimate), -1);
+    //  The weights first (llama-server's meta.size)
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 2600, 2600, "server-weights", 10), 1);
+    assert_int_equal (wp_perf_estimate (perf, "big", &estimate), 0);
+    assert_int_equal (estimate.samples, 0);
+    assert_int_equal (estimate.learned_mb, 2600);
+    assert_string_equal (estimate.learned_from, "server-weights");
+    assert_true (wp_perf_state_bytes (perf) > before);
+    //  A measure replaces them; the weights then do not replace the measure
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 3100, 2900, "measured", 20), 1);
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 2600, 2600, "server-weights", 30), 0);
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 3100, 2900, "measured", 40), 0);
+    wp_perf_estimate (perf, "big", &estimate);
+    assert_int_equal (estimate.learned_mb, 3100);
+    assert_int_equal (estimate.learned_vram_mb, 2900);
+    assert_string_equal (estimate.learned_from, "measured");
+    assert_int_equal (estimate.learned_ms, 40);
+    //  A server's whole footprint replaces it; VRAM is at most the whole
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 2800, 9999, "server", 50), 1);
+    wp_perf_estimate (perf, "big", &estimate);
+    assert_int_equal (estimate.learned_vram_mb, 2800);
+    //  Loads and memory together
+    assert_int_equal (wp_perf_observe (perf, "big", true, 1500, 2800), 0);
+    wp_perf_estimate (perf, "big", &estimate);
+    assert_int_equal (estimate.samples, 1);
+    assert_int_equal (estimate.learned_mb, 2800);
+    //  Bad input
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 0, 0, "server", 60), -1);
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 100, 0, "config", 60), -1);
+    assert_int_equal (wp_perf_learn_memory (perf, "big", 100, 0, NULL, 60), -1);
+    assert_int_equal (wp_perf_learn_memory (perf, "", 100, 0, "server", 60), -1);
+    //  The record, and back (into another predictor)
+    uint8_t record [64];
+    int length = wp_perf_encode_memory (perf, "big", record, sizeof record);
+    assert_int_equal (length, 18);
+    assert_int_equal (wp_perf_encode_memory (perf, "big", record, 17), -1);
+    assert_int_equal (wp_perf_encode_memory (perf, "nobody", record, sizeof record), -1);
+    wp_perf_t *copy = wp_perf_new (0);
+    assert_int_equal (wp_perf_decode_memory (copy, "big", record, (size_t) length), 0);
+    wp_perf_estimate (copy, "big", &estimate);
+    assert_int_equal (estimate.learned_mb, 2800);
+    assert_int_equal (estimate.learned_vram_mb, 2800);
+    assert_string_equal (estimate.learned_from, "server");
+    assert_int_equal (estimate.learned_ms, 50);
+    //  Records that do not hold together are refused
+    assert_int_equal (wp_perf_decode_memory (copy, "x", record, (size_t) length - 1), -1);
+    uint8_t bad [18];
+    memcpy (bad, record, sizeof bad);
+    bad [0] = 2;                            //  format
+    assert_int_equal (wp_perf_decode_memory (copy, "x", bad, sizeof bad), -1);
+    memcpy (bad, record, sizeof bad);
+    bad [1] = 9;                            //  source
+    assert_int_equal (wp_perf_decode_memory (copy, "x", bad, sizeof bad), -1);
+    memcpy (bad, record, sizeof bad);
+    bad [6] = 0xFF;                         //  VRAM over the whole
+    assert_int_equal (wp_perf_decode_memory (copy, "x", bad, sizeof bad), -1);
+    assert_int_equal (wp_perf_estimate (copy, "x", &estimate), -1);
+    //  Every learned model is visited
+    assert_int_equal (wp_perf_learn_memory (perf, "small", 100, 0, "resident", 70), 1);
+    size_t visited = 0;
+    assert_int_equal (wp_perf_iterate_learned (perf, s_count_learned, &visited), 0);
+    assert_int_equal (visited, 2);
+    wp_perf_destroy (&copy);
+    wp_perf_destroy (&perf);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_learn_memory),
         cmocka_unit_test (test_new),
         cmocka_unit_test (test_ema_and_counts),
         cmocka_unit_test (test_quantiles_small),

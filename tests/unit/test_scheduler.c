@@ -1122,10 +1122,198 @@ test_reasons_kept (void **state)
     wp_scheduler_destroy (&self);
 }
 
+//  The listing of a model (a copy).
+static wp_scheduler_info_t
+s_info (wp_scheduler_t *self, uint64_t now, const char *model)
+{
+    wp_scheduler_info_t infos [16];
+    size_t n = wp_scheduler_list (self, now, infos, 16);
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (strcmp (infos [i].model, model) == 0)
+            return infos [i];
+    fail_msg ("%s is not listed", model);
+    return infos [0];
+}
+
+#define DEVICE_GPU 1u           //  as WP_DEVICE_GPU of wp_config.h
+#define DEVICE_GPU_N(n) (2u + (n))
+
+//  Models on GPUs count on the GPU budget, not the RAM budget; one that
+//  does not fit displaces lower values that free GPU memory (never a
+//  model in RAM), else it waits and says why.
+static void
+test_device_axes (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_memory_mb = 1000;
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_memory_t memory = { .max_vram_mb = 6000 };
+    wp_scheduler_memory (self, &memory);
+    wp_scheduler_settings_t gpu = { .memory_mb = 4000, .load_ms = 1000, .device = DEVICE_GPU };
+    wp_scheduler_settings_t ram = { .memory_mb = 900, .load_ms = 200 };
+    wp_scheduler_settings_t small = { .memory_mb = 3000, .load_ms = 4000, .device = DEVICE_GPU };
+    wp_scheduler_configure (self, "chat", &gpu);
+    wp_scheduler_configure (self, "coder", &small);
+    wp_scheduler_configure (self, "embed", &ram);
+    wp_decision_t out [16];
+    //  chat (GPU) and embed (RAM) both fit: 4000 of 6000 on GPUs, 900 of
+    //  1000 in RAM
+    s_predict (self, 1, "chat", 0.8, 1000, T0);
+    s_predict (self, 2, "embed", 0.75, 1000, T0);
+    assert_int_equal (s_decide (self, T0, out), 2);
+    assert_int_equal (out [0].device + out [1].device, DEVICE_GPU);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (out [i].vram_mb, out [i].device ? 4000 : 0);
+    wp_scheduler_done (self, "chat", WP_ACTION_WARM, true);
+    wp_scheduler_done (self, "embed", WP_ACTION_WARM, true);
+    assert_int_equal (wp_scheduler_warm_memory_mb (self), 900);
+    //  coder, worth much more (1.32 ms per MiB against 0.2), displaces
+    //  chat (GPU memory), not embed (the lowest value, 0.167, but in RAM)
+    s_predict (self, 3, "coder", 0.99, 1000, T0 + 10);
+    size_t n = s_decide (self, T0 + 10, out);
+    assert_int_equal (n, 2);
+    s_assert_decision (&out [0], "chat", WP_ACTION_COOL);
+    assert_non_null (strstr (out [0].reason, "no room"));
+    s_assert_decision (&out [1], "coder", WP_ACTION_WARM);
+    wp_scheduler_done (self, "chat", WP_ACTION_COOL, true);
+    wp_scheduler_done (self, "coder", WP_ACTION_WARM, true);
+    //  chat, worth less now, cannot displace coder: it waits, saying why
+    s_predict (self, 1, "chat", 0.8, 1000, T0 + 20);
+    assert_int_equal (s_decide (self, T0 + 20, out), 0);
+    wp_scheduler_info_t info = s_info (self, T0 + 20, "chat");
+    assert_string_equal (info.deferred, "no room in GPU budget: needs 4000 MiB, 3000 of 6000 "
+                                        "MiB taken (max_vram_mb)");
+    assert_int_equal (info.device, DEVICE_GPU);
+    assert_int_equal (info.vram_mb, 4000);
+    assert_string_equal (s_info (self, T0 + 20, "coder").deferred, "");
+    //  A smaller GPU budget cools the lowest value on GPUs, not in RAM
+    memory.max_vram_mb = 2000;
+    wp_scheduler_memory (self, &memory);
+    n = s_decide (self, T0 + 30, out);
+    assert_int_equal (n, 1);
+    s_assert_decision (&out [0], "coder", WP_ACTION_COOL);
+    assert_string_equal (out [0].reason, "value 1.32, lowest held on GPUs over their budget "
+                                         "(2000 MiB)");
+    wp_scheduler_destroy (&self);
+}
+
+//  What the devices leave us bounds what is placed besides the budgets;
+//  a budget measured (auto) is unknown until measured; a model bound to
+//  a GPU counts on that GPU.
+static void
+test_measured_room (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    opts.max_memory_mb = 100000;
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_memory_t memory = { .vram_auto = true };
+    wp_scheduler_memory (self, &memory);
+    wp_scheduler_settings_t one = { .memory_mb = 3000, .load_ms = 1000,
+                                    .device = DEVICE_GPU_N (1) };
+    wp_scheduler_settings_t ram = { .memory_mb = 2000, .load_ms = 1000 };
+    wp_scheduler_configure (self, "on-one", &one);
+    wp_scheduler_configure (self, "in-ram", &ram);
+    wp_decision_t out [16];
+    s_predict (self, 1, "on-one", 0.9, 1000, T0);
+    s_predict (self, 2, "in-ram", 0.9, 1000, T0);
+    //  Nothing read yet: the GPU model waits; RAM goes (no RAM reading needed)
+    assert_int_equal (s_decide (self, T0, out), 1);
+    s_assert_decision (&out [0], "in-ram", WP_ACTION_WARM);
+    assert_string_equal (s_info (self, T0, "on-one").deferred, "gpu:1 not read yet");
+    //  GPU 0 read, not GPU 1: still waiting, for its GPU
+    memory.gpus_measured = true;
+    memory.gpu_read = 1;
+    memory.gpu_capacity_mb [0] = memory.gpus_capacity_mb = memory.max_vram_mb = 8000;
+    wp_scheduler_memory (self, &memory);
+    assert_int_equal (s_decide (self, T0 + 10, out), 0);
+    assert_string_equal (s_info (self, T0 + 10, "on-one").deferred, "gpu:1 not read yet");
+    //  GPU 1 leaves 2500: too little
+    memory.gpu_read = 3;
+    memory.gpu_capacity_mb [1] = 2500;
+    memory.gpus_capacity_mb = memory.max_vram_mb = 10500;
+    wp_scheduler_memory (self, &memory);
+    assert_int_equal (s_decide (self, T0 + 20, out), 0);
+    assert_string_equal (s_info (self, T0 + 20, "on-one").deferred,
+                         "no room on gpu:1 now: needs 3000 MiB, 0 of the 2500 MiB it leaves "
+                         "us taken");
+    //  ... then 3500: it goes
+    memory.gpu_capacity_mb [1] = 3500;
+    memory.gpus_capacity_mb = memory.max_vram_mb = 11500;
+    wp_scheduler_memory (self, &memory);
+    assert_int_equal (s_decide (self, T0 + 30, out), 1);
+    s_assert_decision (&out [0], "on-one", WP_ACTION_WARM);
+    assert_int_equal (out [0].device, DEVICE_GPU_N (1));
+    //  RAM measured: what it leaves bounds RAM models under a large budget
+    wp_scheduler_settings_t more = { .memory_mb = 1500, .load_ms = 1000 };
+    wp_scheduler_configure (self, "more-ram", &more);
+    memory.ram_measured = true;
+    memory.ram_capacity_mb = 3000;
+    wp_scheduler_memory (self, &memory);
+    s_predict (self, 3, "more-ram", 0.9, 1000, T0 + 40);
+    assert_int_equal (s_decide (self, T0 + 40, out), 0);
+    assert_string_equal (s_info (self, T0 + 40, "more-ram").deferred,
+                         "no room in RAM now: needs 1500 MiB, 2000 of the 3000 MiB it leaves "
+                         "us taken");
+    wp_scheduler_destroy (&self);
+}
+
+//  Plans use what a model was learned to take instead of its configured
+//  memory; the listing shows both; forgetting it restores the guess.
+static void
+test_learned_size (void **state)
+{
+    wp_scheduler_opts_t opts = s_opts ();
+    wp_scheduler_t *self = wp_scheduler_new (&opts);
+    wp_scheduler_memory_t memory = { .max_vram_mb = 2900 };
+    wp_scheduler_memory (self, &memory);
+    wp_scheduler_settings_t big = { .memory_mb = 3072, .load_ms = 1000, .device = DEVICE_GPU };
+    wp_scheduler_configure (self, "big", &big);
+    wp_decision_t out [16];
+    s_predict (self, 1, "big", 0.9, 1000, T0);
+    assert_int_equal (s_decide (self, T0, out), 0);
+    wp_scheduler_info_t info = s_info (self, T0, "big");
+    assert_int_equal (info.memory_mb, 3072);
+    assert_int_equal (info.configured_mb, 3072);
+    assert_int_equal (info.learned_mb, 0);
+    assert_string_equal (info.learned_from, "");
+    assert_non_null (strstr (info.deferred, "needs 3072 MiB"));
+    //  Its server says 2800, all on the GPU: it fits now
+    wp_scheduler_learned (self, "big", 2800, 2800, "server");
+    assert_int_equal (s_decide (self, T0 + 10, out), 1);
+    s_assert_decision (&out [0], "big", WP_ACTION_WARM);
+    assert_int_equal (out [0].memory_mb, 2800);
+    assert_int_equal (out [0].vram_mb, 2800);
+    info = s_info (self, T0 + 10, "big");
+    assert_int_equal (info.memory_mb, 2800);
+    assert_int_equal (info.configured_mb, 3072);
+    assert_int_equal (info.learned_mb, 2800);
+    assert_string_equal (info.learned_from, "server");
+    //  A reload of its section keeps what was learned, remembering the guess
+    big.memory_mb = 3500;
+    wp_scheduler_configure (self, "big", &big);
+    info = s_info (self, T0 + 10, "big");
+    assert_int_equal (info.memory_mb, 2800);
+    assert_int_equal (info.configured_mb, 3500);
+    //  A split: 2000 on the GPU, 800 in RAM (held, while warming)
+    wp_scheduler_learned (self, "big", 2800, 2000, "measured");
+    assert_int_equal (wp_scheduler_warm_memory_mb (self), 800);
+    assert_int_equal (s_info (self, T0 + 10, "big").vram_mb, 2000);
+    //  Forgotten: the configured memory again, all on the GPU
+    wp_scheduler_learned (self, "big", 0, 0, NULL);
+    info = s_info (self, T0 + 10, "big");
+    assert_int_equal (info.memory_mb, 3500);
+    assert_int_equal (info.learned_mb, 0);
+    assert_int_equal (wp_scheduler_warm_memory_mb (self), 0);
+    wp_scheduler_destroy (&self);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_device_axes),
+        cmocka_unit_test (test_measured_room),
+        cmocka_unit_test (test_learned_size),
         cmocka_unit_test (test_threshold_crossing),
         cmocka_unit_test (test_threshold_is_inclusive),
         cmocka_unit_test (test_priority_and_deadline),
