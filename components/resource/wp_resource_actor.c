@@ -539,8 +539,19 @@ s_create (wp_ctx_t *ctx)
         zsys_info ("resource: no cgroup v2 memory controller visible; "
                    "reporting machine memory only");
     s_watch_init (self, config);
-    if (!wp_ctx_replay (ctx))
+    if (!wp_ctx_replay (ctx)) {
         s_gpu_init (self, config);
+        //  A first reading now, not a period later: a load asked at once
+        //  (a pin, a preload) is then measured from it
+        uint64_t now = wp_ctx_now_ms (ctx);
+        Warmup__V1__ResourceStatus unused = WARMUP__V1__RESOURCE_STATUS__INIT;
+        s_watch_sample (self, &unused, now);
+        if (self->nvml.library)
+            s_gpu_nvml (self, now);
+        else
+        if (self->smi)
+            s_gpu_smi (self, config, now);
+    }
     return self;
 }
 

@@ -137,6 +137,8 @@ typedef struct {
     char backend [32];
     char error [600];
     uint32_t duration_ms;
+    uint32_t memory_mb;
+    char memory_source [32];
 } done_t;
 
 static bool
@@ -151,7 +153,22 @@ s_done_of (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
     snprintf (done->backend, sizeof done->backend, "%s", in->backend);
     snprintf (done->error, sizeof done->error, "%s", in->error);
     done->duration_ms = in->duration_ms;
+    done->memory_mb = in->memory_mb;
+    snprintf (done->memory_source, sizeof done->memory_source, "%s", in->memory_source);
     return true;
+}
+
+//  A perf.estimate that learned what a model takes from a measure.
+static bool
+s_measured_of (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
+{
+    const Warmup__V1__PerfEstimate *in = (const Warmup__V1__PerfEstimate *) msg;
+    if (topic != WP_TOPIC_PERF || strcmp (in->model, (const char *) arg)
+        || !in->learned_from || strcmp (in->learned_from, "measured"))
+        return false;
+    printf ("tiny-a takes %u MiB as measured around its load (the router's children's RSS)\n",
+            in->learned_mb);
+    return in->learned_mb > 0;
 }
 
 static void
@@ -227,7 +244,7 @@ test_cold_vs_warmed (void **state)
     itest_t it;
     itest_init (&it, "wp-llama-e2e", extra);
     wp_test_proc_t *daemon = itest_start (&it, "warmupd", NULL, NULL);
-    const char *topics [] = { "warmup.done", NULL };
+    const char *topics [] = { "warmup.done", "perf.estimate", NULL };
     wp_bus_t *watch = itest_bus (&it, topics);
     itest_emit_burst (&it, "alice", "tiny-a", 4, 10000);
     done_t warmed = { .model = "tiny-a", .warm = true };
@@ -235,6 +252,16 @@ test_cold_vs_warmed (void **state)
     if (!warmed.ok)
         fail_msg ("the warm failed: %s", warmed.error);
     assert_string_equal (warmed.backend, "llama-server");
+    //  The router reports the weights it loaded (the 269 MB file's tensors)
+    assert_string_equal (warmed.memory_source, "server-weights");
+    if (warmed.memory_mb < 200 || warmed.memory_mb > 300)
+        fail_msg ("tiny-a's weights reported as %u MiB", warmed.memory_mb);
+    //  ... and the resource manager measures what the load took
+    if (!itest_wait_event (watch, s_measured_of, (void *) "tiny-a", 30000))
+    {
+        printf ("%s\n", wp_test_proc_output (daemon));
+        fail_msg ("tiny-a's load was not measured (the log above)");
+    }
     s_model_status ("tiny-a", value, sizeof value);
     assert_string_equal (value, "loaded");
     double warm_ms = s_first_request ("tiny-a");

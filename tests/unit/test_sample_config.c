@@ -63,6 +63,13 @@ test_sample_matches_defaults (void **state)
     assert_int_equal (sample->audit, defaults->audit);
     assert_int_equal (sample->audit_max_mb, defaults->audit_max_mb);
     assert_int_equal (sample->audit_files, defaults->audit_files);
+    assert_int_equal (sample->max_memory_auto, defaults->max_memory_auto);
+    assert_int_equal (sample->max_vram_mb, defaults->max_vram_mb);
+    assert_int_equal (sample->max_vram_auto, defaults->max_vram_auto);
+    assert_int_equal (sample->memory_reserve_mb, defaults->memory_reserve_mb);
+    assert_int_equal (sample->gpu_mask, defaults->gpu_mask);
+    assert_int_equal (sample->gpu_interval_ms, defaults->gpu_interval_ms);
+    assert_string_equal (sample->gpu_source, defaults->gpu_source);
 
     //  The example models.
     assert_int_equal (sample->n_models, 2);
@@ -71,6 +78,7 @@ test_sample_matches_defaults (void **state)
     assert_int_equal (coder->memory_mb, 1800);
     assert_int_equal (coder->load_ms, 2500);
     assert_int_equal (coder->backend, WP_BACKEND_SIM);
+    assert_int_equal (coder->device, WP_DEVICE_CPU);
     const wp_model_config_t *codellama = wp_config_model (sample, "codellama");
     assert_non_null (codellama);
     assert_int_equal (codellama->backend, WP_BACKEND_EXEC);
