@@ -19,41 +19,30 @@ typedef struct {
     bool announce;          //  publish every learned memory at the next tick
 } perf_t;
 
-//  Load one stored model.
+//  What a store iteration loads into: the predictor, a record's decoder
+//  and version, and the count of records refused.
+typedef struct {
+    perf_t *self;
+    int (*decode) (wp_perf_t *, const char *, const void *, size_t);
+    uint16_t version;
+    size_t bad;
+} s_loading_t;
+
+//  Load one stored record (wp_store_iterate callback).
 static int
 s_load (const void *key, size_t key_len, const void *value, size_t value_len,
         uint16_t version, void *arg)
 {
-    perf_t *self = (perf_t *) ((void **) arg) [0];
-    size_t *bad = (size_t *) ((void **) arg) [1];
+    s_loading_t *loading = (s_loading_t *) arg;
     char name [256];
-    if (key_len == 0 || key_len >= sizeof name || version != RECORD_VERSION) {
-        (*bad)++;
+    if (key_len == 0 || key_len >= sizeof name || version != loading->version) {
+        loading->bad++;
         return 0;
     }
     memcpy (name, key, key_len);
     name [key_len] = 0;
-    if (wp_perf_decode (self->core, name, value, value_len))
-        (*bad)++;
-    return 0;
-}
-
-//  Load one stored learned memory.
-static int
-s_load_memory (const void *key, size_t key_len, const void *value, size_t value_len,
-               uint16_t version, void *arg)
-{
-    perf_t *self = (perf_t *) ((void **) arg) [0];
-    size_t *bad = (size_t *) ((void **) arg) [1];
-    char name [256];
-    if (key_len == 0 || key_len >= sizeof name || version != MEMORY_VERSION) {
-        (*bad)++;
-        return 0;
-    }
-    memcpy (name, key, key_len);
-    name [key_len] = 0;
-    if (wp_perf_decode_memory (self->core, name, value, value_len))
-        (*bad)++;
+    if (loading->decode (loading->self->core, name, value, value_len))
+        loading->bad++;
     return 0;
 }
 
@@ -67,11 +56,11 @@ s_create (wp_ctx_t *ctx)
     self->dirty = zhashx_new ();
     self->dirty_memory = zhashx_new ();
     self->peers = zhashx_new ();
-    size_t bad = 0;
-    void *args [] = { self, &bad };
+    s_loading_t stats = { self, wp_perf_decode, RECORD_VERSION, 0 };
+    s_loading_t memory = { self, wp_perf_decode_memory, MEMORY_VERSION, 0 };
     if (!self->core
-        || wp_store_iterate (wp_ctx_store (ctx), "models", s_load, args) < 0
-        || wp_store_iterate (wp_ctx_store (ctx), MEMORY_DB, s_load_memory, args) < 0) {
+        || wp_store_iterate (wp_ctx_store (ctx), "models", s_load, &stats) < 0
+        || wp_store_iterate (wp_ctx_store (ctx), MEMORY_DB, s_load, &memory) < 0) {
         zsys_error ("perf: cannot load the stored estimates");
         wp_perf_destroy (&self->core);
         zhashx_destroy (&self->dirty);
@@ -80,8 +69,9 @@ s_create (wp_ctx_t *ctx)
         free (self);
         return NULL;
     }
-    if (bad)
-        zsys_warning ("perf: skipped %zu stored records that do not parse", bad);
+    if (stats.bad + memory.bad)
+        zsys_warning ("perf: skipped %zu stored records that do not parse",
+                      stats.bad + memory.bad);
     //  What was learned before goes out once the bus is up
     self->announce = !wp_ctx_replay (ctx);
     return self;

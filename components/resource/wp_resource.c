@@ -315,6 +315,15 @@ s_eol (const char *p)
     return eol ? eol : p + strlen (p);
 }
 
+//  True for a line of blanks (ending at eol).
+
+static bool
+s_blank_line (const char *line, const char *eol)
+{
+    const char *p = s_skip_blanks (line);
+    return p == eol || (*p == '\r' && p + 1 == eol);
+}
+
 //  Parse nvidia-smi's GPU lines: index, uuid, name, total, used.
 
 int
@@ -326,8 +335,7 @@ wp_resource_parse_gpus (const char *text, wp_gpu_t *gpus, size_t capacity, size_
     const char *line = text;
     while (*line) {
         const char *eol = s_eol (line);
-        const char *p = s_skip_blanks (line);
-        if (p == eol || (*p == '\r' && p + 1 == eol)) {
+        if (s_blank_line (line, eol)) {
             line = *eol ? eol + 1 : eol;
             continue;
         }
@@ -378,9 +386,8 @@ wp_resource_parse_gpu_apps (const char *text, const wp_gpu_t *gpus, size_t n_gpu
     const char *line = text;
     while (*line) {
         const char *eol = s_eol (line);
-        const char *p = s_skip_blanks (line);
-        if (p == eol || (*p == '\r' && p + 1 == eol)
-            || strncmp (p, "No running processes found", 26) == 0) {
+        if (s_blank_line (line, eol)
+            || strncmp (s_skip_blanks (line), "No running processes found", 26) == 0) {
             line = *eol ? eol + 1 : eol;
             continue;
         }
