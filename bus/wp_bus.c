@@ -33,6 +33,7 @@ static const struct {
     { "room.reply", &warmup__v1__room_reply__descriptor },
     { "sync.request", &warmup__v1__sync_request__descriptor },
     { "sync.reply", &warmup__v1__sync_reply__descriptor },
+    { "warmup.deferred", &warmup__v1__warmup_deferred__descriptor },
 };
 
 //  Where the last sequence number of one (topic, source) is kept. An

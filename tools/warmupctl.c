@@ -291,6 +291,11 @@ s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
                         e->vram_auto ? " (auto)" : "");
             break;
         }
+        case WP_TOPIC_WARMUP_DEFERRED: {
+            const Warmup__V1__WarmupDeferred *e = (const Warmup__V1__WarmupDeferred *) msg;
+            printf ("%s %s: %s", e->model, e->waits ? "waits" : "no longer waits", e->reason);
+            break;
+        }
         case WP_TOPIC_PERF: {
             const Warmup__V1__PerfEstimate *e = (const Warmup__V1__PerfEstimate *) msg;
             printf ("%s load p50=%.0f p90=%.0f ms over %" PRIu64 " loads", e->model,

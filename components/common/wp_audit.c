@@ -352,6 +352,17 @@ s_record (audit_actor_t *self, wp_topic_t topic, const ProtobufCMessage *msg)
                                                                        : "");
     }
     else
+    if (topic == WP_TOPIC_WARMUP_DEFERRED) {
+        const Warmup__V1__WarmupDeferred *e = (const Warmup__V1__WarmupDeferred *) msg;
+        s_begin (&b, &len, &cap, e->waits ? "deferred" : "resumed");
+        s_str (&b, &len, &cap, "model", e->model);
+        s_str (&b, &len, &cap, "reason", e->reason);
+        s_str (&b, &len, &cap, "device", e->device);
+        wp_json_appendf (&b, &len, &cap, ",\"memory_mb\":%u,\"event_ms\":%" PRIu64,
+                         e->memory_mb, e->event_ms);
+        s_str (&b, &len, &cap, "source", s_source (msg));
+    }
+    else
     if (topic == WP_TOPIC_RESOURCE) {
         const Warmup__V1__ResourceStatus *e = (const Warmup__V1__ResourceStatus *) msg;
         bool changed = !self->admit_known || e->admit != self->admit;
@@ -420,8 +431,8 @@ s_start (audit_actor_t *self, char *reason, size_t size)
         snprintf (reason, size, "cannot connect to the bus at %s / %s", self->pub, self->sub);
         return -1;
     }
-    const char *topics [] = { "warmup.requested", "warmup.done", "control.request",
-                              "control.reply", "resource.status", NULL };
+    const char *topics [] = { "warmup.requested", "warmup.done", "warmup.deferred",
+                              "control.request", "control.reply", "resource.status", NULL };
     for (int i = 0; topics [i]; i++)
         wp_bus_subscribe (self->bus, topics [i]);
     if (wp_bus_wait_ready (self->bus, (int) config->ready_timeout_ms)) {

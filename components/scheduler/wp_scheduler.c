@@ -82,6 +82,8 @@ typedef struct {
     uint32_t learned_vram_mb;   //  ... of it on GPUs
     uint8_t learned_from;       //  source (s_sources)
     uint8_t defer;              //  why it waits (defer_t), 0: it does not
+    uint8_t defer_told;         //  ... as last told (wp_scheduler_deferrals)
+    bool defer_listed;          //  in the devices' list of deferrals to tell
     uint32_t defer_need;        //  ... needs this on the axis
     uint64_t defer_used;        //  ... this is taken there
     uint64_t defer_limit;       //  ... of this
@@ -174,6 +176,8 @@ typedef struct {
     unsigned victims_for;       //  while room is made: the axes short (bits
                                 //  1 << defer_t); 0: any held model will do
     int victims_gpu;            //  ... and the GPU of DEFER_GPU_ROOM
+    uint32_t *told;             //  models whose deferral may have changed
+    size_t n_told, cap_told;    //  since it was last told
 } devices_t;
 
 struct _wp_scheduler_t {
@@ -264,6 +268,8 @@ wp_scheduler_destroy (wp_scheduler_t **self_p)
     free (self->dirty);
     free (self->heap);
     free (self->pins);
+    if (self->dev)
+        free (self->dev->told);
     free (self->dev);
     if (self->own_names)
         wp_names_destroy (&self->names);
@@ -313,6 +319,23 @@ s_dev (wp_scheduler_t *self)
         self->dev->victims_gpu = -1;
     }
     return self->dev;
+}
+
+//  A model's deferral may have changed: list it to be told (live only).
+static void
+s_defer_mark (wp_scheduler_t *self, model_t *model)
+{
+    extra_t *x = model->extra;
+    if (!self->dev || !x || x->defer_listed || x->defer == x->defer_told)
+        return;
+    devices_t *dev = self->dev;
+    if (dev->n_told == dev->cap_told) {
+        dev->cap_told = dev->cap_told ? 2 * dev->cap_told : 16;
+        dev->told = (uint32_t *) realloc (dev->told, dev->cap_told * sizeof (uint32_t));
+        assert (dev->told);
+    }
+    dev->told [dev->n_told++] = model->index;
+    x->defer_listed = true;
 }
 
 //  Count a model's memory as held (sign 1) or not (-1) on every axis.
@@ -1465,8 +1488,10 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                     s_touch (self, &self->models [x->group->members [g]]);
         }
         model->waiting = false;
-        if (model->extra)
+        if (model->extra) {
             model->extra->defer = DEFER_NONE;
+            s_defer_mark (self, model);
+        }
         bool wish = pinned || model->preload_pending;
         if ((wanted || model->preload_pending) && model->state == WP_MODEL_COLD
             && !model->external && (!ahead || wish)) {
@@ -1553,8 +1578,10 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
                  && (!self->opts.max_memory_mb
                      || memory + ram <= self->opts.max_memory_mb)
                  && !(self->dev && s_short (self, model, count, memory, &load, NULL));
-        if (!fits && self->dev)
+        if (!fits && self->dev) {
             s_short (self, model, count, memory, &load, model);     //  note why
+            s_defer_mark (self, model);
+        }
         for (size_t v = 0; v < n_victims; v++) {
             model_t *victim = victims [v];
             victim->chosen = false;
@@ -1585,8 +1612,10 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
             continue;
         }
         wp_decision_t *d = &out [n++];
-        if (model->extra)
+        if (model->extra) {
             model->extra->defer = DEFER_NONE;
+            s_defer_mark (self, model);
+        }
         s_decision (self, d, model, WP_ACTION_WARM, now_ms, look.expected, look.demand, value);
         if (pinned)
             s_why (model, WP_ACTION_WARM, now_ms, WHY_PINNED, model->pin_operator_set, NULL,
@@ -1889,6 +1918,44 @@ s_defer_text (wp_scheduler_t *self, const model_t *model, char *text, size_t siz
                 snprintf (text, size, "max_vram_mb = auto: GPUs not read yet");
             break;
     }
+}
+
+//  Deferrals that changed since last told.
+size_t
+wp_scheduler_deferrals (wp_scheduler_t *self, wp_scheduler_deferral_t *out, size_t capacity)
+{
+    assert (self && (out || !capacity));
+    devices_t *dev = self->dev;
+    size_t n = 0, kept = 0;
+    for (size_t i = 0; dev && i < dev->n_told; i++) {
+        model_t *model = &self->models [dev->told [i]];
+        extra_t *x = model->extra;
+        uint8_t now = model->waiting ? x->defer : DEFER_NONE;
+        if (now == x->defer_told) {
+            x->defer_listed = false;
+            continue;
+        }
+        if (n == capacity) {
+            dev->told [kept++] = dev->told [i];
+            continue;
+        }
+        wp_scheduler_deferral_t *d = &out [n++];
+        memset (d, 0, sizeof *d);
+        d->model = s_name (self, model);
+        d->waits = now != DEFER_NONE;
+        d->memory_mb = model->memory_mb;
+        d->device = model->device;
+        if (d->waits)
+            s_defer_text (self, model, d->reason, sizeof d->reason);
+        else
+            snprintf (d->reason, sizeof d->reason, "%s", s_holds (model)
+                      ? "room now: warmed" : "waits no more: not wanted now");
+        x->defer_told = now;
+        x->defer_listed = false;
+    }
+    if (dev)
+        dev->n_told = kept;
+    return n;
 }
 
 //  Memory as measured.

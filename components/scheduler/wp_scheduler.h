@@ -249,6 +249,24 @@ typedef struct {
 void
     wp_scheduler_memory (wp_scheduler_t *self, const wp_scheduler_memory_t *memory);
 
+//  A model began or stopped waiting for room (wp_scheduler_deferrals).
+typedef struct {
+    const char *model;          //  borrowed: valid while the scheduler lives
+    bool waits;                 //  it waits now (false: it no longer does)
+    char reason [WP_SCHEDULER_REASON_MAX];  //  why it waits (as listed), or
+                                //  why no more ("room now: warmed", "waits no
+                                //  more: not wanted now")
+    uint32_t memory_mb;         //  the memory it is planned with
+    uint32_t device;            //  where it loads
+} wp_scheduler_deferral_t;
+
+//  The models whose deferral changed (began, moved to another axis, or
+//  ended) since the last call, at most capacity (the rest at the next
+//  call); each change once. Live only: none before wp_scheduler_memory.
+size_t
+    wp_scheduler_deferrals (wp_scheduler_t *self, wp_scheduler_deferral_t *out,
+                            size_t capacity);
+
 //  Record a user's predictions made at now_ms. A prediction with a plan
 //  replaces the user's plan for the model; one without keeps the plan and
 //  updates the probability.

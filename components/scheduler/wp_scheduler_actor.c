@@ -334,6 +334,36 @@ s_publish (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision, uint64_
 static int s_window_apply (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision,
                            uint64_t now);
 
+//  Live: publish the deferrals that changed (warmup.deferred).
+static int
+s_deferrals (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
+{
+    wp_scheduler_deferral_t deferrals [DECISIONS_MAX];
+    int rc = 0;
+    size_t n;
+    do {
+        n = wp_scheduler_deferrals (sched->core, deferrals, DECISIONS_MAX);
+        for (size_t i = 0; i < n; i++) {
+            const wp_scheduler_deferral_t *d = &deferrals [i];
+            Warmup__V1__WarmupDeferred out = WARMUP__V1__WARMUP_DEFERRED__INIT;
+            char device [16];
+            out.event_ms = now;
+            out.model = (char *) d->model;
+            out.waits = d->waits;
+            out.reason = (char *) d->reason;
+            out.memory_mb = d->memory_mb;
+            wp_device_name (d->device, device, sizeof device);
+            out.device = device;
+            if (d->waits || wp_ctx_verbose (ctx))
+                zsys_info ("scheduler: %s %s: %s", d->model, d->waits ? "waits" : "no longer "
+                           "waits", d->reason);
+            if (wp_ctx_publish (ctx, WP_TOPIC_WARMUP_DEFERRED, &out.base))
+                rc = -1;
+        }
+    } while (n == DECISIONS_MAX);
+    return rc;
+}
+
 //  Decide and publish the decisions.
 static int
 s_decide (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
@@ -362,6 +392,8 @@ s_decide (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
                 rc = -1;
         }
     } while (timers && n == DECISIONS_MAX);     //  replay: all of them now
+    if (!timers && s_deferrals (sched, ctx, now))
+        rc = -1;
     if (timers) {
         //  Replay: a wake-up at the next plan boundary.
         uint64_t next = wp_scheduler_next_ms (self);

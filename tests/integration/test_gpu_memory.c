@@ -160,6 +160,25 @@ s_listing (itest_t *it, const char *model, const char *const fields [])
     }
 }
 
+//  warmupctl audit --model M --kind K until it shows needle, or fail at
+//  the bound (the audit writes what it hears on the bus: a moment after).
+static void
+s_audit_shows (itest_t *it, const char *model, const char *kind, const char *needle)
+{
+    int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
+    const char *args [] = { "audit", "--model", model, "--kind", kind, NULL };
+    char *output = NULL;
+    while (true) {
+        free (output);
+        output = NULL;
+        if (itest_ctl (it, args, &output) == 0 && strstr (output, needle))
+            break;
+        if (zclock_mono () >= deadline)
+            fail_msg ("the audit of %s never showed '%s':\n%s", model, needle, output);
+    }
+    free (output);
+}
+
 //  True if a warmup.requested warm of the model is among the events the
 //  bus client received so far (they are read, not waited for).
 static bool
@@ -233,6 +252,9 @@ test_budget_and_admission (void **state)
     assert_int_equal (itest_ctl (&it, text_args, &output), 0);
     assert_non_null (strstr (output, "waits: no room in GPU budget: needs 3072 MiB"));
     free (output);
+    //  ... and so does the audit of decisions
+    s_audit_shows (&it, "big", "deferred", " big                      no room in GPU budget: "
+                                           "needs 3072 MiB, 0 of 2560 MiB taken");
     //  Nothing asked the queue to warm it (the events so far)
     assert_false (s_warm_asked (bus, "big"));
 
@@ -250,6 +272,7 @@ test_budget_and_admission (void **state)
     assert_int_equal (learned.learned_mb, 2800);
     assert_int_equal (learned.learned_vram_mb, 2800);
     //  warmupctl models: configured and learned, planned with the learned
+    s_audit_shows (&it, "big", "resumed", " big                      room now: warmed");
     const char *sizes [] = { "\"state\":\"warm\"", "\"memory_mb\":2800",
                              "\"configured_mb\":3072", "\"learned_mb\":2800",
                              "\"vram_mb\":2800", "\"learned_from\":\"server\"", NULL };

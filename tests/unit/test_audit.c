@@ -170,6 +170,16 @@ test_actor_records (void **state)
     pin.command = WARMUP__V1__COMMAND__COMMAND_PIN;
     pin.model = "coder";
     assert_int_equal (wp_bus_publish (bus, WP_TOPIC_CONTROL, &pin.base), 0);
+    Warmup__V1__WarmupDeferred waits = WARMUP__V1__WARMUP_DEFERRED__INIT;
+    waits.model = "big";
+    waits.waits = true;
+    waits.reason = "no room in GPU budget: needs 3072 MiB, 0 of 2560 MiB taken";
+    waits.memory_mb = 3072;
+    waits.device = "gpu";
+    assert_int_equal (wp_bus_publish (bus, WP_TOPIC_WARMUP_DEFERRED, &waits.base), 0);
+    waits.waits = false;
+    waits.reason = "room now: warmed";
+    assert_int_equal (wp_bus_publish (bus, WP_TOPIC_WARMUP_DEFERRED, &waits.base), 0);
     Warmup__V1__ResourceStatus status_msg = WARMUP__V1__RESOURCE_STATUS__INIT;
     status_msg.admit = false;
     status_msg.admit_reason = "cpu 85% > 30%";
@@ -197,7 +207,14 @@ test_actor_records (void **state)
     assert_null (strstr (all, "\"command\":\"models\""));
     assert_non_null (strstr (all, "\"kind\":\"deferred\",\"reason\":\"cpu 85% > 30%\""));
     //  One record for two statuses that say the same.
-    assert_null (strstr (strstr (all, "\"deferred\"") + 1, "\"deferred\""));
+    const char *once = "\"kind\":\"deferred\",\"reason\"";
+    assert_null (strstr (strstr (all, once) + 1, once));
+    //  A model the scheduler defers, and when it no longer waits
+    assert_non_null (strstr (all, "\"kind\":\"deferred\",\"model\":\"big\",\"reason\":"
+                                  "\"no room in GPU budget: needs 3072 MiB, 0 of 2560 MiB "
+                                  "taken\",\"device\":\"gpu\",\"memory_mb\":3072"));
+    assert_non_null (strstr (all, "\"kind\":\"resumed\",\"model\":\"big\",\"reason\":"
+                                  "\"room now: warmed\""));
     zstr_free (&all);
     zstr_free (&dir);
     wp_bus_destroy (&bus);

@@ -467,6 +467,7 @@ typedef struct {
     Warmup__V1__SyncItem sync_item;
     Warmup__V1__SyncItem *sync_item_ptrs [1];
     uint8_t sync_payload [3];
+    Warmup__V1__WarmupDeferred deferred;
     uint64_t counts [WP_TOPIC_COUNT];
     Warmup__V1__ControlRequest control;
     Warmup__V1__ControlReply control_reply;
@@ -718,6 +719,14 @@ s_messages_fill (messages_t *m, int r)
     sync_reply.items = m->sync_item_ptrs;
     sync_reply.items_total = 3;
     m->sync_reply = sync_reply;
+    Warmup__V1__WarmupDeferred deferred = WARMUP__V1__WARMUP_DEFERRED__INIT;
+    deferred.event_ms = 15000 + (uint64_t) r;
+    deferred.model = "big";
+    deferred.waits = r != 1;
+    deferred.reason = "no room in GPU budget: needs 3072 MiB, 0 of 2560 MiB taken";
+    deferred.memory_mb = 3072;
+    deferred.device = "gpu";
+    m->deferred = deferred;
 }
 
 static ProtobufCMessage *
@@ -741,6 +750,7 @@ s_message (messages_t *m, wp_topic_t topic)
         case WP_TOPIC_ROOM_REPLY: return &m->room_reply.base;
         case WP_TOPIC_SYNC_REQUEST: return &m->sync_request.base;
         case WP_TOPIC_SYNC_REPLY: return &m->sync_reply.base;
+        case WP_TOPIC_WARMUP_DEFERRED: return &m->deferred.base;
         default: fail ();
     }
     return NULL;
@@ -1422,7 +1432,7 @@ test_topics (void **state)
         "usage.observed", "usage.pattern", "prediction.made", "warmup.requested",
         "warmup.done", "resource.status", "perf.estimate", "metrics.snapshot",
         "heartbeat", "clock.tick", "clock.ack", "control.request", "control.reply",
-        "room.request", "room.reply", "sync.request", "sync.reply"
+        "room.request", "room.reply", "sync.request", "sync.reply", "warmup.deferred"
     };
     const ProtobufCMessageDescriptor *descriptors [WP_TOPIC_COUNT] = {
         &warmup__v1__usage_observed__descriptor, &warmup__v1__usage_pattern__descriptor,
@@ -1433,7 +1443,7 @@ test_topics (void **state)
         &warmup__v1__clock_ack__descriptor, &warmup__v1__control_request__descriptor,
         &warmup__v1__control_reply__descriptor, &warmup__v1__room_request__descriptor,
         &warmup__v1__room_reply__descriptor, &warmup__v1__sync_request__descriptor,
-        &warmup__v1__sync_reply__descriptor
+        &warmup__v1__sync_reply__descriptor, &warmup__v1__warmup_deferred__descriptor
     };
     for (int t = 0; t < WP_TOPIC_COUNT; t++) {
         assert_string_equal (wp_topic_name ((wp_topic_t) t), names [t]);

@@ -1277,9 +1277,22 @@ test_learned_size (void **state)
     assert_int_equal (info.learned_mb, 0);
     assert_string_equal (info.learned_from, "");
     assert_non_null (strstr (info.deferred, "needs 3072 MiB"));
+    //  The deferral is told once, as listed
+    wp_scheduler_deferral_t told [4];
+    assert_int_equal (wp_scheduler_deferrals (self, told, 4), 1);
+    assert_string_equal (told [0].model, "big");
+    assert_true (told [0].waits);
+    assert_string_equal (told [0].reason, info.deferred);
+    assert_int_equal (told [0].memory_mb, 3072);
+    assert_int_equal (told [0].device, DEVICE_GPU);
+    assert_int_equal (s_decide (self, T0 + 5, out), 0);
+    assert_int_equal (wp_scheduler_deferrals (self, told, 4), 0);
     //  Its server says 2800, all on the GPU: it fits now
     wp_scheduler_learned (self, "big", 2800, 2800, "server");
     assert_int_equal (s_decide (self, T0 + 10, out), 1);
+    assert_int_equal (wp_scheduler_deferrals (self, told, 4), 1);
+    assert_false (told [0].waits);
+    assert_string_equal (told [0].reason, "room now: warmed");
     s_assert_decision (&out [0], "big", WP_ACTION_WARM);
     assert_int_equal (out [0].memory_mb, 2800);
     assert_int_equal (out [0].vram_mb, 2800);
