@@ -1368,6 +1368,28 @@ s_vram_taken (wp_scheduler_t *self)
     return self->dev->held_vram + vram;
 }
 
+//  Cool the held model of lowest value (among those that free memory on
+//  axes, bits 1 << defer_t, when memory is measured; 0: any) for why,
+//  into *d. False when there is none.
+static bool
+s_cool_lowest (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *d, unsigned axes,
+               why_t why)
+{
+    double value;
+    if (self->dev)
+        self->dev->victims_for = axes;
+    model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
+    if (self->dev)
+        self->dev->victims_for = 0;
+    if (!victim)
+        return false;
+    s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
+    s_why (victim, WP_ACTION_COOL, now_ms, why, 0, NULL, value, 0);
+    s_why_text (self, victim, d->reason, sizeof d->reason);
+    s_set_state (self, victim, WP_MODEL_COOLING);
+    return true;
+}
+
 //  True if another model of its group is held and wanted for itself.
 static bool
 s_group_wants (wp_scheduler_t *self, const model_t *model)
@@ -1655,56 +1677,28 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
     //  Over the fill line: cool the lowest values.
     if (self->opts.max_memory_mb && self->opts.fill > 0 && self->opts.fill < 1) {
         double line = self->opts.fill * (double) self->opts.max_memory_mb;
-        while (n < capacity && (double) self->held_mb > line) {
-            double value;
-            model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
-            if (!victim)
-                break;
-            wp_decision_t *d = &out [n++];
-            s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
-            s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_FILL, 0, NULL, value, 0);
-            s_why_text (self, victim, d->reason, sizeof d->reason);
-            s_set_state (self, victim, WP_MODEL_COOLING);
-        }
+        while (n < capacity && (double) self->held_mb > line
+               && s_cool_lowest (self, now_ms, &out [n], 0, WHY_OVER_FILL))
+            n++;
     }
     //  Over a budget lowered (or pins added) at run time: cool the lowest
-    //  values.
+    //  values (that free RAM when the count is not what is over).
     uint32_t reserved_count;
     uint64_t reserved_mb;
     s_reserved (self, NULL, &reserved_count, &reserved_mb);
     while (n < capacity && (self->held + reserved_count > self->opts.max_warm_models
                             || (self->opts.max_memory_mb
-                                && self->held_mb + reserved_mb > self->opts.max_memory_mb))) {
-        double value;
-        if (self->dev && self->held + reserved_count <= self->opts.max_warm_models)
-            self->dev->victims_for = 1u << DEFER_RAM_BUDGET;    //  RAM is short
-        model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
-        if (self->dev)
-            self->dev->victims_for = 0;
-        if (!victim)
-            break;
-        wp_decision_t *d = &out [n++];
-        s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
-        s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_BUDGET, 0, NULL, value, 0);
-        s_why_text (self, victim, d->reason, sizeof d->reason);
-        s_set_state (self, victim, WP_MODEL_COOLING);
-    }
+                                && self->held_mb + reserved_mb > self->opts.max_memory_mb))
+           && s_cool_lowest (self, now_ms, &out [n],
+                             self->held + reserved_count > self->opts.max_warm_models
+                             ? 0 : 1u << DEFER_RAM_BUDGET, WHY_OVER_BUDGET))
+        n++;
     //  ... and over the GPU budget (lowered, or measured smaller): the
     //  lowest values on GPUs.
     while (n < capacity && self->dev && self->dev->in.max_vram_mb
-           && s_vram_taken (self) > self->dev->in.max_vram_mb) {
-        double value;
-        self->dev->victims_for = 1u << DEFER_VRAM_BUDGET;
-        model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
-        self->dev->victims_for = 0;
-        if (!victim)
-            break;
-        wp_decision_t *d = &out [n++];
-        s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
-        s_why (victim, WP_ACTION_COOL, now_ms, WHY_OVER_VRAM, 0, NULL, value, 0);
-        s_why_text (self, victim, d->reason, sizeof d->reason);
-        s_set_state (self, victim, WP_MODEL_COOLING);
-    }
+           && s_vram_taken (self) > self->dev->in.max_vram_mb
+           && s_cool_lowest (self, now_ms, &out [n], 1u << DEFER_VRAM_BUDGET, WHY_OVER_VRAM))
+        n++;
     free (warm);
     return n;
 }
