@@ -1,7 +1,8 @@
 /*  =========================================================================
     wp_queue_actor - WarmupQueue on the bus.
 
-    Subscribes: warmup.requested, resource.status. Queues each request
+    Subscribes: warmup.requested, resource.status, perf.estimate (what
+    models were learned to take). Queues each request
     (priority, dedupe per model, a request of the opposite action cancels
     a pending one, max_queue_size with the lowest priority dropped first,
     counted in every warmup.done as queue_dropped), runs up to
@@ -12,11 +13,15 @@
     it accepted: done, failed, timed out, cancelled or dropped, with the
     measured duration, the memory and where that number came from.
 
-    A warm starts only when admitted: its memory_mb within max_memory_mb
-    (what the queue warmed, plus what the servers said was loaded when the
-    queue started), the machine's available memory and the cgroup's
-    headroom from the last resource.status, and for background warms
-    (priority below HIGH) the CPU under max_cpu_percent. Held warms wait.
+    A warm starts only when admitted: its memory (learned, else its
+    memory_mb) within max_memory_mb for its RAM part and max_vram_mb for
+    its GPU part (what the queue warmed, plus what the servers said was
+    loaded when the queue started; an auto budget as resource.status
+    measured it), the machine's available memory less memory_reserve_mb
+    and the cgroup's headroom from the last resource.status, its GPU's
+    free memory as last read less the reserve and the loads since, and for
+    background warms (priority below HIGH) the CPU under max_cpu_percent.
+    Held warms wait.
 
     Accepted tasks are kept in the component's LMDB environment (database
     "tasks") until their warmup.done and resumed after a restart.
