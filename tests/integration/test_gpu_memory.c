@@ -257,6 +257,10 @@ test_budget_and_admission (void **state)
                                            "needs 3072 MiB, 0 of 2560 MiB taken");
     //  Nothing asked the queue to warm it (the events so far)
     assert_false (s_warm_asked (bus, "big"));
+    //  ... and Ollama was never asked to load anything
+    char *requests = stub_log (&ollama);
+    assert_null (strstr (requests, "POST /api/generate"));
+    free (requests);
 
     //  The other process frees its memory: the model is warmed, and
     //  Ollama says what it takes
@@ -267,6 +271,9 @@ test_budget_and_admission (void **state)
     assert_int_equal (done.memory_mb, 2800);
     assert_int_equal (done.vram_mb, 2800);
     assert_string_equal (done.source, "server");
+    requests = stub_log (&ollama);
+    assert_non_null (strstr (requests, "POST /api/generate"));
+    free (requests);
     want_learned_t learned = { .model = "big", .from = "server" };
     assert_true (itest_wait_event (bus, s_is_learned, &learned, ITEST_EVENT_MS));
     assert_int_equal (learned.learned_mb, 2800);
