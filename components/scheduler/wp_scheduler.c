@@ -8,12 +8,63 @@
 #include "wp_scheduler.h"
 #include "wp_names.h"
 
-#define RETRY_MS 1000           //  a wanted model that found no room retries
-#define VICTIM_SAMPLE 64        //  held models a victim search looks at, at most
-#define DISPLACE_MAX 16         //  models cooled to make room for one, at most
-#define DISPLACE_RATIO 2.0      //  a model displaces only values below its own / this
-#define BACKOFF_MAX_MS 300000   //  a failing warm is retried at least this often
-#define PRESSURE_MIN_MS 1000    //  shortest idle time a value looks ahead
+//  Times and sizes. Each says its unit and where it comes from; those
+//  chosen by measuring on the dev traces (warmup-eval, docs/evaluation.md)
+//  say so, and changing them changes the evaluation's numbers.
+
+//  A model looked at again after this when it found no room or its warm
+//  is still running, and the first step of a failed warm's back-off (ms).
+//  Design: the actor's tick (1 s), so a retry costs one round.
+#define RETRY_MS 1000
+//  A failed warm's back-off doubles up to this (ms): a model that cannot
+//  load (a pinned one is wanted always) is tried at least every 5 min.
+#define BACKOFF_MAX_MS 300000
+//  Failures in a row counted at most (the back-off reaches its maximum
+//  after 9; the count is shown in the reason, a uint8_t).
+#define FAILS_MAX 16
+//  Held models one victim search looks at, at most (the search is
+//  sampled from a moving cursor, so a round costs what changed, not what
+//  is held). Design: bounds a decision round's cost.
+#define VICTIM_SAMPLE 64
+//  Models cooled to make room for one, at most (bounds a round's output).
+#define DISPLACE_MAX 16
+//  A model displaces only held models whose value is below its own
+//  divided by this (no cool-and-reload churn between near-equal values).
+//  Calibrated on the dev traces.
+#define DISPLACE_RATIO 2.0
+//  Under pressure a value looks ahead as far as the models cooled for room
+//  had been idle: a moving average over the victims, each weighing
+//  1 / PRESSURE_WEIGHT, never under PRESSURE_MIN_MS (ms). Calibrated on
+//  the dev traces (looking 0.5 x or 2 x as far measured worse).
+#define PRESSURE_WEIGHT 64
+#define PRESSURE_MIN_MS 1000
+//  A user idle past every quantile of their idle times still has this
+//  share of the distribution left (the floor of 1 - P(idle so far)), so a
+//  chance never divides by nothing.
+#define SURVIVAL_MIN 0.01
+//  The idle-time distribution ends at this multiple of its 99th
+//  percentile, linear from there (the engine carries no further quantile).
+#define TAIL_END 2.0
+//  A prediction's last use is believed up to this far past the time it is
+//  recorded at (ms): the IDE's clock and ours may differ by that much.
+#define LAST_USE_SKEW_MS 60000
+//  A value a group lends from a pinned model (whose own is infinite):
+//  above every value a model can have, and finite, so that the partner is
+//  still placed by value and never displaces a pinned model.
+#define VALUE_ABOVE_ALL 1e300
+//  Priority weights of a model's value (configuration: low, normal, high).
+#define WEIGHT_LOW 0.5
+#define WEIGHT_NORMAL 1.0
+#define WEIGHT_HIGH 2.0
+//  Defaults of the options (as the configuration's, wp_config.c).
+#define DEFAULT_MAX_WARM_MODELS 5
+#define DEFAULT_THRESHOLD 0.7
+#define DEFAULT_TTL_S 300
+#define DEFAULT_HORIZON_S 300
+//  The simulated world's defaults for a model the catalog does not describe
+//  (EVAL.md section 2), as the service's: MiB and ms.
+#define SIM_DEFAULT_MEMORY_MB 512
+#define SIM_DEFAULT_LOAD_MS 1000
 
 typedef struct _group_t group_t;
 
@@ -42,6 +93,34 @@ typedef enum {
     WHY_TEXT                    //  written out: the budgets or the group
                                 //  it names changed since (why_text)
 } why_t;
+
+//  A hold: one reason to keep a model warm (or to warm it), or to keep a
+//  model that is wanted cold. Each kind is a function (hold_fn, with the
+//  decide phases below) that says whether it holds a model now and until
+//  when; the review phase of a decide asks them in order, the
+//  first that holds keeps the model, and the model is looked at again
+//  when that one ends. A new rule for operators is a new kind here, its
+//  function and its row in one of the tables (s_own_holds, s_lent_holds,
+//  s_cold_holds), not a branch in decide.
+typedef enum {
+    HOLD_NONE = 0,
+    //  Reasons to keep it warm that are its own (its group follows them):
+    HOLD_PIN,                   //  pinned (configuration or operator): always
+    HOLD_OPERATOR,              //  warmed by someone else: until cooled
+    HOLD_PLAN,                  //  a user's plan covers now: until its boundary
+    HOLD_DEMAND,                //  predictions without a plan reach the bar
+    HOLD_WINDOW,                //  a plan's window starts within hysteresis_ms
+    HOLD_PRELOAD,               //  preload: to do, or until its first use
+    HOLD_MIN_KEEP,              //  within min_keep of its last use
+    HOLD_MIN_HOLD,              //  within min_hold_ms of our warm for plans
+    //  ... lent by something else:
+    HOLD_WARMING,               //  a warm of ours is still running
+    HOLD_GROUP,                 //  a model of its group is held and wanted
+    //  Reasons to keep a wanted model cold:
+    HOLD_AHEAD,                 //  under a budget nothing is loaded ahead
+    HOLD_BACKOFF,               //  its warm failed: until the back-off ends
+    HOLD_SWITCH                 //  background warmups off or not admitted
+} hold_t;
 
 //  One user's latest prediction (and plan) for a model. Its times are
 //  offsets in ms from base_ms, exact within 24.8 days of it (a time
@@ -117,6 +196,9 @@ typedef struct {
     uint8_t state;                      //  what we believe (wp_model_state_t)
     uint8_t priority;                   //  1 low, 2 normal, 3 high
     uint8_t fails;                      //  warms of ours that failed in a row
+    uint8_t warm_for;                   //  the hold our running warm serves
+                                        //  (hold_t: pin, preload, group,
+                                        //  demand or plan; 0 none)
     uint8_t last_action;                //  its last decision (wp_action_t, 0 none)
     uint8_t why;                        //  ... its reason (why_t)
     uint8_t why_count;                  //  ... the count in it
@@ -133,9 +215,7 @@ typedef struct {
     bool in_pins : 1;                   //  in the pinned list
     bool preload : 1;                   //  its preload setting
     bool preload_pending : 1;           //  to be warmed for the preload
-    bool preload_warming : 1;           //  the warm running is the preload
     bool lent : 1;                      //  a group partner's warm takes it along
-    bool plan_warming : 1;              //  the warm running is for plans (min_hold)
     bool own_wanted : 1;                //  wanted for itself at the last look
     bool used : 1;                      //  a model (of a shared names table,
                                         //  ids not ours are unused slots)
@@ -145,7 +225,8 @@ typedef struct {
         demand_t one;                   //  in many (owned)
         demand_t *many;
     } demand;
-    uint64_t warm_at;                   //  when our warm of it was done
+    uint64_t warm_at;                   //  when our warm of it for demand or
+                                        //  plans was done (the minimum hold)
     uint64_t loaded_at;                 //  when a request made it resident
     uint64_t used_ms;                   //  latest request known of it
     uint64_t last_decision_ms;          //  when its last decision was
@@ -229,15 +310,15 @@ wp_scheduler_new (const wp_scheduler_opts_t *opts)
     assert (self);
     self->opts = *opts;
     if (!self->opts.max_warm_models)
-        self->opts.max_warm_models = 5;
+        self->opts.max_warm_models = DEFAULT_MAX_WARM_MODELS;
     if (self->opts.threshold <= 0)
-        self->opts.threshold = 0.7;
+        self->opts.threshold = DEFAULT_THRESHOLD;
     if (self->opts.hysteresis < 0)
         self->opts.hysteresis = 0;
     if (!self->opts.ttl_s)
-        self->opts.ttl_s = 300;
+        self->opts.ttl_s = DEFAULT_TTL_S;
     if (!self->opts.horizon_s)
-        self->opts.horizon_s = 300;
+        self->opts.horizon_s = DEFAULT_HORIZON_S;
     self->horizon_ms = self->opts.horizon_s * 1000.0;
     self->own_names = opts->names == NULL;
     self->names = self->own_names ? wp_names_new () : opts->names;
@@ -490,6 +571,16 @@ s_extra (model_t *model)
         assert (model->extra);
     }
     return model->extra;
+}
+
+//  Look again at every model of a model's group in the next review.
+static void
+s_touch_group (wp_scheduler_t *self, const model_t *model)
+{
+    const group_t *group = s_x (model)->group;
+    if (group)
+        for (uint32_t i = 0; i < group->n_members; i++)
+            s_touch (self, &self->models [group->members [i]]);
 }
 
 //  A model's name (borrowed from the names table).
@@ -878,7 +969,7 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
                     slot = &demand [j];
             memset (slot, 0, sizeof *slot);
         }
-        if (p->last_ms > model->used_ms && p->last_ms <= now_ms + 60000)
+        if (p->last_ms > model->used_ms && p->last_ms <= now_ms + LAST_USE_SKEW_MS)
             model->used_ms = p->last_ms;
         slot->user = user_hash;
         slot->probability = p->probability;
@@ -905,73 +996,85 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
     }
 }
 
+//  A warm finished ok: ours (a preload held for a first use, demand or
+//  plans held at least min_hold_ms from now) or someone else's (held
+//  until someone cools it).
+static void
+s_warm_done (wp_scheduler_t *self, model_t *model)
+{
+    if (model->state != WP_MODEL_WARMING)
+        model->external = true;
+    else
+    if (model->warm_for == HOLD_PRELOAD) {
+        uint64_t min_keep = s_x (model)->min_keep_ms;
+        uint64_t hold = min_keep ? min_keep : (uint64_t) self->horizon_ms;
+        s_extra (model)->keep_until = self->now_ms + hold;
+        model->preload_pending = false;
+    }
+    else
+    if (model->warm_for == HOLD_DEMAND || model->warm_for == HOLD_PLAN)
+        model->warm_at = self->now_ms;
+    model->warm_for = HOLD_NONE;
+    model->fails = 0;
+    s_set_state (self, model, WP_MODEL_WARM);
+}
+
+//  A cool finished ok. One by someone else (an operator) is respected:
+//  the model is warmed again only on predictions made after it.
+static void
+s_cool_done (wp_scheduler_t *self, model_t *model)
+{
+    if (model->state != WP_MODEL_COOLING)
+        model->n_demand = 0;
+    s_set_state (self, model, WP_MODEL_COLD);
+    model->external = false;
+}
+
+//  A warm of ours failed: back off (RETRY_MS, doubling per failure in a
+//  row up to BACKOFF_MAX_MS), so that a model that cannot load (pinned:
+//  wanted always) does not fail again every tick. A preload is to do
+//  again; the model waits under its HOLD_BACKOFF.
+static void
+s_backoff (wp_scheduler_t *self, model_t *model)
+{
+    if (model->warm_for == HOLD_PRELOAD)
+        model->warm_for = HOLD_NONE;
+    if (model->fails < FAILS_MAX)
+        model->fails++;
+    uint64_t delay = (uint64_t) RETRY_MS << (model->fails - 1);
+    if (delay > BACKOFF_MAX_MS)
+        delay = BACKOFF_MAX_MS;
+    s_extra (model)->retry_at = self->now_ms + delay;
+    s_why (model, WP_ACTION_WARM, self->now_ms, WHY_FAILED, model->fails, NULL,
+           (double) (delay / 1000), 0);
+    s_wake_at (self, model, s_x (model)->retry_at);
+}
+
 //  A warmup finished: the model is looked at again in the next decide; a
-//  failed warm of ours a tick later (not at once: no retry storm).
+//  failed warm of ours after its back-off (not at once: no retry storm).
 void
 wp_scheduler_done (wp_scheduler_t *self, const char *name, wp_action_t action, bool ok)
 {
     assert (self && name);
     model_t *model = s_model (self, name);
     bool failed = !ok && action == WP_ACTION_WARM && model->state == WP_MODEL_WARMING;
-    if (action == WP_ACTION_WARM) {
-        if (ok) {
-            if (model->state != WP_MODEL_WARMING)
-                model->external = true;     //  not ours: hold it
-            else
-            if (model->preload_warming) {
-                //  Held waiting for a first use, then like any other.
-                uint64_t min_keep = s_x (model)->min_keep_ms;
-                uint64_t hold = min_keep ? min_keep
-                                                   : (uint64_t) self->horizon_ms;
-                s_extra (model)->keep_until = self->now_ms + hold;
-                model->preload_pending = false;
-            }
-            else
-            if (model->plan_warming)
-                model->warm_at = self->now_ms;
-            model->plan_warming = false;
-            model->fails = 0;
-            model->preload_warming = false;
-            s_set_state (self, model, WP_MODEL_WARM);
-        }
-        else
-        if (model->state == WP_MODEL_WARMING)
-            s_set_state (self, model, WP_MODEL_COLD);
-    }
-    else {
-        if (ok) {
-            //  Cooled by someone else (an operator): respect it, and warm
-            //  again only on predictions made after it.
-            if (model->state != WP_MODEL_COOLING)
-                model->n_demand = 0;
-            s_set_state (self, model, WP_MODEL_COLD);
-            model->external = false;
-        }
-        else
-        if (model->state == WP_MODEL_COOLING)
-            s_set_state (self, model, WP_MODEL_WARM);
-    }
-    if (failed) {
-        //  Backoff, so that a model that cannot load (pinned: wanted
-        //  always) does not fail again every tick.
-        model->preload_warming = false;
-        if (model->fails < 16)
-            model->fails++;
-        uint64_t delay = (uint64_t) RETRY_MS << (model->fails - 1);
-        if (delay > BACKOFF_MAX_MS)
-            delay = BACKOFF_MAX_MS;
-        s_extra (model)->retry_at = self->now_ms + delay;
-        s_why (model, WP_ACTION_WARM, self->now_ms, WHY_FAILED, model->fails, NULL,
-               (double) (delay / 1000), 0);
-        s_wake_at (self, model, s_x (model)->retry_at);
-    }
+    if (action == WP_ACTION_WARM && ok)
+        s_warm_done (self, model);
+    else
+    if (action == WP_ACTION_WARM && model->state == WP_MODEL_WARMING)
+        s_set_state (self, model, WP_MODEL_COLD);
+    else
+    if (action != WP_ACTION_WARM && ok)
+        s_cool_done (self, model);
+    else
+    if (action != WP_ACTION_WARM && model->state == WP_MODEL_COOLING)
+        s_set_state (self, model, WP_MODEL_WARM);
+    if (failed)
+        s_backoff (self, model);
     else
         s_touch (self, model);
     //  Its group's models may be held for it, or no longer.
-    const group_t *group = s_x (model)->group;
-    if (group)
-        for (uint32_t i = 0; i < group->n_members; i++)
-            s_touch (self, &self->models [group->members [i]]);
+    s_touch_group (self, model);
 }
 
 //  Resident by a request (or gone).
@@ -1003,8 +1106,7 @@ wp_scheduler_sync (wp_scheduler_t *self, const char *name, wp_model_state_t stat
         //  the predictions that wanted it come again), not as an external
         //  warm that would never be cooled
         model->warm_at = now_ms;
-        model->plan_warming = false;
-        model->preload_warming = false;
+        model->warm_for = HOLD_NONE;
     }
     model->external = false;
     s_set_state (self, model, state);
@@ -1027,6 +1129,7 @@ wp_scheduler_admit (wp_scheduler_t *self, bool admit)
 static double
 s_quantile_cdf (const float *q, double x)
 {
+    //  The levels of wp_prediction_t.gap_q (wp_engine.h).
     static const double levels [WP_ENGINE_QUANTILES] = { 0.25, 0.5, 0.75, 0.9, 0.99 };
     double prev_x = 0, prev_p = 0;
     for (int i = 0; i < WP_ENGINE_QUANTILES; i++) {
@@ -1037,7 +1140,7 @@ s_quantile_cdf (const float *q, double x)
         prev_x = q [i];
         prev_p = levels [i];
     }
-    double end = 2.0 * q [WP_ENGINE_QUANTILES - 1];
+    double end = TAIL_END * q [WP_ENGINE_QUANTILES - 1];
     if (x >= end || end <= prev_x)
         return 1;
     return prev_p + (1 - prev_p) * (x - prev_x) / (end - prev_x);
@@ -1055,8 +1158,8 @@ s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
     double idle = now_ms > last_ms ? (double) (now_ms - last_ms) : 0;
     double before = s_quantile_cdf (d->gap_q, idle);
     double left = 1 - before;
-    if (left < 0.01)
-        left = 0.01;
+    if (left < SURVIVAL_MIN)
+        left = SURVIVAL_MIN;
     double within = self->pressure_ms > 0 ? self->pressure_ms : self->horizon_ms;
     double p = (s_quantile_cdf (d->gap_q, idle + within) - before) / left;
     return p < 0 ? 0 : p > 1 ? 1 : p;
@@ -1131,7 +1234,8 @@ s_assess (wp_scheduler_t *self, model_t *model, uint64_t now_ms, look_t *look)
     }
     model->n_demand = kept;
     double memory = model->memory_mb ? model->memory_mb : 1;
-    static const double weight [4] = { 1, 0.5, 1, 2 };
+    static const double weight [4] = { WEIGHT_NORMAL, WEIGHT_LOW, WEIGHT_NORMAL,
+                                       WEIGHT_HIGH };
     look->demand = 1.0 - none;
     look->chance = 1.0 - any;
     look->value = (1.0 - any) * benefit / memory * weight [model->priority & 3];
@@ -1193,8 +1297,52 @@ s_frees (wp_scheduler_t *self, const model_t *model)
         && s_gpu (model) == self->dev->victims_gpu;
 }
 
-//  The held model of lowest value (sampled when many are held), its
-//  value in *value_p (if given).
+//  True if the model may be cooled now for room or for a budget: held by
+//  us, not loading, not pinned, not within min_keep of its last use, not
+//  chosen already this round.
+static bool
+s_coolable (const model_t *model, const model_t *except, uint64_t now_ms)
+{
+    return s_holds (model) && !model->external && model != except
+        && model->state != WP_MODEL_COOLING && !model->chosen
+        && now_ms >= model->loaded_at + model->load_ms && !s_pinned (model)
+        && !(s_x (model)->min_keep_ms
+             && now_ms < model->used_ms + s_x (model)->min_keep_ms);
+}
+
+//  True if a candidate victim of look ranks below the lowest so far (of
+//  low): a lower value; ties (often: all certain to be asked soon) go to
+//  the least recently used, then the name.
+static bool
+s_ranks_below (wp_scheduler_t *self, const model_t *model, const look_t *look,
+               const model_t *lowest, const look_t *low)
+{
+    if (!lowest || look->value < low->value)
+        return true;
+    if (look->value != low->value)
+        return false;
+    return look->last_use < low->last_use
+        || (look->last_use == low->last_use
+            && strcmp (s_name (self, model), s_name (self, lowest)) < 0);
+}
+
+//  Learn how long held models last idle under pressure from a victim
+//  chosen at now_ms.
+static void
+s_pressure (wp_scheduler_t *self, const model_t *victim, uint64_t now_ms)
+{
+    if (!victim || !victim->used_ms || now_ms <= victim->used_ms)
+        return;
+    double idle = (double) (now_ms - victim->used_ms);
+    self->pressure_ms = self->pressure_ms > 0
+                      ? self->pressure_ms + (idle - self->pressure_ms) / PRESSURE_WEIGHT
+                      : idle;
+    if (self->pressure_ms < PRESSURE_MIN_MS)
+        self->pressure_ms = PRESSURE_MIN_MS;
+}
+
+//  The held model of lowest value below below (sampled when many are
+//  held), its value in *value_p (if given).
 static model_t *
 s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double below,
           wp_scheduler_can_fn *can, void *arg, double *value_p)
@@ -1208,11 +1356,7 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
     for (size_t k = 0; k < n && seen < VICTIM_SAMPLE; k++, at = at + 1 < n ? at + 1 : 0) {
         //  (an unused slot is cold: not held)
         model_t *model = &self->models [at];
-        if (!s_holds (model) || model->external || model == except
-            || model->state == WP_MODEL_COOLING || model->chosen
-            || now_ms < model->loaded_at + model->load_ms || s_pinned (model)
-            || (s_x (model)->min_keep_ms
-                && now_ms < model->used_ms + s_x (model)->min_keep_ms))
+        if (!s_coolable (model, except, now_ms))
             continue;
         if (self->dev && self->dev->victims_for && !s_frees (self, model))
             continue;
@@ -1221,14 +1365,7 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
         seen++;
         look_t look;
         s_assess (self, model, now_ms, &look);
-        if (look.value >= below)
-            continue;
-        //  Ties (often: all certain to be asked soon): least recently used.
-        if (!lowest || look.value < low.value
-            || (look.value == low.value
-                && (look.last_use < low.last_use
-                    || (look.last_use == low.last_use
-                        && strcmp (s_name (self, model), s_name (self, lowest)) < 0)))) {
+        if (look.value < below && s_ranks_below (self, model, &look, lowest, &low)) {
             lowest = model;
             low = look;
         }
@@ -1237,29 +1374,10 @@ s_lowest (wp_scheduler_t *self, uint64_t now_ms, const model_t *except, double b
         self->victim_cursor += VICTIM_SAMPLE / 2;
     if (value_p)
         *value_p = low.value;
-    //  How long held models last idle under pressure (1/64 per victim,
-    //  at least PRESSURE_MIN_MS)
-    if (lowest && lowest->used_ms && now_ms > lowest->used_ms) {
-        double idle = (double) (now_ms - lowest->used_ms);
-        self->pressure_ms = self->pressure_ms > 0
-                          ? self->pressure_ms + (idle - self->pressure_ms) / 64 : idle;
-        if (self->pressure_ms < PRESSURE_MIN_MS)
-            self->pressure_ms = PRESSURE_MIN_MS;
-    }
+    s_pressure (self, lowest, now_ms);
     return lowest;
 }
 
-//  Add a model to the warm candidates (growing the list).
-static void
-s_candidate (candidate_t **warm, size_t *n_warm, size_t *cap_warm, model_t *model)
-{
-    if (*n_warm == *cap_warm) {
-        *cap_warm = *cap_warm ? *cap_warm * 2 : 16;
-        *warm = (candidate_t *) realloc (*warm, *cap_warm * sizeof (candidate_t));
-        assert (*warm);
-    }
-    (*warm) [(*n_warm)++] = (candidate_t) { model, 0, NULL };
-}
 //  What is taken on the GPU axes, for a placement (RAM and the count are
 //  the caller's, as before memory was measured).
 typedef struct {
@@ -1368,28 +1486,6 @@ s_vram_taken (wp_scheduler_t *self)
     return self->dev->held_vram + vram;
 }
 
-//  Cool the held model of lowest value (among those that free memory on
-//  axes, bits 1 << defer_t, when memory is measured; 0: any) for why,
-//  into *d. False when there is none.
-static bool
-s_cool_lowest (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *d, unsigned axes,
-               why_t why)
-{
-    double value;
-    if (self->dev)
-        self->dev->victims_for = axes;
-    model_t *victim = s_lowest (self, now_ms, NULL, INFINITY, NULL, NULL, &value);
-    if (self->dev)
-        self->dev->victims_for = 0;
-    if (!victim)
-        return false;
-    s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
-    s_why (victim, WP_ACTION_COOL, now_ms, why, 0, NULL, value, 0);
-    s_why_text (self, victim, d->reason, sizeof d->reason);
-    s_set_state (self, victim, WP_MODEL_COOLING);
-    return true;
-}
-
 //  True if another model of its group is held and wanted for itself.
 static bool
 s_group_wants (wp_scheduler_t *self, const model_t *model)
@@ -1405,6 +1501,634 @@ s_group_wants (wp_scheduler_t *self, const model_t *model)
     return false;
 }
 
+//  -------------------------------------------------------------------------
+//  A decision round (wp_scheduler_decide) runs in phases, each a function:
+//  review the models that changed (their holds, s_review), place what
+//  should be warm (s_place), trim to the fill line (s_trim_fill), to the
+//  budgets (s_trim_budget) and to the GPU budget (s_trim_vram). Room is
+//  made on the axes a model is short on (count, RAM, GPUs: s_short). A
+//  round writes at most capacity decisions; what did not fit is looked at
+//  again in the next.
+
+typedef struct {
+    wp_scheduler_t *self;
+    uint64_t now_ms;
+    wp_decision_t *out;         //  decisions written
+    size_t n, capacity;         //  how many, and room
+    candidate_t *warm;          //  models to place (owned)
+    size_t n_warm, cap_warm;
+    bool can_warm;              //  background warmups on and admitted
+    bool ahead;                 //  nothing is loaded ahead of a request
+} round_t;
+
+//  What a hold looks at: one model in review.
+typedef struct {
+    round_t *round;
+    model_t *model;
+    look_t look;                //  its demand now (s_assess)
+    bool held;                  //  warm or warming
+    bool pinned;
+    bool wish;                  //  an operator's wish: pinned, or a
+                                //  preload still to do (no switch or
+                                //  budget rule keeps it cold)
+} review_t;
+
+//  A hold of some kind: 0 when it does not hold the model now, else until
+//  when it holds (UINT64_MAX: until something else changes, which looks
+//  at the model again).
+typedef uint64_t (hold_fn) (const review_t *r);
+
+//  Pinned: warm always.
+static uint64_t
+s_hold_pin (const review_t *r)
+{
+    return r->pinned ? UINT64_MAX : 0;
+}
+
+//  Warmed by someone else (an operator): held until someone cools it.
+static uint64_t
+s_hold_operator (const review_t *r)
+{
+    return r->model->external ? UINT64_MAX : 0;
+}
+
+//  A user's plan covers now (its boundaries are in the look's next).
+static uint64_t
+s_hold_plan (const review_t *r)
+{
+    return r->look.covered ? UINT64_MAX : 0;
+}
+
+//  Predictions without a plan reach the threshold; a model held stays
+//  until its demand falls below threshold - hysteresis (no flapping).
+static uint64_t
+s_hold_demand (const review_t *r)
+{
+    const wp_scheduler_opts_t *opts = &r->round->self->opts;
+    double bar = r->held ? opts->threshold - opts->hysteresis : opts->threshold;
+    return r->look.demand >= bar ? UINT64_MAX : 0;
+}
+
+//  Held, and a plan's window starts within hysteresis_ms: no cool and
+//  reload (time hysteresis).
+static uint64_t
+s_hold_window (const review_t *r)
+{
+    uint64_t start = r->look.next_start;
+    return r->held && start != UINT64_MAX
+        && start <= r->round->now_ms + r->round->self->opts.hysteresis_ms ? UINT64_MAX : 0;
+}
+
+//  A preload: cold and still to do, or held until its first use (or
+//  min_keep) once done.
+static uint64_t
+s_hold_preload (const review_t *r)
+{
+    if (r->model->preload_pending && r->model->state == WP_MODEL_COLD)
+        return UINT64_MAX;
+    uint64_t until = s_x (r->model)->keep_until;
+    return r->held && r->round->now_ms < until ? until : 0;
+}
+
+//  Held within min_keep of its last use.
+static uint64_t
+s_hold_min_keep (const review_t *r)
+{
+    uint64_t keep = s_x (r->model)->min_keep_ms;
+    uint64_t until = r->model->used_ms + keep;
+    return r->held && keep && r->round->now_ms < until ? until : 0;
+}
+
+//  Warm by our warm for demand or plans, done less than min_hold_ms ago
+//  (a real load has latency the plan did not see).
+static uint64_t
+s_hold_min_hold (const review_t *r)
+{
+    uint64_t hold = r->round->self->opts.min_hold_ms;
+    uint64_t until = r->model->warm_at + hold;
+    return r->model->state == WP_MODEL_WARM && hold && r->round->now_ms < until ? until : 0;
+}
+
+//  A warm of ours still running is not undone: looked at again soon.
+static uint64_t
+s_hold_warming (const review_t *r)
+{
+    return !r->model->external && r->model->state == WP_MODEL_WARMING
+         ? r->round->now_ms + RETRY_MS : 0;
+}
+
+//  Another model of its group is held and wanted for itself.
+static uint64_t
+s_hold_group (const review_t *r)
+{
+    return s_group_wants (r->round->self, r->model) ? UINT64_MAX : 0;
+}
+
+//  Under a memory budget with no_prewarm_under_budget: only what a
+//  request made resident is held; nothing is loaded ahead of a request.
+static uint64_t
+s_hold_ahead (const review_t *r)
+{
+    return r->round->ahead && !r->wish ? UINT64_MAX : 0;
+}
+
+//  A failed warm backs off (wp_scheduler_done) until retry_at.
+static uint64_t
+s_hold_backoff (const review_t *r)
+{
+    uint64_t until = s_x (r->model)->retry_at;
+    return r->round->now_ms < until ? until : 0;
+}
+
+//  Background warmups off, or not admitted now (the resource manager):
+//  the model waits for the switch.
+static uint64_t
+s_hold_switch (const review_t *r)
+{
+    return !r->round->can_warm && !r->wish ? UINT64_MAX : 0;
+}
+
+//  A kind of hold and its function.
+typedef struct {
+    hold_t kind;
+    hold_fn *holds;
+} hold_kind_t;
+
+//  Reasons to keep a model warm (or warm it) that are its own, in the
+//  order they are asked: the first that holds keeps it, and the model is
+//  looked at again when that one ends.
+static const hold_kind_t s_own_holds [] = {
+    { HOLD_PIN, s_hold_pin },
+    { HOLD_OPERATOR, s_hold_operator },
+    { HOLD_PLAN, s_hold_plan },
+    { HOLD_DEMAND, s_hold_demand },
+    { HOLD_WINDOW, s_hold_window },
+    { HOLD_PRELOAD, s_hold_preload },
+    { HOLD_MIN_KEEP, s_hold_min_keep },
+    { HOLD_MIN_HOLD, s_hold_min_hold },
+};
+
+//  ... and those that are not its own (they do not make its group wanted).
+static const hold_kind_t s_lent_holds [] = {
+    { HOLD_WARMING, s_hold_warming },
+    { HOLD_GROUP, s_hold_group },
+};
+
+//  Reasons to keep a wanted cold model cold; for the last, it waits (it
+//  is looked at again when the switch or the budgets change).
+static const hold_kind_t s_cold_holds [] = {
+    { HOLD_AHEAD, s_hold_ahead },
+    { HOLD_BACKOFF, s_hold_backoff },
+    { HOLD_SWITCH, s_hold_switch },
+};
+
+#define HOLDS(table) table, sizeof (table) / sizeof (table [0])
+
+//  The first hold of a table that holds the model, HOLD_NONE if none;
+//  its expiry joins *next.
+static hold_t
+s_first_hold (const review_t *r, const hold_kind_t *table, size_t size, uint64_t *next)
+{
+    for (size_t i = 0; i < size; i++) {
+        uint64_t until = table [i].holds (r);
+        if (until) {
+            *next = until < *next ? until : *next;
+            return table [i].kind;
+        }
+    }
+    return HOLD_NONE;
+}
+
+//  A model warm already (a request, an operator) when its preload is due
+//  is held as preloaded.
+static void
+s_preload_arrived (wp_scheduler_t *self, model_t *model, uint64_t now_ms)
+{
+    if (!model->preload_pending || model->state != WP_MODEL_WARM)
+        return;
+    extra_t *extra = s_extra (model);
+    uint64_t until = now_ms + (extra->min_keep_ms ? extra->min_keep_ms
+                                                  : (uint64_t) self->horizon_ms);
+    extra->keep_until = until > extra->keep_until ? until : extra->keep_until;
+    model->preload_pending = false;
+}
+
+//  Note whether a model is wanted for itself; its group's models are
+//  looked at again when that changes.
+static void
+s_own_wanted (wp_scheduler_t *self, model_t *model, bool own)
+{
+    if (own != model->own_wanted)
+        s_touch_group (self, model);
+    model->own_wanted = own;
+}
+
+//  Cool a model (a decision written), with its reason (why, and the
+//  count, other model and numbers its text names).
+static void
+s_cool (round_t *round, model_t *model, why_t why, unsigned count, const model_t *other,
+        double x, double y)
+{
+    wp_decision_t *d = &round->out [round->n++];
+    s_decision (round->self, d, model, WP_ACTION_COOL, round->now_ms, round->now_ms, 0, 0);
+    s_why (model, WP_ACTION_COOL, round->now_ms, why, count, other, x, y);
+    s_why_text (round->self, model, d->reason, sizeof d->reason);
+    s_set_state (round->self, model, WP_MODEL_COOLING);
+}
+
+//  A held model no hold keeps is cooled, saying what ended: its demand,
+//  its preload's hold, its group, or its plans.
+static void
+s_cool_unheld (round_t *round, const review_t *r)
+{
+    model_t *model = r->model;
+    const extra_t *x = s_x (model);
+    uint64_t now_ms = round->now_ms;
+    if (r->look.demand > 0)
+        s_cool (round, model, WHY_DEMAND_BELOW, 0, NULL, r->look.demand, 0);
+    else
+    if (x->keep_until && x->keep_until <= now_ms && !model->n_demand) {
+        uint64_t held = x->min_keep_ms ? x->min_keep_ms : (uint64_t) round->self->horizon_ms;
+        s_cool (round, model, WHY_PRELOAD_UNUSED, 0, NULL,
+                (now_ms - (x->keep_until - held)) / 1000.0, 0);
+    }
+    else
+    if (x->group && !model->n_demand)
+        s_cool (round, model, WHY_GROUP_UNWANTED, 0, NULL, 0, 0);
+    else
+        s_cool (round, model, WHY_PLAN_ENDED, model->n_demand, NULL, 0, 0);
+    if (model->extra)
+        model->extra->keep_until = 0;
+    s_touch_group (round->self, model);
+}
+
+//  Add a model to the round's candidates to place.
+static void
+s_candidate (round_t *round, model_t *model)
+{
+    if (round->n_warm == round->cap_warm) {
+        round->cap_warm = round->cap_warm ? round->cap_warm * 2 : 16;
+        round->warm = (candidate_t *) realloc (round->warm,
+                                               round->cap_warm * sizeof (candidate_t));
+        assert (round->warm);
+    }
+    round->warm [round->n_warm++] = (candidate_t) { model, 0, NULL };
+}
+
+//  Review one model: what holds it warm, what it is waiting for. A held
+//  model nothing holds is cooled; a cold model something wants and
+//  nothing keeps cold becomes a candidate to place. Returns false when
+//  the round is out of room for its cool (it stays dirty).
+static bool
+s_review_model (round_t *round, model_t *model)
+{
+    wp_scheduler_t *self = round->self;
+    review_t r = { .round = round, .model = model };
+    s_assess (self, model, round->now_ms, &r.look);
+    r.held = s_holds (model);
+    r.pinned = s_pinned (model);
+    s_preload_arrived (self, model, round->now_ms);
+    uint64_t next = r.look.next;
+    hold_t hold = s_first_hold (&r, HOLDS (s_own_holds), &next);
+    //  (a preload still to do makes its group wanted, even while warming)
+    s_own_wanted (self, model, hold != HOLD_NONE || model->preload_pending);
+    if (hold == HOLD_NONE)
+        hold = s_first_hold (&r, HOLDS (s_lent_holds), &next);
+    if (r.held && hold == HOLD_NONE) {
+        if (round->n >= round->capacity)
+            return false;
+        s_cool_unheld (round, &r);
+    }
+    model->waiting = false;
+    if (model->extra) {
+        model->extra->defer = DEFER_NONE;
+        s_defer_mark (self, model);
+    }
+    r.wish = r.pinned || model->preload_pending;
+    if (hold != HOLD_NONE && model->state == WP_MODEL_COLD && !model->external) {
+        hold_t cold = s_first_hold (&r, HOLDS (s_cold_holds), &next);
+        model->waiting = cold == HOLD_NONE || cold == HOLD_SWITCH;
+        if (cold == HOLD_NONE)
+            s_candidate (round, model);
+    }
+    model->dirty = false;
+    if (next != UINT64_MAX)
+        s_wake_at (self, model, next);
+    return true;
+}
+
+//  Phase 1: the wake-ups due join the models that changed, and each is
+//  reviewed (the list may grow as we walk it: a group's models).
+static void
+s_review (round_t *round)
+{
+    wp_scheduler_t *self = round->self;
+    while (self->n_heap && self->heap [0].time <= round->now_ms) {
+        wake_t wake = s_wake_pop (self);
+        s_touch (self, &self->models [wake.model]);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < self->n_dirty; i++)
+        if (!s_review_model (round, &self->models [self->dirty [i]]))
+            self->dirty [kept++] = self->dirty [i];
+    self->n_dirty = kept;
+}
+
+//  True if model fits in the budgets with count models and memory MiB of
+//  RAM held and reserved besides it, and load on the GPUs (memory as
+//  measured, when there is a measure).
+static bool
+s_fits (wp_scheduler_t *self, const model_t *model, uint32_t count, uint64_t memory,
+        const load_t *load)
+{
+    return count + 1 <= self->opts.max_warm_models
+        && (!self->opts.max_memory_mb
+            || memory + s_ram (model) <= self->opts.max_memory_mb)
+        && !(self->dev && s_short (self, model, count, memory, load, NULL));
+}
+
+//  While room is made for model: only held models that free memory on
+//  the axes it is short on are victims. False when nothing can free them
+//  (an axis not measured yet).
+static bool
+s_victims_for (wp_scheduler_t *self, const model_t *model, uint32_t count,
+               uint64_t memory, const load_t *load)
+{
+    if (!self->dev)
+        return true;
+    unsigned axes = s_short (self, model, count, memory, load, NULL);
+    if (axes & (1u << DEFER_RAM_UNKNOWN | 1u << DEFER_VRAM_UNKNOWN))
+        return false;
+    self->dev->victims_for = axes & (1u << DEFER_COUNT) ? 0 : axes;
+    self->dev->victims_gpu = s_gpu (model);
+    return true;
+}
+
+//  Held models of lower value (below value / DISPLACE_RATIO; any for a
+//  pinned model), lowest first, that would make room for model: written
+//  to victims and their values (at most DISPLACE_MAX, within the round's
+//  room); returns whether model fits once they are cooled, else notes on
+//  which axis it waits. Pinned models not held keep their room reserved.
+static bool
+s_room (round_t *round, model_t *model, double value, bool pinned, model_t **victims,
+        double *values, size_t *n_victims)
+{
+    wp_scheduler_t *self = round->self;
+    uint32_t count;
+    uint64_t memory;
+    s_reserved (self, model, &count, &memory);
+    count += self->held;
+    memory += self->held_mb;
+    load_t load = { 0 };
+    if (self->dev)
+        s_load (self, model, &load);
+    *n_victims = 0;
+    while (*n_victims < DISPLACE_MAX && round->n + *n_victims + 1 < round->capacity
+           && !s_fits (self, model, count, memory, &load)) {
+        if (!s_victims_for (self, model, count, memory, &load))
+            break;
+        model_t *victim = s_lowest (self, round->now_ms, model,
+                                    pinned ? INFINITY : value / DISPLACE_RATIO,
+                                    NULL, NULL, &values [*n_victims]);
+        if (self->dev)
+            self->dev->victims_for = 0;
+        if (!victim)
+            break;
+        victim->chosen = true;
+        victims [(*n_victims)++] = victim;
+        count--;
+        memory -= s_ram (victim);
+        if (self->dev)
+            s_unload (model, victim, &load);
+    }
+    bool fits = s_fits (self, model, count, memory, &load);
+    if (!fits && self->dev) {
+        s_short (self, model, count, memory, &load, model);     //  note why
+        s_defer_mark (self, model);
+    }
+    return fits;
+}
+
+//  The reason for warming a model: the hold it is warmed for (written to
+//  its last decision).
+static hold_t
+s_warm_for (round_t *round, model_t *model, const look_t *look, bool pinned, bool lent,
+            double value)
+{
+    uint64_t now_ms = round->now_ms;
+    const extra_t *x = s_x (model);
+    if (pinned) {
+        s_why (model, WP_ACTION_WARM, now_ms, WHY_PINNED, model->pin_operator_set, NULL,
+               0, 0);
+        return HOLD_PIN;
+    }
+    if (model->preload_pending) {
+        s_why (model, WP_ACTION_WARM, now_ms, WHY_PRELOAD, 0, NULL,
+               (x->min_keep_ms ? x->min_keep_ms : round->self->horizon_ms) / 1000.0, 0);
+        return HOLD_PRELOAD;
+    }
+    if (lent) {
+        s_why (model, WP_ACTION_WARM, now_ms, WHY_GROUP_WARMED, 0, NULL, 0, 0);
+        return HOLD_GROUP;
+    }
+    if (look->demand >= round->self->opts.threshold) {
+        s_why (model, WP_ACTION_WARM, now_ms, WHY_DEMAND, model->n_demand, NULL,
+               look->demand, 0);
+        return HOLD_DEMAND;
+    }
+    s_why (model, WP_ACTION_WARM, now_ms, WHY_PLAN, model->n_demand, NULL, value, 0);
+    return HOLD_PLAN;
+}
+
+//  Warm a model (a decision written) at value.
+static void
+s_warm (round_t *round, model_t *model, const look_t *look, bool pinned, bool lent,
+        double value)
+{
+    wp_decision_t *d = &round->out [round->n++];
+    if (model->extra) {
+        model->extra->defer = DEFER_NONE;
+        s_defer_mark (round->self, model);
+    }
+    s_decision (round->self, d, model, WP_ACTION_WARM, round->now_ms, look->expected,
+                look->demand, value);
+    model->warm_for = (uint8_t) s_warm_for (round, model, look, pinned, lent, value);
+    s_why_text (round->self, model, d->reason, sizeof d->reason);
+    if (pinned)
+        d->priority = 3;
+    s_set_state (round->self, model, WP_MODEL_WARMING);
+    model->waiting = false;
+}
+
+//  A model warmed takes its group along: each cold partner becomes a
+//  candidate with the model's value lent, placed within the budgets.
+static void
+s_bring_group (round_t *round, const model_t *model, double value)
+{
+    const group_t *group = s_x (model)->group;
+    if (!group)
+        return;
+    for (uint32_t g = 0; g < group->n_members; g++) {
+        model_t *other = &round->self->models [group->members [g]];
+        if (other == model || other->state != WP_MODEL_COLD || other->external
+            || round->now_ms < s_x (other)->retry_at)
+            continue;
+        s_extra (other)->boost = isfinite (value) ? value : VALUE_ABOVE_ALL;
+        other->lent = true;
+        s_candidate (round, other);
+    }
+}
+
+//  Place one candidate: make room from lower values and warm it, or leave
+//  it waiting (looked at again in RETRY_MS, or in the next round when
+//  this one is out of room).
+static void
+s_place_one (round_t *round, model_t *model)
+{
+    wp_scheduler_t *self = round->self;
+    look_t look;
+    s_assess (self, model, round->now_ms, &look);
+    bool pinned = s_pinned (model);
+    double value = pinned ? INFINITY : look.value;
+    if (s_x (model)->boost > value)
+        value = s_x (model)->boost;
+    model_t *victims [DISPLACE_MAX];
+    double values [DISPLACE_MAX];
+    size_t n_victims;
+    bool fits = s_room (round, model, value, pinned, victims, values, &n_victims);
+    for (size_t v = 0; v < n_victims; v++) {
+        model_t *victim = victims [v];
+        victim->chosen = false;
+        if (!fits)
+            continue;
+        if (pinned)
+            s_cool (round, victim, WHY_ROOM_PINNED, 0, model, 0, 0);
+        else
+            s_cool (round, victim, WHY_NO_ROOM, 0, model, values [v], value);
+        if (victim->extra)
+            victim->extra->keep_until = 0;
+    }
+    bool lent = model->lent;
+    if (model->extra)
+        model->extra->boost = 0;
+    model->lent = false;
+    if (!fits || round->n >= round->capacity) {
+        if (round->n >= round->capacity)
+            s_touch (self, model);
+        else
+        if (!lent)
+            s_wake_at (self, model, round->now_ms + RETRY_MS);
+        return;
+    }
+    s_warm (round, model, &look, pinned, lent, value);
+    s_bring_group (round, model, value);
+}
+
+//  Phase 2: place the candidates, pinned first (their memory is reserved
+//  anyway), then by value, best first; a group's partners after them.
+static void
+s_place (round_t *round)
+{
+    for (size_t i = 0; i < round->n_warm; i++) {
+        look_t look;
+        model_t *model = round->warm [i].model;
+        s_assess (round->self, model, round->now_ms, &look);
+        round->warm [i].value = s_pinned (model) ? INFINITY : look.value;
+        round->warm [i].name = s_name (round->self, model);
+    }
+    if (round->n_warm > 1)
+        qsort (round->warm, round->n_warm, sizeof (candidate_t), s_by_value);
+    //  The list grows as we walk it (a group's partners).
+    for (size_t i = 0; i < round->n_warm; i++)
+        if (round->warm [i].model->state == WP_MODEL_COLD)
+            s_place_one (round, round->warm [i].model);
+}
+
+//  A line the held models may be over: true if they are, with the axes
+//  whose memory a victim must free in *axes (bits 1 << defer_t; 0: any
+//  held model will do).
+typedef bool (over_fn) (const round_t *round, unsigned *axes);
+
+//  Cool the held models of lowest value, each for why, while over says
+//  the held models are over a line.
+static void
+s_trim (round_t *round, over_fn *over, why_t why)
+{
+    wp_scheduler_t *self = round->self;
+    unsigned axes = 0;
+    while (round->n < round->capacity && over (round, &axes)) {
+        double value;
+        if (self->dev)
+            self->dev->victims_for = axes;
+        model_t *victim = s_lowest (self, round->now_ms, NULL, INFINITY, NULL, NULL, &value);
+        if (self->dev)
+            self->dev->victims_for = 0;
+        if (!victim)
+            break;
+        s_cool (round, victim, why, 0, NULL, value, 0);
+    }
+}
+
+//  True if the held models are over the fill line of the memory budget.
+static bool
+s_over_fill (const round_t *round, unsigned *axes)
+{
+    const wp_scheduler_t *self = round->self;
+    *axes = 0;
+    return (double) self->held_mb > self->opts.fill * (double) self->opts.max_memory_mb;
+}
+
+//  Phase 3: under a memory budget with a fill line, cool the lowest values
+//  over it.
+static void
+s_trim_fill (round_t *round)
+{
+    const wp_scheduler_opts_t *opts = &round->self->opts;
+    if (opts->max_memory_mb && opts->fill > 0 && opts->fill < 1)
+        s_trim (round, s_over_fill, WHY_OVER_FILL);
+}
+
+//  True if the held models and the pinned ones' reservations are over a
+//  budget; the victims free RAM when the count is not what is over.
+static bool
+s_over_budget (const round_t *round, unsigned *axes)
+{
+    wp_scheduler_t *self = round->self;
+    uint32_t count;
+    uint64_t memory;
+    s_reserved (self, NULL, &count, &memory);
+    bool over_count = self->held + count > self->opts.max_warm_models;
+    *axes = over_count ? 0 : 1u << DEFER_RAM_BUDGET;
+    return over_count
+        || (self->opts.max_memory_mb && self->held_mb + memory > self->opts.max_memory_mb);
+}
+
+//  Phase 4: over a budget lowered (or pins added) at run time, cool the
+//  lowest values.
+static void
+s_trim_budget (round_t *round)
+{
+    s_trim (round, s_over_budget, WHY_OVER_BUDGET);
+}
+
+//  True if the models held and reserved on GPUs are over the GPU budget.
+static bool
+s_over_vram (const round_t *round, unsigned *axes)
+{
+    wp_scheduler_t *self = round->self;
+    *axes = 1u << DEFER_VRAM_BUDGET;
+    return s_vram_taken (self) > self->dev->in.max_vram_mb;
+}
+
+//  Phase 5: over the GPU budget (lowered, or measured smaller), cool the
+//  lowest values on GPUs.
+static void
+s_trim_vram (round_t *round)
+{
+    if (round->self->dev && round->self->dev->in.max_vram_mb)
+        s_trim (round, s_over_vram, WHY_OVER_VRAM);
+}
+
 //  Decide.
 size_t
 wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
@@ -1412,295 +2136,18 @@ wp_scheduler_decide (wp_scheduler_t *self, uint64_t now_ms, wp_decision_t *out,
 {
     assert (self && out);
     self->now_ms = now_ms;
-    //  Wake-ups due join the dirty models.
-    while (self->n_heap && self->heap [0].time <= now_ms) {
-        wake_t wake = s_wake_pop (self);
-        s_touch (self, &self->models [wake.model]);
-    }
-    size_t n = 0;
-    candidate_t *warm = NULL;
-    size_t n_warm = 0, cap_warm = 0, kept = 0;
-    bool can_warm = self->opts.background && self->admit;
-    //  The dirty list may grow while we walk it (a group's models).
-    for (size_t i = 0; i < self->n_dirty; i++) {
-        model_t *model = &self->models [self->dirty [i]];
-        look_t look;
-        s_assess (self, model, now_ms, &look);
-        bool covered = look.covered;
-        uint64_t next = look.next, next_start = look.next_start;
-        bool held = s_holds (model);
-        bool pinned = s_pinned (model);
-        if (model->preload_pending && model->state == WP_MODEL_WARM) {
-            //  Warm already (a request, an operator): hold it as preloaded.
-            extra_t *extra = s_extra (model);
-            uint64_t until = now_ms + (extra->min_keep_ms ? extra->min_keep_ms
-                                                          : (uint64_t) self->horizon_ms);
-            extra->keep_until = until > extra->keep_until ? until : extra->keep_until;
-            model->preload_pending = false;
-        }
-        const extra_t *x = s_x (model);
-        double bar = held ? self->opts.threshold - self->opts.hysteresis
-                          : self->opts.threshold;
-        bool wanted = model->external || covered || look.demand >= bar || pinned;
-        //  Under a memory budget, optionally: only what a request made
-        //  resident is held, nothing is loaded ahead of a request.
-        bool ahead = self->opts.max_memory_mb && self->opts.no_prewarm_under_budget;
-        //  Time hysteresis: wanted again soon, keep it; a warm still
-        //  running or just done is not undone (looked at again later).
-        if (!wanted && held && next_start != UINT64_MAX
-            && next_start <= now_ms + self->opts.hysteresis_ms)
-            wanted = true;
-        //  Operators' floors: a preload's hold, min_keep after a use.
-        if (!wanted && held && now_ms < x->keep_until) {
-            wanted = true;
-            next = x->keep_until < next ? x->keep_until : next;
-        }
-        if (!wanted && held && x->min_keep_ms
-            && now_ms < model->used_ms + x->min_keep_ms) {
-            wanted = true;
-            uint64_t until = model->used_ms + x->min_keep_ms;
-            next = until < next ? until : next;
-        }
-        if (!wanted && model->state == WP_MODEL_WARM && self->opts.min_hold_ms
-            && now_ms < model->warm_at + self->opts.min_hold_ms) {
-            wanted = true;
-            uint64_t until = model->warm_at + self->opts.min_hold_ms;
-            next = until < next ? until : next;
-        }
-        //  Its group's models follow it: look at them again when that changes.
-        bool own = wanted || model->preload_pending;
-        if (!wanted && !model->external && model->state == WP_MODEL_WARMING) {
-            wanted = true;
-            next = now_ms + RETRY_MS < next ? now_ms + RETRY_MS : next;
-        }
-        if (x->group && own != model->own_wanted)
-            for (uint32_t g = 0; g < x->group->n_members; g++)
-                s_touch (self, &self->models [x->group->members [g]]);
-        model->own_wanted = own;
-        bool grouped = !wanted && s_group_wants (self, model);
-        wanted = wanted || grouped;
-        if (held && !wanted) {
-            if (n >= capacity) {
-                self->dirty [kept++] = model->index;
-                continue;
-            }
-            wp_decision_t *d = &out [n++];
-            s_decision (self, d, model, WP_ACTION_COOL, now_ms, look.expected, 0, 0);
-            if (look.demand > 0)
-                s_why (model, WP_ACTION_COOL, now_ms, WHY_DEMAND_BELOW, 0, NULL,
-                       look.demand, 0);
-            else
-            if (x->keep_until && x->keep_until <= now_ms && !model->n_demand)
-                s_why (model, WP_ACTION_COOL, now_ms, WHY_PRELOAD_UNUSED, 0, NULL,
-                       (now_ms - (x->keep_until - (x->min_keep_ms ? x->min_keep_ms
-                                                  : (uint64_t) self->horizon_ms))) / 1000.0,
-                       0);
-            else
-            if (x->group && !model->n_demand)
-                s_why (model, WP_ACTION_COOL, now_ms, WHY_GROUP_UNWANTED, 0, NULL, 0, 0);
-            else
-                s_why (model, WP_ACTION_COOL, now_ms, WHY_PLAN_ENDED, model->n_demand, NULL,
-                       0, 0);
-            s_why_text (self, model, d->reason, sizeof d->reason);
-            if (model->extra)
-                model->extra->keep_until = 0;
-            s_set_state (self, model, WP_MODEL_COOLING);
-            if (x->group)
-                for (uint32_t g = 0; g < x->group->n_members; g++)
-                    s_touch (self, &self->models [x->group->members [g]]);
-        }
-        model->waiting = false;
-        if (model->extra) {
-            model->extra->defer = DEFER_NONE;
-            s_defer_mark (self, model);
-        }
-        bool wish = pinned || model->preload_pending;
-        if ((wanted || model->preload_pending) && model->state == WP_MODEL_COLD
-            && !model->external && (!ahead || wish)) {
-            if (now_ms < x->retry_at) {
-                next = x->retry_at < next ? x->retry_at : next;
-            }
-            else {
-                model->waiting = true;
-                //  Operators' wishes do not wait for predictions' switches.
-                if (can_warm || wish)
-                    s_candidate (&warm, &n_warm, &cap_warm, model);
-            }
-        }
-        model->dirty = false;
-        if (next != UINT64_MAX)
-            s_wake_at (self, model, next);
-    }
-    self->n_dirty = kept;
-    //  Pinned first (their memory is reserved anyway), then the wanted
-    //  ones, best first, making room from lower values.
-    for (size_t i = 0; i < n_warm; i++) {
-        look_t look;
-        s_assess (self, warm [i].model, now_ms, &look);
-        warm [i].value = s_pinned (warm [i].model) ? INFINITY : look.value;
-        warm [i].name = s_name (self, warm [i].model);
-    }
-    if (n_warm > 1)
-        qsort (warm, n_warm, sizeof (candidate_t), s_by_value);
-    for (size_t i = 0; i < n_warm; i++) {
-        model_t *model = warm [i].model;
-        if (model->state != WP_MODEL_COLD)
-            continue;                       //  placed already (a group's)
-        look_t look;
-        s_assess (self, model, now_ms, &look);
-        bool pinned = s_pinned (model);
-        double value = pinned ? INFINITY : look.value;
-        const extra_t *x = s_x (model);
-        if (x->boost > value)
-            value = x->boost;
-        //  Lower-value held models that would make room, lowest first:
-        //  cooled only if together they make enough. Pinned models not
-        //  held keep their room reserved.
-        model_t *victims [DISPLACE_MAX];
-        double values [DISPLACE_MAX];
-        size_t n_victims = 0;
-        uint32_t count;
-        uint64_t memory;
-        s_reserved (self, model, &count, &memory);
-        count += self->held;
-        memory += self->held_mb;
-        uint32_t ram = s_ram (model);
-        load_t load = { 0 };
-        if (self->dev)
-            s_load (self, model, &load);
-        while (n_victims < DISPLACE_MAX && n + n_victims + 1 < capacity
-               && (count + 1 > self->opts.max_warm_models
-                   || (self->opts.max_memory_mb
-                       && memory + ram > self->opts.max_memory_mb)
-                   || (self->dev && s_short (self, model, count, memory, &load, NULL)))) {
-            if (self->dev) {
-                //  Only models that free memory where it lacks; nothing
-                //  frees an axis not measured yet
-                unsigned axes = s_short (self, model, count, memory, &load, NULL);
-                if (axes & (1u << DEFER_RAM_UNKNOWN | 1u << DEFER_VRAM_UNKNOWN))
-                    break;
-                self->dev->victims_for = axes & (1u << DEFER_COUNT) ? 0 : axes;
-                self->dev->victims_gpu = s_gpu (model);
-            }
-            model_t *victim = s_lowest (self, now_ms, model,
-                                        pinned ? INFINITY : value / DISPLACE_RATIO,
-                                        NULL, NULL, &values [n_victims]);
-            if (self->dev)
-                self->dev->victims_for = 0;
-            if (!victim)
-                break;
-            victim->chosen = true;
-            victims [n_victims++] = victim;
-            count--;
-            memory -= s_ram (victim);
-            if (self->dev)
-                s_unload (model, victim, &load);
-        }
-        bool fits = count + 1 <= self->opts.max_warm_models
-                 && (!self->opts.max_memory_mb
-                     || memory + ram <= self->opts.max_memory_mb)
-                 && !(self->dev && s_short (self, model, count, memory, &load, NULL));
-        if (!fits && self->dev) {
-            s_short (self, model, count, memory, &load, model);     //  note why
-            s_defer_mark (self, model);
-        }
-        for (size_t v = 0; v < n_victims; v++) {
-            model_t *victim = victims [v];
-            victim->chosen = false;
-            if (!fits)
-                continue;
-            wp_decision_t *d = &out [n++];
-            s_decision (self, d, victim, WP_ACTION_COOL, now_ms, now_ms, 0, 0);
-            if (pinned)
-                s_why (victim, WP_ACTION_COOL, now_ms, WHY_ROOM_PINNED, 0, model, 0, 0);
-            else
-                s_why (victim, WP_ACTION_COOL, now_ms, WHY_NO_ROOM, 0, model, values [v],
-                       value);
-            s_why_text (self, victim, d->reason, sizeof d->reason);
-            if (victim->extra)
-                victim->extra->keep_until = 0;
-            s_set_state (self, victim, WP_MODEL_COOLING);
-        }
-        bool lent = model->lent;
-        if (model->extra)
-            model->extra->boost = 0;
-        model->lent = false;
-        if (!fits || n >= capacity) {
-            if (n >= capacity)
-                s_touch (self, model);
-            else
-            if (!lent)
-                s_wake_at (self, model, now_ms + RETRY_MS);
-            continue;
-        }
-        wp_decision_t *d = &out [n++];
-        if (model->extra) {
-            model->extra->defer = DEFER_NONE;
-            s_defer_mark (self, model);
-        }
-        s_decision (self, d, model, WP_ACTION_WARM, now_ms, look.expected, look.demand, value);
-        if (pinned)
-            s_why (model, WP_ACTION_WARM, now_ms, WHY_PINNED, model->pin_operator_set, NULL,
-                   0, 0);
-        else
-        if (model->preload_pending)
-            s_why (model, WP_ACTION_WARM, now_ms, WHY_PRELOAD, 0, NULL,
-                   (x->min_keep_ms ? x->min_keep_ms : self->horizon_ms) / 1000.0, 0);
-        else
-        if (lent)
-            s_why (model, WP_ACTION_WARM, now_ms, WHY_GROUP_WARMED, 0, NULL, 0, 0);
-        else
-        if (look.demand >= self->opts.threshold)
-            s_why (model, WP_ACTION_WARM, now_ms, WHY_DEMAND, model->n_demand, NULL,
-                   look.demand, 0);
-        else
-            s_why (model, WP_ACTION_WARM, now_ms, WHY_PLAN, model->n_demand, NULL, value, 0);
-        s_why_text (self, model, d->reason, sizeof d->reason);
-        if (pinned)
-            d->priority = 3;
-        model->preload_warming = model->preload_pending && !pinned;
-        model->plan_warming = !pinned && !model->preload_pending && !lent;
-        s_set_state (self, model, WP_MODEL_WARMING);
-        model->waiting = false;
-        //  Its group comes with it, within the budgets.
-        if (x->group)
-            for (uint32_t g = 0; g < x->group->n_members; g++) {
-                model_t *other = &self->models [x->group->members [g]];
-                if (other == model || other->state != WP_MODEL_COLD || other->external
-                    || now_ms < s_x (other)->retry_at)
-                    continue;
-                s_extra (other)->boost = isfinite (value) ? value : 1e300;
-                other->lent = true;
-                s_candidate (&warm, &n_warm, &cap_warm, other);
-            }
-    }
-    //  Over the fill line: cool the lowest values.
-    if (self->opts.max_memory_mb && self->opts.fill > 0 && self->opts.fill < 1) {
-        double line = self->opts.fill * (double) self->opts.max_memory_mb;
-        while (n < capacity && (double) self->held_mb > line
-               && s_cool_lowest (self, now_ms, &out [n], 0, WHY_OVER_FILL))
-            n++;
-    }
-    //  Over a budget lowered (or pins added) at run time: cool the lowest
-    //  values (that free RAM when the count is not what is over).
-    uint32_t reserved_count;
-    uint64_t reserved_mb;
-    s_reserved (self, NULL, &reserved_count, &reserved_mb);
-    while (n < capacity && (self->held + reserved_count > self->opts.max_warm_models
-                            || (self->opts.max_memory_mb
-                                && self->held_mb + reserved_mb > self->opts.max_memory_mb))
-           && s_cool_lowest (self, now_ms, &out [n],
-                             self->held + reserved_count > self->opts.max_warm_models
-                             ? 0 : 1u << DEFER_RAM_BUDGET, WHY_OVER_BUDGET))
-        n++;
-    //  ... and over the GPU budget (lowered, or measured smaller): the
-    //  lowest values on GPUs.
-    while (n < capacity && self->dev && self->dev->in.max_vram_mb
-           && s_vram_taken (self) > self->dev->in.max_vram_mb
-           && s_cool_lowest (self, now_ms, &out [n], 1u << DEFER_VRAM_BUDGET, WHY_OVER_VRAM))
-        n++;
-    free (warm);
-    return n;
+    round_t round = {
+        .self = self, .now_ms = now_ms, .out = out, .capacity = capacity,
+        .can_warm = self->opts.background && self->admit,
+        .ahead = self->opts.max_memory_mb && self->opts.no_prewarm_under_budget
+    };
+    s_review (&round);
+    s_place (&round);
+    s_trim_fill (&round);
+    s_trim_budget (&round);
+    s_trim_vram (&round);
+    free (round.warm);
+    return round.n;
 }
 
 //  Put a model in a group (NULL: none).
@@ -1832,7 +2279,7 @@ wp_scheduler_limits (wp_scheduler_t *self, uint32_t max_warm_models,
                      uint64_t max_memory_mb, bool background)
 {
     assert (self);
-    max_warm_models = max_warm_models ? max_warm_models : 5;
+    max_warm_models = max_warm_models ? max_warm_models : DEFAULT_MAX_WARM_MODELS;
     //  Reasons that name the budgets keep the budgets they were made under.
     if (max_warm_models != self->opts.max_warm_models
         || (unsigned) max_memory_mb != (unsigned) self->opts.max_memory_mb)
@@ -2135,11 +2582,11 @@ wp_scheduler_opts_sim (wp_scheduler_opts_t *opts, uint64_t max_memory_mb, double
     opts->max_warm_models = UINT32_MAX;
     opts->max_memory_mb = max_memory_mb;
     opts->threshold = threshold;
-    opts->hysteresis = 0.1;
-    opts->ttl_s = 300;
+    opts->hysteresis = WP_SCHEDULER_HYSTERESIS;
+    opts->ttl_s = DEFAULT_TTL_S;
     opts->background = true;
-    opts->default_memory_mb = 512;
-    opts->default_load_ms = 1000;
-    opts->horizon_s = 300;
+    opts->default_memory_mb = SIM_DEFAULT_MEMORY_MB;
+    opts->default_load_ms = SIM_DEFAULT_LOAD_MS;
+    opts->horizon_s = DEFAULT_HORIZON_S;
     opts->no_prewarm_under_budget = true;
 }

@@ -2,66 +2,59 @@
     wp_scheduler - WarmupScheduler core: turns predictions and their plans
     into warm and cool decisions within the model-count and memory budgets.
 
+    Holds. A model stays warm (or is warmed) while something holds it, and
+    each hold has an expiry and is its reason: pinned (always); warmed by
+    someone else, an operator's warm seen only as its warmup done (until
+    someone cools it); a user's plan covers now (until the plan's next
+    boundary); demand from predictions without a plan reaches the
+    threshold (a held model until it falls below threshold - hysteresis,
+    so it does not flap); a plan's window starts within hysteresis_ms (no
+    cool-and-reload); a preload, to do or held for a first use (min_keep,
+    else the horizon); min_keep after its last use; min_hold_ms after our
+    warm for plans is done (a real load has latency the plan did not
+    see); a warm of ours still running; another model of its group held
+    and wanted. A wanted model stays cold while its failed warm backs off,
+    while background warmups are off or not admitted (operators' wishes,
+    pins and preloads, do not wait for that switch), and, under a memory
+    budget with no_prewarm_under_budget, unless a request made it
+    resident. A model no hold keeps is cooled, saying what ended.
+
+    Decide runs in phases: review the models whose situation changed (a
+    new prediction, a done, a hold's expiry: wp_scheduler_next_ms is the
+    actor's tick or the replay's timer), so a round costs what changed,
+    not what is known; place the wanted models, pinned first, then by
+    value, making room from held models of lower value (below half of
+    their own), or leave them waiting; trim the held models to the fill
+    line, then to the budgets (lowered at run time), then to the GPU
+    budget, lowest value first.
+
     Plans: a prediction from the engine carries a plan for its user and
     model: keep the model until keep_until_ms, and/or load it again at
-    prewarm_at_ms and hold it until hold_until_ms. A model is wanted while
-    any of its users' plans covers the time. The scheduler wakes at the
-    plans' boundaries (wp_scheduler_next_ms: the actor's tick or the
-    replay's timer) and only the models whose situation changed are looked
-    at, so a decision round costs what changed, not what is known. Plan
-    times and the expected request are kept to the millisecond within
-    24.8 days of the user's last request (the engine's reach 73 h); one
-    further away counts as 24.8 days away.
-
-    Demand: a prediction without a plan (older engines, or a model that is
-    not the user's latest) counts for ttl_s as before: the model's demand
-    is 1 - prod (1 - p_user) over such predictions; it is wanted when that
-    reaches the threshold, and a model already warm stays wanted until it
-    falls below threshold - hysteresis (so it does not flap).
+    prewarm_at_ms and hold it until hold_until_ms. Plan times and the
+    expected request are kept to the millisecond within 24.8 days of the
+    user's last request (the engine's reach 73 h); one further away counts
+    as 24.8 days away. A prediction without a plan (older engines, or a
+    model that is not the user's latest) counts for ttl_s: the model's
+    demand is 1 - prod (1 - p_user) over such predictions.
 
     Value: what holding a model is worth now, per MB: the chance that one
     of its users asks for it soon (1 - prod (1 - p_user); p_user from the
     idle-time quantiles a plan carries given how long the user has been
     idle, else the prediction's probability) x the wait it saves (the
-    prediction's benefit, or the load time) / memory_mb. "Soon" is the
-    horizon until models are cooled for room; then it is how long a held
-    model lasts idle before it is cooled for room (a moving average over
-    the victims): under pressure a model is worth holding if it is asked
-    before it would go, so a busy model ranks above a rarely used one
-    that is as certain to be asked within the horizon. When a wanted
-    model does not fit, held models of lower value are cooled for it
-    (lowest first); if that cannot make room it waits. A plan that ends
-    is not cooled when the same model is wanted again within
-    hysteresis_ms (time hysteresis: no cool-and-reload flapping), nor
-    while its warm is still running, nor within min_hold_ms of its warm
-    being done (a real load has latency the plan did not see). A model
-    warmed by someone else (an operator's "warm", seen only as warmup
-    done) is held until someone cools it; a model cooled by someone else
-    is warmed again only on predictions made after that.
-
-    Under a memory budget the held models can be kept under a share of it
-    (fill): past it (a request made a model resident), the lowest values
-    are cooled. Pre-warms can be turned off
-    (no_prewarm_under_budget): then the held models are those requests
-    made resident, kept by their plans and displaced by value. Measured in
-    the replay (docs/evaluation.md), a saturated budget is better spent on
-    what is in use than on what may come: a pre-warm displaces what the
-    next cold start needs.
+    prediction's benefit, or the load time) / memory_mb, weighted by
+    priority (low x 0.5, high x 2). "Soon" is the horizon until models are
+    cooled for room; then it is how long a held model lasts idle before it
+    is cooled for room (a moving average over the victims): under
+    pressure a model is worth holding if it is asked before it would go.
 
     Operators' wishes come first (wp_scheduler_configure, wp_scheduler_pin):
-    a pinned model is warmed at once, whatever the predictions, the
-    background switch or the resource manager say, and never cooled; its
-    memory (and its place among max_warm_models) is reserved before any
-    other model is placed, warm or not. A preloaded model is warmed at
-    once and held for min_keep_ms after its warm is done (the horizon
-    when that is 0), then managed like any other. No model is cooled
-    within min_keep_ms of its last use. Priority weights a model's value
-    (low x 0.5, high x 2) and sets its decisions' queue priority (low 1,
-    high 3). A group's models are warmed together: when one is warmed,
-    the others are placed too (with its value, within the budgets), and
-    each is held while another of its group is wanted. Each model keeps
-    its last decision and its reason (wp_scheduler_list): a code and the
-    numbers in it, written out when listed.
+    a pinned model's memory (and its place among max_warm_models) is
+    reserved before any other model is placed, warm or not. Priority sets
+    its decisions' queue priority (low 1, high 3). A group's models are
+    warmed together: when one is warmed, the others are placed too (with
+    its value, within the budgets). Each model keeps its last decision and
+    its reason (wp_scheduler_list): a code and the numbers in it, written
+    out when listed.
 
     Memory as measured (wp_scheduler_memory, live only): a model loads on
     a device (settings.device: RAM, any of the GPUs, or one GPU) and holds
@@ -101,6 +94,12 @@ extern "C" {
 //  Most users whose predictions a model remembers.
 #define WP_SCHEDULER_USERS_MAX 16
 
+//  The service's demand hysteresis (opts.hysteresis): a warm model held
+//  by demand stays until its demand falls this far below the threshold.
+//  Design: a tenth of a probability, so that noise around the threshold
+//  does not make a model flap.
+#define WP_SCHEDULER_HYSTERESIS 0.1
+
 //  Options; zero fields take the defaults noted.
 typedef struct {
     uint32_t max_warm_models;   //  models warm or warming at once (default 5;
@@ -108,7 +107,8 @@ typedef struct {
     uint64_t max_memory_mb;     //  their memory at most, MiB (0 = unbounded)
     double threshold;           //  demand that makes a model wanted (default 0.7)
     double hysteresis;          //  a warm model stays until threshold - this
-                                //  (0 = none; the service uses 0.1)
+                                //  (0 = none; the service uses
+                                //  WP_SCHEDULER_HYSTERESIS)
     uint32_t ttl_s;             //  how long a prediction counts, s (default 300)
     bool background;            //  warm on predictions at all (set explicitly)
     uint32_t default_memory_mb; //  memory of a model never described
@@ -374,8 +374,8 @@ size_t
 //  warmup-eval's predictive and by the scheduler component in replay
 //  mode, so both decide alike: loads take exactly their load time (no
 //  minimum hold or time hysteresis for load latency), only the memory
-//  budget limits what is resident (no model count), held models stay
-//  under 0.98 of it, and under a budget nothing is loaded ahead.
+//  budget limits what is resident (no model count), held models may fill
+//  it (no fill line), and under a budget nothing is loaded ahead.
 void
     wp_scheduler_opts_sim (wp_scheduler_opts_t *opts, uint64_t max_memory_mb,
                            double threshold);

@@ -11,8 +11,13 @@
 
 #define PREDICTIONS_MAX 32  //  predictions per event used at most
 #define DECISIONS_MAX 64    //  decisions per round at most
-#define HYSTERESIS_MS 5000  //  a plan's end does not cool a model wanted again sooner
-#define MIN_HOLD_MS 30000   //  a model we warmed stays at least this long
+//  A plan's end does not cool a model wanted again within this (ms), and a
+//  model we warmed for plans stays at least this long after its warm is
+//  done (ms): a real load has latency and jitter a plan does not see.
+//  Design margins for live servers (the simulated world uses neither:
+//  wp_scheduler_opts_sim).
+#define HYSTERESIS_MS 5000
+#define MIN_HOLD_MS 30000
 #define TIMERS_MAX 1024     //  replay: wake-ups pending at most
 #define ROOM_IDLE_MAX 100000    //  replay: idle models a room.request lists at most
 #define FIFO_MAX 10000000   //  replay by windows: requests waiting at most
@@ -245,7 +250,7 @@ s_create (wp_ctx_t *ctx)
         .max_warm_models = config->max_warm_models,
         .max_memory_mb = config->max_memory_mb,
         .threshold = config->prediction_threshold,
-        .hysteresis = 0.1,
+        .hysteresis = WP_SCHEDULER_HYSTERESIS,
         .ttl_s = config->prediction_cache_ttl_seconds,
         .background = config->background_warmup_enabled,
         .default_memory_mb = config->default_memory_mb,
