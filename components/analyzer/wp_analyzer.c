@@ -10,19 +10,60 @@
 #include "wp_util.h"
 
 #define NONE UINT32_MAX
-#define MODEL_NAME_MAX 255
-#define EVICT_SAMPLE 8
+#define MODEL_NAME_MAX 255              //  bytes of a model name, at most
+#define EVICT_SAMPLE 8                  //  pairs an eviction looks at (sampled
+                                        //  LRU: bounds its cost)
 
-#define SHORT_HALF_LIFE_MS 60000.0      //  half-life of the short rate
-#define LONG_HALF_LIFE_MS 86400000.0    //  half-life of the long rate
+//  Units of time.
+#define MS_PER_S 1000.0
+#define MS_PER_HOUR 3600000ULL
+#define MS_PER_DAY 86400000ULL
+#define HOURS_PER_DAY 24
+#define DAYS_PER_WEEK 7
+
+//  Defaults of the options (the service's; wp_analyzer.h).
+#define DEFAULT_MAX_PAIRS 1000000       //  pairs kept, as max_pairs
+#define DEFAULT_USER_MODELS 16          //  models per user in a pattern
+#define DEFAULT_RATE_HALF_LIFE_S 3600   //  s: the rate is "per recent hour"
+//  Half-life of a pair's idle-time histogram, s. Calibrated on the dev
+//  traces (warmup-eval: a day keeps a user's daily rhythm; 6 h planned
+//  on a handful of recent pauses and waited longer on servegen-dev).
+#define DEFAULT_HIST_HALF_LIFE_S 86400
+//  A model's histogram (over its users) ages this many times slower than
+//  a pair's (4 days at the default), the population's this many (4
+//  weeks): they are the priors of pairs with little data. Chosen with the
+//  half-life above, on the dev traces.
+#define MODEL_AGE_FACTOR 4
+#define GLOBAL_AGE_FACTOR 28
+
+#define SHORT_HALF_LIFE_MS 60000.0      //  half-life of the short rate (burst)
+#define LONG_HALF_LIFE_MS 86400000.0    //  half-life of the long rate (a day)
 #define LINK_DECAY 0.9f                 //  weight kept by links per new one
 #define LINK_ALPHA 0.2f                 //  EMA weight of a new link delay
 #define NEXT_WINDOW_MS 3600000ULL       //  a later model is "next" within this
 #define COUSE_WINDOW_MS 300000ULL       //  models used within this go together
+                                        //  (the prediction horizon's default)
 #define SEASON_MAX 60000                //  seasonal counts are halved above
+                                        //  (they are uint16_t)
 #define SEASON_PSEUDO 2.0               //  pseudo counts of the season factor
 #define PRIOR_GLOBAL 4.0                //  weight of all pairs in a model's prior
+                                        //  (Bayesian pseudo counts)
 #define FAST_UNIT 16                    //  one recent idle time in pair->fast
+
+//  Stored idle-time counts are uint16_t scaled by a power-of-two unit;
+//  the largest keeps 14 to 16 bits (s_count_add): about 1/16384 of the
+//  largest bin of resolution.
+#define COUNT_MAX 65535                 //  UINT16_MAX
+#define COUNT_FLOOR 16384               //  2^14: the largest is kept at least this
+#define COUNT_UNIT_FIRST 0x1.0p-14f     //  unit of a first idle time: COUNT_FLOOR counts
+
+//  Idle-time bins (WP_IDLE_BINS): [0, 1 s), quarter octaves from 1 s to
+//  512 s (edges 1 to EDGES_QUARTER), half octaves from there to 2^17 s.
+//  Design: a load is seconds, a keep-alive minutes; finer where plans
+//  are made, coarse where only "long" matters.
+#define EDGE_FIRST_MS 1000.0            //  the first edge
+#define EDGES_QUARTER 37                //  edges in quarter octaves
+#define EDGE_HALF_FROM_MS 512000.0      //  where half octaves start
 
 //  Version 1 pair record (big-endian): count u64, first u64, last u64,
 //  gap_mean f64, gap_m2 f64, decayed count f64, decayed-at u64.
@@ -306,11 +347,11 @@ static void
 s_count_add (uint16_t *counts, int k, float *unit, float *rest, int slot)
 {
     if (!(*unit > 0)) {
-        *unit = 0x1.0p-14f;             //  one idle time: 16384 counts
+        *unit = COUNT_UNIT_FIRST;
         *rest = 0;
     }
     double add = 1.0 / *unit + *rest;
-    while (counts [slot] + add > 65535.0) {
+    while (counts [slot] + add > (double) COUNT_MAX) {
         for (int i = 0; i < k; i++)
             counts [i] = (uint16_t) ((counts [i] >> 1) + ((counts [i] & 3) == 3));
         *unit *= 2.0f;
@@ -322,13 +363,13 @@ s_count_add (uint16_t *counts, int k, float *unit, float *rest, int slot)
         whole = 0;
     counts [slot] = (uint16_t) (counts [slot] + whole);
     *rest = (float) (add - whole);
-    if (counts [slot] >= 16384)
+    if (counts [slot] >= COUNT_FLOOR)
         return;                         //  the largest is at least that
     uint16_t largest = 0;
     for (int i = 0; i < k; i++)
         if (counts [i] > largest)
             largest = counts [i];
-    while (largest && largest < 16384) {
+    while (largest && largest < COUNT_FLOOR) {
         for (int i = 0; i < k; i++)
             counts [i] *= 2;
         largest *= 2;
@@ -377,13 +418,13 @@ s_store_dense (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle, float *unit
         if (hist [bin] > largest)
             largest = hist [bin];
     int exponent;
-    frexpf (largest / 65535.0f, &exponent);
-    *unit = largest > 0 ? ldexpf (1.0f, exponent) : 0x1.0p-14f;
+    frexpf (largest / (float) COUNT_MAX, &exponent);
+    *unit = largest > 0 ? ldexpf (1.0f, exponent) : COUNT_UNIT_FIRST;
     *rest = 0;
     for (int bin = 0; bin < WP_IDLE_BINS; bin++) {
         long count = lrintf (hist [bin] / *unit);
-        if (count > 65535)
-            count = 65535;
+        if (count > COUNT_MAX)
+            count = COUNT_MAX;
         if (count || (fast && fast [bin])) {
             int at = s_bin_slot (self, bins, idle, fast != NULL, bin);
             (*idle) [at] = (uint16_t) count;
@@ -478,21 +519,21 @@ wp_analyzer_new (const wp_analyzer_opts_t *opts)
     if (opts)
         self->opts = *opts;
     if (!self->opts.max_pairs)
-        self->opts.max_pairs = 1000000;
+        self->opts.max_pairs = DEFAULT_MAX_PAIRS;
     if (!self->opts.max_user_models)
-        self->opts.max_user_models = 16;
+        self->opts.max_user_models = DEFAULT_USER_MODELS;
     if (self->opts.max_user_models > WP_ANALYZER_USER_MODELS_MAX)
         self->opts.max_user_models = WP_ANALYZER_USER_MODELS_MAX;
     if (!self->opts.rate_half_life_s)
-        self->opts.rate_half_life_s = 3600;
+        self->opts.rate_half_life_s = DEFAULT_RATE_HALF_LIFE_S;
     if (!self->opts.hist_half_life_s)
-        self->opts.hist_half_life_s = 86400;
-    self->tau_ms = self->opts.rate_half_life_s * 1000.0 / M_LN2;
+        self->opts.hist_half_life_s = DEFAULT_HIST_HALF_LIFE_S;
+    self->tau_ms = self->opts.rate_half_life_s * MS_PER_S / M_LN2;
     self->tau_short_ms = SHORT_HALF_LIFE_MS / M_LN2;
     self->tau_long_ms = LONG_HALF_LIFE_MS / M_LN2;
-    self->hist_tau_ms = self->opts.hist_half_life_s * 1000.0 / M_LN2;
-    self->model_tau_ms = 4 * self->hist_tau_ms;
-    self->global_tau_ms = 28 * self->hist_tau_ms;
+    self->hist_tau_ms = self->opts.hist_half_life_s * MS_PER_S / M_LN2;
+    self->model_tau_ms = MODEL_AGE_FACTOR * self->hist_tau_ms;
+    self->global_tau_ms = GLOBAL_AGE_FACTOR * self->hist_tau_ms;
     self->pairs_cap = self->opts.max_pairs;
     //  Slabs grow on demand; tables are sized for the bound up front only
     //  when it is small, else they grow with the slabs.
@@ -819,10 +860,11 @@ s_edges_init (void)
     if (s_edges [1])
         return;
     s_edges [0] = 0;
-    for (int i = 1; i <= 37; i++)
-        s_edges [i] = (uint64_t) llround (1000.0 * pow (2.0, (i - 1) / 4.0));
-    for (int j = 1; j <= 16; j++)
-        s_edges [37 + j] = (uint64_t) llround (512000.0 * pow (2.0, j / 2.0));
+    for (int i = 1; i <= EDGES_QUARTER; i++)
+        s_edges [i] = (uint64_t) llround (EDGE_FIRST_MS * pow (2.0, (i - 1) / 4.0));
+    for (int j = 1; EDGES_QUARTER + j < WP_IDLE_BINS; j++)
+        s_edges [EDGES_QUARTER + j] = (uint64_t) llround (EDGE_HALF_FROM_MS
+                                                          * pow (2.0, j / 2.0));
     s_edges [WP_IDLE_BINS] = 2 * s_edges [WP_IDLE_BINS - 1];
 }
 
@@ -877,13 +919,13 @@ s_hist_add (float *hist, float *total, uint64_t *at, uint64_t now_ms, double tau
 static void
 s_season_add (pair_t *pair, uint64_t now_ms)
 {
-    int hour = (int) ((now_ms / 3600000ULL) % 24);
-    int day = (int) ((now_ms / 86400000ULL) % 7);
+    int hour = (int) ((now_ms / MS_PER_HOUR) % HOURS_PER_DAY);
+    int day = (int) ((now_ms / MS_PER_DAY) % DAYS_PER_WEEK);
     if (++pair->hod [hour] >= SEASON_MAX)
-        for (int i = 0; i < 24; i++)
+        for (int i = 0; i < HOURS_PER_DAY; i++)
             pair->hod [i] /= 2;
     if (++pair->dow [day] >= SEASON_MAX)
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < DAYS_PER_WEEK; i++)
             pair->dow [i] /= 2;
 }
 
@@ -893,14 +935,16 @@ static double
 s_season (const pair_t *pair, uint64_t when_ms)
 {
     double hours = 0, days = 0;
-    for (int i = 0; i < 24; i++)
+    for (int i = 0; i < HOURS_PER_DAY; i++)
         hours += pair->hod [i];
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < DAYS_PER_WEEK; i++)
         days += pair->dow [i];
-    int hour = (int) ((when_ms / 3600000ULL) % 24);
-    int day = (int) ((when_ms / 86400000ULL) % 7);
-    double h = (pair->hod [hour] + SEASON_PSEUDO) / (hours / 24.0 + SEASON_PSEUDO);
-    double d = (pair->dow [day] + SEASON_PSEUDO) / (days / 7.0 + SEASON_PSEUDO);
+    int hour = (int) ((when_ms / MS_PER_HOUR) % HOURS_PER_DAY);
+    int day = (int) ((when_ms / MS_PER_DAY) % DAYS_PER_WEEK);
+    double h = (pair->hod [hour] + SEASON_PSEUDO)
+             / (hours / (double) HOURS_PER_DAY + SEASON_PSEUDO);
+    double d = (pair->dow [day] + SEASON_PSEUDO)
+             / (days / (double) DAYS_PER_WEEK + SEASON_PSEUDO);
     return h * d;
 }
 
@@ -1092,13 +1136,13 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     out->gap_mean_ms = pair->count >= 2 ? pair->gap_mean : 0;
     out->gap_std_ms = pair->count >= 3 ? sqrt (pair->gap_m2 / (double) (pair->count - 1)) : 0;
     out->model_count = model->count;
-    out->rate_per_h = s_decayed (self, pair, now_ms) / (self->tau_ms / 3600000.0);
+    out->rate_per_h = s_decayed (self, pair, now_ms) / (self->tau_ms / (double) MS_PER_HOUR);
     double short_count = s_decay (pair->decayed_short, pair->last_ms, now_ms,
                                   self->tau_short_ms);
     double long_count = s_decay (pair->decayed_long, pair->last_ms, now_ms,
                                  self->tau_long_ms);
-    out->rate_short_per_h = short_count / (self->tau_short_ms / 3600000.0);
-    out->rate_long_per_h = long_count / (self->tau_long_ms / 3600000.0);
+    out->rate_short_per_h = short_count / (self->tau_short_ms / (double) MS_PER_HOUR);
+    out->rate_long_per_h = long_count / (self->tau_long_ms / (double) MS_PER_HOUR);
     //  Short count expected from the long rate, Poisson spread.
     double expected = long_count * self->tau_short_ms / self->tau_long_ms;
     out->anomaly = (short_count - expected) / sqrt (expected + 1.0);
