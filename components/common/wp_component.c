@@ -763,106 +763,71 @@ s_usage (const char *program, const char *extra)
         "  -h, --help               this help\n", program, extra ? extra : "");
 }
 
-//  Parse the common flags.
-wp_config_t *
-wp_component_parse_args (int argc, char **argv, const char *program,
-                         const char *extra_usage, bool *verbose,
-                         const char **instance, char ***rest, int *n_rest)
+//  The values of the command line's options (borrowed from argv).
+typedef struct {
+    const char *config_path, *data_dir, *pub, *sub, *metrics_listen, *catalog,
+               *max_memory, *reset_store, *client_key;
+    bool replay;
+} s_flags_t;
+
+//  Where an option that takes a value keeps it, or NULL for another
+//  argument.
+static const char **
+s_flag_slot (s_flags_t *flags, const char **instance, const char *arg)
 {
-    const char *config_path = NULL, *data_dir = NULL, *pub = NULL, *sub = NULL;
-    const char *metrics_listen = NULL, *catalog = NULL, *max_memory = NULL;
-    const char *reset_store = NULL, *client_key = NULL;
-    bool replay = false;
-    *verbose = false;
-    *instance = NULL;
-    *n_rest = 0;
-    *rest = (char **) calloc ((size_t) argc + 1, sizeof (char *));
-    assert (*rest);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv [i];
-        const char **target = NULL;
-        if (streq (arg, "-c") || streq (arg, "--config"))
-            target = &config_path;
-        else
-        if (streq (arg, "--data-dir"))
-            target = &data_dir;
-        else
-        if (streq (arg, "--pub-endpoint"))
-            target = &pub;
-        else
-        if (streq (arg, "--sub-endpoint"))
-            target = &sub;
-        else
-        if (streq (arg, "--instance"))
-            target = instance;
-        else
-        if (streq (arg, "--metrics-listen"))
-            target = &metrics_listen;
-        else
-        if (streq (arg, "--catalog"))
-            target = &catalog;
-        else
-        if (streq (arg, "--max-memory-mb"))
-            target = &max_memory;
-        else
-        if (streq (arg, "--reset-store"))
-            target = &reset_store;
-        else
-        if (streq (arg, "--client-key"))
-            target = &client_key;
-        else
-        if (streq (arg, "--replay")) {
-            replay = true;
-            continue;
-        }
-        else
-        if (streq (arg, "-v") || streq (arg, "--verbose")) {
-            *verbose = true;
-            continue;
-        }
-        else
-        if (streq (arg, "-h") || streq (arg, "--help")) {
-            s_usage (program, extra_usage);
-            free (*rest);
-            *rest = NULL;
-            return NULL;
-        }
-        else {
-            (*rest) [(*n_rest)++] = argv [i];
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf (stderr, "%s: %s needs a value\n", program, arg);
-            free (*rest);
-            *rest = NULL;
-            return NULL;
-        }
-        *target = argv [++i];
-    }
-    wp_config_t *config = config_path ? wp_config_load (config_path) : wp_config_new ();
+    static const struct {
+        const char *name;
+        size_t offset;
+    } table [] = {
+        { "-c", offsetof (s_flags_t, config_path) },
+        { "--config", offsetof (s_flags_t, config_path) },
+        { "--data-dir", offsetof (s_flags_t, data_dir) },
+        { "--pub-endpoint", offsetof (s_flags_t, pub) },
+        { "--sub-endpoint", offsetof (s_flags_t, sub) },
+        { "--metrics-listen", offsetof (s_flags_t, metrics_listen) },
+        { "--catalog", offsetof (s_flags_t, catalog) },
+        { "--max-memory-mb", offsetof (s_flags_t, max_memory) },
+        { "--reset-store", offsetof (s_flags_t, reset_store) },
+        { "--client-key", offsetof (s_flags_t, client_key) },
+    };
+    if (streq (arg, "--instance"))
+        return instance;
+    for (size_t i = 0; i < sizeof table / sizeof table [0]; i++)
+        if (streq (arg, table [i].name))
+            return (const char **) ((char *) flags + table [i].offset);
+    return NULL;
+}
+
+//  The configuration the options make: the file (or the defaults), then
+//  each option over it. NULL after saying why on stderr.
+static wp_config_t *
+s_config_from_flags (const s_flags_t *flags, const char *program)
+{
+    wp_config_t *config = flags->config_path ? wp_config_load (flags->config_path)
+                                             : wp_config_new ();
     if (!config) {
         fprintf (stderr, "%s: configuration rejected (see above)\n", program);
-        free (*rest);
-        *rest = NULL;
         return NULL;
     }
     //  Where the service keeps its state and keys: the flag, the file, then
     //  the environment (so warmupctl finds warmupd's keys with no flag).
+    const char *data_dir = flags->data_dir;
     const char *from_env = getenv ("WARMUP_DATA_DIR");
     if (!data_dir && !config->data_dir_set && from_env && *from_env)
         data_dir = from_env;
     if (data_dir)
         wp_config_set_string (config, "data_dir", data_dir);
-    if (client_key)
-        wp_config_set_string (config, "client_key", client_key);
-    if (pub)
-        wp_config_set_string (config, "pub_endpoint", pub);
-    if (sub)
-        wp_config_set_string (config, "sub_endpoint", sub);
-    if (metrics_listen)
-        wp_config_set_string (config, "metrics_listen", metrics_listen);
-    if (reset_store)
-        wp_config_set_string (config, "reset_store", reset_store);
+    if (flags->client_key)
+        wp_config_set_string (config, "client_key", flags->client_key);
+    if (flags->pub)
+        wp_config_set_string (config, "pub_endpoint", flags->pub);
+    if (flags->sub)
+        wp_config_set_string (config, "sub_endpoint", flags->sub);
+    if (flags->metrics_listen)
+        wp_config_set_string (config, "metrics_listen", flags->metrics_listen);
+    if (flags->reset_store)
+        wp_config_set_string (config, "reset_store", flags->reset_store);
+    const char *max_memory = flags->max_memory;
     if (max_memory && streq (max_memory, "auto")) {
         config->max_memory_mb = 0;
         config->max_memory_auto = true;
@@ -878,29 +843,70 @@ wp_component_parse_args (int argc, char **argv, const char *program,
             fprintf (stderr, "%s: --max-memory-mb: bad value '%s': must be auto or an "
                      "integer in 0..1000000000 MiB\n", program, max_memory);
             wp_config_destroy (&config);
-            free (*rest);
-            *rest = NULL;
             return NULL;
         }
         config->max_memory_mb = (uint32_t) mb;
         config->set_by_flag |= WP_CONFIG_FLAG_MAX_MEMORY;
     }
-    if (catalog && wp_config_add_catalog (config, catalog)) {
+    if (flags->catalog && wp_config_add_catalog (config, flags->catalog)) {
         fprintf (stderr, "%s: catalog rejected (see above)\n", program);
         wp_config_destroy (&config);
-        free (*rest);
-        *rest = NULL;
         return NULL;
     }
-    config->replay = config->replay || replay;
+    config->replay = config->replay || flags->replay;
     if (config->replay && (config->max_memory_auto || wp_config_has_vram (config))) {
         //  The simulated world has one memory of a given size
         fprintf (stderr, "%s: --replay needs max_memory_mb as a number and no "
                  "max_vram_mb (the simulated world measures nothing)\n", program);
         wp_config_destroy (&config);
+        return NULL;
+    }
+    return config;
+}
+
+//  Parse the common arguments.
+wp_config_t *
+wp_component_parse_args (int argc, char **argv, const char *program,
+                         const char *extra_usage, bool *verbose,
+                         const char **instance, char ***rest, int *n_rest)
+{
+    s_flags_t flags = { 0 };
+    *verbose = false;
+    *instance = NULL;
+    *n_rest = 0;
+    *rest = (char **) calloc ((size_t) argc + 1, sizeof (char *));
+    assert (*rest);
+    wp_config_t *config = NULL;
+    bool parsed = true;
+    for (int i = 1; i < argc && parsed; i++) {
+        const char *arg = argv [i];
+        const char **slot = s_flag_slot (&flags, instance, arg);
+        if (slot && i + 1 < argc)
+            *slot = argv [++i];
+        else
+        if (slot) {
+            fprintf (stderr, "%s: %s needs a value\n", program, arg);
+            parsed = false;
+        }
+        else
+        if (streq (arg, "--replay"))
+            flags.replay = true;
+        else
+        if (streq (arg, "-v") || streq (arg, "--verbose"))
+            *verbose = true;
+        else
+        if (streq (arg, "-h") || streq (arg, "--help")) {
+            s_usage (program, extra_usage);
+            parsed = false;
+        }
+        else
+            (*rest) [(*n_rest)++] = argv [i];
+    }
+    if (parsed)
+        config = s_config_from_flags (&flags, program);
+    if (!config) {
         free (*rest);
         *rest = NULL;
-        return NULL;
     }
     return config;
 }

@@ -740,13 +740,12 @@ s_model_value_error (const model_key_t *spec, const char *value, double *number)
     return "unknown type";
 }
 
-//  Parse one model section.
+//  Check a model section's name (path: "models/NAME"): valid, and not
+//  configured twice. Returns 0 or -1 (the error kept).
 static int
-s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
+s_model_name_check (wp_config_t *self, const char *name, const char *path,
+                    const char *file)
 {
-    const char *name = zconfig_name (section);
-    char path [512];
-    snprintf (path, sizeof path, "models/%s", name);
     if (!name || !*name || strlen (name) > 200
         || strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                          "0123456789._:/@+-") != strlen (name)) {
@@ -758,13 +757,16 @@ s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
         s_error (file, path, "model '%s' is configured twice%s", name, NULL);
         return -1;
     }
-    wp_model_config_t model;
-    wp_config_model_defaults (self, &model);
-    model.device = WP_DEVICE_UNSET;     //  resolved once every root key is read
-    int rc = 0;
-    //  The backend first: which keys apply depends on it
-    zconfig_t *item;
-    for (item = zconfig_child (section); item; item = zconfig_next (item))
+    return 0;
+}
+
+//  Read a model section's backend first (which keys apply depends on it)
+//  and set the defaults that depend on it. Returns 0 or -1.
+static int
+s_model_backend (wp_model_config_t *model, zconfig_t *section, const char *path,
+                 const char *file)
+{
+    for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item))
         if (streq (zconfig_name (item), "backend")) {
             const char *value = zconfig_value (item);
             int kind;
@@ -778,78 +780,100 @@ s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
                          "llama-server, ollama, openai-compatible or file%s", value, NULL);
                 return -1;
             }
-            model.backend = (wp_backend_kind_t) kind;
+            model->backend = (wp_backend_kind_t) kind;
         }
-    //  Defaults that depend on the backend
-    if (model.backend != WP_BACKEND_SIM && model.backend != WP_BACKEND_EXEC)
-        model.concurrency = 1;
-    if (model.backend == WP_BACKEND_OLLAMA)
-        model.keep_alive = s_strdup ("-1");
-    if (model.backend == WP_BACKEND_OPENAI) {
-        model.load_method = s_strdup ("POST");
-        model.unload_method = s_strdup ("POST");
-        model.status_method = s_strdup ("GET");
+    if (model->backend != WP_BACKEND_SIM && model->backend != WP_BACKEND_EXEC)
+        model->concurrency = 1;
+    if (model->backend == WP_BACKEND_OLLAMA)
+        model->keep_alive = s_strdup ("-1");
+    if (model->backend == WP_BACKEND_OPENAI) {
+        model->load_method = s_strdup ("POST");
+        model->unload_method = s_strdup ("POST");
+        model->status_method = s_strdup ("GET");
     }
-    for (item = zconfig_child (section); item && rc == 0; item = zconfig_next (item)) {
-        const char *key = zconfig_name (item);
-        const char *value = zconfig_value (item);
-        char key_path [600];
-        snprintf (key_path, sizeof key_path, "%s/%s", path, key);
-        if (streq (key, "backend"))
-            continue;
-        const model_key_t *spec = NULL;
-        for (size_t i = 0; i < sizeof s_model_keys / sizeof s_model_keys [0]; i++)
-            if (streq (s_model_keys [i].key, key))
-                spec = &s_model_keys [i];
-        if (!spec) {
-            s_error (file, key_path, "unknown key%s%s", NULL, NULL);
-            rc = -1;
-            break;
-        }
-        if (!(spec->backends & (1u << model.backend))) {
-            s_error (file, key_path, "does not apply to backend %s%s",
-                     s_backend_names [model.backend], NULL);
-            rc = -1;
-            break;
-        }
-        double number = 0;
-        const char *problem = s_model_value_error (spec, value, &number);
-        if (problem) {
-            if (value && *value)
-                s_error (file, key_path, "bad value '%s': %s", value, problem);
-            else
-                s_error (file, key_path, "%s%s", problem, NULL);
-            rc = -1;
-            break;
-        }
-        void *slot = (char *) &model + spec->offset;
-        if (spec->type == M_UINT || spec->type == M_PRIORITY || spec->type == M_DEVICE)
-            *(uint32_t *) slot = (uint32_t) number;
-        else
-        if (spec->type == M_BOOL)
-            *(bool *) slot = number != 0;
-        else {
-            free (*(char **) slot);
-            *(char **) slot = s_strdup (value);
-        }
+    return 0;
+}
+
+//  Apply one key of a model section (not its backend). Returns 0 or -1.
+static int
+s_model_key (wp_model_config_t *model, zconfig_t *item, const char *path, const char *file)
+{
+    const char *key = zconfig_name (item);
+    const char *value = zconfig_value (item);
+    char key_path [600];
+    snprintf (key_path, sizeof key_path, "%s/%s", path, key);
+    const model_key_t *spec = NULL;
+    for (size_t i = 0; i < sizeof s_model_keys / sizeof s_model_keys [0]; i++)
+        if (streq (s_model_keys [i].key, key))
+            spec = &s_model_keys [i];
+    if (!spec) {
+        s_error (file, key_path, "unknown key%s%s", NULL, NULL);
+        return -1;
     }
-    const char *missing = NULL;
-    if (rc == 0) {
-        if (model.backend == WP_BACKEND_EXEC && !model.command)
-            missing = "backend exec needs a command";
-        else
-        if ((1u << model.backend) & B_HTTP && !model.url)
-            missing = "this backend needs a url";
-        else
-        if (model.backend == WP_BACKEND_OPENAI && !model.load_path)
-            missing = "backend openai-compatible needs a load_path";
-        else
-        if (model.backend == WP_BACKEND_FILE && !model.path)
-            missing = "backend file needs a path";
-        else
-        if (model.retry_backoff_max_ms < model.retry_backoff_ms)
-            missing = "retry_backoff_max_ms is below retry_backoff_ms";
+    if (!(spec->backends & (1u << model->backend))) {
+        s_error (file, key_path, "does not apply to backend %s%s",
+                 s_backend_names [model->backend], NULL);
+        return -1;
     }
+    double number = 0;
+    const char *problem = s_model_value_error (spec, value, &number);
+    if (problem) {
+        if (value && *value)
+            s_error (file, key_path, "bad value '%s': %s", value, problem);
+        else
+            s_error (file, key_path, "%s%s", problem, NULL);
+        return -1;
+    }
+    void *slot = (char *) model + spec->offset;
+    if (spec->type == M_UINT || spec->type == M_PRIORITY || spec->type == M_DEVICE)
+        *(uint32_t *) slot = (uint32_t) number;
+    else
+    if (spec->type == M_BOOL)
+        *(bool *) slot = number != 0;
+    else {
+        free (*(char **) slot);
+        *(char **) slot = s_strdup (value);
+    }
+    return 0;
+}
+
+//  What a model section lacks for its backend, or NULL.
+static const char *
+s_model_missing (const wp_model_config_t *model)
+{
+    if (model->backend == WP_BACKEND_EXEC && !model->command)
+        return "backend exec needs a command";
+    if ((1u << model->backend) & B_HTTP && !model->url)
+        return "this backend needs a url";
+    if (model->backend == WP_BACKEND_OPENAI && !model->load_path)
+        return "backend openai-compatible needs a load_path";
+    if (model->backend == WP_BACKEND_FILE && !model->path)
+        return "backend file needs a path";
+    if (model->retry_backoff_max_ms < model->retry_backoff_ms)
+        return "retry_backoff_max_ms is below retry_backoff_ms";
+    return NULL;
+}
+
+//  Parse one model section.
+static int
+s_load_model (wp_config_t *self, zconfig_t *section, const char *file)
+{
+    const char *name = zconfig_name (section);
+    char path [512];
+    snprintf (path, sizeof path, "models/%s", name);
+    if (s_model_name_check (self, name, path, file))
+        return -1;
+    wp_model_config_t model;
+    wp_config_model_defaults (self, &model);
+    model.device = WP_DEVICE_UNSET;     //  resolved once every root key is read
+    if (s_model_backend (&model, section, path, file))
+        return -1;
+    int rc = 0;
+    for (zconfig_t *item = zconfig_child (section); item && rc == 0;
+         item = zconfig_next (item))
+        if (!streq (zconfig_name (item), "backend"))
+            rc = s_model_key (&model, item, path, file);
+    const char *missing = rc == 0 ? s_model_missing (&model) : NULL;
     if (missing) {
         s_error (file, path, "%s%s", missing, NULL);
         rc = -1;

@@ -335,62 +335,60 @@ s_state_name (int state)
                    : state == WP_METRICS_MODEL_LOADING ? "loading" : "cold");
 }
 
-//  Sample the history and publish a snapshot.
-static int
-s_on_tick (void *state, wp_ctx_t *ctx)
+//  The snapshot's totals (EVAL.md section 3 and the seed's summary).
+static void
+s_snapshot_totals (s_state_t *self, wp_ctx_t *ctx, Warmup__V1__MetricsSnapshot *out)
 {
-    s_state_t *self = (s_state_t *) state;
     wp_metrics_t *core = self->core;
-    s_refresh (self);
-    wp_metrics_sample (core, wp_ctx_now_ms (ctx));
     wp_metrics_snapshot_t snap;
     wp_metrics_snapshot (core, &snap);
     wp_metrics_model_t totals;
     wp_metrics_totals (core, &totals);
     wp_metrics_summary_t summary;
     wp_metrics_export_summary (core, &summary);
-
-    Warmup__V1__MetricsSnapshot out = WARMUP__V1__METRICS_SNAPSHOT__INIT;
-    out.event_ms = wp_ctx_now_ms (ctx);
-    out.topics = (Warmup__V1__TopicCount **) calloc (snap.topics + 2, sizeof (void *));
-    assert (out.topics);
-    wp_metrics_topics (core, s_add_topic, &out);
-    out.requests = snap.requests;
-    out.warm = snap.warm;
-    out.delayed = snap.delayed;
-    out.cold_starts = snap.cold_starts;
-    out.cold_wait_s = snap.cold_wait_s;
-    out.predictions = snap.predictions;
-    out.latency_p50_us = snap.latency_p50_us;
-    out.latency_p99_us = snap.latency_p99_us;
-    out.latency_max_us = snap.latency_max_us;
-    out.warmups_ok = snap.warmups_ok;
-    out.warmups_failed = snap.warmups_failed;
-    out.cools = snap.cools;
-    out.dropped = snap.dropped;
-    out.prewarms = totals.prewarms;
-    out.useful_prewarms = totals.useful_prewarms;
-    out.prewarm_hits = totals.prewarm_hits;
-    out.fp_rate = totals.prewarms
-                ? 1.0 - (double) totals.useful_prewarms / (double) totals.prewarms : 0;
+    out->event_ms = wp_ctx_now_ms (ctx);
+    out->topics = (Warmup__V1__TopicCount **) calloc (snap.topics + 2, sizeof (void *));
+    assert (out->topics);
+    wp_metrics_topics (core, s_add_topic, out);
+    out->requests = snap.requests;
+    out->warm = snap.warm;
+    out->delayed = snap.delayed;
+    out->cold_starts = snap.cold_starts;
+    out->cold_wait_s = snap.cold_wait_s;
+    out->predictions = snap.predictions;
+    out->latency_p50_us = snap.latency_p50_us;
+    out->latency_p99_us = snap.latency_p99_us;
+    out->latency_max_us = snap.latency_max_us;
+    out->warmups_ok = snap.warmups_ok;
+    out->warmups_failed = snap.warmups_failed;
+    out->cools = snap.cools;
+    out->dropped = snap.dropped;
+    out->prewarms = totals.prewarms;
+    out->useful_prewarms = totals.useful_prewarms;
+    out->prewarm_hits = totals.prewarm_hits;
+    out->fp_rate = totals.prewarms
+                 ? 1.0 - (double) totals.useful_prewarms / (double) totals.prewarms : 0;
     uint64_t missed = totals.prewarm_hits + totals.cold_starts + totals.delayed;
-    out.recall = missed ? (double) totals.prewarm_hits / (double) missed : 0;
-    out.cold_rate = totals.requests
-                  ? (double) (totals.cold_starts + totals.delayed) / (double) totals.requests
-                  : NAN;
-    out.p75_model_cold_rate = wp_metrics_p75_model_cold_rate (core);
-    out.resident_gb_s = (double) totals.resident_mb_ms / (1024.0 * 1000.0);
-    out.resident_mb = wp_metrics_resident_mb (core);
-    out.latency_samples = snap.latency_samples;
-    out.latency_mean_us = snap.latency_samples
-                        ? wp_metrics_latency_sum_us (core) / snap.latency_samples : 0;
-    out.accuracy = summary.accuracy;
-    out.resource_efficiency = summary.resource_efficiency;
-    out.http_endpoint = (char *) (self->http ? wp_http_endpoint (self->http) : "");
-    out.unpredicted = wp_metrics_unpredicted (core);
+    out->recall = missed ? (double) totals.prewarm_hits / (double) missed : 0;
+    out->cold_rate = totals.requests
+                   ? (double) (totals.cold_starts + totals.delayed) / (double) totals.requests
+                   : NAN;
+    out->p75_model_cold_rate = wp_metrics_p75_model_cold_rate (core);
+    out->resident_gb_s = (double) totals.resident_mb_ms / (1024.0 * 1000.0);
+    out->resident_mb = wp_metrics_resident_mb (core);
+    out->latency_samples = snap.latency_samples;
+    out->latency_mean_us = snap.latency_samples
+                         ? wp_metrics_latency_sum_us (core) / snap.latency_samples : 0;
+    out->accuracy = summary.accuracy;
+    out->resource_efficiency = summary.resource_efficiency;
+    out->http_endpoint = (char *) (self->http ? wp_http_endpoint (self->http) : "");
+    out->unpredicted = wp_metrics_unpredicted (core);
+}
 
-    Warmup__V1__HorizonAccuracy horizons [WP_METRICS_HORIZONS];
-    Warmup__V1__HorizonAccuracy *horizon_p [WP_METRICS_HORIZONS];
+//  The snapshot's prediction quality by horizon range, in horizons.
+static void
+s_snapshot_horizons (wp_metrics_t *core, Warmup__V1__HorizonAccuracy *horizons)
+{
     for (int h = 0; h < WP_METRICS_HORIZONS; h++) {
         wp_metrics_confusion_t c = wp_metrics_horizon (core, h);
         wp_metrics_quality_t q = wp_metrics_quality (c);
@@ -404,17 +402,18 @@ s_on_tick (void *state, wp_ctx_t *ctx)
         horizons [h].precision = q.precision;
         horizons [h].recall = q.recall;
         horizons [h].f1 = q.f1;
-        horizon_p [h] = &horizons [h];
     }
-    out.horizons = horizon_p;
-    out.n_horizons = WP_METRICS_HORIZONS;
+}
 
-    Warmup__V1__ModelMetrics models [SNAPSHOT_MODELS_MAX];
-    Warmup__V1__ModelMetrics *model_p [SNAPSHOT_MODELS_MAX];
+//  The snapshot's models (SNAPSHOT_MODELS_MAX at most), in models;
+//  returns how many.
+static size_t
+s_snapshot_models (wp_metrics_t *core, Warmup__V1__ModelMetrics *models)
+{
     size_t n_models = 0;
     for (size_t i = 0; i < wp_metrics_models (core) && n_models < SNAPSHOT_MODELS_MAX; i++) {
         const wp_metrics_model_t *m = wp_metrics_model (core, i);
-        Warmup__V1__ModelMetrics *entry = &models [n_models];
+        Warmup__V1__ModelMetrics *entry = &models [n_models++];
         warmup__v1__model_metrics__init (entry);
         entry->model = (char *) m->name;
         entry->state = s_state_name (m->state);
@@ -429,10 +428,34 @@ s_on_tick (void *state, wp_ctx_t *ctx)
         entry->resident_gb_s = (double) wp_metrics_model_resident_mb_ms (core, m)
                              / (1024.0 * 1000.0);
         entry->memory_mb = m->resident ? m->memory_mb : 0;
-        model_p [n_models++] = entry;
     }
+    return n_models;
+}
+
+//  Sample the history and publish a snapshot.
+static int
+s_on_tick (void *state, wp_ctx_t *ctx)
+{
+    s_state_t *self = (s_state_t *) state;
+    s_refresh (self);
+    wp_metrics_sample (self->core, wp_ctx_now_ms (ctx));
+    Warmup__V1__MetricsSnapshot out = WARMUP__V1__METRICS_SNAPSHOT__INIT;
+    s_snapshot_totals (self, ctx, &out);
+
+    Warmup__V1__HorizonAccuracy horizons [WP_METRICS_HORIZONS];
+    Warmup__V1__HorizonAccuracy *horizon_p [WP_METRICS_HORIZONS];
+    s_snapshot_horizons (self->core, horizons);
+    for (int h = 0; h < WP_METRICS_HORIZONS; h++)
+        horizon_p [h] = &horizons [h];
+    out.horizons = horizon_p;
+    out.n_horizons = WP_METRICS_HORIZONS;
+
+    Warmup__V1__ModelMetrics models [SNAPSHOT_MODELS_MAX];
+    Warmup__V1__ModelMetrics *model_p [SNAPSHOT_MODELS_MAX];
+    out.n_models = s_snapshot_models (self->core, models);
+    for (size_t i = 0; i < out.n_models; i++)
+        model_p [i] = &models [i];
     out.models = model_p;
-    out.n_models = n_models;
 
     int rc = wp_ctx_publish (ctx, WP_TOPIC_METRICS, &out.base);
     for (size_t i = 0; i < out.n_topics; i++) {

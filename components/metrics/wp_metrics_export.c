@@ -235,20 +235,53 @@ s_prom_topic (const char *topic, uint64_t count, void *arg)
     return 0;
 }
 
-//  The Prometheus text exposition.
-char *
-wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_info_t *info)
-{
-    assert (metrics && info);
-    s_buffer_t buffer = { NULL, 0, 0 }, *b = &buffer;
+//  What the sections of an export read: the core, the request, and what
+//  is computed once for them (the snapshot, the totals, the models and
+//  the components sorted by name).
+typedef struct {
+    s_buffer_t *b;                  //  the text made
+    wp_metrics_t *metrics;
+    const wp_metrics_export_info_t *info;
     wp_metrics_snapshot_t snap;
-    wp_metrics_snapshot (metrics, &snap);
     wp_metrics_model_t totals;
-    wp_metrics_totals (metrics, &totals);
     const wp_metrics_model_t *models [WP_METRICS_MAX_MODELS + 1];
-    size_t n = s_models (metrics, models);
+    size_t n_models;
+    s_component_t components [WP_METRICS_MAX_SOURCES];
+    size_t n_components;
+} s_export_t;
 
-    //  EVAL.md section 3, per model
+//  One section of an export.
+typedef void (s_section_fn) (s_export_t *x);
+
+//  Make an export: its sections in order. Returns the text (the caller's).
+static char *
+s_export (wp_metrics_t *metrics, const wp_metrics_export_info_t *info,
+          s_section_fn *const *sections, size_t n_sections)
+{
+    s_buffer_t buffer = { NULL, 0, 0 };
+    s_export_t *x = (s_export_t *) zmalloc (sizeof (s_export_t));
+    assert (x);
+    x->b = &buffer;
+    x->metrics = metrics;
+    x->info = info;
+    wp_metrics_snapshot (metrics, &x->snap);
+    wp_metrics_totals (metrics, &x->totals);
+    x->n_models = s_models (metrics, x->models);
+    x->n_components = s_components (metrics, info->now_ms, x->components);
+    for (size_t i = 0; i < n_sections; i++)
+        sections [i] (x);
+    free (x);
+    return buffer.text;
+}
+
+//  EVAL.md section 3, per model.
+static void
+s_prom_models (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    wp_metrics_t *metrics = x->metrics;
+    const wp_metrics_model_t **models = x->models;
+    size_t n = x->n_models;
     s_model_family (b, metrics, models, n, "warmup_requests_total", "counter",
                     "Requests seen in usage.observed (EVAL.md requests).", s_requests);
     s_model_family (b, metrics, models, n, "warmup_warm_requests_total", "counter",
@@ -275,7 +308,15 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
     s_model_family (b, metrics, models, n, "warmup_resident_byte_seconds_total", "counter",
                     "Memory-time of the model, loading included (EVAL.md resident_gb_s "
                     "x 2^30).", s_byte_seconds);
+}
 
+//  Each model's state, and its warmups by action and result.
+static void
+s_prom_model_states (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const wp_metrics_model_t **models = x->models;
+    size_t n = x->n_models;
     s_family (b, "warmup_model_state", "gauge",
               "1 for the model's state as this service knows it: warm, loading or cold.");
     for (size_t i = 0; i < n; i++)
@@ -294,8 +335,14 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                 m->name, m->warmups_ok, m->name, m->warmups_failed, m->name, m->cools,
                 m->name, m->cools_failed);
     }
+}
 
-    //  EVAL.md section 3, ratios
+//  EVAL.md section 3, ratios.
+static void
+s_prom_ratios (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const wp_metrics_model_t totals = x->totals;
     s_family (b, "warmup_cold_rate", "gauge",
               "(cold_starts + delayed) / requests (EVAL.md cold_rate; NaN without requests).");
     s_sample (b, "warmup_cold_rate", NULL, NULL,
@@ -304,7 +351,7 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
     s_family (b, "warmup_p75_model_cold_rate", "gauge",
               "75th percentile over models of their cold rate (EVAL.md p75_model_cold_rate).");
     s_sample (b, "warmup_p75_model_cold_rate", NULL, NULL,
-              wp_metrics_p75_model_cold_rate (metrics));
+              wp_metrics_p75_model_cold_rate (x->metrics));
     s_family (b, "warmup_fp_rate", "gauge",
               "1 - useful_prewarms / prewarms (EVAL.md fp_rate; 0 without pre-warms).");
     s_sample (b, "warmup_fp_rate", NULL, NULL,
@@ -316,10 +363,16 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
               s_ratio ((double) totals.prewarm_hits,
                        (double) (totals.prewarm_hits + totals.cold_starts + totals.delayed),
                        0.0));
+}
 
-    //  Prediction quality by horizon range
+//  Prediction quality by horizon range: the confusion and its figures.
+static void
+s_prom_quality (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    wp_metrics_t *metrics = x->metrics;
     s_family (b, "warmup_predictions_total", "counter", "prediction.made events seen.");
-    s_sample (b, "warmup_predictions_total", NULL, NULL, (double) snap.predictions);
+    s_sample (b, "warmup_predictions_total", NULL, NULL, (double) x->snap.predictions);
     s_family (b, "warmup_prediction_guesses_total", "counter",
               "Scored (user, model) predictions by range of expected time and result.");
     static const char *results [4] = { "true_positive", "false_positive",
@@ -349,8 +402,14 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                       values [f]);
         }
     }
-    //  Scored as probabilities: Brier score, log loss, calibration.
-    const wp_calib_t *calib = wp_metrics_calib (metrics);
+}
+
+//  Predictions scored as probabilities: Brier score, log loss, calibration.
+static void
+s_prom_calibration (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const wp_calib_t *calib = wp_metrics_calib (x->metrics);
     s_family (b, "warmup_prediction_brier", "gauge",
               "Mean squared error of the predicted probabilities, by range of expected time.");
     for (int h = 0; h < WP_METRICS_HORIZONS; h++)
@@ -376,6 +435,14 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                     wp_metrics_horizon_name (h), (double) k / WP_CALIB_BINS,
                     (double) (k + 1) / WP_CALIB_BINS, band->bin_asked [k]);
         }
+}
+
+//  The predictions not scored, and the requests none predicted.
+static void
+s_prom_unscored (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    wp_metrics_t *metrics = x->metrics;
     s_family (b, "warmup_prediction_guesses_open", "gauge",
               "Predictions waiting for a request or the end of their horizon.");
     s_sample (b, "warmup_prediction_guesses_open", NULL, NULL,
@@ -392,8 +459,14 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
               "Requests with no open prediction for their user and model.");
     s_sample (b, "warmup_unpredicted_requests_total", NULL, NULL,
               (double) wp_metrics_unpredicted (metrics));
+}
 
-    //  Usage -> prediction latency
+//  Usage -> prediction latency.
+static void
+s_prom_latency (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    wp_metrics_t *metrics = x->metrics;
     s_family (b, "warmup_prediction_latency_seconds", "histogram",
               "Time from a usage event to the prediction it caused, as metrics sees them.");
     for (size_t i = 0; i <= WP_METRICS_LATENCY_BUCKETS; i++) {
@@ -407,18 +480,29 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
     }
     APPEND (b, "warmup_prediction_latency_seconds_sum ");
     s_prom_value (b, (double) wp_metrics_latency_sum_us (metrics) / 1e6);
-    APPEND (b, "\nwarmup_prediction_latency_seconds_count %" PRIu64 "\n", snap.latency_samples);
+    APPEND (b, "\nwarmup_prediction_latency_seconds_count %" PRIu64 "\n",
+            x->snap.latency_samples);
+}
 
-    //  The bus, and the metrics component itself
+//  The bus, and the metrics component itself.
+static void
+s_prom_bus (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
     s_family (b, "warmup_events_total", "counter", "Bus events seen by the metrics component, by topic.");
-    wp_metrics_topics (metrics, s_prom_topic, b);
+    wp_metrics_topics (x->metrics, s_prom_topic, b);
     s_family (b, "warmup_metrics_dropped_total", "counter",
               "Events the metrics component lost (sequence gaps and bad frames).");
-    s_sample (b, "warmup_metrics_dropped_total", NULL, NULL, (double) snap.dropped);
+    s_sample (b, "warmup_metrics_dropped_total", NULL, NULL, (double) x->snap.dropped);
+}
 
-    //  Components, from their heartbeats
-    s_component_t components [WP_METRICS_MAX_SOURCES];
-    size_t n_components = s_components (metrics, info->now_ms, components);
+//  Components, from their heartbeats: processes, memory, uptime.
+static void
+s_prom_components (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const s_component_t *components = x->components;
+    size_t n_components = x->n_components;
     s_family (b, "warmup_component_instances", "gauge",
               "Processes of the component heard from in the last three heartbeat intervals.");
     for (size_t i = 0; i < n_components; i++)
@@ -434,6 +518,15 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
     for (size_t i = 0; i < n_components; i++)
         s_sample (b, "warmup_component_uptime_seconds", "component", components [i].name,
                   (double) components [i].uptime_ms / 1000.0);
+}
+
+//  Components' counters, from their heartbeats.
+static void
+s_prom_component_counters (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const s_component_t *components = x->components;
+    size_t n_components = x->n_components;
     struct { const char *name; const char *help; size_t offset; } counters [] = {
         { "warmup_component_events_in_total", "Bus events the component received.",
           offsetof (s_component_t, events_in) },
@@ -463,41 +556,53 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                       (double) *(const uint64_t *) ((const char *) &components [i]
                                                     + counters [c].offset));
     }
-    //  Device memory as measured
-    const wp_metrics_memory_t *memory = info->memory;
-    if (memory && memory->known) {
-        static const char *kinds [] = { "total", "used", "ours", "others", "reserved",
-                                        "capacity" };
-        s_family (b, "warmup_device_memory_bytes", "gauge",
-                  "Device memory as the resource manager measured it, by device (ram, gpuN) "
-                  "and kind: total, used (by everything), ours (our model servers), others "
-                  "(processes not ours), reserved (memory_reserve_mb), capacity (total - "
-                  "reserved - others: what our models may hold).");
-        for (size_t i = 0; i < memory->n_devices; i++) {
-            const wp_metrics_device_t *d = &memory->devices [i];
-            uint64_t values [] = { d->total_mb, d->used_mb, d->ours_mb, d->others_mb,
-                                   d->reserved_mb, d->capacity_mb };
-            for (size_t k = 0; k < sizeof kinds / sizeof kinds [0]; k++)
-                APPEND (b, "warmup_device_memory_bytes{device=\"%s\",kind=\"%s\"} %.17g\n",
-                        d->device, kinds [k], (double) values [k] * 1048576.0);
-        }
-        s_family (b, "warmup_memory_budget_bytes", "gauge",
-                  "The memory budget in force, by axis (ram: max_memory_mb, gpu: "
-                  "max_vram_mb); 0 = none.");
-        s_sample (b, "warmup_memory_budget_bytes", "device", "ram",
-                  (double) memory->budget_mb * 1048576.0);
-        s_sample (b, "warmup_memory_budget_bytes", "device", "gpu",
-                  (double) memory->vram_budget_mb * 1048576.0);
-        s_family (b, "warmup_memory_budget_auto", "gauge",
-                  "1 when the budget of the axis is measured (auto), 0 when configured.");
-        s_sample (b, "warmup_memory_budget_auto", "device", "ram", memory->memory_auto);
-        s_sample (b, "warmup_memory_budget_auto", "device", "gpu", memory->vram_auto);
-    }
+}
 
-    //  Where the load is lost: sequence gaps by component and topic
+//  Device memory as measured, by device and kind, and the budgets.
+static void
+s_prom_memory (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const wp_metrics_memory_t *memory = x->info->memory;
+    if (!memory || !memory->known)
+        return;
+    static const char *kinds [] = { "total", "used", "ours", "others", "reserved",
+                                    "capacity" };
+    s_family (b, "warmup_device_memory_bytes", "gauge",
+              "Device memory as the resource manager measured it, by device (ram, gpuN) "
+              "and kind: total, used (by everything), ours (our model servers), others "
+              "(processes not ours), reserved (memory_reserve_mb), capacity (total - "
+              "reserved - others: what our models may hold).");
+    for (size_t i = 0; i < memory->n_devices; i++) {
+        const wp_metrics_device_t *d = &memory->devices [i];
+        uint64_t values [] = { d->total_mb, d->used_mb, d->ours_mb, d->others_mb,
+                               d->reserved_mb, d->capacity_mb };
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds [0]; k++)
+            APPEND (b, "warmup_device_memory_bytes{device=\"%s\",kind=\"%s\"} %.17g\n",
+                    d->device, kinds [k], (double) values [k] * 1048576.0);
+    }
+    s_family (b, "warmup_memory_budget_bytes", "gauge",
+              "The memory budget in force, by axis (ram: max_memory_mb, gpu: "
+              "max_vram_mb); 0 = none.");
+    s_sample (b, "warmup_memory_budget_bytes", "device", "ram",
+              (double) memory->budget_mb * 1048576.0);
+    s_sample (b, "warmup_memory_budget_bytes", "device", "gpu",
+              (double) memory->vram_budget_mb * 1048576.0);
+    s_family (b, "warmup_memory_budget_auto", "gauge",
+              "1 when the budget of the axis is measured (auto), 0 when configured.");
+    s_sample (b, "warmup_memory_budget_auto", "device", "ram", memory->memory_auto);
+    s_sample (b, "warmup_memory_budget_auto", "device", "gpu", memory->vram_auto);
+}
+
+//  Where the load is lost: sequence gaps by component and topic.
+static void
+s_prom_dropped_by_topic (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const s_component_t *components = x->components;
     s_family (b, "warmup_component_dropped_by_topic_total", "counter",
               "Events the component missed (sequence gaps), by topic.");
-    for (size_t i = 0; i < n_components; i++)
+    for (size_t i = 0; i < x->n_components; i++)
         for (int t = 0; t < WP_TOPIC_COUNT && t < WP_METRICS_TOPICS; t++)
             if (components [i].dropped_topics [t]) {
                 APPEND (b, "warmup_component_dropped_by_topic_total{component=\"%s\","
@@ -505,7 +610,22 @@ wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_inf
                 s_prom_value (b, (double) components [i].dropped_topics [t]);
                 APPEND (b, "\n");
             }
-    return buffer.text;
+}
+
+//  The Prometheus exposition's sections, in order.
+static s_section_fn *const s_prometheus [] = {
+    s_prom_models, s_prom_model_states, s_prom_ratios, s_prom_quality,
+    s_prom_calibration, s_prom_unscored, s_prom_latency, s_prom_bus,
+    s_prom_components, s_prom_component_counters, s_prom_memory, s_prom_dropped_by_topic
+};
+
+//  The Prometheus text exposition.
+char *
+wp_metrics_export_prometheus (wp_metrics_t *metrics, const wp_metrics_export_info_t *info)
+{
+    assert (metrics && info);
+    return s_export (metrics, info, s_prometheus,
+                     sizeof s_prometheus / sizeof s_prometheus [0]);
 }
 
 //  A JSON number, null when not finite.
@@ -576,29 +696,29 @@ wp_metrics_memory_take (wp_metrics_memory_t *memory, const wp_metrics_memory_t *
     return 0;
 }
 
-//  The JSON snapshot.
-char *
-wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *info)
+//  The time, the endpoint and the threshold.
+static void
+s_json_head (s_export_t *x)
 {
-    assert (metrics && info);
-    s_buffer_t buffer = { NULL, 0, 0 }, *b = &buffer;
-    wp_metrics_snapshot_t snap;
-    wp_metrics_snapshot (metrics, &snap);
-    wp_metrics_model_t t;
-    wp_metrics_totals (metrics, &t);
-    wp_metrics_summary_t summary;
-    wp_metrics_export_summary (metrics, &summary);
-
+    s_buffer_t *b = x->b;
+    const wp_metrics_export_info_t *info = x->info;
     APPEND (b, "{\"time_ms\":%" PRIu64 ",\"clock_ms\":%" PRIu64 ",\"uptime_s\":",
-            info->now_ms, wp_metrics_clock_ms (metrics));
+            info->now_ms, wp_metrics_clock_ms (x->metrics));
     s_json_number (b, info->now_ms > info->started_ms
                       ? (double) (info->now_ms - info->started_ms) / 1000.0 : 0);
     APPEND (b, ",");
     s_json_string (b, "endpoint", info->endpoint ? info->endpoint : "");
     APPEND (b, ",\"threshold\":");
     s_json_number (b, info->threshold);
+}
 
-    //  EVAL.md section 3 names
+//  The totals, by EVAL.md section 3's names.
+static void
+s_json_totals (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    wp_metrics_t *metrics = x->metrics;
+    const wp_metrics_model_t t = x->totals;
     APPEND (b, ",\"totals\":{\"requests\":%" PRIu64 ",\"warm\":%" PRIu64 ",\"delayed\":%"
             PRIu64 ",\"cold_starts\":%" PRIu64 ",\"cold_rate\":",
             t.requests, t.warm, t.delayed, t.cold_starts);
@@ -621,12 +741,19 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
             ",\"unpredicted\":%" PRIu64 ",\"guesses_open\":%" PRIu64
             ",\"guesses_superseded\":%" PRIu64 ",\"guesses_evicted\":%" PRIu64
             ",\"events\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
-            t.warmups_ok, t.warmups_failed, t.cools, t.cools_failed, snap.predictions,
+            t.warmups_ok, t.warmups_failed, t.cools, t.cools_failed, x->snap.predictions,
             wp_metrics_unpredicted (metrics), wp_metrics_guesses_open (metrics),
             wp_metrics_guesses_superseded (metrics), wp_metrics_guesses_evicted (metrics),
-            snap.events, snap.dropped);
+            x->snap.events, x->snap.dropped);
+}
 
-    //  The seed's summary calls
+//  The seed's summary calls, and the usage -> prediction latency.
+static void
+s_json_summary (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    wp_metrics_summary_t summary;
+    wp_metrics_export_summary (x->metrics, &summary);
     APPEND (b, ",\"summary\":{\"total_predictions\":%" PRIu64 ",\"accuracy\":",
             summary.total_predictions);
     s_json_number (b, summary.accuracy);
@@ -635,31 +762,41 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
     APPEND (b, ",\"resource_efficiency\":");
     s_json_number (b, summary.resource_efficiency);
     APPEND (b, "}");
-
+    const wp_metrics_snapshot_t *snap = &x->snap;
     APPEND (b, ",\"latency\":{\"samples\":%" PRIu64 ",\"p50_us\":%" PRIu64 ",\"p99_us\":%"
             PRIu64 ",\"max_us\":%" PRIu64 ",\"sum_us\":%" PRIu64 "}",
-            snap.latency_samples, snap.latency_p50_us, snap.latency_p99_us,
-            snap.latency_max_us, wp_metrics_latency_sum_us (metrics));
+            snap->latency_samples, snap->latency_p50_us, snap->latency_p99_us,
+            snap->latency_max_us, wp_metrics_latency_sum_us (x->metrics));
+}
 
+//  Prediction quality by horizon range, and the probabilities scored
+//  (wp_calib: per range, the targets, Brier, log loss and the calibration
+//  table).
+static void
+s_json_quality_all (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
     APPEND (b, ",\"horizons\":[");
     for (int h = -1; h < WP_METRICS_HORIZONS; h++) {
         APPEND (b, "%s{", h < 0 ? "" : ",");
         s_json_string (b, "horizon", h < 0 ? "all" : wp_metrics_horizon_name (h));
         APPEND (b, ",");
-        s_json_quality (b, wp_metrics_horizon (metrics, h));
+        s_json_quality (b, wp_metrics_horizon (x->metrics, h));
         APPEND (b, "}");
     }
     APPEND (b, "]");
-    //  The probabilities scored (wp_calib): per range, the targets, Brier,
-    //  log loss and the calibration table.
     APPEND (b, ",\"calibration\":");
-    wp_calib_json (wp_metrics_calib (metrics), &b->text, &b->len, &b->cap);
+    wp_calib_json (wp_metrics_calib (x->metrics), &b->text, &b->len, &b->cap);
+}
 
-    const wp_metrics_model_t *models [WP_METRICS_MAX_MODELS + 1];
-    size_t n = s_models (metrics, models);
+//  Each model.
+static void
+s_json_models (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
     APPEND (b, ",\"models\":[");
-    for (size_t i = 0; i < n; i++) {
-        const wp_metrics_model_t *m = models [i];
+    for (size_t i = 0; i < x->n_models; i++) {
+        const wp_metrics_model_t *m = x->models [i];
         APPEND (b, "%s{", i ? "," : "");
         s_json_string (b, "model", m->name);
         APPEND (b, ",");
@@ -675,17 +812,21 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
         APPEND (b, ",\"prewarms\":%" PRIu64 ",\"useful_prewarms\":%" PRIu64
                 ",\"prewarm_hits\":%" PRIu64 ",\"resident_gb_s\":",
                 m->prewarms, m->useful_prewarms, m->prewarm_hits);
-        s_json_number (b, (double) wp_metrics_model_resident_mb_ms (metrics, m)
+        s_json_number (b, (double) wp_metrics_model_resident_mb_ms (x->metrics, m)
                           / (1024.0 * 1000.0));
         APPEND (b, "}");
     }
     APPEND (b, "]");
+}
 
-    s_component_t components [WP_METRICS_MAX_SOURCES];
-    size_t n_components = s_components (metrics, info->now_ms, components);
+//  Each component, from its heartbeats.
+static void
+s_json_components (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
     APPEND (b, ",\"components\":[");
-    for (size_t i = 0; i < n_components; i++) {
-        const s_component_t *c = &components [i];
+    for (size_t i = 0; i < x->n_components; i++) {
+        const s_component_t *c = &x->components [i];
         APPEND (b, "%s{", i ? "," : "");
         s_json_string (b, "component", c->name);
         APPEND (b, ",\"instances\":%" PRIu64 ",\"rss_kb\":%" PRIu64 ",\"uptime_s\":",
@@ -710,8 +851,14 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
         APPEND (b, "}}");
     }
     APPEND (b, "]");
+}
 
-    //  Device memory as measured
+//  Device memory as measured (null when not measured).
+static void
+s_json_memory (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    const wp_metrics_export_info_t *info = x->info;
     const wp_metrics_memory_t *memory = info->memory;
     if (memory && memory->known) {
         APPEND (b, ",\"memory\":{\"age_ms\":%" PRIu64 ",\"budget_mb\":%" PRIu64
@@ -739,10 +886,16 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
     }
     else
         APPEND (b, ",\"memory\":null");
+}
 
+//  The latest decisions, newest first.
+static void
+s_json_decisions (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
     APPEND (b, ",\"decisions\":[");
-    for (size_t i = 0; i < wp_metrics_decisions (metrics); i++) {
-        const wp_metrics_decision_t *d = wp_metrics_decision (metrics, i);
+    for (size_t i = 0; i < wp_metrics_decisions (x->metrics); i++) {
+        const wp_metrics_decision_t *d = wp_metrics_decision (x->metrics, i);
         APPEND (b, "%s{\"time_ms\":%" PRIu64 ",", i ? "," : "", d->time_ms);
         s_json_string (b, "kind", d->done ? "done" : "requested");
         APPEND (b, ",");
@@ -761,52 +914,85 @@ wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *i
         APPEND (b, "}");
     }
     APPEND (b, "]");
+}
 
-    //  History as columns: compact, and what a chart wants
-    size_t kept = wp_metrics_history (metrics);
-    size_t first = info->history_max && kept > info->history_max ? kept - info->history_max : 0;
-    static const char *columns [] = {
-        "time_ms", "requests", "cold_starts", "delayed", "prewarm_hits", "prewarms",
-        "useful_prewarms", "cold_wait_s", "resident_gb_s", "resident_mb", "accuracy",
-        "accuracy_under_5m", "accuracy_5m_to_1h", "accuracy_over_1h", NULL
-    };
+//  The history's columns, in order (s_json_point writes column c).
+static const char *s_columns [] = {
+    "time_ms", "requests", "cold_starts", "delayed", "prewarm_hits", "prewarms",
+    "useful_prewarms", "cold_wait_s", "resident_gb_s", "resident_mb", "accuracy",
+    "accuracy_under_5m", "accuracy_5m_to_1h", "accuracy_over_1h", NULL
+};
+
+//  Column c of a history point.
+static void
+s_json_point (s_buffer_t *b, const wp_metrics_point_t *p, int c)
+{
+    wp_metrics_confusion_t all = { 0 };
+    for (int h = 0; h < WP_METRICS_HORIZONS; h++) {
+        all.tp += p->horizons [h].tp;
+        all.fp += p->horizons [h].fp;
+        all.fn += p->horizons [h].fn;
+        all.tn += p->horizons [h].tn;
+    }
+    switch (c) {
+        case 0: APPEND (b, "%" PRIu64, p->time_ms); break;
+        case 1: APPEND (b, "%" PRIu64, p->requests); break;
+        case 2: APPEND (b, "%" PRIu64, p->cold_starts); break;
+        case 3: APPEND (b, "%" PRIu64, p->delayed); break;
+        case 4: APPEND (b, "%" PRIu64, p->prewarm_hits); break;
+        case 5: APPEND (b, "%" PRIu64, p->prewarms); break;
+        case 6: APPEND (b, "%" PRIu64, p->useful_prewarms); break;
+        case 7: s_json_number (b, (double) p->wait_ms / 1000.0); break;
+        case 8: s_json_number (b, (double) p->resident_mb_ms / (1024.0 * 1000.0)); break;
+        case 9: APPEND (b, "%" PRIu64, p->resident_mb); break;
+        case 10: s_json_number (b, wp_metrics_quality (all).accuracy); break;
+        default:
+            s_json_number (b, wp_metrics_quality (p->horizons [c - 11]).accuracy);
+            break;
+    }
+}
+
+//  History as columns: compact, and what a chart wants.
+static void
+s_json_history (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
+    size_t kept = wp_metrics_history (x->metrics);
+    size_t max = x->info->history_max;
+    size_t first = max && kept > max ? kept - max : 0;
     APPEND (b, ",\"history\":{");
-    for (int c = 0; columns [c]; c++) {
-        APPEND (b, "%s\"%s\":[", c ? "," : "", columns [c]);
+    for (int c = 0; s_columns [c]; c++) {
+        APPEND (b, "%s\"%s\":[", c ? "," : "", s_columns [c]);
         for (size_t i = first; i < kept; i++) {
-            const wp_metrics_point_t *p = wp_metrics_history_point (metrics, i);
             if (i > first)
                 APPEND (b, ",");
-            wp_metrics_confusion_t all = { 0 };
-            for (int h = 0; h < WP_METRICS_HORIZONS; h++) {
-                all.tp += p->horizons [h].tp;
-                all.fp += p->horizons [h].fp;
-                all.fn += p->horizons [h].fn;
-                all.tn += p->horizons [h].tn;
-            }
-            switch (c) {
-                case 0: APPEND (b, "%" PRIu64, p->time_ms); break;
-                case 1: APPEND (b, "%" PRIu64, p->requests); break;
-                case 2: APPEND (b, "%" PRIu64, p->cold_starts); break;
-                case 3: APPEND (b, "%" PRIu64, p->delayed); break;
-                case 4: APPEND (b, "%" PRIu64, p->prewarm_hits); break;
-                case 5: APPEND (b, "%" PRIu64, p->prewarms); break;
-                case 6: APPEND (b, "%" PRIu64, p->useful_prewarms); break;
-                case 7: s_json_number (b, (double) p->wait_ms / 1000.0); break;
-                case 8: s_json_number (b, (double) p->resident_mb_ms / (1024.0 * 1000.0)); break;
-                case 9: APPEND (b, "%" PRIu64, p->resident_mb); break;
-                case 10: s_json_number (b, wp_metrics_quality (all).accuracy); break;
-                default:
-                    s_json_number (b, wp_metrics_quality (p->horizons [c - 11]).accuracy);
-                    break;
-            }
+            s_json_point (b, wp_metrics_history_point (x->metrics, i), c);
         }
         APPEND (b, "]");
     }
     APPEND (b, "}");
+}
 
+//  Events seen by topic, and the end.
+static void
+s_json_topics (s_export_t *x)
+{
+    s_buffer_t *b = x->b;
     APPEND (b, ",\"topics\":{");
-    wp_metrics_topics (metrics, s_json_topic, b);
+    wp_metrics_topics (x->metrics, s_json_topic, b);
     APPEND (b, "}}");
-    return buffer.text;
+}
+
+//  The JSON snapshot's sections, in order.
+static s_section_fn *const s_json [] = {
+    s_json_head, s_json_totals, s_json_summary, s_json_quality_all, s_json_models,
+    s_json_components, s_json_memory, s_json_decisions, s_json_history, s_json_topics
+};
+
+//  The JSON snapshot.
+char *
+wp_metrics_export_json (wp_metrics_t *metrics, const wp_metrics_export_info_t *info)
+{
+    assert (metrics && info);
+    return s_export (metrics, info, s_json, sizeof s_json / sizeof s_json [0]);
 }
