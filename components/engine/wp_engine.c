@@ -854,6 +854,134 @@ wp_engine_category_name (int category)
     return category >= 0 && category < WP_CATEGORIES ? names [category] : "";
 }
 
+//  Learn from the pair's pending prediction: asked within the horizon
+//  (this is its request) or known not to have been.
+static void
+s_learn_pending (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
+                 bool is_latest, uint64_t now_ms)
+{
+    if (!slot->made_ms || now_ms < slot->made_ms)
+        return;
+    double since = (double) (now_ms - slot->made_ms);
+    if (is_latest && entry->last_ms == now_ms && since > 0) {
+        s_train (self, slot->x, since <= self->horizon_ms ? 1 : 0);
+        slot->made_ms = 0;
+    }
+    else
+    if (since > self->horizon_ms) {
+        s_train (self, slot->x, 0);
+        slot->made_ms = 0;
+    }
+}
+
+//  Make the pair's plan again unless the cached one still holds. It is
+//  cached until the histogram grew by 1/8, an idle time outlasted its
+//  keep, an idle time longer than a load came to a pair with a window's
+//  worth of them (its tail and the window's evidence changed), or the
+//  load, memory or price changed.
+static void
+s_replan (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
+          const model_t *model, const double *pop_q, double load_ms, double break_even)
+{
+    uint32_t count = (uint32_t) (entry->count < UINT32_MAX ? entry->count : UINT32_MAX);
+    uint32_t step = slot->plan_count / 8;
+    step = step < 1 ? 1 : step > 16 ? 16 : step;
+    uint32_t plan_key = s_plan_key (self, model);
+    if (slot->plan_count && slot->plan_key == plan_key
+        && !slot->missed && !(slot->fresh_long && slot->ring_n == RING)
+        && count >= slot->plan_count && count - slot->plan_count < step)
+        return;
+    double survival [LEVELS + 1], mass [WP_IDLE_BINS];
+    s_survival (entry, pop_q, survival);
+    s_mass (survival, mass);
+    wp_plan_t plan;
+    wp_engine_plan (mass, load_ms, break_even, self->horizon_ms, &plan);
+    uint32_t keep = (uint32_t) plan.keep_ms, start = 0, end = 0;
+    s_window (self, slot, survival, load_ms, break_even, plan.cost, &keep, &start, &end);
+    slot->plan_count = count ? count : 1;
+    slot->plan_key = plan_key;
+    slot->fresh_long = 0;
+    slot->missed = 0;
+    slot->keep_ms = keep;
+    slot->w_start = start;
+    slot->w_end = end;
+    slot->p_horizon = (float) plan.p_horizon;
+    slot->expected_ms = (float) plan.expected_ms;
+    for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
+        slot->gap_q [q] = (float) plan.gap_q [q];
+    slot->category = (uint8_t) s_category (slot, entry, &plan, load_ms);
+}
+
+//  The model just asked for: learn its gap, refresh its plan and answer
+//  from the plan (keep, window, category). Sets *p_hist and *expected.
+static void
+s_predict_fresh (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
+                 const model_t *model, const double *pop_q, double break_even,
+                 uint64_t now_ms, wp_prediction_t *out, double *p_hist, double *expected)
+{
+    double load_ms = model->load_ms;
+    if (now_ms != slot->seen_ms) {
+        double gap = slot->seen_ms && now_ms > slot->seen_ms
+                   ? (double) (now_ms - slot->seen_ms) : 0;
+        s_learn_gap (self, slot, now_ms, gap, load_ms);
+        slot->seen_ms = now_ms;
+    }
+    s_replan (self, slot, entry, model, pop_q, load_ms, break_even);
+    out->category = slot->category;
+    *p_hist = slot->p_horizon;
+    *expected = slot->expected_ms;
+    memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
+    out->keep_until_ms = now_ms + slot->keep_ms;
+    if (slot->w_end) {
+        out->prewarm_at_ms = now_ms + slot->w_start;
+        out->hold_until_ms = now_ms + slot->w_end;
+    }
+}
+
+//  The ensemble's features of an entry into x; delays: the learned delays
+//  of the entry after the latest model and after the one before it.
+static void
+s_features (float *x, const wp_pattern_t *latest, const wp_pattern_t *entry,
+            bool is_latest, double p_hist, double confidence, double delays [2])
+{
+    x [F_BIAS] = 1;
+    x [F_HIST] = (float) s_logit (p_hist);
+    x [F_NEXT] = x [F_NEXT2] = x [F_COUSE] = 0;
+    if (!is_latest && latest) {
+        x [F_NEXT] = (float) s_link_share (latest->next, latest->n_next, entry->model,
+                                           &delays [0]);
+        x [F_NEXT2] = (float) s_link_share (latest->next2, latest->n_next2, entry->model,
+                                            &delays [1]);
+        x [F_COUSE] = (float) s_link_share (latest->couse, latest->n_couse, entry->model,
+                                            NULL);
+    }
+    double season = entry->season > 0 ? log (entry->season) : 0;
+    x [F_SEASON] = (float) (season < -3 ? -3 : season > 3 ? 3 : season);
+    x [F_ANOMALY] = (float) tanh (entry->anomaly / 4);
+    x [F_CONF] = (float) confidence;
+}
+
+//  A model that follows the latest one: a window at the learned delay
+//  when the expected saving pays for the memory.
+static void
+s_follow_window (const float *x, const double delays [2], double probability,
+                 double break_even, double load_ms, uint64_t now_ms, wp_prediction_t *out)
+{
+    if (!(x [F_NEXT] > 0 || x [F_NEXT2] > 0 || x [F_COUSE] > 0))
+        return;
+    double delay = x [F_NEXT2] > x [F_NEXT] ? delays [1] : delays [0];
+    double start = delay - load_ms > 0 ? delay - load_ms : 0;
+    double until = delay + (delay > 60000 ? delay : 60000);
+    double cost = until - start;
+    if (probability * break_even > cost) {
+        out->category = WP_CATEGORY_CORRELATED;
+        out->prewarm_at_ms = now_ms + (uint64_t) start;
+        out->hold_until_ms = now_ms + (uint64_t) until;
+        if (out->expected_in_ms > (uint64_t) delay)
+            out->expected_in_ms = (uint64_t) delay;
+    }
+}
+
 //  Predict one entry of the pattern; latest: entry 0 (its plan is made).
 static void
 s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *latest,
@@ -872,119 +1000,31 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
     double elapsed = now_ms > entry->last_ms ? (double) (now_ms - entry->last_ms) : 0;
     double n = entry->hist_total;
     double confidence = n / (n + PRIOR_WEIGHT);
+    s_learn_pending (self, slot, entry, is_latest, now_ms);
 
-    //  Learn from the pending prediction: asked within the horizon (this
-    //  is its request) or known not to have been.
-    if (slot->made_ms && now_ms >= slot->made_ms) {
-        double since = (double) (now_ms - slot->made_ms);
-        if (is_latest && entry->last_ms == now_ms && since > 0) {
-            s_train (self, slot->x, since <= self->horizon_ms ? 1 : 0);
-            slot->made_ms = 0;
-        }
-        else
-        if (since > self->horizon_ms) {
-            s_train (self, slot->x, 0);
-            slot->made_ms = 0;
-        }
-    }
-    double survival [LEVELS + 1], mass [WP_IDLE_BINS];
     double p_hist, expected;
     const double *pop_q = s_pop_survival (self, now_ms);
     double waits_ms = s_waits_ms (self, slot, load_ms);
     double break_even = s_break_even (self, load_ms, model.memory_mb, waits_ms);
-    bool fresh = is_latest && elapsed == 0;
-    if (fresh) {
-        if (now_ms != slot->seen_ms) {
-            double gap = slot->seen_ms && now_ms > slot->seen_ms
-                       ? (double) (now_ms - slot->seen_ms) : 0;
-            s_learn_gap (self, slot, now_ms, gap, load_ms);
-            slot->seen_ms = now_ms;
-        }
-        //  The plan, cached until the histogram grew by 1/8, an idle time
-        //  outlasted its keep, an idle time longer than a load came to a
-        //  pair with a window's worth of them (its tail and the window's
-        //  evidence changed), or the load, memory or price changed.
-        uint32_t count = (uint32_t) (entry->count < UINT32_MAX ? entry->count : UINT32_MAX);
-        uint32_t step = slot->plan_count / 8;
-        step = step < 1 ? 1 : step > 16 ? 16 : step;
-        uint32_t plan_key = s_plan_key (self, &model);
-        if (!slot->plan_count || slot->plan_key != plan_key
-            || slot->missed || (slot->fresh_long && slot->ring_n == RING)
-            || count < slot->plan_count || count - slot->plan_count >= step) {
-            s_survival (entry, pop_q, survival);
-            s_mass (survival, mass);
-            wp_plan_t plan;
-            wp_engine_plan (mass, load_ms, break_even, self->horizon_ms, &plan);
-            uint32_t keep = (uint32_t) plan.keep_ms, start = 0, end = 0;
-            s_window (self, slot, survival, load_ms, break_even, plan.cost, &keep, &start, &end);
-            slot->plan_count = count ? count : 1;
-            slot->plan_key = plan_key;
-            slot->fresh_long = 0;
-            slot->missed = 0;
-            slot->keep_ms = keep;
-            slot->w_start = start;
-            slot->w_end = end;
-            slot->p_horizon = (float) plan.p_horizon;
-            slot->expected_ms = (float) plan.expected_ms;
-            for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
-                slot->gap_q [q] = (float) plan.gap_q [q];
-            slot->category = (uint8_t) s_category (slot, entry, &plan, load_ms);
-        }
-        out->category = slot->category;
-        p_hist = slot->p_horizon;
-        expected = slot->expected_ms;
-        memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
-        out->keep_until_ms = now_ms + slot->keep_ms;
-        if (slot->w_end) {
-            out->prewarm_at_ms = now_ms + slot->w_start;
-            out->hold_until_ms = now_ms + slot->w_end;
-        }
-    }
+    if (is_latest && elapsed == 0)
+        s_predict_fresh (self, slot, entry, &model, pop_q, break_even, now_ms, out,
+                         &p_hist, &expected);
     else {
+        double survival [LEVELS + 1], mass [WP_IDLE_BINS];
         s_survival (entry, pop_q, survival);
         s_mass (survival, mass);
         s_conditional (mass, elapsed, self->horizon_ms, &p_hist, &expected);
     }
-    //  Features and the ensemble.
-    float *x = slot->x;
-    double delay_next = 0, delay_next2 = 0;
-    x [F_BIAS] = 1;
-    x [F_HIST] = (float) s_logit (p_hist);
-    x [F_NEXT] = x [F_NEXT2] = x [F_COUSE] = 0;
-    if (!is_latest && latest) {
-        x [F_NEXT] = (float) s_link_share (latest->next, latest->n_next, entry->model,
-                                           &delay_next);
-        x [F_NEXT2] = (float) s_link_share (latest->next2, latest->n_next2, entry->model,
-                                            &delay_next2);
-        x [F_COUSE] = (float) s_link_share (latest->couse, latest->n_couse, entry->model,
-                                            NULL);
-    }
-    double season = entry->season > 0 ? log (entry->season) : 0;
-    x [F_SEASON] = (float) (season < -3 ? -3 : season > 3 ? 3 : season);
-    x [F_ANOMALY] = (float) tanh (entry->anomaly / 4);
-    x [F_CONF] = (float) confidence;
+    double delays [2] = { 0, 0 };
+    s_features (slot->x, latest, entry, is_latest, p_hist, confidence, delays);
     slot->made_ms = now_ms;
-    double probability = s_score (self, x);
+    double probability = s_score (self, slot->x);
     out->probability = probability;
     out->confidence = confidence;
     out->expected_in_ms = (uint64_t) (expected > 0 ? expected : 0);
     out->benefit_ms = waits_ms;
-
-    //  A model that follows the latest one: a window at the learned delay
-    //  when the expected saving pays for the memory.
-    if (!is_latest && (x [F_NEXT] > 0 || x [F_NEXT2] > 0 || x [F_COUSE] > 0)) {
-        double delay = x [F_NEXT2] > x [F_NEXT] ? delay_next2 : delay_next;
-        double start = delay - load_ms > 0 ? delay - load_ms : 0;
-        double until = delay + (delay > 60000 ? delay : 60000);
-        double cost = until - start;
-        if (probability * break_even > cost) {
-            out->category = WP_CATEGORY_CORRELATED;
-            out->prewarm_at_ms = now_ms + (uint64_t) start;
-            out->hold_until_ms = now_ms + (uint64_t) until;
-            if (out->expected_in_ms > (uint64_t) delay)
-                out->expected_in_ms = (uint64_t) delay;
-        }
-    }
+    if (!is_latest)
+        s_follow_window (slot->x, delays, probability, break_even, load_ms, now_ms, out);
 }
 
 //  Predict a user's models.

@@ -712,6 +712,33 @@ s_step (uint64_t current, uint64_t measured)
     return change >= S_BUDGET_STEP_MB || measured == 0 ? measured : current;
 }
 
+//  What loads took (wp_measure), into out's measured list (the arrays are
+//  the caller's, S_MEASURED_MAX each), each said in the log.
+static void
+s_measured_loads (resource_t *self, Warmup__V1__ResourceStatus *out,
+                  Warmup__V1__ModelMeasured *measured, Warmup__V1__ModelMeasured **measured_p,
+                  wp_measured_t *loads, uint64_t now)
+{
+    size_t taken = wp_measure_take (self->measure, now, loads, S_MEASURED_MAX);
+    for (size_t i = 0; i < taken; i++) {
+        Warmup__V1__ModelMeasured *m = &measured [i];
+        warmup__v1__model_measured__init (m);
+        m->model = loads [i].model;
+        m->vram_mb = loads [i].vram_mb;
+        m->memory_mb = loads [i].vram_mb + loads [i].ram_mb;
+        m->how = (char *) (loads [i].gpu && loads [i].processes ? "gpu+processes"
+                           : loads [i].gpu ? "gpu" : "processes");
+        m->event_ms = loads [i].end_ms;
+        measured_p [i] = m;
+        zsys_info ("resource: %s took %u MiB (%u on GPUs), measured by the change in %s "
+                   "memory around its load", m->model, m->memory_mb, m->vram_mb,
+                   loads [i].gpu && loads [i].processes ? "GPU and process"
+                   : loads [i].gpu ? "GPU" : "process");
+    }
+    out->measured = measured_p;
+    out->n_measured = taken;
+}
+
 //  The devices, budgets and measured loads of a resource.status. The
 //  arrays are the caller's (n_gpus + 1 devices, S_MEASURED_MAX measured).
 static void
@@ -808,25 +835,7 @@ s_memory (resource_t *self, const wp_config_t *config, Warmup__V1__ResourceStatu
                       "on a GPU are not warmed");
         self->vram_warned = true;
     }
-    //  What loads took
-    size_t taken = wp_measure_take (self->measure, now, loads, S_MEASURED_MAX);
-    for (size_t i = 0; i < taken; i++) {
-        Warmup__V1__ModelMeasured *m = &measured [i];
-        warmup__v1__model_measured__init (m);
-        m->model = loads [i].model;
-        m->vram_mb = loads [i].vram_mb;
-        m->memory_mb = loads [i].vram_mb + loads [i].ram_mb;
-        m->how = (char *) (loads [i].gpu && loads [i].processes ? "gpu+processes"
-                           : loads [i].gpu ? "gpu" : "processes");
-        m->event_ms = loads [i].end_ms;
-        measured_p [i] = m;
-        zsys_info ("resource: %s took %u MiB (%u on GPUs), measured by the change in %s "
-                   "memory around its load", m->model, m->memory_mb, m->vram_mb,
-                   loads [i].gpu && loads [i].processes ? "GPU and process"
-                   : loads [i].gpu ? "GPU" : "process");
-    }
-    out->measured = measured_p;
-    out->n_measured = taken;
+    s_measured_loads (self, out, measured, measured_p, loads, now);
 }
 
 //  The RAM and GPU readings, for the core's admission.
@@ -843,6 +852,52 @@ s_core_devices (resource_t *self, const Warmup__V1__ResourceStatus *out)
             .reserved_mb = d->reserved_mb, .sampled_ms = d->sampled_ms };
     }
     wp_resource_set_devices (self->core, devices, n, out->vram_budget_mb);
+}
+
+//  Read the machine's memory, CPU and cgroup into out; returns the
+//  memory available, MB (WP_RESOURCE_UNKNOWN_MB when /proc/meminfo is not
+//  read).
+static uint64_t
+s_read_machine (resource_t *self, Warmup__V1__ResourceStatus *out)
+{
+    char text [16384];
+    uint64_t available = WP_RESOURCE_UNKNOWN_MB;
+    if (s_read_file ("/proc/meminfo", text, sizeof text) == 0
+        && wp_resource_parse_meminfo (text, &out->mem_total_mb, &out->mem_available_mb) == 0)
+        available = out->mem_available_mb;
+    else
+        s_read_error (self, "/proc/meminfo");
+
+    wp_cpu_times_t now_cpu;
+    uint32_t ncpu = 0;
+    if (s_read_file ("/proc/stat", text, sizeof text) == 0
+        && wp_resource_parse_stat (text, &now_cpu, &ncpu) == 0) {
+        if (self->have_cpu)
+            out->cpu_percent = wp_resource_cpu_percent (&self->cpu, &now_cpu);
+        self->cpu = now_cpu;
+        self->have_cpu = true;
+        out->ncpu = ncpu;
+    }
+    else
+        s_read_error (self, "/proc/stat");
+
+    if (self->cgroup [0]) {
+        char path [600];
+        uint64_t limit = 0, usage = 0;
+        snprintf (path, sizeof path, "%s/memory.max", self->cgroup);
+        if (s_read_file (path, text, sizeof text) == 0
+            && wp_resource_parse_memory_max (text, &limit) == 0)
+            out->cgroup_limit_mb = limit == WP_RESOURCE_NO_LIMIT ? 0 : limit >> 20;
+        else
+            s_read_error (self, path);
+        snprintf (path, sizeof path, "%s/memory.current", self->cgroup);
+        if (s_read_file (path, text, sizeof text) == 0
+            && wp_resource_parse_memory_current (text, &usage) == 0)
+            out->cgroup_usage_mb = usage >> 20;
+        else
+            s_read_error (self, path);
+    }
+    return available;
 }
 
 //  Sample the machine and publish the status.
@@ -866,43 +921,7 @@ s_on_tick (void *state, wp_ctx_t *ctx)
     }
     uint64_t now = wp_ctx_now_ms (ctx);
     s_asked_expire (self, now);
-    char text [16384];
-    uint64_t available = WP_RESOURCE_UNKNOWN_MB;
-    if (s_read_file ("/proc/meminfo", text, sizeof text) == 0
-        && wp_resource_parse_meminfo (text, &out.mem_total_mb, &out.mem_available_mb) == 0)
-        available = out.mem_available_mb;
-    else
-        s_read_error (self, "/proc/meminfo");
-
-    wp_cpu_times_t now_cpu;
-    uint32_t ncpu = 0;
-    if (s_read_file ("/proc/stat", text, sizeof text) == 0
-        && wp_resource_parse_stat (text, &now_cpu, &ncpu) == 0) {
-        if (self->have_cpu)
-            out.cpu_percent = wp_resource_cpu_percent (&self->cpu, &now_cpu);
-        self->cpu = now_cpu;
-        self->have_cpu = true;
-        out.ncpu = ncpu;
-    }
-    else
-        s_read_error (self, "/proc/stat");
-
-    if (self->cgroup [0]) {
-        char path [600];
-        uint64_t limit = 0, usage = 0;
-        snprintf (path, sizeof path, "%s/memory.max", self->cgroup);
-        if (s_read_file (path, text, sizeof text) == 0
-            && wp_resource_parse_memory_max (text, &limit) == 0)
-            out.cgroup_limit_mb = limit == WP_RESOURCE_NO_LIMIT ? 0 : limit >> 20;
-        else
-            s_read_error (self, path);
-        snprintf (path, sizeof path, "%s/memory.current", self->cgroup);
-        if (s_read_file (path, text, sizeof text) == 0
-            && wp_resource_parse_memory_current (text, &usage) == 0)
-            out.cgroup_usage_mb = usage >> 20;
-        else
-            s_read_error (self, path);
-    }
+    uint64_t available = s_read_machine (self, &out);
     wp_resource_set_sample (self->core, out.cpu_percent, available,
                             out.cgroup_limit_mb, out.cgroup_usage_mb);
     out.event_ms = now;
