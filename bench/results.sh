@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 #  results.sh - every policy on both dev traces, at budget 0 and at the
 #  constrained budgets of EVAL.md section 5, and predictive's report (its
-#  probabilities scored, the categories of pairs): runs warmup-eval, keeps
-#  the JSON in OUT (default build/results/) and writes the tables into
-#  docs/evaluation.md between their markers. About 15 minutes on 2 cores.
+#  probabilities scored, the categories of pairs, its state per pair):
+#  runs warmup-eval, keeps the JSON in OUT (default build/results/) and
+#  writes the tables into docs/evaluation.md between their markers. About
+#  15 minutes on 2 cores. bench/eval_docs.sh runs it with the others.
 #
 #  Usage: bench/results.sh [OUT]
 #  Env:   WARMUP_EVAL (default build/bin/warmup-eval)
@@ -27,3 +28,6 @@ for t in azure servegen; do
     python3 tools/eval_tables.py report "$OUT/$t-0.json" predictive > "$OUT/report-$t.md"
     python3 tools/eval_tables.py splice docs/evaluation.md "report-$t" "$OUT/report-$t.md"
 done
+python3 tools/eval_tables.py state "azure-functions-2019=$OUT/azure-0.json" \
+    "servegen-dev=$OUT/servegen-0.json" > "$OUT/state.md"
+python3 tools/eval_tables.py splice docs/evaluation.md state "$OUT/state.md"

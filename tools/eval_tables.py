@@ -7,6 +7,8 @@ command and never copied by hand.
   eval_tables.py report RUN.json POLICY    predictive's report: the
                                            probabilities scored per band, the
                                            calibration table, the categories
+  eval_tables.py state NAME=RUN.json ...   predictive's state per (user,
+                                           model) pair at the end of each run
   eval_tables.py splice DOC NAME FILE      replace what lies between
                                            <!-- BEGIN NAME --> and
                                            <!-- END NAME --> in DOC by FILE
@@ -78,6 +80,25 @@ def report(path, policy):
     return "\n".join(out) + "\n"
 
 
+def state(runs):
+    out = ["| trace | pairs | bytes per pair | analyzer | engine | scheduler | perf | names |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for arg in runs:
+        name, path = arg.split("=", 1)
+        with open(path) as f:
+            run = json.load(f)
+        rows = [p for p in run["policies"] if p["name"].split(":")[0] == "predictive"]
+        if not rows or "state" not in rows[0].get("report", {}):
+            sys.exit(f"eval_tables: no state of predictive in {path}")
+        s = rows[0]["report"]["state"]
+        pairs = s["pairs"] or 1
+        out.append(f"| {name} | {s['pairs']} | {s['bytes'] / pairs:.0f} | "
+                   + " | ".join(f"{s[k + '_bytes'] / pairs:.0f}"
+                                for k in ("analyzer", "engine", "scheduler", "perf", "names"))
+                   + " |")
+    return "\n".join(out) + "\n"
+
+
 def splice(doc, name, fragment_path):
     with open(doc) as f:
         text = f.read()
@@ -97,6 +118,8 @@ def main(argv):
         sys.stdout.write(table(argv[1]))
     elif len(argv) == 3 and argv[0] == "report":
         sys.stdout.write(report(argv[1], argv[2]))
+    elif len(argv) >= 2 and argv[0] == "state":
+        sys.stdout.write(state(argv[1:]))
     elif len(argv) == 4 and argv[0] == "splice":
         splice(argv[1], argv[2], argv[3])
     else:
