@@ -45,7 +45,8 @@ run () {
                --budget-mb 0 --policy "$policy" --no-baselines --json 2>&1 >"$json" \
            | grep 'replayed' || true)
     local per_pair
-    per_pair=$(grep -oE '"bytes_per_pair":[0-9.]+' "$json" | cut -d: -f2 | tail -1)
+    #  Only a policy with a report has it (no match is not an error).
+    per_pair=$( (grep -oE '"bytes_per_pair":[0-9.]+' "$json" || true) | cut -d: -f2 | tail -1)
     rm -f "$json"
     # "warmup-eval: replayed N requests through K simulations in S s (R M req/s)"
     local req sec rate
