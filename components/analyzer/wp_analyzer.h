@@ -9,6 +9,9 @@
     is evicted) and at most max_user_models models per user (the user's
     least recently used model is evicted). A pair holds under 1 KiB.
 
+    What it says of a user's models is a pattern (wp_pattern_t, in wire/
+    beside the schemas: the engine reads the same type from the bus).
+
     Per pair it keeps:
     - request count, first and last use, mean and standard deviation of the
       gap between requests (Welford);
@@ -56,23 +59,20 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include "wp_names.h"
+#include "wp_pattern.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-//  Largest number of models remembered per user.
-#define WP_ANALYZER_USER_MODELS_MAX 32
+//  Largest number of models remembered per user (a pattern's size).
+#define WP_ANALYZER_USER_MODELS_MAX WP_PATTERN_MODELS_MAX
 
 //  Record version of persisted pairs and models (1 and 2 still load).
 #define WP_ANALYZER_RECORD_VERSION 3
 
-//  Bins of an idle-time histogram: [0, 1 s), 36 quarter octaves to 512 s,
-//  16 half octaves to 2^17 s (36.4 h), then everything longer.
-#define WP_IDLE_BINS 54
-
 //  Entries per pair in each transition / co-use list.
-#define WP_ANALYZER_LINKS 4
+#define WP_ANALYZER_LINKS WP_PATTERN_LINKS
 
 //  Options; zero fields take the defaults.
 typedef struct {
@@ -87,56 +87,6 @@ typedef struct {
                                 //  not in wp_analyzer_state_bytes; each id of
                                 //  it costs a model, 56 bytes); NULL: its own
 } wp_analyzer_opts_t;
-
-//  A model that tends to follow (or go with) another for the user.
-typedef struct {
-    const char *model;          //  borrowed: valid while the analyzer lives
-    uint32_t model_id;          //  dense id
-    float weight;               //  aged count
-    float delay_ms;             //  mean delay after the other model, ms
-} wp_link_t;
-
-//  What the analyzer knows of one (user, model) pair.
-typedef struct {
-    const char *model;      //  borrowed: valid while the analyzer lives
-    uint32_t model_id;      //  dense id of the model, 0..models-1
-    uint64_t count;         //  the user's requests for it
-    uint64_t first_ms;      //  first request, event time
-    uint64_t last_ms;       //  last request, event time
-    double gap_mean_ms;     //  mean gap between requests, ms (0 if count < 2)
-    double gap_std_ms;      //  standard deviation of the gap, ms
-    uint64_t model_count;   //  all users' requests for the model
-    double rate_per_h;      //  recency-weighted rate at the query time, 1/h
-    double rate_short_per_h;//  the same with a 1-minute half-life
-    double rate_long_per_h; //  the same with a 1-day half-life
-    double anomaly;         //  z score of the short rate against the long
-                            //  one (> 0 burst, < 0 silence)
-    double season;          //  hour-of-day x day-of-week factor of the
-                            //  query time (1 = an average hour)
-    const float *hist;      //  WP_IDLE_BINS aged idle-time counts (borrowed;
-                            //  the analyzer points it at hist_buf)
-    double hist_total;      //  their sum
-    float hist_buf [WP_IDLE_BINS];  //  the pair's counts, as filled in
-    float recent [WP_IDLE_BINS];    //  the last few idle times (each
-    double recent_total;    //  older one weighs 7/8), and their sum
-    float prior [WP_IDLE_BINS]; //  population prior: the model's other
-                            //  pairs' idle times shrunk toward all pairs',
-                            //  sums to 1; filled by wp_analyzer_prior (the
-                            //  analyzer leaves it to whoever needs it)
-    uint64_t model_bins;        //  for the prior: the model's idle times,
-    const uint16_t *model_counts;   //  bit i of bins set: bin i is stored,
-    float model_unit;           //  in rising order, as a count of unit;
-                                //  and all pairs'
-    const float *global_hist;   //  (WP_IDLE_BINS); borrowed until the next
-    double global_total;        //  observe; global_hist NULL when prior is
-                                //  filled (a pattern from the bus)
-    wp_link_t next [WP_ANALYZER_LINKS];   //  asked next after this model
-    uint8_t n_next;
-    wp_link_t next2 [WP_ANALYZER_LINKS];  //  asked next after the user's
-    uint8_t n_next2;        //  previous model then this one (second order)
-    wp_link_t couse [WP_ANALYZER_LINKS];  //  used within 5 min of it
-    uint8_t n_couse;
-} wp_pattern_t;
 
 //  Receives a record to store (value != NULL) or delete (value == NULL).
 //  db is "pairs" or "models". Return 0, or -1 to stop draining (the
@@ -167,12 +117,6 @@ int
 size_t
     wp_analyzer_pattern (wp_analyzer_t *self, uint64_t user_hash,
                          uint64_t now_ms, wp_pattern_t *out, size_t capacity);
-
-//  Compute an entry's population prior into out (WP_IDLE_BINS); from
-//  entry->prior when the entry carries no counts (it came from the bus).
-//  Valid until the analyzer observes again.
-void
-    wp_analyzer_prior (const wp_pattern_t *entry, float *out);
 
 //  One pair, if known. Returns true and fills out.
 bool
@@ -212,15 +156,6 @@ int
 int
     wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
                       size_t key_len, const void *value, size_t value_len);
-
-//  Idle-time histogram bin of a gap, ms.
-int
-    wp_idle_bin (uint64_t gap_ms);
-
-//  Lower edge of bin i (0 <= i <= WP_IDLE_BINS), ms; edge WP_IDLE_BINS is
-//  a nominal end of the last bin (twice its start).
-uint64_t
-    wp_idle_edge (int bin);
 
 #ifdef __cplusplus
 }

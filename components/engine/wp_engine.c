@@ -1038,10 +1038,10 @@ wp_engine_predict_for (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t
     size_t limit = capacity < self->opts.max_models ? capacity : self->opts.max_models;
     if (limit == 0 || n_pattern == 0)
         return 0;
-    if (n_pattern > WP_ANALYZER_USER_MODELS_MAX)
-        n_pattern = WP_ANALYZER_USER_MODELS_MAX;
-    wp_prediction_t all [WP_ANALYZER_USER_MODELS_MAX];
-    size_t order [WP_ANALYZER_USER_MODELS_MAX];
+    if (n_pattern > WP_PATTERN_MODELS_MAX)
+        n_pattern = WP_PATTERN_MODELS_MAX;
+    wp_prediction_t all [WP_PATTERN_MODELS_MAX];
+    size_t order [WP_PATTERN_MODELS_MAX];
     for (size_t i = 0; i < n_pattern; i++) {
         s_predict_entry (self, user_hash, &pattern [0], &pattern [i], i == 0, now_ms,
                          &all [i]);

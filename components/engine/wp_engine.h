@@ -34,7 +34,9 @@
       the learned delay when its probability times the break-even pays for
       the window's residency.
     - Each plan names what the pair's arrivals allowed (wp_category_t).
-    Load times come from the performance predictor and memory from the
+    It reads a user's pattern (wp_pattern.h) and says wp_prediction_t
+    (wp_prediction.h): both live in wire/, beside the schemas, with their
+    codecs. Load times come from the performance predictor and memory from the
     configuration or perf.estimate (wp_engine_model). Plain C: no sockets,
     no clock.
     =========================================================================
@@ -45,7 +47,8 @@
 
 #include <stdint.h>
 #include <stddef.h>
-#include "wp_analyzer.h"
+#include "wp_pattern.h"
+#include "wp_prediction.h"
 #include "wp_names.h"
 
 #ifdef __cplusplus
@@ -58,22 +61,11 @@ extern "C" {
 //  wp_engine_opts_t.cold_wait_price).
 #define WP_ENGINE_PRICE_DEFAULT 1000.0
 
-//  Idle-time quantiles a prediction carries: 0.25, 0.5, 0.75, 0.9, 0.99.
-#define WP_ENGINE_QUANTILES 5
+//  Idle-time quantiles a prediction carries (wp_prediction.h).
+#define WP_ENGINE_QUANTILES WP_PREDICTION_QUANTILES
 
 //  Features of the ensemble.
 #define WP_ENGINE_FEATURES 8
-
-//  What a pair's arrivals allow (after SPES's categories), as its latest
-//  plan found them: too little of its own yet (new), asked again sooner
-//  than a load (always_on), foreseen to the window (periodic), kept
-//  through nearly all its idle times (dense), kept through most but let
-//  go between bursts (successive), let go between most requests (rare),
-//  or warmed after another model of the user (correlated).
-typedef enum {
-    WP_CATEGORY_NEW = 0, WP_CATEGORY_ALWAYS_ON, WP_CATEGORY_PERIODIC, WP_CATEGORY_DENSE,
-    WP_CATEGORY_SUCCESSIVE, WP_CATEGORY_RARE, WP_CATEGORY_CORRELATED, WP_CATEGORIES
-} wp_category_t;
 
 //  Options; zero fields take the defaults.
 typedef struct {
@@ -96,23 +88,6 @@ typedef struct {
                                 //  load times are kept by their ids (4 bytes
                                 //  an id); NULL: by name hash in a table
 } wp_engine_opts_t;
-
-//  One model's prediction and plan. Plan times are event times (ms); a
-//  plan with keep_until_ms == 0 and hold_until_ms == 0 changes nothing.
-typedef struct {
-    const char *model;          //  borrowed from the pattern it came from
-    double probability;         //  P(request within the horizon)
-    uint64_t expected_in_ms;    //  expected time until the request, ms
-    double confidence;          //  0..1, grows with the evidence
-    uint64_t keep_until_ms;     //  keep resident until (a request's plan)
-    uint64_t prewarm_at_ms;     //  then load again at (0: no window)
-    uint64_t hold_until_ms;     //  and hold until
-    double benefit_ms;          //  wait saved if resident at the next request
-    uint32_t load_ms;           //  load time the plan assumed
-    uint64_t last_ms;           //  the user's last request of the model
-    float gap_q [WP_ENGINE_QUANTILES];  //  idle-time quantiles, ms (0: none)
-    uint8_t category;           //  what the pair's arrivals allow (wp_category_t)
-} wp_prediction_t;
 
 //  A plan in offsets from the last request, for tests and tools.
 typedef struct {

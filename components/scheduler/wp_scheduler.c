@@ -133,7 +133,7 @@ typedef struct {
                             //  it was predicted (valid for ttl_s from then)
     double probability;     //  predicted
     double benefit_ms;      //  wait saved (0: the load time)
-    float gap_q [WP_ENGINE_QUANTILES];  //  idle-time quantiles (0: none)
+    float gap_q [WP_PREDICTION_QUANTILES];  //  idle-time quantiles (0: none)
     int32_t expected;       //  the expected request
     int32_t keep_until;     //  plan: keep until (if keeps)
     int32_t prewarm_at;     //  plan: load again at (if window)
@@ -973,7 +973,7 @@ wp_scheduler_predictions (wp_scheduler_t *self, uint64_t user_hash,
             model->used_ms = p->last_ms;
         slot->user = user_hash;
         slot->probability = p->probability;
-        if (p->gap_q [WP_ENGINE_QUANTILES - 1] > 0)
+        if (p->gap_q [WP_PREDICTION_QUANTILES - 1] > 0)
             memcpy (slot->gap_q, p->gap_q, sizeof slot->gap_q);
         if (s_has_plan (p)) {
             uint64_t base = p->last_ms ? p->last_ms : now_ms;
@@ -1129,10 +1129,10 @@ wp_scheduler_admit (wp_scheduler_t *self, bool admit)
 static double
 s_quantile_cdf (const float *q, double x)
 {
-    //  The levels of wp_prediction_t.gap_q (wp_engine.h).
-    static const double levels [WP_ENGINE_QUANTILES] = { 0.25, 0.5, 0.75, 0.9, 0.99 };
+    //  The levels of wp_prediction_t.gap_q (wp_prediction.h).
+    static const double levels [WP_PREDICTION_QUANTILES] = { 0.25, 0.5, 0.75, 0.9, 0.99 };
     double prev_x = 0, prev_p = 0;
-    for (int i = 0; i < WP_ENGINE_QUANTILES; i++) {
+    for (int i = 0; i < WP_PREDICTION_QUANTILES; i++) {
         if (x < q [i]) {
             double span = q [i] - prev_x;
             return span > 0 ? prev_p + (levels [i] - prev_p) * (x - prev_x) / span : levels [i];
@@ -1140,7 +1140,7 @@ s_quantile_cdf (const float *q, double x)
         prev_x = q [i];
         prev_p = levels [i];
     }
-    double end = TAIL_END * q [WP_ENGINE_QUANTILES - 1];
+    double end = TAIL_END * q [WP_PREDICTION_QUANTILES - 1];
     if (x >= end || end <= prev_x)
         return 1;
     return prev_p + (1 - prev_p) * (x - prev_x) / (end - prev_x);
@@ -1152,7 +1152,7 @@ s_quantile_cdf (const float *q, double x)
 static double
 s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
 {
-    if (!d->plan || d->gap_q [WP_ENGINE_QUANTILES - 1] <= 0)
+    if (!d->plan || d->gap_q [WP_PREDICTION_QUANTILES - 1] <= 0)
         return d->probability;
     uint64_t last_ms = s_last_ms (d);
     double idle = now_ms > last_ms ? (double) (now_ms - last_ms) : 0;

@@ -82,7 +82,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
-#include "wp_engine.h"
+#include "wp_prediction.h"
 #include "wp_names.h"
 
 #ifdef __cplusplus

@@ -975,7 +975,7 @@ test_idle_histogram (void **state)
     //  has no other pairs, so the prior is all pairs' (here: the same
     //  user, through the global counts) and sums to 1.
     float prior [WP_IDLE_BINS];
-    wp_analyzer_prior (&p, prior);
+    wp_pattern_prior (&p, prior);
     double sum = 0;
     for (int i = 0; i < WP_IDLE_BINS; i++)
         sum += prior [i];
@@ -1024,14 +1024,14 @@ test_population_prior (void **state)
     assert_close (p.hist_total, 0, 0);
     int two = wp_idle_bin (120000);
     float prior [WP_IDLE_BINS];
-    wp_analyzer_prior (&p, prior);
+    wp_pattern_prior (&p, prior);
     assert_true (prior [two] > 0.9);
     assert_true (prior [wp_idle_bin (5000)] < 0.05);
     //  A pattern from the bus (no counts behind it) keeps the prior it carries.
     wp_pattern_t copy = p;
     copy.global_hist = NULL;
     copy.prior [0] = 0.5f;
-    wp_analyzer_prior (&copy, prior);
+    wp_pattern_prior (&copy, prior);
     assert_close (prior [0], 0.5, 0);
     wp_analyzer_destroy (&self);
 }
@@ -1155,8 +1155,8 @@ test_round_trip_v3 (void **state)
     assert_close (one.next [0].weight, two.next [0].weight, 0);
     assert_int_equal (one.n_couse, two.n_couse);
     float prior_one [WP_IDLE_BINS], prior_two [WP_IDLE_BINS];
-    wp_analyzer_prior (&one, prior_one);
-    wp_analyzer_prior (&two, prior_two);
+    wp_pattern_prior (&one, prior_one);
+    wp_pattern_prior (&two, prior_two);
     for (int i = 0; i < WP_IDLE_BINS; i++)
         assert_close (prior_one [i], prior_two [i], 1e-6);
     //  A version 1 record (its first 56 bytes) loads, with empty stats.

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
+#include "wp_analyzer.h"
 #include "wp_pattern_wire.h"
 #include "wp_engine.h"
 
@@ -101,11 +102,11 @@ test_round_trip_exact (void **state)
         //  The prior as the analyzer computes it, carried (the reader has
         //  no population of its own).
         float prior [WP_IDLE_BINS];
-        wp_analyzer_prior (a, prior);
+        wp_pattern_prior (a, prior);
         assert_memory_equal (prior, b->prior, sizeof prior);
         assert_null (b->global_hist);
         float again [WP_IDLE_BINS];
-        wp_analyzer_prior (b, again);
+        wp_pattern_prior (b, again);
         assert_memory_equal (prior, again, sizeof prior);
         s_links_equal (a->next, a->n_next, b->next, b->n_next);
         s_links_equal (a->next2, a->n_next2, b->next2, b->n_next2);

@@ -798,7 +798,7 @@ test_value_under_pressure (void **state)
     opts.max_warm_models = UINT32_MAX;
     wp_scheduler_t *self = wp_scheduler_new (&opts);
     const char *names [3] = { "busy", "steady", "gone" };
-    const float quantiles [3][WP_ENGINE_QUANTILES] = {
+    const float quantiles [3][WP_PREDICTION_QUANTILES] = {
         { 1000, 2000, 4000, 8000, 400000 },
         { 100000, 150000, 200000, 240000, 280000 },
         { 600000, 1200000, 2400000, 3600000, 7200000 } };

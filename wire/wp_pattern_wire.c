@@ -54,7 +54,7 @@ wp_pattern_wire_fill (wp_pattern_wire_t *self, wp_pattern_t *pattern, size_t n,
         self->idle_total [i] = p->hist ? p->hist_total : 0;
         memcpy (&self->recent [i * WP_IDLE_BINS], p->recent, bins);
         self->recent_total [i] = p->recent_total;
-        wp_analyzer_prior (p, p->prior);
+        wp_pattern_prior (p, p->prior);
         memcpy (&self->prior [i * WP_IDLE_BINS], p->prior, bins);
         self->rate_short_per_h [i] = p->rate_short_per_h;
         self->rate_long_per_h [i] = p->rate_long_per_h;
@@ -63,8 +63,8 @@ wp_pattern_wire_fill (wp_pattern_wire_t *self, wp_pattern_t *pattern, size_t n,
         const wp_link_t *lists [3] = { p->next, p->next2, p->couse };
         size_t counts [3] = { p->n_next, p->n_next2, p->n_couse };
         for (int l = 0; l < 3; l++) {
-            if (counts [l] > WP_ANALYZER_LINKS)
-                counts [l] = WP_ANALYZER_LINKS;
+            if (counts [l] > WP_PATTERN_LINKS)
+                counts [l] = WP_PATTERN_LINKS;
             self->link_count [l][i] = (uint32_t) counts [l];
             for (size_t j = 0; j < counts [l]; j++) {
                 size_t at = n_links [l]++;
@@ -193,7 +193,7 @@ s_ref_name (const Warmup__V1__UsagePattern *msg, size_t n_models, const char *co
     return NULL;
 }
 
-//  Copy up to WP_ANALYZER_LINKS links of one model from flattened arrays
+//  Copy up to WP_PATTERN_LINKS links of one model from flattened arrays
 //  (delays NULL: none). -1 if a reference names no model.
 static int
 s_links (const Warmup__V1__UsagePattern *msg, size_t n_models, const char *const *models,
@@ -206,7 +206,7 @@ s_links (const Warmup__V1__UsagePattern *msg, size_t n_models, const char *const
         if (!model)
             return -1;
         float delay = delays ? delays [i] : 0;
-        if (n >= WP_ANALYZER_LINKS || !*model || !s_link_good (weights [i], delay))
+        if (n >= WP_PATTERN_LINKS || !*model || !s_link_good (weights [i], delay))
             continue;
         out [n].model = model;
         out [n].model_id = 0;
@@ -217,12 +217,12 @@ s_links (const Warmup__V1__UsagePattern *msg, size_t n_models, const char *const
     return n;
 }
 
-//  Copy up to WP_ANALYZER_LINKS links of the ModelLink form.
+//  Copy up to WP_PATTERN_LINKS links of the ModelLink form.
 static uint8_t
 s_links_old (Warmup__V1__ModelLink **in, size_t n_in, wp_link_t *out)
 {
     uint8_t n = 0;
-    for (size_t i = 0; i < n_in && n < WP_ANALYZER_LINKS; i++) {
+    for (size_t i = 0; i < n_in && n < WP_PATTERN_LINKS; i++) {
         if (!in [i]->model || !*in [i]->model || !s_link_good (in [i]->weight, in [i]->delay_ms))
             continue;
         out [n].model = in [i]->model;

@@ -16,7 +16,7 @@
 #ifndef WP_PATTERN_WIRE_H_INCLUDED
 #define WP_PATTERN_WIRE_H_INCLUDED
 
-#include "wp_analyzer.h"
+#include "wp_pattern.h"
 #include "warmup.pb-c.h"
 
 #ifdef __cplusplus
@@ -47,16 +47,16 @@ typedef struct {
     float recent [WP_PATTERN_WIRE_MAX * WP_IDLE_BINS];
     float prior [WP_PATTERN_WIRE_MAX * WP_IDLE_BINS];
     uint32_t link_count [3][WP_PATTERN_WIRE_MAX];
-    uint32_t refs [3][WP_PATTERN_WIRE_MAX * WP_ANALYZER_LINKS];
-    float weights [3][WP_PATTERN_WIRE_MAX * WP_ANALYZER_LINKS];
-    float delays [2][WP_PATTERN_WIRE_MAX * WP_ANALYZER_LINKS];
-    char *others [WP_PATTERN_WIRE_MAX * 3 * WP_ANALYZER_LINKS];
-    uint32_t other_ids [WP_PATTERN_WIRE_MAX * 3 * WP_ANALYZER_LINKS];
+    uint32_t refs [3][WP_PATTERN_WIRE_MAX * WP_PATTERN_LINKS];
+    float weights [3][WP_PATTERN_WIRE_MAX * WP_PATTERN_LINKS];
+    float delays [2][WP_PATTERN_WIRE_MAX * WP_PATTERN_LINKS];
+    char *others [WP_PATTERN_WIRE_MAX * 3 * WP_PATTERN_LINKS];
+    uint32_t other_ids [WP_PATTERN_WIRE_MAX * 3 * WP_PATTERN_LINKS];
 } wp_pattern_wire_t;
 
 //  Fill out's columns, link_models and idle_bins from n entries of pattern
 //  (n <= WP_PATTERN_WIRE_MAX; more are left out), computing each entry's
-//  population prior (wp_analyzer_prior) into it. The other fields of out
+//  population prior (wp_pattern_prior) into it. The other fields of out
 //  (header, user, times) are the caller's.
 void
     wp_pattern_wire_fill (wp_pattern_wire_t *self, wp_pattern_t *pattern, size_t n,

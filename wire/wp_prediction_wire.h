@@ -10,7 +10,7 @@
 #ifndef WP_PREDICTION_WIRE_H_INCLUDED
 #define WP_PREDICTION_WIRE_H_INCLUDED
 
-#include "wp_engine.h"
+#include "wp_prediction.h"
 #include "warmup.pb-c.h"
 
 #ifdef __cplusplus

@@ -28,7 +28,7 @@ wp_prediction_wire_fill (wp_prediction_wire_t *self, const wp_prediction_t *pred
         e->benefit_ms = p->benefit_ms;
         e->load_ms = p->load_ms;
         e->last_ms = p->last_ms;
-        e->n_idle_quantiles_ms = WP_ENGINE_QUANTILES;
+        e->n_idle_quantiles_ms = WP_PREDICTION_QUANTILES;
         e->idle_quantiles_ms = (float *) p->gap_q;
         self->pointers [i] = e;
     }
@@ -61,9 +61,9 @@ wp_prediction_wire_read (const Warmup__V1__PredictionMade *msg, wp_prediction_t 
         p->benefit_ms = isfinite (m->benefit_ms) && m->benefit_ms > 0 ? m->benefit_ms : 0;
         p->load_ms = m->load_ms;
         p->last_ms = m->last_ms;
-        if (m->n_idle_quantiles_ms == WP_ENGINE_QUANTILES) {
+        if (m->n_idle_quantiles_ms == WP_PREDICTION_QUANTILES) {
             bool good = true;
-            for (size_t q = 0; q < WP_ENGINE_QUANTILES; q++)
+            for (size_t q = 0; q < WP_PREDICTION_QUANTILES; q++)
                 good = good && m->idle_quantiles_ms [q] >= 0
                     && isfinite (m->idle_quantiles_ms [q]);
             if (good)
