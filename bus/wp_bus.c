@@ -34,6 +34,7 @@ static const struct {
     { "sync.request", &warmup__v1__sync_request__descriptor },
     { "sync.reply", &warmup__v1__sync_reply__descriptor },
     { "warmup.deferred", &warmup__v1__warmup_deferred__descriptor },
+    { "usage.intent", &warmup__v1__usage_intent__descriptor },
 };
 
 //  Where the last sequence number of one (topic, source) is kept. An

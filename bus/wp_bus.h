@@ -51,6 +51,7 @@ typedef enum {
     WP_TOPIC_SYNC_REQUEST,    // sync.request        SyncRequest (resync)
     WP_TOPIC_SYNC_REPLY,      // sync.reply          SyncReply (resync)
     WP_TOPIC_WARMUP_DEFERRED, // warmup.deferred     WarmupDeferred
+    WP_TOPIC_INTENT,          // usage.intent        UsageIntent
     WP_TOPIC_COUNT
 } wp_topic_t;
 

@@ -28,10 +28,12 @@ extern "C" {
 //  than a load (always_on), foreseen to the window (periodic), kept
 //  through nearly all its idle times (dense), kept through most but let
 //  go between bursts (successive), let go between most requests (rare),
-//  or warmed after another model of the user (correlated).
+//  or warmed after another model of the user (correlated), or on a sign
+//  from the IDE that a request is coming (intent: wp_intent).
 typedef enum {
     WP_CATEGORY_NEW = 0, WP_CATEGORY_ALWAYS_ON, WP_CATEGORY_PERIODIC, WP_CATEGORY_DENSE,
-    WP_CATEGORY_SUCCESSIVE, WP_CATEGORY_RARE, WP_CATEGORY_CORRELATED, WP_CATEGORIES
+    WP_CATEGORY_SUCCESSIVE, WP_CATEGORY_RARE, WP_CATEGORY_CORRELATED, WP_CATEGORY_INTENT,
+    WP_CATEGORIES
 } wp_category_t;
 
 //  One model's prediction and plan. Plan times are event times (ms); a

@@ -283,6 +283,17 @@ s_model (wp_engine_t *self, const char *name, uint64_t name_hash)
     return model;
 }
 
+//  Load time and memory the engine plans a model with.
+void
+wp_engine_model_info (wp_engine_t *self, const char *name, uint32_t *load_ms,
+                      uint32_t *memory_mb)
+{
+    assert (self && name && load_ms && memory_mb);
+    model_t model = s_model (self, name, wp_names_fnv1a (name));
+    *load_ms = model.load_ms;
+    *memory_mb = model.memory_mb;
+}
+
 //  Key of a (user, model) pair from the model's name hash, never 0.
 static uint64_t
 s_key (uint64_t user, uint64_t name_hash)
@@ -849,7 +860,7 @@ const char *
 wp_engine_category_name (int category)
 {
     static const char *names [WP_CATEGORIES] = {
-        "new", "always_on", "periodic", "dense", "successive", "rare", "correlated"
+        "new", "always_on", "periodic", "dense", "successive", "rare", "correlated", "intent"
     };
     return category >= 0 && category < WP_CATEGORIES ? names [category] : "";
 }

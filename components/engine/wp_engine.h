@@ -149,6 +149,12 @@ void
 double
     wp_engine_break_even_ms (wp_engine_t *self, uint32_t load_ms, uint32_t memory_mb);
 
+//  The load time (ms) and memory (MiB) the engine plans a model with: as
+//  described (wp_engine_model), else the defaults.
+void
+    wp_engine_model_info (wp_engine_t *self, const char *model, uint32_t *load_ms,
+                          uint32_t *memory_mb);
+
 //  Change the price of a second of cold wait (a reload); what was learned
 //  stays, plans are made again. Ignored unless positive and finite.
 void
@@ -171,7 +177,7 @@ size_t
     wp_engine_state_bytes (wp_engine_t *self);
 
 //  Name of a category: "new", "always_on", "periodic", "dense",
-//  "successive", "rare", "correlated".
+//  "successive", "rare", "correlated", "intent".
 const char *
     wp_engine_category_name (int category);
 
