@@ -4,6 +4,9 @@
         warmupctl [endpoint flags] emit --user U --model M [--task T]
                   [--language L] [--session S] [--file-type F]
                   [--outcome warm|delayed|cold] [--wait-ms N] [--at MS]
+        warmupctl [endpoint flags] intent --user U --kind K [--model M]
+                  [--language L] [--session S] [--file-type F] [--task T]
+                  [--at MS]
         warmupctl [endpoint flags] tail [--topic PREFIX] [--count N]
                   [--timeout S] [--json | --text]
         warmupctl [endpoint flags] status [--require all|NAME,...]
@@ -24,6 +27,7 @@
 #include "wp_security.h"
 #include "wp_audit.h"
 #include "wp_json.h"
+#include "wp_intent.h"
 #include "wp_jval.h"
 #include "wp_pattern_wire.h"
 #include "wp_util.h"
@@ -40,6 +44,12 @@ static const char *s_usage =
     "       [--file-type F] [--outcome warm|delayed|cold] [--wait-ms N] [--at MS]\n"
     "      publish one usage event (T: completion chat embedding rerank edit review;\n"
     "      MS: event time in ms since the epoch, default now)\n"
+    "  intent --user U --kind K [--model M] [--language L] [--session S]\n"
+    "         [--file-type F] [--task T] [--at MS]\n"
+    "      publish one intent: a sign that U is about to need a model (K:\n"
+    "      chat.opened typing.started file.opened editor.focused\n"
+    "      review.requested, or another name of [a-z0-9._-]; M: the model\n"
+    "      expected, a hint)\n"
     "  tail [--topic PREFIX] [--count N] [--timeout S] [--json | --text]\n"
     "      print bus events as JSON lines (default) or short text lines; stop\n"
     "      after N events or S seconds\n"
@@ -223,6 +233,77 @@ s_emit (const wp_config_t *config, int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+//  intent
+static int
+s_intent (const wp_config_t *config, int argc, char **argv)
+{
+    Warmup__V1__UsageIntent intent = WARMUP__V1__USAGE_INTENT__INIT;
+    double number;
+    for (int i = 0; i < argc; i++) {
+        const char *flag = argv [i];
+        const char *value = i + 1 < argc ? argv [i + 1] : NULL;
+        if (!value) {
+            fprintf (stderr, "warmupctl intent: %s needs a value\n", flag);
+            return 2;
+        }
+        i++;
+        if (streq (flag, "--user"))
+            intent.user = (char *) value;
+        else
+        if (streq (flag, "--kind"))
+            intent.kind = (char *) value;
+        else
+        if (streq (flag, "--model"))
+            intent.model = (char *) value;
+        else
+        if (streq (flag, "--session"))
+            intent.session = (char *) value;
+        else
+        if (streq (flag, "--language"))
+            intent.language = (char *) value;
+        else
+        if (streq (flag, "--file-type"))
+            intent.file_type = (char *) value;
+        else
+        if (streq (flag, "--task")) {
+            int task = s_enum (&warmup__v1__task__descriptor, "TASK_", value);
+            if (task < 0) {
+                fprintf (stderr, "warmupctl intent: unknown --task '%s' (completion chat "
+                         "embedding rerank edit review)\n", value);
+                return 2;
+            }
+            intent.task = (Warmup__V1__Task) task;
+        }
+        else
+        if (streq (flag, "--at")) {
+            if (s_number (flag, value, 9e15, &number))
+                return 2;
+            intent.event_ms = (uint64_t) number;
+        }
+        else {
+            fprintf (stderr, "warmupctl intent: unknown flag '%s'\n", flag);
+            return 2;
+        }
+    }
+    if (!intent.user || !*intent.user || !intent.kind) {
+        fprintf (stderr, "warmupctl intent: --user and --kind are required\n");
+        return 2;
+    }
+    if (!wp_intent_kind_ok (intent.kind)) {
+        fprintf (stderr, "warmupctl intent: bad --kind '%s': 1..%d characters of "
+                 "[a-z0-9._-], e.g. chat.opened\n", intent.kind, WP_INTENT_KIND_MAX);
+        return 2;
+    }
+    if (!intent.event_ms)
+        intent.event_ms = wp_wall_us () / 1000;
+    wp_bus_t *bus = s_connect (config, "intent", NULL, (int) config->ready_timeout_ms);
+    if (!bus)
+        return 1;
+    int rc = wp_bus_publish (bus, WP_TOPIC_INTENT, &intent.base);
+    wp_bus_destroy (&bus);     //  lingers until the event is sent
+    return rc ? 1 : 0;
+}
+
 //  One event as a short line for people (tail --text).
 static void
 s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
@@ -236,6 +317,12 @@ s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
                 &warmup__v1__task__descriptor, e->task);
             printf ("user=%s model=%s task=%s", e->user, e->model,
                     task ? task->name + 5 : "?");
+            break;
+        }
+        case WP_TOPIC_INTENT: {
+            const Warmup__V1__UsageIntent *e = (const Warmup__V1__UsageIntent *) msg;
+            printf ("user=%s kind=%s%s%s%s%s", e->user, e->kind, *e->model ? " model=" : "",
+                    e->model, *e->language ? " language=" : "", e->language);
             break;
         }
         case WP_TOPIC_PATTERN: {
@@ -1171,11 +1258,15 @@ main (int argc, char **argv)
         return 2;
     int rc = 2;
     if (n_rest == 0)
-        fprintf (stderr, "warmupctl: which command? (emit, tail, status, warm, cool, metrics, "
-                 "pin, unpin, reload, models, keygen, audit; see --help)\n");
+        fprintf (stderr, "warmupctl: which command? (emit, intent, tail, status, warm, cool, "
+                 "metrics, pin, unpin, reload, models, keygen, audit; see --help)
+");
     else
     if (streq (rest [0], "emit"))
         rc = s_emit (config, n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "intent"))
+        rc = s_intent (config, n_rest - 1, rest + 1);
     else
     if (streq (rest [0], "tail"))
         rc = s_tail (config, n_rest - 1, rest + 1);

@@ -1,16 +1,27 @@
 /*  =========================================================================
-    wp_engine_actor - binds the PredictionEngine core to the bus.
+    wp_engine_actor - binds the PredictionEngine core to the bus: a
+    usage.pattern is predicted and planned (wp_engine) and tells the
+    intent learning which model was asked (wp_intent); a usage.intent is
+    learned and, where a model is worth warming ahead, published as a
+    prediction.made with its window.
     =========================================================================
 */
 #include <math.h>
 #include "wp_engine_actor.h"
 #include "wp_engine.h"
+#include "wp_intent.h"
 #include "wp_pattern_wire.h"
 #include "wp_prediction_wire.h"
 #include "wp_util.h"
 
 #define PATTERN_MAX 32      //  pattern entries used at most
 #define PREDICTIONS_MAX 8   //  predictions per event at most
+
+//  The actor's state.
+typedef struct {
+    wp_engine_t *engine;        //  predictions and plans
+    wp_intent_t *intent;        //  what intents say
+} s_state_t;
 
 //  Build the state.
 static void *
@@ -26,9 +37,18 @@ s_create (wp_ctx_t *ctx)
                               .default_memory_mb = config->default_memory_mb,
                               .cold_wait_price = config->cold_wait_price,
                               .max_pairs = config->max_pairs };
-    wp_engine_t *self = wp_engine_new (&opts);
+    wp_intent_opts_t intent_opts = { .horizon_s = config->prediction_horizon_seconds };
+    s_state_t *self = (s_state_t *) zmalloc (sizeof (s_state_t));
+    self->engine = wp_engine_new (&opts);
+    self->intent = wp_intent_new (&intent_opts);
+    if (!self->engine || !self->intent) {
+        wp_engine_destroy (&self->engine);
+        wp_intent_destroy (&self->intent);
+        free (self);
+        return NULL;
+    }
     for (size_t i = 0; i < config->n_models; i++)
-        wp_engine_model (self, config->models [i].name, config->models [i].load_ms,
+        wp_engine_model (self->engine, config->models [i].name, config->models [i].load_ms,
                          config->models [i].memory_mb);
     return self;
 }
@@ -37,14 +57,69 @@ s_create (wp_ctx_t *ctx)
 static void
 s_destroy (void **state_p)
 {
-    wp_engine_destroy ((wp_engine_t **) state_p);
+    s_state_t *self = (s_state_t *) *state_p;
+    if (self) {
+        wp_engine_destroy (&self->engine);
+        wp_intent_destroy (&self->intent);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+//  Publish a user's predictions (made at now) as a prediction.made.
+static int
+s_publish (wp_ctx_t *ctx, wp_engine_t *engine, const char *user, uint64_t now,
+           const wp_prediction_t *predictions, size_t count, Warmup__V1__Header *cause,
+           uint64_t usage_received_us, uint64_t started)
+{
+    Warmup__V1__PredictionMade out = WARMUP__V1__PREDICTION_MADE__INIT;
+    out.event_ms = now;
+    out.user = (char *) user;
+    out.horizon_s = wp_engine_horizon_s (engine);
+    wp_prediction_wire_t wire;
+    wp_prediction_wire_fill (&wire, predictions, count, &out);
+    out.engine_version = (char *) WP_ENGINE_VERSION;
+    out.cause = cause;
+    out.usage_received_us = usage_received_us;
+    out.compute_us = (uint32_t) ((wp_mono_ns () - started) / 1000);
+    return wp_ctx_publish (ctx, WP_TOPIC_PREDICTION, &out.base);
+}
+
+//  An intent: learned; the models worth warming ahead are published with
+//  their windows (nothing when none is).
+static int
+s_on_intent (s_state_t *self, wp_ctx_t *ctx, const Warmup__V1__UsageIntent *in)
+{
+    uint64_t started = wp_mono_ns ();
+    if (!in->user || !*in->user || !wp_intent_kind_ok (in->kind)) {
+        wp_ctx_count_rejected (ctx);
+        return -1;
+    }
+    uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
+    uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, in->user);
+    wp_intent_sign_t sign = { .kind = in->kind, .language = in->language,
+                              .model = in->model };
+    wp_prediction_t predictions [PREDICTIONS_MAX];
+    int n = wp_intent_signal (self->intent, self->engine, user, &sign, now, predictions,
+                              PREDICTIONS_MAX);
+    if (n < 0) {
+        wp_ctx_count_rejected (ctx);
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    return s_publish (ctx, self->engine, in->user, now, predictions, (size_t) n, NULL, 0,
+                      started);
 }
 
 //  Predict from one pattern and publish.
 static int
 s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
 {
-    wp_engine_t *engine = (wp_engine_t *) state;
+    s_state_t *self = (s_state_t *) state;
+    wp_engine_t *engine = self->engine;
+    if (topic == WP_TOPIC_INTENT)
+        return s_on_intent (self, ctx, (const Warmup__V1__UsageIntent *) msg);
     if (topic == WP_TOPIC_PERF) {
         //  What a load of the model costs: the plans pre-warm that early.
         const Warmup__V1__PerfEstimate *perf = (const Warmup__V1__PerfEstimate *) msg;
@@ -73,18 +148,26 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     wp_prediction_t predictions [PREDICTIONS_MAX];
     size_t count = wp_engine_predict_for (engine, user, pattern, (size_t) n, now, predictions,
                                           PREDICTIONS_MAX);
+    //  The request behind the pattern, for the intents it follows.
+    if (n > 0 && pattern [0].last_ms == now) {
+        uint64_t keep = 0;
+        for (size_t i = 0; i < count; i++)
+            if (streq (predictions [i].model, pattern [0].model))
+                keep = predictions [i].keep_until_ms;
+        wp_intent_request (self->intent, user, pattern [0].model, now, keep);
+    }
+    return s_publish (ctx, engine, in->user, now, predictions, count, in->cause,
+                      in->usage_received_us, started);
+}
 
-    Warmup__V1__PredictionMade out = WARMUP__V1__PREDICTION_MADE__INIT;
-    out.event_ms = now;
-    out.user = in->user;
-    out.horizon_s = wp_engine_horizon_s (engine);
-    wp_prediction_wire_t wire;
-    wp_prediction_wire_fill (&wire, predictions, count, &out);
-    out.engine_version = (char *) WP_ENGINE_VERSION;
-    out.cause = in->cause;
-    out.usage_received_us = in->usage_received_us;
-    out.compute_us = (uint32_t) ((wp_mono_ns () - started) / 1000);
-    return wp_ctx_publish (ctx, WP_TOPIC_PREDICTION, &out.base);
+//  Bytes of learned state, for heartbeats; items: users whose intents
+//  are learned.
+static void
+s_state_size (void *state, uint64_t *bytes, uint64_t *items)
+{
+    s_state_t *self = (s_state_t *) state;
+    *bytes = wp_engine_state_bytes (self->engine) + wp_intent_state_bytes (self->intent);
+    *items = wp_intent_users (self->intent);
 }
 
 //  A reload: the price, load times and memory of added or changed models
@@ -92,18 +175,20 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
 static void
 s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
 {
-    wp_engine_set_price ((wp_engine_t *) state, next->cold_wait_price);
+    wp_engine_t *engine = ((s_state_t *) state)->engine;
+    wp_engine_set_price (engine, next->cold_wait_price);
     for (size_t i = 0; i < next->n_models; i++)
-        wp_engine_model ((wp_engine_t *) state, next->models [i].name,
-                         next->models [i].load_ms, next->models [i].memory_mb);
+        wp_engine_model (engine, next->models [i].name, next->models [i].load_ms,
+                         next->models [i].memory_mb);
 }
 
 const wp_component_def_t wp_engine_def = {
     .name = "engine",
     .title = "PredictionEngine",
-    .topics = { "usage.pattern", "perf.estimate", NULL },
+    .topics = { "usage.pattern", "perf.estimate", "usage.intent", NULL },
     .create = s_create,
     .destroy = s_destroy,
     .on_event = s_on_event,
     .on_config = s_on_config,
+    .state_size = s_state_size,
 };

@@ -1,10 +1,13 @@
 /*  =========================================================================
     wp_engine_actor - PredictionEngine on the bus.
 
-    Subscribes: usage.pattern. Publishes: prediction.made (one per
-    pattern: the user's models with probability, expected time to use and
-    confidence, the engine version and its compute time). No state of its
-    own yet: the learned state is the analyzer's.
+    Subscribes: usage.pattern, perf.estimate, usage.intent. Publishes:
+    prediction.made: one per pattern (the user's models with probability,
+    expected time to use, confidence and plan, the engine version and its
+    compute time), and one per intent that makes a model worth warming
+    ahead (those models, each with its window; wp_intent.h). Its learning
+    is held in memory (heartbeats report its bytes): the analyzer's store
+    holds what the patterns are made from.
     =========================================================================
 */
 #ifndef WP_ENGINE_ACTOR_H_INCLUDED
