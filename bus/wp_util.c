@@ -265,3 +265,17 @@ wp_get_f64 (const uint8_t *p)
     memcpy (&v, &bits, sizeof v);
     return v;
 }
+
+//  A usable usage.intent kind.
+bool
+wp_intent_kind_ok (const char *kind)
+{
+    size_t length = kind ? strlen (kind) : 0;
+    if (length == 0 || length > WP_INTENT_KIND_MAX)
+        return false;
+    for (const char *c = kind; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.'
+              || *c == '_' || *c == '-'))
+            return false;
+    return true;
+}

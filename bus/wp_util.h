@@ -35,6 +35,14 @@ uint64_t
 uint64_t
     wp_user_hash (const uint8_t key[16], const char *user);
 
+//  Longest kind of a usage.intent, bytes.
+#define WP_INTENT_KIND_MAX 48
+
+//  True for a usable usage.intent kind (schemas/warmup.proto): 1..48
+//  bytes of [a-z0-9._-], e.g. "chat.opened".
+bool
+    wp_intent_kind_ok (const char *kind);
+
 //  Parse a 32-hex-digit key into 16 bytes. Returns 0 or -1.
 int
     wp_parse_key (const char *hex, uint8_t key[16]);

@@ -7,6 +7,8 @@
         warmupctl [endpoint flags] intent --user U --kind K [--model M]
                   [--language L] [--session S] [--file-type F] [--task T]
                   [--at MS]
+        warmupctl [endpoint flags] ingest --format continue|tabby [--follow]
+                  [--user U] [--model M] [--rate N] [--from-start] [PATH...]
         warmupctl [endpoint flags] tail [--topic PREFIX] [--count N]
                   [--timeout S] [--json | --text]
         warmupctl [endpoint flags] status [--require all|NAME,...]
@@ -26,6 +28,8 @@
 #include "wp_component.h"
 #include "wp_security.h"
 #include "wp_audit.h"
+#include "wp_ctl.h"
+#include "wp_ingest.h"
 #include "wp_json.h"
 #include "wp_intent.h"
 #include "wp_jval.h"
@@ -50,6 +54,10 @@ static const char *s_usage =
     "      chat.opened typing.started file.opened editor.focused\n"
     "      review.requested, or another name of [a-z0-9._-]; M: the model\n"
     "      expected, a hint)\n"
+    "  ingest --format continue|tabby [--follow] [--user U] [--model M] [--rate N]\n"
+    "         [--from-start] [PATH...]\n"
+    "      publish the requests Continue's dev data or Tabby's event log record,\n"
+    "      once or following the files (ingest --help)\n"
     "  tail [--topic PREFIX] [--count N] [--timeout S] [--json | --text]\n"
     "      print bus events as JSON lines (default) or short text lines; stop\n"
     "      after N events or S seconds\n"
@@ -95,51 +103,14 @@ static const char *s_usage =
 static int
 s_number (const char *flag, const char *text, double max, double *value)
 {
-    char *end = NULL;
-    double v = text ? strtod (text, &end) : 0;
-    if (!text || !*text || *end || !(v >= 0) || v > max) {
-        fprintf (stderr, "warmupctl: %s needs a number in 0..%.0f, got '%s'\n",
-                 flag, max, text ? text : "");
-        return -1;
-    }
-    *value = v;
-    return 0;
+    return wp_ctl_number (flag, text, max, value);
 }
 
 //  A connected bus client, ready within ready_ms; NULL after printing why.
 static wp_bus_t *
 s_connect (const wp_config_t *config, const char *role, const char **topics, int ready_ms)
 {
-    char source [128];
-    snprintf (source, sizeof source, "warmupctl-%s/%d", role, (int) getpid ());
-    wp_bus_opts_t opts = { .max_frame = config->max_frame_bytes,
-                           .linger_ms = 2000 };
-    //  The installation's operator key; on a host that holds only the
-    //  component key (a component's container or host), that one: what
-    //  needs an operator is then refused by the bus, saying so.
-    wp_client_keys_t keys;
-    char error [1200], unused [1200];
-    if (wp_security_client (config, config->pub_endpoint, config->sub_endpoint,
-                            WP_KEYS_OPERATOR, false, &keys, error, sizeof error)
-        && (config->client_key
-            || wp_security_client (config, config->pub_endpoint, config->sub_endpoint,
-                                   WP_KEYS_COMPONENT, false, &keys, unused, sizeof unused))) {
-        fprintf (stderr, "warmupctl: %s\n", error);
-        return NULL;
-    }
-    wp_security_bus_opts (&keys, &opts);
-    wp_bus_t *bus = wp_bus_new (config->pub_endpoint, config->sub_endpoint, source, &opts);
-    memset (&keys, 0, sizeof keys);
-    if (!bus)
-        return NULL;
-    for (int i = 0; topics && topics [i]; i++)
-        wp_bus_subscribe (bus, topics [i]);
-    if (wp_bus_wait_ready (bus, ready_ms)) {
-        fprintf (stderr, "warmupctl: no bus at %s / %s (is warmupd running?)\n",
-                 config->pub_endpoint, config->sub_endpoint);
-        wp_bus_destroy (&bus);
-    }
-    return bus;
+    return wp_ctl_connect (config, role, topics, ready_ms);
 }
 
 //  Enum value by its short name ("chat" -> TASK_CHAT), or -1.
@@ -1258,15 +1229,17 @@ main (int argc, char **argv)
         return 2;
     int rc = 2;
     if (n_rest == 0)
-        fprintf (stderr, "warmupctl: which command? (emit, intent, tail, status, warm, cool, "
-                 "metrics, pin, unpin, reload, models, keygen, audit; see --help)
-");
+        fprintf (stderr, "warmupctl: which command? (emit, intent, ingest, tail, status, warm, "
+                 "cool, metrics, pin, unpin, reload, models, keygen, audit; see --help)\n");
     else
     if (streq (rest [0], "emit"))
         rc = s_emit (config, n_rest - 1, rest + 1);
     else
     if (streq (rest [0], "intent"))
         rc = s_intent (config, n_rest - 1, rest + 1);
+    else
+    if (streq (rest [0], "ingest"))
+        rc = wp_ingest_main (config, n_rest - 1, rest + 1);
     else
     if (streq (rest [0], "tail"))
         rc = s_tail (config, n_rest - 1, rest + 1);

@@ -642,6 +642,17 @@ wp_follow_files (wp_follow_t *self, size_t *partial)
     return self->n_files;
 }
 
+//  A rotated file still read.
+bool
+wp_follow_draining (wp_follow_t *self)
+{
+    assert (self);
+    for (size_t i = 0; i < self->n_files; i++)
+        if (self->files [i]->pred)
+            return true;
+    return false;
+}
+
 //  Each partial line.
 void
 wp_follow_each_partial (wp_follow_t *self, wp_follow_partial_fn *fn, void *arg)

@@ -91,6 +91,11 @@ int
 size_t
     wp_follow_files (wp_follow_t *self, size_t *partial);
 
+//  True while a rotated file is still being read to its end (it is let
+//  go after a few polls without growth).
+bool
+    wp_follow_draining (wp_follow_t *self);
+
 //  For each file ending in a partial line: its path, the number that
 //  line will have, its bytes so far.
 typedef void (wp_follow_partial_fn) (void *arg, const char *path, uint64_t line_no,

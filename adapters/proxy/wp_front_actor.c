@@ -22,6 +22,7 @@
 #include "wp_front.h"
 #include "wp_front_api.h"
 #include "wp_front_view.h"
+#include "wp_feed.h"
 #include "wp_http.h"
 #include "wp_json.h"
 #include "wp_util.h"
@@ -68,6 +69,7 @@ typedef struct _req_t {
     bool observed;              //  model found: publish a usage.observed
     char model [WP_FRONT_MODEL_MAX + 1];
     char user [WP_FRONT_USER_MAX + 1];
+    bool user_given;            //  user is the X-Warmup-User header's
     char session [WP_FRONT_USER_MAX + 1];
     char client [64];           //  the client's address
     int fd;                     //  the client's socket
@@ -126,6 +128,9 @@ typedef struct {
     uint64_t api;               //  HTTP API requests
     uint64_t api_errors;        //  ... refused
     uint64_t warms;             //  warmup.requested from predict calls
+    uint64_t intents;           //  usage.intent published (POST /warmup/v1/intent)
+    uint64_t continue_events;   //  usage.observed from Continue's destination
+    uint64_t continue_ignored;  //  ... of its events that are no request
 } stats_t;
 
 struct _front_t {
@@ -731,13 +736,15 @@ s_api_stats (front_t *front, req_t *req)
         "},\"too_large\":%" PRIu64 ",\"bad_target\":%" PRIu64 ",\"no_upstream\":%" PRIu64
         ",\"upstream_errors\":%" PRIu64 ",\"upstream_timeouts\":%" PRIu64
         ",\"client_gone\":%" PRIu64 ",\"api\":%" PRIu64 ",\"api_errors\":%" PRIu64
-        ",\"warms\":%" PRIu64 ",\"users\":%zu,\"rss_kb\":%" PRIu64 "}\n",
+        ",\"warms\":%" PRIu64 ",\"intents\":%" PRIu64 ",\"continue\":{\"events\":%" PRIu64
+        ",\"ignored\":%" PRIu64 "},\"users\":%zu,\"rss_kb\":%" PRIu64 "}\n",
         front->endpoint, info ? info->num_connections : 0, front->n_requests, s->requests,
         s->passed, s->observed, s->not_observed [WP_FRONT_SCAN_MALFORMED],
         s->not_observed [WP_FRONT_SCAN_NOT_OBJECT], s->not_observed [WP_FRONT_SCAN_NO_MODEL],
         s->not_observed [WP_FRONT_SCAN_BAD_MODEL], s->too_large, s->bad_target,
         s->no_upstream, s->upstream_errors, s->upstream_timeouts, s->client_gone, s->api,
-        s->api_errors, s->warms, wp_front_view_users (front->view), wp_rss_kb ());
+        s->api_errors, s->warms, s->intents, s->continue_events, s->continue_ignored,
+        wp_front_view_users (front->view), wp_rss_kb ());
     s_answer (req, 200, json, strlen (json));
 }
 
@@ -761,6 +768,79 @@ s_api_usage (front_t *front, req_t *req)
     wp_front_usage_destroy (&usage);
     char *json = zsys_sprintf ("{\"accepted\":%zu}\n", sent);
     s_answer (req, sent == count ? 202 : 503, json, strlen (json));
+}
+
+//  POST /warmup/v1/intent
+static void
+s_api_intent (front_t *front, req_t *req)
+{
+    wp_front_error_t error;
+    wp_front_usage_t *intents = wp_front_intent_read (req->body, req->body_len,
+                                                      wp_wall_us () / 1000, &error);
+    if (!intents) {
+        front->stats.api_errors++;
+        s_answer_error (req, &error);
+        return;
+    }
+    size_t count = wp_front_usage_count (intents), sent = 0;
+    for (size_t i = 0; i < count; i++)
+        if (wp_ctx_publish (front->ctx, WP_TOPIC_INTENT,
+                            wp_front_batch_message (intents, i)) == 0)
+            sent++;
+    wp_front_usage_destroy (&intents);
+    front->stats.intents += sent;
+    char *json = zsys_sprintf ("{\"accepted\":%zu}\n", sent);
+    s_answer (req, sent == count ? 202 : 503, json, strlen (json));
+}
+
+//  POST /warmup/v1/continue: what Continue sends to an HTTP data
+//  destination. The user: X-Warmup-User, else the event's userId (its
+//  keyed hash), else the caller as its model requests count.
+static void
+s_api_continue (front_t *front, req_t *req)
+{
+    const wp_config_t *config = wp_ctx_config (front->ctx);
+    wp_feed_opts_t opts = { .format = WP_FEED_CONTINUE,
+                            .user = req->user_given ? req->user : NULL,
+                            .fallback_user = req->user };
+    memcpy (opts.user_key, front->token_key, sizeof opts.user_key);
+    wp_feed_event_t event;
+    char why [200];
+    wp_feed_result_t result = wp_feed_continue_post (&opts, req->body, req->body_len,
+                                                     wp_wall_us () / 1000, &event, why,
+                                                     sizeof why);
+    if (result == WP_FEED_BAD) {
+        wp_front_error_t error;
+        size_t field = strcspn (why, ": ");
+        char name [64];
+        snprintf (name, sizeof name, "%.*s", why [field] == ':' && field < 63 ? (int) field : 0,
+                  why);
+        wp_front_error (&error, 400, name, "%s", why);
+        front->stats.api_errors++;
+        s_answer_error (req, &error);
+        return;
+    }
+    char *json;
+    int status = 202;
+    if (result == WP_FEED_USAGE) {
+        if (wp_ctx_publish (front->ctx, WP_TOPIC_USAGE, &event.usage.base) == 0) {
+            front->stats.continue_events++;
+            json = zsys_sprintf ("{\"accepted\":1,\"event\":\"%s\"}\n", event.event);
+        }
+        else {
+            status = 503;
+            json = zsys_sprintf ("{\"accepted\":0,\"event\":\"%s\"}\n", event.event);
+        }
+    }
+    else {
+        //  Not a request (feedback, tokens) or a type this reader does not
+        //  know: taken, so that Continue logs no error, and counted.
+        front->stats.continue_ignored++;
+        json = zsys_sprintf ("{\"accepted\":0,\"event\":\"%s\",\"ignored\":\"%s\"}\n",
+                             event.event, result == WP_FEED_SKIP ? "not a request"
+                                                                 : "unknown event type");
+    }
+    s_answer (req, status, json, strlen (json));
 }
 
 //  POST /warmup/v1/predict
@@ -862,10 +942,17 @@ s_api (front_t *front, req_t *req, const char *path, size_t path_len)
         allow = "GET, HEAD";
     }
     else
-    if (streq (route, "/warmup/v1/usage") || streq (route, "/warmup/v1/predict")) {
+    if (streq (route, "/warmup/v1/usage") || streq (route, "/warmup/v1/predict")
+        || streq (route, "/warmup/v1/intent") || streq (route, "/warmup/v1/continue")) {
         if (post) {
             if (streq (route, "/warmup/v1/usage"))
                 s_api_usage (front, req);
+            else
+            if (streq (route, "/warmup/v1/intent"))
+                s_api_intent (front, req);
+            else
+            if (streq (route, "/warmup/v1/continue"))
+                s_api_continue (front, req);
             else
                 s_api_predict (front, req);
             return 0;
@@ -879,8 +966,9 @@ s_api (front_t *front, req_t *req, const char *path, size_t path_len)
     }
     else
         wp_front_error (&error, 404, "", "no such route: %s (the API: POST /warmup/v1/usage, "
-                        "POST /warmup/v1/predict, GET /warmup/v1/models, GET "
-                        "/warmup/v1/stats, GET /healthz)", route);
+                        "POST /warmup/v1/intent, POST /warmup/v1/continue, POST "
+                        "/warmup/v1/predict, GET /warmup/v1/models, GET /warmup/v1/stats, GET "
+                        "/healthz)", route);
     s_answer_error (req, &error);
     return 0;
 }
@@ -1009,6 +1097,9 @@ s_request_head (front_t *front, req_t *req, struct MHD_Connection *connection,
                        req->client, sizeof req->client);
     }
     const wp_config_t *config = wp_ctx_config (front->ctx);
+    req->user_given = wp_front_id_ok (MHD_lookup_connection_value (connection,
+                                                                   MHD_HEADER_KIND,
+                                                                   "X-Warmup-User"));
     wp_front_user (front->token_key,
                    MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "X-Warmup-User"),
                    MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Authorization"),

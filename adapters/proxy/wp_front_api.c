@@ -8,6 +8,7 @@
 #include "wp_front_api.h"
 #include "wp_jval.h"
 #include "wp_json.h"
+#include "wp_util.h"
 
 //  Fill an error.
 int
@@ -47,6 +48,7 @@ typedef enum {
     F_ID,           //  1..256 bytes, no control byte (user)
     F_TEXT,         //  0..limit bytes, no control byte
     F_MODEL,        //  1..200 bytes, no control byte
+    F_KIND,         //  a usage.intent kind: 1..48 bytes of [a-z0-9._-]
     F_U32,          //  an integer in 0..2^32-1
     F_U64,          //  an integer in 0..9e15 (ms since the epoch)
     F_ENUM,         //  a name of the enum (lower case, prefix dropped)
@@ -122,6 +124,15 @@ s_string_field (const wp_jval_t *value, field_kind_t kind, size_t limit, const c
         wp_front_error (error, 400, field, "must be a string");
         return NULL;
     }
+    if (kind == F_KIND) {
+        if (!wp_intent_kind_ok (text)) {
+            wp_front_error (error, 400, field, "must be 1..%d characters of [a-z0-9._-]: "
+                            "chat.opened, typing.started, file.opened, editor.focused, "
+                            "review.requested, or a name of yours", WP_INTENT_KIND_MAX);
+            return NULL;
+        }
+        return text;
+    }
     size_t length = strlen (text);
     size_t min = kind == F_TEXT ? 0 : 1;
     if (kind == F_ID)
@@ -137,21 +148,32 @@ s_string_field (const wp_jval_t *value, field_kind_t kind, size_t limit, const c
 }
 
 //  ---------------------------------------------------------------------------
-//  POST /warmup/v1/usage
+//  POST /warmup/v1/usage and /warmup/v1/intent
 
-//  One field of UsageObserved as read from JSON.
+//  One field of an event as read from JSON.
 typedef struct {
     const char *name;           //  JSON name = the schema's field name
     field_kind_t kind;
-    size_t offset;              //  into Warmup__V1__UsageObserved
+    size_t offset;              //  into the message
     size_t limit;               //  F_TEXT: longest, bytes
     const ProtobufCEnumDescriptor *desc;    //  F_ENUM
     const char *prefix;         //  F_ENUM: prefix of the value names
-} usage_field_t;
+} event_field_t;
+
+//  What one kind of event is read as.
+typedef struct {
+    const ProtobufCMessageDescriptor *descriptor;
+    const event_field_t *fields;
+    size_t n_fields;
+    const char *names;          //  its fields, for an unknown one's error
+    size_t event_ms;            //  offset of event_ms (default: now)
+    const char *required [2];   //  string fields that must be given
+    const char *why [2];        //  what each is
+} event_spec_t;
 
 #define UF(n, k, l, d, p) { #n, k, offsetof (Warmup__V1__UsageObserved, n), l, d, p }
 
-static const usage_field_t s_usage_fields [] = {
+static const event_field_t s_usage_fields [] = {
     UF (event_ms, F_U64, 0, NULL, NULL),
     UF (user, F_ID, 0, NULL, NULL),
     UF (session, F_TEXT, WP_FRONT_USER_MAX, NULL, NULL),
@@ -167,44 +189,74 @@ static const usage_field_t s_usage_fields [] = {
     UF (wait_ms, F_U32, 0, NULL, NULL),
 };
 
+static const event_spec_t s_usage_spec = {
+    &warmup__v1__usage_observed__descriptor, s_usage_fields,
+    sizeof s_usage_fields / sizeof s_usage_fields [0],
+    "UsageObserved: user, model, task, event_ms, session, language, file_type, "
+    "project_files, input_tokens, priority, acceptable_latency_ms, outcome, wait_ms",
+    offsetof (Warmup__V1__UsageObserved, event_ms),
+    { "user", "model" }, { "who made the request", "the model used" }
+};
+
+#define IF(n, k, l, d, p) { #n, k, offsetof (Warmup__V1__UsageIntent, n), l, d, p }
+
+static const event_field_t s_intent_fields [] = {
+    IF (event_ms, F_U64, 0, NULL, NULL),
+    IF (user, F_ID, 0, NULL, NULL),
+    IF (session, F_TEXT, WP_FRONT_USER_MAX, NULL, NULL),
+    IF (kind, F_KIND, 0, NULL, NULL),
+    IF (model, F_MODEL, 0, NULL, NULL),
+    IF (language, F_TEXT, 64, NULL, NULL),
+    IF (file_type, F_TEXT, 64, NULL, NULL),
+    IF (task, F_ENUM, 0, &warmup__v1__task__descriptor, "TASK_"),
+};
+
+static const event_spec_t s_intent_spec = {
+    &warmup__v1__usage_intent__descriptor, s_intent_fields,
+    sizeof s_intent_fields / sizeof s_intent_fields [0],
+    "UsageIntent: user, kind, model, language, event_ms, session, file_type, task",
+    offsetof (Warmup__V1__UsageIntent, event_ms),
+    { "user", "kind" }, { "whose intent it is", "what happened, e.g. chat.opened" }
+};
+
 struct _wp_front_usage_t {
     wp_jval_t *tree;            //  the parsed body; the events' strings point in it
-    Warmup__V1__UsageObserved *events;  //  the events
+    const event_spec_t *spec;   //  what the events are
+    void *events;               //  the events, spec->descriptor->sizeof_message each
     size_t count;
 };
 
 //  Read one event object into *event; path is its name in errors ("" or
 //  "[3]"). Returns 0 or -1.
 static int
-s_usage_event (const wp_jval_t *object, const char *path, uint64_t now_ms,
-               Warmup__V1__UsageObserved *event, wp_front_error_t *error)
+s_read_event (const event_spec_t *spec, const wp_jval_t *object, const char *path,
+              uint64_t now_ms, void *event, wp_front_error_t *error)
 {
     char field [96];
     if (wp_jval_type (object) != WP_JVAL_OBJECT)
         return wp_front_error (error, 400, *path ? path : "", "an event must be a JSON "
-                               "object with the fields of UsageObserved");
-    Warmup__V1__UsageObserved init = WARMUP__V1__USAGE_OBSERVED__INIT;
-    *event = init;
+                               "object with the fields of %.*s", (int) strcspn (spec->names, ":"),
+                               spec->names);
+    protobuf_c_message_init (spec->descriptor, event);
     for (size_t i = 0; i < wp_jval_size (object); i++) {
         const char *key = NULL;
         const wp_jval_t *value = wp_jval_member (object, i, &key);
         snprintf (field, sizeof field, "%s%s%.60s", path, *path ? "." : "", key);
-        const usage_field_t *spec = NULL;
-        for (size_t f = 0; f < sizeof s_usage_fields / sizeof s_usage_fields [0]; f++)
-            if (streq (s_usage_fields [f].name, key))
-                spec = &s_usage_fields [f];
-        if (!spec)
-            return wp_front_error (error, 400, field, "unknown field (the fields of "
-                                   "UsageObserved: user, model, task, event_ms, session, "
-                                   "language, file_type, project_files, input_tokens, "
-                                   "priority, acceptable_latency_ms, outcome, wait_ms)");
-        void *slot = (char *) event + spec->offset;
+        const event_field_t *at = NULL;
+        for (size_t f = 0; f < spec->n_fields; f++)
+            if (streq (spec->fields [f].name, key))
+                at = &spec->fields [f];
+        if (!at)
+            return wp_front_error (error, 400, field, "unknown field (the fields of %s)",
+                                   spec->names);
+        void *slot = (char *) event + at->offset;
         double number = 0;
-        switch (spec->kind) {
+        switch (at->kind) {
             case F_ID:
             case F_TEXT:
-            case F_MODEL: {
-                const char *text = s_string_field (value, spec->kind, spec->limit, field, error);
+            case F_MODEL:
+            case F_KIND: {
+                const char *text = s_string_field (value, at->kind, at->limit, field, error);
                 if (!text)
                     return -1;
                 *(char **) slot = (char *) text;
@@ -223,10 +275,10 @@ s_usage_event (const wp_jval_t *object, const char *path, uint64_t now_ms,
                 *(uint64_t *) slot = (uint64_t) number;
                 break;
             case F_ENUM: {
-                int v = s_enum_value (spec->desc, spec->prefix, wp_jval_str (value));
+                int v = s_enum_value (at->desc, at->prefix, wp_jval_str (value));
                 if (v < 0) {
                     char names [200];
-                    s_enum_names (spec->desc, strlen (spec->prefix), names, sizeof names);
+                    s_enum_names (at->desc, strlen (at->prefix), names, sizeof names);
                     return wp_front_error (error, 400, field, "must be one of: %s", names);
                 }
                 *(int *) slot = v;
@@ -236,22 +288,27 @@ s_usage_event (const wp_jval_t *object, const char *path, uint64_t now_ms,
                 break;
         }
     }
-    if (!*event->user) {
-        snprintf (field, sizeof field, "%s%suser", path, *path ? "." : "");
-        return wp_front_error (error, 400, field, "required: who made the request");
+    for (int r = 0; r < 2; r++) {
+        const event_field_t *at = NULL;
+        for (size_t f = 0; f < spec->n_fields; f++)
+            if (streq (spec->fields [f].name, spec->required [r]))
+                at = &spec->fields [f];
+        assert (at);
+        if (!**(char **) ((char *) event + at->offset)) {
+            snprintf (field, sizeof field, "%s%s%s", path, *path ? "." : "", at->name);
+            return wp_front_error (error, 400, field, "required: %s", spec->why [r]);
+        }
     }
-    if (!*event->model) {
-        snprintf (field, sizeof field, "%s%smodel", path, *path ? "." : "");
-        return wp_front_error (error, 400, field, "required: the model used");
-    }
-    if (!event->event_ms)
-        event->event_ms = now_ms;
+    uint64_t *event_ms = (uint64_t *) ((char *) event + spec->event_ms);
+    if (!*event_ms)
+        *event_ms = now_ms;
     return 0;
 }
 
-//  Read a usage body.
-wp_front_usage_t *
-wp_front_usage_read (const char *body, size_t size, uint64_t now_ms, wp_front_error_t *error)
+//  Read a body of one event or an array of them.
+static wp_front_usage_t *
+s_read_events (const event_spec_t *spec, const char *body, size_t size, uint64_t now_ms,
+               wp_front_error_t *error)
 {
     wp_jval_t *tree = body ? wp_jval_parse (body, size) : NULL;
     if (!tree) {
@@ -276,20 +333,36 @@ wp_front_usage_read (const char *body, size_t size, uint64_t now_ms, wp_front_er
     wp_front_usage_t *self = (wp_front_usage_t *) zmalloc (sizeof (wp_front_usage_t));
     assert (self);
     self->tree = tree;
-    self->events = (Warmup__V1__UsageObserved *) calloc (count, sizeof (Warmup__V1__UsageObserved));
+    self->spec = spec;
+    self->events = calloc (count, spec->descriptor->sizeof_message);
     assert (self->events);
     self->count = count;
     for (size_t i = 0; i < count; i++) {
         char path [32] = "";
         if (array)
             snprintf (path, sizeof path, "[%zu]", i);
-        if (s_usage_event (array ? wp_jval_at (tree, i) : tree, path, now_ms,
-                           &self->events [i], error)) {
+        void *event = (char *) self->events + i * spec->descriptor->sizeof_message;
+        if (s_read_event (spec, array ? wp_jval_at (tree, i) : tree, path, now_ms, event,
+                          error)) {
             wp_front_usage_destroy (&self);
             return NULL;
         }
     }
     return self;
+}
+
+//  Read a usage body.
+wp_front_usage_t *
+wp_front_usage_read (const char *body, size_t size, uint64_t now_ms, wp_front_error_t *error)
+{
+    return s_read_events (&s_usage_spec, body, size, now_ms, error);
+}
+
+//  Read an intent body.
+wp_front_usage_t *
+wp_front_intent_read (const char *body, size_t size, uint64_t now_ms, wp_front_error_t *error)
+{
+    return s_read_events (&s_intent_spec, body, size, now_ms, error);
 }
 
 //  Events read.
@@ -304,8 +377,25 @@ wp_front_usage_count (wp_front_usage_t *self)
 Warmup__V1__UsageObserved *
 wp_front_usage_event (wp_front_usage_t *self, size_t index)
 {
+    assert (self && index < self->count && self->spec == &s_usage_spec);
+    return &((Warmup__V1__UsageObserved *) self->events) [index];
+}
+
+//  An intent.
+Warmup__V1__UsageIntent *
+wp_front_intent_event (wp_front_usage_t *self, size_t index)
+{
+    assert (self && index < self->count && self->spec == &s_intent_spec);
+    return &((Warmup__V1__UsageIntent *) self->events) [index];
+}
+
+//  The message of an event, of either kind.
+ProtobufCMessage *
+wp_front_batch_message (wp_front_usage_t *self, size_t index)
+{
     assert (self && index < self->count);
-    return &self->events [index];
+    return (ProtobufCMessage *) ((char *) self->events
+                                 + index * self->spec->descriptor->sizeof_message);
 }
 
 //  Destroy.

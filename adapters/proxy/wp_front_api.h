@@ -48,8 +48,9 @@ int
 char *
     wp_front_error_json (const wp_front_error_t *error, size_t *size);
 
-//  --- POST /warmup/v1/usage ----------------------------------------------
+//  --- POST /warmup/v1/usage and /warmup/v1/intent --------------------------
 
+//  A batch of events read from a body: usage events or intents.
 typedef struct _wp_front_usage_t wp_front_usage_t;
 
 //  Read one usage event (a JSON object with the fields of UsageObserved:
@@ -60,13 +61,30 @@ wp_front_usage_t *
     wp_front_usage_read (const char *body, size_t size, uint64_t now_ms,
                          wp_front_error_t *error);
 
+//  Read one intent (a JSON object with the fields of UsageIntent: user
+//  and kind required, the kind as wp_intent_kind_ok says; model, language,
+//  session, file_type, task by name; event_ms defaults to now_ms) or an
+//  array of 1..WP_FRONT_USAGE_MAX of them. Returns the intents, or NULL
+//  with error filled.
+wp_front_usage_t *
+    wp_front_intent_read (const char *body, size_t size, uint64_t now_ms,
+                          wp_front_error_t *error);
+
 //  Events read.
 size_t
     wp_front_usage_count (wp_front_usage_t *self);
 
-//  The index-th event, borrowed (valid until destroy).
+//  The index-th event of a usage batch, borrowed (valid until destroy).
 Warmup__V1__UsageObserved *
     wp_front_usage_event (wp_front_usage_t *self, size_t index);
+
+//  The index-th intent of an intent batch, borrowed.
+Warmup__V1__UsageIntent *
+    wp_front_intent_event (wp_front_usage_t *self, size_t index);
+
+//  The index-th event of either batch, as a message to publish, borrowed.
+ProtobufCMessage *
+    wp_front_batch_message (wp_front_usage_t *self, size_t index);
 
 //  Destroy; safe on NULL; nulls *self_p.
 void

@@ -100,20 +100,6 @@ wp_intent_destroy (wp_intent_t **self_p)
     *self_p = NULL;
 }
 
-//  A usable kind.
-bool
-wp_intent_kind_ok (const char *kind)
-{
-    size_t length = kind ? strlen (kind) : 0;
-    if (length == 0 || length > WP_INTENT_KIND_MAX)
-        return false;
-    for (const char *c = kind; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.'
-              || *c == '_' || *c == '-'))
-            return false;
-    return true;
-}
-
 //  A usable optional text (language, model): up to limit bytes, no
 //  control byte.
 static bool

@@ -48,13 +48,11 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include "wp_engine.h"
+#include "wp_util.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-//  Longest kind, bytes: [a-z0-9._-].
-#define WP_INTENT_KIND_MAX 48
 
 //  Longest language, bytes.
 #define WP_INTENT_LANGUAGE_MAX 64
@@ -82,10 +80,6 @@ wp_intent_t *
 //  Destroy; safe on NULL; nulls *self_p.
 void
     wp_intent_destroy (wp_intent_t **self_p);
-
-//  True for a usable kind: 1..WP_INTENT_KIND_MAX bytes of [a-z0-9._-].
-bool
-    wp_intent_kind_ok (const char *kind);
 
 //  A request of user_hash for model at now_ms (event time), and the keep
 //  the engine planned after it (keep_until_ms, 0: none): hits for the
