@@ -581,6 +581,30 @@ s_live_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *reques
     return s_round (self, request->time);
 }
 
+//  An intent of the trace: publish it as usage.intent, then a round (a
+//  replay with intents goes a round per event).
+static int
+s_live_intent (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *intent)
+{
+    s_replay_t *self = state;
+    Warmup__V1__UsageIntent out = WARMUP__V1__USAGE_INTENT__INIT;
+    out.event_ms = (uint64_t) intent->time;
+    out.user = (char *) wp_eval_trace_user_name (self->trace, intent->user);
+    out.kind = (char *) wp_eval_trace_kind_name (self->trace, intent->kind);
+    if (intent->model != WP_EVAL_NO_MODEL)
+        out.model = (char *) wp_eval_catalog_name (self->catalog, intent->model);
+    if (wp_bus_publish (self->bus, WP_TOPIC_INTENT, &out.base)) {
+        snprintf (self->error, sizeof self->error, "cannot publish on the bus");
+        return -1;
+    }
+    self->published [WP_TOPIC_INTENT]++;
+    if (!self->lockstep) {
+        s_drain (self);
+        return 0;
+    }
+    return s_round (self, intent->time);
+}
+
 //  A world timer: a component's timer is due, or a cool's load ended.
 static int
 s_live_timer (void *state, wp_eval_sim_t *sim, uint32_t model, uint64_t token)
@@ -700,6 +724,7 @@ static const wp_eval_policy_t s_live = {
     .on_request = s_live_request,
     .on_timer = s_live_timer,
     .make_room = s_live_make_room,
+    .on_intent = s_live_intent,
 };
 
 //  --- The command -----------------------------------------------------------
@@ -884,6 +909,20 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         fprintf (stderr, "warmupctl replay: %s\n", error);
         goto done;
     }
+    if (window && wp_eval_trace_has_kinds (self->trace)) {
+        //  Intents come between requests, and the scheduler's mirror of the
+        //  world serves requests only: a round per event.
+        if (window_flag) {
+            fprintf (stderr, "warmupctl replay: --window: %s has intents (a kind column), "
+                     "and a replay by windows does not carry them: use --per-request\n",
+                     trace_path);
+            goto done;
+        }
+        fprintf (stderr, "replay: %s has intents: a round per event (a replay by windows "
+                 "does not carry them)\n", trace_path);
+        window = 0;
+        self->window = 0;
+    }
     s_creating = self;
     wp_eval_sim_t *sim = wp_eval_sim_new (self->catalog, (int64_t) budget, &s_live, 0, NULL,
                                           false, error);
@@ -997,7 +1036,7 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
             }
             if (wp_eval_sim_request (sim, &buffer [i]))
                 goto failed;
-            requests++;
+            requests += buffer [i].kind == 0;
             if (!quiet && (requests & 255) == 0) {
                 double now = (double) wp_mono_ns () / 1e9;
                 if (now - last_print >= 0.5) {

@@ -17,7 +17,7 @@ s_sim (const char *name, wp_eval_catalog_t *catalog, int64_t budget, wp_eval_fut
 static void
 s_request (wp_eval_sim_t *sim, int64_t time, uint32_t model)
 {
-    wp_eval_request_t request = { time, 0, model };
+    wp_eval_request_t request = { time, 0, model, 0 };
     assert_int_equal (wp_eval_sim_request (sim, &request), 0);
 }
 

@@ -23,7 +23,7 @@ s_sim (const char *name, wp_eval_catalog_t *catalog, int64_t budget)
 static void
 s_request (wp_eval_sim_t *sim, int64_t time, uint32_t user, uint32_t model)
 {
-    wp_eval_request_t request = { time, user, model };
+    wp_eval_request_t request = { time, user, model, 0 };
     assert_int_equal (wp_eval_sim_request (sim, &request), 0);
 }
 

@@ -69,7 +69,7 @@ static const wp_eval_policy_t s_policy = {
 static void
 s_request (wp_eval_sim_t *sim, int64_t time, uint32_t model)
 {
-    wp_eval_request_t request = { time, 0, model };
+    wp_eval_request_t request = { time, 0, model, 0 };
     assert_int_equal (wp_eval_sim_request (sim, &request), 0);
 }
 

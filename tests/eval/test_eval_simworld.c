@@ -143,7 +143,7 @@ s_run (int64_t budget_mb, uint64_t seed)
         if (op < 6) {
             //  Often at the same ms, often within a load.
             t += (int64_t) ((dice >> 20) % 4) * (int64_t) ((dice >> 24) % 1500);
-            wp_eval_request_t request = { t, 0, model };
+            wp_eval_request_t request = { t, 0, model, 0 };
             assert_int_equal (wp_eval_sim_request (sim, &request), 0);
             wp_eval_outcome_t outcome = s_mirror_request (world, label, (uint64_t) t);
             if (outcome != s_outcome)

@@ -17,11 +17,18 @@
 //  Size of the error-message buffers the evaluator's constructors fill.
 #define WP_EVAL_ERRLEN 512
 
-//  One request of the trace.
+//  No model: an intent without a hint.
+#define WP_EVAL_NO_MODEL UINT32_MAX
+
+//  One request of the trace, or an intent (a sign from the IDE that a
+//  request is coming: the trace's optional kind column).
 typedef struct {
     int64_t time;               //  arrival, ms from the start of the trace
     uint32_t user;              //  user id (dense, first appearance order)
-    uint32_t model;             //  model id (catalog row order)
+    uint32_t model;             //  model id (catalog row order); an intent's
+                                //  hint, or WP_EVAL_NO_MODEL
+    uint32_t kind;              //  0: a request; else an intent of this kind
+                                //  (1, 2, ...: wp_eval_trace_kind_name)
 } wp_eval_request_t;
 
 #endif

@@ -8,6 +8,8 @@
 
     - on_request: called after the simulator has served a request, with
       the request (time, user id, model id) and its outcome;
+    - on_intent (optional): a sign from the IDE in the trace (its kind
+      column) that a request is coming; nothing is served;
     - on_timer: called when a timer the policy set falls due (timers and
       requests are processed in time order; a timer due at the same ms as a
       request fires first; timers due at the same ms fire in the order they
@@ -86,6 +88,10 @@ typedef struct {
     //  The policy's own figures at the end of a run, as one JSON object
     //  into out (size bytes); NULL: none. Returns the length it needed.
     size_t (*report) (void *self, char *out, size_t size);
+    //  An intent of the trace (request->kind > 0; its model a hint or
+    //  WP_EVAL_NO_MODEL): nothing is served. NULL: the policy ignores
+    //  intents. 0, or -1 to abort the run.
+    int (*on_intent) (void *self, wp_eval_sim_t *sim, const wp_eval_request_t *intent);
 } wp_eval_policy_t;
 
 //  Find a policy by name, "family" or "family:value"; sets *knob. NULL

@@ -166,7 +166,8 @@ s_build_future (wp_eval_run_t *self, wp_eval_request_t *buffer)
     ssize_t n;
     while ((n = s_read (self, trace, buffer)) > 0)
         for (ssize_t i = 0; i < n; i++)
-            if (wp_eval_future_add (future, buffer [i].model, buffer [i].time)) {
+            if (!buffer [i].kind
+                && wp_eval_future_add (future, buffer [i].model, buffer [i].time)) {
                 snprintf (self->error, sizeof (self->error), "out of memory");
                 n = -2;
                 break;
@@ -230,7 +231,8 @@ wp_eval_run_execute (wp_eval_run_t *self)
                 }
         }
         last_time = buffer [n - 1].time;
-        self->requests += (uint64_t) n;
+        for (ssize_t i = 0; i < n; i++)
+            self->requests += buffer [i].kind == 0;
         if (self->progress && (self->requests & ((1u << 18) - 1)) < BATCH) {
             double now = s_seconds ();
             if (now - last_print >= 2.0) {

@@ -68,6 +68,7 @@ struct _wp_eval_sim_t {
     bool finished;              //  finish was called
     //  metrics
     uint64_t requests;          //  requests seen
+    uint64_t intents;           //  intents seen (not requests)
     uint64_t cold_starts;       //  on-demand loads
     uint64_t delayed;           //  requests that waited for a load in flight
     uint64_t uncacheable;       //  cold starts that could not be kept
@@ -311,6 +312,32 @@ s_start (wp_eval_sim_t *self, int64_t time)
         }
 }
 
+//  An intent: timers due up to its time, then the policy hears of it (a
+//  policy without on_intent ignores it). Nothing is served, nothing is
+//  counted as a request.
+static int
+s_intent (wp_eval_sim_t *self, const wp_eval_request_t *intent)
+{
+    int64_t t = intent->time;
+    if (self->ntimers && self->timers [0].time <= t && s_fire_until (self, t))
+        return -1;
+    self->now = t;
+    self->intents++;
+    if (!self->policy->on_intent)
+        return 0;
+    self->events++;
+    uint64_t start = self->timing? s_clock_ns (): 0;
+    int rc = self->policy->on_intent (self->state, self, intent);
+    if (self->timing)
+        s_account (self, start);
+    if (rc) {
+        snprintf (self->error, sizeof (self->error), "policy '%s' failed in on_intent",
+                  self->policy->family);
+        return -1;
+    }
+    return 0;
+}
+
 //  Process timers due up to the request's time, then the request.
 int
 wp_eval_sim_request (wp_eval_sim_t *self, const wp_eval_request_t *request)
@@ -318,9 +345,12 @@ wp_eval_sim_request (wp_eval_sim_t *self, const wp_eval_request_t *request)
     int64_t t = request->time;
     assert (!self->finished);
     assert (t >= self->now);
-    assert (request->model < self->nmodels);
+    assert (request->model < self->nmodels
+            || (request->kind && request->model == WP_EVAL_NO_MODEL));
     if (!self->started)
         s_start (self, t);
+    if (request->kind)
+        return s_intent (self, request);
     if (self->ntimers && self->timers [0].time <= t && s_fire_until (self, t))
         return -1;
     self->now = t;

@@ -5,6 +5,7 @@
 #include "wp_eval_trace.h"
 #include "wp_eval_input.h"
 #include "wp_eval_strmap.h"
+#include "wp_util.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@ struct _wp_eval_trace_t {
     //  CSV
     wp_eval_input_t *input;     //  line reader
     int64_t last_time;          //  time of the previous row
+    int kind_column;            //  the kind column's index (0: none)
+    wp_eval_strmap_t *kinds;    //  intent kinds <-> id - 1
     //  Azure
     char *data;                 //  file contents
     size_t data_size;           //  bytes of data
@@ -321,6 +324,26 @@ wp_eval_trace_open (const char *path, wp_eval_format_t format,
             wp_eval_trace_destroy (&self);
             return NULL;
         }
+        //  An optional kind column, after model.
+        int column = 0;
+        for (const char *field = line; field; column++) {
+            const char *comma = memchr (field, ',', (size_t) (line + len - field));
+            size_t flen = (size_t) ((comma ? comma : line + len) - field);
+            if (column > 2 && flen == 4 && memcmp (field, "kind", 4) == 0) {
+                if (self->kind_column) {
+                    snprintf (error, WP_EVAL_ERRLEN, "%s:1: column 'kind' given twice", path);
+                    wp_eval_trace_destroy (&self);
+                    return NULL;
+                }
+                self->kind_column = column;
+            }
+            field = comma ? comma + 1 : NULL;
+        }
+        if (self->kind_column && !(self->kinds = wp_eval_strmap_new ())) {
+            snprintf (error, WP_EVAL_ERRLEN, "out of memory");
+            wp_eval_trace_destroy (&self);
+            return NULL;
+        }
         return self;
     }
     wp_eval_input_destroy (&self->input);
@@ -341,6 +364,7 @@ wp_eval_trace_destroy (wp_eval_trace_t **self_p)
     wp_eval_input_destroy (&self->input);
     wp_eval_input_release (self->data, self->data_size, self->mapped);
     wp_eval_strmap_destroy (&self->users);
+    wp_eval_strmap_destroy (&self->kinds);
     free (self->rows);
     free (self->heap);
     free (self->path);
@@ -403,7 +427,41 @@ s_read_csv (wp_eval_trace_t *self, wp_eval_request_t *buffer, size_t max)
         const char *model = comma + 1;
         comma = memchr (model, ',', (size_t) (end - model));
         size_t model_len = (size_t) ((comma? comma: end) - model);
-        if (model_len == 0) {
+        //  kind (an intent when not empty)
+        int64_t kind_id = 0;
+        if (self->kind_column) {
+            const char *field = comma ? comma + 1 : NULL;
+            for (int column = 3; field && column < self->kind_column; column++) {
+                const char *next = memchr (field, ',', (size_t) (end - field));
+                field = next ? next + 1 : NULL;
+            }
+            if (!field) {
+                snprintf (self->error, sizeof (self->error),
+                          "%s:%llu: missing field 'kind'", self->path, lineno);
+                return -1;
+            }
+            const char *stop = memchr (field, ',', (size_t) (end - field));
+            size_t kind_len = (size_t) ((stop ? stop : end) - field);
+            if (kind_len) {
+                char kind [WP_INTENT_KIND_MAX + 1];
+                snprintf (kind, sizeof kind, "%.*s", (int) (kind_len < sizeof kind ? kind_len
+                                                            : sizeof kind - 1), field);
+                if (kind_len > WP_INTENT_KIND_MAX || !wp_intent_kind_ok (kind)) {
+                    snprintf (self->error, sizeof (self->error),
+                              "%s:%llu: bad kind '%.*s' in field 'kind': 1..%d characters of "
+                              "[a-z0-9._-], e.g. chat.opened (empty: a request)", self->path,
+                              lineno, (int) kind_len, field, WP_INTENT_KIND_MAX);
+                    return -1;
+                }
+                kind_id = wp_eval_strmap_intern (self->kinds, field, kind_len, NULL);
+                if (kind_id < 0) {
+                    snprintf (self->error, sizeof (self->error), "out of memory");
+                    return -1;
+                }
+                kind_id++;
+            }
+        }
+        if (model_len == 0 && !kind_id) {
             snprintf (self->error, sizeof (self->error),
                       "%s:%llu: missing field 'model'", self->path, lineno);
             return -1;
@@ -414,7 +472,8 @@ s_read_csv (wp_eval_trace_t *self, wp_eval_request_t *buffer, size_t max)
                       (long long) t, (long long) self->last_time);
             return -1;
         }
-        int64_t model_id = wp_eval_catalog_lookup (self->catalog, model, model_len);
+        int64_t model_id = model_len ? wp_eval_catalog_lookup (self->catalog, model, model_len)
+                                     : (int64_t) WP_EVAL_NO_MODEL;
         if (model_id < 0) {
             snprintf (self->error, sizeof (self->error),
                       "%s:%llu: model '%.*s' is not in the catalog", self->path, lineno,
@@ -430,6 +489,7 @@ s_read_csv (wp_eval_trace_t *self, wp_eval_request_t *buffer, size_t max)
         buffer [n].time = t;
         buffer [n].user = (uint32_t) user_id;
         buffer [n].model = (uint32_t) model_id;
+        buffer [n].kind = (uint32_t) kind_id;
         n++;
     }
     return (ssize_t) n;
@@ -449,6 +509,7 @@ s_read_azure (wp_eval_trace_t *self, wp_eval_request_t *buffer, size_t max)
         buffer [n].time = (int64_t) (key >> ROW_BITS);
         buffer [n].user = row->user;
         buffer [n].model = row->model;
+        buffer [n].kind = 0;
         n++;
         if (++row->index < row->count || s_row_next_minute (row))
             heap [0] = s_row_time (row) << ROW_BITS | r;
@@ -506,4 +567,20 @@ const char *
 wp_eval_trace_user_name (wp_eval_trace_t *self, uint32_t user)
 {
     return wp_eval_strmap_name (self->users, user);
+}
+
+//  Intents in the trace.
+bool
+wp_eval_trace_has_kinds (wp_eval_trace_t *self)
+{
+    return self->kind_column > 0;
+}
+
+//  An intent's kind.
+const char *
+wp_eval_trace_kind_name (wp_eval_trace_t *self, uint32_t kind)
+{
+    if (!self->kinds || kind == 0)
+        return NULL;
+    return wp_eval_strmap_name (self->kinds, kind - 1);
 }

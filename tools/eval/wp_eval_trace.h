@@ -4,6 +4,10 @@
     Two formats:
     - event CSV `timestamp_ms,user,model[,...]`, plain or gzip (".gz"
       suffix), rows sorted by time; read in big blocks, parsed by hand.
+      An optional column `kind` (after model) marks a row as an intent:
+      an empty kind is a request; a kind (1..48 bytes of [a-z0-9._-],
+      e.g. chat.opened) is a sign from the IDE that a request is coming,
+      its model (which may be empty) a hint. Other columns are ignored.
     - Azure Functions 2019 minute counts `HashFunction,HashApp,HashOwner,
       minute_1..minute_N` (model = HashFunction, user = HashOwner): a count
       c in minute j expands to c requests at (j-1)*60000 +
@@ -67,6 +71,14 @@ size_t
 //  Name of a user id (borrowed).
 const char *
     wp_eval_trace_user_name (wp_eval_trace_t *self, uint32_t user);
+
+//  True when the trace has a kind column (intents).
+bool
+    wp_eval_trace_has_kinds (wp_eval_trace_t *self);
+
+//  Name of an intent's kind (1, 2, ...), borrowed; NULL if unknown.
+const char *
+    wp_eval_trace_kind_name (wp_eval_trace_t *self, uint32_t kind);
 
 //  Parse a format name ("csv", "azure"); returns -1 if unknown.
 int

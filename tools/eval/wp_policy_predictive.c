@@ -17,6 +17,11 @@
     - the scheduler's next plan boundary is a timer (the actor's tick);
     - a cold start short of memory (make_room) cools the held models of
       lowest value (wait saved per MB, from the scheduler) first.
+    - an intent (the trace's kind column): the engine's intent class
+      (wp_intent) learns it and prices a window for each model that
+      follows it; those go to the scheduler as the engine actor's
+      prediction.made would carry them; a request tells the intent class
+      which model was asked, and the keep the engine planned after it;
     - the catalog's pin and priority columns are the models'
       configuration settings: pinned models and models of low or high
       priority go to the scheduler through wp_scheduler_configure, as the
@@ -52,6 +57,7 @@
 #include "wp_eval_sim.h"
 #include "wp_analyzer.h"
 #include "wp_engine.h"
+#include "wp_intent.h"
 #include "wp_perf.h"
 #include "wp_scheduler.h"
 #include "wp_names.h"
@@ -91,6 +97,8 @@ typedef struct {
 typedef struct {
     wp_analyzer_t *analyzer;    //  usage patterns
     wp_engine_t *engine;        //  predictions and plans
+    wp_intent_t *intent;        //  what intents say (made at the first one:
+                                //  a trace without them costs nothing more)
     wp_perf_t *perf;            //  load times
     wp_scheduler_t *scheduler;  //  warm / cool decisions
     wp_names_t *names;          //  model names, shared by the cores
@@ -249,7 +257,16 @@ s_report (void *state, char *out, size_t size)
                      (unsigned long long) updates);
     for (int i = 0; i < WP_ENGINE_FEATURES; i++)
         wp_json_appendf (&text, &len, &cap, "%s%.4f", i ? "," : "", w [i]);
-    wp_json_appendf (&text, &len, &cap, "]}");
+    wp_json_appendf (&text, &len, &cap, "]");
+    if (self->intent) {
+        uint64_t warming = 0;
+        uint64_t signals = wp_intent_signals (self->intent, &warming);
+        wp_json_appendf (&text, &len, &cap, ",\"intents\":{\"signals\":%llu,\"warming\":%llu,"
+                         "\"users\":%zu,\"bytes\":%zu}", (unsigned long long) signals,
+                         (unsigned long long) warming, wp_intent_users (self->intent),
+                         wp_intent_state_bytes (self->intent));
+    }
+    wp_json_appendf (&text, &len, &cap, "}");
     if (size)
         snprintf (out, size, "%s", text ? text : "");
     free (text);
@@ -265,6 +282,7 @@ s_destroy (void **self_p)
         return;
     wp_analyzer_destroy (&self->analyzer);
     wp_engine_destroy (&self->engine);
+    wp_intent_destroy (&self->intent);
     wp_perf_destroy (&self->perf);
     wp_scheduler_destroy (&self->scheduler);
     wp_names_destroy (&self->names);
@@ -497,11 +515,54 @@ s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
     size_t count = wp_engine_predict_for (self->engine, user, pattern, n, now, predictions,
                                           PREDICTIONS_MAX);
     wp_scheduler_predictions (self->scheduler, user, predictions, count, now);
+    uint64_t keep = 0;
     for (size_t i = 0; i < count; i++) {
         uint32_t id = s_id (self, predictions [i].model);
         s_guess_open (self, request->user, id, &predictions [i], now);
-        if (id == model)
+        if (id == model) {
             self->model_category [id] = predictions [i].category;
+            keep = predictions [i].keep_until_ms;
+        }
+    }
+    //  The intents this request follows, as the engine actor tells them.
+    if (self->intent)
+        wp_intent_request (self->intent, user, name, now, keep);
+    return s_enact (self);
+}
+
+//  An intent: learned by the engine's intent class; the models worth
+//  warming ahead go to the scheduler with their windows, as the engine
+//  actor publishes them. The kind is the trace's kind id as a name.
+static int
+s_on_intent (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *intent)
+{
+    s_self_t *self = state;
+    self->sim = sim;
+    if (!self->intent) {
+        wp_intent_opts_t opts = { .horizon_s = self->horizon_ms / 1000 };
+        self->intent = wp_intent_new (&opts);
+        if (!self->intent)
+            return -1;
+    }
+    uint64_t now = (uint64_t) intent->time;
+    self->end_ms = intent->time;
+    char kind [16];
+    snprintf (kind, sizeof kind, "k%u", intent->kind);
+    wp_intent_sign_t sign = {
+        .kind = kind,
+        .model = intent->model == WP_EVAL_NO_MODEL
+               ? NULL : wp_eval_catalog_name (self->catalog, intent->model)
+    };
+    wp_prediction_t predictions [PREDICTIONS_MAX];
+    int n = wp_intent_signal (self->intent, self->engine, intent->user, &sign, now,
+                              predictions, PREDICTIONS_MAX);
+    if (n <= 0)
+        return n < 0 ? -1 : 0;
+    wp_scheduler_predictions (self->scheduler, intent->user, predictions, (size_t) n, now);
+    for (int i = 0; i < n; i++) {
+        uint32_t id = s_id (self, predictions [i].model);
+        s_guess_open (self, intent->user, id, &predictions [i], now);
+        self->model_category [id] = predictions [i].category;
     }
     return s_enact (self);
 }
@@ -545,6 +606,7 @@ s_state_bytes (void *state)
     return sizeof (*self) + wp_analyzer_state_bytes (self->analyzer)
          + wp_engine_state_bytes (self->engine) + wp_scheduler_state_bytes (self->scheduler)
          + wp_perf_state_bytes (self->perf) + wp_names_bytes (self->names)
+         + (self->intent ? wp_intent_state_bytes (self->intent) : 0)
          + self->nmodels;
 }
 
@@ -567,4 +629,5 @@ const wp_eval_policy_t wp_policy_predictive = {
     .make_room = s_make_room,
     .state_bytes = s_state_bytes,
     .report = s_report,
+    .on_intent = s_on_intent,
 };
