@@ -2,7 +2,8 @@
     wp_ingress - what the bus proxy does to an event as it enters the bus,
     as plain functions over bytes (no sockets, no clock):
 
-    * wp_ingress_usage rewrites a usage.observed payload so that no raw
+    * wp_ingress_usage rewrites a usage.observed payload (or a usage.intent
+      one: its user and session are the same fields) so that no raw
       user id goes further: the user field (3) becomes "u:" and 16 hex
       digits of SipHash-2-4 of the id under the installation's key, the
       session field (4) likewise with "s:". It works on the wire bytes

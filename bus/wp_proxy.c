@@ -24,7 +24,8 @@ typedef enum {
     ROLE_OPERATOR,          //  everything, not rate limited
     ROLE_COMPONENT,         //  everything but control.request, not rate limited
                             //  (the service's own: the HTTP proxy's usage)
-    ROLE_CLIENT             //  usage.observed (rate limited), control.request MODELS
+    ROLE_CLIENT             //  usage.observed and usage.intent (rate limited),
+                            //  control.request MODELS
 } role_t;
 
 static const char *s_role_names [] = { "local", "operator", "component", "client" };
@@ -498,11 +499,11 @@ s_forbidden (role_t role, int topic, zmq_msg_t *payload)
         }
         return "only operator keys may pin, unpin or reload (bus/operator_keys)";
     }
-    if (role == ROLE_COMPONENT || topic == WP_TOPIC_USAGE)
+    if (role == ROLE_COMPONENT || topic == WP_TOPIC_USAGE || topic == WP_TOPIC_INTENT)
         return NULL;
     if (topic == WP_TOPIC_WARMUP_REQUEST)
         return "only operator keys may warm or cool (bus/operator_keys)";
-    return "a client key may publish usage.observed only";
+    return "a client key may publish usage.observed and usage.intent only";
 }
 
 //  Answer a refused control on control.reply.
@@ -569,7 +570,8 @@ s_replace (zmq_msg_t *frame, const uint8_t *bytes, size_t size)
     memcpy (zmq_msg_data (frame), bytes, size);
 }
 
-//  Hash the user of a usage event and apply the rate limit. Returns false
+//  Hash the user of a usage event or an intent (user and session are
+//  fields 3 and 4 of both) and apply the rate limit. Returns false
 //  when the event goes no further (counted).
 static bool
 s_ingress_usage (proxy_t *self, zmq_msg_t *topic, zmq_msg_t *payload, role_t role)
@@ -679,7 +681,7 @@ s_forward_events (proxy_t *self)
                     s_refuse_control (self, index, &payload, principal, forbidden);
             }
             else
-            if (index == WP_TOPIC_USAGE)
+            if (index == WP_TOPIC_USAGE || index == WP_TOPIC_INTENT)
                 pass = s_ingress_usage (self, &topic, &payload, role);
             else
             if (control)

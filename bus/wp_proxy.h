@@ -17,8 +17,8 @@
       messages then carry the key's role and name as ZAP metadata. A
       peer in this process (inproc://), or any peer of a bus without
       CURVE, has the role "local".
-    * Authorisation by topic: "client" keys may publish usage.observed and
-      control.request for COMMAND_MODELS only; "component" keys every topic
+    * Authorisation by topic: "client" keys may publish usage.observed,
+      usage.intent and control.request for COMMAND_MODELS only; "component" keys every topic
       but control.request (pin, unpin, reload); "operator" keys and local
       peers everything. A warmup.requested or control.request refused is
       answered on control.reply (component "bus", ok false, the reason),
@@ -26,8 +26,9 @@
     * The principal ("role/name", or "local") is stamped on every
       warmup.requested and control.request forwarded (their field
       `principal`, appended: protobuf keeps the last value).
-    * No raw user id past ingress: usage.observed's user and session are
-      replaced by their keyed hashes (wp_ingress) under the USERKEY.
+    * No raw user id past ingress: the user and session of usage.observed
+      and usage.intent are replaced by their keyed hashes (wp_ingress)
+      under the USERKEY.
     * Rate limit: usage.observed beyond RATELIMIT events/s per client key
       are dropped and counted (the service's own keys, operators and local
       peers are not limited).

@@ -18,6 +18,7 @@
 #include "wp_feed.h"
 #include "wp_follow.h"
 #include "wp_ingest.h"
+#include "wp_security.h"
 #include "wp_util.h"
 #include <sys/stat.h>
 
@@ -46,8 +47,8 @@ static const char *s_ingest_usage =
     "  --follow   keep reading as the files grow (rotation and truncation are\n"
     "             followed) until SIGINT or SIGTERM\n"
     "  --user U   the user of every event (default: the event's; Continue's\n"
-    "             userId is a token and is published only as its keyed hash;\n"
-    "             without either, $USER)\n"
+    "             userId is a token and is published only as its keyed hash, as\n"
+    "             the proxy hashes bearer tokens; without either, $USER)\n"
     "  --rate N   events a second at most (default 1000; 0: no limit)\n"
     "  --quiet    no progress lines\n";
 
@@ -298,7 +299,15 @@ wp_ingest_main (const wp_config_t *config, int argc, char **argv)
         free (paths);
         return 2;
     }
-    memcpy (self.feed.user_key, config->user_key, sizeof self.feed.user_key);
+    //  Continue's user tokens are hashed under the subkey the proxy hashes
+    //  bearer tokens with: a user counts the same through Continue's HTTP
+    //  destination and its files. Without the installation secret (a host
+    //  with a client key only), under a fixed key: still never published.
+    uint8_t secret [WP_KEYS_SECRET_LEN];
+    char secret_error [1200];
+    if (wp_security_secret (config, false, secret, secret_error, sizeof secret_error) == 0)
+        wp_keys_derive (secret, "frontkey", self.feed.user_key, sizeof self.feed.user_key);
+    memset (secret, 0, sizeof secret);
     const char *login = getenv ("USER");
     self.feed.fallback_user = login && *login ? login : "local";
     //  The default place of each format.

@@ -799,7 +799,6 @@ s_api_intent (front_t *front, req_t *req)
 static void
 s_api_continue (front_t *front, req_t *req)
 {
-    const wp_config_t *config = wp_ctx_config (front->ctx);
     wp_feed_opts_t opts = { .format = WP_FEED_CONTINUE,
                             .user = req->user_given ? req->user : NULL,
                             .fallback_user = req->user };

@@ -91,12 +91,13 @@ static int
 s_on_intent (s_state_t *self, wp_ctx_t *ctx, const Warmup__V1__UsageIntent *in)
 {
     uint64_t started = wp_mono_ns ();
-    if (!in->user || !*in->user || !wp_intent_kind_ok (in->kind)) {
+    //  The user as the bus hashed it at ingress (a raw id came around it).
+    uint64_t user;
+    if (!in->user || wp_user_id_parse (in->user, &user) || !wp_intent_kind_ok (in->kind)) {
         wp_ctx_count_rejected (ctx);
         return -1;
     }
     uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
-    uint64_t user = wp_user_hash (wp_ctx_config (ctx)->user_key, in->user);
     wp_intent_sign_t sign = { .kind = in->kind, .language = in->language,
                               .model = in->model };
     wp_prediction_t predictions [PREDICTIONS_MAX];

@@ -63,11 +63,12 @@ test_garbage_everywhere (void **state)
     memset (garbage, 0xff, sizeof garbage);
     for (int t = 0; t < WP_TOPIC_COUNT; t++)
         s_send (bus, wp_topic_name ((wp_topic_t) t), garbage, sizeof garbage, false);
-    //  The proxy reads usage.observed's wire to hash the user id: 0xff does
-    //  not get past it. Field 2 (event_ms, a varint) sent as bytes does:
-    //  it parses as wire, not as a UsageObserved.
+    //  The proxy reads usage.observed's (and usage.intent's) wire to hash
+    //  the user id: 0xff does not get past it. Field 2 (event_ms, a varint)
+    //  sent as bytes does: it parses as wire, not as a UsageObserved.
     const uint8_t wrong_type [3] = { 0x12, 0x01, 0x00 };
     s_send (bus, "usage.observed", wrong_type, sizeof wrong_type, false);
+    s_send (bus, "usage.intent", wrong_type, sizeof wrong_type, false);
     //  Dropped by the proxy: oversized, three frames, unknown topic.
     size_t big = 1024 * 1024;
     uint8_t *oversized = calloc (1, big);

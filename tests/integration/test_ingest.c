@@ -145,7 +145,8 @@ test_continue_fixture (void **state)
         if (seen.task [i] == WARMUP__V1__TASK__TASK_CHAT) {
             chats++;
             assert_string_equal (seen.model [i], "Llama 3.1 8B");
-            assert_string_equal (seen.session [i], "s-1");
+            char session [WP_USER_ID_LEN + 1];
+            assert_string_equal (seen.session [i], itest_user_id (&it, "s-1", 's', session));
             assert_true (seen.event_ms [i] == 1738324860000ULL
                          || seen.event_ms [i] == 1738325010250ULL);
         }
@@ -203,18 +204,19 @@ s_follow (itest_t *it, const char *dir)
     return proc;
 }
 
-//  Each session s-1..s-n seen exactly once.
+//  Each session s-1..s-n seen exactly once (as the bus hashed it).
 static void
-s_assert_once (const s_seen_t *seen, int n)
+s_assert_once (itest_t *it, const s_seen_t *seen, int n)
 {
     for (int i = 1; i <= n; i++) {
-        char want [16];
-        snprintf (want, sizeof want, "s-%d", i);
+        char raw [16], want [WP_USER_ID_LEN + 1];
+        snprintf (raw, sizeof raw, "s-%d", i);
+        itest_user_id (it, raw, 's', want);
         int times = 0;
         for (int j = 0; j < seen->count; j++)
             times += streq (seen->session [j], want);
         if (times != 1)
-            fail_msg ("session %s published %d times (want once)", want, times);
+            fail_msg ("session %s published %d times (want once)", raw, times);
     }
     assert_int_equal (seen->count, n);
 }
@@ -274,9 +276,11 @@ test_follow_restart_rotate (void **state)
         fail_msg ("third run:\n%s", wp_test_proc_output (ingest));
     wp_test_proc_destroy (&ingest);
     s_barrier (&it, bus, &seen, "marker-3");
-    s_assert_once (&seen, 17);
+    s_assert_once (&it, &seen, 17);
+    char dev [WP_USER_ID_LEN + 1];
+    itest_user_id (&it, "dev", 'u', dev);
     for (int i = 0; i < seen.count; i++) {
-        assert_string_equal (seen.user [i], "dev");
+        assert_string_equal (seen.user [i], dev);
         assert_string_equal (seen.model [i], "chat-m");
     }
     wp_bus_destroy (&bus);
@@ -318,11 +322,12 @@ test_tabby_fixture (void **state)
     s_barrier (&it, bus, &seen, "marker-4");
     assert_int_equal (seen.count, 3);
     assert_string_equal (seen.model [0], "tabby-coder");
-    assert_string_equal (seen.user [0], "alice@example.com");
+    char user [WP_USER_ID_LEN + 1];
+    assert_string_equal (seen.user [0], itest_user_id (&it, "alice@example.com", 'u', user));
     assert_string_equal (seen.language [0], "python");
     assert_string_equal (seen.model [1], "tabby-chat");
     assert_int_equal (seen.task [1], WARMUP__V1__TASK__TASK_CHAT);
-    assert_string_equal (seen.user [2], "bob");
+    assert_string_equal (seen.user [2], itest_user_id (&it, "bob", 'u', user));
     wp_bus_destroy (&bus);
     itest_stop (&bus_proc, "warmup-bus");
     itest_destroy (&it);

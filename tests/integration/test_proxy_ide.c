@@ -99,7 +99,7 @@ test_continue_destination (void **state)
     assert_non_null (strstr (json, "\"task\":\"TASK_COMPLETION\""));
     assert_non_null (strstr (json, "\"event_ms\":1738324800000"));
     assert_non_null (strstr (json, "\"language\":\"python\""));
-    assert_non_null (strstr (json, "\"user\":\"key:"));        //  the bearer's hash
+    assert_non_null (strstr (json, "\"user\":\"u:"));          //  hashed past the bus
     assert_null (strstr (json, "sk-team-key"));
     free (json);
 
@@ -108,7 +108,9 @@ test_continue_destination (void **state)
     assert_int_equal (reply.status, 202);
     ihttp_reply_free (&reply);
     json = s_next (f->bus, WP_TOPIC_USAGE);
-    assert_non_null (strstr (json, "\"user\":\"alice\""));
+    char want [64], alice [WP_USER_ID_LEN + 1];
+    snprintf (want, sizeof want, "\"user\":\"%s\"", itest_user_id (&f->it, "alice", 'u', alice));
+    assert_non_null (strstr (json, want));
     free (json);
 
     reply = ihttp_send (f->endpoint, "POST", "/warmup/v1/continue", NULL,
@@ -153,7 +155,9 @@ test_intent_route (void **state)
     ihttp_reply_free (&reply);
     char *json = s_next (f->bus, WP_TOPIC_INTENT);
     assert_non_null (json);
-    assert_non_null (strstr (json, "\"user\":\"alice\""));
+    char want [64], alice [WP_USER_ID_LEN + 1];
+    snprintf (want, sizeof want, "\"user\":\"%s\"", itest_user_id (&f->it, "alice", 'u', alice));
+    assert_non_null (strstr (json, want));
     assert_non_null (strstr (json, "\"kind\":\"chat.opened\""));
     assert_non_null (strstr (json, "\"model\":\"llama3\""));
     assert_non_null (strstr (json, "\"language\":\"python\""));

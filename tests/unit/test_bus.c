@@ -468,6 +468,7 @@ typedef struct {
     Warmup__V1__SyncItem *sync_item_ptrs [1];
     uint8_t sync_payload [3];
     Warmup__V1__WarmupDeferred deferred;
+    Warmup__V1__UsageIntent intent;
     uint64_t counts [WP_TOPIC_COUNT];
     Warmup__V1__ControlRequest control;
     Warmup__V1__ControlReply control_reply;
@@ -727,6 +728,16 @@ s_messages_fill (messages_t *m, int r)
     deferred.memory_mb = 3072;
     deferred.device = "gpu";
     m->deferred = deferred;
+    Warmup__V1__UsageIntent intent = WARMUP__V1__USAGE_INTENT__INIT;
+    intent.event_ms = 15000 + (uint64_t) r;
+    intent.user = m->user;
+    intent.session = "s1";
+    intent.kind = r == 1 ? "chat.opened" : "file.opened";
+    intent.model = r == 2 ? "" : "coder";
+    intent.language = "python";
+    intent.file_type = ".py";
+    intent.task = WARMUP__V1__TASK__TASK_CHAT;
+    m->intent = intent;
 }
 
 static ProtobufCMessage *
@@ -751,6 +762,7 @@ s_message (messages_t *m, wp_topic_t topic)
         case WP_TOPIC_SYNC_REQUEST: return &m->sync_request.base;
         case WP_TOPIC_SYNC_REPLY: return &m->sync_reply.base;
         case WP_TOPIC_WARMUP_DEFERRED: return &m->deferred.base;
+        case WP_TOPIC_INTENT: return &m->intent.base;
         default: fail ();
     }
     return NULL;
@@ -829,6 +841,8 @@ test_round_trip_every_topic (void **state)
             messages_t expected = sent [r];
             expected.usage.user = (char *) s_hashed (sent [r].usage.user, 'u');
             expected.usage.session = (char *) s_hashed (sent [r].usage.session, 's');
+            expected.intent.user = (char *) s_hashed (sent [r].intent.user, 'u');
+            expected.intent.session = (char *) s_hashed (sent [r].intent.session, 's');
             expected.request.principal = (char *) "local";
             expected.control.principal = (char *) "local";
             if (!s_same_payload (s_message (&expected, (wp_topic_t) t), event.msg))
@@ -1069,8 +1083,8 @@ test_sequence_gaps (void **state)
 
 //  A payload that does not decode, on every topic: not delivered, counted
 //  as a bad frame; the proxy (which does not decode) forwards it, except
-//  on usage.observed, whose wire it reads to hash the user id: there it
-//  drops what does not parse (and counts it).
+//  on usage.observed and usage.intent, whose wire it reads to hash the
+//  user id: there it drops what does not parse (and counts it).
 static void
 test_garbage_payloads (void **state)
 {
@@ -1096,7 +1110,7 @@ test_garbage_payloads (void **state)
     wp_bus_stats_t before;
     wp_bus_stats (reader, &before);
     for (int t = 0; t < WP_TOPIC_COUNT; t++) {
-        if (t == WP_TOPIC_USAGE)
+        if (t == WP_TOPIC_USAGE || t == WP_TOPIC_INTENT)
             continue;           //  below
         s_raw_envelope (raw, wp_topic_name ((wp_topic_t) t), truncated, sizeof truncated);
         assert_ptr_equal (zpoller_wait (poller, WAIT_MS), wp_bus_sub_socket (reader));
@@ -1116,7 +1130,7 @@ test_garbage_payloads (void **state)
             s_raw_envelope (raw, wp_topic_name ((wp_topic_t) t), garbage [g], sizes [g]);
             s_raw_marker (raw, ++seq, &reader, 1);
             //  The top level of nested parses: the proxy lets it through.
-            if (t == WP_TOPIC_USAGE && g < 2) {
+            if ((t == WP_TOPIC_USAGE || t == WP_TOPIC_INTENT) && g < 2) {
                 uint64_t forwarded, dropped;
                 s_proxy_stats (proxy, &forwarded, &dropped);
                 assert_true (dropped == ++proxy_drops);
@@ -1432,7 +1446,8 @@ test_topics (void **state)
         "usage.observed", "usage.pattern", "prediction.made", "warmup.requested",
         "warmup.done", "resource.status", "perf.estimate", "metrics.snapshot",
         "heartbeat", "clock.tick", "clock.ack", "control.request", "control.reply",
-        "room.request", "room.reply", "sync.request", "sync.reply", "warmup.deferred"
+        "room.request", "room.reply", "sync.request", "sync.reply", "warmup.deferred",
+        "usage.intent"
     };
     const ProtobufCMessageDescriptor *descriptors [WP_TOPIC_COUNT] = {
         &warmup__v1__usage_observed__descriptor, &warmup__v1__usage_pattern__descriptor,
@@ -1443,7 +1458,8 @@ test_topics (void **state)
         &warmup__v1__clock_ack__descriptor, &warmup__v1__control_request__descriptor,
         &warmup__v1__control_reply__descriptor, &warmup__v1__room_request__descriptor,
         &warmup__v1__room_reply__descriptor, &warmup__v1__sync_request__descriptor,
-        &warmup__v1__sync_reply__descriptor, &warmup__v1__warmup_deferred__descriptor
+        &warmup__v1__sync_reply__descriptor, &warmup__v1__warmup_deferred__descriptor,
+        &warmup__v1__usage_intent__descriptor
     };
     for (int t = 0; t < WP_TOPIC_COUNT; t++) {
         assert_string_equal (wp_topic_name ((wp_topic_t) t), names [t]);
