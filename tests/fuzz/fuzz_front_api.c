@@ -1,16 +1,18 @@
 /*  =========================================================================
     fuzz_front_api - the HTTP proxy's readers of request bodies, as it calls
     them: the model named in an OpenAI or Ollama request
-    (wp_front_scan_model), POST /warmup/v1/usage (wp_front_usage_read) and
-    POST /warmup/v1/predict (wp_front_predict_read). Each reads the body or
+    (wp_front_scan_model), POST /warmup/v1/usage (wp_front_usage_read),
+    POST /warmup/v1/intent (wp_front_intent_read) and POST
+    /warmup/v1/predict (wp_front_predict_read). Each reads the body or
     refuses it with an HTTP status and a reason; what it reads holds
     together (a model fits its room, every usage event has a user and a
-    model and packs).
+    model and packs, every intent a user and a usable kind).
     =========================================================================
 */
 #include "fuzz.h"
 #include "wp_front.h"
 #include "wp_front_api.h"
+#include "wp_util.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -35,6 +37,23 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 protobuf_c_message_pack (&event->base, buffer);
         }
         wp_front_usage_destroy (&usage);
+    }
+    else
+        assert (error.status >= 400 && error.status < 600);
+
+    wp_front_usage_t *intents = wp_front_intent_read (body, size, 1700000000000ULL, &error);
+    if (intents) {
+        size_t n = wp_front_usage_count (intents);
+        assert (n >= 1 && n <= WP_FRONT_USAGE_MAX);
+        for (size_t i = 0; i < n; i++) {
+            Warmup__V1__UsageIntent *intent = wp_front_intent_event (intents, i);
+            assert (intent->user && *intent->user && wp_intent_kind_ok (intent->kind));
+            assert (wp_front_batch_message (intents, i) == &intent->base);
+            uint8_t buffer [65536];
+            if (protobuf_c_message_get_packed_size (&intent->base) <= sizeof buffer)
+                protobuf_c_message_pack (&intent->base, buffer);
+        }
+        wp_front_usage_destroy (&intents);
     }
     else
         assert (error.status >= 400 && error.status < 600);

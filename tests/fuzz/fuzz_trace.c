@@ -1,6 +1,7 @@
 /*  =========================================================================
     fuzz_trace - warmup-eval's trace readers: the CSV request trace and the
-    Azure Functions minute counts, plain or gzip. The first byte picks the
+    Azure Functions minute counts, plain or gzip (the CSV with or without
+    its kind column of intents). The first byte picks the
     format (auto, csv, azure) and the file's name (.gz or not); the rest is
     the file. Every request read is in time order and names a catalog
     model; a bad line stops the read with an error. At most 100,000
@@ -41,7 +42,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         for (ssize_t i = 0; i < n; i++) {
             assert (buffer [i].time >= last);
             last = buffer [i].time;
-            assert (buffer [i].model < wp_eval_catalog_size (catalog));
+            assert (buffer [i].model < wp_eval_catalog_size (catalog)
+                    || (buffer [i].kind && buffer [i].model == WP_EVAL_NO_MODEL));
+            assert (!buffer [i].kind || wp_eval_trace_kind_name (trace, buffer [i].kind));
             (void) wp_eval_trace_user_name (trace, buffer [i].user);
         }
         total += (uint64_t) n;
