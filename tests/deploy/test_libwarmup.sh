@@ -11,12 +11,12 @@
 #    library needs at link time)
 set -euo pipefail
 BUILD=$1 SOURCE=$2 EXTRA=${3:-}
-SCALE=${WP_TEST_TIME_SCALE:-1}
 CC=${CC:-cc}
 DEST=$(mktemp -d "${TMPDIR:-/tmp}/wp-libwarmup-XXXXXX")
-DAEMON=
+# shellcheck source=tests/deploy/warmupd.sh
+. "$(dirname "$0")/warmupd.sh"
 cleanup () {
-    if [ -n "$DAEMON" ]; then kill -KILL "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null || true; fi
+    wp_warmupd_kill
     rm -rf "$DEST"
 }
 trap cleanup EXIT
@@ -70,41 +70,19 @@ ldd "$DEST/ide_client_static" | grep -q libwarmup && fail "the static build need
 LD_LIBRARY_PATH="$LIBDIR" ldd "$DEST/ide_client" | grep -q "libwarmup.so.0 => $LIBDIR" \
     || fail "the shared build does not load the installed libwarmup.so.0"
 
-#  4. Each runs its whole job against warmupd (ipc:// endpoints: files of
-#  mode 0600, no CURVE; the proxy's HTTP listener on a free port).
-cat > "$DEST/warmup.cfg" <<EOF
-metrics_listen = off
-bus
-    pub_endpoint = "ipc://$DEST/pub"
-    sub_endpoint = "ipc://$DEST/sub"
-store
-    data_dir = "$DEST/var"
-EOF
-"$BUILD/bin/warmupd" -c "$DEST/warmup.cfg" --proxy-listen 127.0.0.1:0 > "$DEST/warmupd.log" 2>&1 &
-DAEMON=$!
-URL=
-for _ in $(seq 1 $((200 * SCALE))); do
-    URL=$(grep -o "proxy: serving http://[0-9.:]*" "$DEST/warmupd.log" | sed 's/proxy: serving //' || true)
-    [ -n "$URL" ] && break
-    kill -0 "$DAEMON" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$URL" ] || { cat "$DEST/warmupd.log" >&2; fail "warmupd's proxy did not listen"; }
-"$BUILD/bin/warmupctl" -c "$DEST/warmup.cfg" status --require all --timeout $((30 * SCALE)) \
-    > "$DEST/status.log" 2>&1 || { cat "$DEST/status.log" "$DEST/warmupd.log" >&2; fail "warmupd not healthy"; }
+#  4. Each runs its whole job against warmupd.
+wp_warmupd_start "$BUILD" "$DEST"
 n=0
 for program in ide_client ide_client_static; do
     n=$((n + 1))
     out="$DEST/$program.out"
-    LD_LIBRARY_PATH="$LIBDIR" "$DEST/$program" --http "$URL" \
-        --bus "ipc://$DEST/pub" "ipc://$DEST/sub" --user "user-$n" --model "model-$n" \
+    LD_LIBRARY_PATH="$LIBDIR" "$DEST/$program" --http "$WP_URL" \
+        --bus "$WP_PUB" "$WP_SUB" --user "user-$n" --model "model-$n" \
         > "$out" 2>&1 || { cat "$out" >&2; fail "$program did not do its job"; }
     grep -q "^prediction for .*: model-$n p=" "$out" || { cat "$out" >&2; fail "$program: no prediction event"; }
     grep -Eq "^  model-$n +p=" "$out" || { cat "$out" >&2; fail "$program: predict did not list model-$n"; }
     echo "test_libwarmup: $program: ok"
     cat "$out"
 done
-kill -TERM "$DAEMON"
-wait "$DAEMON" || fail "warmupd: SIGTERM gave exit $?"
-DAEMON=
+wp_warmupd_stop
 echo "test_libwarmup: ok"
