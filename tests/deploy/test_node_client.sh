@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 #  test_node_client - the Node.js client (clients/node): `npm pack` builds
-#  its package with the module and its TypeScript types, and its tests
-#  (`node --test`) pass against a running warmupd. Without Node.js (18 or
-#  later) and npm it says so and is reported skipped (exit 77); CI
+#  its package (the modules, their TypeScript types, the schema), the
+#  tarball installs and imports, and its tests (`node --test`, run on the
+#  installed package) pass against a running warmupd: HTTP, and the bus
+#  through zeromq and protobufjs where tools/npm-clients-setup.sh put them
+#  (else the bus tests say they are skipped). Without Node.js (18 or
+#  later) and npm the whole test is reported skipped (exit 77); CI
 #  installs them (.ci/run, tools/npm-clients-setup.sh).
 #  Usage (ctest): test_node_client.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -22,13 +25,20 @@ if [ "$major" -lt 18 ] || ! command -v npm >/dev/null; then
     exit 77
 fi
 
-#  1. The package builds, with what a user imports and nothing else.
-(cd "$SOURCE/clients/node" && npm pack --silent --pack-destination "$DEST" > "$DEST/pack.log") \
+#  1. The package builds (from a copy: prepack copies the schema in), with
+#  what a user imports and nothing else.
+mkdir -p "$DEST/src/clients" "$DEST/src/schemas"
+cp -r "$SOURCE/clients/node" "$DEST/src/clients/node"
+rm -rf "$DEST/src/clients/node/node_modules" "$DEST/src/clients/node/warmup.proto"
+cp "$SOURCE/schemas/warmup.proto" "$DEST/src/schemas/"
+(cd "$DEST/src/clients/node" && npm pack --silent --pack-destination "$DEST" > "$DEST/pack.log") \
     || { cat "$DEST/pack.log" >&2; fail "npm pack"; }
 TARBALL=$(ls "$DEST"/warmup-client-*.tgz)
 tar -tzf "$TARBALL" | sort > "$DEST/files"
-printf 'package/README.md\npackage/index.d.ts\npackage/index.js\npackage/package.json\n' \
+printf 'package/%s\n' README.md bus.d.ts bus.js index.d.ts index.js package.json warmup.proto \
     | cmp -s - "$DEST/files" || { cat "$DEST/files" >&2; fail "the package's files"; }
+tar -xzOf "$TARBALL" package/warmup.proto | cmp -s - "$SOURCE/schemas/warmup.proto" \
+    || fail "the package's warmup.proto is not schemas/warmup.proto"
 
 #  2. The package as installed imports, then the tests against warmupd.
 mkdir -p "$DEST/app"
@@ -38,7 +48,21 @@ mkdir -p "$DEST/app"
 (cd "$DEST/app" && node --input-type=module \
     -e "import { WarmupClient } from 'warmup-client'; new WarmupClient({ url: 'http://127.0.0.1:1' });") \
     || fail "the installed package does not import"
+#  The bus's peers where the setup script installed them (symlinked: they
+#  resolve their own dependencies from there).
+BUS_DEPS=$(bash "$SOURCE/tools/npm-clients-setup.sh" --print-dir bus)/node_modules
+if [ -d "$BUS_DEPS/zeromq" ] && [ -d "$BUS_DEPS/protobufjs" ]; then
+    ln -s "$BUS_DEPS/zeromq" "$BUS_DEPS/protobufjs" "$DEST/app/node_modules/"
+else
+    echo "test_node_client: the bus tests will be SKIPPED: no zeromq and protobufjs in" \
+         "$BUS_DEPS (run tools/npm-clients-setup.sh)"
+fi
+mkdir -p "$DEST/app/test"
+for f in "$SOURCE"/clients/node/test/*.test.js; do    #  ES modules in a CommonJS app
+    cp "$f" "$DEST/app/test/$(basename "$f" .js).mjs"
+done
 wp_warmupd_start "$BUILD" "$DEST"
-WARMUP_URL=$WP_URL node --test "$SOURCE/clients/node/test/" || fail "node --test"
+(cd "$DEST/app" && WARMUP_URL=$WP_URL WARMUP_BUS_PUB=$WP_PUB WARMUP_BUS_SUB=$WP_SUB \
+    WARMUP_CTL="$BUILD/bin/warmupctl -c $DEST/warmup.cfg" node --test test/) || fail "node --test"
 wp_warmupd_stop
 echo "test_node_client: ok"

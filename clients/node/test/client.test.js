@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { WarmupClient, WarmupError } from '../index.js';
+import { WarmupClient, WarmupError } from 'warmup-client';
 
 const URL = process.env.WARMUP_URL;
 const SCALE = Number(process.env.WP_TEST_TIME_SCALE || 1);
