@@ -4,14 +4,17 @@
     and over the bus reach the bus as the service's own events (users
     hashed); subscribed predictions and warmup.done come through
     warmup_next, warmup_dispatch and a polled warmup_fd; predict answers
-    over HTTP; bad arguments, missing transports and a dead listener are
-    refused with a status and a message naming what is wrong.
+    over HTTP; on tcp:// the bus speaks CURVE with a client key the service
+    admits, and a client without keys is told what it lacks; bad
+    arguments, missing transports and a dead listener are refused with a
+    status and a message naming what is wrong.
     =========================================================================
 */
 #include "itest.h"
 #include "ihttp.h"
 #include "wp_json.h"
 #include <poll.h>
+#include <sys/stat.h>
 #include <warmup/warmup.h>
 
 typedef struct {
@@ -301,6 +304,75 @@ test_bus (void **state)
     warmup_destroy (&client);
 }
 
+//  CURVE on tcp:// (the default there): a client key made by warmupctl
+//  keygen and admitted before the service starts publishes and receives;
+//  no key, no bus.
+static void
+test_curve (void **state)
+{
+    itest_t it;
+    itest_init (&it, "wp-libwarmup-curve", NULL);
+    snprintf (it.pub, sizeof it.pub, "tcp://127.0.0.1:%d", itest_free_port ());
+    snprintf (it.sub, sizeof it.sub, "tcp://127.0.0.1:%d", itest_free_port ());
+    itest_config (&it, NULL);
+    char *keydir = zsys_sprintf ("%s/mine", it.dir);
+    const char *keygen [] = { "keygen", keydir, "--name", "ide", NULL };
+    char *output = NULL;
+    if (itest_ctl (&it, keygen, &output))
+        fail_msg ("keygen: %s", output);
+    zstr_free (&output);
+    char *ide = zsys_sprintf ("%s/ide.key", keydir);
+    char *allowed_dir = zsys_sprintf ("%s/keys/allowed", it.data_dir);
+    assert_int_equal (zsys_dir_create ("%s", allowed_dir), 0);
+    assert_int_equal (chmod (it.data_dir, 0700) | chmod (allowed_dir, 0700), 0);
+    zfile_t *file = zfile_new (NULL, ide);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *chunk = zfile_read (file, 4096, 0);
+    assert_non_null (chunk);
+    char *text = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+    char *allowed = zsys_sprintf ("%s/ide.key", allowed_dir);
+    wp_test_write_file (allowed, text);
+    wp_test_proc_t *daemon = itest_start (&it, "warmupd", NULL, NULL);
+    if (!strstr (wp_test_proc_output (daemon), "1 client key"))
+        fail_msg ("the client key was not admitted:\n%s", wp_test_proc_output (daemon));
+
+    char *server = zsys_sprintf ("%s/keys/server.key", it.data_dir);
+    warmup_options_t options = { .bus_publish = it.pub, .bus_subscribe = it.sub,
+                                 .bus_server_key = server, .bus_client_cert = ide,
+                                 .subscribe = WARMUP_EVENT_PREDICTION,
+                                 .timeout_ms = wp_test_ms (ITEST_START_MS) };
+    char error [512] = "";
+    warmup_t *client = warmup_connect (&options, error, sizeof error);
+    if (!client)
+        fail_msg ("warmup_connect with CURVE: %s\n%s", error, wp_test_proc_output (daemon));
+    warmup_usage_t usage = { .user = "dana", .model = "coder-curve" };
+    assert_int_equal (warmup_observe (client, &usage), WARMUP_OK);
+    warmup_event_t event;
+    bool predicted = false;
+    int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
+    while (!predicted && zclock_mono () < deadline)
+        predicted = warmup_next (client, &event, 200) == 1 && event.model_count
+                    && streq (event.models [0].model, "coder-curve");
+    assert_true (predicted);
+    warmup_destroy (&client);
+
+    //  Without keys the handshake fails: a timeout that says what is missing.
+    options = (warmup_options_t) { .bus_publish = it.pub, .bus_subscribe = it.sub,
+                                   .timeout_ms = 500 };
+    assert_null (warmup_connect (&options, error, sizeof error));
+    s_has (error, "needs bus_server_key");
+    itest_stop (&daemon, "warmupd");
+    zstr_free (&server);
+    zstr_free (&allowed);
+    free (text);
+    zstr_free (&allowed_dir);
+    zstr_free (&ide);
+    zstr_free (&keydir);
+    itest_destroy (&it);
+}
+
 int
 main (void)
 {
@@ -308,6 +380,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_http, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bus, s_setup, s_teardown),
+        cmocka_unit_test (test_curve),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
