@@ -171,6 +171,24 @@ ihttp_endpoint_of (wp_test_proc_t *proc, char *endpoint, size_t size)
     ihttp_endpoint_after (proc, "serving http://", endpoint, size);
 }
 
+#ifdef WP_ITEST_H_INCLUDED
+//  Start the deployment's warmupd with its proxy on a free port, passing
+//  requests to upstream (NULL: none); its "host:port" into endpoint.
+static inline wp_test_proc_t *
+ihttp_start_proxy (itest_t *it, const char *upstream, char *endpoint, size_t size)
+{
+    char *path = wp_test_bin ("warmupd");
+    const char *argv [] = { path, "-c", it->config, "--proxy-listen", "127.0.0.1:0",
+                            upstream ? "--proxy-upstream" : NULL, upstream, NULL };
+    wp_test_proc_t *daemon = wp_test_spawn (argv);
+    free (path);
+    if (wp_test_proc_wait_line (daemon, "ready", ITEST_START_MS, NULL, 0))
+        fail_msg ("warmupd did not get ready:\n%s", wp_test_proc_output (daemon));
+    ihttp_endpoint_after (daemon, "proxy: serving http://", endpoint, size);
+    return daemon;
+}
+#endif
+
 //  Monotonic milliseconds.
 static inline int64_t
 ihttp_now_ms (void)

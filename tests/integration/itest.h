@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "wp_bus.h"
 #include "wp_util.h"
+#include "wp_json.h"
 #include "wp_pattern_wire.h"
 #include "wp_config.h"
 #include "wp_security.h"
@@ -195,6 +196,24 @@ itest_free_port (void)
     assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
     close (fd);
     return ntohs (address.sin_port);
+}
+
+//  The next event of topic on bus within the bound, as JSON (wp_json_event;
+//  caller frees), or NULL; events of other topics are passed over.
+static inline char *
+itest_next_json (wp_bus_t *bus, wp_topic_t topic)
+{
+    int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
+    while (zclock_mono () < deadline) {
+        wp_bus_event_t event;
+        if (wp_bus_recv_wait (bus, &event, 200) != 1)
+            continue;
+        char *json = event.topic == topic ? wp_json_event (NULL, event.msg) : NULL;
+        wp_bus_event_free (&event);
+        if (json)
+            return json;
+    }
+    return NULL;
 }
 
 //  Predicate over a received event.

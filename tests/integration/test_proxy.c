@@ -40,15 +40,7 @@ s_setup (void **state)
     itest_init (&f->it, "wp-proxy", extra);
     char upstream [64];
     snprintf (upstream, sizeof upstream, "http://127.0.0.1:%d", f->upstream.port);
-    char *path = wp_test_bin ("warmupd");
-    const char *argv [] = { path, "-c", f->it.config, "--proxy-listen", "127.0.0.1:0",
-                            "--proxy-upstream", upstream, NULL };
-    f->daemon = wp_test_spawn (argv);
-    free (path);
-    if (wp_test_proc_wait_line (f->daemon, "ready", ITEST_START_MS, NULL, 0))
-        fail_msg ("warmupd did not get ready:\n%s", wp_test_proc_output (f->daemon));
-    ihttp_endpoint_after (f->daemon, "proxy: serving http://", f->endpoint,
-                          sizeof f->endpoint);
+    f->daemon = ihttp_start_proxy (&f->it, upstream, f->endpoint, sizeof f->endpoint);
     const char *topics [] = { "usage.observed", "prediction.made", NULL };
     f->bus = itest_bus (&f->it, topics);
     *state = f;

@@ -26,14 +26,7 @@ s_setup (void **state)
 {
     fixture_t *f = (fixture_t *) calloc (1, sizeof (fixture_t));
     itest_init (&f->it, "wp-ide", NULL);
-    char *path = wp_test_bin ("warmupd");
-    const char *argv [] = { path, "-c", f->it.config, "--proxy-listen", "127.0.0.1:0", NULL };
-    f->daemon = wp_test_spawn (argv);
-    free (path);
-    if (wp_test_proc_wait_line (f->daemon, "ready", ITEST_START_MS, NULL, 0))
-        fail_msg ("warmupd did not get ready:\n%s", wp_test_proc_output (f->daemon));
-    ihttp_endpoint_after (f->daemon, "proxy: serving http://", f->endpoint,
-                          sizeof f->endpoint);
+    f->daemon = ihttp_start_proxy (&f->it, NULL, f->endpoint, sizeof f->endpoint);
     const char *topics [] = { "usage.observed", "usage.intent", NULL };
     f->bus = itest_bus (&f->it, topics);
     *state = f;
@@ -49,23 +42,6 @@ s_teardown (void **state)
     itest_destroy (&f->it);
     free (f);
     return 0;
-}
-
-//  The next event of topic, copied as JSON (caller frees), or NULL.
-static char *
-s_next (wp_bus_t *bus, wp_topic_t topic)
-{
-    int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
-    while (zclock_mono () < deadline) {
-        wp_bus_event_t event;
-        if (wp_bus_recv_wait (bus, &event, 200) != 1)
-            continue;
-        char *json = event.topic == topic ? wp_json_event (NULL, event.msg) : NULL;
-        wp_bus_event_free (&event);
-        if (json)
-            return json;
-    }
-    return NULL;
 }
 
 //  An autocomplete event as Continue sends it.
@@ -93,7 +69,7 @@ test_continue_destination (void **state)
     assert_int_equal (reply.status, 202);
     assert_non_null (strstr (reply.body, "\"accepted\":1"));
     ihttp_reply_free (&reply);
-    char *json = s_next (f->bus, WP_TOPIC_USAGE);
+    char *json = itest_next_json (f->bus, WP_TOPIC_USAGE);
     assert_non_null (json);
     assert_non_null (strstr (json, "\"model\":\"qwen2.5-coder:1.5b\""));
     assert_non_null (strstr (json, "\"task\":\"TASK_COMPLETION\""));
@@ -107,7 +83,7 @@ test_continue_destination (void **state)
                         "X-Warmup-User: alice\r\n", s_autocomplete);
     assert_int_equal (reply.status, 202);
     ihttp_reply_free (&reply);
-    json = s_next (f->bus, WP_TOPIC_USAGE);
+    json = itest_next_json (f->bus, WP_TOPIC_USAGE);
     char want [64], alice [WP_USER_ID_LEN + 1];
     snprintf (want, sizeof want, "\"user\":\"%s\"", itest_user_id (&f->it, "alice", 'u', alice));
     assert_non_null (strstr (json, want));
@@ -153,7 +129,7 @@ test_intent_route (void **state)
     assert_int_equal (reply.status, 202);
     assert_non_null (strstr (reply.body, "\"accepted\":1"));
     ihttp_reply_free (&reply);
-    char *json = s_next (f->bus, WP_TOPIC_INTENT);
+    char *json = itest_next_json (f->bus, WP_TOPIC_INTENT);
     assert_non_null (json);
     char want [64], alice [WP_USER_ID_LEN + 1];
     snprintf (want, sizeof want, "\"user\":\"%s\"", itest_user_id (&f->it, "alice", 'u', alice));
@@ -170,10 +146,10 @@ test_intent_route (void **state)
     assert_int_equal (reply.status, 202);
     assert_non_null (strstr (reply.body, "\"accepted\":2"));
     ihttp_reply_free (&reply);
-    json = s_next (f->bus, WP_TOPIC_INTENT);
+    json = itest_next_json (f->bus, WP_TOPIC_INTENT);
     assert_non_null (strstr (json, "\"kind\":\"typing.started\""));
     free (json);
-    json = s_next (f->bus, WP_TOPIC_INTENT);
+    json = itest_next_json (f->bus, WP_TOPIC_INTENT);
     assert_non_null (strstr (json, "\"kind\":\"file.opened\""));
     assert_non_null (strstr (json, "\"task\":\"TASK_COMPLETION\""));
     free (json);

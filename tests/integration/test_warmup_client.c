@@ -30,14 +30,7 @@ s_setup (void **state)
 {
     fixture_t *f = (fixture_t *) calloc (1, sizeof (fixture_t));
     itest_init (&f->it, "wp-libwarmup", NULL);
-    char *path = wp_test_bin ("warmupd");
-    const char *argv [] = { path, "-c", f->it.config, "--proxy-listen", "127.0.0.1:0", NULL };
-    f->daemon = wp_test_spawn (argv);
-    free (path);
-    if (wp_test_proc_wait_line (f->daemon, "ready", ITEST_START_MS, NULL, 0))
-        fail_msg ("warmupd did not get ready:\n%s", wp_test_proc_output (f->daemon));
-    ihttp_endpoint_after (f->daemon, "proxy: serving http://", f->endpoint,
-                          sizeof f->endpoint);
+    f->daemon = ihttp_start_proxy (&f->it, NULL, f->endpoint, sizeof f->endpoint);
     snprintf (f->url, sizeof f->url, "http://%s", f->endpoint);
     const char *topics [] = { "usage.observed", "usage.intent", NULL };
     f->bus = itest_bus (&f->it, topics);
@@ -56,28 +49,12 @@ s_teardown (void **state)
     return 0;
 }
 
-//  The next event of topic on the test's tap, as JSON (caller frees).
-static char *
-s_next (wp_bus_t *bus, wp_topic_t topic)
-{
-    int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
-    while (zclock_mono () < deadline) {
-        wp_bus_event_t event;
-        if (wp_bus_recv_wait (bus, &event, 200) != 1)
-            continue;
-        char *json = event.topic == topic ? wp_json_event (NULL, event.msg) : NULL;
-        wp_bus_event_free (&event);
-        if (json)
-            return json;
-    }
-    fail_msg ("no %s event", wp_topic_name (topic));
-    return NULL;
-}
-
-//  Assert that json holds text.
+//  Assert that json (an event, NULL when none came) holds text.
 static void
 s_has (const char *json, const char *text)
 {
+    if (!json)
+        fail_msg ("no event where '%s' was expected", text);
     if (!strstr (json, text))
         fail_msg ("'%s' not in %s", text, json);
 }
@@ -183,7 +160,7 @@ test_http (void **state)
                              .language = "python", .event_ms = 1700000000000ULL,
                              .outcome = WARMUP_OUTCOME_COLD, .wait_ms = 1200 };
     assert_int_equal (warmup_observe (client, &usage), WARMUP_OK);
-    char *json = s_next (f->bus, WP_TOPIC_USAGE);
+    char *json = itest_next_json (f->bus, WP_TOPIC_USAGE);
     snprintf (want, sizeof want, "\"user\":\"%s\"", alice);
     s_has (json, want);
     s_has (json, "\"model\":\"coder-http\"");
@@ -197,7 +174,7 @@ test_http (void **state)
     warmup_intent_t intent = { .user = "alice", .kind = "chat.opened", .model = "coder-http",
                                .task = WARMUP_TASK_CHAT };
     assert_int_equal (warmup_intent (client, &intent), WARMUP_OK);
-    json = s_next (f->bus, WP_TOPIC_INTENT);
+    json = itest_next_json (f->bus, WP_TOPIC_INTENT);
     s_has (json, want);
     s_has (json, "\"kind\":\"chat.opened\"");
     s_has (json, "\"model\":\"coder-http\"");
@@ -252,7 +229,7 @@ test_bus (void **state)
 
     warmup_intent_t intent = { .user = "bob", .kind = "typing.started", .language = "c" };
     assert_int_equal (warmup_intent (client, &intent), WARMUP_OK);
-    char *json = s_next (f->bus, WP_TOPIC_INTENT);
+    char *json = itest_next_json (f->bus, WP_TOPIC_INTENT);
     s_has (json, want);
     s_has (json, "\"kind\":\"typing.started\"");
     free (json);
@@ -260,7 +237,7 @@ test_bus (void **state)
     warmup_usage_t usage = { .user = "bob", .model = "coder-bus",
                              .task = WARMUP_TASK_COMPLETION };
     assert_int_equal (warmup_observe (client, &usage), WARMUP_OK);
-    json = s_next (f->bus, WP_TOPIC_USAGE);
+    json = itest_next_json (f->bus, WP_TOPIC_USAGE);
     s_has (json, want);
     free (json);
     warmup_event_t event;
