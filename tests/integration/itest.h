@@ -216,6 +216,28 @@ itest_next_json (wp_bus_t *bus, wp_topic_t topic)
     return NULL;
 }
 
+//  The value of "key": in the JSON object of policy name within text (the
+//  output of warmup-eval --json or warmupctl replay --json), as text.
+static inline void
+itest_policy_value (const char *text, const char *name, const char *key, char *out,
+                    size_t size)
+{
+    char needle [64];
+    snprintf (needle, sizeof needle, "\"name\":\"%s\"", name);
+    const char *object = strstr (text, needle);
+    if (!object)
+        fail_msg ("no policy '%s' in:\n%s", name, text);
+    snprintf (needle, sizeof needle, "\"%s\":", key);
+    const char *at = strstr (object, needle);
+    if (!at)
+        fail_msg ("no '%s' for '%s' in:\n%s", key, name, text);
+    at += strlen (needle);
+    size_t len = strcspn (at, ",}");
+    assert_true (len > 0 && len < size);
+    memcpy (out, at, len);
+    out [len] = 0;
+}
+
 //  Predicate over a received event.
 typedef bool (itest_match_fn) (wp_topic_t topic, const ProtobufCMessage *msg, void *arg);
 

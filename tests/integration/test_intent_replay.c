@@ -98,19 +98,13 @@ s_warm_in (const s_seen_t *seen, uint64_t from, uint64_t until)
     return false;
 }
 
-//  "key": value of the first object named name in JSON text.
+//  "key": value of the policy named name in JSON text, times 1000.
 static long long
 s_number (const char *text, const char *name, const char *key)
 {
-    char needle [64];
-    snprintf (needle, sizeof needle, "\"name\":\"%s\"", name);
-    const char *object = strstr (text, needle);
-    if (!object)
-        fail_msg ("no '%s' in:\n%s", name, text);
-    snprintf (needle, sizeof needle, "\"%s\":", key);
-    const char *at = strstr (object, needle);
-    assert_non_null (at);
-    return (long long) (atof (at + strlen (needle)) * 1000 + 0.5);
+    char value [64];
+    itest_policy_value (text, name, key, value, sizeof value);
+    return (long long) (atof (value) * 1000 + 0.5);
 }
 
 static void

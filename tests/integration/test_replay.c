@@ -33,35 +33,17 @@ typedef struct {
     char resident_gb_s [32];
 } s_numbers_t;
 
-//  The value of "key": in the JSON object of policy name within text.
-static void
-s_value (const char *text, const char *name, const char *key, char *out, size_t size)
-{
-    char needle [64];
-    snprintf (needle, sizeof needle, "\"name\":\"%s\"", name);
-    const char *object = strstr (text, needle);
-    if (!object)
-        fail_msg ("no policy '%s' in:\n%s", name, text);
-    snprintf (needle, sizeof needle, "\"%s\":", key);
-    const char *at = strstr (object, needle);
-    if (!at)
-        fail_msg ("no '%s' for '%s' in:\n%s", key, name, text);
-    at += strlen (needle);
-    size_t len = strcspn (at, ",}");
-    assert_true (len > 0 && len < size);
-    memcpy (out, at, len);
-    out [len] = 0;
-}
-
 //  The numbers of one policy in warmup-eval's JSON.
 static void
 s_numbers (const char *text, const char *name, s_numbers_t *numbers)
 {
-    s_value (text, name, "cold_starts", numbers->cold_starts, sizeof numbers->cold_starts);
-    s_value (text, name, "delayed", numbers->delayed, sizeof numbers->delayed);
-    s_value (text, name, "cold_wait_s", numbers->cold_wait_s, sizeof numbers->cold_wait_s);
-    s_value (text, name, "resident_gb_s", numbers->resident_gb_s,
-             sizeof numbers->resident_gb_s);
+    itest_policy_value (text, name, "cold_starts", numbers->cold_starts,
+                        sizeof numbers->cold_starts);
+    itest_policy_value (text, name, "delayed", numbers->delayed, sizeof numbers->delayed);
+    itest_policy_value (text, name, "cold_wait_s", numbers->cold_wait_s,
+                        sizeof numbers->cold_wait_s);
+    itest_policy_value (text, name, "resident_gb_s", numbers->resident_gb_s,
+                        sizeof numbers->resident_gb_s);
 }
 
 //  Cut the bundled trace to its first slice_ms into path; returns requests.
