@@ -24,7 +24,9 @@
 
     Errors: every verb returns WARMUP_OK (0) or a negative warmup_status_t;
     warmup_last_error says what went wrong in words (naming the field of a
-    refused event, or the endpoint that failed). Nothing is printed.
+    refused event, or the endpoint that failed). Nothing is printed: the
+    first warmup_connect turns czmq's log output off and leaves the
+    program's signal handlers alone (czmq would take SIGINT and SIGTERM).
 
     Threads: a warmup_t belongs to the thread that created it: call it from
     one thread at a time. Several clients may live in one process.
