@@ -63,6 +63,7 @@ for f in "$SOURCE"/clients/node/test/*.test.js; do    #  ES modules in a CommonJ
 done
 wp_warmupd_start "$BUILD" "$DEST"
 (cd "$DEST/app" && WARMUP_URL=$WP_URL WARMUP_BUS_PUB=$WP_PUB WARMUP_BUS_SUB=$WP_SUB \
-    WARMUP_CTL="$BUILD/bin/warmupctl -c $DEST/warmup.cfg" node --test test/) || fail "node --test"
+    WARMUP_CTL="$BUILD/bin/warmupctl -c $DEST/warmup.cfg" WARMUP_BIN_DIR="$BUILD/bin" \
+    node --test test/) || fail "node --test"
 wp_warmupd_stop
 echo "test_node_client: ok"
