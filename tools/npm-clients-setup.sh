@@ -3,24 +3,24 @@
 #  caches OUTSIDE the repository (node_modules is never committed):
 #    clients  the official `openai` and `ollama` client libraries, for
 #             test_proxy_clients (tests/slow/clients/package-lock.json);
-#    bus      `zeromq` and `protobufjs`, the optional peers of the Node.js
-#             client's bus module, for test_node_client
-#             (clients/node/test/bus-deps/package-lock.json).
+#    node     `zeromq` and `protobufjs` (the optional peers of the Node.js
+#             client's bus module) and `typescript` (its types compiled),
+#             for test_node_client (clients/node/test/deps/package-lock.json).
 #
 #  Where: ${WARMUP_CLIENTS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/warmup-clients}
-#         ${WARMUP_NODE_BUS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/warmup-node-bus}
+#         ${WARMUP_NODE_DEPS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/warmup-node-deps}
 #    node_modules/       what `npm ci` installed
 #    READY               the lock file's checksum, written last
 #  Needs: Node.js and npm (Debian's nodejs/npm if missing) and the npm
 #  registry. Safe to run again: nothing is done while READY matches the lock.
-#  Usage: tools/npm-clients-setup.sh [--print-dir [clients|bus]]
+#  Usage: tools/npm-clients-setup.sh [--print-dir [clients|node]]
 set -euo pipefail
 SOURCE_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}"
 CLIENTS="${WARMUP_CLIENTS_DIR:-$CACHE_ROOT/warmup-clients}"
-BUS="${WARMUP_NODE_BUS_DIR:-$CACHE_ROOT/warmup-node-bus}"
+NODE_DEPS="${WARMUP_NODE_DEPS_DIR:-$CACHE_ROOT/warmup-node-deps}"
 if [ "${1:-}" = "--print-dir" ]; then
-    if [ "${2:-clients}" = bus ]; then echo "$BUS"; else echo "$CLIENTS"; fi
+    if [ "${2:-clients}" = node ]; then echo "$NODE_DEPS"; else echo "$CLIENTS"; fi
     exit 0
 fi
 say () { echo "npm-clients-setup: $*" >&2; }
@@ -49,4 +49,4 @@ install () {
     say "$what: ready in $cache (node $(node --version))"
 }
 install "$CLIENTS" "$SOURCE_DIR/tests/slow/clients" "openai, ollama"
-install "$BUS" "$SOURCE_DIR/clients/node/test/bus-deps" "zeromq, protobufjs"
+install "$NODE_DEPS" "$SOURCE_DIR/clients/node/test/deps" "zeromq, protobufjs, typescript"

@@ -40,7 +40,7 @@ printf 'package/%s\n' README.md bus.d.ts bus.js index.d.ts index.js package.json
 tar -xzOf "$TARBALL" package/warmup.proto | cmp -s - "$SOURCE/schemas/warmup.proto" \
     || fail "the package's warmup.proto is not schemas/warmup.proto"
 
-#  2. The package as installed imports, then the tests against warmupd.
+#  2. The package as installed imports.
 mkdir -p "$DEST/app"
 (cd "$DEST/app" && npm init -y > /dev/null && npm install --silent --no-audit --no-fund \
     --offline "$TARBALL" > "$DEST/install.log" 2>&1) \
@@ -48,15 +48,31 @@ mkdir -p "$DEST/app"
 (cd "$DEST/app" && node --input-type=module \
     -e "import { WarmupClient } from 'warmup-client'; new WarmupClient({ url: 'http://127.0.0.1:1' });") \
     || fail "the installed package does not import"
-#  The bus's peers where the setup script installed them (symlinked: they
-#  resolve their own dependencies from there).
-BUS_DEPS=$(bash "$SOURCE/tools/npm-clients-setup.sh" --print-dir bus)/node_modules
-if [ -d "$BUS_DEPS/zeromq" ] && [ -d "$BUS_DEPS/protobufjs" ]; then
-    ln -s "$BUS_DEPS/zeromq" "$BUS_DEPS/protobufjs" "$DEST/app/node_modules/"
+#  The test dependencies where the setup script installed them (symlinked:
+#  they resolve their own dependencies from there).
+DEPS=$(bash "$SOURCE/tools/npm-clients-setup.sh" --print-dir node)/node_modules
+if [ -d "$DEPS/zeromq" ] && [ -d "$DEPS/protobufjs" ]; then
+    ln -s "$DEPS/zeromq" "$DEPS/protobufjs" "$DEST/app/node_modules/"
 else
     echo "test_node_client: the bus tests will be SKIPPED: no zeromq and protobufjs in" \
-         "$BUS_DEPS (run tools/npm-clients-setup.sh)"
+         "$DEPS (run tools/npm-clients-setup.sh)"
 fi
+
+#  3. The types, as a TypeScript user compiles against the installed
+#  package (its exports map): what is right checks, what is marked wrong
+#  is caught.
+if [ -x "$DEPS/typescript/bin/tsc" ]; then
+    cp "$SOURCE/clients/node/test/types.mts" "$DEST/app/"
+    (cd "$DEST/app" && node "$DEPS/typescript/bin/tsc" --noEmit --strict --module nodenext \
+        --moduleResolution nodenext --target es2022 --lib es2022 types.mts) \
+        || fail "the TypeScript types (tsc --strict on clients/node/test/types.mts)"
+    echo "test_node_client: types.mts compiles with tsc $(node "$DEPS/typescript/bin/tsc" --version)"
+else
+    echo "test_node_client: the TypeScript check SKIPPED: no typescript in $DEPS" \
+         "(run tools/npm-clients-setup.sh)"
+fi
+
+#  4. The tests, on the installed package, against warmupd.
 mkdir -p "$DEST/app/test"
 for f in "$SOURCE"/clients/node/test/*.test.js; do    #  ES modules in a CommonJS app
     cp "$f" "$DEST/app/test/$(basename "$f" .js).mjs"
