@@ -37,6 +37,9 @@
 
     No type of ZeroMQ, czmq or protobuf-c appears here: the library links
     them, its callers do not need their headers.
+    Versions: while the library is 0.x (soname libwarmup.so.0) the ABI may
+    change with a minor version (the structs below may grow); rebuild
+    against the header you link with.
     Build against it with pkg-config: `cc app.c $(pkg-config --cflags --libs
     warmup)` (docs/integration.md).
     =========================================================================
