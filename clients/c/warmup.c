@@ -8,6 +8,7 @@
 */
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include "warmup/warmup.h"
 #include "wp_bus.h"
@@ -188,18 +189,23 @@ s_bus_open (warmup_t *self, const warmup_options_t *options)
     return 0;
 }
 
+//  Once per process: a library leaves the program's signals alone (czmq
+//  would take SIGINT and SIGTERM) and says nothing on stdout; libcurl's
+//  global state is set up before any thread may race to it.
+static void
+s_init_once (void)
+{
+    zsys_handler_set (NULL);
+    zsys_set_logstream (NULL);
+    zsys_set_logsystem (false);
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+}
+
 warmup_t *
 warmup_connect (const warmup_options_t *options, char *error, size_t error_size)
 {
-    static bool s_quiet;
-    if (!s_quiet) {
-        //  A library leaves the program's signals alone (czmq would take
-        //  SIGINT and SIGTERM) and says nothing on stdout.
-        zsys_handler_set (NULL);
-        zsys_set_logstream (NULL);
-        zsys_set_logsystem (false);
-        s_quiet = true;
-    }
+    static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+    pthread_once (&s_once, s_init_once);
     warmup_t *self = (warmup_t *) calloc (1, sizeof (warmup_t));
     if (!self) {
         if (error && error_size)
