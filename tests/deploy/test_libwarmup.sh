@@ -66,9 +66,12 @@ STATIC_LIBS=$(pkg-config --static --libs warmup | sed 's/-lwarmup\b/-l:libwarmup
 # shellcheck disable=SC2086
 $CC -std=c11 -Wall -Wextra -Werror $EXTRA "$EXAMPLE" -o "$DEST/ide_client_static" \
     $(pkg-config --cflags warmup) $STATIC_LIBS || fail "the example does not build (static)"
-ldd "$DEST/ide_client_static" | grep -q libwarmup && fail "the static build needs libwarmup.so"
-LD_LIBRARY_PATH="$LIBDIR" ldd "$DEST/ide_client" | grep -q "libwarmup.so.0 => $LIBDIR" \
-    || fail "the shared build does not load the installed libwarmup.so.0"
+#  (ldd's output kept first: grep -q leaving early would SIGPIPE it)
+ldd "$DEST/ide_client_static" > "$DEST/ldd-static"
+LD_LIBRARY_PATH="$LIBDIR" ldd "$DEST/ide_client" > "$DEST/ldd-shared"
+grep -q libwarmup "$DEST/ldd-static" && fail "the static build needs libwarmup.so"
+grep -q "libwarmup.so.0 => $LIBDIR" "$DEST/ldd-shared" \
+    || { cat "$DEST/ldd-shared" >&2; fail "the shared build does not load the installed libwarmup.so.0"; }
 
 #  4. Each runs its whole job against warmupd.
 wp_warmupd_start "$BUILD" "$DEST"
