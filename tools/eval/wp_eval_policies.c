@@ -49,9 +49,58 @@ wp_eval_policy_list (size_t *count)
 }
 
 //  Find a policy by name.
+//  Parse a knob for a policy: 0, or -1 with the reason.
+static int
+s_knob (const wp_eval_policy_t *policy, const char *text, double *knob, char *error)
+{
+    char *end;
+    errno = 0;
+    double value = strtod (text, &end);
+    if (*text == 0 || *end || errno || !isfinite (value)
+    ||  value < policy->knob_min || value > policy->knob_max
+    ||  (policy->knob_integer && value != floor (value))) {
+        snprintf (error, WP_EVAL_ERRLEN, "policy '%s': %s must be a%s number in [%g, %g], not '%s'",
+                  policy->family, policy->knob, policy->knob_integer? " whole": "",
+                  policy->knob_min, policy->knob_max, text);
+        return -1;
+    }
+    *knob = value;
+    return 0;
+}
+
+//  A plug-in: "PATH" or "PATH:value" (a value when what follows the last
+//  ':' parses as a number and the library is the part before it).
+static const wp_eval_policy_t *
+s_plugin (const char *spec, double *knob, char *error)
+{
+    char path [1024];
+    const char *colon = strrchr (spec, ':');
+    const char *value = NULL;
+    snprintf (path, sizeof path, "%s", spec);
+    if (colon && colon [1]) {
+        char *end;
+        strtod (colon + 1, &end);
+        if (!*end) {
+            snprintf (path, sizeof path, "%.*s", (int) (colon - spec), spec);
+            value = colon + 1;
+        }
+    }
+    const wp_eval_policy_t *policy = wp_policy_plugin_load (path, error);
+    if (!policy)
+        return NULL;
+    *knob = policy->knob_default;
+    if (value && !policy->knob) {
+        snprintf (error, WP_EVAL_ERRLEN, "policy '%s' takes no ':value'", policy->family);
+        return NULL;
+    }
+    return value && s_knob (policy, value, knob, error) ? NULL : policy;
+}
+
 const wp_eval_policy_t *
 wp_eval_policy_find (const char *name, double *knob, char *error)
 {
+    if (strncmp (name, "plugin:", 7) == 0)
+        return s_plugin (name + 7, knob, error);
     const char *colon = strchr (name, ':');
     size_t family_len = colon? (size_t) (colon - name): strlen (name);
     const wp_eval_policy_t *policy = NULL;
@@ -72,19 +121,7 @@ wp_eval_policy_find (const char *name, double *knob, char *error)
         snprintf (error, WP_EVAL_ERRLEN, "policy '%s' takes no ':value'", policy->family);
         return NULL;
     }
-    char *end;
-    errno = 0;
-    double value = strtod (colon + 1, &end);
-    if (colon [1] == 0 || *end || errno || !isfinite (value)
-    ||  value < policy->knob_min || value > policy->knob_max
-    ||  (policy->knob_integer && value != floor (value))) {
-        snprintf (error, WP_EVAL_ERRLEN, "policy '%s': %s must be a%s number in [%g, %g], not '%s'",
-                  policy->family, policy->knob, policy->knob_integer? " whole": "",
-                  policy->knob_min, policy->knob_max, colon + 1);
-        return NULL;
-    }
-    *knob = value;
-    return policy;
+    return s_knob (policy, colon + 1, knob, error) ? NULL : policy;
 }
 
 //  Canonical name of a policy with a knob.

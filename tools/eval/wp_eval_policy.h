@@ -92,17 +92,25 @@ typedef struct {
     //  WP_EVAL_NO_MODEL): nothing is served. NULL: the policy ignores
     //  intents. 0, or -1 to abort the run.
     int (*on_intent) (void *self, wp_eval_sim_t *sim, const wp_eval_request_t *intent);
+    //  The policy's own constant data (a plug-in's table), for create
+    //  through wp_eval_sim_policy; NULL for the built-in ones.
+    const void *data;
 } wp_eval_policy_t;
 
-//  Find a policy by name, "family" or "family:value"; sets *knob. NULL
-//  if unknown or the value is bad, with the reason in error
-//  (WP_EVAL_ERRLEN bytes).
+//  Find a policy by name, "family" or "family:value", or a plug-in,
+//  "plugin:PATH" or "plugin:PATH:value"; sets *knob. NULL if unknown or
+//  the value is bad, with the reason in error (WP_EVAL_ERRLEN bytes).
 const wp_eval_policy_t *
     wp_eval_policy_find (const char *name, double *knob, char *error);
 
 //  The known policies, in table order; sets *count.
 const wp_eval_policy_t *const *
     wp_eval_policy_list (size_t *count);
+
+//  A policy from a shared library (include/warmup/policy.h), loaded once
+//  per path; NULL with the reason in error (WP_EVAL_ERRLEN bytes).
+const wp_eval_policy_t *
+    wp_policy_plugin_load (const char *path, char *error);
 
 //  Canonical name of a policy with a knob ("keepalive:600"), into buffer.
 void

@@ -567,6 +567,13 @@ wp_eval_sim_catalog (wp_eval_sim_t *self)
     return self->catalog;
 }
 
+//  The policy the world runs.
+const wp_eval_policy_t *
+wp_eval_sim_policy (wp_eval_sim_t *self)
+{
+    return self->policy;
+}
+
 //  The future of the trace.
 wp_eval_future_t *
 wp_eval_sim_future (wp_eval_sim_t *self)

@@ -120,6 +120,10 @@ const char *
 wp_eval_catalog_t *
     wp_eval_sim_catalog (wp_eval_sim_t *self);
 
+//  The policy the world runs (borrowed).
+const wp_eval_policy_t *
+    wp_eval_sim_policy (wp_eval_sim_t *self);
+
 //  Policy: the future of the trace (oracle only; NULL if not built).
 wp_eval_future_t *
     wp_eval_sim_future (wp_eval_sim_t *self);
