@@ -50,6 +50,7 @@
 #define WINDOW_DEFAULT 4096         //  --window: requests per round by default
 #define WINDOW_EVENTS 6             //  events a request makes, at most about (bus/hwm)
 #define ROUND_TIMEOUT_MS 30000      //  a round without progress this long fails
+#define ASKED_MAX 4096              //  cools asked remembered for their time
 #define SPEED_TICK_MS 10            //  --speed: a tick every this many ms of wall time
 
 //  What the replayer knows of one component, from its latest clock.ack.
@@ -114,6 +115,9 @@ typedef struct {
     uint64_t usage_seq;             //  seq of the request being served
     uint64_t rooms;                 //  room.request published (= its last seq)
     uint64_t room_victims;          //  models unloaded on the scheduler's reply
+    //  A round per request: the event time of the latest cools asked (a
+    //  cool asked as of a time past, a time-out's expiry, unloads then)
+    struct { uint64_t seq; uint64_t event_ms; } asked [ASKED_MAX];
     char source [128];              //  our bus source
     char error [512];               //  why it failed
 } s_replay_t;
@@ -186,6 +190,16 @@ s_on_done (s_replay_t *self, const Warmup__V1__WarmupDone *done)
     }
     else
     if (done->action == WARMUP__V1__ACTION__ACTION_COOL) {
+        //  As of when it was asked, if that is past (a time-out's expiry)
+        int64_t as_of = -1;
+        if (done->cause && !self->window) {
+            size_t slot = (size_t) (done->cause->seq % ASKED_MAX);
+            if (self->asked [slot].seq == done->cause->seq)
+                as_of = (int64_t) self->asked [slot].event_ms;
+        }
+        if (as_of >= 0 && as_of < wp_eval_sim_now (self->sim)
+            && wp_eval_sim_unload_at (self->sim, (uint32_t) id, as_of) == 0)
+            return;
         if (wp_eval_sim_unload (self->sim, (uint32_t) id) < 0) {
             //  Still loading: it leaves when its load ends.
             self->late_cools++;
@@ -317,6 +331,16 @@ s_handle (s_replay_t *self, wp_bus_event_t *event)
     else
     if (event->topic == WP_TOPIC_WARMUP_REQUEST && self->window)
         s_on_requested (self, (const Warmup__V1__WarmupRequested *) event->msg);
+    else
+    if (event->topic == WP_TOPIC_WARMUP_REQUEST) {
+        const Warmup__V1__WarmupRequested *in =
+            (const Warmup__V1__WarmupRequested *) event->msg;
+        if (in->header && in->action == WARMUP__V1__ACTION__ACTION_COOL) {
+            size_t slot = (size_t) (in->header->seq % ASKED_MAX);
+            self->asked [slot].seq = in->header->seq;
+            self->asked [slot].event_ms = in->event_ms;
+        }
+    }
 }
 
 //  Publish clock.tick at event time t: a new tick, or (again) the current
@@ -949,8 +973,7 @@ wp_replay_main (const wp_config_t *config, int argc, char **argv)
         wp_bus_subscribe (self->bus, "clock.ack");
         wp_bus_subscribe (self->bus, "warmup.done");
         wp_bus_subscribe (self->bus, "room.reply");
-        if (window)
-            wp_bus_subscribe (self->bus, "warmup.requested");
+        wp_bus_subscribe (self->bus, "warmup.requested");
     }
     if (!self->bus || wp_bus_wait_ready (self->bus, (int) config->ready_timeout_ms)) {
         fprintf (stderr, "warmupctl replay: no bus at %s / %s (is warmupd running?)\n",

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include "wp_config.h"
 #include "wp_util.h"
+#include "wp_eval_policy.h"
 
 //  Largest configuration file read, bytes.
 #define CONFIG_BYTES_MAX (1024 * 1024)
@@ -22,7 +23,7 @@ static const char *s_reloadable [] = {
     "max_warm_models", "max_memory_mb", "max_cpu_percent",
     "background_warmup_enabled", "cold_wait_price", "proxy/upstream",
     "proxy/max_body_bytes", "proxy/upstream_timeout_seconds", "max_vram_mb",
-    "memory_reserve_mb", NULL
+    "memory_reserve_mb", "policy", NULL
 };
 
 //  Kinds of value a key takes.
@@ -55,6 +56,7 @@ static const key_spec_t s_keys [] = {
     { "gpus", T_GPUS, offsetof (wp_config_t, gpu_mask), 0, 0, "", 0 },
     D ("max_cpu_percent", max_cpu_percent, 0, 100, "%"),
     D ("prediction_threshold", prediction_threshold, 0, 1, "probability"),
+    S ("policy", policy),
     D ("cold_wait_price", cold_wait_price, 1, 1e7, "GiB*s per s of wait"),
     U ("usage_window_seconds", usage_window_seconds, 1, 31536000, "s"),
     U ("max_queue_size", max_queue_size, 1, 1000000, "tasks"),
@@ -124,6 +126,7 @@ wp_config_new (void)
     self->max_memory_mb = 2048;
     self->max_cpu_percent = 30;
     self->prediction_threshold = 0.7;
+    self->policy = s_strdup ("builtin");
     self->cold_wait_price = 1000;       //  the engine's default (docs/configuration.md)
     self->usage_window_seconds = 3600;
     self->max_queue_size = 100;
@@ -184,6 +187,7 @@ wp_config_destroy (wp_config_t **self_p)
     free (self->sub_endpoint);
     free (self->data_dir);
     free (self->metrics_listen);
+    free (self->policy);
     free (self->proxy_listen);
     free (self->proxy_upstream);
     free (self->gpu_source);
@@ -1120,6 +1124,24 @@ s_resolve_devices (wp_config_t *self, const char *file)
     return 0;
 }
 
+//  The scheduler's policy must be one it can run: builtin, a policy of the
+//  live table, or a plug-in that loads (the library is loaded here).
+static int
+s_check_policy (wp_config_t *self, const char *file)
+{
+    if (streq (self->policy, "builtin"))
+        return 0;
+    char error [WP_EVAL_ERRLEN];
+    double knob;
+    size_t count;
+    const wp_eval_policy_t *const *list = wp_policy_live_list (&count);
+    if (wp_policy_table_find (list, count, self->policy, &knob, error))
+        return 0;
+    s_error (file, "policy", "is not builtin nor a policy the scheduler runs: %s%s", error,
+             NULL);
+    return -1;
+}
+
 //  Load and validate a ZPL file, keeping the error message.
 wp_config_t *
 wp_config_load_error (const char *path, char *error, size_t size)
@@ -1181,6 +1203,8 @@ wp_config_load (const char *path)
         rc = s_load_groups (self, root, path);
     if (rc == 0)
         rc = s_check_pins (self, path);
+    if (rc == 0)
+        rc = s_check_policy (self, path);
     zconfig_destroy (&root);
     if (rc)
         wp_config_destroy (&self);

@@ -98,6 +98,10 @@ typedef struct {
     uint32_t max_memory_mb;             //  memory budget for warm models, MiB
     double max_cpu_percent;             //  no background warmups above this CPU use
     double prediction_threshold;        //  probability that triggers a warmup, 0..1
+    char *policy;                       //  the scheduler's policy: "builtin" (the
+                                        //  predictive pipeline), a policy of the
+                                        //  live table ("icebreaker", "keepalive:600")
+                                        //  or "plugin:PATH[:knob]"
     double cold_wait_price;             //  GiB*s of residency one second of a
                                         //  request waiting on a load is worth
     uint32_t usage_window_seconds;      //  how long usage counts as recent, s

@@ -7,6 +7,7 @@
 #include "wp_prediction_wire.h"
 #include "wp_scheduler.h"
 #include "wp_simworld.h"
+#include "wp_scheduler_policy.h"
 #include "wp_util.h"
 
 #define PREDICTIONS_MAX 32  //  predictions per event used at most
@@ -171,9 +172,26 @@ typedef struct {
     uint64_t clock_now;     //  event time of a room search (s_window_can)
 } s_window_t;
 
+//  Another policy than the scheduler's own (`policy = NAME`): its acts
+//  since the last call, to publish or to answer a room.request with.
+typedef struct {
+    char *model;
+    wp_policy_act_t act;
+    int64_t time;
+} s_act_t;
+
+typedef struct {
+    wp_scheduler_policy_t *policy;  //  the policy run
+    s_act_t *acts;                  //  its acts not handled yet
+    size_t n_acts, cap_acts;
+    char *served_model;             //  a request served at its room.request:
+    uint64_t served_ms;             //  its usage.observed is not served again
+} s_hosted_t;
+
 //  The component's state.
 typedef struct {
     wp_scheduler_t *core;       //  the decisions
+    s_hosted_t hosted;          //  another policy than the core's, if .policy
     s_timers_t *timers;         //  replay mode: wake-ups (NULL live)
     s_window_t *window;         //  replay by windows (NULL otherwise)
     const wp_config_t *config;  //  the configuration
@@ -187,6 +205,9 @@ typedef struct {
 } sched_t;
 
 #define LISTED_MAX 1000     //  models a listing looks at, at most
+
+static int s_hosted_start (sched_t *sched, const wp_config_t *config);
+static void s_hosted_stop (s_hosted_t *hosted);
 
 //  Give the core every model section of next; models whose section went
 //  away (in running, not in next) get the defaults.
@@ -244,6 +265,7 @@ s_create (wp_ctx_t *ctx)
         self->timers->load_end = zhashx_new ();
         assert (self->timers->load_end);
         zhashx_set_destructor (self->timers->load_end, s_free_item);
+        s_hosted_start (self, config);
         return self;
     }
     wp_scheduler_opts_t opts = {
@@ -268,6 +290,7 @@ s_create (wp_ctx_t *ctx)
     self->memory.vram_auto = config->max_vram_auto;
     self->memory.max_vram_mb = config->max_vram_auto ? 0 : config->max_vram_mb;
     wp_scheduler_memory (self->core, &self->memory);
+    s_hosted_start (self, config);
     return self;
 }
 
@@ -277,6 +300,7 @@ s_destroy (void **state_p)
 {
     sched_t *self = (sched_t *) *state_p;
     if (self) {
+        s_hosted_stop (&self->hosted);
         wp_scheduler_destroy (&self->core);
         zhashx_destroy (&self->synced);
         zhashx_destroy (&self->in_flight);
@@ -334,6 +358,152 @@ s_publish (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision, uint64_
         zsys_info ("scheduler: %s %s: %s", decision->action == WP_ACTION_WARM ? "warm" : "cool",
                    decision->model, decision->reason);
     return wp_ctx_publish (ctx, WP_TOPIC_WARMUP_REQUEST, &out.base);
+}
+
+//  --- Another policy than the core's (wp_scheduler_policy.h) -------------
+
+//  An act of the policy: kept until handled.
+static void
+s_hosted_act (void *arg, const char *model, wp_policy_act_t act, int64_t time)
+{
+    s_hosted_t *hosted = (s_hosted_t *) arg;
+    if (hosted->n_acts == hosted->cap_acts) {
+        hosted->cap_acts = hosted->cap_acts ? 2 * hosted->cap_acts : 16;
+        hosted->acts = (s_act_t *) realloc (hosted->acts, hosted->cap_acts * sizeof (s_act_t));
+        assert (hosted->acts);
+    }
+    s_act_t *item = &hosted->acts [hosted->n_acts++];
+    item->model = strdup (model);
+    assert (item->model);
+    item->act = act;
+    item->time = time;
+}
+
+//  Publish the acts kept (room made live: cools too), oldest first.
+static int
+s_hosted_publish (sched_t *sched, wp_ctx_t *ctx)
+{
+    s_hosted_t *hosted = &sched->hosted;
+    const char *name = wp_scheduler_policy_name (hosted->policy);
+    int rc = 0;
+    for (size_t i = 0; i < hosted->n_acts; i++) {
+        s_act_t *item = &hosted->acts [i];
+        wp_decision_t decision = {
+            .model = item->model, .priority = 2,
+            .action = item->act == WP_POLICY_WARM ? WP_ACTION_WARM : WP_ACTION_COOL,
+            .memory_mb = wp_config_model_memory_mb (wp_ctx_config (ctx), item->model),
+        };
+        snprintf (decision.reason, sizeof decision.reason, "policy %s: %s", name,
+                  item->act == WP_POLICY_WARM ? "pre-warm"
+                  : item->act == WP_POLICY_ROOM ? "room for a cold start" : "unload");
+        if (s_publish (sched, ctx, &decision, (uint64_t) item->time))
+            rc = -1;
+        free (item->model);
+    }
+    hosted->n_acts = 0;
+    return rc;
+}
+
+//  Stop running another policy.
+static void
+s_hosted_stop (s_hosted_t *hosted)
+{
+    wp_scheduler_policy_destroy (&hosted->policy);
+    for (size_t i = 0; i < hosted->n_acts; i++)
+        free (hosted->acts [i].model);
+    free (hosted->acts);
+    free (hosted->served_model);
+    memset (hosted, 0, sizeof *hosted);
+}
+
+//  Run the configuration's policy if it is not the core's; -1 if it
+//  cannot run (the core's runs then, and the reason is logged).
+static int
+s_hosted_start (sched_t *sched, const wp_config_t *config)
+{
+    s_hosted_stop (&sched->hosted);
+    if (streq (config->policy, "builtin"))
+        return 0;
+    char error [600];
+    sched->hosted.policy = wp_scheduler_policy_new (config->policy, config, error,
+                                                    sizeof error);
+    if (!sched->hosted.policy) {
+        zsys_error ("scheduler: %s; the built-in policy runs", error);
+        return -1;
+    }
+    wp_scheduler_policy_acts (sched->hosted.policy, s_hosted_act, &sched->hosted);
+    zsys_info ("scheduler: runs policy %s", wp_scheduler_policy_name (sched->hosted.policy));
+    return 0;
+}
+
+//  A request: the policy serves it, and what it did goes out. In a replay
+//  by rounds, a request that needed room was served at its room.request.
+static int
+s_hosted_usage (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__UsageObserved *in)
+{
+    s_hosted_t *hosted = &sched->hosted;
+    if (!in->model || !*in->model || !in->user) {
+        wp_ctx_count_rejected (ctx);
+        return -1;
+    }
+    uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
+    if (hosted->served_model) {
+        bool served = streq (hosted->served_model, in->model) && hosted->served_ms == now;
+        zstr_free (&hosted->served_model);
+        if (served)
+            return s_hosted_publish (sched, ctx);
+    }
+    if (wp_scheduler_policy_request (hosted->policy, (int64_t) now, in->user, in->model) < 0)
+        zsys_error ("scheduler: policy %s failed on a request for %s",
+                    wp_scheduler_policy_name (hosted->policy), in->model);
+    return s_hosted_publish (sched, ctx);
+}
+
+//  A replay by rounds: a cold start short of memory. The policy serves the
+//  request now (its user is not known yet: the usage follows); the room it
+//  made is the answer, its other acts go out with the usage.
+static int
+s_hosted_room (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__RoomRequest *in)
+{
+    s_hosted_t *hosted = &sched->hosted;
+    zstr_free (&hosted->served_model);
+    hosted->served_model = strdup (in->model);
+    assert (hosted->served_model);
+    hosted->served_ms = in->event_ms;
+    if (wp_scheduler_policy_request (hosted->policy, (int64_t) in->event_ms, "",
+                                     in->model) < 0)
+        zsys_error ("scheduler: policy %s failed on a request for %s",
+                    wp_scheduler_policy_name (hosted->policy), in->model);
+    char **victims = (char **) zmalloc ((hosted->n_acts + 1) * sizeof (char *));
+    assert (victims);
+    size_t n = 0, kept = 0;
+    for (size_t i = 0; i < hosted->n_acts; i++)
+        if (hosted->acts [i].act == WP_POLICY_ROOM)
+            victims [n++] = hosted->acts [i].model;
+        else
+            hosted->acts [kept++] = hosted->acts [i];
+    hosted->n_acts = kept;
+    Warmup__V1__RoomReply out = WARMUP__V1__ROOM_REPLY__INIT;
+    out.event_ms = in->event_ms;
+    out.request_source = in->header->source;
+    out.request_seq = in->header->seq;
+    out.n_victims = n;
+    out.victims = victims;
+    int rc = wp_ctx_publish (ctx, WP_TOPIC_ROOM_REPLY, &out.base);
+    for (size_t i = 0; i < n; i++)
+        free (victims [i]);
+    free (victims);
+    return rc;
+}
+
+//  Time passes: the policy's timers due fire, what they did goes out.
+static int
+s_hosted_advance (sched_t *sched, wp_ctx_t *ctx, uint64_t now)
+{
+    if (wp_scheduler_policy_advance (sched->hosted.policy, (int64_t) now) < 0)
+        zsys_error ("scheduler: policy %s failed on a timer",
+                    wp_scheduler_policy_name (sched->hosted.policy));
+    return s_hosted_publish (sched, ctx);
 }
 
 static int s_window_apply (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision,
@@ -784,6 +954,8 @@ s_on_room (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__RoomRequest *in)
             wp_ctx_count_rejected (ctx);
             return -1;
         }
+    if (sched->hosted.policy)
+        return s_hosted_room (sched, ctx, in);
     s_room_t room = { in, (bool *) zmalloc (in->n_idle + 1) };
     assert (room.chosen);
     char **victims = (char **) zmalloc ((in->n_idle + 1) * sizeof (char *));
@@ -868,6 +1040,10 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
 {
     sched_t *sched = (sched_t *) state;
     wp_scheduler_t *self = sched->core;
+    if (topic == WP_TOPIC_PREDICTION && sched->hosted.policy)
+        return 0;               //  another policy decides
+    if (topic == WP_TOPIC_USAGE && sched->hosted.policy && !sched->window)
+        return s_hosted_usage (sched, ctx, (const Warmup__V1__UsageObserved *) msg);
     if (topic == WP_TOPIC_PREDICTION) {
         const Warmup__V1__PredictionMade *in = (const Warmup__V1__PredictionMade *) msg;
         uint64_t user;
@@ -900,6 +1076,9 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
             return -1;
         if (sched->window)
             return 0;       //  by windows: applied when decided, as warmup-eval
+        if (sched->hosted.policy && !in->ok && in->action == WARMUP__V1__ACTION__ACTION_WARM)
+            wp_scheduler_policy_gone (sched->hosted.policy, in->model,
+                                      (int64_t) wp_ctx_now_ms (ctx));
         uint64_t load_end;
         if (sched->timers && in->ok && in->action == WARMUP__V1__ACTION__ACTION_WARM
             && !s_resident (sched->timers, in->model, &load_end)) {
@@ -960,7 +1139,10 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
 static int
 s_on_tick (void *state, wp_ctx_t *ctx)
 {
-    return s_decide ((sched_t *) state, ctx, wp_ctx_now_ms (ctx));
+    sched_t *sched = (sched_t *) state;
+    if (sched->hosted.policy)
+        return sched->timers ? 0 : s_hosted_advance (sched, ctx, wp_ctx_now_ms (ctx));
+    return s_decide (sched, ctx, wp_ctx_now_ms (ctx));
 }
 
 //  Replay mode: fire the first timer due by now_ms (the replayer ticks
@@ -970,6 +1152,15 @@ s_on_clock (void *state, wp_ctx_t *ctx, uint64_t now_ms)
 {
     sched_t *sched = (sched_t *) state;
     s_timers_t *timers = sched->timers;
+    if (sched->hosted.policy) {
+        if (wp_ctx_windowed (ctx) && !sched->window) {
+            zsys_error ("scheduler: policy %s replays a round per request only "
+                        "(warmupctl replay --per-request)",
+                        wp_scheduler_policy_name (sched->hosted.policy));
+            s_window_start (sched);
+        }
+        return s_hosted_advance (sched, ctx, now_ms);
+    }
     if (wp_ctx_windowed (ctx) && !sched->window)
         s_window_start (sched);
     if (sched->window) {
@@ -1007,7 +1198,12 @@ s_busy (void *state)
 static uint64_t
 s_next_ms (void *state)
 {
-    s_timers_t *timers = ((sched_t *) state)->timers;
+    sched_t *sched = (sched_t *) state;
+    if (sched->hosted.policy) {
+        int64_t next = wp_scheduler_policy_next (sched->hosted.policy);
+        return next < 0 ? 0 : next == 0 ? 1 : (uint64_t) next;
+    }
+    s_timers_t *timers = sched->timers;
     return timers && timers->size ? timers->heap [0].time : 0;
 }
 
@@ -1033,6 +1229,13 @@ s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
             sched->memory.max_vram_mb = next->max_vram_mb;
         wp_scheduler_memory (self, &sched->memory);
     }
+    //  Another policy, or the same with other models or budget: it starts
+    //  afresh (what it learned is its own, in its world).
+    const wp_config_t *running = wp_ctx_config (ctx);
+    if (!streq (running->policy, next->policy) || (sched->hosted.policy
+        && (running->max_memory_mb != next->max_memory_mb
+            || running->n_models != next->n_models)))
+        s_hosted_start (sched, next);
 }
 
 //  The queue's word for a state.

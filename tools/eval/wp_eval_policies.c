@@ -1,18 +1,17 @@
 /*  =========================================================================
-    wp_eval_policies - the table of known policies and name parsing
+    wp_eval_policies - the table of the policies warmup-eval knows
 
     Names are "family" or "family:value" where value sets the policy's knob
-    (keepalive:600, lru:4). To add a policy, declare its table below and
-    add it to s_policies.
+    (keepalive:600, lru:4), or "plugin:PATH[:value]" (wp_policy_table.c).
+    To add a policy, declare its table below and add it to s_policies; a
+    policy that reads nothing but its world (not predictive, not oracle)
+    also goes in the live table of wp_policy_table.c, which the scheduler
+    can run (docs/extending.md).
     =========================================================================
 */
 #include "wp_eval_policy.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 extern const wp_eval_policy_t wp_policy_keepalive;
 extern const wp_eval_policy_t wp_policy_ollama;
@@ -48,88 +47,10 @@ wp_eval_policy_list (size_t *count)
     return s_policies;
 }
 
-//  Find a policy by name.
-//  Parse a knob for a policy: 0, or -1 with the reason.
-static int
-s_knob (const wp_eval_policy_t *policy, const char *text, double *knob, char *error)
-{
-    char *end;
-    errno = 0;
-    double value = strtod (text, &end);
-    if (*text == 0 || *end || errno || !isfinite (value)
-    ||  value < policy->knob_min || value > policy->knob_max
-    ||  (policy->knob_integer && value != floor (value))) {
-        snprintf (error, WP_EVAL_ERRLEN, "policy '%s': %s must be a%s number in [%g, %g], not '%s'",
-                  policy->family, policy->knob, policy->knob_integer? " whole": "",
-                  policy->knob_min, policy->knob_max, text);
-        return -1;
-    }
-    *knob = value;
-    return 0;
-}
-
-//  A plug-in: "PATH" or "PATH:value" (a value when what follows the last
-//  ':' parses as a number and the library is the part before it).
-static const wp_eval_policy_t *
-s_plugin (const char *spec, double *knob, char *error)
-{
-    char path [1024];
-    const char *colon = strrchr (spec, ':');
-    const char *value = NULL;
-    snprintf (path, sizeof path, "%s", spec);
-    if (colon && colon [1]) {
-        char *end;
-        strtod (colon + 1, &end);
-        if (!*end) {
-            snprintf (path, sizeof path, "%.*s", (int) (colon - spec), spec);
-            value = colon + 1;
-        }
-    }
-    const wp_eval_policy_t *policy = wp_policy_plugin_load (path, error);
-    if (!policy)
-        return NULL;
-    *knob = policy->knob_default;
-    if (value && !policy->knob) {
-        snprintf (error, WP_EVAL_ERRLEN, "policy '%s' takes no ':value'", policy->family);
-        return NULL;
-    }
-    return value && s_knob (policy, value, knob, error) ? NULL : policy;
-}
-
+//  Find a policy by name (wp_policy_table.c parses it).
 const wp_eval_policy_t *
 wp_eval_policy_find (const char *name, double *knob, char *error)
 {
-    if (strncmp (name, "plugin:", 7) == 0)
-        return s_plugin (name + 7, knob, error);
-    const char *colon = strchr (name, ':');
-    size_t family_len = colon? (size_t) (colon - name): strlen (name);
-    const wp_eval_policy_t *policy = NULL;
-    size_t count;
-    const wp_eval_policy_t *const *list = wp_eval_policy_list (&count);
-    for (size_t i = 0; i < count; i++)
-        if (strlen (list [i]->family) == family_len
-        &&  strncmp (list [i]->family, name, family_len) == 0)
-            policy = list [i];
-    if (!policy) {
-        snprintf (error, WP_EVAL_ERRLEN, "unknown policy '%s' (see --help for the list)", name);
-        return NULL;
-    }
-    *knob = policy->knob_default;
-    if (!colon)
-        return policy;
-    if (!policy->knob) {
-        snprintf (error, WP_EVAL_ERRLEN, "policy '%s' takes no ':value'", policy->family);
-        return NULL;
-    }
-    return s_knob (policy, colon + 1, knob, error) ? NULL : policy;
-}
-
-//  Canonical name of a policy with a knob.
-void
-wp_eval_policy_name (const wp_eval_policy_t *policy, double knob, char *buffer, size_t size)
-{
-    if (policy->knob)
-        snprintf (buffer, size, "%s:%g", policy->family, knob);
-    else
-        snprintf (buffer, size, "%s", policy->family);
+    return wp_policy_table_find (s_policies, sizeof (s_policies) / sizeof (s_policies [0]),
+                                 name, knob, error);
 }

@@ -107,6 +107,19 @@ const wp_eval_policy_t *
 const wp_eval_policy_t *const *
     wp_eval_policy_list (size_t *count);
 
+//  Find a policy by name in a table (as wp_eval_policy_find), or a plug-in.
+const wp_eval_policy_t *
+    wp_policy_table_find (const wp_eval_policy_t *const *list, size_t count,
+                          const char *name, double *knob, char *error);
+
+//  The policies the service can run live (wp_policy_table.c); sets *count.
+const wp_eval_policy_t *const *
+    wp_policy_live_list (size_t *count);
+
+//  True if a plug-in may take this name ([a-z0-9-]+, no built-in's).
+bool
+    wp_policy_name_free (const char *name);
+
 //  A policy from a shared library (include/warmup/policy.h), loaded once
 //  per path; NULL with the reason in error (WP_EVAL_ERRLEN bytes).
 const wp_eval_policy_t *

@@ -84,6 +84,8 @@ struct _wp_eval_sim_t {
     uint64_t hist [HIST_BINS];  //  log histogram of ns per event
     uint64_t state_peak;        //  peak state bytes
     char error [WP_EVAL_ERRLEN];   //  reason of a failure
+    wp_eval_sim_observer_fn *observer; //  told of loads and unloads (NULL: none)
+    void *observer_arg;
 };
 
 //  Nanoseconds from a monotonic clock.
@@ -288,6 +290,9 @@ s_load (wp_eval_sim_t *self, uint32_t model, bool prewarm)
     m->slot = (uint32_t) self->nresident;
     self->resident [self->nresident++] = model;
     self->resident_mb += m->memory_mb;
+    if (self->observer)
+        self->observer (self->observer_arg, model, prewarm ? WP_EVAL_SIM_PREWARM
+                                                           : WP_EVAL_SIM_LOAD, self->now);
 }
 
 //  Memory that could be freed plus what is free: budget minus pinned and
@@ -720,6 +725,8 @@ s_unload (wp_eval_sim_t *self, uint32_t model, int64_t time)
     m->load_end = -1;
     m->prewarmed = false;
     m->requested = false;
+    if (self->observer)
+        self->observer (self->observer_arg, model, WP_EVAL_SIM_UNLOAD, time);
 }
 
 //  Unload a model.
@@ -752,6 +759,36 @@ wp_eval_sim_unload_at (wp_eval_sim_t *self, uint32_t model, int64_t time)
         return -1;
     s_unload (self, model, time);
     return 0;
+}
+
+//  Be told of every load and unload.
+void
+wp_eval_sim_observe (wp_eval_sim_t *self, wp_eval_sim_observer_fn *observer, void *arg)
+{
+    self->observer = observer;
+    self->observer_arg = arg;
+}
+
+//  Let time pass to time: the timers due by then fire.
+int
+wp_eval_sim_advance (wp_eval_sim_t *self, int64_t time)
+{
+    assert (!self->finished);
+    if (time < self->now)
+        return 0;
+    if (!self->started)
+        s_start (self, time);
+    if (s_fire_until (self, time))
+        return -1;
+    self->now = time;
+    return 0;
+}
+
+//  When the next timer falls due, -1 if none.
+int64_t
+wp_eval_sim_next_timer (wp_eval_sim_t *self)
+{
+    return self->ntimers ? self->timers [0].time : -1;
 }
 
 //  Set a timer.

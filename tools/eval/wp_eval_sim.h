@@ -112,6 +112,31 @@ int
 void
     wp_eval_sim_metrics (wp_eval_sim_t *self, wp_eval_metrics_t *metrics);
 
+//  What the world did to a model, as an observer is told.
+typedef enum {
+    WP_EVAL_SIM_LOAD = 0,       //  an on-demand load started (a cold start)
+    WP_EVAL_SIM_PREWARM,        //  a load the policy started
+    WP_EVAL_SIM_UNLOAD          //  unloaded (by the policy or for room)
+} wp_eval_sim_change_t;
+
+typedef void (wp_eval_sim_observer_fn) (void *arg, uint32_t model,
+                                        wp_eval_sim_change_t change, int64_t time);
+
+//  Host: be told of every load and unload (time: as of when), for a host
+//  that runs a policy against a real world (the scheduler); NULL: none.
+void
+    wp_eval_sim_observe (wp_eval_sim_t *self, wp_eval_sim_observer_fn *observer,
+                         void *arg);
+
+//  Host: let time pass to time (>= now; earlier is ignored): the timers
+//  due by then fire. 0, or -1 if the policy failed.
+int
+    wp_eval_sim_advance (wp_eval_sim_t *self, int64_t time);
+
+//  Host: when the next timer falls due, -1 if none.
+int64_t
+    wp_eval_sim_next_timer (wp_eval_sim_t *self);
+
 //  Reason the run failed (borrowed).
 const char *
     wp_eval_sim_error (wp_eval_sim_t *self);

@@ -226,23 +226,6 @@ s_state_bytes (void *self)
     return sizeof *run + run->plugin->state_bytes (run->state);
 }
 
-//  True if a name is [a-z0-9-]+ and no built-in policy's.
-static bool
-s_name_ok (const char *name)
-{
-    if (!name || !*name || strlen (name) > 40)
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
-            return false;
-    size_t count;
-    const wp_eval_policy_t *const *list = wp_eval_policy_list (&count);
-    for (size_t i = 0; i < count; i++)
-        if (strcmp (list [i]->family, name) == 0)
-            return false;
-    return strcmp (name, "plugin") != 0 && strcmp (name, "all") != 0;
-}
-
 //  Load a plug-in (once per path); its wrapper, or NULL with the reason.
 const wp_eval_policy_t *
 wp_policy_plugin_load (const char *path, char *error)
@@ -265,7 +248,7 @@ wp_policy_plugin_load (const char *path, char *error)
     const char *wrong = !entry ? "no " WARMUP_POLICY_SYMBOL " symbol"
                       : !plugin ? WARMUP_POLICY_SYMBOL " returned NULL"
                       : plugin->abi != WARMUP_POLICY_ABI ? "ABI version differs"
-                      : !s_name_ok (plugin->name) ? "name is not [a-z0-9-]+ or is a built-in's"
+                      : !wp_policy_name_free (plugin->name) ? "name is not [a-z0-9-]+ or is a built-in's"
                       : !plugin->create || !plugin->destroy || !plugin->on_request
                         || !plugin->on_timer ? "create, destroy, on_request or on_timer missing"
                       : plugin->knob && !(plugin->knob_min <= plugin->knob_default
