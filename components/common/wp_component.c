@@ -378,8 +378,11 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
         if (ctx->replay && event.topic == WP_TOPIC_CLOCK_TICK)
             s_clock (ctx, (const Warmup__V1__ClockTick *) event.msg);
         else {
+            //  (an operator's control carries the wall clock: a reload
+            //  during a replay is no step in event time)
             if (ctx->replay && event.topic != WP_TOPIC_HEARTBEAT
-                && event.topic != WP_TOPIC_CLOCK_ACK) {
+                && event.topic != WP_TOPIC_CLOCK_ACK && event.topic != WP_TOPIC_CONTROL
+                && event.topic != WP_TOPIC_CONTROL_REPLY) {
                 uint64_t event_ms = s_event_ms (event.msg);
                 if (event_ms > ctx->now_ms)
                     ctx->now_ms = event_ms;

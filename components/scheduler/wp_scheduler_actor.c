@@ -1217,7 +1217,9 @@ s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
     s_configure (self, wp_ctx_config (ctx), next);
     if (!next->max_memory_auto)
         sched->ram_budget_mb = 0;
-    wp_scheduler_limits (self, next->max_warm_models,
+    //  A replay plays the simulated world: no model count
+    //  (wp_scheduler_opts_sim), whatever the file says.
+    wp_scheduler_limits (self, sched->timers ? UINT32_MAX : next->max_warm_models,
                          next->max_memory_auto ? sched->ram_budget_mb : next->max_memory_mb,
                          next->background_warmup_enabled);
     if (!sched->timers) {

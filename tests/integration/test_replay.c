@@ -11,6 +11,11 @@
     and by windows (requests without outcome, many per round; the
     scheduler serves them on its mirror of the world and tags its decisions
     with their cause).
+    The scheduler's other policies (`policy = NAME`): a running service
+    switched to icebreaker by a reload replays as warmup-eval --policy
+    icebreaker, and the example plug-in (examples/adaptive_keepalive.c)
+    replays as warmup-eval runs it; a policy it cannot run is refused at
+    start and at a reload, with the reason, and the running one stays.
     =========================================================================
 */
 #include "itest.h"
@@ -132,21 +137,29 @@ s_assert_equal (const s_numbers_t *eval, const s_numbers_t *live, const char *ho
                   eval->cold_wait_s, eval->resident_gb_s);
 }
 
-//  warmup-eval --policy predictive's numbers on the slice at the budget.
+//  warmup-eval --policy policy's numbers on the slice at the budget.
 static void
-s_eval (const char *slice, const char *catalog, const char *budget, s_numbers_t *numbers)
+s_eval_policy (const char *slice, const char *catalog, const char *budget,
+               const char *policy, s_numbers_t *numbers)
 {
     char *output = NULL;
     char *path = wp_test_bin ("warmup-eval");
     const char *argv [] = { path, "--trace", slice, "--catalog", catalog, "--budget-mb", budget,
-                            "--policy", "predictive", "--json", "--quiet", "--no-baselines",
+                            "--policy", policy, "--json", "--quiet", "--no-baselines",
                             NULL };
     int code = wp_test_run (argv, REPLAY_MS, &output);
     free (path);
     if (code != 0)
         fail_msg ("warmup-eval exited %d:\n%s", code, output ? output : "");
-    s_numbers (output, "predictive", numbers);
+    s_numbers (output, policy, numbers);        //  a name without a knob: its row's
     free (output);
+}
+
+//  warmup-eval --policy predictive's numbers on the slice at the budget.
+static void
+s_eval (const char *slice, const char *catalog, const char *budget, s_numbers_t *numbers)
+{
+    s_eval_policy (slice, catalog, budget, "predictive", numbers);
     //  The slice is not trivial: loads, waits and pre-warms happen.
     assert_true (atoi (numbers->cold_starts) > 50);
     assert_true (atoi (numbers->delayed) > 50);
@@ -305,10 +318,84 @@ test_windows_refuse_pins (void **state)
     itest_destroy (&it);
 }
 
+//  A running service switched to icebreaker by a reload replays, a round
+//  per request under a budget, as warmup-eval --policy icebreaker, and not
+//  as predictive did.
+static void
+test_policy_reload_icebreaker (void **state)
+{
+    itest_t it;
+    char slice [PATH_LEN], catalog [PATH_LEN];
+    s_numbers_t predictive, icebreaker, live;
+    s_prepare (&it, "replay-policy", BUDGET_MB, NULL, slice, catalog, &predictive);
+    s_eval_policy (slice, catalog, BUDGET_MB, "icebreaker", &icebreaker);
+    assert_true (strcmp (predictive.resident_gb_s, icebreaker.resident_gb_s) != 0);
+    wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog, BUDGET_MB);
+    itest_config (&it, "policy = icebreaker\n");
+    const char *reload [] = { "reload", NULL };
+    char *output = NULL;
+    int code = itest_ctl (&it, reload, &output);
+    if (code != 0)
+        fail_msg ("reload failed (%d): %s", code, output);
+    free (output);
+    if (wp_test_proc_wait_line (daemon, "runs policy icebreaker", ITEST_EVENT_MS, NULL, 0))
+        fail_msg ("the scheduler did not switch:\n%s", wp_test_proc_output (daemon));
+    s_replay (&it, slice, catalog, BUDGET_MB, NULL, &live, NULL);
+    s_assert_equal (&icebreaker, &live, "icebreaker after a reload");
+    //  A policy it cannot run: the reload is refused, the reason named.
+    itest_config (&it, "policy = nosuch\n");
+    code = itest_ctl (&it, reload, &output);
+    assert_int_not_equal (code, 0);
+    if (!strstr (output, "policy") || !strstr (output, "nosuch"))
+        fail_msg ("a bad policy's reload says: %s", output);
+    free (output);
+    itest_stop (&daemon, "warmupd");
+    itest_destroy (&it);
+}
+
+//  The example plug-in as the scheduler's policy from the start replays as
+//  warmup-eval runs it; a library that is no plug-in stops the start with
+//  the reason.
+static void
+test_policy_plugin (void **state)
+{
+    const char *plugin = getenv ("WP_PLUGIN_EXAMPLE");
+    assert_non_null (plugin);
+    char spec [PATH_LEN + 16], line [PATH_LEN + 32];
+    snprintf (spec, sizeof spec, "plugin:%s", plugin);
+    itest_t it;
+    char slice [PATH_LEN], catalog [PATH_LEN];
+    s_numbers_t predictive, example, live;
+    s_prepare (&it, "replay-plugin", "0", NULL, slice, catalog, &predictive);
+    s_eval_policy (slice, catalog, "0", spec, &example);
+    assert_true (strcmp (predictive.cold_starts, example.cold_starts) != 0);
+    snprintf (line, sizeof line, "policy = \"%s\"\n", spec);
+    itest_config (&it, line);
+    wp_test_proc_t *daemon = s_start (&it, "warmupd", catalog, "0");
+    s_replay (&it, slice, catalog, "0", NULL, &live, NULL);
+    s_assert_equal (&example, &live, "the example plug-in");
+    itest_stop (&daemon, "warmupd");
+    //  not a plug-in: warmupd refuses to start, naming the key and why
+    snprintf (line, sizeof line, "policy = \"plugin:%s\"\n", catalog);
+    itest_config (&it, line);
+    char *output = NULL;
+    char *path = wp_test_bin ("warmupd");
+    const char *argv [] = { path, "-c", it.config, "--replay", NULL };
+    int code = wp_test_run (argv, ITEST_START_MS, &output);
+    free (path);
+    assert_int_not_equal (code, 0);
+    if (!strstr (output, "policy") || !strstr (output, "cannot load"))
+        fail_msg ("a bad plug-in's start says: %s", output);
+    free (output);
+    itest_destroy (&it);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_policy_reload_icebreaker),
+        cmocka_unit_test (test_policy_plugin),
         cmocka_unit_test (test_windows_all_in_one),
         cmocka_unit_test (test_windows_per_process),
         cmocka_unit_test (test_windows_all_in_one_budget),
