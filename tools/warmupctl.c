@@ -20,6 +20,9 @@
         warmupctl [endpoint flags] pin|unpin MODEL [--timeout S]
         warmupctl [endpoint flags] reload [--expect N] [--timeout S]
         warmupctl [endpoint flags] models [--timeout S] [--json]
+        warmupctl [endpoint flags] model load FILE [--timeout S]
+        warmupctl model show FILE
+        warmupctl train --trace FILE --catalog FILE --out FILE [...]
         warmupctl keygen DIR [--name NAME]
         warmupctl [-c FILE | --data-dir DIR] audit [--since T] [--model M]
                   [--kind K] [--json]
@@ -35,8 +38,10 @@
 #include "wp_jval.h"
 #include "wp_pattern_wire.h"
 #include "wp_util.h"
+#include "wp_engine_file.h"
 #ifdef WP_HAVE_REPLAY
 #include "wp_replay.h"
+#include "wp_train.h"
 #endif
 #include <math.h>
 #include <sys/stat.h>
@@ -88,6 +93,13 @@ static const char *s_usage =
     "      current prediction and the reason of its last decision\n"
     "  (pin, unpin, reload, models wait S s for the answer, default 10; exit 1\n"
     "   when the service refused or did not answer)\n"
+    "  train --trace FILE --catalog FILE --out FILE [--price W] [--from-ms N]\n"
+    "        [--until-ms N] [--merge]\n"
+    "      learn what the engine learns of all pairs from a trace (as warmup-eval's\n"
+    "      predictive replays it) into a model file (train --help)\n"
+    "  model show FILE | model load FILE [--timeout S]\n"
+    "      print a model file; install it in the running engine at once (no\n"
+    "      restart; refused whole with the reason if it is bad)\n"
     "  keygen DIR [--name NAME]\n"
     "      write a CURVE key pair: DIR/NAME.key (public: put it in the service's\n"
     "      bus/allowed_keys or bus/operator_keys directory) and DIR/NAME.key_secret\n"
@@ -864,7 +876,8 @@ typedef void (reply_fn) (const Warmup__V1__ControlReply *reply, void *arg);
 
 static int
 s_control (const wp_config_t *config, Warmup__V1__Command command, const char *model,
-           int expect, double timeout, reply_fn *fn, void *arg)
+           const ProtobufCBinaryData *payload, int expect, double timeout, reply_fn *fn,
+           void *arg)
 {
     const char *topics [] = { "control.reply", NULL };
     wp_bus_t *bus = s_connect (config, "control", topics, (int) config->ready_timeout_ms);
@@ -877,6 +890,8 @@ s_control (const wp_config_t *config, Warmup__V1__Command command, const char *m
     request.command = command;
     request.model = (char *) (model ? model : "");
     request.request_id = id;
+    if (payload)
+        request.payload = *payload;
     int rc = wp_bus_publish (bus, WP_TOPIC_CONTROL, &request.base) ? 1 : 0;
     int64_t deadline = zclock_mono () + (int64_t) (timeout * 1000);
     int got = 0;
@@ -1022,12 +1037,59 @@ s_command (const wp_config_t *config, const char *name, int argc, char **argv)
         return 2;
     }
     if (streq (name, "models"))
-        return s_control (config, WARMUP__V1__COMMAND__COMMAND_MODELS, NULL, 1, timeout,
+        return s_control (config, WARMUP__V1__COMMAND__COMMAND_MODELS, NULL, NULL, 1, timeout,
                           s_print_models, &json);
     Warmup__V1__Command command = streq (name, "pin") ? WARMUP__V1__COMMAND__COMMAND_PIN
                                 : streq (name, "unpin") ? WARMUP__V1__COMMAND__COMMAND_UNPIN
                                 : WARMUP__V1__COMMAND__COMMAND_RELOAD;
-    return s_control (config, command, model, (int) expect, timeout, s_print_outcome, NULL);
+    return s_control (config, command, model, NULL, (int) expect, timeout, s_print_outcome,
+                      NULL);
+}
+
+//  model show FILE | model load FILE [--timeout S]
+static int
+s_model (const wp_config_t *config, int argc, char **argv)
+{
+    double timeout = 10;
+    const char *path = NULL;
+    bool load = argc > 0 && streq (argv [0], "load");
+    if (argc < 1 || !(load || streq (argv [0], "show"))) {
+        fprintf (stderr, "warmupctl model: show FILE or load FILE [--timeout S]\n");
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv [i], "--timeout") && i + 1 < argc && load) {
+            if (s_number ("--timeout", argv [++i], 86400, &timeout))
+                return 2;
+        }
+        else
+        if (!path && argv [i][0] != '-')
+            path = argv [i];
+        else {
+            fprintf (stderr, "warmupctl model: unexpected argument '%s'\n", argv [i]);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf (stderr, "warmupctl model %s: which file?\n", argv [0]);
+        return 2;
+    }
+    //  Checked here first, for a clear word before anything is sent; the
+    //  engine checks again (it takes nothing it has not checked).
+    wp_engine_file_t model;
+    char error [512];
+    if (wp_engine_file_read (&model, path, error, sizeof error)) {
+        fprintf (stderr, "warmupctl model: %s\n", error);
+        return 1;
+    }
+    if (!load) {
+        wp_engine_file_print (&model, stdout);
+        return 0;
+    }
+    uint8_t data [WP_ENGINE_FILE_MAX];
+    ProtobufCBinaryData payload = { wp_engine_file_encode (&model, data, sizeof data), data };
+    return s_control (config, WARMUP__V1__COMMAND__COMMAND_MODEL_LOAD, NULL, &payload, 1,
+                      timeout, s_print_outcome, NULL);
 }
 
 
@@ -1262,6 +1324,14 @@ main (int argc, char **argv)
         || streq (rest [0], "models"))
         rc = s_command (config, rest [0], n_rest - 1, rest + 1);
     else
+    if (streq (rest [0], "model"))
+        rc = s_model (config, n_rest - 1, rest + 1);
+    else
+#ifdef WP_HAVE_REPLAY
+    if (streq (rest [0], "train"))
+        rc = wp_train_main (config, n_rest - 1, rest + 1);
+    else
+#endif
     if (streq (rest [0], "keygen"))
         rc = s_keygen (n_rest - 1, rest + 1);
     else

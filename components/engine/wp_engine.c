@@ -116,6 +116,8 @@ struct _wp_engine_t {
                                 //  (index + 1, 0: every pair is counted)
     uint64_t census_ms;         //  census advanced to
     double pop_q [LEVELS];      //  P(idle >= level j+1 | >= level j)
+    double prior_q [LEVELS];    //  the same where nothing is known (0: the
+                                //  scale-free prior; else a model file's)
     uint64_t pop_ms;            //  when pop_q was computed (0: never)
     double waits_s, waits_n;    //  waits behind cold starts, all pairs (faded)
     double hits [TOLS];         //  windows' hits, all pairs (faded)
@@ -545,7 +547,8 @@ s_pop_survival (wp_engine_t *self, uint64_t now_ms)
         //  times), idle times are taken to be scale-free: as likely to
         //  last twice as long as they have already lasted (S ~ 1 / t).
         double lindy = s_edges [j] > 0 ? s_edges [j] / s_edges [j + 1] : 0.5;
-        double q = (exposed - ended + PRIOR_WEIGHT * lindy) / (exposed + PRIOR_WEIGHT);
+        double prior = self->prior_q [j] > 0 ? self->prior_q [j] : lindy;
+        double q = (exposed - ended + PRIOR_WEIGHT * prior) / (exposed + PRIOR_WEIGHT);
         self->pop_q [j] = q < 0 ? 0 : q > 1 ? 1 : q;
     }
     self->pop_ms = now_ms ? now_ms : 1;
@@ -1116,6 +1119,76 @@ wp_engine_weights (wp_engine_t *self, uint64_t *updates)
     if (updates)
         *updates = self->updates;
     return self->w;
+}
+
+//  What the engine learned of all its pairs.
+void
+wp_engine_learned (wp_engine_t *self, wp_engine_learned_t *out)
+{
+    _Static_assert (TOLS == WP_ENGINE_TOLS, "the tolerances of wp_engine.h");
+    memset (out, 0, sizeof *out);
+    memcpy (out->weights, self->w, sizeof out->weights);
+    out->updates = self->updates;
+    memcpy (out->survival, self->pop_q, sizeof out->survival);
+    memcpy (out->done, self->done, sizeof out->done);
+    out->waits_s = self->waits_s;
+    out->waits_n = self->waits_n;
+    memcpy (out->hits, self->hits, sizeof out->hits);
+    out->trials = self->trials;
+}
+
+//  True if every value is finite, each count >= 0, each rate in 0..1.
+static bool
+s_learned_ok (const wp_engine_learned_t *in)
+{
+    for (int i = 0; i < WP_ENGINE_FEATURES; i++)
+        if (!isfinite (in->weights [i]))
+            return false;
+    for (int j = 0; j <= LEVELS; j++)
+        if (!isfinite (in->done [j]) || in->done [j] < 0)
+            return false;
+    for (int j = 0; j < LEVELS; j++)
+        if (!(in->survival [j] >= 0 && in->survival [j] <= 1))
+            return false;
+    for (int t = 0; t < TOLS; t++)
+        if (!isfinite (in->hits [t]) || in->hits [t] < 0
+            || in->hits [t] > in->trials * (1 + 1e-9) + 1e-9)
+            return false;
+    return isfinite (in->waits_s) && in->waits_s >= 0 && isfinite (in->waits_n)
+        && in->waits_n >= 0 && isfinite (in->trials) && in->trials >= 0;
+}
+
+//  Take what another engine learned.
+int
+wp_engine_learn_from (wp_engine_t *self, const wp_engine_learned_t *in,
+                      wp_engine_learn_t how)
+{
+    if (!s_learned_ok (in))
+        return -1;
+    bool merge = how == WP_ENGINE_MERGE;
+    double mine = merge ? (double) self->updates : 0;
+    double theirs = (double) in->updates;
+    for (int i = 0; i < WP_ENGINE_FEATURES; i++)
+        self->w [i] = mine + theirs > 0
+                    ? (self->w [i] * mine + in->weights [i] * theirs) / (mine + theirs)
+                    : in->weights [i];
+    self->updates = (merge ? self->updates : 0) + in->updates;
+    //  The population: its own counts only on a restore (the same
+    //  service); another's survival is the prior where nothing is known.
+    for (int j = 0; j <= LEVELS; j++)
+        if (how != WP_ENGINE_MERGE)
+            self->done [j] = how == WP_ENGINE_RESTORE ? in->done [j] : 0;
+    for (int j = 0; j < LEVELS; j++)
+        if (how != WP_ENGINE_RESTORE)
+            self->prior_q [j] = in->survival [j];       //  0: the scale-free one
+    self->waits_s = (merge ? self->waits_s : 0) + in->waits_s;
+    self->waits_n = (merge ? self->waits_n : 0) + in->waits_n;
+    for (int t = 0; t < TOLS; t++)
+        self->hits [t] = (merge ? self->hits [t] : 0) + in->hits [t];
+    self->trials = (merge ? self->trials : 0) + in->trials;
+    self->pop_ms = 0;           //  the population's survival again
+    self->epoch++;              //  and every plan
+    return 0;
 }
 
 //  Bytes held.

@@ -45,6 +45,7 @@
 #ifndef WP_ENGINE_H_INCLUDED
 #define WP_ENGINE_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include "wp_pattern.h"
@@ -171,6 +172,50 @@ uint32_t
 //  The ensemble's weights (WP_ENGINE_FEATURES), and its updates so far.
 const double *
     wp_engine_weights (wp_engine_t *self, uint64_t *updates);
+
+//  Window tolerances a pair learns (the population's hit rates).
+#define WP_ENGINE_TOLS 6
+
+//  What the engine learns of all its pairs together, which carries over
+//  to other users and other deployments (a model file, wp_engine_file):
+//  the ensemble's weights, the population's idle-time survival (and its
+//  counts, for a restart of the same service), the waits that queue
+//  behind a cold start and the windows' hit rates. Per-pair state is not
+//  in it.
+typedef struct {
+    double weights [WP_ENGINE_FEATURES];    //  the ensemble's weights
+    uint64_t updates;                       //  and the examples they saw
+    double survival [WP_IDLE_BINS];         //  P(idle >= level j+1 | >= j)
+    double done [WP_IDLE_BINS + 1];         //  ended idle times >= level j
+    double waits_s, waits_n;                //  waits behind cold starts
+    double hits [WP_ENGINE_TOLS];           //  windows' hits per tolerance
+    double trials;                          //  and tries
+} wp_engine_learned_t;
+
+//  How another engine's learning is taken.
+typedef enum {
+    WP_ENGINE_RESTORE = 0,      //  the same service after a restart: all of it
+    WP_ENGINE_REPLACE,          //  a model file: replaces what was learned
+    WP_ENGINE_MERGE             //  a model file: merged with what was learned
+} wp_engine_learn_t;
+
+//  What the engine learned of all its pairs (the population's survival as
+//  it last computed it; 0 where never: the scale-free prior).
+void
+    wp_engine_learned (wp_engine_t *self, wp_engine_learned_t *out);
+
+//  Take what another engine learned. A restore takes everything back. A
+//  model file (replace or merge) sets the ensemble's weights (replaced,
+//  or averaged by the examples each saw), the waits and the windows' hit
+//  rates (replaced or added), and its population survival becomes the
+//  prior where this engine knows nothing yet (weighed as a few idle
+//  times: the survival of another time or place is no observation here;
+//  replace also forgets this engine's own population counts). Pairs are
+//  untouched; plans are made again. -1 if a value is not finite, a count
+//  negative or a survival out of 0..1 (nothing is taken then).
+int
+    wp_engine_learn_from (wp_engine_t *self, const wp_engine_learned_t *in,
+                          wp_engine_learn_t how);
 
 //  Bytes of memory held.
 size_t

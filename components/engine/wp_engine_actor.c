@@ -10,18 +10,107 @@
 #include "wp_engine_actor.h"
 #include "wp_engine.h"
 #include "wp_intent.h"
+#include "wp_engine_file.h"
 #include "wp_pattern_wire.h"
 #include "wp_prediction_wire.h"
 #include "wp_util.h"
 
 #define PATTERN_MAX 32      //  pattern entries used at most
 #define PREDICTIONS_MAX 8   //  predictions per event at most
-
 //  The actor's state.
 typedef struct {
     wp_engine_t *engine;        //  predictions and plans
     wp_intent_t *intent;        //  what intents say
 } s_state_t;
+
+#define STORE_DB "learned"  //  the store's record of what was learned of all
+#define STORE_KEY "engine"  //  pairs (a model file's bytes)
+
+//  What the engine learned of all pairs is kept in its store, as a model
+//  file, at each flush after it changed, and taken again at start: a
+//  restart keeps the weights, the population and the windows' hit rates.
+//  (Per-pair state comes again from the analyzer's patterns.)
+static void
+s_restore (wp_engine_t *engine, wp_ctx_t *ctx)
+{
+    uint8_t data [WP_ENGINE_FILE_MAX];
+    size_t len = 0;
+    wp_store_t *store = wp_ctx_store (ctx);
+    if (!store || wp_store_get (store, STORE_DB, STORE_KEY, strlen (STORE_KEY), data,
+                                sizeof data, &len, NULL) != 0)
+        return;
+    wp_engine_file_t file;
+    char error [256];
+    if (wp_engine_file_decode (&file, data, len, error, sizeof error)
+        || wp_engine_learn_from (engine, &file.learned, WP_ENGINE_RESTORE)) {
+        zsys_warning ("engine: the stored weights are not taken (%s): learning afresh",
+                      error);
+        return;
+    }
+    zsys_info ("engine: took the stored weights (%" PRIu64 " examples)",
+               file.learned.updates);
+}
+
+//  Keep what was learned in the store when it changed.
+static int
+s_on_persist (void *state, wp_ctx_t *ctx)
+{
+    wp_engine_t *engine = ((s_state_t *) state)->engine;
+    static _Thread_local uint64_t s_saved = 0;  //  one engine per actor thread
+    wp_engine_file_t file = { .price = wp_engine_price (engine), .from_ms = -1,
+                              .until_ms = -1 };
+    wp_engine_learned (engine, &file.learned);
+    wp_store_t *store = wp_ctx_store (ctx);
+    if (!store || file.learned.updates == s_saved)
+        return 0;
+    snprintf (file.engine, sizeof file.engine, "%s", WP_ENGINE_VERSION);
+    snprintf (file.source, sizeof file.source, "learned online");
+    uint8_t data [WP_ENGINE_FILE_MAX];
+    size_t len = wp_engine_file_encode (&file, data, sizeof data);
+    if (!len || wp_store_put (store, STORE_DB, STORE_KEY, strlen (STORE_KEY), data, len, 1))
+        return -1;
+    s_saved = file.learned.updates;
+    return 0;
+}
+
+//  warmupctl model load: a model file, installed at once (the actor does
+//  one thing at a time: no event sees half of it), or refused whole with
+//  the reason (what the engine had stays).
+static int
+s_on_control (wp_engine_t *engine, wp_ctx_t *ctx, const Warmup__V1__ControlRequest *in)
+{
+    if (in->command != WARMUP__V1__COMMAND__COMMAND_MODEL_LOAD)
+        return 0;
+    Warmup__V1__ControlReply reply = WARMUP__V1__CONTROL_REPLY__INIT;
+    reply.event_ms = wp_ctx_now_ms (ctx);
+    reply.command = in->command;
+    reply.request_id = in->request_id ? in->request_id : (char *) "";
+    reply.cause = in->header;
+    reply.component = (char *) "engine";
+    char message [400] = "", error [300] = "";
+    wp_engine_file_t file;
+    wp_engine_learned_t learned;
+    if (wp_engine_file_decode (&file, in->payload.data, in->payload.len, error,
+                               sizeof error) == 0
+        && (wp_engine_file_learned (&file, &learned), 1)
+        && wp_engine_learn_from (engine, &learned,
+                                 file.merge ? WP_ENGINE_MERGE : WP_ENGINE_REPLACE))
+        snprintf (error, sizeof error, "a value is not a finite count");
+    else
+    if (!*error) {
+        reply.ok = true;
+        snprintf (message, sizeof message, "model of %s (%" PRIu64 " requests, %" PRIu64
+                  " examples) %s what was learned online", file.source, file.requests,
+                  file.learned.updates, file.merge ? "merged with" : "replaced");
+        zsys_info ("engine: %s, by %s", message,
+                   in->principal && *in->principal ? in->principal : "?");
+    }
+    if (!reply.ok)
+        wp_ctx_count_rejected (ctx);
+    reply.message = message;
+    reply.error = error;
+    return wp_ctx_publish (ctx, WP_TOPIC_CONTROL_REPLY, &reply.base);
+}
 
 //  Build the state.
 static void *
@@ -50,6 +139,7 @@ s_create (wp_ctx_t *ctx)
     for (size_t i = 0; i < config->n_models; i++)
         wp_engine_model (self->engine, config->models [i].name, config->models [i].load_ms,
                          config->models [i].memory_mb);
+    s_restore (self->engine, ctx);
     return self;
 }
 
@@ -121,6 +211,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     wp_engine_t *engine = self->engine;
     if (topic == WP_TOPIC_INTENT)
         return s_on_intent (self, ctx, (const Warmup__V1__UsageIntent *) msg);
+    if (topic == WP_TOPIC_CONTROL)
+        return s_on_control (engine, ctx, (const Warmup__V1__ControlRequest *) msg);
     if (topic == WP_TOPIC_PERF) {
         //  What a load of the model costs: the plans pre-warm that early.
         const Warmup__V1__PerfEstimate *perf = (const Warmup__V1__PerfEstimate *) msg;
@@ -186,10 +278,11 @@ s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
 const wp_component_def_t wp_engine_def = {
     .name = "engine",
     .title = "PredictionEngine",
-    .topics = { "usage.pattern", "perf.estimate", "usage.intent", NULL },
+    .topics = { "usage.pattern", "perf.estimate", "usage.intent", "control.request", NULL },
     .create = s_create,
     .destroy = s_destroy,
     .on_event = s_on_event,
     .on_config = s_on_config,
     .state_size = s_state_size,
+    .on_persist = s_on_persist,
 };

@@ -15,6 +15,8 @@
 */
 #include "wp_eval_report.h"
 #include "wp_eval_run.h"
+#include "wp_engine_file.h"
+#include "wp_policy_predictive.h"
 
 #include <errno.h>
 #include <math.h>
@@ -56,6 +58,7 @@ s_usage (FILE *out)
         "  --from-ms N      replay only requests at or after N ms (default 0)\n"
         "  --until-ms N     ... and before N ms (default: to the end); a part of a\n"
         "                   trace, e.g. one not tuned on\n"
+        "  --model FILE     predictive starts from a model file (warmupctl train)\n"
         "  --policy NAME    a policy below, repeatable; 'all' = every policy;\n"
         "                   plugin:PATH[:knob] = a shared library's (include/warmup/policy.h)\n"
         "  --json           JSON on stdout instead of a table\n"
@@ -142,7 +145,7 @@ int
 main (int argc, char **argv)
 {
     const char *trace = NULL, *catalog_path = NULL, *plot = NULL, *budget_text = NULL;
-    const char *from_text = NULL, *until_text = NULL;
+    const char *from_text = NULL, *until_text = NULL, *model_path = NULL;
     const char *policy_names [MAX_POLICIES];
     size_t npolicies = 0;
     wp_eval_format_t format = WP_EVAL_FORMAT_AUTO;
@@ -170,7 +173,8 @@ main (int argc, char **argv)
         if (strcmp (arg, "--trace") == 0 || strcmp (arg, "--catalog") == 0
         ||  strcmp (arg, "--budget-mb") == 0 || strcmp (arg, "--policy") == 0
         ||  strcmp (arg, "--format") == 0 || strcmp (arg, "--plot") == 0
-        ||  strcmp (arg, "--from-ms") == 0 || strcmp (arg, "--until-ms") == 0) {
+        ||  strcmp (arg, "--from-ms") == 0 || strcmp (arg, "--until-ms") == 0
+        ||  strcmp (arg, "--model") == 0) {
             if (!has_value)
                 return s_bad_usage ("%s needs a value", arg);
             const char *value = argv [++i];
@@ -191,6 +195,9 @@ main (int argc, char **argv)
             else
             if (strcmp (arg, "--until-ms") == 0)
                 until_text = value;
+            else
+            if (strcmp (arg, "--model") == 0)
+                model_path = value;
             else
             if (strcmp (arg, "--format") == 0) {
                 if (wp_eval_format_parse (value, &format))
@@ -223,6 +230,16 @@ main (int argc, char **argv)
         return s_bad_usage ("--until-ms (%s) must be after --from-ms", until_text);
     if (npolicies == 0)
         return s_bad_usage ("%s", "at least one --policy NAME is required");
+    if (model_path) {
+        //  predictive's engine starts from the model file (warmupctl train)
+        wp_engine_file_t model;
+        char why [512];
+        if (wp_engine_file_read (&model, model_path, why, sizeof why))
+            return s_bad_usage ("--model: %s", why);
+        wp_engine_learned_t learned;
+        wp_engine_file_learned (&model, &learned);
+        wp_policy_predictive_start_from (&learned, model.merge);
+    }
     if (access (trace, R_OK))
         return s_bad_usage ("cannot read trace '%s'", trace);
     if (plot && strlen (plot) < 5)

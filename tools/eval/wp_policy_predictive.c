@@ -55,6 +55,7 @@
     =========================================================================
 */
 #include "wp_eval_sim.h"
+#include "wp_policy_predictive.h"
 #include "wp_analyzer.h"
 #include "wp_engine.h"
 #include "wp_intent.h"
@@ -126,6 +127,31 @@ typedef struct {
 //  Destroy the state.
 static void s_destroy (void **self_p);
 
+//  Model files (wp_policy_predictive.h): what every run's engine starts
+//  from (none unless set), and what the latest run's engine had learned
+//  when it ended.
+static wp_engine_learned_t s_start;
+static bool s_start_set, s_start_merge;
+static wp_engine_learned_t s_last;
+static bool s_last_set;
+
+void
+wp_policy_predictive_start_from (const wp_engine_learned_t *learned, bool merge)
+{
+    s_start_set = learned != NULL;
+    if (learned)
+        s_start = *learned;
+    s_start_merge = merge;
+}
+
+bool
+wp_policy_predictive_last_learned (wp_engine_learned_t *out)
+{
+    if (s_last_set)
+        *out = s_last;
+    return s_last_set;
+}
+
 //  Create the state: the four cores with the service's options, and the
 //  catalog described to the scheduler (as the configuration would).
 static void *
@@ -177,6 +203,9 @@ s_create (wp_eval_sim_t *sim, double knob)
         s_destroy (&state);
         return NULL;
     }
+    if (s_start_set)
+        wp_engine_learn_from (self->engine, &s_start,
+                              s_start_merge ? WP_ENGINE_MERGE : WP_ENGINE_REPLACE);
     for (size_t i = 0; i < self->nmodels; i++) {
         const char *name = wp_eval_catalog_name (self->catalog, (uint32_t) i);
         uint32_t load_ms = wp_eval_catalog_load_ms (self->catalog, (uint32_t) i);
@@ -280,6 +309,10 @@ s_destroy (void **self_p)
     s_self_t *self = *self_p;
     if (!self)
         return;
+    if (self->engine) {
+        wp_engine_learned (self->engine, &s_last);
+        s_last_set = true;
+    }
     wp_analyzer_destroy (&self->analyzer);
     wp_engine_destroy (&self->engine);
     wp_intent_destroy (&self->intent);
