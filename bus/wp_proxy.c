@@ -497,7 +497,7 @@ s_forbidden (role_t role, int topic, zmq_msg_t *payload)
             if (listing)
                 return NULL;
         }
-        return "only operator keys may pin, unpin or reload (bus/operator_keys)";
+        return "only operator keys may pin, unpin, reload or load a model (bus/operator_keys)";
     }
     if (role == ROLE_COMPONENT || topic == WP_TOPIC_USAGE || topic == WP_TOPIC_INTENT)
         return NULL;

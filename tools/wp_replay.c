@@ -213,6 +213,17 @@ s_on_done (s_replay_t *self, const Warmup__V1__WarmupDone *done)
     }
 }
 
+//  Events published per topic, by us and by every member.
+static void
+s_totals (s_replay_t *self, uint64_t *total)
+{
+    for (int t = 0; t < WP_TOPIC_COUNT; t++) {
+        total [t] = self->published [t];
+        for (size_t i = 0; i < self->n_members; i++)
+            total [t] += self->members [i].published [t];
+    }
+}
+
 //  Does every count balance, has every component acked tick? Writes
 //  what is missing into why.
 static bool
@@ -229,11 +240,7 @@ s_settled (s_replay_t *self, uint64_t tick, char *why, size_t size)
         }
     }
     uint64_t total [WP_TOPIC_COUNT];
-    for (int t = 0; t < WP_TOPIC_COUNT; t++) {
-        total [t] = self->published [t];
-        for (size_t i = 0; i < self->n_members; i++)
-            total [t] += self->members [i].published [t];
-    }
+    s_totals (self, total);
     for (size_t i = 0; i < self->n_members; i++) {
         s_member_t *m = &self->members [i];
         if (m->tick < tick) {
@@ -354,11 +361,7 @@ static void
 s_foreign (s_replay_t *self, uint64_t tick)
 {
     uint64_t total [WP_TOPIC_COUNT];
-    for (int t = 0; t < WP_TOPIC_COUNT; t++) {
-        total [t] = self->published [t];
-        for (size_t i = 0; i < self->n_members; i++)
-            total [t] += self->members [i].published [t];
-    }
+    s_totals (self, total);
     for (size_t i = 0; i < self->n_members; i++) {
         s_member_t *m = &self->members [i];
         for (int t = 0; m->tick >= tick && !m->busy && t < WP_TOPIC_COUNT; t++)

@@ -360,6 +360,19 @@ s_publish (sched_t *sched, wp_ctx_t *ctx, const wp_decision_t *decision, uint64_
     return wp_ctx_publish (ctx, WP_TOPIC_WARMUP_REQUEST, &out.base);
 }
 
+//  Answer a room.request with the models unloaded for it.
+static int
+s_room_reply (wp_ctx_t *ctx, const Warmup__V1__RoomRequest *in, char **victims, size_t n)
+{
+    Warmup__V1__RoomReply out = WARMUP__V1__ROOM_REPLY__INIT;
+    out.event_ms = in->event_ms;
+    out.request_source = in->header->source;
+    out.request_seq = in->header->seq;
+    out.n_victims = n;
+    out.victims = victims;
+    return wp_ctx_publish (ctx, WP_TOPIC_ROOM_REPLY, &out.base);
+}
+
 //  --- Another policy than the core's (wp_scheduler_policy.h) -------------
 
 //  An act of the policy: kept until handled.
@@ -483,13 +496,7 @@ s_hosted_room (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__RoomRequest *in)
         else
             hosted->acts [kept++] = hosted->acts [i];
     hosted->n_acts = kept;
-    Warmup__V1__RoomReply out = WARMUP__V1__ROOM_REPLY__INIT;
-    out.event_ms = in->event_ms;
-    out.request_source = in->header->source;
-    out.request_seq = in->header->seq;
-    out.n_victims = n;
-    out.victims = victims;
-    int rc = wp_ctx_publish (ctx, WP_TOPIC_ROOM_REPLY, &out.base);
+    int rc = s_room_reply (ctx, in, victims, n);
     for (size_t i = 0; i < n; i++)
         free (victims [i]);
     free (victims);
@@ -979,13 +986,7 @@ s_on_room (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__RoomRequest *in)
             zsys_info ("scheduler: cool %s: room for %s", victim, in->model);
         wp_scheduler_done (sched->core, victim, WP_ACTION_COOL, true);
     }
-    Warmup__V1__RoomReply out = WARMUP__V1__ROOM_REPLY__INIT;
-    out.event_ms = in->event_ms;
-    out.request_source = in->header->source;
-    out.request_seq = in->header->seq;
-    out.n_victims = n;
-    out.victims = victims;
-    int rc = wp_ctx_publish (ctx, WP_TOPIC_ROOM_REPLY, &out.base);
+    int rc = s_room_reply (ctx, in, victims, n);
     free (victims);
     free (room.chosen);
     return rc;

@@ -51,7 +51,7 @@ typedef struct {
     wp_scheduler_policy_t *host;
 } s_wrap_t;
 
-static wp_scheduler_policy_t *s_creating;   //  set around wp_eval_sim_new only
+static _Thread_local wp_scheduler_policy_t *s_creating;   //  around wp_eval_sim_new only
 
 static void *
 s_wrap_create (wp_eval_sim_t *sim, double knob)

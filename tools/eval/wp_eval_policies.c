@@ -1,49 +1,46 @@
 /*  =========================================================================
-    wp_eval_policies - the table of the policies warmup-eval knows
+    wp_eval_policies - the table of the policies warmup-eval knows: those
+    the service can run live (wp_policy_table.c), then oracle and
+    predictive.
 
     Names are "family" or "family:value" where value sets the policy's knob
     (keepalive:600, lru:4), or "plugin:PATH[:value]" (wp_policy_table.c).
-    To add a policy, declare its table below and add it to s_policies; a
-    policy that reads nothing but its world (not predictive, not oracle)
-    also goes in the live table of wp_policy_table.c, which the scheduler
-    can run (docs/extending.md).
+    To add a policy that reads nothing but its world, add it to the live
+    table of wp_policy_table.c (the scheduler can then run it too,
+    docs/extending.md); one that needs more goes below.
     =========================================================================
 */
 #include "wp_eval_policy.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
-extern const wp_eval_policy_t wp_policy_keepalive;
-extern const wp_eval_policy_t wp_policy_ollama;
-extern const wp_eval_policy_t wp_policy_lru;
-extern const wp_eval_policy_t wp_policy_lmstudio;
-extern const wp_eval_policy_t wp_policy_lemonade;
-extern const wp_eval_policy_t wp_policy_hybrid;
-extern const wp_eval_policy_t wp_policy_greedy_dual;
-extern const wp_eval_policy_t wp_policy_icebreaker;
-extern const wp_eval_policy_t wp_policy_markov;
 extern const wp_eval_policy_t wp_policy_oracle;
 extern const wp_eval_policy_t wp_policy_predictive;
 
-static const wp_eval_policy_t *const s_policies [] = {
-    &wp_policy_keepalive,
-    &wp_policy_ollama,
-    &wp_policy_lru,
-    &wp_policy_lmstudio,
-    &wp_policy_lemonade,
-    &wp_policy_hybrid,
-    &wp_policy_greedy_dual,
-    &wp_policy_icebreaker,
-    &wp_policy_markov,
-    &wp_policy_oracle,
-    &wp_policy_predictive,
-};
+#define POLICIES_MAX 32
+static const wp_eval_policy_t *s_policies [POLICIES_MAX];
+static size_t s_count;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+//  The live table, then oracle and predictive.
+static void
+s_fill (void)
+{
+    size_t live;
+    const wp_eval_policy_t *const *list = wp_policy_live_list (&live);
+    for (size_t i = 0; i < live && s_count < POLICIES_MAX - 2; i++)
+        s_policies [s_count++] = list [i];
+    s_policies [s_count++] = &wp_policy_oracle;
+    s_policies [s_count++] = &wp_policy_predictive;
+}
 
 //  The known policies.
 const wp_eval_policy_t *const *
 wp_eval_policy_list (size_t *count)
 {
-    *count = sizeof (s_policies) / sizeof (s_policies [0]);
+    pthread_once (&s_once, s_fill);
+    *count = s_count;
     return s_policies;
 }
 
@@ -51,6 +48,7 @@ wp_eval_policy_list (size_t *count)
 const wp_eval_policy_t *
 wp_eval_policy_find (const char *name, double *knob, char *error)
 {
-    return wp_policy_table_find (s_policies, sizeof (s_policies) / sizeof (s_policies [0]),
-                                 name, knob, error);
+    size_t count;
+    const wp_eval_policy_t *const *list = wp_eval_policy_list (&count);
+    return wp_policy_table_find (list, count, name, knob, error);
 }

@@ -14,6 +14,7 @@
 #include "warmup/policy.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ typedef struct {
 #define PLUGINS_MAX 16
 static s_plugin_t *s_plugins [PLUGINS_MAX];
 static size_t s_nplugins;
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;  //  the configuration's
+                                //  check and the scheduler load from two threads
 
 //  The host table: the simulated world, as the plug-in sees it.
 static wp_eval_sim_t *
@@ -226,9 +229,20 @@ s_state_bytes (void *self)
     return sizeof *run + run->plugin->state_bytes (run->state);
 }
 
+static const wp_eval_policy_t *s_load (const char *path, char *error);
+
 //  Load a plug-in (once per path); its wrapper, or NULL with the reason.
 const wp_eval_policy_t *
 wp_policy_plugin_load (const char *path, char *error)
+{
+    pthread_mutex_lock (&s_lock);
+    const wp_eval_policy_t *policy = s_load (path, error);
+    pthread_mutex_unlock (&s_lock);
+    return policy;
+}
+
+static const wp_eval_policy_t *
+s_load (const char *path, char *error)
 {
     for (size_t i = 0; i < s_nplugins; i++)
         if (strcmp (s_plugins [i]->path, path) == 0)
