@@ -225,7 +225,7 @@ wp_scheduler_policy_request (wp_scheduler_policy_t *self, int64_t time, const ch
     //  Timers due by then fire first, as warmup-eval fires them.
     if (wp_eval_sim_advance (self->sim, time))
         return -1;
-    wp_eval_request_t request = { time, user_id, (uint32_t) id };
+    wp_eval_request_t request = { time, user_id, (uint32_t) id, 0 };
     self->in_request = true;
     int rc = wp_eval_sim_request (self->sim, &request);
     self->in_request = false;

@@ -40,7 +40,7 @@ s_play (wp_eval_sim_t *sim, uint32_t n, size_t requests)
         uint32_t r = (uint32_t) (x >> 33);
         //  mostly seconds apart, sometimes minutes, now and then an hour
         time += r % 16 == 0 ? 3600000 + r % 600000 : r % 4 == 0 ? 60000 + r % 900000 : r % 5000;
-        wp_eval_request_t request = { time, r % 3, (r >> 8) % n };
+        wp_eval_request_t request = { time, r % 3, (r >> 8) % n, 0 };
         assert_int_equal (wp_eval_sim_request (sim, &request), 0);
     }
     assert_int_equal (wp_eval_sim_finish (sim, time + 7200000), 0);
@@ -100,7 +100,7 @@ test_example (void **state)
     wp_eval_sim_t *sim = test_sim (spec, catalog, 0, NULL, false);
     int64_t times [] = { 0, 10000, 20000, 30000, 59000, 120000 };
     for (size_t i = 0; i < sizeof times / sizeof times [0]; i++) {
-        wp_eval_request_t request = { times [i], 0, 0 };
+        wp_eval_request_t request = { times [i], 0, 0, 0 };
         assert_int_equal (wp_eval_sim_request (sim, &request), 0);
     }
     assert_int_equal (wp_eval_sim_finish (sim, 400000), 0);
@@ -160,7 +160,7 @@ test_loop_stopped (void **state)
     uint32_t mem [1] = { 1024 }, load [1] = { 100 };
     wp_eval_catalog_t *catalog = test_catalog (1, mem, load);
     wp_eval_sim_t *sim = test_sim (spec, catalog, 0, NULL, false);
-    wp_eval_request_t first = { 0, 0, 0 }, second = { 1000, 0, 0 };
+    wp_eval_request_t first = { 0, 0, 0, 0 }, second = { 1000, 0, 0, 0 };
     assert_int_equal (wp_eval_sim_request (sim, &first), 0);
     assert_int_equal (wp_eval_sim_request (sim, &second), -1);
     assert_non_null (strstr (wp_eval_sim_error (sim), "on_timer"));
