@@ -413,13 +413,17 @@ s_round (s_replay_t *self, int64_t t)
     uint64_t counts = 0, stable_since = s_mono_ms ();
     while (!s_settled (self, tick, why, sizeof why)) {
         if (self->rounds == 0) {
-            //  The first round: once every count stayed still for a while,
-            //  a surplus is others' (s_foreign).
+            //  The first round: once every count stayed still for a while
+            //  (heartbeats and clock events aside: they never do), a
+            //  surplus is others' (s_foreign).
             uint64_t sum = 0;
             for (size_t i = 0; i < self->n_members; i++)
                 for (int k = 0; k < WP_TOPIC_COUNT; k++)
-                    sum += (self->members [i].received [k] + self->members [i].published [k])
-                         * (uint64_t) (k + 1) + self->members [i].tick;
+                    if (k != WP_TOPIC_HEARTBEAT && k != WP_TOPIC_CLOCK_ACK
+                        && k != WP_TOPIC_CLOCK_TICK)
+                        sum += (self->members [i].received [k]
+                                + self->members [i].published [k]) * (uint64_t) (k + 1)
+                             + self->members [i].tick;
             if (sum != counts) {
                 counts = sum;
                 stable_since = s_mono_ms ();
