@@ -1,8 +1,8 @@
 /*  =========================================================================
     stage-cost - what each stage of the pipeline costs per usage event,
-    without ZeroMQ: decode usage, analyzer observe + pattern, encode and
-    decode the pattern, engine predict, encode and decode the prediction,
-    scheduler update + decide. Runs the components' own cores and codecs
+    without ZeroMQ: decode usage, analyzer observe + the pair it changed,
+    encode and decode the pair (usage.pattern), engine update, encode and
+    decode the prediction, scheduler update + decide. Runs the components' own cores and codecs
     in one thread and prints nanoseconds per event per stage, so the
     messaging cost (warmup-bench) and the processing cost can be told
     apart. Deterministic input; run it under callgrind for instruction
@@ -91,17 +91,23 @@ main (int argc, char **argv)
         uint64_t t0 = wp_mono_ns ();
         Warmup__V1__UsageObserved *in = warmup__v1__usage_observed__unpack (NULL, size, buffer);
         uint64_t t1 = wp_mono_ns ();
+        //  The bus hashed the user at ingress: the components parse it.
         uint64_t user = wp_user_hash (key, in->user);
+        char hashed [24];
+        wp_user_id_format (user, hashed);
+        if (wp_user_id_parse (hashed, &user))
+            return 1;
         wp_analyzer_observe (analyzer, user, in->model, in->event_ms);
-        wp_pattern_t pattern [WP_PATTERN_WIRE_MAX];
-        size_t n = wp_analyzer_pattern (analyzer, user, now, pattern, WP_PATTERN_WIRE_MAX);
+        wp_pattern_t pair;
+        if (!wp_analyzer_observed (analyzer, now, &pair))
+            return 1;
         uint64_t t2 = wp_mono_ns ();
 
         Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
         out.header = &header;
-        out.user = in->user;
+        out.user = hashed;
         out.event_ms = now;
-        wp_pattern_wire_fill (&wire, pattern, n, &out);
+        wp_pattern_wire_fill (&wire, &pair, &out);
         size = warmup__v1__usage_pattern__get_packed_size (&out);
         if (size > sizeof buffer) {
             fprintf (stderr, "stage-cost: a pattern of %zu bytes\n", size);
@@ -109,13 +115,15 @@ main (int argc, char **argv)
         }
         size = warmup__v1__usage_pattern__pack (&out, buffer);
         Warmup__V1__UsagePattern *pin = warmup__v1__usage_pattern__unpack (NULL, size, buffer);
-        wp_pattern_t back [WP_PATTERN_WIRE_MAX];
-        int n_back = wp_pattern_wire_read (pin, back, WP_PATTERN_WIRE_MAX, NULL, 0);
+        wp_pattern_t back;
+        uint64_t pattern_user;
+        if (wp_user_id_parse (pin->user, &pattern_user)
+            || wp_pattern_wire_read (pin, &back, NULL, 0))
+            return 1;
         uint64_t t3 = wp_mono_ns ();
 
         wp_prediction_t predictions [8];
-        size_t count = wp_engine_predict_for (engine, user, back, n_back > 0 ? (size_t) n_back : 0,
-                                              now, predictions, 8);
+        size_t count = wp_engine_update (engine, pattern_user, &back, now, predictions, 8);
         uint64_t t4 = wp_mono_ns ();
 
         Warmup__V1__PredictionMade made = WARMUP__V1__PREDICTION_MADE__INIT;
@@ -131,8 +139,10 @@ main (int argc, char **argv)
 
         wp_prediction_t again [8];
         size_t n_again = wp_prediction_wire_read (pm, again, 8);
-        wp_scheduler_predictions (scheduler, wp_user_hash (key, pm->user), again,
-                                  n_again, now);
+        uint64_t predicted_user;
+        if (wp_user_id_parse (pm->user, &predicted_user))
+            return 1;
+        wp_scheduler_predictions (scheduler, predicted_user, again, n_again, now);
         wp_decision_t decisions [16];
         size_t made_n = wp_scheduler_decide (scheduler, now, decisions, 16);
         for (size_t i = 0; i < made_n; i++)

@@ -310,14 +310,15 @@ s_print_text (wp_topic_t topic, const ProtobufCMessage *msg)
         }
         case WP_TOPIC_PATTERN: {
             const Warmup__V1__UsagePattern *e = (const Warmup__V1__UsagePattern *) msg;
-            static wp_pattern_t entries [4];
+            static wp_pattern_t pair;
             char error [160] = "";
-            int n = wp_pattern_wire_read (e, entries, 4, error, sizeof error);
             printf ("user=%s", e->user);
-            for (int i = 0; i < n; i++)
-                printf (" %s(n=%" PRIu64 ",gap=%.0fs)", entries [i].model,
-                        entries [i].count, entries [i].gap_mean_ms / 1000);
-            if (n < 0)
+            if (wp_pattern_wire_read (e, &pair, error, sizeof error) == 0) {
+                printf (" model=%s n=%" PRIu64 " rate=%.1f/h idle=%.1f links=%u",
+                        pair.model, pair.count, pair.rate_per_h, pair.hist_total,
+                        (unsigned) (pair.n_next + pair.n_next2 + pair.n_couse));
+            }
+            else
                 printf (" (malformed: %s)", error);
             break;
         }

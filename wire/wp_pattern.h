@@ -1,10 +1,19 @@
 /*  =========================================================================
-    wp_pattern - what the analyzer knows of a user's models and the engine
-    predicts from: a pattern entry per (user, model) pair, the idle-time
-    bins its histograms are counted in, and an entry's population prior.
+    wp_pattern - what the analyzer says of one (user, model) pair, as the
+    engine reads it: the meaning the two sides of usage.pattern share.
 
-    Both sides of usage.pattern share it (the codec is wp_pattern_wire), so
-    neither component includes the other's headers. Plain C.
+    - The idle-time bins: [0, 1 s), quarter octaves from 1 s to 512 s (for
+      IDE bursts), half octaves from 512 s to 2^17 s (36.4 h, for
+      sessions), then everything longer: WP_IDLE_BINS bins, whose edges
+      wp_idle_edge gives to the millisecond. The analyzer counts idle times
+      in them; the engine plans on their edges.
+    - A pair's summary (wp_pattern_t): its requests, its idle-time
+      histogram, its rates, its season and its links to the models the
+      user asks next or uses with it. The analyzer fills it from what it
+      learned; usage.pattern carries the part the engine needs
+      (wp_pattern_wire); the engine predicts and plans from it.
+
+    Plain C: no sockets, no clock. Owned by no component: both include it.
     =========================================================================
 */
 
@@ -23,25 +32,25 @@ extern "C" {
 //  16 half octaves to 2^17 s (36.4 h), then everything longer.
 #define WP_IDLE_BINS 54
 
-//  Entries per pair in each transition / co-use list.
+//  Entries per pair in each link list (next, next after the previous and
+//  this model, co-use).
 #define WP_PATTERN_LINKS 4
-
-//  Entries of a user's pattern at most (the models an analyzer remembers
-//  per user).
-#define WP_PATTERN_MODELS_MAX 32
 
 //  A model that tends to follow (or go with) another for the user.
 typedef struct {
-    const char *model;          //  borrowed from the analyzer or the message
-    uint32_t model_id;          //  dense id
+    const char *model;          //  borrowed: valid while its source lives
+    uint32_t model_id;          //  dense id (the analyzer's; 0 from the wire)
     float weight;               //  aged count
     float delay_ms;             //  mean delay after the other model, ms
 } wp_link_t;
 
-//  What the analyzer knows of one (user, model) pair.
+//  What is known of one (user, model) pair. From the analyzer every field
+//  is filled; from the wire (wp_pattern_wire_read) the fields usage.pattern
+//  carries: model, count, last_ms, rate_per_h, the histogram and its total,
+//  season, anomaly and the links (the others are 0).
 typedef struct {
-    const char *model;      //  borrowed from the analyzer or the message
-    uint32_t model_id;      //  dense id of the model, 0..models-1
+    const char *model;      //  borrowed: valid while its source lives
+    uint32_t model_id;      //  dense id of the model (the analyzer's)
     uint64_t count;         //  the user's requests for it
     uint64_t first_ms;      //  first request, event time
     uint64_t last_ms;       //  last request, event time
@@ -56,36 +65,18 @@ typedef struct {
     double season;          //  hour-of-day x day-of-week factor of the
                             //  query time (1 = an average hour)
     const float *hist;      //  WP_IDLE_BINS aged idle-time counts (borrowed;
-                            //  the analyzer points it at hist_buf)
+                            //  points at hist_buf), NULL when none
     double hist_total;      //  their sum
     float hist_buf [WP_IDLE_BINS];  //  the pair's counts, as filled in
     float recent [WP_IDLE_BINS];    //  the last few idle times (each
     double recent_total;    //  older one weighs 7/8), and their sum
-    float prior [WP_IDLE_BINS]; //  population prior: the model's other
-                            //  pairs' idle times shrunk toward all pairs',
-                            //  sums to 1; filled by wp_pattern_prior (the
-                            //  analyzer leaves it to whoever needs it)
-    uint64_t model_bins;        //  for the prior: the model's idle times,
-    const uint16_t *model_counts;   //  bit i of bins set: bin i is stored,
-    float model_unit;           //  in rising order, as a count of unit;
-                                //  and all pairs'
-    const float *global_hist;   //  (WP_IDLE_BINS); borrowed until the next
-    double global_total;        //  observe; global_hist NULL when prior is
-                                //  filled (a pattern from the bus)
-    wp_link_t next [WP_PATTERN_LINKS];   //  asked next after this model
+    wp_link_t next [WP_PATTERN_LINKS];    //  asked next after this model
     uint8_t n_next;
-    wp_link_t next2 [WP_PATTERN_LINKS];  //  asked next after the user's
+    wp_link_t next2 [WP_PATTERN_LINKS];   //  asked next after the user's
     uint8_t n_next2;        //  previous model then this one (second order)
-    wp_link_t couse [WP_PATTERN_LINKS];  //  used within 5 min of it
+    wp_link_t couse [WP_PATTERN_LINKS];   //  used within 5 min of it
     uint8_t n_couse;
 } wp_pattern_t;
-
-//  An entry's population prior into out (WP_IDLE_BINS, sums to 1): the
-//  model's other pairs' idle times shrunk toward all pairs' (uniform if
-//  none); from entry->prior when the entry carries no counts (it came from
-//  the bus).
-void
-    wp_pattern_prior (const wp_pattern_t *entry, float *out);
 
 //  Idle-time histogram bin of a gap, ms.
 int

@@ -1,15 +1,14 @@
 /*  =========================================================================
-    wp_pattern_wire - a user's pattern (wp_pattern_t entries) to and from
-    the usage.pattern message.
+    wp_pattern_wire - one pair's summary (wp_pattern_t) to and from the
+    usage.pattern message.
 
     One codec for every side: the analyzer fills the message, the engine
-    reads it back, and stage-cost runs both, so what they measure is what
-    the components do. The pattern goes as columns (PatternColumns in
-    schemas/warmup.proto): one sub-message of 27 packed arrays whatever
-    the number of models, where a ModelPattern per model (and a ModelLink
-    per link before that) made protobuf-c's per-message and per-field
-    costs the largest part of a usage event. The reader still takes the
-    older forms.
+    reads it back, warmupctl tail and stage-cost do both, so what they
+    measure is what the components do. A message is the pair one usage
+    event changed ("pair/1" in schemas/warmup.proto): its counts, its
+    idle-time histogram as the bins that hold idle times and their counts,
+    its season and rate anomaly, and its links to the models the user asks
+    next or uses with it.
     =========================================================================
 */
 
@@ -23,57 +22,37 @@
 extern "C" {
 #endif
 
-//  Entries of one usage.pattern message at most.
-#define WP_PATTERN_WIRE_MAX 16
+//  Links of one message at most: three lists of WP_PATTERN_LINKS.
+#define WP_PATTERN_WIRE_LINKS (3 * WP_PATTERN_LINKS)
 
-//  Room for one message: the columns and the names, all borrowed by the
-//  message it fills (keep it alive until the message is packed).
+//  Room for one message's arrays, borrowed by the message it fills (keep
+//  it alive until the message is packed).
 typedef struct {
-    Warmup__V1__PatternColumns columns;
-    char *model [WP_PATTERN_WIRE_MAX];
-    uint64_t count [WP_PATTERN_WIRE_MAX];
-    uint64_t last_ms [WP_PATTERN_WIRE_MAX];
-    uint64_t model_count [WP_PATTERN_WIRE_MAX];
-    double gap_mean_ms [WP_PATTERN_WIRE_MAX];
-    double gap_std_ms [WP_PATTERN_WIRE_MAX];
-    double rate_per_h [WP_PATTERN_WIRE_MAX];
-    double idle_total [WP_PATTERN_WIRE_MAX];
-    double recent_total [WP_PATTERN_WIRE_MAX];
-    double rate_short_per_h [WP_PATTERN_WIRE_MAX];
-    double rate_long_per_h [WP_PATTERN_WIRE_MAX];
-    double anomaly [WP_PATTERN_WIRE_MAX];
-    double season [WP_PATTERN_WIRE_MAX];
-    float hist [WP_PATTERN_WIRE_MAX * WP_IDLE_BINS];
-    float recent [WP_PATTERN_WIRE_MAX * WP_IDLE_BINS];
-    float prior [WP_PATTERN_WIRE_MAX * WP_IDLE_BINS];
-    uint32_t link_count [3][WP_PATTERN_WIRE_MAX];
-    uint32_t refs [3][WP_PATTERN_WIRE_MAX * WP_PATTERN_LINKS];
-    float weights [3][WP_PATTERN_WIRE_MAX * WP_PATTERN_LINKS];
-    float delays [2][WP_PATTERN_WIRE_MAX * WP_PATTERN_LINKS];
-    char *others [WP_PATTERN_WIRE_MAX * 3 * WP_PATTERN_LINKS];
-    uint32_t other_ids [WP_PATTERN_WIRE_MAX * 3 * WP_PATTERN_LINKS];
+    float hist [WP_IDLE_BINS];                  //  the counts of the set bins
+    char *link_model [WP_PATTERN_WIRE_LINKS];   //  the links, flattened
+    float link_weight [WP_PATTERN_WIRE_LINKS];
+    float link_delay_ms [WP_PATTERN_WIRE_LINKS];
 } wp_pattern_wire_t;
 
-//  Fill out's columns, link_models and idle_bins from n entries of pattern
-//  (n <= WP_PATTERN_WIRE_MAX; more are left out), computing each entry's
-//  population prior (wp_pattern_prior) into it. The other fields of out
-//  (header, user, times) are the caller's.
+//  Fill out's pair fields from pair (names and counts borrowed from pair
+//  and self). The other fields of out (header, user, times, cause) are the
+//  caller's.
 void
-    wp_pattern_wire_fill (wp_pattern_wire_t *self, wp_pattern_t *pattern, size_t n,
+    wp_pattern_wire_fill (wp_pattern_wire_t *self, const wp_pattern_t *pair,
                           Warmup__V1__UsagePattern *out);
 
-//  Read msg's entries (its columns, else its ModelPattern list) into out
-//  (at most capacity), borrowing names and the pair's histogram from msg:
-//  entries without a model or a count are skipped; a histogram of another
-//  size or with a value that is not a finite count is left out (hist NULL,
-//  recent empty, prior flat); links with a negative or non-finite weight
-//  or delay are skipped. Returns the entries read, or -1 when msg does not
-//  hold together (a column of another length than the models, link counts
-//  that do not add up, a reference to no model); then error says which
-//  field (and model).
+//  Read msg's pair into out, borrowing the names from msg. The histogram
+//  goes into out->hist_buf (out->hist points at it). A season or anomaly
+//  that is not finite reads as 1 or 0; a link without a model or with a
+//  weight or delay that is not a finite, non-negative number is skipped.
+//  Returns 0, or -1 when msg does not hold a pair (no model, no count) or
+//  its parts do not hold together (a bin past the last, counts of another
+//  number than the set bins or that are not finite non-negative numbers,
+//  a total that is not, link arrays of different lengths, a list longer
+//  than WP_PATTERN_LINKS); then error (may be NULL) says which field.
 int
     wp_pattern_wire_read (const Warmup__V1__UsagePattern *msg, wp_pattern_t *out,
-                          size_t capacity, char *error, size_t error_size);
+                          char *error, size_t error_size);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,18 @@
 /*  =========================================================================
-    wp_prediction - what the engine predicts of one of a user's models and
-    the scheduler decides from: the probability, the expected time until
-    the request, and the plan (keep, pre-warm, hold) with what it assumed.
+    wp_prediction - what the engine says of one (user, model) pair, as the
+    scheduler reads it: the meaning the two sides of prediction.made share.
 
-    Both sides of prediction.made share it (the codec is
-    wp_prediction_wire), so neither component includes the other's
-    headers. Plain C.
+    A prediction is a probability of a request within the horizon, the
+    expected time until it, and, for the model the user just asked (or one
+    the engine expects to follow it), a plan: keep the model resident until
+    keep_until_ms, then load it again at prewarm_at_ms and hold it until
+    hold_until_ms. It carries the quantiles of the pair's idle times its
+    plan was made from, so a reader can tell the chance of a request later
+    on, from how long the user has been idle, without asking again
+    (wp_prediction_cdf). And it names what the pair's arrivals allowed
+    (wp_category_t).
+
+    Plain C: no sockets, no clock. Owned by no component: both include it.
     =========================================================================
 */
 
@@ -39,7 +46,7 @@ typedef enum {
 //  One model's prediction and plan. Plan times are event times (ms); a
 //  plan with keep_until_ms == 0 and hold_until_ms == 0 changes nothing.
 typedef struct {
-    const char *model;          //  borrowed from the pattern it came from
+    const char *model;          //  borrowed from what it came from
     double probability;         //  P(request within the horizon)
     uint64_t expected_in_ms;    //  expected time until the request, ms
     double confidence;          //  0..1, grows with the evidence
@@ -52,6 +59,16 @@ typedef struct {
     float gap_q [WP_PREDICTION_QUANTILES];  //  idle-time quantiles, ms (0: none)
     uint8_t category;           //  what the pair's arrivals allow (wp_category_t)
 } wp_prediction_t;
+
+//  Fraction of a pair's idle times at or below x ms, from its quantiles
+//  (piecewise linear between them; from the 0.99 one to twice it, 1).
+double
+    wp_prediction_cdf (const float *gap_q, double x);
+
+//  Name of a category: "new", "always_on", "periodic", "dense",
+//  "successive", "rare", "correlated", "intent" ("" for another value).
+const char *
+    wp_category_name (int category);
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,8 @@
 #define SEASON_MAX 60000                //  seasonal counts are halved above
                                         //  (they are uint16_t)
 #define SEASON_PSEUDO 2.0               //  pseudo counts of the season factor
+#define PRIOR_GLOBAL 4.0                //  weight of all pairs in a model's prior
+                                        //  (Bayesian pseudo counts)
 #define FAST_UNIT 16                    //  one recent idle time in pair->fast
 
 //  Stored idle-time counts are uint16_t scaled by a power-of-two unit;
@@ -232,6 +234,7 @@ struct _wp_analyzer_t {
     size_t heap_bytes;          //  held by the pairs' idle bins and links
     uint32_t evict_cursor;      //  where the eviction sample starts
     uint64_t evicted;           //  pairs evicted
+    uint32_t observed;          //  pair the latest observe learned (NONE: none)
 };
 
 //  The user hash of pair index p (kept in its user).
@@ -506,6 +509,7 @@ wp_analyzer_new (const wp_analyzer_opts_t *opts)
 {
     wp_analyzer_t *self = (wp_analyzer_t *) zmalloc (sizeof (wp_analyzer_t));
     assert (self);
+    self->observed = NONE;
     if (opts)
         self->opts = *opts;
     if (!self->opts.max_pairs)
@@ -702,6 +706,8 @@ s_evict (wp_analyzer_t *self, uint32_t p)
     s_user_unlink (self, p);
     s_pair_release (self, pair);
     pair->used = false;
+    if (self->observed == p)
+        self->observed = NONE;
     self->pairs_used--;
     self->pair_free = (uint32_t *) realloc (self->pair_free,
                                             (self->pair_free_n + 1) * sizeof (uint32_t));
@@ -1049,6 +1055,7 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
     s_season_add (pair, now_ms);
     s_transition (self, index, now_ms);
     s_mark_dirty (self, index);
+    self->observed = index;
     return 0;
 }
 
@@ -1105,12 +1112,6 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     out->hist = out->hist_buf;
     out->hist_total = pair->hist_total;
     out->recent_total = fast_total;
-    //  The prior is computed when needed (wp_pattern_prior).
-    out->model_bins = model->bins;
-    out->model_counts = model->idle;
-    out->model_unit = model->unit;
-    out->global_hist = self->global;
-    out->global_total = self->global_total;
     out->n_next = 0;
     out->n_couse = 0;
     out->n_next2 = 0;
@@ -1138,6 +1139,41 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
             }
 }
 
+//  A pair's population prior: the model's other pairs, shrunk toward all
+//  pairs (uniform if none). The model's counts age slower than the
+//  pair's, so what is left of the pair's own is its older history.
+void
+wp_analyzer_prior (wp_analyzer_t *self, uint64_t user_hash, const char *name, float *out)
+{
+    assert (self && name && out);
+    float model [WP_IDLE_BINS], pair [WP_IDLE_BINS];
+    memset (model, 0, sizeof model);
+    memset (pair, 0, sizeof pair);
+    uint32_t id = s_model_id (self, name, false);
+    if (id != NONE) {
+        const model_t *m = &self->models [id];
+        s_dense (m->bins, m->idle, m->unit, model);
+        uint32_t p = s_pair_find (self, user_hash, id);
+        if (p != NONE)
+            s_dense (self->pairs [p].bins, self->pairs [p].idle, self->pairs [p].hist_unit,
+                     pair);
+    }
+    double global = self->global_total, others = 0;
+    float other [WP_IDLE_BINS];
+    for (int i = 0; i < WP_IDLE_BINS; i++) {
+        other [i] = model [i] > pair [i] ? model [i] - pair [i] : 0;
+        others += other [i];
+    }
+    double weight = others + PRIOR_GLOBAL;
+    if (global > 0)
+        for (int i = 0; i < WP_IDLE_BINS; i++)
+            out [i] = (float) ((other [i] + PRIOR_GLOBAL * (self->global [i] / global))
+                               / weight);
+    else
+        for (int i = 0; i < WP_IDLE_BINS; i++)
+            out [i] = (float) ((other [i] + PRIOR_GLOBAL * (1.0 / WP_IDLE_BINS)) / weight);
+}
+
 //  The user's models, most recent first.
 size_t
 wp_analyzer_pattern (wp_analyzer_t *self, uint64_t user_hash, uint64_t now_ms,
@@ -1152,6 +1188,17 @@ wp_analyzer_pattern (wp_analyzer_t *self, uint64_t user_hash, uint64_t now_ms,
     for (uint32_t p = user->head; p != NONE && n < capacity; p = self->pairs [p].user_next)
         s_fill (self, &self->pairs [p], now_ms, &out [n++]);
     return n;
+}
+
+//  The pair the latest observe learned.
+bool
+wp_analyzer_observed (wp_analyzer_t *self, uint64_t now_ms, wp_pattern_t *out)
+{
+    assert (self && out);
+    if (self->observed == NONE)
+        return false;
+    s_fill (self, &self->pairs [self->observed], now_ms, out);
+    return true;
 }
 
 //  One pair.

@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 //  Largest number of models remembered per user (a pattern's size).
-#define WP_ANALYZER_USER_MODELS_MAX WP_PATTERN_MODELS_MAX
+#define WP_ANALYZER_USER_MODELS_MAX 32
 
 //  Record version of persisted pairs and models (1 and 2 still load).
 #define WP_ANALYZER_RECORD_VERSION 3
@@ -117,6 +117,21 @@ int
 size_t
     wp_analyzer_pattern (wp_analyzer_t *self, uint64_t user_hash,
                          uint64_t now_ms, wp_pattern_t *out, size_t capacity);
+
+//  The population prior of a pair into out (WP_IDLE_BINS, sums to 1): the
+//  idle times of the model's other pairs, shrunk toward all pairs'
+//  (uniform when none). For inspection: the engine keeps a population of
+//  its own. A pair not known gets the model's, or all pairs'.
+void
+    wp_analyzer_prior (wp_analyzer_t *self, uint64_t user_hash, const char *model,
+                       float *out);
+
+//  The pair the latest wp_analyzer_observe learned, its summary at now_ms
+//  (as wp_analyzer_pair gives it, without looking the pair up again): what
+//  usage.pattern carries. Returns false when there is none (no observe
+//  yet, or the pair was evicted since).
+bool
+    wp_analyzer_observed (wp_analyzer_t *self, uint64_t now_ms, wp_pattern_t *out);
 
 //  One pair, if known. Returns true and fills out.
 bool

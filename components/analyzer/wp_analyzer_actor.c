@@ -11,7 +11,7 @@ typedef struct {
     wp_analyzer_t *core;    //  what is learned
     uint64_t stored;        //  records handed to the store
     uint64_t over_models;   //  usage of new models dropped at max_models
-    wp_pattern_wire_t wire; //  room for the pattern message
+    wp_pattern_wire_t wire; //  room for the usage.pattern message
 } analyzer_t;
 
 //  Store one loaded record into the core.
@@ -80,7 +80,7 @@ s_copy_header (Warmup__V1__Header *to, const Warmup__V1__Header *from)
     to->schema = from->schema;
 }
 
-//  Learn from one usage event and publish the user's pattern.
+//  Learn from one usage event and publish the pair it changed.
 static int
 s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
 {
@@ -112,8 +112,10 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         zsys_warning ("analyzer: usage event with an invalid model name dropped");
         return -1;
     }
-    wp_pattern_t pattern [WP_PATTERN_WIRE_MAX];
-    size_t n = wp_analyzer_pattern (self->core, user, now, pattern, WP_PATTERN_WIRE_MAX);
+    //  What changed: the pair this request made (not the user's other ones).
+    wp_pattern_t pair;
+    bool known = wp_analyzer_observed (self->core, now, &pair);
+    assert (known);
     Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
     Warmup__V1__Header cause = WARMUP__V1__HEADER__INIT;
     s_copy_header (&cause, usage->header);
@@ -121,7 +123,7 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     out.user = usage->user;             //  the hashed id (wp_ingress)
     out.cause = &cause;
     out.usage_received_us = received_us;
-    wp_pattern_wire_fill (&self->wire, pattern, n, &out);
+    wp_pattern_wire_fill (&self->wire, &pair, &out);
     return wp_ctx_publish (ctx, WP_TOPIC_PATTERN, &out.base);
 }
 

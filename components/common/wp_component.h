@@ -111,7 +111,7 @@ typedef struct {
 } wp_component_def_t;
 
 //  Kinds of snapshot items: a ModelState (the queue's view of a model)
-//  and a UsagePattern (a user's pattern, from the analyzer).
+//  and a UsagePattern (a pair's summary, from the analyzer).
 #define WP_SYNC_MODEL_STATE "model.state"
 #define WP_SYNC_PATTERN "usage.pattern"
 

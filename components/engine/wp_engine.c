@@ -59,7 +59,7 @@ typedef struct {
                                 //  request (0, 0: no window)
     float p_horizon;            //  P(idle <= horizon) of the distribution
     float expected_ms;          //  its mean idle time
-    float gap_q [WP_ENGINE_QUANTILES];  //  its quantiles
+    float gap_q [WP_PREDICTION_QUANTILES];  //  its quantiles
     uint32_t ring [RING];       //  the last idle times longer than the load, ms
     float hits [TOLS];          //  how often the next one fell in each window
     float trials;               //  and how often it was tried (faded)
@@ -418,6 +418,23 @@ s_grow (wp_engine_t *self)
     }
 }
 
+//  The entry of a pair, NULL if the engine does not know it.
+static entry_t *
+s_entry_find (wp_engine_t *self, uint64_t key)
+{
+    uint32_t home = (uint32_t) key & self->mask;
+    for (uint32_t probe = 0; probe <= self->mask; probe++) {
+        uint32_t slot = self->slots [(home + probe) & self->mask];
+        if (!slot)
+            return NULL;
+        if (self->entries [slot - 1].key == key)
+            return &self->entries [slot - 1];
+        if (probe >= PROBE_MAX && (self->mask + 1) / 2 >= self->opts.max_pairs)
+            break;          //  as far as s_entry looks in a table at its bound
+    }
+    return NULL;
+}
+
 //  The entry of a pair, created empty if missing (a full index at its
 //  bound gives up the entry at the pair's home slot).
 static entry_t *
@@ -638,18 +655,18 @@ wp_engine_plan (const double *mass, double load_ms, double break_even_ms,
     plan->p_horizon = s_cdf (p, horizon_ms);
     plan->expected_ms = pm [n];
     //  Quantiles, uniform within a bin.
-    static const double levels [WP_ENGINE_QUANTILES] = { 0.25, 0.5, 0.75, 0.9, 0.99 };
+    static const double levels [WP_PREDICTION_QUANTILES] = { 0.25, 0.5, 0.75, 0.9, 0.99 };
     double cum = 0;
     int q = 0;
-    for (int i = 0; i < n && q < WP_ENGINE_QUANTILES; i++) {
-        while (q < WP_ENGINE_QUANTILES && cum + p [i] >= levels [q] - 1e-12) {
+    for (int i = 0; i < n && q < WP_PREDICTION_QUANTILES; i++) {
+        while (q < WP_PREDICTION_QUANTILES && cum + p [i] >= levels [q] - 1e-12) {
             double into = p [i] > 0 ? (levels [q] - cum) / p [i] : 0;
             into = into < 0 ? 0 : into > 1 ? 1 : into;
             plan->gap_q [q++] = s_edges [i] + into * (s_edges [i + 1] - s_edges [i]);
         }
         cum += p [i];
     }
-    while (q < WP_ENGINE_QUANTILES)
+    while (q < WP_PREDICTION_QUANTILES)
         plan->gap_q [q++] = s_edges [n];
 }
 
@@ -788,39 +805,37 @@ wp_engine_break_even_ms (wp_engine_t *self, uint32_t load_ms, uint32_t memory_mb
                          load);
 }
 
-//  P(request within the horizon | idle for elapsed) and the expected
-//  time until it, from a distribution.
+//  P(request within the horizon | idle for elapsed) and the expected time
+//  until it, from a pair's idle-time quantiles (wp_prediction_cdf: linear
+//  between them, to twice the last).
 static void
-s_conditional (const double *mass, double elapsed, double horizon_ms, double *p_h,
-               double *expected)
+s_conditional_q (const float *gap_q, double elapsed, double horizon_ms, double *p_h,
+                 double *expected)
 {
-    double total = 0, p [WP_IDLE_BINS];
-    for (int i = 0; i < WP_IDLE_BINS; i++)
-        total += mass [i];
-    if (!(total > 0)) {
-        *p_h = 0;
-        *expected = s_edges [WP_IDLE_BINS];
-        return;
-    }
-    for (int i = 0; i < WP_IDLE_BINS; i++)
-        p [i] = mass [i] / total;
-    double before = s_cdf (p, elapsed);
+    double before = wp_prediction_cdf (gap_q, elapsed);
     double left = 1 - before;
     if (left < 1e-9) {
         *p_h = 0;
-        *expected = elapsed;
+        *expected = 0;
         return;
     }
-    *p_h = (s_cdf (p, elapsed + horizon_ms) - before) / left;
-    double sum = 0;
-    for (int i = 0; i < WP_IDLE_BINS; i++) {
-        if (s_edges [i + 1] <= elapsed)
+    *p_h = (wp_prediction_cdf (gap_q, elapsed + horizon_ms) - before) / left;
+    //  E[idle - elapsed | idle > elapsed]: the survival's area past elapsed
+    //  (linear between the points, so each piece is a trapezoid).
+    double points [WP_PREDICTION_QUANTILES + 2];
+    points [0] = 0;
+    for (int q = 0; q < WP_PREDICTION_QUANTILES; q++)
+        points [q + 1] = gap_q [q] > points [q] ? gap_q [q] : points [q];
+    points [WP_PREDICTION_QUANTILES + 1] = 2.0 * points [WP_PREDICTION_QUANTILES];
+    double area = 0;
+    for (int i = 0; i + 1 < WP_PREDICTION_QUANTILES + 2; i++) {
+        double low = points [i] > elapsed ? points [i] : elapsed, high = points [i + 1];
+        if (high <= low)
             continue;
-        double low = s_edges [i] > elapsed ? s_edges [i] : elapsed;
-        double share = p [i] * (s_edges [i + 1] - low) / (s_edges [i + 1] - s_edges [i]);
-        sum += share * ((low + s_edges [i + 1]) / 2 - elapsed);
+        area += (high - low) * (2 - wp_prediction_cdf (gap_q, low)
+                                  - wp_prediction_cdf (gap_q, high)) / 2;
     }
-    *expected = sum / left;
+    *expected = area / left;
 }
 
 //  Weight of a model in a link list, as a share of the list (+1 for "none").
@@ -858,26 +873,15 @@ s_category (const entry_t *slot, const wp_pattern_t *entry, const wp_plan_t *pla
     return q90 <= slot->keep_ms ? WP_CATEGORY_DENSE : WP_CATEGORY_SUCCESSIVE;
 }
 
-//  Name of a category.
-const char *
-wp_engine_category_name (int category)
-{
-    static const char *names [WP_CATEGORIES] = {
-        "new", "always_on", "periodic", "dense", "successive", "rare", "correlated", "intent"
-    };
-    return category >= 0 && category < WP_CATEGORIES ? names [category] : "";
-}
-
 //  Learn from the pair's pending prediction: asked within the horizon
-//  (this is its request) or known not to have been.
+//  (asked: this is its request) or known not to have been.
 static void
-s_learn_pending (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
-                 bool is_latest, uint64_t now_ms)
+s_learn_pending (wp_engine_t *self, entry_t *slot, bool asked, uint64_t now_ms)
 {
     if (!slot->made_ms || now_ms < slot->made_ms)
         return;
     double since = (double) (now_ms - slot->made_ms);
-    if (is_latest && entry->last_ms == now_ms && since > 0) {
+    if (asked && since > 0) {
         s_train (self, slot->x, since <= self->horizon_ms ? 1 : 0);
         slot->made_ms = 0;
     }
@@ -921,17 +925,17 @@ s_replan (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
     slot->w_end = end;
     slot->p_horizon = (float) plan.p_horizon;
     slot->expected_ms = (float) plan.expected_ms;
-    for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
+    for (int q = 0; q < WP_PREDICTION_QUANTILES; q++)
         slot->gap_q [q] = (float) plan.gap_q [q];
     slot->category = (uint8_t) s_category (slot, entry, &plan, load_ms);
 }
 
 //  The model just asked for: learn its gap, refresh its plan and answer
-//  from the plan (keep, window, category). Sets *p_hist and *expected.
+//  from the plan (keep, window, category).
 static void
 s_predict_fresh (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
                  const model_t *model, const double *pop_q, double break_even,
-                 uint64_t now_ms, wp_prediction_t *out, double *p_hist, double *expected)
+                 uint64_t now_ms, wp_prediction_t *out)
 {
     double load_ms = model->load_ms;
     if (now_ms != slot->seen_ms) {
@@ -942,8 +946,6 @@ s_predict_fresh (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
     }
     s_replan (self, slot, entry, model, pop_q, load_ms, break_even);
     out->category = slot->category;
-    *p_hist = slot->p_horizon;
-    *expected = slot->expected_ms;
     memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
     out->keep_until_ms = now_ms + slot->keep_ms;
     if (slot->w_end) {
@@ -952,27 +954,29 @@ s_predict_fresh (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
     }
 }
 
-//  The ensemble's features of an entry into x; delays: the learned delays
-//  of the entry after the latest model and after the one before it.
+//  The ensemble's features of the pair a request changed into x (no
+//  link: it is the latest model).
 static void
-s_features (float *x, const wp_pattern_t *latest, const wp_pattern_t *entry,
-            bool is_latest, double p_hist, double confidence, double delays [2])
+s_features (float *x, const wp_pattern_t *entry, double p_hist, double confidence)
 {
     x [F_BIAS] = 1;
     x [F_HIST] = (float) s_logit (p_hist);
     x [F_NEXT] = x [F_NEXT2] = x [F_COUSE] = 0;
-    if (!is_latest && latest) {
-        x [F_NEXT] = (float) s_link_share (latest->next, latest->n_next, entry->model,
-                                           &delays [0]);
-        x [F_NEXT2] = (float) s_link_share (latest->next2, latest->n_next2, entry->model,
-                                            &delays [1]);
-        x [F_COUSE] = (float) s_link_share (latest->couse, latest->n_couse, entry->model,
-                                            NULL);
-    }
     double season = entry->season > 0 ? log (entry->season) : 0;
     x [F_SEASON] = (float) (season < -3 ? -3 : season > 3 ? 3 : season);
     x [F_ANOMALY] = (float) tanh (entry->anomaly / 4);
     x [F_CONF] = (float) confidence;
+}
+
+//  A follower's link features into x, from the latest pair's links;
+//  delays: the learned delays after the latest model and after the one
+//  before it.
+static void
+s_link_features (float *x, const wp_pattern_t *latest, const char *name, double delays [2])
+{
+    x [F_NEXT] = (float) s_link_share (latest->next, latest->n_next, name, &delays [0]);
+    x [F_NEXT2] = (float) s_link_share (latest->next2, latest->n_next2, name, &delays [1]);
+    x [F_COUSE] = (float) s_link_share (latest->couse, latest->n_couse, name, NULL);
 }
 
 //  A model that follows the latest one: a window at the learned delay
@@ -996,11 +1000,10 @@ s_follow_window (const float *x, const double delays [2], double probability,
     }
 }
 
-//  Predict one entry of the pattern; latest: entry 0 (its plan is made).
+//  The pair a request changed: learn from it, predict it, plan it.
 static void
-s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *latest,
-                 const wp_pattern_t *entry, bool is_latest, uint64_t now_ms,
-                 wp_prediction_t *out)
+s_predict_pair (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *entry,
+                uint64_t now_ms, wp_prediction_t *out)
 {
     memset (out, 0, sizeof *out);
     out->model = entry->model;
@@ -1011,79 +1014,115 @@ s_predict_entry (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *late
     double load_ms = model.load_ms;
     out->load_ms = model.load_ms;
     out->last_ms = entry->last_ms;
-    double elapsed = now_ms > entry->last_ms ? (double) (now_ms - entry->last_ms) : 0;
     double n = entry->hist_total;
     double confidence = n / (n + PRIOR_WEIGHT);
-    s_learn_pending (self, slot, entry, is_latest, now_ms);
-
-    double p_hist, expected;
+    s_learn_pending (self, slot, entry->last_ms == now_ms, now_ms);
     const double *pop_q = s_pop_survival (self, now_ms);
     double waits_ms = s_waits_ms (self, slot, load_ms);
     double break_even = s_break_even (self, load_ms, model.memory_mb, waits_ms);
-    if (is_latest && elapsed == 0)
-        s_predict_fresh (self, slot, entry, &model, pop_q, break_even, now_ms, out,
-                         &p_hist, &expected);
-    else {
-        double survival [LEVELS + 1], mass [WP_IDLE_BINS];
-        s_survival (entry, pop_q, survival);
-        s_mass (survival, mass);
-        s_conditional (mass, elapsed, self->horizon_ms, &p_hist, &expected);
-    }
-    double delays [2] = { 0, 0 };
-    s_features (slot->x, latest, entry, is_latest, p_hist, confidence, delays);
+    s_predict_fresh (self, slot, entry, &model, pop_q, break_even, now_ms, out);
+    s_features (slot->x, entry, slot->p_horizon, confidence);
     slot->made_ms = now_ms;
-    double probability = s_score (self, slot->x);
-    out->probability = probability;
+    double expected = slot->expected_ms;
+    out->probability = s_score (self, slot->x);
     out->confidence = confidence;
     out->expected_in_ms = (uint64_t) (expected > 0 ? expected : 0);
     out->benefit_ms = waits_ms;
-    if (!is_latest)
-        s_follow_window (slot->x, delays, probability, break_even, load_ms, now_ms, out);
 }
 
-//  Predict a user's models.
-size_t
-wp_engine_predict_for (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pattern,
-                       size_t n_pattern, uint64_t now_ms, wp_prediction_t *out,
-                       size_t capacity)
+//  A model a link of the user's latest pair names: predicted from what
+//  the engine kept of its pair (the quantiles of its last plan given how
+//  long it has been idle, its season, rate anomaly and confidence as its
+//  last prediction had them) and the link weights; a window at the
+//  learned delay when the expected saving pays for the memory. False when
+//  the engine does not know the pair.
+static bool
+s_predict_follower (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *latest,
+                    const char *name, uint64_t now_ms, wp_prediction_t *out)
 {
-    assert (self && (pattern || n_pattern == 0) && out);
-    s_edges_init ();
-    size_t limit = capacity < self->opts.max_models ? capacity : self->opts.max_models;
-    if (limit == 0 || n_pattern == 0)
-        return 0;
-    if (n_pattern > WP_PATTERN_MODELS_MAX)
-        n_pattern = WP_PATTERN_MODELS_MAX;
-    wp_prediction_t all [WP_PATTERN_MODELS_MAX];
-    size_t order [WP_PATTERN_MODELS_MAX];
-    for (size_t i = 0; i < n_pattern; i++) {
-        s_predict_entry (self, user_hash, &pattern [0], &pattern [i], i == 0, now_ms,
-                         &all [i]);
-        //  Stable insertion by probability, highest first.
-        size_t at = i;
-        while (at > 0 && all [order [at - 1]].probability < all [i].probability) {
-            order [at] = order [at - 1];
-            at--;
-        }
-        order [at] = i;
+    uint64_t name_hash = wp_names_fnv1a (name);
+    entry_t *slot = s_entry_find (self, s_key (user_hash, name_hash));
+    if (!slot || !slot->seen_ms || !slot->plan_count)
+        return false;
+    memset (out, 0, sizeof *out);
+    out->model = name;
+    model_t model = s_model (self, name, name_hash);
+    double load_ms = model.load_ms;
+    out->load_ms = model.load_ms;
+    out->last_ms = slot->seen_ms;
+    s_learn_pending (self, slot, false, now_ms);
+    double elapsed = now_ms > slot->seen_ms ? (double) (now_ms - slot->seen_ms) : 0;
+    double p_hist, expected;
+    s_conditional_q (slot->gap_q, elapsed, self->horizon_ms, &p_hist, &expected);
+    double waits_ms = s_waits_ms (self, slot, load_ms);
+    double break_even = s_break_even (self, load_ms, model.memory_mb, waits_ms);
+    float *x = slot->x;
+    double delays [2] = { 0, 0 };
+    x [F_BIAS] = 1;
+    x [F_HIST] = (float) s_logit (p_hist);
+    s_link_features (x, latest, name, delays);
+    slot->made_ms = now_ms;
+    double probability = s_score (self, x);
+    out->probability = probability;
+    out->confidence = x [F_CONF];
+    out->expected_in_ms = (uint64_t) (expected > 0 ? expected : 0);
+    out->benefit_ms = waits_ms;
+    out->category = slot->category;
+    memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
+    s_follow_window (x, delays, probability, break_even, load_ms, now_ms, out);
+    return true;
+}
+
+//  Add a linked model to the followers once (not the pair's own model).
+static size_t
+s_follower_add (const char **names, size_t n, const wp_link_t *links, uint8_t n_links,
+                const char *own)
+{
+    for (uint8_t i = 0; i < n_links; i++) {
+        const char *name = links [i].model;
+        if (!name || !*name || streq (name, own))
+            continue;
+        size_t k = 0;
+        while (k < n && !streq (names [k], name))
+            k++;
+        if (k == n)
+            names [n++] = name;
     }
-    size_t n = n_pattern < limit ? n_pattern : limit;
-    bool latest = false;
-    for (size_t i = 0; i < n; i++) {
-        out [i] = all [order [i]];
-        latest = latest || order [i] == 0;
-    }
-    if (!latest)
-        out [n - 1] = all [0];      //  the latest model carries the plan
     return n;
 }
 
-//  Predict for user hash 0.
+//  A pair changed: predict it and the models that follow it.
 size_t
-wp_engine_predict (wp_engine_t *self, const wp_pattern_t *pattern, size_t n_pattern,
-                   uint64_t now_ms, wp_prediction_t *out, size_t capacity)
+wp_engine_update (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pair,
+                  uint64_t now_ms, wp_prediction_t *out, size_t capacity)
 {
-    return wp_engine_predict_for (self, 0, pattern, n_pattern, now_ms, out, capacity);
+    assert (self && pair && out);
+    s_edges_init ();
+    size_t limit = capacity < self->opts.max_models ? capacity : self->opts.max_models;
+    if (limit == 0 || !pair->model)
+        return 0;
+    s_predict_pair (self, user_hash, pair, now_ms, &out [0]);
+    const char *names [3 * WP_PATTERN_LINKS];
+    size_t n_names = s_follower_add (names, 0, pair->next, pair->n_next, pair->model);
+    n_names = s_follower_add (names, n_names, pair->next2, pair->n_next2, pair->model);
+    n_names = s_follower_add (names, n_names, pair->couse, pair->n_couse, pair->model);
+    wp_prediction_t followers [3 * WP_PATTERN_LINKS];
+    size_t order [3 * WP_PATTERN_LINKS], n = 0;
+    for (size_t i = 0; i < n_names; i++) {
+        if (!s_predict_follower (self, user_hash, pair, names [i], now_ms, &followers [n]))
+            continue;
+        //  Stable insertion by probability, highest first.
+        size_t at = n;
+        while (at > 0 && followers [order [at - 1]].probability < followers [n].probability) {
+            order [at] = order [at - 1];
+            at--;
+        }
+        order [at] = n++;
+    }
+    size_t written = 1;
+    for (size_t i = 0; i < n && written < limit; i++)
+        out [written++] = followers [order [i]];
+    return written;
 }
 
 //  Change the price of a second of cold wait (plans are made again).

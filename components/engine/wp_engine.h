@@ -1,8 +1,18 @@
 /*  =========================================================================
-    wp_engine - PredictionEngine core: from what the analyzer knows of a
-    user, for each of their models the probability of a request within the
-    horizon, the expected time until it, a confidence, and a plan: how
-    long to keep the model after a request and when to pre-warm it again.
+    wp_engine - PredictionEngine core: from what the analyzer says of the
+    (user, model) pair a request changed, the probability of the next
+    request within the horizon, the expected time until it, a confidence,
+    and a plan: how long to keep the model after the request and when to
+    pre-warm it again; and the same for the models that follow it.
+
+    An event costs what changed: the engine keeps what it needs of each
+    pair (its plan, the plan's idle-time quantiles, the features of its
+    pending prediction, the window's evidence), so a request makes the
+    plan of its own pair (again only when the pair's idle times moved
+    enough) and predicts the models its links name; the user's other
+    models keep the plans they were given (the scheduler reads their
+    chance from the quantiles as time passes) until their own next
+    request.
 
     Model "idle-plan/3", priced: the user states what a second of a
     request waiting on a load is worth in residency (cold_wait_price, W,
@@ -30,11 +40,12 @@
       second-order Markov and co-use weights after the user's latest
       model, seasonality, the rate anomaly and the confidence, trained on
       what happened next.
-    - A model that follows the user's latest one (Markov) gets a window at
-      the learned delay when its probability times the break-even pays for
-      the window's residency.
+    - A model that follows the user's latest one (Markov, co-use) gets a
+      window at the learned delay when its probability times the
+      break-even pays for the window's residency; its idle-time feature is
+      its own last plan's quantiles given how long it has been idle.
     - Each plan names what the pair's arrivals allowed (wp_category_t).
-    It reads a user's pattern (wp_pattern.h) and says wp_prediction_t
+    It reads the pair a request changed (wp_pattern.h) and says wp_prediction_t
     (wp_prediction.h): both live in wire/, beside the schemas, with their
     codecs. Load times come from the performance predictor and memory from the
     configuration or perf.estimate (wp_engine_model). Plain C: no sockets,
@@ -48,9 +59,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include "wp_names.h"
 #include "wp_pattern.h"
 #include "wp_prediction.h"
-#include "wp_names.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,9 +72,6 @@ extern "C" {
 //  Default price of a second of cold wait, GiB*s of residency (see
 //  wp_engine_opts_t.cold_wait_price).
 #define WP_ENGINE_PRICE_DEFAULT 1000.0
-
-//  Idle-time quantiles a prediction carries (wp_prediction.h).
-#define WP_ENGINE_QUANTILES WP_PREDICTION_QUANTILES
 
 //  Features of the ensemble.
 #define WP_ENGINE_FEATURES 8
@@ -101,7 +109,7 @@ typedef struct {
     int keep_bin;               //  keep_ms is the lower edge of this bin
     int start_bin;              //  the window covers bins [start, end)
     int end_bin;                //  (0, 0: no window)
-    double gap_q [WP_ENGINE_QUANTILES]; //  idle-time quantiles, ms
+    double gap_q [WP_PREDICTION_QUANTILES]; //  idle-time quantiles, ms
 } wp_plan_t;
 
 typedef struct _wp_engine_t wp_engine_t;
@@ -120,22 +128,20 @@ void
     wp_engine_model (wp_engine_t *self, const char *model, uint32_t load_ms,
                      uint32_t memory_mb);
 
-//  Predict from a user's pattern (most recent model first, as the
-//  analyzer gives it) at now_ms, and learn from what the previous
-//  predictions for the user's latest model said. The latest model gets a
-//  plan if now_ms is its last request. Writes at most capacity (and
-//  max_models) predictions, highest probability first (ties: pattern
-//  order), the latest model always among them. Returns how many.
+//  A pair changed: pair is its summary after the user's request at now_ms
+//  (usage.pattern's, or the analyzer's). Learn from it (the idle time it
+//  ended, what the pair's previous prediction said), predict it and plan
+//  it, then predict the models its links say follow it for this user
+//  (first- and second-order Markov, co-use) among the user's pairs the
+//  engine knows, each from what the engine kept of it (its last plan's
+//  idle-time quantiles, features and learning), with a window where one
+//  pays. The user's other models are left as their plans said: nothing is
+//  computed for them. Writes at most capacity (and max_models)
+//  predictions, the pair's first, then its followers by probability,
+//  highest first. Returns how many.
 size_t
-    wp_engine_predict_for (wp_engine_t *self, uint64_t user_hash,
-                           const wp_pattern_t *pattern, size_t n_pattern,
-                           uint64_t now_ms, wp_prediction_t *out, size_t capacity);
-
-//  The same for user hash 0.
-size_t
-    wp_engine_predict (wp_engine_t *self, const wp_pattern_t *pattern,
-                       size_t n_pattern, uint64_t now_ms,
-                       wp_prediction_t *out, size_t capacity);
+    wp_engine_update (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pair,
+                      uint64_t now_ms, wp_prediction_t *out, size_t capacity);
 
 //  The cost-minimising plan for an idle-time distribution: mass [i] in
 //  bin i (WP_IDLE_BINS, need not sum to 1), a load time and a break-even
@@ -220,11 +226,6 @@ int
 //  Bytes of memory held.
 size_t
     wp_engine_state_bytes (wp_engine_t *self);
-
-//  Name of a category: "new", "always_on", "periodic", "dense",
-//  "successive", "rare", "correlated", "intent".
-const char *
-    wp_engine_category_name (int category);
 
 #ifdef __cplusplus
 }

@@ -15,12 +15,12 @@
 #include "wp_prediction_wire.h"
 #include "wp_util.h"
 
-#define PATTERN_MAX 32      //  pattern entries used at most
 #define PREDICTIONS_MAX 8   //  predictions per event at most
 //  The actor's state.
 typedef struct {
     wp_engine_t *engine;        //  predictions and plans
     wp_intent_t *intent;        //  what intents say
+    uint64_t refused;           //  usage.pattern events that did not hold a pair
 } s_state_t;
 
 #define STORE_DB "learned"  //  the store's record of what was learned of all
@@ -203,7 +203,7 @@ s_on_intent (s_state_t *self, wp_ctx_t *ctx, const Warmup__V1__UsageIntent *in)
                       started);
 }
 
-//  Predict from one pattern and publish.
+//  Predict from the pair a usage event changed, and publish.
 static int
 s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage *msg)
 {
@@ -229,25 +229,25 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         wp_ctx_count_rejected (ctx);
         return -1;
     }
-    wp_pattern_t pattern [PATTERN_MAX];
+    wp_pattern_t pair;
     char error [160];
-    int n = wp_pattern_wire_read (in, pattern, PATTERN_MAX, error, sizeof error);
-    if (n < 0) {
+    if (wp_pattern_wire_read (in, &pair, error, sizeof error)) {
         wp_ctx_count_rejected (ctx);
-        zsys_warning ("engine: usage.pattern for a user dropped: %s", error);
+        if (wp_log_should (++self->refused))
+            zsys_warning ("engine: usage.pattern dropped: %s (%" PRIu64 " so far)", error,
+                          self->refused);
         return -1;
     }
     uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
     wp_prediction_t predictions [PREDICTIONS_MAX];
-    size_t count = wp_engine_predict_for (engine, user, pattern, (size_t) n, now, predictions,
-                                          PREDICTIONS_MAX);
-    //  The request behind the pattern, for the intents it follows.
-    if (n > 0 && pattern [0].last_ms == now) {
+    size_t count = wp_engine_update (engine, user, &pair, now, predictions, PREDICTIONS_MAX);
+    //  The request behind the pair, for the intents it follows.
+    if (pair.last_ms == now) {
         uint64_t keep = 0;
         for (size_t i = 0; i < count; i++)
-            if (streq (predictions [i].model, pattern [0].model))
+            if (streq (predictions [i].model, pair.model))
                 keep = predictions [i].keep_until_ms;
-        wp_intent_request (self->intent, user, pattern [0].model, now, keep);
+        wp_intent_request (self->intent, user, pair.model, now, keep);
     }
     return s_publish (ctx, engine, in->user, now, predictions, count, in->cause,
                       in->usage_received_us, started);

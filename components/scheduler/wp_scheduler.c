@@ -42,9 +42,6 @@
 //  share of the distribution left (the floor of 1 - P(idle so far)), so a
 //  chance never divides by nothing.
 #define SURVIVAL_MIN 0.01
-//  The idle-time distribution ends at this multiple of its 99th
-//  percentile, linear from there (the engine carries no further quantile).
-#define TAIL_END 2.0
 //  A prediction's last use is believed up to this far past the time it is
 //  recorded at (ms): the IDE's clock and ours may differ by that much.
 #define LAST_USE_SKEW_MS 60000
@@ -1125,27 +1122,6 @@ wp_scheduler_admit (wp_scheduler_t *self, bool admit)
     self->admit = admit;
 }
 
-//  Fraction of idle times at or below x from quantiles (piecewise linear).
-static double
-s_quantile_cdf (const float *q, double x)
-{
-    //  The levels of wp_prediction_t.gap_q (wp_prediction.h).
-    static const double levels [WP_PREDICTION_QUANTILES] = { 0.25, 0.5, 0.75, 0.9, 0.99 };
-    double prev_x = 0, prev_p = 0;
-    for (int i = 0; i < WP_PREDICTION_QUANTILES; i++) {
-        if (x < q [i]) {
-            double span = q [i] - prev_x;
-            return span > 0 ? prev_p + (levels [i] - prev_p) * (x - prev_x) / span : levels [i];
-        }
-        prev_x = q [i];
-        prev_p = levels [i];
-    }
-    double end = TAIL_END * q [WP_PREDICTION_QUANTILES - 1];
-    if (x >= end || end <= prev_x)
-        return 1;
-    return prev_p + (1 - prev_p) * (x - prev_x) / (end - prev_x);
-}
-
 //  Chance of a user's request within the horizon, now; once models are
 //  cooled for room, within the time a held model lasts idle before it
 //  is (a model is worth holding if it is asked before it would go).
@@ -1156,12 +1132,12 @@ s_chance (wp_scheduler_t *self, const demand_t *d, uint64_t now_ms)
         return d->probability;
     uint64_t last_ms = s_last_ms (d);
     double idle = now_ms > last_ms ? (double) (now_ms - last_ms) : 0;
-    double before = s_quantile_cdf (d->gap_q, idle);
+    double before = wp_prediction_cdf (d->gap_q, idle);
     double left = 1 - before;
     if (left < SURVIVAL_MIN)
         left = SURVIVAL_MIN;
     double within = self->pressure_ms > 0 ? self->pressure_ms : self->horizon_ms;
-    double p = (s_quantile_cdf (d->gap_q, idle + within) - before) / left;
+    double p = (wp_prediction_cdf (d->gap_q, idle + within) - before) / left;
     return p < 0 ? 0 : p > 1 ? 1 : p;
 }
 

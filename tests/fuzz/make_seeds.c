@@ -86,24 +86,25 @@ main (int argc, char **argv)
         now += 1000 + seed % 60000;
         uint64_t user = 1 + seed % 3;
         wp_analyzer_observe (analyzer, user, models [(seed >> 20) % 6], now);
+        wp_pattern_t pair;
+        if (!wp_analyzer_observed (analyzer, now, &pair))
+            return 1;
+        wp_prediction_t predictions [8];
+        size_t count = wp_engine_update (engine, user, &pair, now, predictions, 8);
         if (e != 6 && e != 40 && e != 120)
             continue;
-        wp_pattern_t pattern [WP_PATTERN_WIRE_MAX];
-        size_t n = wp_analyzer_pattern (analyzer, user, now, pattern, WP_PATTERN_WIRE_MAX);
         Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
         out.header = &header;
         out.user = (char *) "u:0123456789abcdef";
         out.event_ms = now;
         out.cause = &header;
-        wp_pattern_wire_fill (&wire, pattern, n, &out);
+        wp_pattern_wire_fill (&wire, &pair, &out);
         char name [32];
         snprintf (name, sizeof name, "pattern-%d", written);
         s_write ("fuzz_pattern_wire", name, -1, &out.base);
         s_write ("fuzz_proto", name, WP_TOPIC_PATTERN, &out.base);
         snprintf (name, sizeof name, "pattern-header-%d", written);
         s_write ("fuzz_proto", name, 0x80 | WP_TOPIC_PATTERN, &out.base);
-        wp_prediction_t predictions [8];
-        size_t count = wp_engine_predict_for (engine, user, pattern, n, now, predictions, 8);
         Warmup__V1__PredictionMade made = WARMUP__V1__PREDICTION_MADE__INIT;
         made.header = &header;
         made.user = out.user;

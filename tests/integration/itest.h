@@ -257,14 +257,13 @@ itest_is_pattern (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
     itest_pattern_t *want = (itest_pattern_t *) arg;
     if (topic != WP_TOPIC_PATTERN)
         return false;
-    static wp_pattern_t entries [WP_PATTERN_WIRE_MAX];
+    static wp_pattern_t pair;
     const Warmup__V1__UsagePattern *pattern = (const Warmup__V1__UsagePattern *) msg;
-    int n = wp_pattern_wire_read (pattern, entries, WP_PATTERN_WIRE_MAX, NULL, 0);
-    for (int i = 0; i < n; i++)
-        if (streq (entries [i].model, want->model) && entries [i].count == want->count) {
-            want->sent_us = pattern->header->sent_us;
-            return true;
-        }
+    if (wp_pattern_wire_read (pattern, &pair, NULL, 0) == 0
+        && streq (pair.model, want->model) && pair.count == want->count) {
+        want->sent_us = pattern->header->sent_us;
+        return true;
+    }
     return false;
 }
 

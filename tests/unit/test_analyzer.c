@@ -975,7 +975,7 @@ test_idle_histogram (void **state)
     //  has no other pairs, so the prior is all pairs' (here: the same
     //  user, through the global counts) and sums to 1.
     float prior [WP_IDLE_BINS];
-    wp_pattern_prior (&p, prior);
+    wp_analyzer_prior (self, 1, "m", prior);
     double sum = 0;
     for (int i = 0; i < WP_IDLE_BINS; i++)
         sum += prior [i];
@@ -1024,15 +1024,16 @@ test_population_prior (void **state)
     assert_close (p.hist_total, 0, 0);
     int two = wp_idle_bin (120000);
     float prior [WP_IDLE_BINS];
-    wp_pattern_prior (&p, prior);
+    wp_analyzer_prior (self, 42, "shared", prior);
     assert_true (prior [two] > 0.9);
     assert_true (prior [wp_idle_bin (5000)] < 0.05);
-    //  A pattern from the bus (no counts behind it) keeps the prior it carries.
-    wp_pattern_t copy = p;
-    copy.global_hist = NULL;
-    copy.prior [0] = 0.5f;
-    wp_pattern_prior (&copy, prior);
-    assert_close (prior [0], 0.5, 0);
+    //  A user the model never saw gets the same (no own idle times to take
+    //  out); a model never seen, all pairs'.
+    float stranger [WP_IDLE_BINS];
+    wp_analyzer_prior (self, 1000, "shared", stranger);
+    assert_memory_equal (prior, stranger, sizeof prior);
+    wp_analyzer_prior (self, 1000, "unknown", stranger);
+    assert_true (stranger [wp_idle_bin (5000)] > prior [wp_idle_bin (5000)]);
     wp_analyzer_destroy (&self);
 }
 
@@ -1155,8 +1156,8 @@ test_round_trip_v3 (void **state)
     assert_close (one.next [0].weight, two.next [0].weight, 0);
     assert_int_equal (one.n_couse, two.n_couse);
     float prior_one [WP_IDLE_BINS], prior_two [WP_IDLE_BINS];
-    wp_pattern_prior (&one, prior_one);
-    wp_pattern_prior (&two, prior_two);
+    wp_analyzer_prior (self, 5, "A", prior_one);
+    wp_analyzer_prior (copy, 5, "A", prior_two);
     for (int i = 0; i < WP_IDLE_BINS; i++)
         assert_close (prior_one [i], prior_two [i], 1e-6);
     //  A version 1 record (its first 56 bytes) loads, with empty stats.
@@ -1237,9 +1238,16 @@ test_load_v2 (void **state)
     assert_close (p.hist_total, total, 0);
     assert_close (p.recent [20], 100.0 / 16, 0);
     assert_close (p.recent [30], 7.0 / 16, 0);
-    for (int i = 0, at = 0; i < WP_IDLE_BINS; i++)
-        if (p.model_bins >> i & 1)
-            assert_close (p.model_counts [at++] * p.model_unit, hist [i], 12.5 / 16384);
+    //  The model's counts, through the prior of a user who has none of
+    //  their own: the model's idle times and all pairs' (rebuilt from the
+    //  models: the same) weigh the same, so the prior is the model's share.
+    float prior [WP_IDLE_BINS];
+    wp_analyzer_prior (self, 2, "m", prior);
+    double sum = 0;
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        sum += hist [i];
+    for (int i = 0; i < WP_IDLE_BINS; i++)
+        assert_close (prior [i] * sum, hist [i], 1e-3 * sum);
     //  A v2 record with a bad format byte or a NaN bin is refused
     pair [56] = 3;
     assert_int_equal (wp_analyzer_load (self, "pairs", key, 9, pair, sizeof pair), -1);

@@ -441,8 +441,10 @@ test_client_readiness (void **state)
 typedef struct {
     Warmup__V1__UsageObserved usage;
     Warmup__V1__UsagePattern pattern;
-    Warmup__V1__ModelPattern model_patterns [2];
-    Warmup__V1__ModelPattern *model_pattern_ptrs [2];
+    char *link_models [2];
+    float link_weights [2];
+    float link_delays [2];
+    float hist [2];
     Warmup__V1__Header cause;
     Warmup__V1__PredictionMade prediction;
     Warmup__V1__ModelPrediction predictions [2];
@@ -506,23 +508,28 @@ s_messages_fill (messages_t *m, int r)
     m->usage = usage;
 
     for (int i = 0; i < 2; i++) {
-        Warmup__V1__ModelPattern mp = WARMUP__V1__MODEL_PATTERN__INIT;
-        mp.model = i ? "chat" : "coder";
-        mp.count = (uint64_t) (r + i);
-        mp.last_ms = 999;
-        mp.gap_mean_ms = 1234.5 * r;
-        mp.gap_std_ms = 0.25;
-        mp.model_count = 77;
-        mp.rate_per_h = 3.5;
-        m->model_patterns [i] = mp;
-        m->model_pattern_ptrs [i] = &m->model_patterns [i];
+        m->link_models [i] = i ? "chat" : "coder";
+        m->link_weights [i] = 1.5f * (float) (r + i);
+        m->link_delays [i] = 1234.5f * (float) r;
+        m->hist [i] = 0.25f + (float) i;
     }
     Warmup__V1__UsagePattern pattern = WARMUP__V1__USAGE_PATTERN__INIT;
     pattern.event_ms = 2000 + (uint64_t) r;
     pattern.user = m->user;
     pattern.cause = &m->cause;
-    pattern.n_models = 2;
-    pattern.models = m->model_pattern_ptrs;
+    pattern.model = "coder";
+    pattern.count = (uint64_t) r + 1;
+    pattern.last_ms = 999;
+    pattern.rate_per_h = 3.5;
+    pattern.idle_bins = (1ULL << 3) | (1ULL << 40);
+    pattern.n_idle_hist = 2;
+    pattern.idle_hist = m->hist;
+    pattern.idle_total = 2.5;
+    pattern.n_link_model = pattern.n_link_weight = pattern.n_link_delay_ms = 2;
+    pattern.link_model = m->link_models;
+    pattern.link_weight = m->link_weights;
+    pattern.link_delay_ms = m->link_delays;
+    pattern.next_count = 1;
     pattern.usage_received_us = 5;
     m->pattern = pattern;
 
@@ -895,22 +902,21 @@ test_publish_header_and_large (void **state)
     assert_string_equal (mine.source, "forged");
     assert_true (mine.seq == 99);
 
-    //  A pattern of 200 models: about 10 KiB.
-    Warmup__V1__ModelPattern items [200], *pointers [200];
-    char names [200][16];
-    for (int i = 0; i < 200; i++) {
-        Warmup__V1__ModelPattern init = WARMUP__V1__MODEL_PATTERN__INIT;
-        items [i] = init;
+    //  A pattern with 400 links: about 6 KiB (a real one has at most 12).
+    char *links [400];
+    float weights [400];
+    char names [400][16];
+    for (int i = 0; i < 400; i++) {
         snprintf (names [i], sizeof names [i], "model-%03d", i);
-        items [i].model = names [i];
-        items [i].count = (uint64_t) i;
-        items [i].gap_mean_ms = i * 1.5;
-        pointers [i] = &items [i];
+        links [i] = names [i];
+        weights [i] = (float) i * 1.5f;
     }
     Warmup__V1__UsagePattern pattern = WARMUP__V1__USAGE_PATTERN__INIT;
     pattern.user = "big";
-    pattern.n_models = 200;
-    pattern.models = pointers;
+    pattern.n_link_model = pattern.n_link_weight = pattern.n_link_delay_ms = 400;
+    pattern.link_model = links;
+    pattern.link_weight = weights;
+    pattern.link_delay_ms = weights;
     assert_true (protobuf_c_message_get_packed_size (&pattern.base) > 4096);
     assert_int_equal (wp_bus_publish (writer, WP_TOPIC_PATTERN, &pattern.base), 0);
 
@@ -949,23 +955,20 @@ test_header_only (void **state)
     wp_bus_t *writer = s_client (pub, sub, "test/writer", NULL, NULL);
     wp_bus_header_only (reader, WP_TOPIC_PATTERN);
 
-    Warmup__V1__ModelPattern items [200], *pointers [200];
-    float hist [200][54];
-    for (int i = 0; i < 200; i++) {
-        Warmup__V1__ModelPattern init = WARMUP__V1__MODEL_PATTERN__INIT;
-        items [i] = init;
-        items [i].model = (char *) "m";
-        items [i].n_idle_hist = 54;
-        items [i].idle_hist = hist [i];
-        for (int b = 0; b < 54; b++)
-            hist [i][b] = (float) (i + b);
-        pointers [i] = &items [i];
-    }
+    char *links [200];
+    float hist [200 * 54];
+    for (int i = 0; i < 200; i++)
+        links [i] = (char *) "m";
+    for (int b = 0; b < 200 * 54; b++)
+        hist [b] = (float) b;
     Warmup__V1__UsagePattern pattern = WARMUP__V1__USAGE_PATTERN__INIT;
     pattern.user = "big";
     pattern.event_ms = 1700000000123ULL;
-    pattern.n_models = 200;
-    pattern.models = pointers;
+    pattern.model = (char *) "m";
+    pattern.n_link_model = 200;
+    pattern.link_model = links;
+    pattern.n_idle_hist = 200 * 54;
+    pattern.idle_hist = hist;
     pattern.idle_bins = 54;
     for (int n = 0; n < 3; n++)
         assert_int_equal (wp_bus_publish (writer, WP_TOPIC_PATTERN, &pattern.base), 0);
@@ -983,7 +986,8 @@ test_header_only (void **state)
         assert_string_equal (wp_bus_header (event.msg)->source, "test/writer");
         assert_true (wp_bus_header (event.msg)->seq == (uint64_t) n + 1);
         assert_true (got->event_ms == 1700000000123ULL);
-        assert_int_equal (got->n_models, 0);
+        assert_int_equal (got->n_link_model, 0);
+        assert_int_equal (got->n_idle_hist, 0);
         assert_int_equal (got->idle_bins, 0);
         assert_true (got->user == NULL || *got->user == 0);
         wp_bus_event_free (&event);

@@ -61,7 +61,7 @@ test_plan_single_bin (void **state)
     assert_close (plan.p_horizon, 0, 1e-12);
     assert_close (plan.expected_ms, s_mid (bin), 1e-6);
     //  Quantiles fall inside the bin.
-    for (int q = 0; q < WP_ENGINE_QUANTILES; q++)
+    for (int q = 0; q < WP_PREDICTION_QUANTILES; q++)
         assert_true (plan.gap_q [q] >= wp_idle_edge (bin)
                      && plan.gap_q [q] <= wp_idle_edge (bin + 1));
     wp_engine_plan (mass, 2000, 60000, 300000, &plan);
@@ -172,10 +172,10 @@ s_request (wp_analyzer_t *analyzer, wp_engine_t *engine, uint64_t user, const ch
            uint64_t now, const char *want, wp_prediction_t *out)
 {
     assert_int_equal (wp_analyzer_observe (analyzer, user, model, now), 0);
-    wp_pattern_t pattern [16];
-    size_t n = wp_analyzer_pattern (analyzer, user, now, pattern, 16);
+    wp_pattern_t pair;
+    assert_true (wp_analyzer_observed (analyzer, now, &pair));
     wp_prediction_t predictions [8];
-    size_t count = wp_engine_predict_for (engine, user, pattern, n, now, predictions, 8);
+    size_t count = wp_engine_update (engine, user, &pair, now, predictions, 8);
     memset (out, 0, sizeof *out);
     for (size_t i = 0; i < count; i++)
         if (!want || strcmp (predictions [i].model, want) == 0) {
@@ -271,13 +271,13 @@ test_markov_follows (void **state)
     assert_true (p.probability > 0.7);
     assert_true (p.expected_in_ms <= 30000);
 
-    //  Another user used B once, an hour after A, never right after.
+    //  Another user used B once, an hour after A, never right after: no
+    //  link names B, so a request of A says nothing of it (B keeps the
+    //  plan of its own last request).
     s_request (analyzer, engine, 4, "A", T0, "A", &p);
     s_request (analyzer, engine, 4, "B", T0 + 70 * MINUTE, "B", &p);
-    s_request (analyzer, engine, 4, "A", T0 + 200 * MINUTE, "B", &p);
-    assert_non_null (p.model);
-    assert_int_equal (p.hold_until_ms, 0);
-    assert_int_equal (p.keep_until_ms, 0);
+    assert_int_equal (s_request (analyzer, engine, 4, "A", T0 + 200 * MINUTE, "B", &p), 1);
+    assert_null (p.model);
     wp_engine_destroy (&engine);
     wp_analyzer_destroy (&analyzer);
 }
@@ -379,40 +379,76 @@ test_ensemble_learns (void **state)
     wp_analyzer_destroy (&analyzer);
 }
 
-//  Highest probability first, at most max_models, the latest model kept
-//  even when it is not among the most probable.
+//  The pair first, then the models its links name by probability, highest
+//  first; at most max_models (and capacity). A model the user uses with no
+//  link to the pair (at other hours) is not predicted: it keeps its plan.
 static void
 test_ordering_and_cap (void **state)
 {
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
-    wp_engine_opts_t opts = { .max_models = 3 };
+    wp_engine_opts_t opts = { .max_models = 2 };
     wp_engine_t *engine = wp_engine_new (&opts);
+    wp_engine_opts_t wide = { .max_models = 8 };
+    wp_engine_t *all = wp_engine_new (&wide);     //  the same, uncapped
     char name [16];
-    //  Five models asked every 10 s for a while, then "rare" once.
+    wp_pattern_t pair;
+    wp_prediction_t out [8];
+    //  "night" once at 3 am; then five models asked in turn every 10 s for
+    //  a while. Both engines see every request.
+    wp_prediction_t p;
+    s_request (analyzer, engine, 1, "night", T0 - 6 * 60 * MINUTE, "night", &p);
+    assert_true (wp_analyzer_observed (analyzer, T0 - 6 * 60 * MINUTE, &pair));
+    wp_engine_update (all, 1, &pair, T0 - 6 * 60 * MINUTE, out, 8);
     for (int i = 0; i < 20; i++)
         for (int m = 0; m < 5; m++) {
             snprintf (name, sizeof name, "hot%d", m);
-            wp_analyzer_observe (analyzer, 1, name, T0 + (uint64_t) i * 10000 + m);
+            uint64_t at = T0 + (uint64_t) i * 10000 + m;
+            s_request (analyzer, engine, 1, name, at, name, &p);
+            assert_true (wp_analyzer_observed (analyzer, at, &pair));
+            wp_engine_update (all, 1, &pair, at, out, 8);
         }
     uint64_t now = T0 + 200000;
-    wp_analyzer_observe (analyzer, 1, "rare", now);
-    wp_pattern_t pattern [16];
-    size_t n = wp_analyzer_pattern (analyzer, 1, now, pattern, 16);
-    assert_int_equal (n, 6);
-    wp_prediction_t out [8];
-    size_t count = wp_engine_predict_for (engine, 1, pattern, n, now, out, 8);
-    assert_int_equal (count, 3);
-    bool rare = false;
-    for (size_t i = 0; i < count; i++) {
-        rare = rare || strcmp (out [i].model, "rare") == 0;
-        if (i + 1 < count && strcmp (out [i + 1].model, "rare") != 0)
+    assert_int_equal (wp_analyzer_observe (analyzer, 1, "hot0", now), 0);
+    assert_true (wp_analyzer_observed (analyzer, now, &pair));
+    assert_true (pair.n_next + pair.n_couse >= 2);
+    size_t count = wp_engine_update (engine, 1, &pair, now, out, 8);
+    assert_int_equal (count, 2);
+    assert_string_equal (out [0].model, "hot0");
+    assert_true (out [0].keep_until_ms >= now && out [0].last_ms == now);
+    for (size_t i = 1; i < count; i++) {
+        assert_true (strncmp (out [i].model, "hot", 3) == 0);
+        assert_true (strcmp (out [i].model, "hot0") != 0);
+        assert_int_equal (out [i].keep_until_ms, 0);
+        if (i + 1 < count)
             assert_true (out [i].probability >= out [i + 1].probability);
     }
-    assert_true (rare);
     //  A smaller capacity caps too; none gives none.
-    assert_int_equal (wp_engine_predict_for (engine, 1, pattern, n, now, out, 2), 2);
-    assert_int_equal (wp_engine_predict_for (engine, 1, pattern, n, now, out, 0), 0);
-    assert_int_equal (wp_engine_predict_for (engine, 1, pattern, 0, now, out, 8), 0);
+    assert_int_equal (wp_engine_update (engine, 1, &pair, now, out, 1), 1);
+    assert_int_equal (wp_engine_update (engine, 1, &pair, now, out, 0), 0);
+    //  Uncapped: hot0, then each model its links name once (the engine
+    //  knows them all), highest first; not "night": no link to hot0, nor
+    //  hot0 to it.
+    const char *named [3 * WP_PATTERN_LINKS];
+    size_t n_named = 0;
+    for (int list = 0; list < 3; list++) {
+        const wp_link_t *links = list == 0 ? pair.next : list == 1 ? pair.next2 : pair.couse;
+        int n = list == 0 ? pair.n_next : list == 1 ? pair.n_next2 : pair.n_couse;
+        for (int i = 0; i < n; i++) {
+            size_t k = 0;
+            while (k < n_named && strcmp (named [k], links [i].model) != 0)
+                k++;
+            if (k == n_named && strcmp (links [i].model, "hot0") != 0)
+                named [n_named++] = links [i].model;
+        }
+    }
+    assert_true (n_named >= 2);
+    count = wp_engine_update (all, 1, &pair, now, out, 8);
+    assert_int_equal (count, 1 + n_named);
+    for (size_t i = 1; i + 1 < count; i++)
+        assert_true (out [i].probability >= out [i + 1].probability);
+    for (size_t i = 0; i < count; i++)
+        assert_true (strcmp (out [i].model, "night") != 0);
+    wp_engine_destroy (&all);
     wp_engine_destroy (&engine);
     wp_analyzer_destroy (&analyzer);
 }

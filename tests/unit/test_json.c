@@ -361,62 +361,58 @@ test_usage_observed_exact (void **state)
         "\"wait_ms\":4294967295}");
 }
 
-//  A pattern: no header (null), a nested cause header, repeated messages,
-//  doubles that are not finite (null), -0, the largest uint64; no topic.
+//  A prediction: no header (null), a nested cause header, repeated
+//  messages, doubles that are not finite (null), -0, the largest uint64;
+//  no topic.
 static void
-test_usage_pattern_repeated_exact (void **state)
+test_prediction_repeated_exact (void **state)
 {
     Warmup__V1__Header cause = WARMUP__V1__HEADER__INIT;
     cause.source = "a";
     cause.seq = 1;
     cause.sent_us = 2;
     cause.schema = 1;
-    Warmup__V1__ModelPattern one = WARMUP__V1__MODEL_PATTERN__INIT;
+    Warmup__V1__ModelPrediction one = WARMUP__V1__MODEL_PREDICTION__INIT;
     one.model = "m1";
-    one.count = 3;
-    one.last_ms = 1000;
-    one.gap_mean_ms = 0.5;
-    one.gap_std_ms = 0;
-    one.model_count = 10;
-    one.rate_per_h = 1.25;
-    Warmup__V1__ModelPattern two = WARMUP__V1__MODEL_PATTERN__INIT;
+    one.probability = 0.5;
+    one.expected_in_ms = 1000;
+    one.confidence = 1.25;
+    Warmup__V1__ModelPrediction two = WARMUP__V1__MODEL_PREDICTION__INIT;
     two.model = "m2";
-    two.count = 1;
-    two.gap_mean_ms = NAN;
-    two.gap_std_ms = INFINITY;
-    two.model_count = UINT64_MAX;
-    two.rate_per_h = -0.0;
-    Warmup__V1__ModelPattern *models [2] = { &one, &two };
-    Warmup__V1__UsagePattern pattern = WARMUP__V1__USAGE_PATTERN__INIT;
-    pattern.event_ms = 5;
-    pattern.user = "u";
-    pattern.cause = &cause;
-    pattern.n_models = 2;
-    pattern.models = models;
-    pattern.usage_received_us = 9;
-    //  Fields added to ModelPattern since (idle-time plans), at their zero.
-#   define NEW_PATTERN_FIELDS \
-        ",\"idle_hist\":[],\"idle_total\":0,\"idle_recent\":[],\"recent_total\":0," \
-        "\"idle_prior\":[],\"rate_short_per_h\":0,\"rate_long_per_h\":0,\"anomaly\":0," \
-        "\"season\":0,\"next\":[],\"next2\":[],\"couse\":[]"
-    s_assert_event_json (NULL, &pattern.base,
-        "{\"header\":null,\"event_ms\":5,\"user\":\"u\","
-        "\"cause\":{\"source\":\"a\",\"seq\":1,\"sent_us\":2,\"schema\":1},"
+    two.probability = NAN;
+    two.confidence = INFINITY;
+    two.last_ms = UINT64_MAX;
+    two.benefit_ms = -0.0;
+    Warmup__V1__ModelPrediction *models [2] = { &one, &two };
+    Warmup__V1__PredictionMade made = WARMUP__V1__PREDICTION_MADE__INIT;
+    made.event_ms = 5;
+    made.user = "u";
+    made.cause = &cause;
+    made.n_models = 2;
+    made.models = models;
+    made.usage_received_us = 9;
+#   define PLAN_FIELDS(benefit, last) \
+        ",\"keep_until_ms\":0,\"prewarm_at_ms\":0,\"hold_until_ms\":0,\"benefit_ms\":" \
+        benefit ",\"load_ms\":0,\"last_ms\":" last ",\"idle_quantiles_ms\":[]"
+    s_assert_event_json (NULL, &made.base,
+        "{\"header\":null,\"event_ms\":5,\"user\":\"u\",\"horizon_s\":0,"
         "\"models\":["
-        "{\"model\":\"m1\",\"count\":3,\"last_ms\":1000,\"gap_mean_ms\":0.5,"
-        "\"gap_std_ms\":0,\"model_count\":10,\"rate_per_h\":1.25" NEW_PATTERN_FIELDS "},"
-        "{\"model\":\"m2\",\"count\":1,\"last_ms\":0,\"gap_mean_ms\":null,"
-        "\"gap_std_ms\":null,\"model_count\":18446744073709551615,"
-        "\"rate_per_h\":-0" NEW_PATTERN_FIELDS "}],"
+        "{\"model\":\"m1\",\"probability\":0.5,\"expected_in_ms\":1000,"
+        "\"confidence\":1.25" PLAN_FIELDS ("0", "0") "},"
+        "{\"model\":\"m2\",\"probability\":null,\"expected_in_ms\":0,"
+        "\"confidence\":null" PLAN_FIELDS ("-0", "18446744073709551615") "}],"
+        "\"engine_version\":\"\",\"compute_us\":0,"
+        "\"cause\":{\"source\":\"a\",\"seq\":1,\"sent_us\":2,\"schema\":1},"
         "\"usage_received_us\":9}");
 
     //  No models: an empty array.
-    pattern.n_models = 0;
-    pattern.models = NULL;
-    pattern.cause = NULL;
-    s_assert_event_json ("usage.pattern", &pattern.base,
-        "{\"topic\":\"usage.pattern\",\"header\":null,\"event_ms\":5,"
-        "\"user\":\"u\",\"cause\":null,\"models\":[],\"usage_received_us\":9}");
+    made.n_models = 0;
+    made.models = NULL;
+    made.cause = NULL;
+    s_assert_event_json ("prediction.made", &made.base,
+        "{\"topic\":\"prediction.made\",\"header\":null,\"event_ms\":5,"
+        "\"user\":\"u\",\"horizon_s\":0,\"models\":[],\"engine_version\":\"\","
+        "\"compute_us\":0,\"cause\":null,\"usage_received_us\":9}");
 }
 
 //  A metrics snapshot (repeated TopicCount) and a warmup done (bools,
@@ -653,18 +649,18 @@ static void
 test_large_message (void **state)
 {
     enum { N = 2000 };
-    Warmup__V1__ModelPattern items [N];
-    Warmup__V1__ModelPattern *pointers [N];
+    Warmup__V1__ModelPrediction items [N];
+    Warmup__V1__ModelPrediction *pointers [N];
     char names [N][16];
     for (int i = 0; i < N; i++) {
-        Warmup__V1__ModelPattern init = WARMUP__V1__MODEL_PATTERN__INIT;
+        Warmup__V1__ModelPrediction init = WARMUP__V1__MODEL_PREDICTION__INIT;
         items [i] = init;
         snprintf (names [i], sizeof names [i], "m%d", i);
         items [i].model = names [i];
-        items [i].count = (uint64_t) i;
+        items [i].probability = (double) i;
         pointers [i] = &items [i];
     }
-    Warmup__V1__UsagePattern pattern = WARMUP__V1__USAGE_PATTERN__INIT;
+    Warmup__V1__PredictionMade pattern = WARMUP__V1__PREDICTION_MADE__INIT;
     pattern.n_models = N;
     pattern.models = pointers;
     char *long_user = malloc (100001);
@@ -672,7 +668,7 @@ test_large_message (void **state)
     memset (long_user, '"', 100000);
     long_user [100000] = 0;
     pattern.user = long_user;
-    char *json = wp_json_event ("usage.pattern", &pattern.base);
+    char *json = wp_json_event ("prediction.made", &pattern.base);
     s_assert_json (json);
     //  Each quote becomes \" : 200000 characters between the outer quotes.
     const char *user = strstr (json, "\"user\":\"");
@@ -687,7 +683,7 @@ test_large_message (void **state)
     const char *at = json;
     for (int i = 0; i < N; i++) {
         char item [64];
-        snprintf (item, sizeof item, "{\"model\":\"m%d\",\"count\":%d,", i, i);
+        snprintf (item, sizeof item, "{\"model\":\"m%d\",\"probability\":%d,", i, i);
         at = strstr (at, item);
         assert_non_null (at);
     }
@@ -768,7 +764,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_checker_rejects_bad_json),
         cmocka_unit_test (test_usage_observed_exact),
-        cmocka_unit_test (test_usage_pattern_repeated_exact),
+        cmocka_unit_test (test_prediction_repeated_exact),
         cmocka_unit_test (test_metrics_and_done_exact),
         cmocka_unit_test (test_unknown_enum_prints_number),
         cmocka_unit_test (test_doubles_round_trip),

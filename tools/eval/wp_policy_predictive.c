@@ -5,10 +5,11 @@
     WarmupScheduler cores (components/), driven through the functions
     their actors call, in the order the bus would carry the events:
     - a request: the analyzer observes it (the eval user id is the user
-      hash, the model id maps to its catalog name) and gives the user's
-      pattern; the engine predicts from it (probability, expected time,
-      confidence, and for the requested model the keep / pre-warm / hold
-      plan); the scheduler records the predictions and decides; its WARM
+      hash, the model id maps to its catalog name) and gives the pair it
+      changed (usage.pattern); the engine predicts from it (probability,
+      expected time, confidence, and for the requested model the keep /
+      pre-warm / hold plan; for the models its links say follow it, a
+      probability and maybe a window); the scheduler records the predictions and decides; its WARM
       decisions become pre-warms, its COOLs unloads (warmup.requested and
       warmup.done);
     - every load (on demand or pre-warm) is a warmup done for the
@@ -72,7 +73,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PATTERN_MAX 16                  //  models per pattern, as the actor
 #define PREDICTIONS_MAX 8               //  predictions per event, as the actor
 #define DECISIONS_MAX 64                //  decisions per round, as the actor
 #define TOKEN_DECIDE 1                  //  timer: the scheduler's wake-up
@@ -272,7 +272,7 @@ s_report (void *state, char *out, size_t size)
         s_category_t *k = &self->categories [c];
         wp_json_appendf (&text, &len, &cap, "%s\"%s\":{\"pairs\":%llu,\"requests\":%llu,"
                          "\"prewarms\":%llu,\"useful_prewarms\":%llu}", c ? "," : "",
-                         wp_engine_category_name (c), (unsigned long long) k->pairs,
+                         wp_category_name (c), (unsigned long long) k->pairs,
                          (unsigned long long) k->requests, (unsigned long long) k->prewarms,
                          (unsigned long long) k->useful);
     }
@@ -542,11 +542,12 @@ s_on_request (void *state, wp_eval_sim_t *sim, const wp_eval_request_t *request,
     uint64_t user = request->user;
     if (wp_analyzer_observe (self->analyzer, user, name, now))
         return -1;
-    wp_pattern_t pattern [PATTERN_MAX];
-    size_t n = wp_analyzer_pattern (self->analyzer, user, now, pattern, PATTERN_MAX);
+    wp_pattern_t pair;
+    if (!wp_analyzer_observed (self->analyzer, now, &pair))
+        return -1;
     wp_prediction_t predictions [PREDICTIONS_MAX];
-    size_t count = wp_engine_predict_for (self->engine, user, pattern, n, now, predictions,
-                                          PREDICTIONS_MAX);
+    size_t count = wp_engine_update (self->engine, user, &pair, now, predictions,
+                                     PREDICTIONS_MAX);
     wp_scheduler_predictions (self->scheduler, user, predictions, count, now);
     uint64_t keep = 0;
     for (size_t i = 0; i < count; i++) {
