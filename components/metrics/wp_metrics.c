@@ -602,13 +602,17 @@ s_copy_component (char *target, size_t size, const char *source)
         *slash = 0;
 }
 
-//  Keyed hash of a (user, model) pair.
-
+//  Keyed hash of a (user, model) pair. The bus hashed the user at ingress
+//  ("u:" and 16 hex digits): that hash is taken as it is; only an id in
+//  another form (an event that did not come through the proxy) is hashed.
 static uint64_t
 s_pair_key (wp_metrics_t *self, const char *user, const char *model)
 {
     uint8_t buffer [8 + 256];
-    wp_put_u64 (buffer, wp_user_hash (self->user_key, user));
+    uint64_t user_hash;
+    if (wp_user_id_parse (user, &user_hash))
+        user_hash = wp_user_hash (self->user_key, user);
+    wp_put_u64 (buffer, user_hash);
     size_t length = strlen (model);
     if (length > 256)
         length = 256;
