@@ -13,6 +13,11 @@
       latency     one publisher at a fixed rate; usage -> prediction latency
                   as the subscriber sees it (prediction.cause.sent_us is the
                   usage's publish time).
+      at rest     once the latency phase has drained and a second passed
+                  (the stores' last batch), no events for `idle` seconds
+                  (60): the CPU every process of the pipeline takes (a
+                  share of one core) and the bytes they write to disk
+                  (/proc/<pid>/io write_bytes).
       raw         the same proxy program alone (warmup-bus), the same
                   publishers, message size and socket settings, one
                   subscriber, no processing: the limit, and the ratio.
@@ -54,6 +59,7 @@ typedef struct {
     int models;             //  distinct models
     double duration_s;      //  throughput phase length
     double latency_s;       //  latency phase length
+    double idle_s;          //  at-rest phase length
     int rate;               //  latency phase events/s
     int window;             //  events in flight per publisher at most
     bool json;              //  JSON output
@@ -84,6 +90,8 @@ typedef struct {
     uint64_t sent, predicted;
     cpu_t cpu;                  //  CPU seconds per thread in the throughput phase
     double cpu_phase_s;         //  its length
+    double idle_cpu_pct;        //  at rest: CPU of the pipeline, % of one core
+    uint64_t idle_write_bytes;  //  at rest: bytes it wrote to disk
 } result_t;
 
 //  A started program.
@@ -243,6 +251,33 @@ s_cpu_sample (pid_t pid, cpu_t *cpu)
     closedir (dir);
 }
 
+//  CPU seconds of every thread of a set, summed.
+static double
+s_cpu_total (const cpu_t *cpu)
+{
+    double total = 0;
+    for (int i = 0; i < cpu->n; i++)
+        total += cpu->seconds [i];
+    return total;
+}
+
+//  Bytes a process has caused to be written to disk (/proc/<pid>/io), 0
+//  when it cannot be read.
+static uint64_t
+s_write_bytes (pid_t pid)
+{
+    char path [64], line [128];
+    snprintf (path, sizeof path, "/proc/%d/io", (int) pid);
+    FILE *file = fopen (path, "r");
+    uint64_t bytes = 0;
+    while (file && fgets (line, sizeof line, file))
+        if (sscanf (line, "write_bytes: %" SCNu64, &bytes) == 1)
+            break;
+    if (file)
+        fclose (file);
+    return bytes;
+}
+
 //  --- Publishers ---------------------------------------------------------
 
 typedef struct {
@@ -360,6 +395,7 @@ s_phase (const settings_t *settings, wp_topic_t topic, int publishers, double ra
     assert (sub);
     wp_bus_subscribe (sub, wp_topic_name (topic));
     if (wp_bus_wait_ready (sub, 10000)) {
+        fprintf (stderr, "warmup-bench: its subscriber not ready after 10 s\n");
         wp_bus_destroy (&sub);
         return -1;
     }
@@ -628,6 +664,28 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     free (lat.latencies);
     result->ratio = result->raw_events_per_s > 0
                   ? result->events_per_s / result->raw_events_per_s : 0;
+
+    //  At rest: the backlog has drained (the phase waits for it); a second
+    //  for the stores' last batch, then nothing for idle_s.
+    if (!settings->json)
+        fprintf (stderr, "%s: at rest for %.0f s...\n", mode, settings->idle_s);
+    zclock_sleep (1000);
+    cpu_t idle_before = { 0 }, idle_after = { 0 };
+    uint64_t written = 0;
+    for (int i = 0; i < n; i++) {
+        s_cpu_sample (procs [i].pid, &idle_before);
+        written -= s_write_bytes (procs [i].pid);
+    }
+    double idle_start = s_now ();
+    zclock_sleep ((int) (settings->idle_s * 1000));
+    for (int i = 0; i < n; i++) {
+        s_cpu_sample (procs [i].pid, &idle_after);
+        written += s_write_bytes (procs [i].pid);
+    }
+    double idle_wall = s_now () - idle_start;
+    result->idle_cpu_pct = 100 * (s_cpu_total (&idle_after) - s_cpu_total (&idle_before))
+                         / idle_wall;
+    result->idle_write_bytes = written;
     while (n)
         s_stop (&procs [--n]);
     return 0;
@@ -645,10 +703,10 @@ s_usage (void)
         "usage: warmup-bench [--quick] [--json] [--mode both|all-in-one|per-process]\n"
         "                    [--duration S] [--latency-duration S] [--rate N]\n"
         "                    [--publishers N] [--users N] [--models N] [--window N]\n"
-        "                    [--nosync-compare] [--curve-compare]\n"
+        "                    [--idle-duration S] [--nosync-compare] [--curve-compare]\n"
         "  defaults: 4 publishers, 10000 users, 20 models, 10 s phases, 10000 events/s\n"
-        "  for latency, window 5000 in-flight events per publisher\n"
-        "  --quick: 2 s phases, 1000 users, both modes (a smoke test for CI)\n"
+        "  for latency, 60 s at rest, window 5000 in-flight events per publisher\n"
+        "  --quick: 2 s phases (at rest too), 1000 users, both modes (a smoke test for CI)\n"
         "  --curve-compare: each mode again on tcp://, without and with CURVE\n");
 }
 
@@ -671,8 +729,8 @@ main (int argc, char **argv)
 {
     zsys_init ();
     zsys_set_logident ("warmup-bench");
-    settings_t settings = { 4, 10000, 20, 10, 10, 10000, 5000, false, false, "both", false,
-                            false, "" };
+    settings_t settings = { 4, 10000, 20, 10, 10, 60, 10000, 5000, false, false, "both",
+                            false, false, "" };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         const char *value = i + 1 < argc ? argv [i + 1] : NULL;
@@ -684,6 +742,7 @@ main (int argc, char **argv)
             settings.quick = true;
             settings.duration_s = 2;
             settings.latency_s = 2;
+            settings.idle_s = 2;
             settings.users = 1000;
         }
         else
@@ -709,7 +768,8 @@ main (int argc, char **argv)
         }
         else {
             const char *numeric [] = { "--duration", "--latency-duration", "--rate",
-                                       "--publishers", "--users", "--models", "--window", NULL };
+                                       "--publishers", "--users", "--models", "--window",
+                                       "--idle-duration", NULL };
             int k = 0;
             while (numeric [k] && !streq (arg, numeric [k]))
                 k++;
@@ -729,6 +789,7 @@ main (int argc, char **argv)
                 case 4: settings.users = (int) v; break;
                 case 5: settings.models = (int) v; break;
                 case 6: settings.window = (int) v; break;
+                case 7: settings.idle_s = v; break;
             }
         }
     }
@@ -767,8 +828,10 @@ main (int argc, char **argv)
             if (s_run_mode (&settings, names [n_results], false, false,
                             &results [n_results]) == 0)
                 n_results++;
-            else
+            else {
+                fprintf (stderr, "warmup-bench: %s did not complete\n", names [n_results]);
                 rc = 1;
+            }
             if (settings.nosync_compare && t == 0) {
                 if (s_run_mode (&settings, "all-in-one-nosync", false, true,
                                 &results [n_results]) == 0)
@@ -782,8 +845,10 @@ main (int argc, char **argv)
             if (s_run_mode (&settings, names [n_results], true, false,
                             &results [n_results]) == 0)
                 n_results++;
-            else
+            else {
+                fprintf (stderr, "warmup-bench: %s did not complete\n", names [n_results]);
                 rc = 1;
+            }
         }
     }
 
@@ -795,18 +860,22 @@ main (int argc, char **argv)
     if (settings.json) {
         printf ("{\"machine\":{\"cpu\":\"%s\",\"cores\":%ld,\"kernel\":\"%s\"},"
                 "\"settings\":{\"publishers\":%d,\"users\":%d,\"models\":%d,"
-                "\"duration_s\":%.1f,\"latency_rate\":%d,\"window\":%d},\"results\":[",
+                "\"duration_s\":%.1f,\"latency_rate\":%d,\"window\":%d,\"idle_s\":%.1f},"
+                "\"results\":[",
                 cpu, cores, uts.release, settings.publishers, settings.users,
-                settings.models, settings.duration_s, settings.rate, settings.window);
+                settings.models, settings.duration_s, settings.rate, settings.window,
+                settings.idle_s);
         for (int i = 0; i < n_results; i++) {
             result_t *r = &results [i];
             printf ("%s{\"mode\":\"%s\",\"events_per_s\":%.0f,\"predictions_per_s\":%.0f,"
                     "\"dropped\":%" PRIu64 ",\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
                     "\"latency_p999_us\":%.0f,\"rss_total_mb\":%.1f,"
-                    "\"state_bytes_per_pair\":%.1f,\"raw_events_per_s\":%.0f,\"ratio\":%.3f}",
+                    "\"state_bytes_per_pair\":%.1f,\"raw_events_per_s\":%.0f,\"ratio\":%.3f,"
+                    "\"idle_cpu_pct\":%.2f,\"idle_write_bytes\":%" PRIu64 "}",
                     i ? "," : "", r->mode, r->events_per_s, r->predictions_per_s, r->dropped,
                     r->p50_us, r->p99_us, r->p999_us, r->rss_total_mb,
-                    r->state_bytes_per_pair, r->raw_events_per_s, r->ratio);
+                    r->state_bytes_per_pair, r->raw_events_per_s, r->ratio, r->idle_cpu_pct,
+                    r->idle_write_bytes);
         }
         printf ("]}\n");
     }
@@ -835,6 +904,11 @@ main (int argc, char **argv)
                             100 * r->cpu.seconds [k] / r->cpu_phase_s);
             printf ("\n");
         }
+        printf ("\nAt rest (%.0f s without events, after the latency phase drained):\n",
+                settings.idle_s);
+        for (int i = 0; i < n_results; i++)
+            printf ("  %-18s CPU %.2f%% of one core, %" PRIu64 " bytes written to disk\n",
+                    results [i].mode, results [i].idle_cpu_pct, results [i].idle_write_bytes);
     }
     char command [700];
     snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
