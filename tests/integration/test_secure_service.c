@@ -201,7 +201,9 @@ test_tcp_defaults (void **state)
         zstr_free (&path);
     }
 
-    //  A full tail of everything, from now to the end of the test.
+    //  A full tail of everything, from now to the end of the test. Its
+    //  output is read as the test goes: a pipe left full would stop the
+    //  tail, and the bus would drop what it then missed.
     char *ctl = wp_test_bin ("warmupctl");
     const char *tail_argv [] = { ctl, "-c", it.config, "tail", NULL };
     wp_test_proc_t *tail = wp_test_spawn (tail_argv);
@@ -250,6 +252,7 @@ test_tcp_defaults (void **state)
     s_raw_usage (plain_pub, "intruder-model");
     itest_emit (&it, RAW_USER, "legit-model", wp_wall_us () / 1000);
     assert_true (itest_wait_event (bus, s_usage_of, "legit-model", ITEST_EVENT_MS));
+    wp_test_proc_output (tail);
     //  Nothing reached the intruders; nothing of theirs reached anyone.
     assert_false (zsock_events (raw_sub) & ZMQ_POLLIN);
     assert_false (zsock_events (plain_sub) & ZMQ_POLLIN);
@@ -281,6 +284,7 @@ test_tcp_defaults (void **state)
     assert_int_equal (code, 0);
     zstr_free (&output);
     assert_true (itest_wait_event (bus, s_usage_of, "client-model", ITEST_EVENT_MS));
+    wp_test_proc_output (tail);
     code = s_ctl (&it, &output, "--client-key", ide, "cool", "coder", NULL);
     if (code != 1 || !strstr (output, "refused: client/ide.key: only operator keys may "
                                       "warm or cool"))
@@ -297,11 +301,13 @@ test_tcp_defaults (void **state)
     zstr_free (&output);
 
     //  A decision of the scheduler with its reason: a regular user.
+    wp_test_proc_output (tail);
     itest_emit_burst (&it, RAW_USER, "coder", 6, 1000);
     if (!itest_wait_event (bus, s_decision_for, "coder", ITEST_EVENT_MS))
         fail_msg ("no decision for coder:\n%s", wp_test_proc_output (daemon));
 
     //  After a restart the audit log still has both, with their reasons.
+    wp_test_proc_output (tail);
     wp_bus_destroy (&bus);
     itest_stop (&daemon, "warmupd");
     daemon = s_start (&it, line, sizeof line);
