@@ -20,13 +20,7 @@ CATALOG=${2:-data/servegen-dev-1h/catalog.csv}
 for p in warmupd warmupctl warmup-eval; do
     [ -x "$BIN/$p" ] || { echo "policy_equal: build first (tools/setup.sh)" >&2; exit 1; }
 done
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/warmup-policy-XXXXXX")
-DAEMON=
-cleanup () {
-    [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/lib.sh
 cc -shared -fPIC -O2 -I include -o "$WORK/adaptive_keepalive.so" examples/adaptive_keepalive.c
 PLUGIN="plugin:$WORK/adaptive_keepalive.so"
 
@@ -41,19 +35,12 @@ for policy in icebreaker keepalive:600 hybrid-histogram "$PLUGIN"; do
         rm -rf "$WORK/var"
         printf 'policy = "%s"\n' "$policy" > "$WORK/warmup.cfg"
         ENDPOINTS=(--pub-endpoint "ipc://$WORK/pub" --sub-endpoint "ipc://$WORK/sub")
-        "$BIN/warmupd" -c "$WORK/warmup.cfg" --replay --catalog "$CATALOG" \
+        bench_start -c "$WORK/warmup.cfg" --replay --catalog "$CATALOG" \
             --max-memory-mb "$budget" --data-dir "$WORK/var" --metrics-listen off \
-            "${ENDPOINTS[@]}" > "$WORK/warmupd.log" 2>&1 &
-        DAEMON=$!
-        for _ in $(seq 1 300); do
-            grep -q ready "$WORK/warmupd.log" 2>/dev/null && break
-            kill -0 "$DAEMON" 2>/dev/null || { cat "$WORK/warmupd.log" >&2; exit 1; }
-            sleep 0.1
-        done
+            "${ENDPOINTS[@]}"
         "$BIN/warmupctl" "${ENDPOINTS[@]}" replay --trace "$TRACE" --catalog "$CATALOG" \
             --budget-mb "$budget" --lockstep --per-request --json --quiet > "$WORK/live.json"
-        kill "$DAEMON" && wait "$DAEMON" 2>/dev/null || true
-        DAEMON=
+        bench_stop
         "$BIN/warmup-eval" --trace "$TRACE" --catalog "$CATALOG" --budget-mb "$budget" \
             --policy "$policy" --no-baselines --quiet --json > "$WORK/eval.json"
         name=$policy

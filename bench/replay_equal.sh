@@ -19,13 +19,7 @@ BUDGETS=("$@")
 for p in warmupd warmupctl warmup-eval; do
     [ -x "$BIN/$p" ] || { echo "replay_equal: build first (tools/setup.sh)" >&2; exit 1; }
 done
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/warmup-replay-XXXXXX")
-DAEMON=
-cleanup () {
-    [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
 #  One metric of one policy row of warmup-eval's JSON.
 value () {
@@ -37,20 +31,13 @@ echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for budget in "${BUDGETS[@]}"; do
     rm -rf "$WORK/var"
     ENDPOINTS=(--pub-endpoint "ipc://$WORK/pub" --sub-endpoint "ipc://$WORK/sub")
-    "$BIN/warmupd" --replay --catalog "$CATALOG" --max-memory-mb "$budget" \
-        --data-dir "$WORK/var" --metrics-listen off "${ENDPOINTS[@]}" > "$WORK/warmupd.log" 2>&1 &
-    DAEMON=$!
-    for _ in $(seq 1 300); do
-        grep -q ready "$WORK/warmupd.log" 2>/dev/null && break
-        kill -0 "$DAEMON" 2>/dev/null || { cat "$WORK/warmupd.log" >&2; exit 1; }
-        sleep 0.1
-    done
+    bench_start --replay --catalog "$CATALOG" --max-memory-mb "$budget" \
+        --data-dir "$WORK/var" --metrics-listen off "${ENDPOINTS[@]}"
     start=$(date +%s.%N)
     "$BIN/warmupctl" "${ENDPOINTS[@]}" replay --trace "$TRACE" --catalog "$CATALOG" \
         --budget-mb "$budget" --lockstep --json > "$WORK/live.json"
     seconds=$(echo "$(date +%s.%N) - $start" | bc)
-    kill "$DAEMON" && wait "$DAEMON" 2>/dev/null || true
-    DAEMON=
+    bench_stop
     "$BIN/warmup-eval" --trace "$TRACE" --catalog "$CATALOG" --budget-mb "$budget" \
         --policy predictive --no-baselines --quiet --json > "$WORK/eval.json"
     for row in "eval.json predictive warmup-eval" "live.json predictive-live warmupctl-replay"; do

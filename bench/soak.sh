@@ -22,13 +22,7 @@ TRACE=${4:-data/servegen-dev/trace.csv.gz}
 BIN=${WARMUP_BIN:-build/bin}
 [ -x "$BIN/warmupd" ] || { echo "soak: build first (tools/setup.sh)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "soak: curl is needed" >&2; exit 1; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/warmup-soak-XXXXXX")
-DAEMON=
-cleanup () {
-    [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
 #  Batches of 500 events, written once: the users and models of a real
 #  trace (TRACE, default the bundled servegen-dev week: 3.6 M requests),
@@ -53,16 +47,9 @@ BATCHES=$(ls "$WORK"/batch*.json | wc -l)
 port () { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PROXY=$(port)
 METRICS=$(port)
-"$BIN/warmupd" --data-dir "$WORK/var" --pub-endpoint "ipc://$WORK/pub" \
+bench_start --data-dir "$WORK/var" --pub-endpoint "ipc://$WORK/pub" \
     --sub-endpoint "ipc://$WORK/sub" --metrics-listen "127.0.0.1:$METRICS" \
-    --proxy-listen "127.0.0.1:$PROXY" --proxy-upstream http://127.0.0.1:9 \
-    > "$WORK/warmupd.log" 2>&1 &
-DAEMON=$!
-for _ in $(seq 1 300); do
-    grep -q ready "$WORK/warmupd.log" 2>/dev/null && break
-    kill -0 "$DAEMON" 2>/dev/null || { cat "$WORK/warmupd.log" >&2; exit 1; }
-    sleep 0.1
-done
+    --proxy-listen "127.0.0.1:$PROXY" --proxy-upstream http://127.0.0.1:9
 
 #  One line of what the process holds.
 sample () {
