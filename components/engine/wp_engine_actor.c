@@ -21,6 +21,7 @@ typedef struct {
     wp_engine_t *engine;        //  predictions and plans
     wp_intent_t *intent;        //  what intents say
     uint64_t refused;           //  usage.pattern events that did not hold a pair
+    wp_engine_learned_t saved;  //  what of all pairs the store has last
 } s_state_t;
 
 #define STORE_DB "learned"  //  the store's record of what was learned of all
@@ -55,21 +56,20 @@ s_restore (wp_engine_t *engine, wp_ctx_t *ctx)
 static int
 s_on_persist (void *state, wp_ctx_t *ctx)
 {
-    wp_engine_t *engine = ((s_state_t *) state)->engine;
-    static _Thread_local uint64_t s_saved = 0;  //  one engine per actor thread
-    wp_engine_file_t file = { .price = wp_engine_price (engine), .from_ms = -1,
+    s_state_t *self = (s_state_t *) state;
+    wp_engine_file_t file = { .price = wp_engine_price (self->engine), .from_ms = -1,
                               .until_ms = -1 };
-    wp_engine_learned (engine, &file.learned);
+    wp_engine_learned (self->engine, &file.learned);
     wp_store_t *store = wp_ctx_store (ctx);
-    if (!store || file.learned.updates == s_saved)
-        return 0;
+    if (!store || memcmp (&file.learned, &self->saved, sizeof self->saved) == 0)
+        return 0;           //  (the population and rates change without the weights)
     snprintf (file.engine, sizeof file.engine, "%s", WP_ENGINE_VERSION);
     snprintf (file.source, sizeof file.source, "learned online");
     uint8_t data [WP_ENGINE_FILE_MAX];
     size_t len = wp_engine_file_encode (&file, data, sizeof data);
     if (!len || wp_store_put (store, STORE_DB, STORE_KEY, strlen (STORE_KEY), data, len, 1))
         return -1;
-    s_saved = file.learned.updates;
+    self->saved = file.learned;
     return 0;
 }
 

@@ -1078,8 +1078,7 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         if (sched->window)
             return 0;       //  by windows: applied when decided, as warmup-eval
         if (sched->hosted.policy && !in->ok && in->action == WARMUP__V1__ACTION__ACTION_WARM)
-            wp_scheduler_policy_gone (sched->hosted.policy, in->model,
-                                      (int64_t) wp_ctx_now_ms (ctx));
+            wp_scheduler_policy_gone (sched->hosted.policy, in->model);
         uint64_t load_end;
         if (sched->timers && in->ok && in->action == WARMUP__V1__ACTION__ACTION_WARM
             && !s_resident (sched->timers, in->model, &load_end)) {

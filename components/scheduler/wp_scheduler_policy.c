@@ -20,6 +20,7 @@ struct _wp_scheduler_policy_t {
     wp_eval_sim_t *sim;             //  the world the policy acts in
     wp_eval_strmap_t *users;        //  user -> dense id, in order of appearance
     const wp_eval_policy_t *inner;  //  the policy run
+    wp_eval_policy_t table;         //  it, wrapped (the world borrows it)
     char name [256];                //  canonical name
     bool in_request;                //  inside a request, before the policy hears of it
     wp_policy_act_fn *act;          //  where the acts go
@@ -149,25 +150,20 @@ wp_scheduler_policy_new (const char *spec, const wp_config_t *config, char *erro
             wp_eval_catalog_set_pin (self->catalog, (uint32_t) id, true);
         wp_eval_catalog_set_priority (self->catalog, (uint32_t) id, (int) model->priority);
     }
-    wp_eval_policy_t wrapper = {
+    self->table = (wp_eval_policy_t) {
         .family = inner->family, .knob = inner->knob, .summary = inner->summary,
         .create = s_wrap_create, .destroy = s_wrap_destroy, .on_request = s_wrap_request,
         .on_timer = s_wrap_timer, .make_room = inner->make_room ? s_wrap_room : NULL,
         .state_bytes = s_wrap_bytes, .data = inner->data,    //  a plug-in's own
     };
     self->inner = inner;
-    self->sim = NULL;
     wp_eval_policy_name (inner, knob, self->name, sizeof self->name);
     s_creating = self;
-    wp_eval_policy_t *table = (wp_eval_policy_t *) malloc (sizeof wrapper);
-    if (table)
-        *table = wrapper;
-    self->sim = table ? wp_eval_sim_new (self->catalog, config->max_memory_mb, table, knob,
-                                         NULL, false, reason) : NULL;
+    self->sim = wp_eval_sim_new (self->catalog, config->max_memory_mb, &self->table, knob,
+                                 NULL, false, reason);
     s_creating = NULL;
     if (!self->sim) {
-        free (table);
-        snprintf (error, size, "policy %s: %s", self->name, table ? reason : "out of memory");
+        snprintf (error, size, "policy %s: %s", self->name, reason);
         wp_scheduler_policy_destroy (&self);
         return NULL;
     }
@@ -182,9 +178,7 @@ wp_scheduler_policy_destroy (wp_scheduler_policy_t **self_p)
     wp_scheduler_policy_t *self = *self_p;
     if (!self)
         return;
-    const wp_eval_policy_t *table = self->sim ? wp_eval_sim_policy (self->sim) : NULL;
     wp_eval_sim_destroy (&self->sim);
-    free ((void *) table);
     wp_eval_catalog_destroy (&self->catalog);
     wp_eval_strmap_destroy (&self->users);
     free (self);
@@ -245,21 +239,13 @@ wp_scheduler_policy_next (wp_scheduler_policy_t *self)
 }
 
 void
-wp_scheduler_policy_gone (wp_scheduler_policy_t *self, const char *model, int64_t time)
+wp_scheduler_policy_gone (wp_scheduler_policy_t *self, const char *model)
 {
     int64_t id = wp_eval_catalog_lookup (self->catalog, model, strlen (model));
     if (id < 0)
         return;
-    (void) time;
     wp_policy_act_fn *act = self->act;
     self->act = NULL;               //  the world's news, not an act to pass on
     wp_eval_sim_unload (self->sim, (uint32_t) id);
     self->act = act;
-}
-
-size_t
-wp_scheduler_policy_bytes (wp_scheduler_policy_t *self)
-{
-    return sizeof *self + wp_eval_strmap_bytes (self->users)
-         + (size_t) wp_eval_catalog_size (self->catalog) * 64;
 }

@@ -79,11 +79,7 @@ int64_t
 //  A load of the model failed or an unload happened that the policy did
 //  not ask for: the world follows (the model is not resident).
 void
-    wp_scheduler_policy_gone (wp_scheduler_policy_t *self, const char *model, int64_t time);
-
-//  Bytes held.
-size_t
-    wp_scheduler_policy_bytes (wp_scheduler_policy_t *self);
+    wp_scheduler_policy_gone (wp_scheduler_policy_t *self, const char *model);
 
 #ifdef __cplusplus
 }
