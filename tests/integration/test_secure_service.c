@@ -243,10 +243,14 @@ test_tcp_defaults (void **state)
     zsock_t *raw_pub = s_raw (ZMQ_PUB, it.pub, server.public_key, false);
     zsock_t *plain_sub = s_raw (ZMQ_SUB, it.sub, NULL, true);
     zsock_t *plain_pub = s_raw (ZMQ_PUB, it.pub, NULL, true);
-    //  Four handshakes refused, counted in the bus's heartbeat.
-    uint64_t refused = 4;
+    //  The two refused keys are counted in the bus's heartbeat (ZAP
+    //  refuses them on the bus's side, every time). A peer without
+    //  CURVE is counted only when the bus reads its greeting before the
+    //  peer, which sees the mismatch too, hangs up: a race, so the two
+    //  plain sockets are checked by what they get and send, below.
+    uint64_t refused = 2;
     if (!itest_wait_event (bus, s_auth_failures, &refused, ITEST_EVENT_MS))
-        fail_msg ("the bus never reported 4 refused handshakes:\n%s",
+        fail_msg ("the bus never reported 2 refused handshakes:\n%s",
                   wp_test_proc_output (daemon));
     s_raw_usage (raw_pub, "intruder-model");
     s_raw_usage (plain_pub, "intruder-model");

@@ -464,7 +464,7 @@ s_emit (wp_bus_t *bus, const char *model)
 
 //  With CURVE: an allowed key reads and publishes; a key not allowed, and
 //  a client without CURVE, neither read nor publish (their handshakes are
-//  refused and counted); the proxy's heartbeat says so.
+//  refused; the refused keys are counted in the proxy's heartbeat).
 static void
 test_curve_wrong_key (void **state)
 {
@@ -476,8 +476,11 @@ test_curve_wrong_key (void **state)
     //  The stranger and the plain client: never ready.
     wp_bus_t *stranger = s_curve_client (&curve, &curve.stranger, "stranger", all);
     wp_bus_t *plain = s_curve_client (&curve, NULL, "plain", all);
-    //  Each tries both sides (publisher and subscriber): four refusals.
-    uint64_t want = 4;
+    //  The stranger's two sides (publisher and subscriber) are refused by
+    //  ZAP and counted every time; the plain client's only when the
+    //  proxy reads its greeting before it hangs up (a race), so it is
+    //  checked by what it gets and sends, below.
+    uint64_t want = 2;
     assert_true (s_wait_for (good, WP_TOPIC_HEARTBEAT, s_auth_failures, &want));
     assert_int_equal (wp_bus_wait_ready (stranger, 300), -1);
     assert_int_equal (wp_bus_wait_ready (plain, 300), -1);
