@@ -73,12 +73,23 @@ chmod 755 "$WORK"
 SWITCH="$TAG-sw"
 declare -A PIDS=()          #  service -> pid of its process
 NAMESPACES=()
+#  Stop every process of the namespaces (PIDS holds the shells that
+#  started them: ending a shell leaves its program running), then
+#  delete the namespaces.
+ns_pids () {
+    local ns
+    for ns in "${NAMESPACES[@]}"; do ip netns pids "$ns" 2>/dev/null; done
+}
 cleanup () {
-    local rc=$?
+    local rc=$? pid n
+    for pid in $(ns_pids); do kill -TERM "$pid" 2>/dev/null || true; done
+    for n in $(seq 1 50); do
+        [ -n "$(ns_pids)" ] || break
+        sleep 0.1
+    done
+    for pid in $(ns_pids); do kill -KILL "$pid" 2>/dev/null || true; done
     for svc in "${!PIDS[@]}"; do
         kill -TERM "${PIDS[$svc]}" 2>/dev/null || true
-    done
-    for svc in "${!PIDS[@]}"; do
         wait "${PIDS[$svc]}" 2>/dev/null || true
     done
     for ns in "${NAMESPACES[@]}"; do
