@@ -1217,6 +1217,25 @@ wp_analyzer_pair (wp_analyzer_t *self, uint64_t user_hash, const char *model,
     return true;
 }
 
+//  Each pair changed since since_ms.
+size_t
+wp_analyzer_each (wp_analyzer_t *self, uint64_t since_ms, uint64_t now_ms,
+                  wp_analyzer_pair_fn *fn, void *arg)
+{
+    assert (self && fn);
+    size_t handed = 0;
+    wp_pattern_t out;
+    for (uint32_t p = 0; p < self->pairs_top; p++) {
+        const pair_t *pair = &self->pairs [p];
+        if (!pair->used || pair->last_ms < since_ms)
+            continue;
+        s_fill (self, pair, now_ms, &out);
+        fn (s_pair_user (self, p), &out, arg);
+        handed++;
+    }
+    return handed;
+}
+
 //  All users' requests for a model.
 uint64_t
 wp_analyzer_model_count (wp_analyzer_t *self, const char *model)

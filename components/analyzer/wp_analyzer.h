@@ -138,6 +138,18 @@ bool
     wp_analyzer_pair (wp_analyzer_t *self, uint64_t user_hash,
                       const char *model, uint64_t now_ms, wp_pattern_t *out);
 
+//  Receives one pair of wp_analyzer_each: its user and its summary
+//  (borrowed, valid during the call).
+typedef void (wp_analyzer_pair_fn) (uint64_t user_hash, const wp_pattern_t *pair,
+                                    void *arg);
+
+//  Hand each pair whose last request is at or after since_ms (0: every
+//  pair) to fn, its summary at now_ms (what usage.pattern carries; a
+//  resync's snapshot). Returns how many were handed.
+size_t
+    wp_analyzer_each (wp_analyzer_t *self, uint64_t since_ms, uint64_t now_ms,
+                      wp_analyzer_pair_fn *fn, void *arg);
+
 //  All users' requests for a model (0 when unknown).
 uint64_t
     wp_analyzer_model_count (wp_analyzer_t *self, const char *model);

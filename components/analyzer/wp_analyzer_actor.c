@@ -151,6 +151,38 @@ s_on_persist (void *state, wp_ctx_t *ctx)
     return 0;
 }
 
+//  A snapshot being answered: each pair as a usage.pattern item.
+typedef struct {
+    wp_sync_t *sync;        //  the answer
+    analyzer_t *self;       //  for the message's room
+    uint64_t now_ms;        //  when the summaries are taken
+} s_snap_t;
+
+//  Add one pair to the snapshot.
+static void
+s_snapshot_pair (uint64_t user_hash, const wp_pattern_t *pair, void *arg)
+{
+    s_snap_t *snap = (s_snap_t *) arg;
+    char user [WP_USER_ID_LEN + 1];
+    wp_user_id_format (user_hash, user);
+    Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
+    out.event_ms = snap->now_ms;
+    out.user = user;
+    wp_pattern_wire_fill (&snap->self->wire, pair, &out);
+    wp_sync_add (snap->sync, WP_SYNC_PATTERN, &out.base);
+}
+
+//  Resync: the pairs (all, or those asked for since an event time), each
+//  as the usage.pattern of its latest request would carry it now.
+static int
+s_snapshot (void *state, wp_ctx_t *ctx, wp_sync_t *sync)
+{
+    analyzer_t *self = (analyzer_t *) state;
+    s_snap_t snap = { .sync = sync, .self = self, .now_ms = wp_ctx_now_ms (ctx) };
+    wp_analyzer_each (self->core, wp_sync_since (sync), snap.now_ms, s_snapshot_pair, &snap);
+    return 0;
+}
+
 //  Size of what is learned.
 static void
 s_state_size (void *state, uint64_t *bytes, uint64_t *items)
@@ -169,4 +201,5 @@ const wp_component_def_t wp_analyzer_def = {
     .on_event = s_on_event,
     .on_persist = s_on_persist,
     .state_size = s_state_size,
+    .snapshot = s_snapshot,
 };

@@ -108,6 +108,10 @@ typedef struct {
     //  the decoded msg, borrowed), END, or ABORT (may be NULL).
     int (*on_sync) (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase,
                     const char *kind, const ProtobufCMessage *msg);
+    //  A resync after a gap in the events of the instance whose snapshot
+    //  this one holds asks only for what changed since the event time (ms)
+    //  this returns; 0 (or NULL) asks for the whole state.
+    uint64_t (*sync_since) (void *state);
 } wp_component_def_t;
 
 //  Kinds of snapshot items: a ModelState (the queue's view of a model)
@@ -121,6 +125,11 @@ typedef struct {
 //  larger than a part may be (logged; skipped).
 int
     wp_sync_add (wp_sync_t *sync, const char *kind, const ProtobufCMessage *msg);
+
+//  The event time (ms) from which the snapshot being answered is asked
+//  for: add only the state changed at or after it (0: all of it).
+uint64_t
+    wp_sync_since (wp_sync_t *sync);
 
 //  What an actor is started with (zactor_new args). Borrowed: must
 //  outlive the actor.

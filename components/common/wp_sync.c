@@ -18,6 +18,7 @@
 struct _wp_sync_t {
     wp_resync_t *owner;             //  the resync answering
     const char *request_id;         //  borrowed from the request
+    uint64_t since_ms;              //  the request's since_ms (0: all)
     Warmup__V1__SyncItem *items;    //  items of the current part
     Warmup__V1__SyncItem **pointers;//  the part's repeated field
     size_t count, cap;              //  items in the part, room
@@ -36,7 +37,9 @@ struct _wp_resync_t {
     char request_id [96];           //  the request awaited ("" = none)
     int64_t sent_ms;                //  when it was sent (monotonic)
     unsigned tries;                 //  requests in a row unanswered
+    uint64_t since_ms;              //  what it asks from (0: everything)
     bool wanted;                    //  a trigger came while one was awaited
+    uint64_t want_since_ms;         //  what the wanted one asks from
     char *part_source;              //  who answers the awaited request
     uint32_t part;                  //  its last part received
     char *applied_source;           //  who sent the snapshot applied last
@@ -105,7 +108,17 @@ wp_resync_topics (wp_resync_t *self)
     return self->topics;
 }
 
-//  Send a request for the peer's snapshot.
+//  Want a request (from since_ms, 0: everything) once the awaited one is
+//  settled: the smallest of what was wanted.
+static void
+s_want (wp_resync_t *self, uint64_t since_ms)
+{
+    if (!self->wanted || since_ms < self->want_since_ms)
+        self->want_since_ms = since_ms;
+    self->wanted = true;
+}
+
+//  Send a request for the peer's snapshot (what was wanted, or everything).
 static void
 s_request (wp_resync_t *self)
 {
@@ -117,6 +130,8 @@ s_request (wp_resync_t *self)
     request.component = (char *) self->def->sync_from;
     request.request_id = self->request_id;
     request.requester = (char *) self->def->name;
+    self->since_ms = self->wanted ? self->want_since_ms : 0;
+    request.since_ms = self->since_ms;
     self->sent_ms = zclock_mono ();
     self->tries++;
     self->wanted = false;
@@ -132,7 +147,8 @@ s_request (wp_resync_t *self)
 void
 wp_resync_start (wp_resync_t *self)
 {
-    if (self && self->def->sync_from)
+    //  (events that came while the bus got ready may have asked already)
+    if (self && self->def->sync_from && !self->request_id [0])
         s_request (self);
 }
 
@@ -146,7 +162,7 @@ s_abort (wp_resync_t *self, const char *why)
                   self->part_source ? self->part_source : self->def->sync_from, why);
     self->request_id [0] = 0;
     self->part = 0;
-    self->wanted = true;
+    s_want (self, self->since_ms);
 }
 
 //  --- Answering ---------------------------------------------------------------
@@ -230,6 +246,14 @@ wp_sync_add (wp_sync_t *sync, const char *kind, const ProtobufCMessage *msg)
     return 0;
 }
 
+//  Where the snapshot being answered starts.
+uint64_t
+wp_sync_since (wp_sync_t *sync)
+{
+    assert (sync);
+    return sync->since_ms;
+}
+
 //  Answer a request for our snapshot.
 static void
 s_serve (wp_resync_t *self, const Warmup__V1__SyncRequest *request)
@@ -239,16 +263,18 @@ s_serve (wp_resync_t *self, const Warmup__V1__SyncRequest *request)
         || !*request->request_id || strlen (request->request_id) > 200)
         return;
     const wp_config_t *config = wp_ctx_config (self->ctx);
-    wp_sync_t sync = { .owner = self, .request_id = request->request_id };
+    wp_sync_t sync = { .owner = self, .request_id = request->request_id,
+                       .since_ms = request->since_ms };
     sync.limit = config->max_frame_bytes > 2 * S_PART_MARGIN
                ? config->max_frame_bytes - S_PART_MARGIN : config->max_frame_bytes / 2;
     int64_t started = zclock_mono ();
     self->def->snapshot (wp_ctx_state (self->ctx), self->ctx, &sync);
     s_send_part (&sync, true);
     self->served++;
-    zsys_info ("%s: snapshot for %s (%s): %u items in %u parts, %" PRId64 " ms",
-               self->def->name, request->requester ? request->requester : "?",
-               request->request_id, sync.total, sync.part, zclock_mono () - started);
+    zsys_info ("%s: snapshot for %s (%s, since %" PRIu64 "): %u items in %u parts, %"
+               PRId64 " ms", self->def->name, request->requester ? request->requester : "?",
+               request->request_id, request->since_ms, sync.total, sync.part,
+               zclock_mono () - started);
     free (sync.items);
     free (sync.pointers);
 }
@@ -308,8 +334,9 @@ s_receive (wp_resync_t *self, const Warmup__V1__SyncReply *reply)
         snprintf (seqs + used, sizeof seqs - used, "%s%s=%" PRIu64, used ? " " : "",
                   reply->update_seq [i]->topic, reply->update_seq [i]->count);
     }
-    zsys_info ("%s: resynced from %s: %u items; its updates go on after seq %s",
-               self->def->name, source, reply->items_total, *seqs ? seqs : "(none yet)");
+    zsys_info ("%s: resynced from %s: %u items (since %" PRIu64 "); its updates go on "
+               "after seq %s", self->def->name, source, reply->items_total, self->since_ms,
+               *seqs ? seqs : "(none yet)");
     free (self->applied_source);
     self->applied_source = self->part_source;
     self->part_source = NULL;
@@ -340,6 +367,20 @@ wp_resync_event (wp_resync_t *self, const wp_bus_event_t *event)
     const char *source = header && header->source ? header->source : "";
     if (strncmp (source, self->prefix, strlen (self->prefix)) != 0)
         return false;
+    //  A peer that started after our request (its first heartbeat says
+    //  so) did not hear it: ask it now rather than at the timeout
+    if (event->first && event->topic == WP_TOPIC_HEARTBEAT && self->request_id [0]
+        && !self->part
+        && ((const Warmup__V1__Heartbeat *) event->msg)->uptime_ms
+           < (uint64_t) (zclock_mono () - self->sent_ms)) {
+        zsys_info ("%s: resync from %s: it started after the request", self->def->name,
+                   source);
+        self->request_id [0] = 0;
+        self->tries = 0;
+        s_want (self, self->since_ms);
+        s_request (self);
+        return false;
+    }
     //  The peer's events: a gap or a restart means our view may be stale;
     //  a new instance (not the one whose snapshot we hold) too.
     const char *why = event->gap ? "a gap in its events"
@@ -348,14 +389,20 @@ wp_resync_event (wp_resync_t *self, const wp_bus_event_t *event)
                       && (!self->applied_source || !streq (self->applied_source, source))
                     ? "a new instance" : NULL;
     if (why) {
+        //  A gap in the events of the instance whose snapshot we hold:
+        //  only what changed since the component's view (if it says)
+        uint64_t since = event->gap && !event->restarted && self->applied_source
+                      && streq (self->applied_source, source) && self->def->sync_since
+                       ? self->def->sync_since (wp_ctx_state (self->ctx)) : 0;
         if (self->request_id [0]) {
-            self->wanted = true;    //  after the one awaited
+            s_want (self, since);   //  after the one awaited
             zsys_info ("%s: resync from %s after the one awaited: %s", self->def->name,
                        source, why);
         }
         else {
             zsys_info ("%s: resync from %s: %s", self->def->name, source, why);
             self->tries = 0;
+            s_want (self, since);
             s_request (self);
         }
     }
@@ -382,7 +429,7 @@ wp_resync_tick (wp_resync_t *self)
                           "appears", self->def->name, self->def->sync_from, self->tries);
             return;
         }
-        self->wanted = true;
+        s_want (self, self->since_ms);
     }
     if (self->wanted)
         s_request (self);

@@ -1125,6 +1125,44 @@ wp_engine_update (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pai
     return written;
 }
 
+//  A pair from a snapshot: known as of its latest request, planned.
+bool
+wp_engine_restore (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pair,
+                   uint64_t now_ms)
+{
+    assert (self && pair);
+    s_edges_init ();
+    if (!pair->model || !*pair->model || !pair->last_ms)
+        return false;
+    uint64_t name_hash = wp_names_fnv1a (pair->model);
+    uint64_t key = s_key (user_hash, name_hash);
+    entry_t *slot = s_entry_find (self, key);
+    if (slot && slot->seen_ms >= pair->last_ms)
+        return false;
+    slot = slot ? slot : s_entry (self, key);
+    //  Its idle time started at a request the census did not see
+    s_census_leave (self, slot);
+    slot->seen_ms = pair->last_ms;
+    slot->run_back = UINT32_MAX;
+    slot->made_ms = 0;
+    model_t model = s_model (self, pair->model, name_hash);
+    const double *pop_q = s_pop_survival (self, now_ms);
+    double waits_ms = s_waits_ms (self, slot, model.load_ms);
+    double break_even = s_break_even (self, model.load_ms, model.memory_mb, waits_ms);
+    s_replan (self, slot, pair, &model, pop_q, model.load_ms, break_even);
+    double n = pair->hist_total;
+    s_features (slot->x, pair, slot->p_horizon, n / (n + PRIOR_WEIGHT));
+    return true;
+}
+
+//  Pairs known.
+size_t
+wp_engine_pairs (wp_engine_t *self)
+{
+    assert (self);
+    return self->used;
+}
+
 //  Change the price of a second of cold wait (plans are made again).
 void
 wp_engine_set_price (wp_engine_t *self, double cold_wait_price)

@@ -143,6 +143,21 @@ size_t
     wp_engine_update (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pair,
                       uint64_t now_ms, wp_prediction_t *out, size_t capacity);
 
+//  Resync: take a pair's summary without a request (the analyzer's
+//  snapshot after a restart or a gap): the engine knows the pair as of its
+//  latest request (pair->last_ms) and plans it, so a later request of the
+//  user predicts it as a follower, and its own next request learns the
+//  idle time it ends. Nothing else is learned. A pair the engine has seen
+//  at or after pair->last_ms is left as it is. Its running idle time joins
+//  the population's census at its next request. Returns true when taken.
+bool
+    wp_engine_restore (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pair,
+                       uint64_t now_ms);
+
+//  Pairs the engine knows.
+size_t
+    wp_engine_pairs (wp_engine_t *self);
+
 //  The cost-minimising plan for an idle-time distribution: mass [i] in
 //  bin i (WP_IDLE_BINS, need not sum to 1), a load time and a break-even
 //  time (ms). Fills *plan.

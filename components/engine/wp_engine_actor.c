@@ -22,7 +22,14 @@ typedef struct {
     wp_intent_t *intent;        //  what intents say
     uint64_t refused;           //  usage.pattern events that did not hold a pair
     wp_engine_learned_t saved;  //  what of all pairs the store has last
+    uint64_t pattern_ms;        //  latest event time of a usage.pattern taken
+    uint64_t restored;          //  pairs taken from the snapshot being received
 } s_state_t;
+
+//  A resync after a gap asks for the pairs whose latest request is at most
+//  this much older than the latest usage.pattern taken (event times are
+//  the clients': a little out of order across users).
+#define SYNC_SLACK_MS 60000
 
 #define STORE_DB "learned"  //  the store's record of what was learned of all
 #define STORE_KEY "engine"  //  pairs (a model file's bytes)
@@ -239,6 +246,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         return -1;
     }
     uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
+    if (now > self->pattern_ms)
+        self->pattern_ms = now;
     wp_prediction_t predictions [PREDICTIONS_MAX];
     size_t count = wp_engine_update (engine, user, &pair, now, predictions, PREDICTIONS_MAX);
     //  The request behind the pair, for the intents it follows.
@@ -253,14 +262,51 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
                       in->usage_received_us, started);
 }
 
-//  Bytes of learned state, for heartbeats; items: users whose intents
-//  are learned.
+//  Resync from the analyzer: each pair of its snapshot is taken into the
+//  pair table (wp_engine_restore: known and planned as of its latest
+//  request), so the models that follow a user's next request are
+//  predicted at once. A snapshot cut short leaves the pairs it gave (each
+//  is a pair as the analyzer had it).
+static int
+s_on_sync (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase, const char *kind,
+           const ProtobufCMessage *msg)
+{
+    s_state_t *self = (s_state_t *) state;
+    if (phase == WP_SYNC_BEGIN)
+        self->restored = 0;
+    if (phase == WP_SYNC_END)
+        zsys_info ("engine: %" PRIu64 " pairs taken from the analyzer's snapshot; %zu "
+                   "pairs known", self->restored, wp_engine_pairs (self->engine));
+    if (phase != WP_SYNC_ITEM || !streq (kind, WP_SYNC_PATTERN))
+        return 0;
+    const Warmup__V1__UsagePattern *in = (const Warmup__V1__UsagePattern *) msg;
+    uint64_t user;
+    wp_pattern_t pair;
+    if (!in->user || wp_user_id_parse (in->user, &user)
+        || wp_pattern_wire_read (in, &pair, NULL, 0)) {
+        wp_ctx_count_rejected (ctx);
+        return -1;
+    }
+    if (wp_engine_restore (self->engine, user, &pair, wp_ctx_now_ms (ctx)))
+        self->restored++;
+    return 0;
+}
+
+//  Where a resync after a gap starts: shortly before the latest pattern.
+static uint64_t
+s_sync_since (void *state)
+{
+    s_state_t *self = (s_state_t *) state;
+    return self->pattern_ms > SYNC_SLACK_MS ? self->pattern_ms - SYNC_SLACK_MS : 0;
+}
+
+//  Bytes of learned state, for heartbeats; items: the pairs known.
 static void
 s_state_size (void *state, uint64_t *bytes, uint64_t *items)
 {
     s_state_t *self = (s_state_t *) state;
     *bytes = wp_engine_state_bytes (self->engine) + wp_intent_state_bytes (self->intent);
-    *items = wp_intent_users (self->intent);
+    *items = wp_engine_pairs (self->engine);
 }
 
 //  A reload: the price, load times and memory of added or changed models
@@ -285,4 +331,7 @@ const wp_component_def_t wp_engine_def = {
     .on_config = s_on_config,
     .state_size = s_state_size,
     .on_persist = s_on_persist,
+    .sync_from = "analyzer",
+    .on_sync = s_on_sync,
+    .sync_since = s_sync_since,
 };

@@ -6,13 +6,18 @@
     pre-warmed so the load ends before the next request; a user who always
     follows A with B gets B warmed after A; a new user of a model gets the
     population prior; load times move the pre-warm; the ensemble learns
-    from outcomes; the output is ordered, capped and keeps the latest model.
+    from outcomes; the output is ordered, capped and keeps the latest model;
+    a restarted engine takes the analyzer's pairs from a resync snapshot
+    (each encoded as the snapshot item carries it, then decoded).
     =========================================================================
 */
 
 #include "testutil.h"
 #include "wp_analyzer.h"
 #include "wp_engine.h"
+#include "wp_pattern_wire.h"
+#include "warmup.pb-c.h"
+#include "wp_util.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,6 +597,135 @@ test_shared_names (void **state)
     wp_names_destroy (&names);
 }
 
+//  A snapshot being answered and taken, in memory: each pair the
+//  analyzer hands is encoded as sync.reply carries it (a SyncItem holding
+//  the packed usage.pattern), decoded as the engine reads it and restored.
+typedef struct {
+    wp_engine_t *engine;        //  the engine taking them
+    uint64_t now;               //  when
+    size_t handed, taken;       //  pairs handed, restored
+    size_t bytes;               //  packed size of the items
+} s_snap_t;
+
+static void
+s_snap_pair (uint64_t user, const wp_pattern_t *pair, void *arg)
+{
+    s_snap_t *snap = (s_snap_t *) arg;
+    //  Encode, as the analyzer answers
+    char user_id [WP_USER_ID_LEN + 1];
+    wp_user_id_format (user, user_id);
+    wp_pattern_wire_t room;
+    Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
+    out.event_ms = snap->now;
+    out.user = user_id;
+    wp_pattern_wire_fill (&room, pair, &out);
+    uint8_t payload [4096];
+    size_t len = protobuf_c_message_get_packed_size (&out.base);
+    assert_true (len <= sizeof payload);
+    protobuf_c_message_pack (&out.base, payload);
+    Warmup__V1__SyncItem item = WARMUP__V1__SYNC_ITEM__INIT;
+    item.kind = "usage.pattern";
+    item.payload.data = payload;
+    item.payload.len = len;
+    uint8_t packed [4200];
+    size_t item_len = warmup__v1__sync_item__pack (&item, packed);
+    snap->bytes += item_len;
+    //  Decode, as the engine takes it
+    Warmup__V1__SyncItem *got = warmup__v1__sync_item__unpack (NULL, item_len, packed);
+    assert_non_null (got);
+    assert_string_equal (got->kind, "usage.pattern");
+    Warmup__V1__UsagePattern *in = warmup__v1__usage_pattern__unpack (
+        NULL, got->payload.len, got->payload.data);
+    assert_non_null (in);
+    uint64_t user_back;
+    assert_int_equal (wp_user_id_parse (in->user, &user_back), 0);
+    assert_true (user_back == user);
+    wp_pattern_t back;
+    char error [160];
+    assert_int_equal (wp_pattern_wire_read (in, &back, error, sizeof error), 0);
+    assert_string_equal (back.model, pair->model);
+    assert_true (back.count == pair->count);
+    assert_true (back.last_ms == pair->last_ms);
+    assert_close (back.hist_total, pair->hist_total, 1e-3);
+    for (int b = 0; b < WP_IDLE_BINS; b++)
+        assert_close (back.hist_buf [b], pair->hist_buf [b], 1e-3);
+    assert_int_equal (back.n_next, pair->n_next);
+    for (uint8_t i = 0; i < back.n_next; i++) {
+        assert_string_equal (back.next [i].model, pair->next [i].model);
+        assert_close (back.next [i].weight, pair->next [i].weight, 1e-4);
+        assert_close (back.next [i].delay_ms, pair->next [i].delay_ms, 1e-1);
+    }
+    assert_int_equal (back.n_couse, pair->n_couse);
+    snap->handed++;
+    if (wp_engine_restore (snap->engine, user_back, &back, snap->now))
+        snap->taken++;
+    warmup__v1__usage_pattern__free_unpacked (in, NULL);
+    warmup__v1__sync_item__free_unpacked (got, NULL);
+}
+
+//  A restarted engine knows no pair: a request of A predicts A alone. One
+//  that took the analyzer's snapshot knows B's pair, so the same request
+//  predicts B after A with its window, as the engine that saw every
+//  request does. A pair seen after the snapshot's is left; a snapshot
+//  asked since an event time carries only the pairs asked at or after it.
+static void
+test_restore_from_snapshot (void **state)
+{
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_opts_t opts = { .threshold = 0.7 };
+    wp_engine_t *engine = wp_engine_new (&opts);
+    wp_engine_model (engine, "B", 4000, 0);
+    wp_prediction_t p;
+    uint64_t now = T0;
+    for (int i = 0; i < 10; i++, now += 60 * MINUTE) {
+        s_request (analyzer, engine, 3, "A", now, "A", &p);
+        s_request (analyzer, engine, 3, "B", now + 30000, "B", &p);
+        s_request (analyzer, engine, 5, "C", now + 1000, "C", &p);
+    }
+    uint64_t last = now - 60 * MINUTE;
+    assert_int_equal (wp_engine_pairs (engine), 3);
+
+    //  Restarted, without the snapshot: B is not predicted after A
+    wp_engine_t *bare = wp_engine_new (&opts);
+    wp_engine_model (bare, "B", 4000, 0);
+    wp_analyzer_t *copy = wp_analyzer_new (NULL);
+    s_request (copy, bare, 3, "A", last - 60 * MINUTE, "A", &p);
+    assert_int_equal (s_request (analyzer, bare, 3, "A", now, "B", &p), 1);
+    assert_null (p.model);
+
+    //  Restarted, with it
+    wp_engine_t *restored = wp_engine_new (&opts);
+    wp_engine_model (restored, "B", 4000, 0);
+    s_snap_t snap = { .engine = restored, .now = now - 1 };
+    assert_int_equal (wp_analyzer_each (analyzer, 0, snap.now, s_snap_pair, &snap), 3);
+    assert_int_equal (snap.handed, 3);
+    assert_int_equal (snap.taken, 3);
+    assert_int_equal (wp_engine_pairs (restored), 3);
+    print_message ("snapshot: %zu pairs, %zu bytes of items\n", snap.handed, snap.bytes);
+    //  Again: nothing newer, nothing taken
+    snap.taken = 0;
+    wp_analyzer_each (analyzer, 0, snap.now, s_snap_pair, &snap);
+    assert_int_equal (snap.taken, 0);
+    wp_prediction_t q;
+    assert_true (s_request (analyzer, restored, 3, "A", now, "B", &q) >= 2);
+    assert_non_null (q.model);
+    assert_string_equal (q.model, "B");
+    assert_true (q.hold_until_ms >= now + 30000);
+    assert_true (q.prewarm_at_ms + 4000 <= now + 30000);
+    assert_true (q.prewarm_at_ms >= now);
+    assert_true (q.last_ms == last + 30000);
+
+    //  Since an event time: only user 3's pairs were asked at or after it
+    //  (A now, B at last + 30 s); C's latest request is older
+    s_snap_t since = { .engine = bare, .now = now };
+    assert_int_equal (wp_analyzer_each (analyzer, last + 2000, now, s_snap_pair, &since), 2);
+    wp_engine_destroy (&bare);
+    wp_engine_destroy (&restored);
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&copy);
+    wp_analyzer_destroy (&analyzer);
+}
+
 int
 main (void)
 {
@@ -612,6 +746,7 @@ main (void)
         cmocka_unit_test (test_ensemble_learns),
         cmocka_unit_test (test_ordering_and_cap),
         cmocka_unit_test (test_shared_names),
+        cmocka_unit_test (test_restore_from_snapshot),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

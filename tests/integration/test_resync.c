@@ -1,0 +1,223 @@
+/*  =========================================================================
+    test_resync - a restarted engine takes the analyzer's pairs back from
+    its snapshot (sync.request / sync.reply), under load.
+
+    One process per component (bus, analyzer, engine). Quiet users ask
+    model m0 then m1 30 s later, an hour apart, a few times, then never
+    again; loaded users keep asking m0 and m1 at S_RATE events/s. The
+    engine is killed with SIGKILL under that load and started again. Then,
+    with no request of the quiet users' pairs since:
+      * its heartbeat shows a resync, and as many pairs known as the
+        analyzer holds (the loaded users' pairs come back by their
+        requests too; the quiet ones only by the snapshot);
+      * one request of m0 by a quiet user is answered with a prediction of
+        m1 (a follower is predicted only from a pair the engine knows).
+    It prints how long the resync took and what it carried.
+    =========================================================================
+*/
+#include "itest.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define S_LOAD_USERS 100        //  u000..: m0 and m1 under load
+#define S_QUIET_USERS 50        //  q000..: history before the kill only
+#define S_PAIRS (2 * (S_LOAD_USERS + S_QUIET_USERS))
+#define S_RATE 1000             //  usage events per second
+#define HOUR 3600000ULL
+
+//  The load: a thread publishing usage.observed at S_RATE.
+typedef struct {
+    itest_t *it;
+    atomic_bool stop;
+    atomic_uint_fast64_t sent;
+} s_load_t;
+
+static void *
+s_load_run (void *arg)
+{
+    s_load_t *load = (s_load_t *) arg;
+    char source [64];
+    snprintf (source, sizeof source, "resync-load/%d", (int) getpid ());
+    wp_bus_opts_t opts = { .sndhwm = 100000 };
+    wp_bus_t *bus = wp_bus_new (load->it->pub, load->it->sub, source, &opts);
+    assert (bus);
+    wp_bus_wait_ready (bus, 2000);
+    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+    char user [32], model [32];
+    usage.user = user;
+    usage.model = model;
+    usage.task = WARMUP__V1__TASK__TASK_COMPLETION;
+    uint64_t mine = 0;
+    int64_t started = zclock_mono ();
+    while (!atomic_load (&load->stop)) {
+        int64_t due = started + (int64_t) (mine * 1000 / S_RATE);
+        if (due > zclock_mono ()) {
+            zclock_sleep ((int) (due - zclock_mono ()));    //  pacing, not sync
+            continue;
+        }
+        snprintf (user, sizeof user, "u%03d", (int) (mine % S_LOAD_USERS));
+        snprintf (model, sizeof model, "m%d", (int) (mine / S_LOAD_USERS % 2));
+        usage.event_ms = wp_wall_us () / 1000;
+        wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base);
+        mine++;
+        atomic_store (&load->sent, mine);
+    }
+    wp_bus_destroy (&bus);
+    return NULL;
+}
+
+//  Publish one usage event.
+static void
+s_usage (wp_bus_t *bus, const char *user, const char *model, uint64_t at_ms)
+{
+    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+    usage.user = (char *) user;
+    usage.model = (char *) model;
+    usage.task = WARMUP__V1__TASK__TASK_COMPLETION;
+    usage.event_ms = at_ms;
+    assert_int_equal (wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base), 0);
+}
+
+//  The latest heartbeat of a component (of one pid, if set).
+typedef struct {
+    const char *component;
+    int pid;                    //  0: any
+    uint64_t items, resyncs, resync_items, served;
+} s_beat_t;
+
+static bool
+s_is_beat (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
+{
+    s_beat_t *want = (s_beat_t *) arg;
+    const Warmup__V1__Heartbeat *beat = (const Warmup__V1__Heartbeat *) msg;
+    if (topic != WP_TOPIC_HEARTBEAT || !streq (beat->component, want->component)
+        || (want->pid && (int) beat->pid != want->pid))
+        return false;
+    want->items = beat->state_items;
+    want->resyncs = beat->resyncs;
+    want->resync_items = beat->resync_items;
+    want->served = beat->snapshots_served;
+    return true;
+}
+
+//  A heartbeat of the component showing at least `items` entries (and a
+//  resync, if asked): true when seen within the bound.
+static bool
+s_wait_items (wp_bus_t *bus, s_beat_t *beat, uint64_t items, bool resynced, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + wp_test_ms (timeout_ms);
+    while (zclock_mono () < deadline) {
+        if (itest_wait_event (bus, s_is_beat, beat, 1000) && beat->items >= items
+            && (!resynced || beat->resyncs >= 1))
+            return true;
+    }
+    return false;
+}
+
+//  A prediction.made for user naming model.
+typedef struct {
+    const char *user;           //  the id on the bus
+    const char *model;
+    size_t models;              //  out: models it named
+} s_predicted_t;
+
+static bool
+s_is_prediction (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
+{
+    s_predicted_t *want = (s_predicted_t *) arg;
+    const Warmup__V1__PredictionMade *made = (const Warmup__V1__PredictionMade *) msg;
+    if (topic != WP_TOPIC_PREDICTION || !made->user || !streq (made->user, want->user))
+        return false;
+    want->models = made->n_models;
+    for (size_t i = 0; i < made->n_models; i++)
+        if (streq (made->models [i]->model, want->model))
+            return true;
+    return false;
+}
+
+static void
+test_engine_resync (void **state)
+{
+    itest_t it;
+    itest_init (&it, "resync", "models\n    m0\n        load_ms = 2000\n"
+                               "    m1\n        load_ms = 2000\n");
+    wp_test_proc_t *bus = itest_start (&it, "warmup-bus", NULL, NULL);
+    wp_test_proc_t *analyzer = itest_start (&it, "warmup-analyzer", NULL, NULL);
+    wp_test_proc_t *engine = itest_start (&it, "warmup-engine", NULL, NULL);
+    const char *topics [] = { "heartbeat", "prediction.made", NULL };
+    wp_bus_t *client = itest_bus (&it, topics);
+
+    //  The quiet users' history: m0, then m1 30 s later, hourly
+    uint64_t now = wp_wall_us () / 1000;
+    for (int u = 0; u < S_QUIET_USERS; u++) {
+        char user [16];
+        snprintf (user, sizeof user, "q%03d", u);
+        for (int i = 6; i >= 1; i--) {
+            s_usage (client, user, "m0", now - i * HOUR);
+            s_usage (client, user, "m1", now - i * HOUR + 30000);
+        }
+    }
+    s_load_t load = { .it = &it };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_load_run, &load), 0);
+    s_beat_t learned = { "analyzer", 0, 0, 0, 0, 0 };
+    if (!s_wait_items (client, &learned, S_PAIRS, false, 20000))
+        fail_msg ("the analyzer holds %" PRIu64 " pairs, not %d", learned.items, S_PAIRS);
+    s_beat_t before = { "engine", 0, 0, 0, 0, 0 };
+    if (!s_wait_items (client, &before, S_PAIRS, false, 20000))
+        fail_msg ("the engine knows %" PRIu64 " pairs before the kill", before.items);
+
+    //  Kill it under load, start it again
+    assert_int_equal (kill (wp_test_proc_pid (engine), SIGKILL), 0);
+    wp_test_proc_wait (engine, ITEST_STOP_MS);
+    wp_test_proc_destroy (&engine);
+    int64_t restarted = zclock_mono ();
+    engine = itest_start (&it, "warmup-engine", NULL, NULL);
+    s_beat_t after = { "engine", wp_test_proc_pid (engine), 0, 0, 0, 0 };
+    if (!s_wait_items (client, &after, S_PAIRS, true, 10000))
+        fail_msg ("after its restart the engine knows %" PRIu64 " pairs (%" PRIu64
+                  " resyncs, %" PRIu64 " items), the analyzer %d:\n%s", after.items,
+                  after.resyncs, after.resync_items, S_PAIRS,
+                  wp_test_proc_output (engine));
+    int64_t back_ms = zclock_mono () - restarted;
+    assert_int_equal (after.items, S_PAIRS);
+    assert_true (after.resync_items >= S_PAIRS);
+    s_beat_t served = { "analyzer", wp_test_proc_pid (analyzer), 0, 0, 0, 0 };
+    assert_true (itest_wait_event (client, s_is_beat, &served, 5000));
+    assert_true (served.served >= 1);
+
+    //  A quiet user's request of m0: m1 follows it (its pair came back by
+    //  the snapshot alone)
+    char quiet [WP_USER_ID_LEN + 1];
+    itest_user_id (&it, "q007", 'u', quiet);
+    s_usage (client, "q007", "m0", wp_wall_us () / 1000);
+    s_predicted_t want = { quiet, "m1", 0 };
+    if (!itest_wait_event (client, s_is_prediction, &want, 10000))
+        fail_msg ("no prediction of m1 after m0 for a quiet user");
+
+    atomic_store (&load.stop, true);
+    pthread_join (thread, NULL);
+    print_message ("resync: engine killed under %d events/s (%" PRIu64 " sent); %" PRIu64
+                   " pairs known again %" PRId64 " ms after its restart (%" PRIu64
+                   " resyncs, %" PRIu64 " items; analyzer served %" PRIu64 ")\n", S_RATE,
+                   (uint64_t) atomic_load (&load.sent), after.items, back_ms, after.resyncs,
+                   after.resync_items, served.served);
+    if (getenv ("WP_RESYNC_DEBUG"))
+        print_message ("%s\n----\n%s\n", wp_test_proc_output (engine),
+                       wp_test_proc_output (analyzer));
+    wp_bus_destroy (&client);
+    itest_stop (&engine, "warmup-engine");
+    itest_stop (&analyzer, "warmup-analyzer");
+    itest_stop (&bus, "warmup-bus");
+    itest_destroy (&it);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_engine_resync),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
