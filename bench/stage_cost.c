@@ -2,7 +2,9 @@
     stage-cost - what each stage of the pipeline costs per usage event,
     without ZeroMQ: decode usage, analyzer observe + the pair it changed,
     encode and decode the pair (usage.pattern), engine update, encode and
-    decode the prediction, scheduler update + decide. Runs the components' own cores and codecs
+    decode the prediction, scheduler update + decide; then what a resync
+    snapshot of every pair learned costs (the analyzer's items encoded, the
+    engine's decoded and taken). Runs the components' own cores and codecs
     in one thread and prints nanoseconds per event per stage, so the
     messaging cost (warmup-bench) and the processing cost can be told
     apart. Deterministic input; run it under callgrind for instruction
@@ -18,6 +20,7 @@
 #include "wp_prediction_wire.h"
 #include "wp_engine.h"
 #include "wp_scheduler.h"
+#include <math.h>
 
 #define STAGES 7
 
@@ -25,6 +28,73 @@ static const char *s_stage_names [STAGES] = {
     "decode usage", "analyzer", "pattern codec", "engine", "prediction codec",
     "scheduler", "header+seq"
 };
+
+//  A resync snapshot of the analyzer's pairs, as the analyzer answers
+//  and the engine takes it: the bytes and time per pair, each side.
+typedef struct {
+    wp_engine_t *engine;        //  the restarted engine taking them
+    uint64_t now;
+    uint8_t *buffer;            //  room for one item
+    uint64_t bytes, pairs;      //  items' packed bytes, pairs
+    double encode_ns, decode_ns;
+} s_snapshot_t;
+
+static void
+s_snapshot_pair (uint64_t user, const wp_pattern_t *pair, void *arg)
+{
+    s_snapshot_t *snap = (s_snapshot_t *) arg;
+    static wp_pattern_wire_t wire;
+    uint64_t t0 = wp_mono_ns ();
+    char id [WP_USER_ID_LEN + 1];
+    wp_user_id_format (user, id);
+    Warmup__V1__UsagePattern out = WARMUP__V1__USAGE_PATTERN__INIT;
+    out.user = id;
+    out.event_ms = snap->now;
+    wp_pattern_wire_fill (&wire, pair, &out);
+    size_t size = warmup__v1__usage_pattern__get_packed_size (&out);
+    uint8_t *payload = (uint8_t *) malloc (size);
+    warmup__v1__usage_pattern__pack (&out, payload);
+    Warmup__V1__SyncItem item = WARMUP__V1__SYNC_ITEM__INIT;
+    item.kind = (char *) "usage.pattern";
+    item.payload.data = payload;
+    item.payload.len = size;
+    size_t len = warmup__v1__sync_item__pack (&item, snap->buffer);
+    free (payload);
+    uint64_t t1 = wp_mono_ns ();
+    Warmup__V1__SyncItem *in = warmup__v1__sync_item__unpack (NULL, len, snap->buffer);
+    Warmup__V1__UsagePattern *pin = warmup__v1__usage_pattern__unpack (
+        NULL, in->payload.len, in->payload.data);
+    wp_pattern_t back;
+    uint64_t back_user;
+    if (pin && !wp_user_id_parse (pin->user, &back_user)
+        && !wp_pattern_wire_read (pin, &back, NULL, 0))
+        wp_engine_restore (snap->engine, back_user, &back, snap->now);
+    warmup__v1__usage_pattern__free_unpacked (pin, NULL);
+    warmup__v1__sync_item__free_unpacked (in, NULL);
+    uint64_t t2 = wp_mono_ns ();
+    snap->encode_ns += (double) (t1 - t0);
+    snap->decode_ns += (double) (t2 - t1);
+    snap->bytes += len;
+    snap->pairs++;
+}
+
+//  Print what the snapshot of every pair costs.
+static void
+s_snapshot_cost (wp_analyzer_t *analyzer, uint64_t now, uint8_t *buffer)
+{
+    s_snapshot_t snap = { .engine = wp_engine_new (NULL), .now = now, .buffer = buffer };
+    uint64_t t0 = wp_mono_ns ();
+    wp_analyzer_each (analyzer, 0, now, s_snapshot_pair, &snap);
+    double ms = (double) (wp_mono_ns () - t0) / 1e6;
+    double pairs = snap.pairs ? (double) snap.pairs : 1;
+    printf ("resync snapshot: %" PRIu64 " pairs, %.0f bytes/pair (%.1f MB, %.0f parts at the "
+            "default bus/max_frame_bytes); analyzer %.0f ns/pair, engine %.0f ns/pair, %.0f ms in all; "
+            "engine %zu pairs after\n", snap.pairs, (double) snap.bytes / pairs,
+            (double) snap.bytes / 1e6, ceil ((double) snap.bytes / (65536 - 1024)),
+            snap.encode_ns / pairs, snap.decode_ns / pairs, ms,
+            wp_engine_pairs (snap.engine));
+    wp_engine_destroy (&snap.engine);
+}
 
 int
 main (int argc, char **argv)
@@ -174,6 +244,7 @@ main (int argc, char **argv)
     }
     printf ("  %-18s %8.0f ns/event  (%.0f events/s on one core)\n", "total",
             total / events, 1e9 / (total / events));
+    s_snapshot_cost (analyzer, now, buffer);
     wp_scheduler_destroy (&scheduler);
     wp_engine_destroy (&engine);
     wp_analyzer_destroy (&analyzer);

@@ -3,10 +3,13 @@
     Guide: a snapshot by request and reply on the bus, then the ordinary,
     sequence-numbered events as the updates after it.
 
-    A component whose definition names sync_from (the scheduler: "queue")
-    asks that component for a snapshot (sync.request) when it starts, when
-    the peer's events show a sequence gap or a restart, and when a new
-    instance of the peer appears (its first heartbeat). A component with a
+    A component whose definition names sync_from (the scheduler: "queue";
+    the engine: "analyzer") asks that component for a snapshot
+    (sync.request) when it starts, when the peer's events show a sequence
+    gap or a restart, and when a new instance of the peer appears (its
+    first heartbeat). After a gap in the events of the instance whose
+    snapshot it holds, a component with sync_since asks only for what
+    changed since the event time it names (since_ms). A component with a
     snapshot handler answers with sync.reply parts, each under the bus's
     max_frame; the last part carries the answerer's last sequence number
     per topic at the snapshot. Events the peer published before the
