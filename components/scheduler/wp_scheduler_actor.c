@@ -207,6 +207,7 @@ typedef struct {
 #define LISTED_MAX 1000     //  models a listing looks at, at most
 
 static int s_hosted_start (sched_t *sched, const wp_config_t *config);
+static bool s_model_name_ok (const char *name);
 static void s_hosted_stop (s_hosted_t *hosted);
 
 //  Give the core every model section of next; models whose section went
@@ -237,6 +238,102 @@ s_configure (wp_scheduler_t *self, const wp_config_t *running, const wp_config_t
             };
             wp_scheduler_configure (self, running->models [i].name, &settings);
         }
+}
+
+//  --- Operator pins kept over a restart -----------------------------------------
+//  Database "pins": a model's name -> [the operator's pin (1) or unpin (0),
+//  the model's configured pin when it was given]. Written and committed
+//  when the operator acts; taken again at start unless the configuration
+//  changed the model's pin since (a change of the pin key replaces an
+//  operator's pin, as a reload does).
+#define PINS_DB "pins"
+#define PINS_VERSION 1
+
+//  The model's configured pin.
+static bool
+s_config_pin (const wp_config_t *config, const char *model)
+{
+    const wp_model_config_t *section = wp_config_model (config, model);
+    return section && section->pin;
+}
+
+//  Keep an operator's pin or unpin, committed at once.
+static void
+s_pin_keep (wp_ctx_t *ctx, const char *model, bool pin)
+{
+    uint8_t value [2] = { pin, s_config_pin (wp_ctx_config (ctx), model) };
+    wp_store_t *store = wp_ctx_store (ctx);
+    if (wp_ctx_replay (ctx))
+        return;                 //  a replay's world is its own
+    if (!store || wp_store_put (store, PINS_DB, model, strlen (model), value, sizeof value,
+                                PINS_VERSION)
+        || wp_store_flush (store))
+        zsys_warning ("scheduler: the %s of %s is not stored: it lasts until a restart",
+                      pin ? "pin" : "unpin", model);
+}
+
+//  What a walk over the stored pins does.
+typedef struct {
+    wp_scheduler_t *core;       //  restore into it (NULL: only check)
+    const wp_config_t *config;  //  the configuration now
+    zlistx_t *stale;            //  names of the records to delete
+    size_t taken;               //  pins restored
+} s_pins_t;
+
+//  One stored pin: restored, or to delete (its pin key changed, it no
+//  longer fits the budgets, or it does not parse).
+static int
+s_pin_record (const void *key, size_t key_len, const void *value, size_t value_len,
+              uint16_t version, void *arg)
+{
+    s_pins_t *walk = (s_pins_t *) arg;
+    char name [256];
+    if (key_len >= sizeof name)
+        return 0;
+    memcpy (name, key, key_len);
+    name [key_len] = 0;
+    const uint8_t *record = (const uint8_t *) value;
+    char error [300] = "";
+    if (version != PINS_VERSION || value_len != 2 || record [0] > 1
+        || !s_model_name_ok (name))
+        snprintf (error, sizeof error, "a record that does not parse");
+    else
+    if (record [1] != s_config_pin (walk->config, name))
+        snprintf (error, sizeof error, "the configuration changed its pin since");
+    else
+    if (walk->core && wp_scheduler_pin (walk->core, name, record [0], error, sizeof error) == 0) {
+        zsys_info ("scheduler: %s %s again (the operator's, kept over the restart)", name,
+                   record [0] ? "pinned" : "unpinned");
+        walk->taken++;
+    }
+    if (*error) {
+        if (walk->core)
+            zsys_warning ("scheduler: the operator's %s of %s is dropped: %s",
+                          record [0] ? "pin" : "unpin", name, error);
+        zlistx_add_end (walk->stale, strdup (name));
+    }
+    return 0;
+}
+
+//  Walk the stored pins (restoring them into core, if given); delete the
+//  records that no longer hold.
+static void
+s_pins_walk (wp_ctx_t *ctx, wp_scheduler_t *core, const wp_config_t *config)
+{
+    wp_store_t *store = wp_ctx_store (ctx);
+    if (!store)
+        return;
+    s_pins_t walk = { .core = core, .config = config, .stale = zlistx_new () };
+    assert (walk.stale);
+    zlistx_set_destructor (walk.stale, s_free_item);
+    if (wp_store_iterate (store, PINS_DB, s_pin_record, &walk) < 0)
+        zsys_warning ("scheduler: the stored operator pins cannot be read");
+    for (char *name = (char *) zlistx_first (walk.stale); name;
+         name = (char *) zlistx_next (walk.stale))
+        wp_store_del (store, PINS_DB, name, strlen (name));
+    if (zlistx_size (walk.stale))
+        wp_store_flush (store);
+    zlistx_destroy (&walk.stale);
 }
 
 //  Build the state.
@@ -290,6 +387,7 @@ s_create (wp_ctx_t *ctx)
     self->memory.vram_auto = config->max_vram_auto;
     self->memory.max_vram_mb = config->max_vram_auto ? 0 : config->max_vram_mb;
     wp_scheduler_memory (self->core, &self->memory);
+    s_pins_walk (ctx, self->core, config);
     s_hosted_start (self, config);
     return self;
 }
@@ -711,8 +809,10 @@ s_on_control (sched_t *sched, wp_ctx_t *ctx, const Warmup__V1__ControlRequest *i
         else
         if (wp_scheduler_pin (self, in->model, pin, error, sizeof error) == 0) {
             reply.ok = true;
-            snprintf (message, sizeof message, "%s %s (until a reload changes its pin key "
-                      "or the service restarts)", in->model, pin ? "pinned" : "unpinned");
+            snprintf (message, sizeof message, "%s %s (kept over restarts until the "
+                      "configuration changes its pin key)", in->model,
+                      pin ? "pinned" : "unpinned");
+            s_pin_keep (ctx, in->model, pin);
             zsys_info ("scheduler: %s by %s (%s)", message,
                        in->principal && *in->principal ? in->principal : "?",
                        in->header->source);
@@ -1215,6 +1315,9 @@ s_on_config (void *state, wp_ctx_t *ctx, const wp_config_t *next)
     sched_t *sched = (sched_t *) state;
     wp_scheduler_t *self = sched->core;
     s_configure (self, wp_ctx_config (ctx), next);
+    //  An operator's pin whose pin key the reload changed is replaced
+    if (!sched->timers)
+        s_pins_walk (ctx, NULL, next);
     if (!next->max_memory_auto)
         sched->ram_budget_mb = 0;
     //  A replay plays the simulated world: no model count

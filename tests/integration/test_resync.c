@@ -13,6 +13,10 @@
       * one request of m0 by a quiet user is answered with a prediction of
         m1 (a follower is predicted only from a pair the engine knows).
     It prints how long the resync took and what it carried.
+
+    And an operator's pins (warmupctl pin, unpin) outlive a kill -9 of the
+    scheduler's process and of warmupd, until the configuration changes
+    the model's pin.
     =========================================================================
 */
 #include "itest.h"
@@ -212,12 +216,151 @@ test_engine_resync (void **state)
     itest_destroy (&it);
 }
 
+//  --- Operator pins kept over a restart -----------------------------------------
+
+//  The scheduler's pin of each model m0..m2: 'o' pinned by the operator,
+//  'c' by the configuration, '-' not pinned.
+typedef struct {
+    char pins [4];
+} s_pins_t;
+
+//  Ask the scheduler for its models until it answers (it may be starting);
+//  true with *pins filled when it did within the bound.
+static bool
+s_ask_pins (wp_bus_t *bus, s_pins_t *pins)
+{
+    static int asked = 0;
+    int64_t deadline = zclock_mono () + wp_test_ms (15000);
+    while (zclock_mono () < deadline) {
+        char id [32];
+        snprintf (id, sizeof id, "pins#%d", ++asked);
+        Warmup__V1__ControlRequest control = WARMUP__V1__CONTROL_REQUEST__INIT;
+        control.command = WARMUP__V1__COMMAND__COMMAND_MODELS;
+        control.request_id = id;
+        wp_bus_publish (bus, WP_TOPIC_CONTROL, &control.base);
+        int64_t wait_until = zclock_mono () + 1000;
+        while (zclock_mono () < wait_until) {
+            wp_bus_event_t event;
+            if (wp_bus_recv_wait (bus, &event, 200) != 1)
+                continue;
+            const Warmup__V1__ControlReply *reply = (const Warmup__V1__ControlReply *) event.msg;
+            bool ours = event.topic == WP_TOPIC_CONTROL_REPLY && reply->request_id
+                     && streq (reply->request_id, id);
+            if (ours) {
+                snprintf (pins->pins, sizeof pins->pins, "---");
+                for (size_t i = 0; i < reply->n_models; i++) {
+                    const Warmup__V1__ModelState *model = reply->models [i];
+                    int m = model->model [0] == 'm' ? atoi (model->model + 1) : -1;
+                    if (m >= 0 && m < 3 && model->pinned)
+                        pins->pins [m] = streq (model->pin_source, "operator") ? 'o' : 'c';
+                }
+            }
+            wp_bus_event_free (&event);
+            if (ours)
+                return true;
+        }
+    }
+    return false;
+}
+
+//  Run warmupctl pin or unpin; it must succeed.
+static void
+s_pin (itest_t *it, const char *verb, const char *model)
+{
+    const char *args [] = { verb, model, NULL };
+    char *output = NULL;
+    if (itest_ctl (it, args, &output) != 0)
+        fail_msg ("warmupctl %s %s: %s", verb, model, output);
+    assert_non_null (strstr (output, "kept over restarts"));
+    free (output);
+}
+
+//  The scheduler's pins are want (m0, m1, m2), asked through bus.
+static void
+s_assert_pins (wp_bus_t *bus, const char *want, const char *when)
+{
+    s_pins_t pins;
+    if (!s_ask_pins (bus, &pins))
+        fail_msg ("%s: the scheduler does not answer", when);
+    if (!streq (pins.pins, want))
+        fail_msg ("%s: pins %s, want %s (o operator, c config, - none)", when, pins.pins,
+                  want);
+    print_message ("pins %s: %s\n", when, pins.pins);
+}
+
+//  Kill a process with SIGKILL and wait for it.
+static void
+s_kill (wp_test_proc_t **proc)
+{
+    assert_int_equal (kill (wp_test_proc_pid (*proc), SIGKILL), 0);
+    wp_test_proc_wait (*proc, ITEST_STOP_MS);
+    wp_test_proc_destroy (proc);
+}
+
+#define S_PIN_MODELS "max_warm_models = 3\nmodels\n" \
+                     "    m0\n        memory_mb = 100\n%s" \
+                     "    m1\n        memory_mb = 100\n        pin = true\n" \
+                     "    m2\n        memory_mb = 100\n"
+
+//  An operator's pin and unpin outlive a kill -9 of the scheduler's
+//  process and of warmupd; a configuration that changes the model's pin
+//  since replaces the operator's.
+static void
+test_pins_kept (void **state)
+{
+    itest_t it;
+    char extra [512];
+    snprintf (extra, sizeof extra, S_PIN_MODELS, "");
+    itest_init (&it, "pins", extra);
+    const char *topics [] = { "control.reply", NULL };
+
+    //  One process per component: the scheduler killed
+    wp_test_proc_t *bus = itest_start (&it, "warmup-bus", NULL, NULL);
+    wp_test_proc_t *scheduler = itest_start (&it, "warmup-scheduler", NULL, NULL);
+    wp_bus_t *client = itest_bus (&it, topics);
+    s_assert_pins (client, "-c-", "at start");
+    s_pin (&it, "pin", "m0");
+    s_pin (&it, "unpin", "m1");
+    s_pin (&it, "pin", "m2");
+    s_pin (&it, "unpin", "m2");
+    s_assert_pins (client, "o--", "after pin m0, unpin m1, pin and unpin m2");
+    s_kill (&scheduler);
+    scheduler = itest_start (&it, "warmup-scheduler", NULL, NULL);
+    s_assert_pins (client, "o--", "after kill -9 of the scheduler");
+    wp_bus_destroy (&client);
+    itest_stop (&scheduler, "warmup-scheduler");
+    itest_stop (&bus, "warmup-bus");
+
+    //  All in one process, the same store: warmupd killed
+    wp_test_proc_t *daemon = itest_start (&it, "warmupd", NULL, NULL);
+    client = itest_bus (&it, topics);
+    s_assert_pins (client, "o--", "warmupd on the same store");
+    s_pin (&it, "unpin", "m0");
+    s_pin (&it, "pin", "m2");
+    s_kill (&daemon);
+    daemon = itest_start (&it, "warmupd", NULL, NULL);
+    s_assert_pins (client, "--o", "after kill -9 of warmupd");
+
+    //  The configuration pins m0 now: that replaces the operator's unpin
+    wp_bus_destroy (&client);
+    s_kill (&daemon);
+    snprintf (extra, sizeof extra, S_PIN_MODELS, "        pin = true\n");
+    itest_config (&it, extra);
+    daemon = itest_start (&it, "warmupd", NULL, NULL);
+    client = itest_bus (&it, topics);
+    s_assert_pins (client, "c-o", "after the configuration pinned m0");
+    wp_bus_destroy (&client);
+    itest_stop (&daemon, "warmupd");
+    itest_destroy (&it);
+}
+
 int
 main (void)
 {
     zsys_init ();
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_engine_resync),
+        cmocka_unit_test (test_pins_kept),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
