@@ -73,6 +73,7 @@ struct _wp_metrics_t {
     uint64_t cools;             // unloads that succeeded
     uint64_t cools_failed;      // unloads that failed
     uint64_t dropped;           // events the component lost
+    uint64_t dropped_kept;      // ... in the runs before (wp_metrics_restore)
     uint64_t latency_samples;   // latencies recorded
     uint64_t latency_min;       // smallest latency, us (valid if samples)
     uint64_t latency_max;       // largest latency, us (valid if samples)
@@ -1007,7 +1008,7 @@ void
 wp_metrics_set_dropped (wp_metrics_t *self, uint64_t count)
 {
     assert (self);
-    self->dropped = count;
+    self->dropped = self->dropped_kept + count;
 }
 
 //  Append a history sample.
@@ -1313,4 +1314,298 @@ wp_metrics_latency_sum_us (wp_metrics_t *self)
 {
     assert (self);
     return self->latency_sum;
+}
+
+//  --- Keeping the counters over a restart ---------------------------------
+//  Little-endian 64-bit words: a version, the sizes of the arrays (a build
+//  with others is refused), the totals, the arrays, then the topics and
+//  the models by name (a length byte, the name, then their counts).
+
+#define S_KEEP_VERSION 1
+
+//  The scalar totals, in their order in the encoding.
+static size_t
+s_keep_totals (wp_metrics_t *self, uint64_t **fields)
+{
+    uint64_t *list [] = {
+        &self->other, &self->events, &self->requests, &self->warm, &self->delayed,
+        &self->cold_starts, &self->wait_ms, &self->predictions, &self->unmatched,
+        &self->evicted, &self->warmups_ok, &self->warmups_failed, &self->cools,
+        &self->cools_failed, &self->dropped, &self->latency_samples, &self->latency_min,
+        &self->latency_max, &self->latency_sum, &self->superseded, &self->guesses_evicted,
+        &self->unpredicted
+    };
+    size_t n = sizeof list / sizeof list [0];
+    memcpy (fields, list, sizeof list);
+    return n;
+}
+#define S_KEEP_TOTALS 22
+
+//  A model's counters, in their order in the encoding.
+#define S_KEEP_MODEL 13
+static void
+s_keep_model (wp_metrics_model_t *model, uint64_t **fields)
+{
+    uint64_t *list [S_KEEP_MODEL] = {
+        &model->requests, &model->warm, &model->delayed, &model->cold_starts,
+        &model->wait_ms, &model->prewarms, &model->useful_prewarms, &model->prewarm_hits,
+        &model->warmups_ok, &model->warmups_failed, &model->cools, &model->cools_failed,
+        &model->resident_mb_ms
+    };
+    memcpy (fields, list, sizeof list);
+}
+
+//  A cursor over the encoding; ok turns false past its end.
+typedef struct {
+    uint8_t *at;
+    const uint8_t *end;
+    bool ok;
+} s_cursor_t;
+
+static void
+s_put (s_cursor_t *c, uint64_t value)
+{
+    if (!c->ok || c->end - c->at < 8) {
+        c->ok = false;
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        *c->at++ = (uint8_t) (value >> (8 * i));
+}
+
+static uint64_t
+s_get (s_cursor_t *c)
+{
+    if (!c->ok || c->end - c->at < 8) {
+        c->ok = false;
+        return 0;
+    }
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value |= (uint64_t) *c->at++ << (8 * i);
+    return value;
+}
+
+static uint64_t
+s_bits (double value)
+{
+    uint64_t bits;
+    memcpy (&bits, &value, sizeof bits);
+    return bits;
+}
+
+static double
+s_double (uint64_t bits)
+{
+    double value;
+    memcpy (&value, &bits, sizeof value);
+    return value;
+}
+
+static void
+s_put_name (s_cursor_t *c, const char *name)
+{
+    size_t len = strlen (name);
+    if (!c->ok || len > 255 || (size_t) (c->end - c->at) < len + 1) {
+        c->ok = false;
+        return;
+    }
+    *c->at++ = (uint8_t) len;
+    memcpy (c->at, name, len);
+    c->at += len;
+}
+
+//  A name into out (256 bytes).
+static void
+s_get_name (s_cursor_t *c, char *out)
+{
+    out [0] = 0;
+    if (!c->ok || c->end - c->at < 1 || c->end - c->at < 1 + c->at [0]) {
+        c->ok = false;
+        return;
+    }
+    size_t len = *c->at++;
+    memcpy (out, c->at, len);
+    out [len] = 0;
+    c->at += len;
+}
+
+//  The arrays (latency buckets, exported buckets, horizons, calibration),
+//  written (put) or read into self.
+static void
+s_keep_arrays (wp_metrics_t *self, s_cursor_t *c, bool put)
+{
+    uint64_t *words [S_BUCKETS + WP_METRICS_LATENCY_BUCKETS + 1 + 4 * WP_METRICS_HORIZONS];
+    size_t n = 0;
+    for (size_t i = 0; i < S_BUCKETS; i++)
+        words [n++] = &self->latency [i];
+    for (size_t i = 0; i <= WP_METRICS_LATENCY_BUCKETS; i++)
+        words [n++] = &self->latency_le [i];
+    for (size_t i = 0; i < WP_METRICS_HORIZONS; i++) {
+        words [n++] = &self->horizons [i].tp;
+        words [n++] = &self->horizons [i].fp;
+        words [n++] = &self->horizons [i].fn;
+        words [n++] = &self->horizons [i].tn;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (put)
+            s_put (c, *words [i]);
+        else
+            *words [i] = s_get (c);
+    for (size_t b = 0; b < WP_CALIB_BANDS; b++) {
+        wp_calib_band_t *band = &self->calib.bands [b];
+        uint64_t *counts [] = { &band->tp, &band->fp, &band->fn, &band->tn };
+        double *sums [] = { &band->brier, &band->log_loss };
+        for (size_t i = 0; i < 4; i++)
+            if (put)
+                s_put (c, *counts [i]);
+            else
+                *counts [i] = s_get (c);
+        for (size_t i = 0; i < 2; i++)
+            if (put)
+                s_put (c, s_bits (*sums [i]));
+            else
+                *sums [i] = s_double (s_get (c));
+        for (size_t i = 0; i < WP_CALIB_BINS; i++)
+            if (put) {
+                s_put (c, band->bin_n [i]);
+                s_put (c, s_bits (band->bin_p [i]));
+                s_put (c, band->bin_asked [i]);
+            }
+            else {
+                band->bin_n [i] = s_get (c);
+                band->bin_p [i] = s_double (s_get (c));
+                band->bin_asked [i] = s_get (c);
+            }
+    }
+}
+
+//  Encode the counters.
+size_t
+wp_metrics_keep (wp_metrics_t *self, uint8_t *out, size_t size)
+{
+    assert (self && out);
+    s_cursor_t c = { out, out + size, true };
+    s_put (&c, S_KEEP_VERSION);
+    s_put (&c, S_BUCKETS);
+    s_put (&c, WP_METRICS_LATENCY_BUCKETS);
+    s_put (&c, WP_METRICS_HORIZONS);
+    s_put (&c, WP_CALIB_BANDS);
+    s_put (&c, WP_CALIB_BINS);
+    uint64_t *totals [S_KEEP_TOTALS];
+    size_t n = s_keep_totals (self, totals);
+    s_put (&c, n);
+    for (size_t i = 0; i < n; i++)
+        s_put (&c, *totals [i]);
+    s_keep_arrays (self, &c, true);
+    s_put (&c, zhashx_size (self->topics));
+    for (uint64_t *count = (uint64_t *) zhashx_first (self->topics); count;
+         count = (uint64_t *) zhashx_next (self->topics)) {
+        s_put_name (&c, (const char *) zhashx_cursor (self->topics));
+        s_put (&c, *count);
+    }
+    s_put (&c, self->n_models + 1);
+    for (size_t m = 0; m <= self->n_models; m++) {
+        //  (the last: "other", the models past WP_METRICS_MAX_MODELS)
+        wp_metrics_model_t *model = &self->models [m < self->n_models ? m
+                                                     : WP_METRICS_MAX_MODELS];
+        s_put_name (&c, m < self->n_models ? model->name : "");
+        uint64_t *fields [S_KEEP_MODEL];
+        s_keep_model (model, fields);
+        for (size_t i = 0; i < S_KEEP_MODEL; i++)
+            s_put (&c, *fields [i]);
+    }
+    return c.ok ? (size_t) (c.at - out) : 0;
+}
+
+//  Check the encoding's version and sizes.
+static bool
+s_keep_header_ok (s_cursor_t *c)
+{
+    const uint64_t want [] = { S_KEEP_VERSION, S_BUCKETS, WP_METRICS_LATENCY_BUCKETS,
+                               WP_METRICS_HORIZONS, WP_CALIB_BANDS, WP_CALIB_BINS,
+                               S_KEEP_TOTALS };
+    for (size_t i = 0; i < sizeof want / sizeof want [0]; i++)
+        if (s_get (c) != want [i])
+            return false;
+    return c->ok;
+}
+
+//  Read the topics and the models into self.
+static bool
+s_restore_named (wp_metrics_t *self, s_cursor_t *c)
+{
+    char name [256];
+    uint64_t topics = s_get (c);
+    for (uint64_t t = 0; c->ok && t < topics && t <= WP_METRICS_MAX_TOPICS; t++) {
+        s_get_name (c, name);
+        uint64_t count = s_get (c);
+        if (c->ok && s_valid_topic (name) && !zhashx_lookup (self->topics, name)
+            && zhashx_size (self->topics) < WP_METRICS_MAX_TOPICS) {
+            uint64_t *kept = (uint64_t *) malloc (sizeof (uint64_t));
+            assert (kept);
+            *kept = count;
+            zhashx_insert (self->topics, name, kept);
+        }
+    }
+    uint64_t models = s_get (c);
+    if (!c->ok || topics > WP_METRICS_MAX_TOPICS || models > WP_METRICS_MAX_MODELS + 1)
+        return false;
+    for (uint64_t m = 0; c->ok && m < models; m++) {
+        s_get_name (c, name);
+        wp_metrics_model_t *model = m + 1 < models && *name ? s_model (self, name)
+                                  : &self->models [WP_METRICS_MAX_MODELS];
+        uint64_t *fields [S_KEEP_MODEL];
+        s_keep_model (model, fields);
+        for (size_t i = 0; i < S_KEEP_MODEL; i++)
+            *fields [i] = s_get (c);
+    }
+    return c->ok && c->at == c->end;
+}
+
+//  Read the whole encoding into self; false when it does not parse.
+static bool
+s_restore_into (wp_metrics_t *self, const uint8_t *data, size_t len)
+{
+    s_cursor_t c = { (uint8_t *) data, data + len, true };
+    if (!s_keep_header_ok (&c))
+        return false;
+    uint64_t *totals [S_KEEP_TOTALS];
+    size_t n = s_keep_totals (self, totals);
+    for (size_t i = 0; i < n; i++)
+        *totals [i] = s_get (&c);
+    s_keep_arrays (self, &c, false);
+    return s_restore_named (self, &c);
+}
+
+//  Take kept counters: read into a scratch core first, so that a record
+//  that does not parse leaves this one as it was.
+int
+wp_metrics_restore (wp_metrics_t *self, const uint8_t *data, size_t len)
+{
+    assert (self && data);
+    if (self->events || self->n_models || zhashx_size (self->topics))
+        return -1;
+    wp_metrics_t *scratch = wp_metrics_new ();
+    bool ok = scratch && s_restore_into (scratch, data, len);
+    wp_metrics_destroy (&scratch);
+    if (!ok || !s_restore_into (self, data, len))
+        return -1;
+    self->dropped_kept = self->dropped;
+    return 0;
+}
+
+//  What changes with the kept counters.
+uint64_t
+wp_metrics_stamp (wp_metrics_t *self)
+{
+    assert (self);
+    uint64_t stamp = self->events + self->dropped + self->latency_samples
+                   + self->requests + self->warmups_ok + self->warmups_failed
+                   + self->cools + self->cools_failed;
+    //  (guesses are scored as the clock passes their horizon, without events)
+    for (size_t i = 0; i < WP_METRICS_HORIZONS; i++)
+        stamp += self->horizons [i].tp + self->horizons [i].fp + self->horizons [i].fn
+               + self->horizons [i].tn;
+    return stamp;
 }

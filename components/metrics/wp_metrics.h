@@ -534,6 +534,34 @@ uint64_t
 uint64_t
     wp_metrics_latency_sum_us (wp_metrics_t *self);
 
+//  --- Keeping the counters over a restart ---------------------------------
+
+//  Largest encoding of the counters, bytes.
+#define WP_METRICS_KEEP_MAX 65536
+
+//  Encode the cumulative counters into out (size bytes): the totals, the
+//  latency histogram, the scored guesses and their calibration, each
+//  topic's and each model's counts. Not in it: what is only current (open
+//  guesses, usages waiting for their prediction, model states, heartbeats,
+//  decisions, history samples). Returns the bytes written, 0 when size is
+//  too small.
+size_t
+    wp_metrics_keep (wp_metrics_t *self, uint8_t *out, size_t size);
+
+//  Take counters wp_metrics_keep encoded (a previous run's) into a core
+//  that has counted nothing yet; its counters go on from them (the own
+//  drops that wp_metrics_set_dropped sets are added to the kept ones).
+//  Returns 0, or -1 when the data does not parse, comes from a build with
+//  other histogram sizes, or the core has counted already (nothing is
+//  taken then).
+int
+    wp_metrics_restore (wp_metrics_t *self, const uint8_t *data, size_t len);
+
+//  A number that changes whenever a counter wp_metrics_keep encodes does
+//  (to skip keeping what did not change).
+uint64_t
+    wp_metrics_stamp (wp_metrics_t *self);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,7 +30,60 @@ typedef struct {
     uint64_t started_ms;        // wall clock at start
     uint64_t advanced_ms;       // wall clock of the last clock advance
     wp_metrics_memory_t memory; // device memory, the latest resource.status
+    uint64_t kept_stamp;        // wp_metrics_stamp when the counters were kept
 } s_state_t;
+
+//  The counters are kept in the store (database "counters", one record)
+//  at each flush after they changed, and taken again at start: a restart
+//  goes on from them, losing at most a flush period of counts.
+#define KEEP_DB "counters"
+#define KEEP_KEY "totals"
+#define KEEP_VERSION 1
+
+//  Take the counters of the runs before.
+static void
+s_restore (wp_metrics_t *core, wp_ctx_t *ctx)
+{
+    wp_store_t *store = wp_ctx_store (ctx);
+    uint8_t *data = (uint8_t *) malloc (WP_METRICS_KEEP_MAX);
+    assert (data);
+    size_t len = 0;
+    uint16_t version = 0;
+    int rc = store ? wp_store_get (store, KEEP_DB, KEEP_KEY, strlen (KEEP_KEY), data,
+                                   WP_METRICS_KEEP_MAX, &len, &version) : 1;
+    if (rc == 0 && (version != KEEP_VERSION || wp_metrics_restore (core, data, len)))
+        zsys_warning ("metrics: the kept counters do not parse (another build?): "
+                      "counting from zero");
+    else
+    if (rc == 0) {
+        wp_metrics_snapshot_t snap;
+        wp_metrics_snapshot (core, &snap);
+        zsys_info ("metrics: counters taken from the store: %" PRIu64 " events, %" PRIu64
+                   " requests, %" PRIu64 " predictions", snap.events, snap.requests,
+                   snap.predictions);
+    }
+    free (data);
+}
+
+//  Keep the counters when they changed.
+static int
+s_on_persist (void *state, wp_ctx_t *ctx)
+{
+    s_state_t *self = (s_state_t *) state;
+    uint64_t stamp = wp_metrics_stamp (self->core);
+    wp_store_t *store = wp_ctx_store (ctx);
+    if (!store || stamp == self->kept_stamp)
+        return 0;
+    uint8_t *data = (uint8_t *) malloc (WP_METRICS_KEEP_MAX);
+    assert (data);
+    size_t len = wp_metrics_keep (self->core, data, WP_METRICS_KEEP_MAX);
+    int rc = len ? wp_store_put (store, KEEP_DB, KEEP_KEY, strlen (KEEP_KEY), data, len,
+                                 KEEP_VERSION) : -1;
+    free (data);
+    if (rc == 0)
+        self->kept_stamp = stamp;
+    return rc;
+}
 
 //  Key of an event from its publisher and sequence number.
 static uint64_t
@@ -139,6 +192,9 @@ s_create (wp_ctx_t *ctx)
     for (size_t i = 0; i < sizeof counted / sizeof counted [0]; i++)
         wp_ctx_header_only (ctx, counted [i]);
     wp_metrics_set_threshold (self->core, config->prediction_threshold);
+    if (!wp_ctx_replay (ctx))
+        s_restore (self->core, ctx);
+    self->kept_stamp = wp_metrics_stamp (self->core);
     //  User ids come hashed under the installation's key (wp_ingress), so a
     //  publisher cannot choose where they land: the core's fixed key will do.
     self->started_ms = wp_ctx_now_ms (ctx);
@@ -482,4 +538,5 @@ const wp_component_def_t wp_metrics_def = {
     .on_event = s_on_event,
     .on_tick = s_on_tick,
     .tick_period = s_tick_period,
+    .on_persist = s_on_persist,
 };

@@ -16,7 +16,8 @@
 
     And an operator's pins (warmupctl pin, unpin) outlive a kill -9 of the
     scheduler's process and of warmupd, until the configuration changes
-    the model's pin.
+    the model's pin; and the metrics component, killed under load, goes on
+    from the counts it kept instead of from zero.
     =========================================================================
 */
 #include "itest.h"
@@ -354,6 +355,74 @@ test_pins_kept (void **state)
     itest_destroy (&it);
 }
 
+//  --- Metrics' counters kept over a restart ---------------------------------------
+
+//  A metrics.snapshot of the process pid (0: any) with at least `requests`.
+typedef struct {
+    int pid;
+    uint64_t requests;          //  at least this; out: its count
+} s_counted_t;
+
+static bool
+s_is_counted (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
+{
+    s_counted_t *want = (s_counted_t *) arg;
+    const Warmup__V1__MetricsSnapshot *snap = (const Warmup__V1__MetricsSnapshot *) msg;
+    if (topic != WP_TOPIC_METRICS)
+        return false;
+    char suffix [32];
+    snprintf (suffix, sizeof suffix, ":%d", want->pid);
+    const char *source = snap->header->source;
+    size_t len = strlen (source), suffix_len = strlen (suffix);
+    if (want->pid && (len < suffix_len || !streq (source + len - suffix_len, suffix)))
+        return false;
+    if (snap->requests < want->requests)
+        return false;
+    want->requests = snap->requests;
+    return true;
+}
+
+//  The metrics component, killed under load and started again, goes on
+//  from the counts it kept (a flush period at most lost), not from zero.
+static void
+test_metrics_kept (void **state)
+{
+    itest_t it;
+    itest_init (&it, "metrics-kept", "metrics_interval_ms = 100\n");
+    wp_test_proc_t *bus = itest_start (&it, "warmup-bus", NULL, NULL);
+    wp_test_proc_t *metrics = itest_start (&it, "warmup-metrics", NULL, NULL);
+    const char *topics [] = { "metrics.snapshot", NULL };
+    wp_bus_t *client = itest_bus (&it, topics);
+    s_load_t load = { .it = &it };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_load_run, &load), 0);
+    //  Counted a while: a count, then a second of flushes after it
+    s_counted_t first = { wp_test_proc_pid (metrics), 2000 };
+    if (!itest_wait_event (client, s_is_counted, &first, 20000))
+        fail_msg ("no metrics.snapshot with 2000 requests");
+    s_counted_t later = { wp_test_proc_pid (metrics), first.requests + S_RATE };
+    if (!itest_wait_event (client, s_is_counted, &later, 20000))
+        fail_msg ("no metrics.snapshot with %" PRIu64 " requests", later.requests);
+    s_kill (&metrics);
+    uint64_t sent = (uint64_t) atomic_load (&load.sent);
+    metrics = itest_start (&it, "warmup-metrics", NULL, NULL);
+    s_counted_t after = { wp_test_proc_pid (metrics), 0 };
+    if (!itest_wait_event (client, s_is_counted, &after, 20000))
+        fail_msg ("no metrics.snapshot after the restart");
+    atomic_store (&load.stop, true);
+    pthread_join (thread, NULL);
+    print_message ("metrics: %" PRIu64 " requests counted a second before the kill, %"
+                   PRIu64 " at the last snapshot before it (%" PRIu64 " sent at the kill); "
+                   "%" PRIu64 " in the first snapshot after the restart\n", first.requests,
+                   later.requests, sent, after.requests);
+    assert_true (after.requests >= first.requests);
+    assert_true (after.requests <= (uint64_t) atomic_load (&load.sent));
+    wp_bus_destroy (&client);
+    itest_stop (&metrics, "warmup-metrics");
+    itest_stop (&bus, "warmup-bus");
+    itest_destroy (&it);
+}
+
 int
 main (void)
 {
@@ -361,6 +430,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_engine_resync),
         cmocka_unit_test (test_pins_kept),
+        cmocka_unit_test (test_metrics_kept),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -729,6 +729,96 @@ test_device_memory (void **state)
     wp_metrics_destroy (&m);
 }
 
+//  The counters kept (wp_metrics_keep) and taken by a new core
+//  (wp_metrics_restore) are the same, and it counts on from them; a
+//  record cut short or of another version, or a core that counted
+//  already, takes nothing.
+static void
+test_counters_kept (void **state)
+{
+    wp_metrics_t *m = wp_metrics_new ();
+    for (int i = 0; i < 3; i++)
+        wp_metrics_event (m, "usage.observed");
+    wp_metrics_event (m, "heartbeat");
+    wp_metrics_request (m, "alice", "m1", WP_METRICS_OUTCOME_COLD, 1500, 1000);
+    wp_metrics_request (m, "alice", "m1", WP_METRICS_OUTCOME_WARM, 0, 2000);
+    wp_metrics_request (m, "carol", "m3", WP_METRICS_OUTCOME_DELAYED, 300, 2500);
+    s_done (m, "m1", WP_METRICS_ACTION_WARM, true, "predicted", 800, 100, 3000);
+    s_done (m, "m1", WP_METRICS_ACTION_COOL, true, "idle", 10, 0, 9000);
+    s_predict (m, "bob", 0, "m2", 0.9, 10000);
+    wp_metrics_advance (m, 400000);
+    wp_metrics_expire (m);
+    wp_metrics_latency (m, 1234);
+    wp_metrics_latency (m, 99);
+    wp_metrics_set_dropped (m, 5);
+    uint8_t *data = (uint8_t *) malloc (WP_METRICS_KEEP_MAX);
+    assert_non_null (data);
+    size_t len = wp_metrics_keep (m, data, WP_METRICS_KEEP_MAX);
+    assert_true (len > 0);
+    print_message ("kept counters: %zu bytes (3 models, 2 topics)\n", len);
+    assert_int_equal (wp_metrics_keep (m, data, 16), 0);
+    len = wp_metrics_keep (m, data, WP_METRICS_KEEP_MAX);
+
+    wp_metrics_t *back = wp_metrics_new ();
+    assert_int_equal (wp_metrics_restore (back, data, len), 0);
+    wp_metrics_snapshot_t a, b;
+    wp_metrics_snapshot (m, &a);
+    wp_metrics_snapshot (back, &b);
+    assert_int_equal (b.events, 4);
+    assert_int_equal (b.events, a.events);
+    assert_int_equal (b.topics, a.topics);
+    assert_int_equal (b.requests, 3);
+    assert_int_equal (b.warm, a.warm);
+    assert_int_equal (b.delayed, a.delayed);
+    assert_int_equal (b.cold_starts, a.cold_starts);
+    assert_true (fabs (b.cold_wait_s - a.cold_wait_s) < 1e-9);
+    assert_int_equal (b.predictions, a.predictions);
+    assert_int_equal (b.latency_samples, 2);
+    assert_int_equal (b.latency_p50_us, a.latency_p50_us);
+    assert_int_equal (b.latency_p99_us, a.latency_p99_us);
+    assert_int_equal (b.latency_max_us, a.latency_max_us);
+    assert_int_equal (b.warmups_ok, 1);
+    assert_int_equal (b.cools, 1);
+    assert_int_equal (b.dropped, 5);
+    assert_int_equal (wp_metrics_topic_count (back, "usage.observed"), 3);
+    assert_int_equal (wp_metrics_topic_count (back, "heartbeat"), 1);
+    assert_int_equal (wp_metrics_models (back), wp_metrics_models (m));
+    const wp_metrics_model_t *m1 = s_model (back, "m1");
+    assert_int_equal (m1->requests, 2);
+    assert_int_equal (m1->cold_starts, 1);
+    assert_int_equal (m1->prewarms, s_model (m, "m1")->prewarms);
+    assert_int_equal (m1->resident_mb_ms, s_model (m, "m1")->resident_mb_ms);
+    assert_true (m1->resident_mb_ms > 0);
+    assert_int_equal (s_model (back, "m3")->delayed, 1);
+    wp_metrics_confusion_t was = wp_metrics_horizon (m, -1), now = wp_metrics_horizon (back, -1);
+    assert_true (was.tp + was.fp + was.fn + was.tn >= 1);
+    assert_memory_equal (&was, &now, sizeof was);
+    assert_memory_equal (wp_metrics_calib (m), wp_metrics_calib (back), sizeof (wp_calib_t));
+
+    //  It counts on: own drops add to the kept ones
+    wp_metrics_set_dropped (back, 2);
+    wp_metrics_event (back, "usage.observed");
+    wp_metrics_snapshot (back, &b);
+    assert_int_equal (b.dropped, 7);
+    assert_int_equal (wp_metrics_topic_count (back, "usage.observed"), 4);
+    assert_int_equal (b.events, 5);
+
+    //  Refused: a core that counted, a record cut short, another version
+    assert_int_equal (wp_metrics_restore (back, data, len), -1);
+    wp_metrics_t *fresh = wp_metrics_new ();
+    assert_int_equal (wp_metrics_restore (fresh, data, len - 1), -1);
+    data [0] ^= 0xff;
+    assert_int_equal (wp_metrics_restore (fresh, data, len), -1);
+    wp_metrics_snapshot (fresh, &b);
+    assert_int_equal (b.events, 0);
+    assert_int_equal (b.requests, 0);
+    assert_int_equal (wp_metrics_models (fresh), 0);
+    free (data);
+    wp_metrics_destroy (&fresh);
+    wp_metrics_destroy (&back);
+    wp_metrics_destroy (&m);
+}
+
 int
 main (void)
 {
@@ -745,6 +835,7 @@ main (void)
         cmocka_unit_test (test_latency_buckets),
         cmocka_unit_test (test_prometheus),
         cmocka_unit_test (test_device_memory),
+        cmocka_unit_test (test_counters_kept),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
