@@ -11,7 +11,10 @@
         analyzer holds (the loaded users' pairs come back by their
         requests too; the quiet ones only by the snapshot);
       * one request of m0 by a quiet user is answered with a prediction of
-        m1 (a follower is predicted only from a pair the engine knows).
+        m1 (a follower is predicted only from a pair the engine knows);
+      * after a gap in the analyzer's events (one made here: an event of
+        its source numbered far past the last), the engine asks only for
+        the pairs asked for since shortly before the latest it took.
     It prints how long the resync took and what it carried.
 
     And an operator's pins (warmupctl pin, unpin) outlive a kill -9 of the
@@ -140,6 +143,50 @@ s_is_prediction (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
     return false;
 }
 
+//  A gap made in the analyzer's usage.pattern stream, and the engine's
+//  resync after it.
+typedef struct {
+    uint8_t data [8192];        //  a pattern of the analyzer's, renumbered
+    size_t len;
+    char request_id [128];      //  the engine's request after the gap
+    uint64_t since_ms;          //  what it asked from
+    uint64_t items;             //  the reply's items
+} s_gap_t;
+
+//  Take one usage.pattern of the analyzer, numbered far past its last.
+static bool
+s_take_pattern (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
+{
+    s_gap_t *gap = (s_gap_t *) arg;
+    Warmup__V1__UsagePattern *pattern = (Warmup__V1__UsagePattern *) msg;
+    if (topic != WP_TOPIC_PATTERN || strncmp (pattern->header->source, "analyzer/", 9)
+        || protobuf_c_message_get_packed_size (msg) > sizeof gap->data)
+        return false;
+    pattern->header->seq += 1000000;
+    gap->len = protobuf_c_message_pack (msg, gap->data);
+    return true;
+}
+
+//  The engine's request with a since_ms, then its answer's last part.
+static bool
+s_is_partial_resync (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
+{
+    s_gap_t *gap = (s_gap_t *) arg;
+    if (topic == WP_TOPIC_SYNC_REQUEST && !*gap->request_id) {
+        const Warmup__V1__SyncRequest *request = (const Warmup__V1__SyncRequest *) msg;
+        if (request->requester && streq (request->requester, "engine") && request->since_ms) {
+            snprintf (gap->request_id, sizeof gap->request_id, "%s", request->request_id);
+            gap->since_ms = request->since_ms;
+        }
+    }
+    const Warmup__V1__SyncReply *reply = (const Warmup__V1__SyncReply *) msg;
+    if (topic != WP_TOPIC_SYNC_REPLY || !*gap->request_id || !reply->last
+        || !streq (reply->request_id, gap->request_id))
+        return false;
+    gap->items = reply->items_total;
+    return true;
+}
+
 static void
 test_engine_resync (void **state)
 {
@@ -199,6 +246,29 @@ test_engine_resync (void **state)
     s_predicted_t want = { quiet, "m1", 0 };
     if (!itest_wait_event (client, s_is_prediction, &want, 10000))
         fail_msg ("no prediction of m1 after m0 for a quiet user");
+
+    //  A gap in the analyzer's events: the engine asks only for the pairs
+    //  asked for since shortly before the latest pattern it took (the
+    //  loaded users' and q007's m0, not the quiet users' older ones)
+    const char *spy_topics [] = { "usage.pattern", "sync.", NULL };
+    wp_bus_t *spy = itest_bus (&it, spy_topics);
+    s_gap_t *gap = (s_gap_t *) calloc (1, sizeof (s_gap_t));
+    assert_non_null (gap);
+    assert_true (itest_wait_event (spy, s_take_pattern, gap, 5000));
+    zmsg_t *forged = zmsg_new ();
+    zmsg_addstr (forged, "usage.pattern");
+    zmsg_addmem (forged, gap->data, gap->len);
+    assert_int_equal (wp_bus_send_raw (spy, &forged), 0);
+    if (!itest_wait_event (spy, s_is_partial_resync, gap, 10000))
+        fail_msg ("no resync since an event time after a gap (request '%s')",
+                  gap->request_id);
+    uint64_t now_ms = wp_wall_us () / 1000;
+    assert_true (gap->since_ms + 120000 > now_ms && gap->since_ms < now_ms);
+    assert_int_equal (gap->items, 2 * S_LOAD_USERS + 1);
+    print_message ("resync after a gap: since %" PRIu64 " ms before now, %" PRIu64
+                   " pairs (of %d)\n", now_ms - gap->since_ms, gap->items, S_PAIRS);
+    free (gap);
+    wp_bus_destroy (&spy);
 
     atomic_store (&load.stop, true);
     pthread_join (thread, NULL);
