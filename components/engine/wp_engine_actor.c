@@ -246,8 +246,8 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         return -1;
     }
     uint64_t now = in->event_ms ? in->event_ms : wp_ctx_now_ms (ctx);
-    if (now > self->pattern_ms)
-        self->pattern_ms = now;
+    if (now > self->pattern_ms && now < wp_ctx_now_ms (ctx) + SYNC_SLACK_MS)
+        self->pattern_ms = now;     //  (a time in the future is a client's error)
     wp_prediction_t predictions [PREDICTIONS_MAX];
     size_t count = wp_engine_update (engine, user, &pair, now, predictions, PREDICTIONS_MAX);
     //  The request behind the pair, for the intents it follows.

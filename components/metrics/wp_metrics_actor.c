@@ -72,8 +72,8 @@ s_on_persist (void *state, wp_ctx_t *ctx)
     s_state_t *self = (s_state_t *) state;
     uint64_t stamp = wp_metrics_stamp (self->core);
     wp_store_t *store = wp_ctx_store (ctx);
-    if (!store || stamp == self->kept_stamp)
-        return 0;
+    if (!store || stamp == self->kept_stamp || wp_ctx_replay (ctx))
+        return 0;               //  (a replay's counts are its own)
     uint8_t *data = (uint8_t *) malloc (WP_METRICS_KEEP_MAX);
     assert (data);
     size_t len = wp_metrics_keep (self->core, data, WP_METRICS_KEEP_MAX);
