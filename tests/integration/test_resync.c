@@ -24,8 +24,7 @@
     =========================================================================
 */
 #include "itest.h"
-#include <pthread.h>
-#include <stdatomic.h>
+#include "iload.h"
 
 #define S_LOAD_USERS 100        //  u000..: m0 and m1 under load
 #define S_QUIET_USERS 50        //  q000..: history before the kill only
@@ -33,45 +32,12 @@
 #define S_RATE 1000             //  usage events per second
 #define HOUR 3600000ULL
 
-//  The load: a thread publishing usage.observed at S_RATE.
-typedef struct {
-    itest_t *it;
-    atomic_bool stop;
-    atomic_uint_fast64_t sent;
-} s_load_t;
-
-static void *
-s_load_run (void *arg)
+//  The load: the loaded users ask m0 and m1 in turn.
+static void
+s_pick (uint64_t n, char *user, char *model)
 {
-    s_load_t *load = (s_load_t *) arg;
-    char source [64];
-    snprintf (source, sizeof source, "resync-load/%d", (int) getpid ());
-    wp_bus_opts_t opts = { .sndhwm = 100000 };
-    wp_bus_t *bus = wp_bus_new (load->it->pub, load->it->sub, source, &opts);
-    assert (bus);
-    wp_bus_wait_ready (bus, 2000);
-    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
-    char user [32], model [32];
-    usage.user = user;
-    usage.model = model;
-    usage.task = WARMUP__V1__TASK__TASK_COMPLETION;
-    uint64_t mine = 0;
-    int64_t started = zclock_mono ();
-    while (!atomic_load (&load->stop)) {
-        int64_t due = started + (int64_t) (mine * 1000 / S_RATE);
-        if (due > zclock_mono ()) {
-            zclock_sleep ((int) (due - zclock_mono ()));    //  pacing, not sync
-            continue;
-        }
-        snprintf (user, sizeof user, "u%03d", (int) (mine % S_LOAD_USERS));
-        snprintf (model, sizeof model, "m%d", (int) (mine / S_LOAD_USERS % 2));
-        usage.event_ms = wp_wall_us () / 1000;
-        wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base);
-        mine++;
-        atomic_store (&load->sent, mine);
-    }
-    wp_bus_destroy (&bus);
-    return NULL;
+    snprintf (user, 32, "u%03d", (int) (n % S_LOAD_USERS));
+    snprintf (model, 32, "m%d", (int) (n / S_LOAD_USERS % 2));
 }
 
 //  Publish one usage event.
@@ -209,9 +175,8 @@ test_engine_resync (void **state)
             s_usage (client, user, "m1", now - i * HOUR + 30000);
         }
     }
-    s_load_t load = { .it = &it };
-    pthread_t thread;
-    assert_int_equal (pthread_create (&thread, NULL, s_load_run, &load), 0);
+    iload_t load = { .it = &it, .rate = S_RATE, .pick = s_pick };
+    iload_start (&load);
     s_beat_t learned = { "analyzer", 0, 0, 0, 0, 0 };
     if (!s_wait_items (client, &learned, S_PAIRS, false, 20000))
         fail_msg ("the analyzer holds %" PRIu64 " pairs, not %d", learned.items, S_PAIRS);
@@ -270,12 +235,11 @@ test_engine_resync (void **state)
     free (gap);
     wp_bus_destroy (&spy);
 
-    atomic_store (&load.stop, true);
-    pthread_join (thread, NULL);
+    uint64_t total = iload_stop (&load);
     print_message ("resync: engine killed under %d events/s (%" PRIu64 " sent); %" PRIu64
                    " pairs known again %" PRId64 " ms after its restart (%" PRIu64
                    " resyncs, %" PRIu64 " items; analyzer served %" PRIu64 ")\n", S_RATE,
-                   (uint64_t) atomic_load (&load.sent), after.items, back_ms, after.resyncs,
+                   total, after.items, back_ms, after.resyncs,
                    after.resync_items, served.served);
     if (getenv ("WP_RESYNC_DEBUG"))
         print_message ("%s\n----\n%s\n", wp_test_proc_output (engine),
@@ -463,9 +427,8 @@ test_metrics_kept (void **state)
     wp_test_proc_t *metrics = itest_start (&it, "warmup-metrics", NULL, NULL);
     const char *topics [] = { "metrics.snapshot", NULL };
     wp_bus_t *client = itest_bus (&it, topics);
-    s_load_t load = { .it = &it };
-    pthread_t thread;
-    assert_int_equal (pthread_create (&thread, NULL, s_load_run, &load), 0);
+    iload_t load = { .it = &it, .rate = S_RATE, .pick = s_pick };
+    iload_start (&load);
     //  Counted a while: a count, then a second of flushes after it
     s_counted_t first = { wp_test_proc_pid (metrics), 2000 };
     if (!itest_wait_event (client, s_is_counted, &first, 20000))
@@ -479,14 +442,13 @@ test_metrics_kept (void **state)
     s_counted_t after = { wp_test_proc_pid (metrics), 0 };
     if (!itest_wait_event (client, s_is_counted, &after, 20000))
         fail_msg ("no metrics.snapshot after the restart");
-    atomic_store (&load.stop, true);
-    pthread_join (thread, NULL);
+    uint64_t total = iload_stop (&load);
     print_message ("metrics: %" PRIu64 " requests counted a second before the kill, %"
                    PRIu64 " at the last snapshot before it (%" PRIu64 " sent at the kill); "
                    "%" PRIu64 " in the first snapshot after the restart\n", first.requests,
                    later.requests, sent, after.requests);
     assert_true (after.requests >= first.requests);
-    assert_true (after.requests <= (uint64_t) atomic_load (&load.sent));
+    assert_true (after.requests <= total);
     wp_bus_destroy (&client);
     itest_stop (&metrics, "warmup-metrics");
     itest_stop (&bus, "warmup-bus");
