@@ -52,7 +52,9 @@ typedef enum {
     WP_SYNC_BEGIN,              //  a snapshot starts: items follow
     WP_SYNC_ITEM,               //  one item (kind, msg)
     WP_SYNC_END,                //  the snapshot is whole: what it did not
-                                //  mention is not in the peer's state
+                                //  mention is not in the peer's state (one
+                                //  asked since an event time, sync_since:
+                                //  what did not change since)
     WP_SYNC_ABORT               //  a part went missing: forget this one (it
                                 //  is asked for again)
 } wp_sync_phase_t;
