@@ -35,7 +35,8 @@ struct _wp_resync_t {
     char prefix [80];               //  "<sync_from>/": the peer's sources
     //  Asking
     char request_id [96];           //  the request awaited ("" = none)
-    int64_t sent_ms;                //  when it was sent (monotonic)
+    int64_t sent_ms;                //  when it was sent, or its last part
+                                    //  came (monotonic)
     unsigned tries;                 //  requests in a row unanswered
     uint64_t since_ms;              //  what it asks from (0: everything)
     bool wanted;                    //  a trigger came while one was awaited
@@ -303,6 +304,7 @@ s_receive (wp_resync_t *self, const Warmup__V1__SyncReply *reply)
                                 NULL, NULL);
     }
     self->part = reply->part;
+    self->sent_ms = zclock_mono ();     //  the timeout runs from the last part
     for (size_t i = 0; i < reply->n_items; i++) {
         const Warmup__V1__SyncItem *item = reply->items [i];
         const ProtobufCMessageDescriptor *descriptor = s_kind_descriptor (item->kind);
