@@ -282,19 +282,20 @@ s_serve (wp_resync_t *self, const Warmup__V1__SyncRequest *request)
 
 //  --- Receiving ---------------------------------------------------------------
 
-//  One part of the awaited snapshot.
-static void
+//  One part of the awaited snapshot. False when it is someone else's (or
+//  one given up).
+static bool
 s_receive (wp_resync_t *self, const Warmup__V1__SyncReply *reply)
 {
     if (!self->request_id [0] || !reply->request_id
         || !streq (reply->request_id, self->request_id))
-        return;                     //  someone else's, or one given up
+        return false;
     const char *source = reply->header->source;
     if (self->part_source && !streq (self->part_source, source))
-        return;                     //  another instance answers too: the first wins
+        return true;                //  another instance answers too: the first wins
     if (reply->part != self->part + 1) {
         s_abort (self, "a part is missing");
-        return;
+        return true;
     }
     if (reply->part == 1) {
         self->part_source = strdup (source);
@@ -325,7 +326,7 @@ s_receive (wp_resync_t *self, const Warmup__V1__SyncReply *reply)
         protobuf_c_message_free_unpacked (msg, NULL);
     }
     if (!reply->last)
-        return;
+        return true;
     if (self->def->on_sync)
         self->def->on_sync (wp_ctx_state (self->ctx), self->ctx, WP_SYNC_END, NULL, NULL);
     self->resyncs++;
@@ -346,6 +347,7 @@ s_receive (wp_resync_t *self, const Warmup__V1__SyncReply *reply)
     self->part = 0;
     self->tries = 0;
     self->first_done = true;
+    return true;
 }
 
 //  Look at an event.
@@ -354,15 +356,15 @@ wp_resync_event (wp_resync_t *self, const wp_bus_event_t *event)
 {
     if (!self)
         return false;
+    //  (the requests we do not answer and the replies to others go on to
+    //  a component that subscribed to them: metrics counts them)
     if (event->topic == WP_TOPIC_SYNC_REQUEST) {
         s_serve (self, (const Warmup__V1__SyncRequest *) event->msg);
-        return true;
+        return self->def->snapshot != NULL;
     }
-    if (event->topic == WP_TOPIC_SYNC_REPLY) {
-        if (self->def->sync_from)
-            s_receive (self, (const Warmup__V1__SyncReply *) event->msg);
-        return true;
-    }
+    if (event->topic == WP_TOPIC_SYNC_REPLY)
+        return self->def->sync_from
+            && s_receive (self, (const Warmup__V1__SyncReply *) event->msg);
     if (!self->def->sync_from)
         return false;
     const Warmup__V1__Header *header = wp_bus_header (event->msg);

@@ -3,8 +3,8 @@
     Guide: a snapshot by request and reply on the bus, then the ordinary,
     sequence-numbered events as the updates after it.
 
-    A component whose definition names sync_from (the scheduler: "queue";
-    the engine: "analyzer") asks that component for a snapshot
+    A component whose definition names sync_from (the scheduler and the
+    metrics: "queue"; the engine: "analyzer") asks that component for a snapshot
     (sync.request) when it starts, when the peer's events show a sequence
     gap or a restart, and when a new instance of the peer appears (its
     first heartbeat). After a gap in the events of the instance whose
@@ -53,9 +53,10 @@ const char **
 void
     wp_resync_start (wp_resync_t *self);
 
-//  Look at one received event: a sync.request or sync.reply is handled
-//  and true is returned (the component does not see it); any other event
-//  is only watched for a gap or a restart of the peer (false).
+//  Look at one received event: a sync.request this component answers and
+//  a sync.reply to its own request are handled and true is returned (the
+//  component does not see them); any other event is only watched for a
+//  gap or a restart of the peer (false).
 bool
     wp_resync_event (wp_resync_t *self, const wp_bus_event_t *event);
 

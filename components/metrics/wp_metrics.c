@@ -847,6 +847,30 @@ s_unload (wp_metrics_model_t *m, uint64_t end_ms)
     m->memory_mb = 0;
 }
 
+//  A model's state from the queue's snapshot.
+
+void
+wp_metrics_model_state (wp_metrics_t *self, const char *model, int state,
+                        uint32_t memory_mb, uint64_t now_ms)
+{
+    assert (self && model);
+    if (state != WP_METRICS_MODEL_COLD && state != WP_METRICS_MODEL_LOADING
+        && state != WP_METRICS_MODEL_WARM)
+        return;
+    s_clock_at (self, now_ms);
+    wp_metrics_model_t *m = s_model (self, model);
+    if (state == WP_METRICS_MODEL_WARM && !m->resident) {
+        m->resident = true;
+        m->resident_since_ms = now_ms;
+        m->memory_mb = memory_mb;
+        m->prewarmed = false;
+        m->requested = false;
+    }
+    if (state == WP_METRICS_MODEL_COLD)
+        s_unload (m, now_ms);
+    m->state = state;
+}
+
 //  A warmup task finished.
 
 int

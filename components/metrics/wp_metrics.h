@@ -534,6 +534,14 @@ uint64_t
 uint64_t
     wp_metrics_latency_sum_us (wp_metrics_t *self);
 
+//  A model's state as the queue holds it (a resync after a restart): warm
+//  makes it resident with memory_mb from now_ms on (if it was not), cold
+//  ends its residency at now_ms, loading only sets the state. Counts no
+//  warmup, pre-warm or request. Unknown states are ignored.
+void
+    wp_metrics_model_state (wp_metrics_t *self, const char *model, int state,
+                            uint32_t memory_mb, uint64_t now_ms);
+
 //  --- Keeping the counters over a restart ---------------------------------
 
 //  Largest encoding of the counters, bytes.

@@ -31,6 +31,8 @@ typedef struct {
     uint64_t advanced_ms;       // wall clock of the last clock advance
     wp_metrics_memory_t memory; // device memory, the latest resource.status
     uint64_t kept_stamp;        // wp_metrics_stamp when the counters were kept
+    zhashx_t *synced;           // models named by the queue's snapshot being
+                                // received (NULL: none)
 } s_state_t;
 
 //  The counters are kept in the store (database "counters", one record)
@@ -231,6 +233,7 @@ s_destroy (void **state_p)
     if (self) {
         wp_http_destroy (&self->http);
         wp_metrics_destroy (&self->core);
+        zhashx_destroy (&self->synced);
         free (self);
         *state_p = NULL;
     }
@@ -522,6 +525,45 @@ s_on_tick (void *state, wp_ctx_t *ctx)
     return rc;
 }
 
+//  Resync from the queue (its snapshot at start, after a gap or a new
+//  instance): each model's state, so a model warm across a restart is
+//  resident (its memory-time counted from the resync on); a model the
+//  snapshot does not name is cold.
+static int
+s_on_sync (void *state, wp_ctx_t *ctx, wp_sync_phase_t phase, const char *kind,
+           const ProtobufCMessage *msg)
+{
+    s_state_t *self = (s_state_t *) state;
+    uint64_t now = wp_ctx_now_ms (ctx);
+    if (phase == WP_SYNC_BEGIN || phase == WP_SYNC_ABORT)
+        zhashx_destroy (&self->synced);
+    if (phase == WP_SYNC_BEGIN) {
+        self->synced = zhashx_new ();
+        assert (self->synced);
+    }
+    if (phase == WP_SYNC_ITEM && self->synced && streq (kind, WP_SYNC_MODEL_STATE)) {
+        const Warmup__V1__ModelState *in = (const Warmup__V1__ModelState *) msg;
+        if (!in->model || !*in->model || !in->state)
+            return -1;
+        int known = streq (in->state, "loading") ? WP_METRICS_MODEL_LOADING
+                  : streq (in->state, "cold") ? WP_METRICS_MODEL_COLD
+                  : WP_METRICS_MODEL_WARM;      //  warm, or cooling: still loaded
+        wp_metrics_model_state (self->core, in->model, known, in->memory_mb, now);
+        zhashx_insert (self->synced, in->model, (void *) 1);
+    }
+    if (phase == WP_SYNC_END && self->synced) {
+        for (size_t i = 0; i < wp_metrics_models (self->core); i++) {
+            const wp_metrics_model_t *model = wp_metrics_model (self->core, i);
+            if (model->state != WP_METRICS_MODEL_COLD && !streq (model->name, "other")
+                && !zhashx_lookup (self->synced, model->name))
+                wp_metrics_model_state (self->core, model->name, WP_METRICS_MODEL_COLD, 0,
+                                        now);
+        }
+        zhashx_destroy (&self->synced);
+    }
+    return 0;
+}
+
 //  Snapshot period from the configuration.
 static unsigned
 s_tick_period (const wp_config_t *config)
@@ -539,4 +581,6 @@ const wp_component_def_t wp_metrics_def = {
     .on_tick = s_on_tick,
     .tick_period = s_tick_period,
     .on_persist = s_on_persist,
+    .sync_from = "queue",
+    .on_sync = s_on_sync,
 };

@@ -426,6 +426,7 @@ test_pins_kept (void **state)
 typedef struct {
     int pid;
     uint64_t requests;          //  at least this; out: its count
+    uint64_t resident_mb;       //  at least this; out: its memory resident
 } s_counted_t;
 
 static bool
@@ -441,38 +442,49 @@ s_is_counted (wp_topic_t topic, const ProtobufCMessage *msg, void *arg)
     size_t len = strlen (source), suffix_len = strlen (suffix);
     if (want->pid && (len < suffix_len || !streq (source + len - suffix_len, suffix)))
         return false;
-    if (snap->requests < want->requests)
+    if (snap->requests < want->requests || snap->resident_mb < want->resident_mb)
         return false;
     want->requests = snap->requests;
+    want->resident_mb = snap->resident_mb;
     return true;
 }
 
 //  The metrics component, killed under load and started again, goes on
-//  from the counts it kept (a flush period at most lost), not from zero.
+//  from the counts it kept (a flush period at most lost), not from zero,
+//  and knows from the queue's snapshot that the model warmed before is
+//  resident.
 static void
 test_metrics_kept (void **state)
 {
     itest_t it;
-    itest_init (&it, "metrics-kept", "metrics_interval_ms = 100\n");
+    itest_init (&it, "metrics-kept", "metrics_interval_ms = 100\nmodels\n"
+                                     "    w0\n        memory_mb = 100\n"
+                                     "        load_ms = 1\n");
     wp_test_proc_t *bus = itest_start (&it, "warmup-bus", NULL, NULL);
+    wp_test_proc_t *queue = itest_start (&it, "warmup-queue", NULL, NULL);
     wp_test_proc_t *metrics = itest_start (&it, "warmup-metrics", NULL, NULL);
     const char *topics [] = { "metrics.snapshot", NULL };
     wp_bus_t *client = itest_bus (&it, topics);
     iload_t load = { .it = &it, .rate = S_RATE, .pick = s_pick };
     iload_start (&load);
+    const char *warm [] = { "warm", "w0", NULL };
+    assert_int_equal (itest_ctl (&it, warm, NULL), 0);
     //  Counted a while: a count, then a second of flushes after it
-    s_counted_t first = { wp_test_proc_pid (metrics), 2000 };
+    s_counted_t first = { wp_test_proc_pid (metrics), 2000, 100 };
     if (!itest_wait_event (client, s_is_counted, &first, 20000))
-        fail_msg ("no metrics.snapshot with 2000 requests");
-    s_counted_t later = { wp_test_proc_pid (metrics), first.requests + S_RATE };
+        fail_msg ("no metrics.snapshot with 2000 requests and w0 resident");
+    s_counted_t later = { wp_test_proc_pid (metrics), first.requests + S_RATE, 100 };
     if (!itest_wait_event (client, s_is_counted, &later, 20000))
         fail_msg ("no metrics.snapshot with %" PRIu64 " requests", later.requests);
     s_kill (&metrics);
     uint64_t sent = (uint64_t) atomic_load (&load.sent);
     metrics = itest_start (&it, "warmup-metrics", NULL, NULL);
-    s_counted_t after = { wp_test_proc_pid (metrics), 0 };
+    s_counted_t after = { wp_test_proc_pid (metrics), 0, 0 };
     if (!itest_wait_event (client, s_is_counted, &after, 20000))
         fail_msg ("no metrics.snapshot after the restart");
+    s_counted_t resident = { wp_test_proc_pid (metrics), 0, 100 };
+    if (!itest_wait_event (client, s_is_counted, &resident, 10000))
+        fail_msg ("after the restart, w0 is not resident in the metrics");
     uint64_t total = iload_stop (&load);
     print_message ("metrics: %" PRIu64 " requests counted a second before the kill, %"
                    PRIu64 " at the last snapshot before it (%" PRIu64 " sent at the kill); "
@@ -482,6 +494,7 @@ test_metrics_kept (void **state)
     assert_true (after.requests <= total);
     wp_bus_destroy (&client);
     itest_stop (&metrics, "warmup-metrics");
+    itest_stop (&queue, "warmup-queue");
     itest_stop (&bus, "warmup-bus");
     itest_destroy (&it);
 }

@@ -819,6 +819,31 @@ test_counters_kept (void **state)
     wp_metrics_destroy (&m);
 }
 
+//  A model's state from the queue's snapshot: warm is resident from then
+//  on (its memory-time counted from the resync), cold ends it; nothing is
+//  counted as a warmup or a pre-warm.
+static void
+test_model_state_synced (void **state)
+{
+    wp_metrics_t *m = wp_metrics_new ();
+    wp_metrics_model_state (m, "w0", WP_METRICS_MODEL_WARM, 100, 10000);
+    wp_metrics_model_state (m, "l0", WP_METRICS_MODEL_LOADING, 50, 10000);
+    wp_metrics_model_state (m, "x0", 7, 50, 10000);     //  no such state: ignored
+    assert_int_equal (wp_metrics_resident_mb (m), 100);
+    assert_int_equal (wp_metrics_models (m), 2);
+    const wp_metrics_model_t *w0 = s_model (m, "w0");
+    assert_int_equal (w0->state, WP_METRICS_MODEL_WARM);
+    assert_int_equal (s_model (m, "l0")->state, WP_METRICS_MODEL_LOADING);
+    assert_int_equal (w0->warmups_ok + w0->prewarms, 0);
+    //  Warm again by the next snapshot: the residency goes on
+    wp_metrics_model_state (m, "w0", WP_METRICS_MODEL_WARM, 100, 15000);
+    wp_metrics_model_state (m, "w0", WP_METRICS_MODEL_COLD, 0, 20000);
+    assert_int_equal (w0->resident_mb_ms, 100 * 10000);
+    assert_int_equal (wp_metrics_resident_mb (m), 0);
+    assert_int_equal (w0->state, WP_METRICS_MODEL_COLD);
+    wp_metrics_destroy (&m);
+}
+
 int
 main (void)
 {
@@ -836,6 +861,7 @@ main (void)
         cmocka_unit_test (test_prometheus),
         cmocka_unit_test (test_device_memory),
         cmocka_unit_test (test_counters_kept),
+        cmocka_unit_test (test_model_state_synced),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
