@@ -15,12 +15,14 @@
       * after a gap in the analyzer's events (one made here: an event of
         its source numbered far past the last), the engine asks only for
         the pairs asked for since shortly before the latest it took.
-    It prints how long the resync took and what it carried.
+    It prints how long the resync took and what it carried
+    (WP_RESYNC_QUIET=N: N quiet users, to measure a large snapshot).
 
     And an operator's pins (warmupctl pin, unpin) outlive a kill -9 of the
     scheduler's process and of warmupd, until the configuration changes
     the model's pin; and the metrics component, killed under load, goes on
-    from the counts it kept instead of from zero.
+    from the counts it kept instead of from zero, and knows from the
+    queue's snapshot that the model warmed before is resident.
     =========================================================================
 */
 #include "itest.h"
