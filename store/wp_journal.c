@@ -315,6 +315,33 @@ wp_journal_open (const char *path, const wp_journal_opts_t *opts, wp_journal_fai
     return self;
 }
 
+//  Move a refused journal aside.
+int
+wp_journal_set_aside (const char *path, char *moved, size_t moved_size)
+{
+    assert (path);
+    time_t now = time (NULL);
+    struct tm utc;
+    gmtime_r (&now, &utc);
+    char stamp [32];
+    strftime (stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    char *aside = zsys_sprintf ("%s.corrupt-%s", path, stamp);
+    assert (aside);
+    int rc = 0;
+    if (access (path, F_OK))
+        rc = 1;
+    else
+    if (rename (path, aside)) {
+        zsys_error ("wp_journal: %s: cannot move it aside to %s: %s", path, aside,
+                    strerror (errno));
+        rc = -1;
+    }
+    if (rc == 0 && moved)
+        snprintf (moved, moved_size, "%s", aside);
+    zstr_free (&aside);
+    return rc;
+}
+
 //  Close.
 void
 wp_journal_destroy (wp_journal_t **self_p)

@@ -87,6 +87,13 @@ wp_journal_t *
     wp_journal_open (const char *path, const wp_journal_opts_t *opts,
                      wp_journal_fail_t *fail, char *why, size_t why_size);
 
+//  Move a refused journal at path aside: it becomes
+//  <path>.corrupt-<UTC time>, so the next open starts empty. The new name
+//  goes into moved (may be NULL). Returns 0, 1 when there was no file, or
+//  -1 (logged).
+int
+    wp_journal_set_aside (const char *path, char *moved, size_t moved_size);
+
 //  Close; safe on NULL; nulls *self_p. Records not flushed are lost.
 void
     wp_journal_destroy (wp_journal_t **self_p);

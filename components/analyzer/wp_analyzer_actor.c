@@ -4,13 +4,17 @@
 */
 #include "wp_analyzer_actor.h"
 #include "wp_analyzer.h"
+#include "wp_analyzer_log.h"
 #include "wp_pattern_wire.h"
 #include "wp_util.h"
 
 typedef struct {
     wp_analyzer_t *core;    //  what is learned
-    uint64_t stored;        //  records handed to the store
+    wp_analyzer_log_t *log; //  its journal, checkpointed into the store
+    uint64_t stored;        //  records handed to the journal
     uint64_t over_models;   //  usage of new models dropped at max_models
+    uint32_t unflushed;     //  events learned since the last journal flush
+    uint32_t batch_max;     //  flush the journal after this many events
     wp_pattern_wire_t wire; //  room for the usage.pattern message
 } analyzer_t;
 
@@ -41,12 +45,47 @@ s_create (wp_ctx_t *ctx)
     //  The pattern copies histograms into floats of the message.
     _Static_assert (sizeof (float) == 4, "float is not 32 bits");
     self->core = wp_analyzer_new (&opts);
+    self->batch_max = config->batch_max;
+    //  The journal first: what it holds past the checkpoint goes into
+    //  the store, which is then loaded whole
+    char *dir = zsys_sprintf ("%s/%s", config->data_dir, wp_ctx_name (ctx));
+    assert (dir);
+    wp_analyzer_log_opts_t log_opts = {
+        .dir = dir,
+        .nosync = config->nosync,
+        .reset = wp_ctx_reset_store (ctx),
+        .pending_max = config->batch_max > UINT32_MAX / 16 ? UINT32_MAX
+                                                           : 16 * config->batch_max,
+        .checkpoint_ms = config->checkpoint_s * 1000,
+        .journal_max = (uint64_t) config->journal_max_kb << 10
+    };
+    char why [1024] = "";
+    bool refused = false;
+    self->log = wp_analyzer_log_new (wp_ctx_store (ctx), &log_opts, why, sizeof why,
+                                     &refused);
+    zstr_free (&dir);
+    if (!self->log) {
+        if (refused) {
+            char reason [1400];
+            snprintf (reason, sizeof reason, "%s. The analyzer will not start on it, so "
+                      "nothing in it is lost: restore a backup (docs/operations.md) or "
+                      "start once with --reset-store analyzer to move it aside and begin "
+                      "from the checkpoint in LMDB", why);
+            wp_ctx_refuse_store (ctx, reason);
+        }
+        else
+            zsys_error ("analyzer: %s", why);
+        wp_analyzer_destroy (&self->core);
+        free (self);
+        return NULL;
+    }
     size_t bad = 0;
     const char *dbs [] = { "models", "pairs" };
     for (int i = 0; i < 2; i++) {
         void *args [] = { self, (void *) dbs [i], &bad };
         if (wp_store_iterate (wp_ctx_store (ctx), dbs [i], s_load_record, args) < 0) {
             zsys_error ("analyzer: cannot read the stored %s", dbs [i]);
+            wp_analyzer_log_destroy (&self->log);
             wp_analyzer_destroy (&self->core);
             free (self);
             return NULL;
@@ -60,14 +99,35 @@ s_create (wp_ctx_t *ctx)
     return self;
 }
 
-//  Destroy the state.
+//  Destroy the state: after the last flush (on_persist), a checkpoint,
+//  so that a clean restart has nothing to replay.
 static void
 s_destroy (void **state_p)
 {
     analyzer_t *self = (analyzer_t *) *state_p;
+    wp_analyzer_log_checkpoint (self->log, wp_wall_us () / 1000);
+    wp_analyzer_log_destroy (&self->log);
     wp_analyzer_destroy (&self->core);
     free (self);
     *state_p = NULL;
+}
+
+//  Hand what changed to the journal, make it durable, and checkpoint it
+//  into the store when one is due. Records the journal refuses (its
+//  flushes fail) stay dirty in the core for the next flush.
+static int
+s_flush (analyzer_t *self)
+{
+    int handed = wp_analyzer_drain (self->core, wp_analyzer_log_record, self->log);
+    if (handed > 0)
+        self->stored += (uint64_t) handed;
+    self->unflushed = 0;
+    if (wp_analyzer_log_flush (self->log))
+        return -1;
+    uint64_t now_ms = wp_wall_us () / 1000;
+    if (wp_analyzer_log_due (self->log, now_ms))
+        return wp_analyzer_log_checkpoint (self->log, now_ms);
+    return 0;
 }
 
 //  Copy a header (the fields are borrowed from msg).
@@ -124,31 +184,31 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     out.cause = &cause;
     out.usage_received_us = received_us;
     wp_pattern_wire_fill (&self->wire, &pair, &out);
-    return wp_ctx_publish (ctx, WP_TOPIC_PATTERN, &out.base);
+    int rc = wp_ctx_publish (ctx, WP_TOPIC_PATTERN, &out.base);
+    //  The batch is full: the journal takes it now (the crash bound)
+    if (++self->unflushed >= self->batch_max)
+        s_flush (self);
+    return rc;
 }
 
-//  Write one drained record to the store.
-static int
-s_store_record (const char *db, const void *key, size_t key_len,
-                const void *value, size_t value_len, void *arg)
-{
-    wp_ctx_t *ctx = (wp_ctx_t *) arg;
-    if (value)
-        return wp_store_put (wp_ctx_store (ctx), db, key, key_len, value,
-                             value_len, WP_ANALYZER_RECORD_VERSION);
-    return wp_store_del (wp_ctx_store (ctx), db, key, key_len);
-}
-
-//  Hand what changed to the store.
+//  Flush every flush_ms: the journal, then a checkpoint when one is due.
 static int
 s_on_persist (void *state, wp_ctx_t *ctx)
 {
     analyzer_t *self = (analyzer_t *) state;
-    int handed = wp_analyzer_drain (self->core, s_store_record, ctx);
-    if (handed < 0)
-        return -1;
-    self->stored += (uint64_t) handed;
-    return 0;
+    return s_flush (self);
+}
+
+//  Records made durable: the journal's (a checkpoint copies them).
+static void
+s_durability (void *state, uint64_t *persisted, uint64_t *errors, uint64_t *refused)
+{
+    analyzer_t *self = (analyzer_t *) state;
+    uint64_t durable, failures, journal_refused;
+    wp_analyzer_log_counts (self->log, &durable, &failures, &journal_refused);
+    *persisted = durable;
+    *errors += failures;
+    *refused += journal_refused;
 }
 
 //  A snapshot being answered: each pair as a usage.pattern item.
@@ -202,4 +262,5 @@ const wp_component_def_t wp_analyzer_def = {
     .on_persist = s_on_persist,
     .state_size = s_state_size,
     .snapshot = s_snapshot,
+    .durability = s_durability,
 };

@@ -54,6 +54,7 @@ struct _wp_ctx_t {
     zlistx_t *held;                 //  wp_bus_event_t held until the first
                                     //  snapshot (wp_resync_holding)
     bool store_refused;             //  START failed on the store (exit 78)
+    char *refused_why;              //  create refused a file of its store
 };
 
 //  The bus client.
@@ -239,6 +240,26 @@ wp_ctx_name (wp_ctx_t *ctx)
     return ctx->def->name;
 }
 
+//  --reset-store names this component?
+static bool s_names (const char *names, const char *name);
+
+bool
+wp_ctx_reset_store (wp_ctx_t *ctx)
+{
+    assert (ctx);
+    return s_names (ctx->config->reset_store, ctx->def->name);
+}
+
+//  A file of the component's store refused by create.
+void
+wp_ctx_refuse_store (wp_ctx_t *ctx, const char *reason)
+{
+    assert (ctx && reason);
+    free (ctx->refused_why);
+    ctx->refused_why = strdup (reason);
+    assert (ctx->refused_why);
+}
+
 //  The bus counters.
 void
 wp_ctx_bus_stats (wp_ctx_t *ctx, wp_bus_stats_t *stats)
@@ -287,6 +308,9 @@ s_heartbeat (zloop_t *loop, int timer_id, void *arg)
         beat.store_refused = wp_store_refused (ctx->store);
         beat.store_errors = wp_store_commit_failures (ctx->store);
     }
+    if (ctx->def->durability && ctx->state)
+        ctx->def->durability (ctx->state, &beat.persisted, &beat.store_errors,
+                              &beat.store_refused);
     wp_resync_stats (ctx->resync, &beat.resyncs, &beat.resync_items, &beat.snapshots_served);
     wp_bus_publish (ctx->bus, WP_TOPIC_HEARTBEAT, &beat.base);
     return 0;
@@ -521,6 +545,11 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     }
     zstr_free (&path);
     ctx->state = ctx->def->create ? ctx->def->create (ctx) : NULL;
+    if (ctx->def->create && !ctx->state && ctx->refused_why) {
+        snprintf (reason, size, "store refused: %s", ctx->refused_why);
+        ctx->store_refused = true;
+        return -1;
+    }
     if (ctx->def->create && !ctx->state) {
         snprintf (reason, size, "%s could not initialise (see the log)", ctx->def->name);
         return -1;
@@ -606,8 +635,11 @@ s_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         snprintf (dropped, sizeof dropped, "%" PRIu64,
                   stats.gaps + stats.bad_frames + ctx->rejected);
         snprintf (bad, sizeof bad, "%" PRIu64, stats.bad_frames);
-        snprintf (persisted, sizeof persisted, "%" PRIu64,
-                  ctx->store ? wp_store_committed (ctx->store) : 0);
+        uint64_t durable = ctx->store ? wp_store_committed (ctx->store) : 0, errors = 0,
+                 refused = 0;
+        if (ctx->def->durability && ctx->state)
+            ctx->def->durability (ctx->state, &durable, &errors, &refused);
+        snprintf (persisted, sizeof persisted, "%" PRIu64, durable);
         zstr_sendx (pipe, "OK", in, out, dropped, bad, persisted, NULL);
     }
     else
@@ -679,6 +711,7 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     wp_resync_destroy (&ctx.resync);
     wp_store_destroy (&ctx.store);
     wp_bus_destroy (&ctx.bus);
+    free (ctx.refused_why);
     free (ctx.instance);
     free (ctx.pub_endpoint);
     free (ctx.sub_endpoint);

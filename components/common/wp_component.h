@@ -82,6 +82,12 @@ typedef struct {
     //  Size of the learned state for heartbeats: bytes and entries (may
     //  be NULL).
     void (*state_size) (void *state, uint64_t *bytes, uint64_t *items);
+    //  A component that makes its records durable in a file of its own
+    //  (a journal) besides its store: called with the store's records
+    //  committed, failed commits and refused writes, it says its own
+    //  (may be NULL: the store's are reported).
+    void (*durability) (void *state, uint64_t *persisted, uint64_t *errors,
+                        uint64_t *refused);
     //  Replay mode (config->replay): extra subscription prefixes,
     //  NULL-ended.
     const char *replay_topics [WP_TOPIC_COUNT + 1];
@@ -204,6 +210,18 @@ void
 //  The component's name.
 const char *
     wp_ctx_name (wp_ctx_t *ctx);
+
+//  True when --reset-store names this component (or "all"): create may
+//  move a corrupt file of its own aside, as the skeleton does its store.
+bool
+    wp_ctx_reset_store (wp_ctx_t *ctx);
+
+//  From create, before it returns NULL: a file of the component's own
+//  store (a journal) is refused (corrupt, of a newer version, not
+//  readable). START fails as for a refused store (exit 78), with reason
+//  (copied).
+void
+    wp_ctx_refuse_store (wp_ctx_t *ctx, const char *reason);
 
 //  The bus counters of the component; gaps include events its handlers
 //  rejected.

@@ -89,6 +89,8 @@ static const key_spec_t s_keys [] = {
     U ("store/flush_ms", flush_ms, 1, 3600000, "ms"),
     B ("store/nosync", nosync),
     U ("store/map_max_mb", map_max_mb, 16, 16777216, "MiB"),
+    U ("store/checkpoint_s", checkpoint_s, 1, 86400, "s"),
+    U ("store/journal_max_kb", journal_max_kb, 64, 16777216, "KiB"),
     U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
     U ("gpu_interval_ms", gpu_interval_ms, 100, 3600000, "ms"),
     S ("gpu_source", gpu_source),
@@ -152,6 +154,8 @@ wp_config_new (void)
     self->flush_ms = 200;
     self->nosync = false;
     self->map_max_mb = 8192;
+    self->checkpoint_s = 60;
+    self->journal_max_kb = 65536;
     self->resource_interval_ms = 1000;
     self->gpu_interval_ms = 5000;
     self->gpu_source = s_strdup ("auto");

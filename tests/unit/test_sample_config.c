@@ -45,6 +45,8 @@ test_sample_matches_defaults (void **state)
     assert_int_equal (sample->batch_max, defaults->batch_max);
     assert_int_equal (sample->flush_ms, defaults->flush_ms);
     assert_int_equal (sample->nosync, defaults->nosync);
+    assert_int_equal (sample->checkpoint_s, defaults->checkpoint_s);
+    assert_int_equal (sample->journal_max_kb, defaults->journal_max_kb);
     assert_int_equal (sample->resource_interval_ms, defaults->resource_interval_ms);
     assert_int_equal (sample->metrics_interval_ms, defaults->metrics_interval_ms);
     assert_string_equal (sample->metrics_listen, defaults->metrics_listen);

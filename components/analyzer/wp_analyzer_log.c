@@ -1,0 +1,271 @@
+/*  =========================================================================
+    wp_analyzer_log - the analyzer's persistence: an append-only journal of
+    its pair and model records, checkpointed into its LMDB.
+    =========================================================================
+*/
+#include "wp_analyzer_log.h"
+#include "wp_analyzer.h"
+#include "wp_journal.h"
+#include "wp_util.h"
+
+#include <czmq.h>
+
+#define S_DB_MODELS 1
+#define S_DB_PAIRS 2
+#define S_PAYLOAD_HEADER 6
+#define S_COVERED_VERSION 1
+
+struct _wp_analyzer_log_t {
+    wp_store_t *store;          //  the analyzer's LMDB (borrowed)
+    wp_journal_t *journal;      //  the journal
+    char *path;                 //  its file
+    uint8_t *scratch;           //  one payload being built
+    size_t scratch_cap;
+    uint64_t covered_gen;       //  what LMDB covers: generation and offset
+    uint64_t covered_off;
+    uint32_t checkpoint_ms;     //  checkpoint at least this often
+    uint64_t journal_max;       //  or past this many bytes
+    uint64_t checkpoint_at;     //  when the last checkpoint ran, ms (0: not yet)
+    uint64_t checkpoints;       //  checkpoints done
+    uint64_t applied;           //  records the latest checkpoint applied
+    uint64_t failed_at;         //  offset of a record that does not parse
+};
+
+//  Read the covered position from the store (0, 0 when none).
+static int
+s_covered_get (wp_analyzer_log_t *self)
+{
+    uint8_t value [16];
+    size_t len = 0;
+    int rc = wp_store_get (self->store, "journal", "covered", 7, value, sizeof value, &len,
+                           NULL);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && len == 16) {
+        self->covered_gen = wp_get_u64 (value);
+        self->covered_off = wp_get_u64 (value + 8);
+    }
+    return 0;
+}
+
+//  Where a checkpoint starts in the current journal generation, or the
+//  journal's end when it covers it all.
+static uint64_t
+s_from (wp_analyzer_log_t *self)
+{
+    uint64_t generation = wp_journal_generation (self->journal);
+    if (generation == self->covered_gen && self->covered_off >= WP_JOURNAL_HEADER)
+        return self->covered_off;
+    if (generation > self->covered_gen)
+        return WP_JOURNAL_HEADER;
+    return wp_journal_size (self->journal);     //  older than the checkpoint
+}
+
+//  Apply one journal record to the store.
+static int
+s_apply (const void *data, size_t size, uint64_t offset, void *arg)
+{
+    wp_analyzer_log_t *self = (wp_analyzer_log_t *) arg;
+    const uint8_t *p = (const uint8_t *) data;
+    if (size < S_PAYLOAD_HEADER) {
+        self->failed_at = offset;
+        return -1;
+    }
+    uint8_t db = p [0], op = p [1];
+    uint16_t version = (uint16_t) ((p [2] << 8) | p [3]);
+    size_t key_len = (size_t) ((p [4] << 8) | p [5]);
+    if ((db != S_DB_MODELS && db != S_DB_PAIRS) || op > 1 || key_len == 0
+        || S_PAYLOAD_HEADER + key_len > size || (op == 0 && S_PAYLOAD_HEADER + key_len != size)
+        || (op == 1 && S_PAYLOAD_HEADER + key_len == size)) {
+        self->failed_at = offset;
+        return -1;
+    }
+    const char *name = db == S_DB_MODELS ? "models" : "pairs";
+    const uint8_t *key = p + S_PAYLOAD_HEADER;
+    self->applied++;
+    //  (a write the store refuses is counted by it, as any)
+    if (op == 0)
+        wp_store_del (self->store, name, key, key_len);
+    else
+        wp_store_put (self->store, name, key, key_len, key + key_len,
+                      size - S_PAYLOAD_HEADER - key_len, version);
+    return 0;
+}
+
+//  Open, recover.
+wp_analyzer_log_t *
+wp_analyzer_log_new (wp_store_t *store, const wp_analyzer_log_opts_t *opts, char *why,
+                     size_t why_size, bool *refused)
+{
+    assert (store && opts && opts->dir && refused);
+    *refused = false;
+    wp_analyzer_log_t *self = (wp_analyzer_log_t *) zmalloc (sizeof (wp_analyzer_log_t));
+    assert (self);
+    self->store = store;
+    self->path = zsys_sprintf ("%s/%s", opts->dir, WP_ANALYZER_JOURNAL);
+    assert (self->path);
+    self->checkpoint_ms = opts->checkpoint_ms;
+    self->journal_max = opts->journal_max;
+    if (s_covered_get (self)) {
+        snprintf (why, why_size, "cannot read the journal position in the store of %s",
+                  opts->dir);
+        wp_analyzer_log_destroy (&self);
+        return NULL;
+    }
+    wp_journal_opts_t journal_opts = { .nosync = opts->nosync,
+                                       .generation = self->covered_gen + 1,
+                                       .pending_max = opts->pending_max };
+    wp_journal_fail_t fail;
+    self->journal = wp_journal_open (self->path, &journal_opts, &fail, why, why_size);
+    if (!self->journal && fail != WP_JOURNAL_FAIL_IO && opts->reset) {
+        char moved [1024];
+        if (wp_journal_set_aside (self->path, moved, sizeof moved) == 0) {
+            zsys_warning ("analyzer: --reset-store: the refused journal was moved aside "
+                          "to %s (%s); starting from the checkpoint in LMDB", moved, why);
+            self->journal = wp_journal_open (self->path, &journal_opts, &fail, why,
+                                             why_size);
+        }
+    }
+    if (!self->journal) {
+        *refused = true;
+        wp_analyzer_log_destroy (&self);
+        return NULL;
+    }
+    //  Recovery: what the journal holds past the checkpoint goes into LMDB
+    uint64_t from = s_from (self), size = wp_journal_size (self->journal);
+    if (from < size) {
+        if (wp_analyzer_log_checkpoint (self, 0)) {
+            if (self->failed_at) {
+                snprintf (why, why_size, "the journal %s has a record at offset %" PRIu64
+                          " that is not an analyzer record", self->path, self->failed_at);
+                *refused = true;
+            }
+            else
+                snprintf (why, why_size, "cannot apply the journal %s to the store in %s",
+                          self->path, opts->dir);
+            wp_analyzer_log_destroy (&self);
+            return NULL;
+        }
+        zsys_info ("analyzer: recovered %" PRIu64 " records (%" PRIu64 " bytes) of the "
+                   "journal %s past the checkpoint", self->applied, size - from,
+                   self->path);
+    }
+    return self;
+}
+
+//  Close.
+void
+wp_analyzer_log_destroy (wp_analyzer_log_t **self_p)
+{
+    assert (self_p);
+    wp_analyzer_log_t *self = *self_p;
+    if (!self)
+        return;
+    wp_journal_destroy (&self->journal);
+    free (self->scratch);
+    zstr_free (&self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Append one record.
+int
+wp_analyzer_log_record (const char *db, const void *key, size_t key_len, const void *value,
+                        size_t value_len, void *arg)
+{
+    wp_analyzer_log_t *self = (wp_analyzer_log_t *) arg;
+    assert (self && key && key_len > 0 && key_len <= 0xffff);
+    size_t size = S_PAYLOAD_HEADER + key_len + (value ? value_len : 0);
+    if (size > self->scratch_cap) {
+        self->scratch_cap = size < 4096 ? 4096 : size * 2;
+        self->scratch = (uint8_t *) realloc (self->scratch, self->scratch_cap);
+        assert (self->scratch);
+    }
+    uint8_t *p = self->scratch;
+    p [0] = streq (db, "models") ? S_DB_MODELS : S_DB_PAIRS;
+    p [1] = value ? 1 : 0;
+    p [2] = (uint8_t) (WP_ANALYZER_RECORD_VERSION >> 8);
+    p [3] = (uint8_t) WP_ANALYZER_RECORD_VERSION;
+    p [4] = (uint8_t) (key_len >> 8);
+    p [5] = (uint8_t) key_len;
+    memcpy (p + S_PAYLOAD_HEADER, key, key_len);
+    if (value)
+        memcpy (p + S_PAYLOAD_HEADER + key_len, value, value_len);
+    return wp_journal_append (self->journal, p, size);
+}
+
+//  Flush.
+int
+wp_analyzer_log_flush (wp_analyzer_log_t *self)
+{
+    assert (self);
+    return wp_journal_flush (self->journal);
+}
+
+//  Checkpoint due?
+bool
+wp_analyzer_log_due (wp_analyzer_log_t *self, uint64_t now_ms)
+{
+    assert (self);
+    uint64_t from = s_from (self), size = wp_journal_size (self->journal);
+    if (from >= size)
+        return false;
+    if (self->checkpoint_at == 0)
+        self->checkpoint_at = now_ms;       //  the period starts with the first record
+    return size - WP_JOURNAL_HEADER >= self->journal_max
+           || now_ms - self->checkpoint_at >= self->checkpoint_ms;
+}
+
+//  Checkpoint.
+int
+wp_analyzer_log_checkpoint (wp_analyzer_log_t *self, uint64_t now_ms)
+{
+    assert (self);
+    uint64_t generation = wp_journal_generation (self->journal);
+    uint64_t from = s_from (self), size = wp_journal_size (self->journal);
+    self->applied = 0;
+    self->failed_at = 0;
+    if (from < size) {
+        if (wp_journal_replay (self->journal, from, s_apply, self))
+            return -1;
+        uint8_t covered [16];
+        wp_put_u64 (covered, generation);
+        wp_put_u64 (covered + 8, size);
+        if (wp_store_put (self->store, "journal", "covered", 7, covered, sizeof covered,
+                          S_COVERED_VERSION)
+            || wp_store_flush (self->store)) {
+            zsys_error ("analyzer: the checkpoint of %s could not commit; the journal "
+                        "stays and is applied again at the next one", self->path);
+            return -1;
+        }
+        self->covered_gen = generation;
+        self->covered_off = size;
+        self->checkpoints++;
+    }
+    //  A new generation: LMDB covers the old one whole
+    if (size > WP_JOURNAL_HEADER && wp_journal_rotate (self->journal) == 0) {
+        self->covered_gen = generation;
+        self->covered_off = size;
+    }
+    self->checkpoint_at = now_ms;
+    return 0;
+}
+
+//  Counters.
+void
+wp_analyzer_log_counts (wp_analyzer_log_t *self, uint64_t *durable, uint64_t *failures,
+                        uint64_t *refused)
+{
+    assert (self);
+    *durable = wp_journal_durable (self->journal);
+    *failures = wp_journal_failures (self->journal);
+    *refused = wp_journal_refused (self->journal);
+}
+
+//  Checkpoints done.
+uint64_t
+wp_analyzer_log_checkpoints (wp_analyzer_log_t *self)
+{
+    assert (self);
+    return self->checkpoints;
+}

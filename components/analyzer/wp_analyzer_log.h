@@ -1,0 +1,108 @@
+/*  =========================================================================
+    wp_analyzer_log - the analyzer's persistence: an append-only journal of
+    its pair and model records (wp_journal), checkpointed into its LMDB.
+
+    Each flush appends the records that changed since the last one (the
+    records wp_analyzer_drain hands over: a pair's or a model's whole
+    state, or a pair's delete) and makes them durable with one fdatasync.
+    A checkpoint applies the journal past the position LMDB covers to
+    LMDB, in order (a key's latest record wins: the pairs dirtied since
+    the last checkpoint), records the journal position it covers in the
+    same store, commits, and starts a new, empty journal generation.
+    Recovery at start is a checkpoint: what the journal holds past the
+    covered position goes into LMDB, and the analyzer then loads LMDB as
+    before. Applying a record twice leaves what applying it once does, so
+    a crash during a checkpoint costs nothing.
+
+    Journal payload, after wp_journal's record header (big-endian):
+        u8  db          1 models, 2 pairs
+        u8  op          1 put, 0 delete
+        u16 version     the record version (WP_ANALYZER_RECORD_VERSION)
+        u16 key length
+        key             a pair's: the user's keyed hash + the model name
+        value           the record (none for a delete)
+    The user is the keyed hash the bus gave (wp_ingress), never the id.
+
+    The covered position is the record "covered" of database "journal":
+    u64 generation, u64 offset (record version 1).
+    =========================================================================
+*/
+
+#ifndef WP_ANALYZER_LOG_H_INCLUDED
+#define WP_ANALYZER_LOG_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "wp_store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  The journal's file name in the analyzer's store directory.
+#define WP_ANALYZER_JOURNAL "pairs.journal"
+
+typedef struct _wp_analyzer_log_t wp_analyzer_log_t;
+
+//  Options.
+typedef struct {
+    const char *dir;            //  the analyzer's store directory
+    bool nosync;                //  no fdatasync
+    bool reset;                 //  --reset-store: move a refused journal aside
+    uint32_t pending_max;       //  records kept while flushes fail
+    uint32_t checkpoint_ms;     //  checkpoint at least this often
+    uint64_t journal_max;       //  or when the journal passes this, bytes
+} wp_analyzer_log_opts_t;
+
+//  Open the journal and recover: what it holds past the position store
+//  covers goes into store (committed), then the journal starts a new
+//  generation. Returns NULL on failure, with why (a sentence naming the
+//  file) and *refused (true: the journal is corrupt, of another version or
+//  not readable, and was left as it is) filled.
+wp_analyzer_log_t *
+    wp_analyzer_log_new (wp_store_t *store, const wp_analyzer_log_opts_t *opts,
+                         char *why, size_t why_size, bool *refused);
+
+//  Close; safe on NULL; nulls *self_p. Records not flushed are lost.
+void
+    wp_analyzer_log_destroy (wp_analyzer_log_t **self_p);
+
+//  A wp_analyzer_record_fn (arg: the log): append one record. Returns 0,
+//  or -1 when the journal refuses it (its flushes fail): the record stays
+//  dirty in the analyzer.
+int
+    wp_analyzer_log_record (const char *db, const void *key, size_t key_len,
+                            const void *value, size_t value_len, void *arg);
+
+//  Make the appended records durable. Returns 0 or -1 (logged; they are
+//  written by the next flush).
+int
+    wp_analyzer_log_flush (wp_analyzer_log_t *self);
+
+//  True when a checkpoint is due at now_ms: the journal holds records past
+//  the covered position and passed journal_max, or checkpoint_ms passed
+//  since the last one.
+bool
+    wp_analyzer_log_due (wp_analyzer_log_t *self, uint64_t now_ms);
+
+//  Checkpoint now (at now_ms). Returns 0, or -1 (logged; the journal
+//  stays and the next checkpoint applies it again).
+int
+    wp_analyzer_log_checkpoint (wp_analyzer_log_t *self, uint64_t now_ms);
+
+//  Records made durable in the journal, failed flushes and records the
+//  journal refused, since open.
+void
+    wp_analyzer_log_counts (wp_analyzer_log_t *self, uint64_t *durable,
+                            uint64_t *failures, uint64_t *refused);
+
+//  Checkpoints done since open (the recovery's included).
+uint64_t
+    wp_analyzer_log_checkpoints (wp_analyzer_log_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
