@@ -29,6 +29,9 @@ struct _wp_analyzer_log_t {
     uint64_t checkpoints;       //  checkpoints done
     uint64_t applied;           //  records the latest checkpoint applied
     uint64_t failed_at;         //  offset of a record that does not parse
+    bool refused;               //  the store refused a write of the latest
+                                //  checkpoint
+    uint64_t failures;          //  checkpoints that failed (logs thinned)
 };
 
 //  Read the covered position from the store (0, 0 when none).
@@ -83,13 +86,14 @@ s_apply (const void *data, size_t size, uint64_t offset, void *arg)
     const char *name = db == S_DB_MODELS ? "models" : "pairs";
     const uint8_t *key = p + S_PAYLOAD_HEADER;
     self->applied++;
-    //  (a write the store refuses is counted by it, as any)
-    if (op == 0)
-        wp_store_del (self->store, name, key, key_len);
-    else
-        wp_store_put (self->store, name, key, key_len, key + key_len,
-                      size - S_PAYLOAD_HEADER - key_len, version);
-    return 0;
+    //  A write the store refuses (counted and logged by it) stops the
+    //  checkpoint: the journal keeps the records for the next one
+    int rc = op == 0 ? wp_store_del (self->store, name, key, key_len)
+                     : wp_store_put (self->store, name, key, key_len, key + key_len,
+                                     size - S_PAYLOAD_HEADER - key_len, version);
+    if (rc)
+        self->refused = true;
+    return rc;
 }
 
 //  Open, recover.
@@ -225,17 +229,25 @@ wp_analyzer_log_checkpoint (wp_analyzer_log_t *self, uint64_t now_ms)
     uint64_t from = s_from (self), size = wp_journal_size (self->journal);
     self->applied = 0;
     self->failed_at = 0;
+    self->refused = false;
     if (from < size) {
-        if (wp_journal_replay (self->journal, from, s_apply, self))
+        if (wp_journal_replay (self->journal, from, s_apply, self)) {
+            if (self->refused && wp_log_should (++self->failures))
+                zsys_error ("analyzer: the store refuses writes (see above): the "
+                            "checkpoint of %s stopped; the journal keeps the records "
+                            "and grows until the store takes them", self->path);
             return -1;
+        }
         uint8_t covered [16];
         wp_put_u64 (covered, generation);
         wp_put_u64 (covered + 8, size);
         if (wp_store_put (self->store, "journal", "covered", 7, covered, sizeof covered,
                           S_COVERED_VERSION)
             || wp_store_flush (self->store)) {
-            zsys_error ("analyzer: the checkpoint of %s could not commit; the journal "
-                        "stays and is applied again at the next one", self->path);
+            if (wp_log_should (++self->failures))
+                zsys_error ("analyzer: the checkpoint of %s could not commit; the "
+                            "journal stays and is applied again at the next one",
+                            self->path);
             return -1;
         }
         self->covered_gen = generation;
