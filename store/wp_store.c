@@ -1259,6 +1259,17 @@ wp_store_committed (wp_store_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  Change the writes per batch
+unsigned
+wp_store_set_batch_max (wp_store_t *self, unsigned batch_max)
+{
+    assert (self && batch_max > 0);
+    unsigned previous = self->batch_max;
+    self->batch_max = batch_max;
+    self->ops_cap = (size_t) batch_max * S_OPS_CAP_BATCHES;
+    return previous;
+}
+
 //  Writes refused since open
 
 uint64_t

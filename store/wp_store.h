@@ -170,6 +170,13 @@ uint64_t
 uint64_t
     wp_store_commit_failures (wp_store_t *self);
 
+//  Change the writes per batch (an owner that writes in bulk, such as a
+//  checkpoint, commits fewer and larger transactions: a page changed by
+//  several writes of one batch is written once). The cap of writes kept
+//  while commits fail follows (16 x batch_max). Returns the previous one.
+unsigned
+    wp_store_set_batch_max (wp_store_t *self, unsigned batch_max);
+
 //  Writes waiting in the open batch.
 unsigned
     wp_store_pending (wp_store_t *self);

@@ -14,6 +14,9 @@
 #define S_DB_PAIRS 2
 #define S_PAYLOAD_HEADER 6
 #define S_COVERED_VERSION 1
+//  Writes per LMDB transaction of a checkpoint: a B-tree page that many
+//  records of the journal change is written once per transaction
+#define S_CHECKPOINT_BATCH 65536
 
 struct _wp_analyzer_log_t {
     wp_store_t *store;          //  the analyzer's LMDB (borrowed)
@@ -231,25 +234,29 @@ wp_analyzer_log_checkpoint (wp_analyzer_log_t *self, uint64_t now_ms)
     self->failed_at = 0;
     self->refused = false;
     if (from < size) {
-        if (wp_journal_replay (self->journal, from, s_apply, self)) {
-            if (self->refused && wp_log_should (++self->failures))
-                zsys_error ("analyzer: the store refuses writes (see above): the "
-                            "checkpoint of %s stopped; the journal keeps the records "
-                            "and grows until the store takes them", self->path);
-            return -1;
-        }
+        //  Larger transactions for the checkpoint, the owner's size after
+        unsigned batch_max = wp_store_set_batch_max (self->store, S_CHECKPOINT_BATCH);
+        int rc = wp_journal_replay (self->journal, from, s_apply, self);
+        if (rc && self->refused && wp_log_should (++self->failures))
+            zsys_error ("analyzer: the store refuses writes (see above): the checkpoint "
+                        "of %s stopped; the journal keeps the records and grows until "
+                        "the store takes them", self->path);
         uint8_t covered [16];
         wp_put_u64 (covered, generation);
         wp_put_u64 (covered + 8, size);
-        if (wp_store_put (self->store, "journal", "covered", 7, covered, sizeof covered,
-                          S_COVERED_VERSION)
-            || wp_store_flush (self->store)) {
+        if (rc == 0
+            && (wp_store_put (self->store, "journal", "covered", 7, covered, sizeof covered,
+                              S_COVERED_VERSION)
+                || wp_store_flush (self->store))) {
             if (wp_log_should (++self->failures))
                 zsys_error ("analyzer: the checkpoint of %s could not commit; the "
                             "journal stays and is applied again at the next one",
                             self->path);
-            return -1;
+            rc = -1;
         }
+        wp_store_set_batch_max (self->store, batch_max);
+        if (rc)
+            return -1;
         self->covered_gen = generation;
         self->covered_off = size;
         self->checkpoints++;
