@@ -3,8 +3,12 @@
 
     Subscribes: usage.observed. Publishes: usage.pattern (one per valid
     usage event: the user's models with what was learned of each), and
-    heartbeats. State: pairs and models in <data_dir>/analyzer (LMDB),
-    loaded at start, written back every flush_ms.
+    heartbeats. State: pairs and models in <data_dir>/analyzer: changed
+    records appended to its journal every flush_ms or batch_max events
+    (one fdatasync), checkpointed into LMDB every checkpoint_s or
+    journal_max_kb (wp_analyzer_log); at start the journal past the
+    checkpoint goes into LMDB, which is loaded. Heartbeats' persisted
+    counts the records made durable in the journal.
     =========================================================================
 */
 #ifndef WP_ANALYZER_ACTOR_H_INCLUDED

@@ -60,11 +60,10 @@ static uint64_t
 s_from (wp_analyzer_log_t *self)
 {
     uint64_t generation = wp_journal_generation (self->journal);
-    if (generation == self->covered_gen && self->covered_off >= WP_JOURNAL_HEADER)
-        return self->covered_off;
-    if (generation > self->covered_gen)
-        return WP_JOURNAL_HEADER;
-    return wp_journal_size (self->journal);     //  older than the checkpoint
+    if (generation == self->covered_gen)
+        return self->covered_off > WP_JOURNAL_HEADER ? self->covered_off : WP_JOURNAL_HEADER;
+    assert (generation > self->covered_gen);   //  (an older one: at open)
+    return WP_JOURNAL_HEADER;
 }
 
 //  Apply one journal record to the store.
@@ -138,8 +137,22 @@ wp_analyzer_log_new (wp_store_t *store, const wp_analyzer_log_opts_t *opts, char
         wp_analyzer_log_destroy (&self);
         return NULL;
     }
+    //  A journal older or shorter than the checkpoint (a file restored or
+    //  copied apart from its LMDB): what it holds is covered; what is
+    //  appended to it from now on is not
+    uint64_t generation = wp_journal_generation (self->journal);
+    uint64_t size = wp_journal_size (self->journal);
+    if (generation < self->covered_gen
+        || (generation == self->covered_gen && self->covered_off > size)) {
+        zsys_warning ("analyzer: the journal %s (generation %" PRIu64 ", %" PRIu64
+                      " bytes) is older than the checkpoint in LMDB (generation %" PRIu64
+                      ", offset %" PRIu64 "): nothing of it is replayed", self->path,
+                      generation, size, self->covered_gen, self->covered_off);
+        self->covered_gen = generation;
+        self->covered_off = size;
+    }
     //  Recovery: what the journal holds past the checkpoint goes into LMDB
-    uint64_t from = s_from (self), size = wp_journal_size (self->journal);
+    uint64_t from = s_from (self);
     if (from < size) {
         if (wp_analyzer_log_checkpoint (self, 0)) {
             if (self->failed_at) {

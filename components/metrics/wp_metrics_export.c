@@ -537,7 +537,7 @@ s_prom_component_counters (s_export_t *x)
           offsetof (s_component_t, dropped) },
         { "warmup_component_bad_frames_total", "Frames the component rejected as malformed.",
           offsetof (s_component_t, bad_frames) },
-        { "warmup_component_persisted_total", "State records the component committed to LMDB.",
+        { "warmup_component_persisted_total", "State records the component made durable (LMDB, the analyzer's journal).",
           offsetof (s_component_t, persisted) },
         { "warmup_component_refused_total",
           "Events the bus refused because the sender's key may not send them.",

@@ -1,0 +1,237 @@
+/*  =========================================================================
+    test_analyzer_log - the analyzer's journal and its checkpoints into
+    LMDB: a checkpoint writes the latest record of each key and the
+    covered position, then empties the journal (a new generation); what is
+    flushed after it survives a crash (the log dropped without a
+    checkpoint) and is recovered into LMDB at the next open; a delete
+    replays as a delete; what was not flushed is lost.
+    =========================================================================
+*/
+#include "testutil.h"
+#include "wp_analyzer.h"
+#include "wp_analyzer_log.h"
+#include "wp_journal.h"
+#include "wp_store.h"
+#include "wp_util.h"
+
+#include <czmq.h>
+
+typedef struct {
+    char *dir;                  //  temporary directory, removed after
+    wp_store_t *store;          //  the analyzer's LMDB in it
+} s_fixture_t;
+
+static int
+s_setup (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) zmalloc (sizeof (s_fixture_t));
+    fixture->dir = wp_test_tmpdir ("test_analyzer_log");
+    wp_store_opts_t opts = { .owner = "analyzer" };
+    fixture->store = wp_store_new (fixture->dir, &opts);
+    assert_non_null (fixture->store);
+    *state = fixture;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_store_destroy (&fixture->store);
+    wp_test_rmtree (fixture->dir);
+    free (fixture->dir);
+    free (fixture);
+    return 0;
+}
+
+//  Open the log on the fixture's store, expecting success.
+static wp_analyzer_log_t *
+s_open (s_fixture_t *fixture)
+{
+    wp_analyzer_log_opts_t opts = { .dir = fixture->dir, .checkpoint_ms = 60000,
+                                    .journal_max = 1 << 20 };
+    char why [1024];
+    bool refused = true;
+    wp_analyzer_log_t *log = wp_analyzer_log_new (fixture->store, &opts, why, sizeof why,
+                                                  &refused);
+    if (!log)
+        fail_msg ("open failed: %s", why);
+    assert_false (refused);
+    return log;
+}
+
+//  Put a pair record of text.
+static void
+s_put (wp_analyzer_log_t *log, const char *key, const char *text)
+{
+    assert_int_equal (wp_analyzer_log_record ("pairs", key, strlen (key), text,
+                                              strlen (text), log), 0);
+}
+
+//  The stored value of key into out ("" when none); returns its version.
+static uint16_t
+s_get (s_fixture_t *fixture, const char *db, const char *key, char *out, size_t size)
+{
+    size_t len = 0;
+    uint16_t version = 0;
+    int rc = wp_store_get (fixture->store, db, key, strlen (key), out, size - 1, &len,
+                           &version);
+    assert_true (rc == 0 || rc == 1);
+    out [rc == 0 ? len : 0] = 0;
+    return version;
+}
+
+//  Bytes of the journal file.
+static uint64_t
+s_journal_size (s_fixture_t *fixture)
+{
+    char *path = zsys_sprintf ("%s/%s", fixture->dir, WP_ANALYZER_JOURNAL);
+    zfile_t *file = zfile_new (NULL, path);
+    assert_non_null (file);
+    uint64_t size = (uint64_t) zfile_cursize (file);
+    zfile_destroy (&file);
+    zstr_free (&path);
+    return size;
+}
+
+//  A checkpoint writes each key's latest record and the covered
+//  position into LMDB, then empties the journal.
+static void
+test_checkpoint (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_analyzer_log_t *log = s_open (fixture);
+    s_put (log, "pair-a", "a1");
+    s_put (log, "pair-b", "b1");
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    s_put (log, "pair-a", "a2");
+    assert_int_equal (wp_analyzer_log_record ("models", "m", 1, "model", 5, log), 0);
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    uint64_t durable, failures, refused;
+    wp_analyzer_log_counts (log, &durable, &failures, &refused);
+    assert_int_equal (durable, 4);
+    assert_int_equal (failures + refused, 0);
+    char value [64];
+    s_get (fixture, "pairs", "pair-a", value, sizeof value);
+    assert_string_equal (value, "");            //  in the journal only
+    assert_true (s_journal_size (fixture) > WP_JOURNAL_HEADER);
+    //  Not due yet: below journal_max, within checkpoint_ms
+    assert_false (wp_analyzer_log_due (log, 1000));
+    assert_false (wp_analyzer_log_due (log, 60999));
+    assert_true (wp_analyzer_log_due (log, 61000));
+    assert_int_equal (wp_analyzer_log_checkpoint (log, 61000), 0);
+    assert_int_equal (wp_analyzer_log_checkpoints (log), 1);
+    assert_int_equal (s_get (fixture, "pairs", "pair-a", value, sizeof value),
+                      WP_ANALYZER_RECORD_VERSION);
+    assert_string_equal (value, "a2");
+    s_get (fixture, "pairs", "pair-b", value, sizeof value);
+    assert_string_equal (value, "b1");
+    s_get (fixture, "models", "m", value, sizeof value);
+    assert_string_equal (value, "model");
+    assert_int_equal (s_journal_size (fixture), WP_JOURNAL_HEADER);
+    assert_false (wp_analyzer_log_due (log, 200000));      //  nothing to do
+    wp_analyzer_log_destroy (&log);
+    assert_null (log);
+    wp_analyzer_log_destroy (&log);             //  safe on NULL
+    //  A clean reopen replays nothing
+    log = s_open (fixture);
+    assert_int_equal (wp_analyzer_log_checkpoints (log), 0);
+    wp_analyzer_log_destroy (&log);
+}
+
+//  A crash (no checkpoint): what was flushed is recovered into LMDB at
+//  the next open, a delete as a delete; what was not flushed is lost.
+static void
+test_recover (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_analyzer_log_t *log = s_open (fixture);
+    s_put (log, "pair-a", "a1");
+    s_put (log, "pair-gone", "g1");
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    assert_int_equal (wp_analyzer_log_checkpoint (log, 1), 0);
+    //  After the checkpoint: a new value, a delete, a record not flushed
+    s_put (log, "pair-a", "a2");
+    assert_int_equal (wp_analyzer_log_record ("pairs", "pair-gone", 9, NULL, 0, log), 0);
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    s_put (log, "pair-open", "lost");
+    wp_analyzer_log_destroy (&log);             //  the crash
+    char value [64];
+    s_get (fixture, "pairs", "pair-a", value, sizeof value);
+    assert_string_equal (value, "a1");          //  the checkpoint's
+
+    log = s_open (fixture);
+    assert_int_equal (wp_analyzer_log_checkpoints (log), 1);   //  the recovery
+    s_get (fixture, "pairs", "pair-a", value, sizeof value);
+    assert_string_equal (value, "a2");
+    s_get (fixture, "pairs", "pair-gone", value, sizeof value);
+    assert_string_equal (value, "");
+    s_get (fixture, "pairs", "pair-open", value, sizeof value);
+    assert_string_equal (value, "");
+    assert_int_equal (s_journal_size (fixture), WP_JOURNAL_HEADER);
+    wp_analyzer_log_destroy (&log);
+}
+
+//  Load one stored record into an analyzer (arg: [analyzer, db, count]).
+static int
+s_load (const void *key, size_t key_len, const void *value, size_t value_len,
+        uint16_t version, void *arg)
+{
+    void **args = (void **) arg;
+    assert_int_equal (version, WP_ANALYZER_RECORD_VERSION);
+    assert_int_equal (wp_analyzer_load ((wp_analyzer_t *) args [0], (const char *) args [1],
+                                        key, key_len, value, value_len), 0);
+    (*(uint64_t *) args [2])++;
+    return 0;
+}
+
+//  The records of a real analyzer round-trip: drained into the journal,
+//  recovered into LMDB, loaded into a new analyzer, they give the same
+//  pairs (the integration test compares the bytes).
+static void
+test_analyzer_records (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    for (int i = 0; i < 200; i++) {
+        char model [16];
+        snprintf (model, sizeof model, "model-%d", i % 3);
+        assert_int_equal (wp_analyzer_observe (analyzer, 1000 + (uint64_t) (i % 7), model,
+                                               1700000000000ull + (uint64_t) i * 9000), 0);
+    }
+    wp_analyzer_log_t *log = s_open (fixture);
+    int handed = wp_analyzer_drain (analyzer, wp_analyzer_log_record, log);
+    assert_true (handed > 0);
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    wp_analyzer_log_destroy (&log);             //  a crash
+    log = s_open (fixture);                     //  recovered into LMDB
+    wp_analyzer_log_destroy (&log);
+    wp_analyzer_t *loaded = wp_analyzer_new (NULL);
+    const char *dbs [] = { "models", "pairs" };
+    for (int i = 0; i < 2; i++) {
+        uint64_t records = 0;
+        void *args [] = { loaded, (void *) dbs [i], &records };
+        assert_int_equal (wp_store_iterate (fixture->store, dbs [i], s_load, args), 0);
+    }
+    assert_int_equal (wp_analyzer_pairs (loaded), wp_analyzer_pairs (analyzer));
+    assert_int_equal (wp_analyzer_pairs (loaded), 21);
+    wp_pattern_t before, after;
+    uint64_t now = 1700000000000ull + 200 * 9000;
+    assert_true (wp_analyzer_pair (analyzer, 1003, "model-1", now, &before));
+    assert_true (wp_analyzer_pair (loaded, 1003, "model-1", now, &after));
+    assert_int_equal (after.count, before.count);
+    assert_int_equal (after.last_ms, before.last_ms);
+    wp_analyzer_destroy (&loaded);
+    wp_analyzer_destroy (&analyzer);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_checkpoint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_recover, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_analyzer_records, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
