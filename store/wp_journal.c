@@ -490,6 +490,33 @@ wp_journal_replay (wp_journal_t *self, uint64_t from, wp_journal_fn *fn, void *a
     return rc;
 }
 
+//  Read one record.
+int
+wp_journal_read (wp_journal_t *self, uint64_t offset, void *buffer, size_t capacity,
+                 size_t *size)
+{
+    assert (self && buffer && size);
+    uint8_t header [WP_JOURNAL_RECORD_HEADER];
+    ssize_t n = pread (self->fd, header, sizeof header, (off_t) offset);
+    uint32_t len = n == (ssize_t) sizeof header ? s_get32 (header) : 0;
+    if (len == 0 || len > capacity || offset + WP_JOURNAL_RECORD_HEADER + len > self->size
+        || pread (self->fd, buffer, len, (off_t) (offset + WP_JOURNAL_RECORD_HEADER))
+               != (ssize_t) len) {
+        zsys_error ("wp_journal: cannot read the record at offset %" PRIu64 " of %s",
+                    offset, self->path);
+        return -1;
+    }
+    uint32_t crc = (uint32_t) crc32 (0L, header + 8, 8);
+    crc = (uint32_t) crc32 (crc, (const uint8_t *) buffer, (uInt) len);
+    if (crc != s_get32 (header + 4)) {
+        zsys_error ("wp_journal: the journal %s has a record at offset %" PRIu64
+                    " that does not check", self->path, offset);
+        return -1;
+    }
+    *size = len;
+    return 0;
+}
+
 //  Start the next generation.
 int
 wp_journal_rotate (wp_journal_t *self)

@@ -133,6 +133,14 @@ int
 int
     wp_journal_replay (wp_journal_t *self, uint64_t from, wp_journal_fn *fn, void *arg);
 
+//  Read the record at offset (as wp_journal_replay gave it) into buffer
+//  (its payload, at most capacity bytes); *size gets the payload's length.
+//  Returns 0, or -1 (logged) when it cannot be read, does not check, or is
+//  larger than capacity.
+int
+    wp_journal_read (wp_journal_t *self, uint64_t offset, void *buffer, size_t capacity,
+                     size_t *size);
+
 //  Start the next generation: an empty file replaces this one (written,
 //  synced, renamed over it). Records appended and not flushed are kept
 //  for the next flush. Returns 0, or -1 (logged; the old file stays).

@@ -14,15 +14,23 @@
 #define S_DB_PAIRS 2
 #define S_PAYLOAD_HEADER 6
 #define S_COVERED_VERSION 1
-//  Writes per LMDB transaction of a checkpoint: a B-tree page that many
-//  records of the journal change is written once per transaction
-#define S_CHECKPOINT_BATCH 65536
+//  Writes per LMDB transaction of a checkpoint (in key order: each
+//  transaction changes a run of neighbouring leaf pages, each once)
+#define S_CHECKPOINT_BATCH 16384
+
+//  A record of the journal past the checkpoint, for the checkpoint's
+//  key order: its database and key (copied), its offset.
+typedef struct {
+    uint8_t *key;               //  db byte, then the key
+    size_t key_len;             //  its bytes, the db byte included
+    uint64_t offset;            //  the record's offset in the journal
+} s_entry_t;
 
 struct _wp_analyzer_log_t {
     wp_store_t *store;          //  the analyzer's LMDB (borrowed)
     wp_journal_t *journal;      //  the journal
     char *path;                 //  its file
-    uint8_t *scratch;           //  one payload being built
+    uint8_t *scratch;           //  one payload being built or read
     size_t scratch_cap;
     uint64_t covered_gen;       //  what LMDB covers: generation and offset
     uint64_t covered_off;
@@ -35,6 +43,8 @@ struct _wp_analyzer_log_t {
     bool refused;               //  the store refused a write of the latest
                                 //  checkpoint
     uint64_t failures;          //  checkpoints that failed (logs thinned)
+    s_entry_t *entries;         //  the checkpoint's records, key order
+    size_t n_entries, entries_cap;
 };
 
 //  Read the covered position from the store (0, 0 when none).
@@ -66,22 +76,86 @@ s_from (wp_analyzer_log_t *self)
     return WP_JOURNAL_HEADER;
 }
 
-//  Apply one journal record to the store.
+//  Check a payload's header; fills db, op, version and the key. Returns
+//  0, or -1 for one that is not an analyzer record.
 static int
-s_apply (const void *data, size_t size, uint64_t offset, void *arg)
+s_parse (const uint8_t *p, size_t size, uint8_t *db, uint8_t *op, uint16_t *version,
+         size_t *key_len)
+{
+    if (size < S_PAYLOAD_HEADER)
+        return -1;
+    *db = p [0];
+    *op = p [1];
+    *version = (uint16_t) ((p [2] << 8) | p [3]);
+    *key_len = (size_t) ((p [4] << 8) | p [5]);
+    if ((*db != S_DB_MODELS && *db != S_DB_PAIRS) || *op > 1 || *key_len == 0
+        || S_PAYLOAD_HEADER + *key_len > size
+        || (*op == 0 && S_PAYLOAD_HEADER + *key_len != size)
+        || (*op == 1 && S_PAYLOAD_HEADER + *key_len == size))
+        return -1;
+    return 0;
+}
+
+//  Note one journal record for the checkpoint (its key and offset).
+static int
+s_index (const void *data, size_t size, uint64_t offset, void *arg)
 {
     wp_analyzer_log_t *self = (wp_analyzer_log_t *) arg;
     const uint8_t *p = (const uint8_t *) data;
-    if (size < S_PAYLOAD_HEADER) {
+    uint8_t db, op;
+    uint16_t version;
+    size_t key_len;
+    if (s_parse (p, size, &db, &op, &version, &key_len)) {
         self->failed_at = offset;
         return -1;
     }
-    uint8_t db = p [0], op = p [1];
-    uint16_t version = (uint16_t) ((p [2] << 8) | p [3]);
-    size_t key_len = (size_t) ((p [4] << 8) | p [5]);
-    if ((db != S_DB_MODELS && db != S_DB_PAIRS) || op > 1 || key_len == 0
-        || S_PAYLOAD_HEADER + key_len > size || (op == 0 && S_PAYLOAD_HEADER + key_len != size)
-        || (op == 1 && S_PAYLOAD_HEADER + key_len == size)) {
+    if (self->n_entries == self->entries_cap) {
+        self->entries_cap = self->entries_cap ? self->entries_cap * 2 : 1024;
+        self->entries = (s_entry_t *) realloc (self->entries,
+                                               self->entries_cap * sizeof (s_entry_t));
+        assert (self->entries);
+    }
+    s_entry_t *entry = &self->entries [self->n_entries++];
+    entry->key_len = 1 + key_len;
+    entry->key = (uint8_t *) malloc (entry->key_len);
+    assert (entry->key);
+    entry->key [0] = db;
+    memcpy (entry->key + 1, p + S_PAYLOAD_HEADER, key_len);
+    entry->offset = offset;
+    return 0;
+}
+
+//  Key order as LMDB's (bytes, then the shorter first), then offset.
+static int
+s_entry_compare (const void *a, const void *b)
+{
+    const s_entry_t *x = (const s_entry_t *) a, *y = (const s_entry_t *) b;
+    size_t len = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int rc = memcmp (x->key, y->key, len);
+    if (rc == 0 && x->key_len != y->key_len)
+        rc = x->key_len < y->key_len ? -1 : 1;
+    if (rc == 0 && x->offset != y->offset)
+        rc = x->offset < y->offset ? -1 : 1;
+    return rc;
+}
+
+//  Forget the checkpoint's records.
+static void
+s_entries_clear (wp_analyzer_log_t *self)
+{
+    for (size_t i = 0; i < self->n_entries; i++)
+        free (self->entries [i].key);
+    self->n_entries = 0;
+}
+
+//  Apply one journal record's payload to the store.
+static int
+s_apply (wp_analyzer_log_t *self, const uint8_t *p, size_t size, uint64_t offset)
+{
+    uint8_t db, op;
+    uint16_t version;
+    size_t key_len;
+    if (s_parse (p, size, &db, &op, &version, &key_len)) {
         self->failed_at = offset;
         return -1;
     }
@@ -95,6 +169,35 @@ s_apply (const void *data, size_t size, uint64_t offset, void *arg)
                                      size - S_PAYLOAD_HEADER - key_len, version);
     if (rc)
         self->refused = true;
+    return rc;
+}
+
+//  Apply the journal from offset from to the store: each key's latest
+//  record, in key order. Returns 0 or -1.
+static int
+s_apply_journal (wp_analyzer_log_t *self, uint64_t from)
+{
+    int rc = wp_journal_replay (self->journal, from, s_index, self);
+    if (rc == 0 && self->n_entries) {
+        qsort (self->entries, self->n_entries, sizeof (s_entry_t), s_entry_compare);
+        if (!self->scratch || self->scratch_cap < WP_JOURNAL_RECORD_MAX) {
+            self->scratch_cap = WP_JOURNAL_RECORD_MAX;
+            self->scratch = (uint8_t *) realloc (self->scratch, self->scratch_cap);
+            assert (self->scratch);
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < self->n_entries; i++) {
+        s_entry_t *entry = &self->entries [i];
+        if (i + 1 < self->n_entries && entry->key_len == self->entries [i + 1].key_len
+            && memcmp (entry->key, self->entries [i + 1].key, entry->key_len) == 0)
+            continue;           //  a later record of the key follows
+        size_t size;
+        rc = wp_journal_read (self->journal, entry->offset, self->scratch, self->scratch_cap,
+                              &size);
+        if (rc == 0)
+            rc = s_apply (self, self->scratch, size, entry->offset);
+    }
+    s_entries_clear (self);
     return rc;
 }
 
@@ -182,6 +285,8 @@ wp_analyzer_log_destroy (wp_analyzer_log_t **self_p)
     if (!self)
         return;
     wp_journal_destroy (&self->journal);
+    s_entries_clear (self);
+    free (self->entries);
     free (self->scratch);
     zstr_free (&self->path);
     free (self);
@@ -249,7 +354,7 @@ wp_analyzer_log_checkpoint (wp_analyzer_log_t *self, uint64_t now_ms)
     if (from < size) {
         //  Larger transactions for the checkpoint, the owner's size after
         unsigned batch_max = wp_store_set_batch_max (self->store, S_CHECKPOINT_BATCH);
-        int rc = wp_journal_replay (self->journal, from, s_apply, self);
+        int rc = s_apply_journal (self, from);
         if (rc && self->refused && wp_log_should (++self->failures))
             zsys_error ("analyzer: the store refuses writes (see above): the checkpoint "
                         "of %s stopped; the journal keeps the records and grows until "
