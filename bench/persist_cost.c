@@ -86,7 +86,7 @@ s_run (const char *name, const char *dir, bool journal, long events, long users,
     uint8_t key [16] = { 0 };
     uint64_t seed = 88172645463325252ULL;
     uint64_t now = 1700000000000ULL;
-    double observe_ns = 0, persist_ns = 0;
+    double observe_ns = 0, persist_ns = 0, checkpoint_max_ms = 0;
     uint64_t records = 0, flushes = 0;
     uint64_t written = s_io ("write_bytes"), handed = s_io ("wchar");
     for (long e = 0; e < events; e++) {
@@ -109,8 +109,14 @@ s_run (const char *name, const char *dir, bool journal, long events, long users,
             if (drained < 0 || wp_analyzer_log_flush (log))
                 return 1;
             //  (by size only: the run is shorter than checkpoint_s)
-            if (wp_analyzer_log_due (log, 1) && wp_analyzer_log_checkpoint (log, 1))
-                return 1;
+            if (wp_analyzer_log_due (log, 1)) {
+                uint64_t c0 = wp_mono_ns ();
+                if (wp_analyzer_log_checkpoint (log, 1))
+                    return 1;
+                double ms = (double) (wp_mono_ns () - c0) / 1e6;
+                if (ms > checkpoint_max_ms)
+                    checkpoint_max_ms = ms;
+            }
         }
         else {
             drained = wp_analyzer_drain (analyzer, s_store_record, store);
@@ -134,11 +140,11 @@ s_run (const char *name, const char *dir, bool journal, long events, long users,
     handed = s_io ("wchar") - handed;
     printf ("persist-cost %-8s %ld events, %ld users x %ld models (%zu pairs), batch %ld%s:\n"
             "  observe %6.0f ns/event; persist %6.0f ns/event; bytes/event %7.0f written, "
-            "%7.0f to storage; %.2f records/event, %" PRIu64 " syncs (%" PRIu64
-            " checkpoints)\n",
+            "%7.0f to storage; %.2f records/event, %" PRIu64 " flushes (%" PRIu64
+            " checkpoints, the longest %.0f ms)\n",
             name, events, users, models, wp_analyzer_pairs (analyzer), batch,
             nosync ? ", nosync" : "", observe_ns / events, persist_ns / events,
-            (double) handed / events, (double) written / events, (double) records / events, flushes, checkpoints);
+            (double) handed / events, (double) written / events, (double) records / events, flushes, checkpoints, checkpoint_max_ms);
     wp_analyzer_log_destroy (&log);
     wp_store_destroy (&store);
     wp_analyzer_destroy (&analyzer);
