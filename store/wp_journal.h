@@ -133,6 +133,12 @@ int
 int
     wp_journal_replay (wp_journal_t *self, uint64_t from, wp_journal_fn *fn, void *arg);
 
+//  As wp_journal_replay, without computing the checksums (the lengths are
+//  followed; a length that leaves the file is an error): for an index of
+//  records that are then read back, checked, with wp_journal_read.
+int
+    wp_journal_scan (wp_journal_t *self, uint64_t from, wp_journal_fn *fn, void *arg);
+
 //  Read the record at offset (as wp_journal_replay gave it) into buffer
 //  (its payload, at most capacity bytes); *size gets the payload's length.
 //  Returns 0, or -1 (logged) when it cannot be read, does not check, or is

@@ -21,6 +21,8 @@
 //  A record of the journal past the checkpoint, for the checkpoint's
 //  key order: its database and key (copied), its offset.
 typedef struct {
+    uint64_t prefix;            //  its first 8 bytes, big-endian, 0-padded
+                                //  (most comparisons end there)
     uint8_t *key;               //  db byte, then the key
     size_t key_len;             //  its bytes, the db byte included
     uint64_t offset;            //  the record's offset in the journal
@@ -122,6 +124,9 @@ s_index (const void *data, size_t size, uint64_t offset, void *arg)
     entry->key [0] = db;
     memcpy (entry->key + 1, p + S_PAYLOAD_HEADER, key_len);
     entry->offset = offset;
+    entry->prefix = 0;
+    for (size_t i = 0; i < 8; i++)
+        entry->prefix = (entry->prefix << 8) | (i < entry->key_len ? entry->key [i] : 0);
     return 0;
 }
 
@@ -130,6 +135,8 @@ static int
 s_entry_compare (const void *a, const void *b)
 {
     const s_entry_t *x = (const s_entry_t *) a, *y = (const s_entry_t *) b;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
     size_t len = x->key_len < y->key_len ? x->key_len : y->key_len;
     int rc = memcmp (x->key, y->key, len);
     if (rc == 0 && x->key_len != y->key_len)
@@ -177,7 +184,8 @@ s_apply (wp_analyzer_log_t *self, const uint8_t *p, size_t size, uint64_t offset
 static int
 s_apply_journal (wp_analyzer_log_t *self, uint64_t from)
 {
-    int rc = wp_journal_replay (self->journal, from, s_index, self);
+    //  (every record applied is read back and checked)
+    int rc = wp_journal_scan (self->journal, from, s_index, self);
     if (rc == 0 && self->n_entries) {
         qsort (self->entries, self->n_entries, sizeof (s_entry_t), s_entry_compare);
         if (!self->scratch || self->scratch_cap < WP_JOURNAL_RECORD_MAX) {

@@ -129,6 +129,12 @@ test_append_flush_replay (void **state)
     assert_int_equal (seen.count, 3);
     assert_string_equal (seen.texts [0], "one");
     assert_string_equal (seen.texts [2], "three");
+    //  A scan (checksums not computed) walks the same records
+    s_seen_t scanned = { .count = 0 };
+    assert_int_equal (wp_journal_scan (journal, WP_JOURNAL_HEADER, s_collect, &scanned), 0);
+    assert_int_equal (scanned.count, 3);
+    assert_string_equal (scanned.texts [1], "two");
+    assert_true (scanned.offsets [2] == seen.offsets [2]);
     //  From the second record's offset
     s_seen_t tail = { .count = 0 };
     assert_int_equal (wp_journal_replay (journal, seen.offsets [1], s_collect, &tail), 0);
