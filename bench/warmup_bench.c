@@ -195,6 +195,8 @@ s_write_config (bool nosync)
     fprintf (file,
              "max_cpu_percent = 100\n"
              "max_pairs = 2000000\n"
+             //  A free port: a warmupd already running here keeps 9464.
+             "metrics_listen = \"127.0.0.1:0\"\n"
              "bus\n"
              "    pub_endpoint = \"%s\"\n"
              "    sub_endpoint = \"%s\"\n"
