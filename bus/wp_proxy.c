@@ -4,6 +4,7 @@
 */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include "wp_proxy.h"
 #include "wp_bus.h"
@@ -39,6 +40,7 @@ typedef struct {
     zsock_t *xpub;          //  subscribers connect here
     zpoller_t *poller;      //  pipe, and both sides once bound
     size_t max_frame;       //  largest payload forwarded
+    int hwm;                //  high-water mark of both sides, messages
     uint64_t forwarded;     //  envelopes forwarded
     uint64_t dropped;       //  envelopes dropped as invalid
     bool verbose;           //  log every drop
@@ -238,8 +240,8 @@ s_bind_both (proxy_t *self, const char *pub, const char *sub)
     zsock_t *xsub = zsock_new (ZMQ_XSUB);
     zsock_t *xpub = zsock_new (ZMQ_XPUB);
     assert (xsub && xpub);
-    zsock_set_rcvhwm (xsub, 100000);
-    zsock_set_sndhwm (xpub, 100000);
+    zsock_set_rcvhwm (xsub, self->hwm);
+    zsock_set_sndhwm (xpub, self->hwm);
     //  A peer sending a frame far beyond any valid event is disconnected.
     zsock_set_maxmsgsize (xsub, (int64_t) self->max_frame * 16);
     if (self->curve) {
@@ -424,6 +426,16 @@ s_handle_pipe (proxy_t *self)
         }
         else
             s_reply_error (self, "MAXFRAME needs a positive byte count");
+    }
+    else
+    if (streq (command, "HWM")) {
+        long messages = a ? atol (a) : 0;
+        if (messages > 0 && messages <= INT_MAX && !self->xsub) {
+            self->hwm = (int) messages;
+            zstr_send (self->pipe, "OK");
+        }
+        else
+            s_reply_error (self, "HWM needs a positive message count, before BIND");
     }
     else
     if (streq (command, "STATS")) {
@@ -721,6 +733,7 @@ wp_proxy_actor (zsock_t *pipe, void *args)
     proxy_t self = { 0 };
     self.pipe = pipe;
     self.max_frame = WP_BUS_MAX_FRAME_DEFAULT;
+    self.hwm = 100000;
     //  Without USERKEY: a key of this run only.
     if (wp_keys_random (self.user_key, sizeof self.user_key))
         zsys_error ("proxy: no random bytes for the user-id key");

@@ -64,6 +64,11 @@
             thread, no copies). Replies "OK" or "ERROR" reason.
         MAXFRAME bytes
             Set the largest payload forwarded. Replies "OK".
+        HWM messages
+            Before BIND: the high-water mark of both sides (default
+            100000): what the proxy holds from publishers, and for each
+            subscriber, at most; beyond it the subscriber loses events
+            (its sequence gaps count them). Replies "OK" or "ERROR" reason.
         STATS
             Replies "OK" forwarded dropped refused rate_limited hashed
             auth_failures (decimal strings; dropped counts invalid

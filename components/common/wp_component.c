@@ -51,7 +51,7 @@ struct _wp_ctx_t {
     uint64_t acked_next;            //  next_ms at the last ack
     bool windowed;                  //  the latest tick: replay by windows
     wp_resync_t *resync;            //  snapshots asked and answered (live mode)
-    zlistx_t *held;                 //  wp_bus_event_t held until the first
+    zlistx_t *held;                 //  s_held_t: events held until the first
                                     //  snapshot (wp_resync_holding)
     bool store_refused;             //  START failed on the store (exit 78)
     char *refused_why;              //  create refused a file of its store
@@ -359,8 +359,46 @@ s_resync_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 //  Most events held while the first snapshot is awaited; more are
-//  dropped and counted.
-#define S_HELD_MAX 100000
+//  dropped and counted. Each is held packed, in its own bytes (a usage
+//  event ~100, a pattern under 2 KiB), not in the 8 KiB arena it was
+//  decoded in: at most ~20 MiB held, for at most the resync's timeout.
+#define S_HELD_MAX 10000
+
+//  An event held, packed again; decoded again when it is handed over.
+typedef struct {
+    wp_topic_t topic;               //  its topic
+    uint64_t gap;                   //  as received (wp_bus_event_t)
+    bool restarted, first;
+    size_t size;                    //  bytes of data
+    uint8_t data [];                //  the packed message
+} s_held_t;
+
+//  Free a held event (zlistx destructor).
+static void
+s_held_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  Hold one event (copied; the caller frees its own).
+static void
+s_hold (wp_ctx_t *ctx, const wp_bus_event_t *event)
+{
+    size_t size = protobuf_c_message_get_packed_size (event->msg);
+    s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + size);
+    assert (held);
+    held->topic = event->topic;
+    held->gap = event->gap;
+    held->restarted = event->restarted;
+    held->first = event->first;
+    held->size = protobuf_c_message_pack (event->msg, held->data);
+    if (!ctx->held) {
+        ctx->held = zlistx_new ();
+        zlistx_set_destructor (ctx->held, s_held_destroy);
+    }
+    zlistx_add_end (ctx->held, held);
+}
 
 //  Hand an event to the component.
 static void
@@ -377,11 +415,18 @@ s_release_held (wp_ctx_t *ctx)
 {
     if (!ctx->held || wp_resync_holding (ctx->resync))
         return;
-    wp_bus_event_t *event;
-    while ((event = (wp_bus_event_t *) zlistx_detach (ctx->held, NULL))) {
-        s_deliver (ctx, event);
-        wp_bus_event_free (event);
-        free (event);
+    s_held_t *held;
+    while ((held = (s_held_t *) zlistx_detach (ctx->held, NULL))) {
+        wp_bus_event_t event = { .topic = held->topic, .gap = held->gap,
+                                 .restarted = held->restarted, .first = held->first };
+        event.msg = wp_bus_unpack (held->topic, false, held->data, held->size, NULL);
+        if (event.msg) {
+            s_deliver (ctx, &event);
+            protobuf_c_message_free_unpacked (event.msg, NULL);
+        }
+        else
+            ctx->rejected++;
+        free (held);
     }
     zlistx_destroy (&ctx->held);
 }
@@ -417,16 +462,10 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
             if (!consumed && wp_resync_holding (ctx->resync)
                 && (ctx->subscribed & (1u << event.topic))) {
                 //  Held until the first snapshot: decided on after it
-                if (!ctx->held)
-                    ctx->held = zlistx_new ();
-                if (zlistx_size (ctx->held) < S_HELD_MAX) {
-                    wp_bus_event_t *copy = (wp_bus_event_t *) malloc (sizeof *copy);
-                    assert (copy);
-                    *copy = event;
-                    zlistx_add_end (ctx->held, copy);
-                    continue;
-                }
-                ctx->rejected++;
+                if (!ctx->held || zlistx_size (ctx->held) < S_HELD_MAX)
+                    s_hold (ctx, &event);
+                else
+                    ctx->rejected++;
             }
             else
             if (!consumed) {
@@ -700,14 +739,7 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
     if (def->destroy && ctx.state)
         def->destroy (&ctx.state);
     zloop_destroy (&ctx.loop);
-    if (ctx.held) {
-        wp_bus_event_t *event;
-        while ((event = (wp_bus_event_t *) zlistx_detach (ctx.held, NULL))) {
-            wp_bus_event_free (event);
-            free (event);
-        }
-        zlistx_destroy (&ctx.held);
-    }
+    zlistx_destroy (&ctx.held);
     wp_resync_destroy (&ctx.resync);
     wp_store_destroy (&ctx.store);
     wp_bus_destroy (&ctx.bus);

@@ -294,8 +294,9 @@ wp_security_start_proxy (wp_config_t *config, const char *program, const char *i
     sodium_memzero (user_key, sizeof user_key);
     zactor_t *proxy = zactor_new (wp_proxy_actor, NULL);
     assert (proxy);
-    char frame [32], rate [32], beat [32], source [256];
+    char frame [32], hwm [32], rate [32], beat [32], source [256];
     snprintf (frame, sizeof frame, "%u", config->max_frame_bytes);
+    snprintf (hwm, sizeof hwm, "%u", config->hwm);
     //  A replay drives events as fast as the pipeline takes them.
     snprintf (rate, sizeof rate, "%u", config->replay ? 0 : config->max_events_per_s);
     snprintf (beat, sizeof beat, "%u", config->heartbeat_ms);
@@ -305,6 +306,8 @@ wp_security_start_proxy (wp_config_t *config, const char *program, const char *i
     int rc = s_command (proxy, program, "MAXFRAME", frame, NULL, NULL);
     if (rc == 0 && verbose)
         rc = s_command (proxy, program, "VERBOSE", NULL, NULL, NULL);
+    if (rc == 0)
+        rc = s_command (proxy, program, "HWM", hwm, NULL, NULL);
     if (rc == 0)
         rc = s_command (proxy, program, "USERKEY", hex, NULL, NULL);
     sodium_memzero (hex, sizeof hex);
