@@ -2,12 +2,16 @@
 #  chaos.sh - the chaos test's longer run, for the docs (not CI): the
 #  per-process deployment under 2000 usage events/s, every component
 #  (bus included) killed -9 and restarted ROUNDS times in turn; prints a
-#  line per kill and the totals (sent, seen, dropped by gap, resyncs,
-#  loaded twice). Usage: bench/chaos.sh [ROUNDS] [BUILD_DIR]
+#  line per kill, then the stores compared with what a run that was not
+#  killed holds (the analyzer's pair counts against the events sent, the
+#  queue's tasks against the warms and cools asked for, perf's samples
+#  against the warms done) and the totals (sent, seen, dropped by gap,
+#  resyncs, loaded twice). Usage: bench/chaos.sh [ROUNDS] [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${1:-10}"
 BUILD="${2:-build}"
 [ -x "$BUILD/tests/test_chaos" ] || { echo "chaos: build first (tools/setup.sh)" >&2; exit 2; }
 WP_CHAOS_ROUNDS="$ROUNDS" WP_BIN_DIR="$PWD/$BUILD/bin" WP_SOURCE_DIR="$PWD" \
-    "$BUILD/tests/test_chaos" 2>/dev/null | grep -E "^chaos:|PASSED|FAILED|twice|differ"
+    "$BUILD/tests/test_chaos" 2>/dev/null \
+    | grep -E "^chaos:|PASSED|FAILED|twice|differ|^lost:|ERROR"

@@ -541,21 +541,24 @@ s_compare_analyzer (s_chaos_t *self, itest_t *it, const s_load_t *load)
     }
     wp_analyzer_destroy (&core);
     //  Down: from the kill to the ready line (the bus: to all back)
-    uint64_t down = 0;
+    uint64_t down [2] = { 0, 0 };
     for (size_t k = 0; k < self->n_outages; k++) {
         const s_outage_t *o = &self->outages [k];
         if (o->component == 0 || o->component == 7)
-            down += s_sent_between (load, o->kill_ms,
-                                    o->component == 0 ? o->ready_ms : o->back_ms);
+            down [o->component == 7] += s_sent_between (load, o->kill_ms, o->component == 0
+                                                        ? o->ready_ms : o->back_ms);
     }
     uint64_t own = s_sent_in_outages (self, load, 0, S_FLUSH_MS + wp_test_ms (S_SLACK_MS));
     uint64_t bus = s_sent_in_outages (self, load, 7, wp_test_ms (S_SLACK_MS));
+    const s_comp_t *analyzer = &self->comps [0];
     print_message ("chaos: analyzer store against the events sent: %" PRIu64 " sent, %" PRIu64
                    " counted in its pairs, %" PRIu64 " over; %" PRIu64 " missing (worst pair %"
-                   PRIu64 "), against %" PRIu64 " sent from each kill of it (of the bus) to the "
-                   "ready line (to all back in status); bound %" PRIu64 " (those windows from flush_ms + %d "
-                   "ms before the kill to %d ms after: %" PRIu64 " its kills, %" PRIu64
-                   " the bus's)\n", sent, stored, over, short_by, worst, down, own + bus,
+                   PRIu64 "), against %" PRIu64 " sent from its kills to its ready lines and %"
+                   PRIu64 " from the bus's kills to all back in status (the analyzer counted %"
+                   PRIu64 " lost to sequence gaps); bound %" PRIu64 " (those windows from "
+                   "flush_ms + %d ms before the kill to %d ms after: %" PRIu64 " its kills, %"
+                   PRIu64 " the bus's)\n", sent, stored, over, short_by, worst, down [0],
+                   down [1], analyzer->sum_dropped + analyzer->dropped, own + bus,
                    wp_test_ms (S_SLACK_MS), wp_test_ms (S_SLACK_MS), own, bus);
     assert_int_equal (over, 0);
     assert_true (short_by <= own + bus);
