@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 ROUNDS="${1:-10}"
 BUILD="${2:-build}"
 [ -x "$BUILD/tests/test_chaos" ] || { echo "chaos: build first (tools/setup.sh)" >&2; exit 2; }
+code=0
 WP_CHAOS_ROUNDS="$ROUNDS" WP_BIN_DIR="$PWD/$BUILD/bin" WP_SOURCE_DIR="$PWD" \
-    "$BUILD/tests/test_chaos" 2>/dev/null \
-    | grep -E "^chaos:|PASSED|FAILED|twice|differ|^lost:|ERROR"
+    "$BUILD/tests/test_chaos" > "${TMPDIR:-/tmp}/chaos.$$" 2>&1 || code=$?
+grep -E "^chaos:|twice|differ|^lost:|ERROR" "${TMPDIR:-/tmp}/chaos.$$" || true
+rm -f "${TMPDIR:-/tmp}/chaos.$$"
+if [ "$code" -eq 0 ]; then echo "chaos: every check passed"; else echo "chaos: FAILED"; fi
+exit "$code"
