@@ -295,6 +295,21 @@ test_proxy_commands (void **state)
     status = s_proxy_command (proxy, "MAXFRAME", NULL, NULL);
     assert_string_equal (status, "ERROR");
     zstr_free (&status);
+    //  HWM: only before BIND (the sockets take it when made)
+    status = s_proxy_command (proxy, "HWM", "5000", NULL);
+    assert_string_equal (status, "ERROR");
+    zstr_free (&status);
+    zactor_t *fresh = s_proxy_new ();
+    status = s_proxy_command (fresh, "HWM", "5000", NULL);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    const char *bad_hwms [] = { "0", "-5", "lots", "99999999999" };
+    for (int i = 0; i < 4; i++) {
+        status = s_proxy_command (fresh, "HWM", bad_hwms [i], NULL);
+        assert_string_equal (status, "ERROR");
+        zstr_free (&status);
+    }
+    zactor_destroy (&fresh);
     status = s_proxy_command (proxy, "FROB", NULL, &detail);
     assert_string_equal (status, "ERROR");
     assert_string_equal (detail, "unknown command");
