@@ -55,8 +55,8 @@ s_store_record (const char *db, const void *key, size_t key_len, const void *val
 
 //  One way of persisting: run the workload, print its cost.
 static int
-s_run (const char *name, const char *dir, bool journal, long events, long users, long models,
-       long batch, bool nosync)
+s_run (const char *name, const char *dir, bool journal, bool at_once, long events,
+       long users, long models, long batch, bool nosync)
 {
     char **user_names = (char **) calloc ((size_t) users, sizeof (char *));
     char **model_names = (char **) calloc ((size_t) models, sizeof (char *));
@@ -86,7 +86,7 @@ s_run (const char *name, const char *dir, bool journal, long events, long users,
     uint8_t key [16] = { 0 };
     uint64_t seed = 88172645463325252ULL;
     uint64_t now = 1700000000000ULL;
-    double observe_ns = 0, persist_ns = 0, checkpoint_max_ms = 0;
+    double observe_ns = 0, persist_ns = 0, stop_max_ms = 0;
     uint64_t records = 0, flushes = 0;
     uint64_t written = s_io ("write_bytes"), handed = s_io ("wchar");
     for (long e = 0; e < events; e++) {
@@ -108,15 +108,19 @@ s_run (const char *name, const char *dir, bool journal, long events, long users,
             drained = wp_analyzer_drain (analyzer, wp_analyzer_log_record, log);
             if (drained < 0 || wp_analyzer_log_flush (log))
                 return 1;
-            //  (by size only: the run is shorter than checkpoint_s)
-            if (wp_analyzer_log_due (log, 1)) {
-                uint64_t c0 = wp_mono_ns ();
-                if (wp_analyzer_log_checkpoint (log, 1))
-                    return 1;
-                double ms = (double) (wp_mono_ns () - c0) / 1e6;
-                if (ms > checkpoint_max_ms)
-                    checkpoint_max_ms = ms;
-            }
+            //  (by size only: the run is shorter than checkpoint_s); a
+            //  stop of the thread: a whole checkpoint, or its beginning
+            //  and then one slice after each batch
+            uint64_t c0 = wp_mono_ns ();
+            if (at_once && wp_analyzer_log_due (log, 1)
+                && wp_analyzer_log_checkpoint (log, 1))
+                return 1;
+            if (!at_once && wp_analyzer_log_due (log, 1)
+                && (wp_analyzer_log_begin (log, 1) || wp_analyzer_log_step (log) < 0))
+                return 1;
+            double ms = (double) (wp_mono_ns () - c0) / 1e6;
+            if (ms > stop_max_ms)
+                stop_max_ms = ms;
         }
         else {
             drained = wp_analyzer_drain (analyzer, s_store_record, store);
@@ -141,10 +145,10 @@ s_run (const char *name, const char *dir, bool journal, long events, long users,
     printf ("persist-cost %-8s %ld events, %ld users x %ld models (%zu pairs), batch %ld%s:\n"
             "  observe %6.0f ns/event; persist %6.0f ns/event; bytes/event %7.0f written, "
             "%7.0f to storage; %.2f records/event, %" PRIu64 " flushes (%" PRIu64
-            " checkpoints, the longest %.0f ms)\n",
+            " checkpoints, the longest stop %.1f ms)\n",
             name, events, users, models, wp_analyzer_pairs (analyzer), batch,
             nosync ? ", nosync" : "", observe_ns / events, persist_ns / events,
-            (double) handed / events, (double) written / events, (double) records / events, flushes, checkpoints, checkpoint_max_ms);
+            (double) handed / events, (double) written / events, (double) records / events, flushes, checkpoints, stop_max_ms);
     wp_analyzer_log_destroy (&log);
     wp_store_destroy (&store);
     wp_analyzer_destroy (&analyzer);
@@ -183,9 +187,10 @@ main (int argc, char **argv)
             break;
     }
     if (i < argc || events <= 0 || users <= 0 || batch <= 0 || batch > 1000000
-        || (only && !streq (only, "lmdb") && !streq (only, "journal"))) {
+        || (only && !streq (only, "lmdb") && !streq (only, "at-once")
+            && !streq (only, "journal"))) {
         fprintf (stderr, "usage: persist-cost [--events N] [--users N] [--batch N] "
-                         "[--nosync] [--only lmdb|journal]\n");
+                         "[--nosync] [--only lmdb|at-once|journal]\n");
         return 2;
     }
     char template_ [] = "/tmp/persist-cost-XXXXXX";
@@ -193,12 +198,12 @@ main (int argc, char **argv)
     if (!root)
         return 1;
     int rc = 0;
-    const char *ways [] = { "lmdb", "journal" };
-    for (int w = 0; w < 2 && rc == 0; w++) {
+    const char *ways [] = { "lmdb", "at-once", "journal" };
+    for (int w = 0; w < 3 && rc == 0; w++) {
         if (only && !streq (only, ways [w]))
             continue;
         char *dir = zsys_sprintf ("%s/%s", root, ways [w]);
-        rc = s_run (ways [w], dir, w == 1, events, users, models, batch, nosync);
+        rc = s_run (ways [w], dir, w > 0, w == 1, events, users, models, batch, nosync);
         char *command = zsys_sprintf ("rm -rf '%s'", dir);
         if (system (command)) {
             //  (a scratch directory left behind)

@@ -540,33 +540,74 @@ wp_journal_read (wp_journal_t *self, uint64_t offset, void *buffer, size_t capac
     return 0;
 }
 
-//  Start the next generation.
-int
-wp_journal_rotate (wp_journal_t *self)
+//  Start the next generation: its file written and synced as <path>.new,
+//  then the current file renamed to aside (when not NULL) and the new one
+//  renamed to path. Returns the new file's descriptor or -1 (logged).
+static int
+s_next (wp_journal_t *self, const char *aside)
 {
-    assert (self);
     char *next = zsys_sprintf ("%s.new", self->path);
     assert (next);
     uint8_t header [WP_JOURNAL_HEADER];
     s_header (header, self->generation + 1);
     int fd = open (next, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || s_pwrite (fd, header, sizeof header, 0)
-        || (!self->nosync && fdatasync (fd)) || rename (next, self->path)) {
-        zsys_error ("wp_journal: cannot start a new journal %s: %s", next, strerror (errno));
-        if (fd >= 0)
-            close (fd);
-        unlink (next);
+    bool aside_done = false;
+    if (fd >= 0 && s_pwrite (fd, header, sizeof header, 0) == 0
+        && (self->nosync || fdatasync (fd) == 0)
+        && (!aside || (aside_done = rename (self->path, aside) == 0))
+        && rename (next, self->path) == 0) {
+        if (!self->nosync)
+            s_sync_dir (self->path);
         zstr_free (&next);
-        return -1;
+        return fd;
     }
-    if (!self->nosync)
-        s_sync_dir (self->path);
+    zsys_error ("wp_journal: cannot start a new journal %s: %s", next, strerror (errno));
+    if (aside_done && rename (aside, self->path))
+        zsys_error ("wp_journal: cannot move %s back to %s: %s", aside, self->path,
+                    strerror (errno));
+    if (fd >= 0)
+        close (fd);
+    unlink (next);
     zstr_free (&next);
+    return -1;
+}
+
+//  Start the next generation.
+int
+wp_journal_rotate (wp_journal_t *self)
+{
+    assert (self);
+    int fd = s_next (self, NULL);
+    if (fd < 0)
+        return -1;
     close (self->fd);
     self->fd = fd;
     self->generation++;
     self->size = WP_JOURNAL_HEADER;
     return 0;
+}
+
+//  Start the next generation, the current one kept under another name.
+wp_journal_t *
+wp_journal_rotate_aside (wp_journal_t *self, const char *aside)
+{
+    assert (self && aside);
+    int fd = s_next (self, aside);
+    if (fd < 0)
+        return NULL;
+    wp_journal_t *old = (wp_journal_t *) zmalloc (sizeof (wp_journal_t));
+    assert (old);
+    old->path = strdup (aside);
+    assert (old->path);
+    old->fd = self->fd;
+    old->nosync = self->nosync;
+    old->generation = self->generation;
+    old->size = self->size;
+    old->pending_max = self->pending_max;
+    self->fd = fd;
+    self->generation++;
+    self->size = WP_JOURNAL_HEADER;
+    return old;
 }
 
 //  Counters.

@@ -8,7 +8,9 @@
     A crash therefore loses at most the records appended since the last
     flush. A checkpoint elsewhere (the owner's LMDB) covers the journal up
     to a position (generation, offset); wp_journal_rotate then starts a new
-    generation, empty, so the file stays small.
+    generation, empty, so the file stays small. wp_journal_rotate_aside
+    starts it before the checkpoint, the old generation renamed, so that
+    appends go on while the checkpoint reads the old one.
 
     File format, version 1, integers big-endian:
         header (32 bytes)
@@ -152,6 +154,15 @@ int
 //  for the next flush. Returns 0, or -1 (logged; the old file stays).
 int
     wp_journal_rotate (wp_journal_t *self);
+
+//  Start the next generation as wp_journal_rotate does, the current file
+//  moved to aside first (renamed; a file there is replaced): a checkpoint
+//  of it can then run while records are appended to the next. Returns the
+//  old generation (the caller's to destroy: its flushed records, for
+//  wp_journal_scan/replay/read; records appended and not flushed stay
+//  with self), or NULL (logged; the current file stays where it was).
+wp_journal_t *
+    wp_journal_rotate_aside (wp_journal_t *self, const char *aside);
 
 //  Records made durable, failed flushes and refused records since open.
 uint64_t

@@ -16,7 +16,13 @@ typedef struct {
     uint32_t unflushed;     //  events learned since the last journal flush
     uint32_t batch_max;     //  flush the journal after this many events
     wp_pattern_wire_t wire; //  room for the usage.pattern message
+    zloop_t *loop;          //  the actor's loop (the checkpoint's slices)
+    int step_timer;         //  the timer of the next slice, -1 when none
 } analyzer_t;
+
+//  Wait between two slices of a checkpoint, ms: the events queued
+//  meanwhile are handled in it.
+#define S_STEP_MS 1
 
 //  Store one loaded record into the core.
 static int
@@ -46,6 +52,8 @@ s_create (wp_ctx_t *ctx)
     _Static_assert (sizeof (float) == 4, "float is not 32 bits");
     self->core = wp_analyzer_new (&opts);
     self->batch_max = config->batch_max;
+    self->loop = wp_ctx_loop (ctx);
+    self->step_timer = -1;
     //  The journal first: what it holds past the checkpoint goes into
     //  the store, which is then loaded whole
     char *dir = zsys_sprintf ("%s/%s", config->data_dir, wp_ctx_name (ctx));
@@ -57,7 +65,8 @@ s_create (wp_ctx_t *ctx)
         .pending_max = config->batch_max > UINT32_MAX / 16 ? UINT32_MAX
                                                            : 16 * config->batch_max,
         .checkpoint_ms = config->checkpoint_s * 1000,
-        .journal_max = (uint64_t) config->journal_max_kb << 10
+        .journal_max = (uint64_t) config->journal_max_kb << 10,
+        .slice_writes = config->checkpoint_slice
     };
     char why [1024] = "";
     bool refused = false;
@@ -105,6 +114,8 @@ static void
 s_destroy (void **state_p)
 {
     analyzer_t *self = (analyzer_t *) *state_p;
+    if (self->step_timer >= 0)
+        zloop_timer_end (self->loop, self->step_timer);
     wp_analyzer_log_checkpoint (self->log, wp_wall_us () / 1000);
     wp_analyzer_log_destroy (&self->log);
     wp_analyzer_destroy (&self->core);
@@ -112,9 +123,31 @@ s_destroy (void **state_p)
     *state_p = NULL;
 }
 
-//  Hand what changed to the journal, make it durable, and checkpoint it
-//  into the store when one is due. Records the journal refuses (its
-//  flushes fail) stay dirty in the core for the next flush.
+static int s_step (zloop_t *loop, int timer_id, void *arg);
+
+//  Run the checkpoint's next slice soon, when one is in progress.
+static void
+s_step_soon (analyzer_t *self)
+{
+    if (self->step_timer < 0 && wp_analyzer_log_busy (self->log))
+        self->step_timer = zloop_timer (self->loop, S_STEP_MS, 1, s_step, self);
+}
+
+//  One slice of the checkpoint; the next one after the events queued.
+static int
+s_step (zloop_t *loop, int timer_id, void *arg)
+{
+    analyzer_t *self = (analyzer_t *) arg;
+    self->step_timer = -1;
+    if (wp_analyzer_log_step (self->log) > 0)
+        s_step_soon (self);
+    return 0;
+}
+
+//  Hand what changed to the journal, make it durable, and begin a
+//  checkpoint into the store when one is due (its slices run between
+//  events). Records the journal refuses (its flushes fail) stay dirty in
+//  the core for the next flush.
 static int
 s_flush (analyzer_t *self)
 {
@@ -125,8 +158,10 @@ s_flush (analyzer_t *self)
     if (wp_analyzer_log_flush (self->log))
         return -1;
     uint64_t now_ms = wp_wall_us () / 1000;
-    if (wp_analyzer_log_due (self->log, now_ms))
-        return wp_analyzer_log_checkpoint (self->log, now_ms);
+    if (wp_analyzer_log_due (self->log, now_ms)
+        && wp_analyzer_log_begin (self->log, now_ms))
+        return -1;
+    s_step_soon (self);
     return 0;
 }
 

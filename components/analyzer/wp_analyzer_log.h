@@ -5,14 +5,20 @@
     Each flush appends the records that changed since the last one (the
     records wp_analyzer_drain hands over: a pair's or a model's whole
     state, or a pair's delete) and makes them durable with one fdatasync.
-    A checkpoint applies the journal past the position LMDB covers to
-    LMDB, in order (a key's latest record wins: the pairs dirtied since
-    the last checkpoint), records the journal position it covers in the
-    same store, commits, and starts a new, empty journal generation.
-    Recovery at start is a checkpoint: what the journal holds past the
-    covered position goes into LMDB, and the analyzer then loads LMDB as
-    before. Applying a record twice leaves what applying it once does, so
-    a crash during a checkpoint costs nothing.
+    A checkpoint starts a new, empty journal generation for the records
+    appended from then on (the old one renamed to pairs.journal.applying),
+    then applies the old generation past the position LMDB covers to LMDB
+    in slices of a few ms each, between which the owner goes on with its
+    events (wp_analyzer_log_step): the records indexed, sorted into runs,
+    then each key's latest record written in key order, a transaction per
+    slice. The last slice records the position it covers (the old
+    generation's end) in the same store; the old file is then removed.
+    The next checkpoint begins only when this one is done, so LMDB takes
+    every generation whole, in order. Recovery at start is a checkpoint
+    run to its end: the old generation if one is left, then the current
+    one, go into LMDB, and the analyzer then loads LMDB as before. Applying
+    a record twice leaves what applying it once does, so a crash during a
+    checkpoint costs nothing.
 
     Journal payload, after wp_journal's record header (big-endian):
         u8  db          1 models, 2 pairs
@@ -43,6 +49,9 @@ extern "C" {
 //  The journal's file name in the analyzer's store directory.
 #define WP_ANALYZER_JOURNAL "pairs.journal"
 
+//  The generation a checkpoint is applying, beside it.
+#define WP_ANALYZER_JOURNAL_OLD "pairs.journal.applying"
+
 typedef struct _wp_analyzer_log_t wp_analyzer_log_t;
 
 //  Options.
@@ -53,6 +62,7 @@ typedef struct {
     uint32_t pending_max;       //  records kept while flushes fail
     uint32_t checkpoint_ms;     //  checkpoint at least this often
     uint64_t journal_max;       //  or when the journal passes this, bytes
+    uint32_t slice_writes;      //  writes per slice of a checkpoint (0: 1024)
 } wp_analyzer_log_opts_t;
 
 //  Open the journal and recover: what it holds past the position store
@@ -80,14 +90,31 @@ int
 int
     wp_analyzer_log_flush (wp_analyzer_log_t *self);
 
-//  True when a checkpoint is due at now_ms: the journal holds records past
-//  the covered position and passed journal_max, or checkpoint_ms passed
-//  since the last one.
+//  True when a checkpoint is due at now_ms: one is in progress, or the
+//  journal holds records past the covered position and passed
+//  journal_max, or checkpoint_ms passed since the last one began.
 bool
     wp_analyzer_log_due (wp_analyzer_log_t *self, uint64_t now_ms);
 
-//  Checkpoint now (at now_ms). Returns 0, or -1 (logged; the journal
-//  stays and the next checkpoint applies it again).
+//  Begin a checkpoint at now_ms (none when one is in progress or nothing
+//  is past the covered position): flush, start a new generation. Returns
+//  0, or -1 (logged; the journal stays as it was).
+int
+    wp_analyzer_log_begin (wp_analyzer_log_t *self, uint64_t now_ms);
+
+//  Do one slice of the checkpoint in progress (a few ms). Returns 1 when
+//  more remain, 0 when it is done (or none was in progress), -1 on a
+//  failure (logged; it starts again from its beginning at the next step).
+int
+    wp_analyzer_log_step (wp_analyzer_log_t *self);
+
+//  True while a checkpoint is in progress.
+bool
+    wp_analyzer_log_busy (wp_analyzer_log_t *self);
+
+//  Checkpoint everything now (at now_ms), at once: the checkpoint in
+//  progress, then the records appended since. Returns 0, or -1 (logged;
+//  the journal stays and the next checkpoint applies it again).
 int
     wp_analyzer_log_checkpoint (wp_analyzer_log_t *self, uint64_t now_ms);
 

@@ -91,6 +91,7 @@ static const key_spec_t s_keys [] = {
     U ("store/map_max_mb", map_max_mb, 16, 16777216, "MiB"),
     U ("store/checkpoint_s", checkpoint_s, 1, 86400, "s"),
     U ("store/journal_max_kb", journal_max_kb, 64, 16777216, "KiB"),
+    U ("store/checkpoint_slice", checkpoint_slice, 1, 1000000, "writes"),
     U ("resource_interval_ms", resource_interval_ms, 10, 3600000, "ms"),
     U ("gpu_interval_ms", gpu_interval_ms, 100, 3600000, "ms"),
     S ("gpu_source", gpu_source),
@@ -156,6 +157,7 @@ wp_config_new (void)
     self->map_max_mb = 8192;
     self->checkpoint_s = 60;
     self->journal_max_kb = 65536;
+    self->checkpoint_slice = 1024;
     self->resource_interval_ms = 1000;
     self->gpu_interval_ms = 5000;
     self->gpu_source = s_strdup ("auto");

@@ -138,6 +138,7 @@ typedef struct {
     uint32_t map_max_mb;                //  LMDB map of one store at most, MiB
     uint32_t checkpoint_s;              //  analyzer: journal into LMDB this often, s
     uint32_t journal_max_kb;            //  analyzer: or when the journal passes this, KiB
+    uint32_t checkpoint_slice;          //  analyzer: writes per slice of a checkpoint
 
     //  component periods
     uint32_t resource_interval_ms;      //  resource status period, ms

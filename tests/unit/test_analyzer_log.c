@@ -4,7 +4,9 @@
     covered position, then empties the journal (a new generation); what is
     flushed after it survives a crash (the log dropped without a
     checkpoint) and is recovered into LMDB at the next open; a delete
-    replays as a delete; what was not flushed is lost.
+    replays as a delete; what was not flushed is lost. A checkpoint in
+    slices takes the old generation only, while appends go to the new; a
+    crash in its middle is recovered, old generation then new.
     =========================================================================
 */
 #include "testutil.h"
@@ -172,6 +174,145 @@ test_recover (void **state)
     wp_analyzer_log_destroy (&log);
 }
 
+//  Put S_KEYS pair records "k0000".. of value text (%d: the key's number).
+#define S_KEYS 3000
+static void
+s_put_keys (wp_analyzer_log_t *log, const char *text)
+{
+    for (int i = 0; i < S_KEYS; i++) {
+        char key [16], value [32];
+        snprintf (key, sizeof key, "k%04d", i);
+        snprintf (value, sizeof value, text, i);
+        s_put (log, key, value);
+    }
+}
+
+//  True when the file name of the analyzer's journal dir exists.
+static bool
+s_exists (s_fixture_t *fixture, const char *name)
+{
+    char *path = zsys_sprintf ("%s/%s", fixture->dir, name);
+    bool exists = zsys_file_exists (path);
+    zstr_free (&path);
+    return exists;
+}
+
+//  A checkpoint in slices: the old generation goes into LMDB a slice at
+//  a time while records are appended to the new one, which it does not
+//  take (a key written in the new generation keeps the old generation's
+//  value in LMDB until the next checkpoint, which then writes the new).
+static void
+test_sliced (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_analyzer_log_t *log = s_open (fixture);
+    s_put_keys (log, "old-%d");
+    s_put (log, "pair-x", "x-old");
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    assert_false (wp_analyzer_log_due (log, 1));
+    assert_true (wp_analyzer_log_due (log, 60001));         //  checkpoint_ms
+    assert_false (wp_analyzer_log_busy (log));
+    assert_int_equal (wp_analyzer_log_begin (log, 60001), 0);
+    assert_true (wp_analyzer_log_busy (log));
+    assert_true (wp_analyzer_log_due (log, 60002));         //  in progress
+    assert_true (s_exists (fixture, WP_ANALYZER_JOURNAL_OLD));
+    assert_int_equal (s_journal_size (fixture), WP_JOURNAL_HEADER);
+    int slices = 0, rc;
+    char value [64];
+    while ((rc = wp_analyzer_log_step (log)) == 1) {
+        slices++;
+        //  Between two slices: new records, into the new generation
+        char text [32];
+        snprintf (text, sizeof text, "x-new-%d", slices);
+        s_put (log, "pair-x", text);
+        s_put (log, "k0001", text);
+        assert_int_equal (wp_analyzer_log_flush (log), 0);
+        assert_true (slices < 100);
+    }
+    assert_int_equal (rc, 0);
+    //  The index, the sort, and 3000 / 1024 slices of writes
+    assert_true (slices >= 4);
+    assert_false (wp_analyzer_log_busy (log));
+    assert_false (s_exists (fixture, WP_ANALYZER_JOURNAL_OLD));
+    assert_int_equal (wp_analyzer_log_checkpoints (log), 1);
+    s_get (fixture, "pairs", "pair-x", value, sizeof value);
+    assert_string_equal (value, "x-old");
+    s_get (fixture, "pairs", "k0001", value, sizeof value);
+    assert_string_equal (value, "old-1");
+    s_get (fixture, "pairs", "k2999", value, sizeof value);
+    assert_string_equal (value, "old-2999");
+    assert_true (s_journal_size (fixture) > WP_JOURNAL_HEADER);
+    //  A step with none in progress does nothing
+    assert_int_equal (wp_analyzer_log_step (log), 0);
+    //  The next checkpoint writes the new generation's latest records
+    assert_int_equal (wp_analyzer_log_checkpoint (log, 2), 0);
+    assert_int_equal (wp_analyzer_log_checkpoints (log), 2);
+    char want [32];
+    snprintf (want, sizeof want, "x-new-%d", slices);
+    s_get (fixture, "pairs", "pair-x", value, sizeof value);
+    assert_string_equal (value, want);
+    s_get (fixture, "pairs", "k0001", value, sizeof value);
+    assert_string_equal (value, want);
+    assert_int_equal (s_journal_size (fixture), WP_JOURNAL_HEADER);
+    wp_analyzer_log_destroy (&log);
+}
+
+//  A crash in the middle of a checkpoint (some of its slices committed,
+//  records appended to the new generation meanwhile): recovery applies
+//  the old generation, then the new one, and LMDB holds each key's
+//  latest flushed record.
+static void
+test_crash_in_checkpoint (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_analyzer_log_t *log = s_open (fixture);
+    s_put_keys (log, "one-%d");
+    s_put (log, "pair-gone", "here");
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    assert_int_equal (wp_analyzer_log_checkpoint (log, 1), 0);
+    s_put_keys (log, "two-%d");
+    assert_int_equal (wp_analyzer_log_record ("pairs", "pair-gone", 9, NULL, 0, log), 0);
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    assert_int_equal (wp_analyzer_log_begin (log, 2), 0);
+    //  Slices until the first keys are in LMDB and the last are not
+    char value [64];
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal (wp_analyzer_log_step (log), 1);
+        s_get (fixture, "pairs", "k0000", value, sizeof value);
+        if (streq (value, "two-0"))
+            break;
+    }
+    assert_string_equal (value, "two-0");
+    s_get (fixture, "pairs", "k2999", value, sizeof value);
+    assert_string_equal (value, "one-2999");
+    //  The new generation: a key of the old one again, flushed; one not
+    s_put (log, "k0005", "three");
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    s_put (log, "k0006", "not flushed");
+    wp_analyzer_log_destroy (&log);             //  the crash
+    assert_true (s_exists (fixture, WP_ANALYZER_JOURNAL_OLD));
+
+    log = s_open (fixture);
+    assert_false (wp_analyzer_log_busy (log));
+    assert_false (s_exists (fixture, WP_ANALYZER_JOURNAL_OLD));
+    assert_int_equal (s_journal_size (fixture), WP_JOURNAL_HEADER);
+    assert_int_equal (wp_analyzer_log_checkpoints (log), 2);   //  old, then new
+    for (int i = 0; i < S_KEYS; i++) {
+        char key [16], want [32];
+        snprintf (key, sizeof key, "k%04d", i);
+        snprintf (want, sizeof want, i == 5 ? "three" : "two-%d", i);
+        s_get (fixture, "pairs", key, value, sizeof value);
+        assert_string_equal (value, want);
+    }
+    s_get (fixture, "pairs", "pair-gone", value, sizeof value);
+    assert_string_equal (value, "");
+    wp_analyzer_log_destroy (&log);
+    //  Reopened clean: nothing left to replay
+    log = s_open (fixture);
+    assert_int_equal (wp_analyzer_log_checkpoints (log), 0);
+    wp_analyzer_log_destroy (&log);
+}
+
 //  Load one stored record into an analyzer (arg: [analyzer, db, count]).
 static int
 s_load (const void *key, size_t key_len, const void *value, size_t value_len,
@@ -231,6 +372,8 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_checkpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_recover, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sliced, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_crash_in_checkpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_analyzer_records, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -127,6 +127,7 @@ s_assert_defaults (const wp_config_t *config)
     assert_int_equal (config->max_events_per_s, 1000);
     assert_int_equal (config->checkpoint_s, 60);
     assert_int_equal (config->journal_max_kb, 65536);
+    assert_int_equal (config->checkpoint_slice, 1024);
     assert_null (config->operator_token);
     assert_true (config->audit);
     assert_int_equal (config->audit_max_mb, 64);
@@ -440,6 +441,7 @@ static const bad_case_t s_bad_cases [] = {
     { "store\n    batch_max = 5\n    nosync = 2\n", 3, "store/nosync" },
     { "store\n    checkpoint_s = 0\n", 2, "store/checkpoint_s" },
     { "store\n    journal_max_kb = 63\n", 2, "store/journal_max_kb" },
+    { "store\n    checkpoint_slice = 0\n", 2, "store/checkpoint_slice" },
     //  bad keys of the user hash
     { "user_hash_key = \"000102030405060708090a0b0c0d0e0f"
       "101112131415161718191a1b1c1d1e1g\"\n", 1, "user_hash_key" },

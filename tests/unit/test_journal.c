@@ -2,7 +2,8 @@
     test_journal - the append-only journal: append, flush, replay, a torn
     tail cut at every byte of the last record, a corrupt record in the
     middle refused with its offset, a version this build does not read,
-    and a rotation after a checkpoint.
+    a rotation after a checkpoint, and one aside (the old generation kept
+    for a checkpoint while the new one takes the appends).
     =========================================================================
 */
 #include "testutil.h"
@@ -320,6 +321,56 @@ test_checkpoint_rotate (void **state)
     zstr_free (&next);
 }
 
+//  A rotation aside (a checkpoint that runs while appends go on): the
+//  old generation is renamed and still read (its records, checked), the
+//  new one takes the appends, pending records included; a failed one
+//  (the aside's directory missing) leaves the journal as it was.
+static void
+test_rotate_aside (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    char *aside = zsys_sprintf ("%s.applying", fixture->path);
+    char *nowhere = zsys_sprintf ("%s/missing/pairs.journal.applying", fixture->dir);
+    wp_journal_t *journal = s_open (fixture->path, 7);
+    s_append (journal, "old one");
+    s_append (journal, "old two");
+    assert_int_equal (wp_journal_flush (journal), 0);
+    uint64_t old_size = wp_journal_size (journal);
+    assert_null (wp_journal_rotate_aside (journal, nowhere));
+    assert_int_equal (wp_journal_generation (journal), 7);
+    assert_int_equal (wp_journal_size (journal), old_size);
+    s_append (journal, "pending");
+    wp_journal_t *old = wp_journal_rotate_aside (journal, aside);
+    assert_non_null (old);
+    assert_int_equal (wp_journal_generation (old), 7);
+    assert_int_equal (wp_journal_size (old), old_size);
+    assert_int_equal (s_file_size (aside), old_size);
+    assert_int_equal (wp_journal_generation (journal), 8);
+    assert_int_equal (wp_journal_size (journal), WP_JOURNAL_HEADER);
+    assert_int_equal (wp_journal_pending (journal), 1);
+    assert_int_equal (wp_journal_flush (journal), 0);
+    s_seen_t seen = { .count = 0 };
+    assert_int_equal (wp_journal_replay (old, WP_JOURNAL_HEADER, s_collect, &seen), 0);
+    assert_int_equal (seen.count, 2);
+    assert_string_equal (seen.texts [1], "old two");
+    wp_journal_destroy (&old);
+    wp_journal_destroy (&journal);
+    //  Both files read back as they were left
+    journal = s_open (fixture->path, 1);
+    assert_int_equal (wp_journal_generation (journal), 8);
+    s_seen_t now = { .count = 0 };
+    assert_int_equal (wp_journal_replay (journal, WP_JOURNAL_HEADER, s_collect, &now), 0);
+    assert_int_equal (now.count, 1);
+    assert_string_equal (now.texts [0], "pending");
+    wp_journal_destroy (&journal);
+    old = s_open (aside, 1);
+    assert_int_equal (wp_journal_generation (old), 7);
+    assert_int_equal (wp_journal_size (old), old_size);
+    wp_journal_destroy (&old);
+    zstr_free (&nowhere);
+    zstr_free (&aside);
+}
+
 //  A flush that cannot write (the file size limit: EFBIG) is undone,
 //  counted, keeps its records for the next one, and refuses records
 //  beyond pending_max meanwhile; once it can write, all are there.
@@ -374,6 +425,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_corrupt_middle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_checkpoint_rotate, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rotate_aside, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_flush_fails, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
