@@ -13,6 +13,11 @@
         new pairs are missing, nothing else is. A small journal_max_kb
         makes checkpoints happen during the run, so recovery combines a
         checkpoint and a journal tail;
+      * kill -9 while a checkpoint applies the old journal generation
+        (in slices of one write, so that it lasts; the test sees its
+        file, pairs.journal.applying, and kills): the restart applies the
+        old generation, then the new one, and LMDB equals the records of
+        every flush, byte for byte;
       * a journal with a corrupt record in the middle is refused (exit
         78) naming the file and the offset; --reset-store analyzer moves it
         aside and the analyzer starts from its checkpoint.
@@ -35,7 +40,7 @@
 //  Write the deployment's config: a batch of S_BATCH events, no timed
 //  flush within the test, a small journal (checkpoints during the run).
 static void
-s_config (itest_t *it)
+s_config (itest_t *it, int slice)
 {
     char text [2048];
     snprintf (text, sizeof text,
@@ -51,8 +56,9 @@ s_config (itest_t *it)
               "    batch_max = %d\n"
               "    flush_ms = 3600000\n"
               "    checkpoint_s = 86400\n"
-              "    journal_max_kb = 64\n",
-              it->pub, it->sub, it->data_dir, S_BATCH);
+              "    journal_max_kb = 64\n"
+              "    checkpoint_slice = %d\n",
+              it->pub, it->sub, it->data_dir, S_BATCH, slice);
     wp_test_write_file (it->config, text);
 }
 
@@ -133,11 +139,36 @@ s_compare (const void *key, size_t key_len, const void *value, size_t value_len,
         (*(size_t *) args [2])++;
     else {
         (*(size_t *) args [3])++;
-        print_message ("stored %s differs from what 1000 events give (%s)\n", name,
+        print_message ("stored %s differs from what the flushed events give (%s)\n", name,
                        want ? "value" : "not expected");
     }
     zstr_free (&name);
     return 0;
+}
+
+//  The analyzer's LMDB in dir holds, byte for byte, the records of the
+//  core whole (drained: every record it has), and nothing else.
+static void
+s_check_store (const char *dir, wp_analyzer_t *whole)
+{
+    zhash_t *expected = zhash_new ();
+    assert_true (wp_analyzer_drain (whole, s_expect, expected) > 0);
+    wp_store_opts_t store_opts = { .owner = "analyzer" };
+    wp_store_t *store = wp_store_new (dir, &store_opts);
+    assert_non_null (store);
+    size_t matched = 0, mismatched = 0;
+    const char *dbs [] = { "models", "pairs" };
+    for (int i = 0; i < 2; i++) {
+        void *args [] = { (void *) dbs [i], expected, &matched, &mismatched };
+        assert_int_equal (wp_store_iterate (store, dbs [i], s_compare, args), 0);
+    }
+    wp_store_destroy (&store);
+    print_message ("journal: %zu records stored after the restart equal the %zu of the "
+                   "flushed events, %zu differ\n", matched, zhash_size (expected),
+                   mismatched);
+    assert_int_equal (mismatched, 0);
+    assert_int_equal (matched, zhash_size (expected));
+    zhash_destroy (&expected);
 }
 
 //  Publish the events, learning them (as the bus delivered them, the
@@ -195,7 +226,7 @@ test_kill_after_flush (void **state)
 {
     itest_t it;
     itest_init (&it, "journal-crash", NULL);
-    s_config (&it);
+    s_config (&it, 1024);
     wp_config_t *config = wp_config_new ();
     wp_analyzer_opts_t opts = { .max_pairs = config->max_pairs,
                                 .rate_half_life_s = config->usage_window_seconds };
@@ -254,31 +285,126 @@ test_kill_after_flush (void **state)
 
     //  LMDB holds, byte for byte, the pairs and models of the 1000
     //  events, and nothing of the open batch
-    zhash_t *expected = zhash_new ();
-    assert_true (wp_analyzer_drain (whole, s_expect, expected) > 0);
-    store = wp_store_new (dir, &store_opts);
-    assert_non_null (store);
-    size_t matched = 0, mismatched = 0;
-    const char *dbs [] = { "models", "pairs" };
-    for (int i = 0; i < 2; i++) {
-        void *args [] = { (void *) dbs [i], expected, &matched, &mismatched };
-        assert_int_equal (wp_store_iterate (store, dbs [i], s_compare, args), 0);
-    }
-    wp_store_destroy (&store);
-    print_message ("journal: %zu records stored after the restart equal the %zu of the "
-                   "flushed events, %zu differ; the open batch's %" PRIu64 " new pairs "
-                   "are lost\n", matched, zhash_size (expected), mismatched,
+    s_check_store (dir, whole);
+    print_message ("journal: the open batch's %" PRIu64 " new pairs are lost\n",
                    (uint64_t) (pairs_open - wp_analyzer_pairs (whole)));
-    assert_int_equal (mismatched, 0);
-    assert_int_equal (matched, zhash_size (expected));
-
-    zhash_destroy (&expected);
     zstr_free (&journal);
     zstr_free (&dir);
     wp_bus_destroy (&client);
     wp_analyzer_destroy (&flushed);
     wp_analyzer_destroy (&whole);
     itest_stop (&bus, "warmup-bus");
+    itest_destroy (&it);
+}
+
+//  Publish S_BATCH events of users of their own (from user first) and
+//  learn them as the bus delivered them in whole and in flushed, drained
+//  (the records of the analyzer's flush added to *durable).
+static void
+s_publish_batch (wp_bus_t *bus, wp_bus_t *watch, wp_analyzer_t *flushed,
+                 wp_analyzer_t *whole, int first, uint64_t *durable)
+{
+    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
+    char user [64], model [32];
+    usage.user = user;
+    usage.model = model;
+    usage.task = WARMUP__V1__TASK__TASK_COMPLETION;
+    for (int i = first; i < first + S_BATCH; i++) {
+        snprintf (user, sizeof user, "slice-user-%d", i);
+        snprintf (model, sizeof model, "model-%d", i % S_MODELS);
+        usage.event_ms = 1700000000000ull + (uint64_t) i * 7000;
+        assert_int_equal (wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base), 0);
+    }
+    int learned = 0;
+    int64_t deadline = zclock_mono () + wp_test_ms (ITEST_EVENT_MS);
+    while (learned < S_BATCH && zclock_mono () < deadline) {
+        wp_bus_event_t event;
+        if (wp_bus_recv_wait (watch, &event, 200) != 1)
+            continue;
+        const Warmup__V1__UsageObserved *seen = (const Warmup__V1__UsageObserved *) event.msg;
+        uint64_t hash;
+        assert_int_equal (wp_user_id_parse (seen->user, &hash), 0);
+        assert_int_equal (wp_analyzer_observe (whole, hash, seen->model, seen->event_ms), 0);
+        assert_int_equal (wp_analyzer_observe (flushed, hash, seen->model, seen->event_ms),
+                          0);
+        learned++;
+        wp_bus_event_free (&event);
+    }
+    assert_int_equal (learned, S_BATCH);
+    assert_true (wp_analyzer_drain (flushed, s_count, durable) > 0);
+}
+
+//  kill -9 while a checkpoint is applying the old journal generation (a
+//  slice of one write, so that it lasts): the restart applies it and the
+//  new generation, and LMDB equals the flushed records.
+static void
+test_kill_in_checkpoint (void **state)
+{
+    itest_t it;
+    itest_init (&it, "journal-slices", NULL);
+    s_config (&it, 1);
+    wp_config_t *config = wp_config_new ();
+    wp_analyzer_opts_t opts = { .max_pairs = config->max_pairs,
+                                .rate_half_life_s = config->usage_window_seconds };
+    wp_config_destroy (&config);
+    wp_analyzer_t *whole = wp_analyzer_new (&opts);
+    wp_analyzer_t *flushed = wp_analyzer_new (&opts);
+    wp_test_proc_t *bus_proc = itest_start (&it, "warmup-bus", NULL, NULL);
+    wp_test_proc_t *analyzer = itest_start (&it, "warmup-analyzer", NULL, NULL);
+    const char *heartbeats [] = { "heartbeat", NULL };
+    wp_bus_t *client = itest_bus (&it, heartbeats);
+    const char *usage_topics [] = { "usage.observed", NULL };
+    wp_bus_t *watch = itest_bus (&it, usage_topics);
+    wp_bus_t *bus = itest_bus (&it, usage_topics);
+    char *dir = zsys_sprintf ("%s/analyzer", it.data_dir);
+    char *old = zsys_sprintf ("%s/%s", dir, WP_ANALYZER_JOURNAL_OLD);
+
+    //  A batch at a time (one flush each), each acknowledged by the
+    //  heartbeat (no flush follows it), until a checkpoint is seen in
+    //  progress; then the kill
+    bool killed = false;
+    uint64_t durable = 0;
+    for (int batch = 0; batch < 60 && !killed; batch++) {
+        s_publish_batch (bus, watch, flushed, whole, batch * S_BATCH, &durable);
+        s_beat_t beat = { .want_persisted = durable,
+                          .want_items = wp_analyzer_pairs (whole) };
+        if (!itest_wait_event (client, s_is_beat, &beat, ITEST_EVENT_MS))
+            fail_msg ("no heartbeat with %" PRIu64 " records durable and %zu pairs (last: %"
+                      PRIu64 ", %" PRIu64 "):\n%s", durable, wp_analyzer_pairs (whole),
+                      beat.persisted, beat.items, wp_test_proc_output (analyzer));
+        if (zsys_file_exists (old)) {
+            assert_int_equal (kill (wp_test_proc_pid (analyzer), SIGKILL), 0);
+            killed = true;
+            print_message ("journal: killed during a checkpoint after %d flushes, %" PRIu64
+                           " records durable\n", batch + 1, durable);
+        }
+    }
+    assert_true (killed);
+    assert_int_equal (wp_test_proc_wait (analyzer, wp_test_ms (ITEST_STOP_MS)), 128 + SIGKILL);
+    wp_test_proc_destroy (&analyzer);
+    if (!zsys_file_exists (old))
+        fail_msg ("the checkpoint ended before the kill landed: nothing was proved");
+
+    analyzer = itest_start (&it, "warmup-analyzer", NULL, NULL);
+    s_beat_t after = { .want_persisted = 0, .want_items = wp_analyzer_pairs (whole) };
+    if (!itest_wait_event (client, s_is_beat, &after, ITEST_EVENT_MS))
+        fail_msg ("after the restart %" PRIu64 " pairs, want %zu:\n%s", after.items,
+                  wp_analyzer_pairs (whole), wp_test_proc_output (analyzer));
+    if (!strstr (wp_test_proc_output (analyzer), "recovered"))
+        fail_msg ("no word of the journal's recovery:\n%s", wp_test_proc_output (analyzer));
+    assert_int_equal (wp_test_proc_stop (analyzer, SIGTERM, wp_test_ms (ITEST_STOP_MS)), 0);
+    wp_test_proc_destroy (&analyzer);
+    assert_false (zsys_file_exists (old));
+    s_check_store (dir, whole);
+
+    zstr_free (&old);
+    zstr_free (&dir);
+    wp_bus_destroy (&bus);
+    wp_bus_destroy (&watch);
+    wp_bus_destroy (&client);
+    wp_analyzer_destroy (&whole);
+    wp_analyzer_destroy (&flushed);
+    itest_stop (&bus_proc, "warmup-bus");
     itest_destroy (&it);
 }
 
@@ -289,7 +415,7 @@ test_corrupt_journal (void **state)
 {
     itest_t it;
     itest_init (&it, "journal-corrupt", NULL);
-    s_config (&it);
+    s_config (&it, 1024);
     char *dir = zsys_sprintf ("%s/analyzer", it.data_dir);
     assert_int_equal (zsys_dir_create ("%s", dir), 0);
     char *path = zsys_sprintf ("%s/%s", dir, WP_ANALYZER_JOURNAL);
@@ -336,6 +462,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_kill_after_flush),
+        cmocka_unit_test (test_kill_in_checkpoint),
         cmocka_unit_test (test_corrupt_journal),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
