@@ -313,6 +313,40 @@ test_crash_in_checkpoint (void **state)
     wp_analyzer_log_destroy (&log);
 }
 
+//  A generation left by a checkpoint that is not a journal: refused,
+//  named; with reset (--reset-store analyzer) moved aside, and what the
+//  current journal holds is recovered.
+static void
+test_old_generation_refused (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_analyzer_log_t *log = s_open (fixture);
+    s_put (log, "pair-a", "a1");
+    assert_int_equal (wp_analyzer_log_flush (log), 0);
+    wp_analyzer_log_destroy (&log);
+    char *old = zsys_sprintf ("%s/%s", fixture->dir, WP_ANALYZER_JOURNAL_OLD);
+    FILE *file = fopen (old, "w");
+    assert_non_null (file);
+    fputs ("not a journal at all, but long enough for its header", file);
+    fclose (file);
+    wp_analyzer_log_opts_t opts = { .dir = fixture->dir, .checkpoint_ms = 60000,
+                                    .journal_max = 1 << 20 };
+    char why [1024] = "";
+    bool refused = false;
+    assert_null (wp_analyzer_log_new (fixture->store, &opts, why, sizeof why, &refused));
+    assert_true (refused);
+    assert_non_null (strstr (why, old));
+    opts.reset = true;
+    log = wp_analyzer_log_new (fixture->store, &opts, why, sizeof why, &refused);
+    assert_non_null (log);
+    assert_false (zsys_file_exists (old));
+    char value [64];
+    s_get (fixture, "pairs", "pair-a", value, sizeof value);
+    assert_string_equal (value, "a1");
+    wp_analyzer_log_destroy (&log);
+    zstr_free (&old);
+}
+
 //  Load one stored record into an analyzer (arg: [analyzer, db, count]).
 static int
 s_load (const void *key, size_t key_len, const void *value, size_t value_len,
@@ -374,6 +408,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_recover, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_sliced, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_in_checkpoint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_old_generation_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_analyzer_records, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
