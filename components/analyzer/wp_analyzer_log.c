@@ -95,9 +95,12 @@ static uint64_t
 s_from (wp_analyzer_log_t *self, wp_journal_t *journal)
 {
     uint64_t generation = wp_journal_generation (journal);
-    if (generation == self->covered_gen)
-        return self->covered_off > WP_JOURNAL_HEADER ? self->covered_off : WP_JOURNAL_HEADER;
-    return generation > self->covered_gen ? WP_JOURNAL_HEADER : wp_journal_size (journal);
+    uint64_t size = wp_journal_size (journal);
+    if (generation > self->covered_gen)
+        return WP_JOURNAL_HEADER;
+    if (generation < self->covered_gen || self->covered_off >= size)
+        return size;
+    return self->covered_off > WP_JOURNAL_HEADER ? self->covered_off : WP_JOURNAL_HEADER;
 }
 
 //  Check a payload's header; fills db, op, version and the key. Returns
@@ -350,7 +353,7 @@ s_step_apply (wp_analyzer_log_t *self)
                     "of %s stopped; the journal keeps the records and grows until "
                     "the store takes them", self->old_path);
     bool last = rc == 0 && self->n_runs == 0;
-    if (last) {
+    if (last && wp_journal_generation (self->old) >= self->covered_gen) {
         uint8_t covered [16];
         wp_put_u64 (covered, wp_journal_generation (self->old));
         wp_put_u64 (covered + 8, wp_journal_size (self->old));
