@@ -87,6 +87,8 @@ s_run (const char *name, const char *dir, bool journal, bool at_once, long event
     uint64_t seed = 88172645463325252ULL;
     uint64_t now = 1700000000000ULL;
     double observe_ns = 0, persist_ns = 0, stop_max_ms = 0;
+    double begin_max_ms = 0, slice_max_ms = 0;  //  in slices: the longest of each
+    uint64_t slices = 0, slices_over_5ms = 0;
     uint64_t records = 0, flushes = 0;
     uint64_t written = s_io ("write_bytes"), handed = s_io ("wchar");
     for (long e = 0; e < events; e++) {
@@ -115,12 +117,27 @@ s_run (const char *name, const char *dir, bool journal, bool at_once, long event
             if (at_once && wp_analyzer_log_due (log, 1)
                 && wp_analyzer_log_checkpoint (log, 1))
                 return 1;
-            if (!at_once && wp_analyzer_log_due (log, 1)
-                && (wp_analyzer_log_begin (log, 1) || wp_analyzer_log_step (log) < 0))
+            bool begins = !at_once && !wp_analyzer_log_busy (log)
+                          && wp_analyzer_log_due (log, 1);
+            if (begins && wp_analyzer_log_begin (log, 1))
+                return 1;
+            uint64_t c1 = wp_mono_ns ();
+            bool steps = !at_once && wp_analyzer_log_busy (log);
+            if (steps && wp_analyzer_log_step (log) < 0)
                 return 1;
             double ms = (double) (wp_mono_ns () - c0) / 1e6;
             if (ms > stop_max_ms)
                 stop_max_ms = ms;
+            if (begins && (double) (c1 - c0) / 1e6 > begin_max_ms)
+                begin_max_ms = (double) (c1 - c0) / 1e6;
+            if (steps) {
+                double slice_ms = (double) (wp_mono_ns () - c1) / 1e6;
+                if (slice_ms > slice_max_ms)
+                    slice_max_ms = slice_ms;
+                slices++;
+                if (slice_ms > 5)
+                    slices_over_5ms++;
+            }
         }
         else {
             drained = wp_analyzer_drain (analyzer, s_store_record, store);
@@ -149,6 +166,10 @@ s_run (const char *name, const char *dir, bool journal, bool at_once, long event
             name, events, users, models, wp_analyzer_pairs (analyzer), batch,
             nosync ? ", nosync" : "", observe_ns / events, persist_ns / events,
             (double) handed / events, (double) written / events, (double) records / events, flushes, checkpoints, stop_max_ms);
+    if (journal && !at_once)
+        printf ("  in slices: the longest begin (a new generation) %.1f ms, the longest "
+                "slice %.1f ms; %" PRIu64 " slices, %" PRIu64 " over 5 ms\n", begin_max_ms,
+                slice_max_ms, slices, slices_over_5ms);
     wp_analyzer_log_destroy (&log);
     wp_store_destroy (&store);
     wp_analyzer_destroy (&analyzer);
