@@ -7,7 +7,7 @@
     records appended to its journal every flush_ms or batch_max events
     (one fdatasync), checkpointed into LMDB every checkpoint_s or
     journal_max_kb (wp_analyzer_log) in slices of checkpoint_slice
-    writes, run between events on a 1 ms timer; at start the journal past the
+    writes, run between events on a 1 ms timer and after each flush; at start the journal past the
     checkpoint goes into LMDB, which is loaded. Heartbeats' persisted
     counts the records made durable in the journal.
     =========================================================================
