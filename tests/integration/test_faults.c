@@ -172,8 +172,10 @@ s_flood_until_refused (itest_t *it, wp_bus_t *bus, s_store_beat_t *beat)
     usage.model = "model-with-a-long-name-to-fill-pages";
     usage.task = WARMUP__V1__TASK__TASK_COMPLETION;
     int64_t deadline = zclock_mono () + wp_test_ms (60000);
+    //  10,000 new pairs a round (a heartbeat's wait): a 16 MiB map fills
+    //  in a few rounds, however slow the machine makes each round.
     for (int round = 0; zclock_mono () < deadline; round++) {
-        for (int i = 0; i < 2000; i++) {
+        for (int i = 0; i < 10000; i++) {
             snprintf (user, sizeof user, "user-%d-%d", round, i);
             usage.event_ms = wp_wall_us () / 1000;
             wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base);
