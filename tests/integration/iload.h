@@ -11,14 +11,16 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-//  Fills user and model (32 bytes each) of event number n.
-typedef void (iload_pick_fn) (uint64_t n, char *user, char *model);
+//  Fills user and model (32 bytes each) of event number n (called in
+//  order, just before the event is published), with the load's arg.
+typedef void (iload_pick_fn) (uint64_t n, char *user, char *model, void *arg);
 
 //  The load. Set it, iload_start, later iload_stop.
 typedef struct {
     itest_t *it;                //  the deployment
     unsigned rate;              //  events per second
     iload_pick_fn *pick;        //  who asks for what
+    void *arg;                  //  for pick
     atomic_bool stop;           //  set by iload_stop
     atomic_uint_fast64_t sent;  //  events published so far
     pthread_t thread;
@@ -48,7 +50,7 @@ iload_run (void *arg)
             zclock_sleep ((int) (due - zclock_mono ()));    //  pacing, not sync
             continue;
         }
-        load->pick (mine, user, model);
+        load->pick (mine, user, model, load->arg);
         usage.event_ms = wp_wall_us () / 1000;
         wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base);
         mine++;

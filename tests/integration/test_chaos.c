@@ -33,12 +33,10 @@
     (default 1) runs the whole cycle that many times (bench/chaos.sh).
     =========================================================================
 */
-#include "itest.h"
+#include "iload.h"
 #include "wp_analyzer.h"
 #include "wp_perf.h"
 #include "wp_store.h"
-#include <pthread.h>
-#include <stdatomic.h>
 
 #define S_MODELS 6
 #define S_USERS 200
@@ -55,71 +53,46 @@ static const char *s_components [] = {
 
 //  --- The load --------------------------------------------------------------
 
-//  A thread publishing usage.observed at S_RATE, a fixed sequence of
-//  users and models; it keeps what it sent per pair and when.
+//  A fixed sequence of users and models published at S_RATE (iload's
+//  thread); it keeps what it sent per pair and when.
 typedef struct {
-    itest_t *it;
-    atomic_bool stop;
-    atomic_uint_fast64_t sent;
+    iload_t load;
+    uint64_t seed;
     uint64_t tally [S_USERS][S_MODELS]; //  events sent per pair
     int64_t *at;                //  monotonic ms each event was sent
     size_t cap;                 //  room in at
 } s_load_t;
 
-static void *
-s_load_run (void *arg)
+//  Event n: each user uses two models, which move on every S_PHASE_MS:
+//  the scheduler warms and cools as they do (tasks for the queue).
+static void
+s_load_pick (uint64_t n, char *user, char *model, void *arg)
 {
-    s_load_t *load = (s_load_t *) arg;
-    char source [64];
-    snprintf (source, sizeof source, "chaos-load/%d", (int) getpid ());
-    wp_bus_opts_t opts = { .sndhwm = 100000 };
-    wp_bus_t *bus = wp_bus_new (load->it->pub, load->it->sub, source, &opts);
-    assert (bus);
-    wp_bus_wait_ready (bus, 2000);  //  the bus may be down: publish anyway
-    Warmup__V1__UsageObserved usage = WARMUP__V1__USAGE_OBSERVED__INIT;
-    char user [32], model [32];
-    usage.user = user;
-    usage.model = model;
-    usage.task = WARMUP__V1__TASK__TASK_COMPLETION;
-    uint64_t seed = 12345, mine = 0;
-    int64_t started = zclock_mono ();
-    while (!atomic_load (&load->stop)) {
-        int64_t due = started + (int64_t) (mine * 1000 / S_RATE);
-        if (due > zclock_mono ()) {
-            zclock_sleep ((int) (due - zclock_mono ()));    //  pacing, not sync
-            continue;
-        }
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        //  Each user uses two models, which move on every S_PHASE_MS:
-        //  the scheduler warms and cools as they do (tasks for the queue)
-        int u = (int) (seed % S_USERS);
-        int phase = (int) (mine * 1000 / S_RATE / S_PHASE_MS);
-        int m = (int) ((seed % S_USERS + (seed >> 20) % 2 + (uint64_t) phase) % S_MODELS);
-        snprintf (user, sizeof user, "u%03d", u);
-        snprintf (model, sizeof model, "m%d", m);
-        usage.event_ms = wp_wall_us () / 1000;
-        if (mine == load->cap) {
-            load->cap = load->cap ? load->cap * 2 : 65536;
-            load->at = (int64_t *) realloc (load->at, load->cap * sizeof (int64_t));
-            assert (load->at);
-        }
-        load->at [mine] = zclock_mono ();
-        wp_bus_publish (bus, WP_TOPIC_USAGE, &usage.base);
-        load->tally [u][m]++;
-        mine++;
-        atomic_store (&load->sent, mine);
+    s_load_t *self = (s_load_t *) arg;
+    uint64_t seed = self->seed;
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    self->seed = seed;
+    int u = (int) (seed % S_USERS);
+    int phase = (int) (n * 1000 / S_RATE / S_PHASE_MS);
+    int m = (int) ((seed % S_USERS + (seed >> 20) % 2 + (uint64_t) phase) % S_MODELS);
+    snprintf (user, 32, "u%03d", u);
+    snprintf (model, 32, "m%d", m);
+    if (n == self->cap) {
+        self->cap = self->cap ? self->cap * 2 : 65536;
+        self->at = (int64_t *) realloc (self->at, self->cap * sizeof (int64_t));
+        assert (self->at);
     }
-    wp_bus_destroy (&bus);
-    return NULL;
+    self->at [n] = zclock_mono ();
+    self->tally [u][m]++;
 }
 
 //  Events the load sent in [from, to] (monotonic ms); after it stopped.
 static uint64_t
 s_sent_between (const s_load_t *load, int64_t from, int64_t to)
 {
-    uint64_t count = 0, sent = atomic_load (&load->sent);
+    uint64_t count = 0, sent = atomic_load (&load->load.sent);
     for (uint64_t i = 0; i < sent; i++)
         count += load->at [i] >= from && load->at [i] <= to;
     return count;
@@ -748,9 +721,9 @@ test_chaos (void **state)
     chaos.client = itest_bus (&it, topics);
     static s_load_t load;
     memset (&load, 0, sizeof load);
-    load.it = &it;
-    pthread_t thread;
-    assert_int_equal (pthread_create (&thread, NULL, s_load_run, &load), 0);
+    load.seed = 12345;
+    load.load = (iload_t) { .it = &it, .rate = S_RATE, .pick = s_load_pick, .arg = &load };
+    iload_start (&load.load);
     int asked = 0;
     //  The load has reached the scheduler: something is warm
     if (!s_wait_agree (&chaos, &asked))
@@ -758,8 +731,7 @@ test_chaos (void **state)
     for (int round = 0; round < rounds; round++)
         for (int i = 0; i < S_KILLED; i++)
             s_kill_one (&chaos, &it, &procs [i], i, &asked);
-    atomic_store (&load.stop, true);
-    pthread_join (thread, NULL);
+    uint64_t sent = iload_stop (&load.load);
     s_wait_quiet (&chaos, 0);
     s_wait_quiet (&chaos, 4);
     s_compare_queue (&chaos);
@@ -771,7 +743,7 @@ test_chaos (void **state)
     print_message ("chaos: %zu kills; events sent %" PRIu64 ", seen by the analyzer %" PRIu64
                    ", dropped by sequence gap (all processes) %" PRIu64 ", snapshots resynced %"
                    PRIu64 ", loaded twice %" PRIu64 "\n", chaos.n_outages,
-                   (uint64_t) atomic_load (&load.sent),
+                   sent,
                    chaos.comps [0].sum_in + chaos.comps [0].events_in, dropped, resynced,
                    chaos.loaded_twice);
     assert_int_equal (chaos.loaded_twice, 0);

@@ -36,7 +36,7 @@
 
 //  The load: the loaded users ask m0 and m1 in turn.
 static void
-s_pick (uint64_t n, char *user, char *model)
+s_pick (uint64_t n, char *user, char *model, void *arg)
 {
     snprintf (user, 32, "u%03d", (int) (n % S_LOAD_USERS));
     snprintf (model, 32, "m%d", (int) (n / S_LOAD_USERS % 2));
