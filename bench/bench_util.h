@@ -1,6 +1,6 @@
 /*  =========================================================================
     bench_util.h - what the benchmarks share: the machine they ran on, a
-    free port.
+    free port, the synthetic names of a workload.
     =========================================================================
 */
 #ifndef WP_BENCH_UTIL_H_INCLUDED
@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,6 +51,34 @@ bench_free_port (void)
     if (fd >= 0)
         close (fd);
     return port;
+}
+
+//  n names "<prefix>NNN" (number zero-padded to digits), for a
+//  synthetic workload's users or models; aborts when out of memory.
+static inline char **
+bench_names_new (const char *prefix, int digits, long n)
+{
+    char **names = (char **) calloc ((size_t) n, sizeof (char *));
+    if (!names)
+        abort ();
+    size_t size = strlen (prefix) + (size_t) digits + 24;
+    for (long i = 0; i < n; i++) {
+        names [i] = (char *) malloc (size);
+        if (!names [i])
+            abort ();
+        snprintf (names [i], size, "%s%0*ld", prefix, digits, i);
+    }
+    return names;
+}
+
+//  Free names of bench_names_new; nulls *names_p.
+static inline void
+bench_names_destroy (char ***names_p, long n)
+{
+    for (long i = 0; *names_p && i < n; i++)
+        free ((*names_p) [i]);
+    free (*names_p);
+    *names_p = NULL;
 }
 
 #endif

@@ -17,6 +17,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include "wp_util.h"
+#include "bench_util.h"
 #include "wp_analyzer.h"
 #include "wp_analyzer_log.h"
 #include "wp_store.h"
@@ -58,12 +59,8 @@ static int
 s_run (const char *name, const char *dir, bool journal, bool at_once, long events,
        long users, long models, long batch, bool nosync)
 {
-    char **user_names = (char **) calloc ((size_t) users, sizeof (char *));
-    char **model_names = (char **) calloc ((size_t) models, sizeof (char *));
-    for (long i = 0; i < users; i++)
-        user_names [i] = zsys_sprintf ("user-%06ld", i);
-    for (long i = 0; i < models; i++)
-        model_names [i] = zsys_sprintf ("model-%03ld", i);
+    char **user_names = bench_names_new ("user-", 6, users);
+    char **model_names = bench_names_new ("model-", 3, models);
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_store_opts_t store_opts = { .batch_max = (unsigned) batch, .nosync = nosync,
                                    .owner = "analyzer" };
@@ -173,12 +170,8 @@ s_run (const char *name, const char *dir, bool journal, bool at_once, long event
     wp_analyzer_log_destroy (&log);
     wp_store_destroy (&store);
     wp_analyzer_destroy (&analyzer);
-    for (long i = 0; i < users; i++)
-        zstr_free (&user_names [i]);
-    for (long i = 0; i < models; i++)
-        zstr_free (&model_names [i]);
-    free (user_names);
-    free (model_names);
+    bench_names_destroy (&user_names, users);
+    bench_names_destroy (&model_names, models);
     return 0;
 }
 

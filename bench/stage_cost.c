@@ -15,6 +15,7 @@
 */
 #include "wp_bus.h"
 #include "wp_util.h"
+#include "bench_util.h"
 #include "wp_analyzer.h"
 #include "wp_pattern_wire.h"
 #include "wp_prediction_wire.h"
@@ -118,12 +119,8 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: stage-cost [--events N] [--users N] [--models N]\n");
         return 2;
     }
-    char **user_names = (char **) calloc ((size_t) users, sizeof (char *));
-    char **model_names = (char **) calloc ((size_t) models, sizeof (char *));
-    for (long i = 0; i < users; i++)
-        user_names [i] = zsys_sprintf ("user-%06ld", i);
-    for (long i = 0; i < models; i++)
-        model_names [i] = zsys_sprintf ("model-%03ld", i);
+    char **user_names = bench_names_new ("user-", 6, users);
+    char **model_names = bench_names_new ("model-", 3, models);
 
     wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
     wp_engine_t *engine = wp_engine_new (NULL);
@@ -248,11 +245,7 @@ main (int argc, char **argv)
     wp_scheduler_destroy (&scheduler);
     wp_engine_destroy (&engine);
     wp_analyzer_destroy (&analyzer);
-    for (long i = 0; i < users; i++)
-        zstr_free (&user_names [i]);
-    for (long i = 0; i < models; i++)
-        zstr_free (&model_names [i]);
-    free (user_names);
-    free (model_names);
+    bench_names_destroy (&user_names, users);
+    bench_names_destroy (&model_names, models);
     return 0;
 }
