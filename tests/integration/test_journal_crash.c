@@ -37,6 +37,18 @@
 #define S_USERS 30
 #define S_MODELS 3
 
+//  The analyzer's options as the deployment's defaults give them (the
+//  test's own analyzers learn as warmup-analyzer does).
+static wp_analyzer_opts_t
+s_analyzer_opts (void)
+{
+    wp_config_t *config = wp_config_new ();
+    wp_analyzer_opts_t opts = { .max_pairs = config->max_pairs,
+                                .rate_half_life_s = config->usage_window_seconds };
+    wp_config_destroy (&config);
+    return opts;
+}
+
 //  Write the deployment's config: a batch of S_BATCH events, no timed
 //  flush within the test, a small journal (checkpoints during the run).
 static void
@@ -227,10 +239,7 @@ test_kill_after_flush (void **state)
     itest_t it;
     itest_init (&it, "journal-crash", NULL);
     s_config (&it, 1024);
-    wp_config_t *config = wp_config_new ();
-    wp_analyzer_opts_t opts = { .max_pairs = config->max_pairs,
-                                .rate_half_life_s = config->usage_window_seconds };
-    wp_config_destroy (&config);
+    wp_analyzer_opts_t opts = s_analyzer_opts ();
     wp_analyzer_t *flushed = wp_analyzer_new (&opts);
     wp_analyzer_t *whole = wp_analyzer_new (&opts);
     wp_test_proc_t *bus = itest_start (&it, "warmup-bus", NULL, NULL);
@@ -343,10 +352,7 @@ test_kill_in_checkpoint (void **state)
     itest_t it;
     itest_init (&it, "journal-slices", NULL);
     s_config (&it, 1);
-    wp_config_t *config = wp_config_new ();
-    wp_analyzer_opts_t opts = { .max_pairs = config->max_pairs,
-                                .rate_half_life_s = config->usage_window_seconds };
-    wp_config_destroy (&config);
+    wp_analyzer_opts_t opts = s_analyzer_opts ();
     wp_analyzer_t *whole = wp_analyzer_new (&opts);
     wp_analyzer_t *flushed = wp_analyzer_new (&opts);
     wp_test_proc_t *bus_proc = itest_start (&it, "warmup-bus", NULL, NULL);
