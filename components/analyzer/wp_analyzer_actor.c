@@ -5,24 +5,20 @@
 #include "wp_analyzer_actor.h"
 #include "wp_analyzer.h"
 #include "wp_analyzer_log.h"
+#include "wp_analyzer_writer.h"
 #include "wp_pattern_wire.h"
 #include "wp_util.h"
 
 typedef struct {
     wp_analyzer_t *core;    //  what is learned
-    wp_analyzer_log_t *log; //  its journal, checkpointed into the store
+    wp_analyzer_writer_t *writer;   //  its journal and checkpoints, on a
+                                    //  thread of their own
     uint64_t stored;        //  records handed to the journal
     uint64_t over_models;   //  usage of new models dropped at max_models
     uint32_t unflushed;     //  events learned since the last journal flush
     uint32_t batch_max;     //  flush the journal after this many events
     wp_pattern_wire_t wire; //  room for the usage.pattern message
-    zloop_t *loop;          //  the actor's loop (the checkpoint's slices)
-    int step_timer;         //  the timer of the next slice, -1 when none
 } analyzer_t;
-
-//  Wait between two slices of a checkpoint, ms: the events queued
-//  meanwhile are handled in it.
-#define S_STEP_MS 1
 
 //  Store one loaded record into the core.
 static int
@@ -52,28 +48,29 @@ s_create (wp_ctx_t *ctx)
     _Static_assert (sizeof (float) == 4, "float is not 32 bits");
     self->core = wp_analyzer_new (&opts);
     self->batch_max = config->batch_max;
-    self->loop = wp_ctx_loop (ctx);
-    self->step_timer = -1;
     //  The journal first: what it holds past the checkpoint goes into
     //  the store, which is then loaded whole
     char *dir = zsys_sprintf ("%s/%s", config->data_dir, wp_ctx_name (ctx));
     assert (dir);
+    //  (records wait in memory while the journal's flushes fail: the
+    //  writer refuses more past pending_max, the journal none)
+    uint32_t pending_max = config->batch_max > UINT32_MAX / 16 ? UINT32_MAX
+                                                               : 16 * config->batch_max;
     wp_analyzer_log_opts_t log_opts = {
         .dir = dir,
         .nosync = config->nosync,
         .reset = wp_ctx_reset_store (ctx),
-        .pending_max = config->batch_max > UINT32_MAX / 16 ? UINT32_MAX
-                                                           : 16 * config->batch_max,
+        .pending_max = UINT32_MAX,
         .checkpoint_ms = config->checkpoint_s * 1000,
         .journal_max = (uint64_t) config->journal_max_kb << 10,
         .slice_writes = config->checkpoint_slice
     };
     char why [1024] = "";
     bool refused = false;
-    self->log = wp_analyzer_log_new (wp_ctx_store (ctx), &log_opts, why, sizeof why,
-                                     &refused);
+    wp_analyzer_log_t *log = wp_analyzer_log_new (wp_ctx_store (ctx), &log_opts, why,
+                                                  sizeof why, &refused);
     zstr_free (&dir);
-    if (!self->log) {
+    if (!log) {
         if (refused) {
             char reason [1400];
             snprintf (reason, sizeof reason, "%s. The analyzer will not start on it, so "
@@ -94,7 +91,7 @@ s_create (wp_ctx_t *ctx)
         void *args [] = { self, (void *) dbs [i], &bad };
         if (wp_store_iterate (wp_ctx_store (ctx), dbs [i], s_load_record, args) < 0) {
             zsys_error ("analyzer: cannot read the stored %s", dbs [i]);
-            wp_analyzer_log_destroy (&self->log);
+            wp_analyzer_log_destroy (&log);
             wp_analyzer_destroy (&self->core);
             free (self);
             return NULL;
@@ -105,6 +102,8 @@ s_create (wp_ctx_t *ctx)
     zsys_info ("analyzer: loaded %zu pairs of %zu users, %zu models",
                wp_analyzer_pairs (self->core), wp_analyzer_users (self->core),
                wp_analyzer_models (self->core));
+    //  From now on the store is the writer's thread's
+    self->writer = wp_analyzer_writer_new (&log, wp_ctx_store (ctx), pending_max);
     return self;
 }
 
@@ -114,61 +113,24 @@ static void
 s_destroy (void **state_p)
 {
     analyzer_t *self = (analyzer_t *) *state_p;
-    if (self->step_timer >= 0)
-        zloop_timer_end (self->loop, self->step_timer);
-    wp_analyzer_log_checkpoint (self->log, wp_wall_us () / 1000);
-    wp_analyzer_log_destroy (&self->log);
+    wp_analyzer_writer_destroy (&self->writer);
     wp_analyzer_destroy (&self->core);
     free (self);
     *state_p = NULL;
 }
 
-static int s_step (zloop_t *loop, int timer_id, void *arg);
-
-//  Run the checkpoint's next slice soon, when one is in progress.
-static void
-s_step_soon (analyzer_t *self)
-{
-    if (self->step_timer < 0 && wp_analyzer_log_busy (self->log))
-        self->step_timer = zloop_timer (self->loop, S_STEP_MS, 1, s_step, self);
-}
-
-//  One slice of the checkpoint; the next one after the events queued.
-static int
-s_step (zloop_t *loop, int timer_id, void *arg)
-{
-    analyzer_t *self = (analyzer_t *) arg;
-    self->step_timer = -1;
-    if (wp_analyzer_log_step (self->log) > 0)
-        s_step_soon (self);
-    return 0;
-}
-
-//  Hand what changed to the journal, make it durable, and begin a
-//  checkpoint into the store when one is due (its slices run between
-//  events). Records the journal refuses (its flushes fail) stay dirty in
-//  the core for the next flush.
+//  Hand what changed to the writer, which makes it durable and
+//  checkpoints it into the store when one is due, on its own thread.
+//  Records it refuses (the journal's flushes fail) stay dirty in the
+//  core for the next flush.
 static int
 s_flush (analyzer_t *self)
 {
-    int handed = wp_analyzer_drain (self->core, wp_analyzer_log_record, self->log);
+    int handed = wp_analyzer_drain (self->core, wp_analyzer_writer_record, self->writer);
     if (handed > 0)
         self->stored += (uint64_t) handed;
     self->unflushed = 0;
-    if (wp_analyzer_log_flush (self->log))
-        return -1;
-    uint64_t now_ms = wp_wall_us () / 1000;
-    if (wp_analyzer_log_due (self->log, now_ms)) {
-        //  A slice at each flush too: under a flood of events the timer's
-        //  turn comes once per batch of them, and the checkpoint must keep
-        //  up with what the flushes append
-        if (wp_analyzer_log_busy (self->log))
-            wp_analyzer_log_step (self->log);
-        else
-        if (wp_analyzer_log_begin (self->log, now_ms))
-            return -1;
-    }
-    s_step_soon (self);
+    wp_analyzer_writer_flush (self->writer);
     return 0;
 }
 
@@ -246,11 +208,11 @@ static void
 s_durability (void *state, uint64_t *persisted, uint64_t *errors, uint64_t *refused)
 {
     analyzer_t *self = (analyzer_t *) state;
-    uint64_t durable, failures, journal_refused;
-    wp_analyzer_log_counts (self->log, &durable, &failures, &journal_refused);
-    *persisted = durable;
-    *errors += failures;
-    *refused += journal_refused;
+    wp_analyzer_writer_counts_t counts;
+    wp_analyzer_writer_counts (self->writer, &counts);
+    *persisted = counts.durable;
+    *errors += counts.failures;
+    *refused += counts.refused;
 }
 
 //  A snapshot being answered: each pair as a usage.pattern item.
@@ -305,4 +267,5 @@ const wp_component_def_t wp_analyzer_def = {
     .state_size = s_state_size,
     .snapshot = s_snapshot,
     .durability = s_durability,
+    .store_elsewhere = true,
 };

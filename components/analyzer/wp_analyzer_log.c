@@ -511,20 +511,16 @@ wp_analyzer_log_destroy (wp_analyzer_log_t **self_p)
     *self_p = NULL;
 }
 
-//  Append one record.
-int
-wp_analyzer_log_record (const char *db, const void *key, size_t key_len, const void *value,
-                        size_t value_len, void *arg)
+//  Build one record's payload.
+size_t
+wp_analyzer_log_payload (const char *db, const void *key, size_t key_len, const void *value,
+                         size_t value_len, uint8_t *out, size_t out_cap)
 {
-    wp_analyzer_log_t *self = (wp_analyzer_log_t *) arg;
-    assert (self && key && key_len > 0 && key_len <= 0xffff);
+    assert (db && key && key_len > 0 && key_len <= 0xffff);
     size_t size = S_PAYLOAD_HEADER + key_len + (value ? value_len : 0);
-    if (size > self->scratch_cap) {
-        self->scratch_cap = size < 4096 ? 4096 : size * 2;
-        self->scratch = (uint8_t *) realloc (self->scratch, self->scratch_cap);
-        assert (self->scratch);
-    }
-    uint8_t *p = self->scratch;
+    if (size > out_cap || size > WP_JOURNAL_RECORD_MAX)
+        return size;
+    uint8_t *p = out;
     p [0] = streq (db, "models") ? S_DB_MODELS : S_DB_PAIRS;
     p [1] = value ? 1 : 0;
     p [2] = (uint8_t) (WP_ANALYZER_RECORD_VERSION >> 8);
@@ -534,7 +530,33 @@ wp_analyzer_log_record (const char *db, const void *key, size_t key_len, const v
     memcpy (p + S_PAYLOAD_HEADER, key, key_len);
     if (value)
         memcpy (p + S_PAYLOAD_HEADER + key_len, value, value_len);
-    return wp_journal_append (self->journal, p, size);
+    return size;
+}
+
+//  Append one record.
+int
+wp_analyzer_log_record (const char *db, const void *key, size_t key_len, const void *value,
+                        size_t value_len, void *arg)
+{
+    wp_analyzer_log_t *self = (wp_analyzer_log_t *) arg;
+    assert (self);
+    size_t size = S_PAYLOAD_HEADER + key_len + (value ? value_len : 0);
+    if (size > self->scratch_cap) {
+        self->scratch_cap = size < 4096 ? 4096 : size * 2;
+        self->scratch = (uint8_t *) realloc (self->scratch, self->scratch_cap);
+        assert (self->scratch);
+    }
+    wp_analyzer_log_payload (db, key, key_len, value, value_len, self->scratch,
+                             self->scratch_cap);
+    return wp_journal_append (self->journal, self->scratch, size);
+}
+
+//  Append one payload built by wp_analyzer_log_payload.
+int
+wp_analyzer_log_append (wp_analyzer_log_t *self, const void *payload, size_t size)
+{
+    assert (self && payload);
+    return wp_journal_append (self->journal, payload, size);
 }
 
 //  Flush.
@@ -559,6 +581,15 @@ wp_analyzer_log_due (wp_analyzer_log_t *self, uint64_t now_ms)
         self->checkpoint_at = now_ms;       //  the period starts with the first record
     return size - WP_JOURNAL_HEADER >= self->journal_max
            || now_ms - self->checkpoint_at >= self->checkpoint_ms;
+}
+
+//  Checkpoint due by time?
+bool
+wp_analyzer_log_due_by_time (wp_analyzer_log_t *self, uint64_t now_ms)
+{
+    assert (self);
+    return !self->old && wp_analyzer_log_due (self, now_ms)
+        && now_ms - self->checkpoint_at >= self->checkpoint_ms;
 }
 
 //  Begin a checkpoint.
@@ -635,6 +666,14 @@ wp_analyzer_log_counts (wp_analyzer_log_t *self, uint64_t *durable, uint64_t *fa
     *durable = wp_journal_durable (self->journal);
     *failures = wp_journal_failures (self->journal);
     *refused = wp_journal_refused (self->journal);
+}
+
+//  Records appended, not durable yet.
+uint32_t
+wp_analyzer_log_pending (wp_analyzer_log_t *self)
+{
+    assert (self);
+    return wp_journal_pending (self->journal);
 }
 
 //  Checkpoints done.

@@ -85,6 +85,19 @@ int
     wp_analyzer_log_record (const char *db, const void *key, size_t key_len,
                             const void *value, size_t value_len, void *arg);
 
+//  Build one record's payload (what wp_analyzer_log_record appends) in
+//  out. Returns its size; when that is above out_cap nothing is written.
+size_t
+    wp_analyzer_log_payload (const char *db, const void *key, size_t key_len,
+                             const void *value, size_t value_len, uint8_t *out,
+                             size_t out_cap);
+
+//  Append one payload wp_analyzer_log_payload built. Returns 0, or -1
+//  when the journal refuses it (its flushes fail and pending_max records
+//  wait).
+int
+    wp_analyzer_log_append (wp_analyzer_log_t *self, const void *payload, size_t size);
+
 //  Make the appended records durable. Returns 0 or -1 (logged; they are
 //  written by the next flush).
 int
@@ -95,6 +108,12 @@ int
 //  journal_max, or checkpoint_ms passed since the last one began.
 bool
     wp_analyzer_log_due (wp_analyzer_log_t *self, uint64_t now_ms);
+
+//  True when a checkpoint is due at now_ms by time: none is in
+//  progress, records are past the covered position and checkpoint_ms
+//  passed since the last one began.
+bool
+    wp_analyzer_log_due_by_time (wp_analyzer_log_t *self, uint64_t now_ms);
 
 //  Begin a checkpoint at now_ms (none when one is in progress or nothing
 //  is past the covered position): flush, start a new generation. Returns
@@ -123,6 +142,11 @@ int
 void
     wp_analyzer_log_counts (wp_analyzer_log_t *self, uint64_t *durable,
                             uint64_t *failures, uint64_t *refused);
+
+//  Records appended and not durable yet (their flush failed or is to
+//  come).
+uint32_t
+    wp_analyzer_log_pending (wp_analyzer_log_t *self);
 
 //  Checkpoints done since open (the recovery's included).
 uint64_t

@@ -288,7 +288,8 @@ s_heartbeat (zloop_t *loop, int timer_id, void *arg)
     beat.events_out = stats.events_out + 1;     //  counting this one
     beat.dropped = stats.gaps + stats.bad_frames + ctx->rejected;
     beat.bad_frames = stats.bad_frames;
-    beat.persisted = ctx->store ? wp_store_committed (ctx->store) : 0;
+    bool store_here = ctx->store && !ctx->def->store_elsewhere;
+    beat.persisted = store_here ? wp_store_committed (ctx->store) : 0;
     beat.interval_ms = ctx->config->heartbeat_ms;
     if (ctx->def->state_size && ctx->state)
         ctx->def->state_size (ctx->state, &beat.state_bytes, &beat.state_items);
@@ -304,7 +305,7 @@ s_heartbeat (zloop_t *loop, int timer_id, void *arg)
             beat.n_dropped_topics++;
         }
     beat.dropped_topics = drop_pointers;
-    if (ctx->store) {
+    if (store_here) {
         beat.store_refused = wp_store_refused (ctx->store);
         beat.store_errors = wp_store_commit_failures (ctx->store);
     }
@@ -322,7 +323,7 @@ s_persist (wp_ctx_t *ctx)
 {
     if (ctx->def->on_persist && ctx->state)
         ctx->def->on_persist (ctx->state, ctx);
-    if (ctx->store && wp_store_flush (ctx->store)) {
+    if (ctx->store && !ctx->def->store_elsewhere && wp_store_flush (ctx->store)) {
         ctx->persist_errors++;
         if (wp_log_should (ctx->persist_errors))
             zsys_error ("%s: cannot commit state (will retry)", ctx->def->name);
@@ -674,7 +675,8 @@ s_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         snprintf (dropped, sizeof dropped, "%" PRIu64,
                   stats.gaps + stats.bad_frames + ctx->rejected);
         snprintf (bad, sizeof bad, "%" PRIu64, stats.bad_frames);
-        uint64_t durable = ctx->store ? wp_store_committed (ctx->store) : 0, errors = 0,
+        uint64_t durable = ctx->store && !ctx->def->store_elsewhere
+                         ? wp_store_committed (ctx->store) : 0, errors = 0,
                  refused = 0;
         if (ctx->def->durability && ctx->state)
             ctx->def->durability (ctx->state, &durable, &errors, &refused);

@@ -88,6 +88,10 @@ typedef struct {
     //  (may be NULL: the store's are reported).
     void (*durability) (void *state, uint64_t *persisted, uint64_t *errors,
                         uint64_t *refused);
+    //  The component's store is written and committed on a thread of its
+    //  own once create returns: the skeleton neither flushes it nor reads
+    //  its counts (durability gives them, the store's included).
+    bool store_elsewhere;
     //  Replay mode (config->replay): extra subscription prefixes,
     //  NULL-ended.
     const char *replay_topics [WP_TOPIC_COUNT + 1];

@@ -11,8 +11,10 @@
         it again, stops it, and reads its LMDB: the pairs and models are
         byte for byte those of the first 1000 events, the open batch's
         new pairs are missing, nothing else is. A small journal_max_kb
-        makes checkpoints happen during the run, so recovery combines a
-        checkpoint and a journal tail;
+        makes checkpoints happen during the run (on the analyzer's
+        writer thread, so at the kill one may have ended, or be in
+        progress, or not), and recovery combines them with a journal
+        tail: the last flush's records are always in the journal;
       * kill -9 while a checkpoint applies the old journal generation
         (in slices of one write, so that it lasts; the test sees its
         file, pairs.journal.applying, and kills): the restart applies the
@@ -267,10 +269,13 @@ test_kill_after_flush (void **state)
     wp_store_opts_t store_opts = { .owner = "analyzer" };
     wp_store_t *store = wp_store_new (dir, &store_opts);
     assert_non_null (store);
-    uint8_t covered [16];
+    //  (none yet when the writer's thread had not ended a checkpoint by
+    //  the kill: then the journal holds all)
+    uint8_t covered [16] = { 0 };
     size_t covered_len = 0;
-    assert_int_equal (wp_store_get (store, "journal", "covered", 7, covered, sizeof covered,
-                                    &covered_len, NULL), 0);
+    int found = wp_store_get (store, "journal", "covered", 7, covered, sizeof covered,
+                              &covered_len, NULL);
+    assert_true (found == 0 || found == 1);
     wp_store_destroy (&store);
     zfile_t *file = zfile_new (NULL, journal);
     assert_non_null (file);
