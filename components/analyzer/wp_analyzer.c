@@ -146,8 +146,10 @@ typedef struct {
     links_t *links;         //  its links, NULL until it has one (owned)
     uint16_t hod [24];      //  requests per hour of day
     uint16_t dow [7];       //  requests per day of week
-    bool used;              //  slot holds a pair
-    bool dirty;             //  changed since the last drain
+    bool used : 1;          //  slot holds a pair
+    bool dirty : 1;         //  changed since the last drain
+    uint8_t early;          //  the drain epoch it was handed in at its
+                            //  event (wp_analyzer_drain_recent), 0 none
 } pair_t;
 
 _Static_assert (sizeof (pair_t) <= 176, "a pair's fixed part stays small");
@@ -231,6 +233,9 @@ struct _wp_analyzer_t {
     uint32_t *dirty;            //  pairs changed since the last drain (may
                                 //  repeat or be stale: drain checks the flag)
     uint32_t n_dirty, dirty_cap;
+    uint32_t recent_from;       //  dirty[] entries from here: the latest
+                                //  observe's
+    uint8_t epoch;              //  full drains so far, 1..255 round
     size_t heap_bytes;          //  held by the pairs' idle bins and links
     uint32_t evict_cursor;      //  where the eviction sample starts
     uint64_t evicted;           //  pairs evicted
@@ -508,6 +513,7 @@ wp_analyzer_t *
 wp_analyzer_new (const wp_analyzer_opts_t *opts)
 {
     wp_analyzer_t *self = (wp_analyzer_t *) zmalloc (sizeof (wp_analyzer_t));
+    self->epoch = 1;
     assert (self);
     self->observed = NONE;
     if (opts)
@@ -997,6 +1003,7 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
         m->last_ms = now_ms;
     m->dirty = true;
 
+    self->recent_from = self->n_dirty;
     uint32_t index = s_pair (self, user_hash, id);     //  may move the slab
     pair_t *pair = &self->pairs [index];
     if (pair->count == 0)
@@ -1057,6 +1064,13 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
     s_mark_dirty (self, index);
     self->observed = index;
     return 0;
+}
+
+//  The drain epoch after this one (never 0: a pair's "none").
+static uint8_t
+s_next_epoch (uint8_t epoch)
+{
+    return epoch == UINT8_MAX ? 1 : (uint8_t) (epoch + 1);
 }
 
 //  Fill a link entry.
@@ -1465,7 +1479,58 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         self->n_dirty--;
         handed++;
     }
+    self->recent_from = 0;
+    self->epoch = s_next_epoch (self->epoch);
     return handed;
+}
+
+//  The latest observe's pairs, now.
+int
+wp_analyzer_drain_recent (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
+{
+    assert (self && fn);
+    uint8_t key [8 + MODEL_NAME_MAX];
+    uint8_t value [PAIR_RECORD_V3_MAX];
+    int handed = 0;
+    //  Evictions first: a key evicted and asked again comes after its
+    //  delete
+    while (self->n_deleted) {
+        deleted_t *d = &self->deleted [self->n_deleted - 1];
+        size_t len = s_pair_key (self, d->user, d->model, key);
+        if (fn ("pairs", key, len, NULL, 0, arg))
+            return -1;
+        self->n_deleted--;
+        handed++;
+    }
+    if (self->recent_from > self->n_dirty)
+        self->recent_from = self->n_dirty;
+    uint32_t keep = self->recent_from;
+    uint32_t i = self->recent_from;
+    bool refused = false;
+    for (; i < self->n_dirty; i++) {
+        uint32_t p = self->dirty [i];
+        pair_t *pair = &self->pairs [p];
+        if (!pair->used || !pair->dirty)
+            continue;
+        if (pair->early == self->epoch) {
+            self->dirty [keep++] = p;       //  (its latest goes at the drain)
+            continue;
+        }
+        size_t len = s_pair_key (self, s_pair_user (self, p), pair->model, key);
+        size_t size = s_encode_pair (self, pair, value);
+        if (fn ("pairs", key, len, value, size, arg)) {
+            refused = true;
+            break;
+        }
+        pair->dirty = false;
+        pair->early = self->epoch;
+        handed++;
+    }
+    for (; i < self->n_dirty; i++)          //  (those fn refused stay)
+        self->dirty [keep++] = self->dirty [i];
+    self->n_dirty = keep;
+    self->recent_from = keep;
+    return refused ? -1 : handed;
 }
 
 //  What a version 2 or 3 pair record adds, decoded: the idle-time counts

@@ -176,6 +176,17 @@ size_t
 int
     wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg);
 
+//  Hand over now the records the latest wp_analyzer_observe changed: the
+//  pairs it made dirty (its own, and the one before it that gained a
+//  link) while their state is in the cache, and the pairs it evicted (as
+//  deletes), so that the drain at a flush has little left. A pair handed
+//  so once is not handed again at its events before the next
+//  wp_analyzer_drain, which hands its latest: at most two records a pair
+//  per drain. Returns records handed, or -1 when fn refused one (it and
+//  the rest stay dirty for the drain).
+int
+    wp_analyzer_drain_recent (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg);
+
 //  Load one persisted record of db "pairs" or "models", of record version
 //  1, 2 or 3 (told apart by their size and format byte). Returns 0, or -1 for a record that
 //  does not parse (logged by the caller; not loaded). Links to models

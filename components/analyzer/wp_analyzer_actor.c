@@ -176,6 +176,12 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
         zsys_warning ("analyzer: usage event with an invalid model name dropped");
         return -1;
     }
+    //  Its records to the writer now, while they are in the cache (the
+    //  flush's drain then has little left: no stop of milliseconds)
+    int handed = wp_analyzer_drain_recent (self->core, wp_analyzer_writer_record,
+                                           self->writer);
+    if (handed > 0)
+        self->stored += (uint64_t) handed;
     //  What changed: the pair this request made (not the user's other ones).
     wp_pattern_t pair;
     bool known = wp_analyzer_observed (self->core, now, &pair);

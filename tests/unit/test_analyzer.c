@@ -452,6 +452,64 @@ test_max_pairs_bound (void **state)
     wp_analyzer_destroy (&self);
 }
 
+//  Records handed at each event (wp_analyzer_drain_recent) and the rest
+//  at each drain leave a store equal, record for record, to the drains
+//  alone, evictions (deletes) and pairs asked again after their eviction
+//  included; a refusal keeps the refused records dirty for the drain.
+static void
+test_drain_recent (void **state)
+{
+    wp_analyzer_opts_t opts = { .max_pairs = 64 };
+    wp_analyzer_t *early = wp_analyzer_new (&opts);
+    wp_analyzer_t *whole = wp_analyzer_new (&opts);
+    store_t a, b;
+    s_store_init (&a);
+    s_store_init (&b);
+    const char *models [] = { "m0", "m1", "m2", "m3" };
+    uint32_t seed = 7;
+    int handed_early = 0, handed_drain = 0;
+    for (int i = 0; i < 5000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        uint64_t user = 1 + (seed >> 16) % 40;          //  40 users x 4 models > 64
+        const char *model = models [(seed >> 8) % 4];
+        assert_int_equal (wp_analyzer_observe (early, user, model, T0 + (uint64_t) i * 500), 0);
+        assert_int_equal (wp_analyzer_observe (whole, user, model, T0 + (uint64_t) i * 500), 0);
+        int n = wp_analyzer_drain_recent (early, s_store_fn, &a);
+        assert_true (n >= 0 && n <= 3);     //  a delete, the pair, its predecessor
+        handed_early += n;
+        if (i % 97 == 96) {
+            int drained = wp_analyzer_drain (early, s_store_fn, &a);
+            assert_true (drained >= 0);
+            handed_drain += drained;
+            assert_true (wp_analyzer_drain (whole, s_store_fn, &b) >= 0);
+            assert_int_equal (zhashx_size (a.records), zhashx_size (b.records));
+            for (record_t *r = (record_t *) zhashx_first (b.records); r;
+                 r = (record_t *) zhashx_next (b.records)) {
+                const char *name = (const char *) zhashx_cursor (b.records);
+                record_t *other = (record_t *) zhashx_lookup (a.records, name);
+                assert_non_null (other);
+                assert_int_equal (other->value_len, r->value_len);
+                assert_memory_equal (other->value, r->value, r->value_len);
+            }
+        }
+    }
+    assert_true (wp_analyzer_evicted (early) > 0);
+    assert_true (handed_early > handed_drain);          //  most went at their event
+    //  A refusal: the pair stays dirty, and the drain hands it
+    assert_int_equal (wp_analyzer_drain (early, s_store_fn, &a) >= 0, 1);
+    assert_int_equal (wp_analyzer_observe (early, 999, "m0", T0 + 10000000), 0);
+    a.fail_at = a.calls + 1;
+    assert_int_equal (wp_analyzer_drain_recent (early, s_store_fn, &a), -1);
+    a.fail_at = 0;
+    int puts = a.puts;
+    assert_true (wp_analyzer_drain (early, s_store_fn, &a) >= 1);
+    assert_true (a.puts > puts);
+    s_store_fini (&a);
+    s_store_fini (&b);
+    wp_analyzer_destroy (&early);
+    wp_analyzer_destroy (&whole);
+}
+
 //  The record layout: key = user hash big-endian + model name; pair value
 //  = count, first, last (u64), gap mean, gap M2, decayed count (f64),
 //  decayed-at (u64), all big-endian; model value = count, last.
@@ -1334,6 +1392,7 @@ main (void)
         cmocka_unit_test (test_state_bytes),
         cmocka_unit_test (test_shared_names),
         cmocka_unit_test (test_randomized_against_reference),
+        cmocka_unit_test (test_drain_recent),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
