@@ -22,6 +22,9 @@ typedef struct {
     wp_intent_t *intent;        //  what intents say
     uint64_t refused;           //  usage.pattern events that did not hold a pair
     wp_engine_learned_t saved;  //  what of all pairs the store has last
+    int64_t saved_mono;         //  when it was put there (monotonic ms)
+    bool save_now;              //  a model was loaded: at the next flush
+    wp_store_t *store;          //  the store (the skeleton's)
     uint64_t pattern_ms;        //  latest event time of a usage.pattern taken
     uint64_t restored;          //  pairs taken from the snapshot being received
 } s_state_t;
@@ -31,11 +34,17 @@ typedef struct {
 //  the clients': a little out of order across users).
 #define SYNC_SLACK_MS 60000
 
+//  What was learned of all pairs goes into the store at most this often
+//  (and at a model load, and at a stop): each save is a commit, with its
+//  fdatasync, on the engine's thread, which serves every prediction; what
+//  it holds moves slowly (weights, population, rates).
+#define SAVE_MS 10000
+
 #define STORE_DB "learned"  //  the store's record of what was learned of all
 #define STORE_KEY "engine"  //  pairs (a model file's bytes)
 
 //  What the engine learned of all pairs is kept in its store, as a model
-//  file, at each flush after it changed, and taken again at start: a
+//  file, at a flush after it changed (SAVE_MS apart), and taken again at start: a
 //  restart keeps the weights, the population and the windows' hit rates.
 //  (Per-pair state comes again from the analyzer's patterns.)
 static void
@@ -59,15 +68,14 @@ s_restore (wp_engine_t *engine, wp_ctx_t *ctx)
                file.learned.updates);
 }
 
-//  Keep what was learned in the store when it changed.
+//  Put what was learned in the store when it changed.
 static int
-s_on_persist (void *state, wp_ctx_t *ctx)
+s_save (s_state_t *self)
 {
-    s_state_t *self = (s_state_t *) state;
     wp_engine_file_t file = { .price = wp_engine_price (self->engine), .from_ms = -1,
                               .until_ms = -1 };
     wp_engine_learned (self->engine, &file.learned);
-    wp_store_t *store = wp_ctx_store (ctx);
+    wp_store_t *store = self->store;
     if (!store || memcmp (&file.learned, &self->saved, sizeof self->saved) == 0)
         return 0;           //  (the population and rates change without the weights)
     snprintf (file.engine, sizeof file.engine, "%s", WP_ENGINE_VERSION);
@@ -77,7 +85,20 @@ s_on_persist (void *state, wp_ctx_t *ctx)
     if (!len || wp_store_put (store, STORE_DB, STORE_KEY, strlen (STORE_KEY), data, len, 1))
         return -1;
     self->saved = file.learned;
+    self->saved_mono = zclock_mono ();
+    self->save_now = false;
     return 0;
+}
+
+//  At a flush: what was learned, SAVE_MS after the last save (at once
+//  after a model load); the skeleton commits it.
+static int
+s_on_persist (void *state, wp_ctx_t *ctx)
+{
+    s_state_t *self = (s_state_t *) state;
+    if (!self->save_now && zclock_mono () - self->saved_mono < SAVE_MS)
+        return 0;
+    return s_save (self);
 }
 
 //  warmupctl model load: a model file, installed at once (the actor does
@@ -146,6 +167,8 @@ s_create (wp_ctx_t *ctx)
     for (size_t i = 0; i < config->n_models; i++)
         wp_engine_model (self->engine, config->models [i].name, config->models [i].load_ms,
                          config->models [i].memory_mb);
+    self->store = wp_ctx_store (ctx);
+    self->saved_mono = zclock_mono ();
     s_restore (self->engine, ctx);
     return self;
 }
@@ -156,6 +179,9 @@ s_destroy (void **state_p)
 {
     s_state_t *self = (s_state_t *) *state_p;
     if (self) {
+        //  The stop: what was learned since the last save
+        if (s_save (self) == 0 && self->store && wp_store_flush (self->store))
+            zsys_error ("engine: cannot keep what was learned in the store");
         wp_engine_destroy (&self->engine);
         wp_intent_destroy (&self->intent);
         free (self);
@@ -218,8 +244,12 @@ s_on_event (void *state, wp_ctx_t *ctx, wp_topic_t topic, const ProtobufCMessage
     wp_engine_t *engine = self->engine;
     if (topic == WP_TOPIC_INTENT)
         return s_on_intent (self, ctx, (const Warmup__V1__UsageIntent *) msg);
-    if (topic == WP_TOPIC_CONTROL)
-        return s_on_control (engine, ctx, (const Warmup__V1__ControlRequest *) msg);
+    if (topic == WP_TOPIC_CONTROL) {
+        const Warmup__V1__ControlRequest *control = (const Warmup__V1__ControlRequest *) msg;
+        if (control->command == WARMUP__V1__COMMAND__COMMAND_MODEL_LOAD)
+            self->save_now = true;  //  (a model loaded is kept at once)
+        return s_on_control (engine, ctx, control);
+    }
     if (topic == WP_TOPIC_PERF) {
         //  What a load of the model costs: the plans pre-warm that early.
         const Warmup__V1__PerfEstimate *perf = (const Warmup__V1__PerfEstimate *) msg;
