@@ -32,7 +32,9 @@ struct _wp_analyzer_writer_t {
     //  The analyzer's side, no lock
     s_batch_t batch;                //  records of the flush being drained
     bool refusing;                  //  refuse records (as of the last flush)
-    uint64_t refused_here;          //  records refused so
+    bool refusals_count;            //  and count them (the journal fails;
+                                    //  not when the writer is only behind)
+    uint64_t refused_here;          //  records refused so, counted
     //  Shared, under lock
     s_batch_t queued;               //  handed over, not taken yet
     bool stop;                      //  end after what was handed over
@@ -240,7 +242,8 @@ wp_analyzer_writer_record (const char *db, const void *key, size_t key_len,
     wp_analyzer_writer_t *self = (wp_analyzer_writer_t *) arg;
     assert (self);
     if (self->refusing) {
-        self->refused_here++;
+        if (self->refusals_count)
+            self->refused_here++;
         return -1;
     }
     size_t size = wp_analyzer_log_payload (db, key, key_len, value, value_len, NULL, 0);
@@ -276,11 +279,13 @@ wp_analyzer_writer_flush (wp_analyzer_writer_t *self)
         self->batch.len = 0;
         self->batch.records = 0;
     }
-    //  Records wait in memory while the journal's flushes fail, up to
-    //  pending_max; after that the core keeps them dirty
+    //  Records wait in memory while the journal's flushes fail, or while
+    //  the writer is behind (a checkpoint's slices, a slow disk), up to
+    //  pending_max; after that the core keeps them dirty (a pair's flag,
+    //  not a record: memory stays bounded) until the writer catches up
     self->handed++;
-    self->refusing = self->failing
-                  && (uint64_t) self->waiting + self->queued.records >= self->pending_max;
+    self->refusing = (uint64_t) self->waiting + self->queued.records >= self->pending_max;
+    self->refusals_count = self->refusing && self->failing;
     pthread_cond_signal (&self->wake);
     pthread_mutex_unlock (&self->lock);
 }

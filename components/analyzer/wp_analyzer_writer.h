@@ -15,9 +15,12 @@
     The crash bound is the journal's plus one flush in flight: records
     are durable once the writer's fdatasync after the flush that handed
     them returns (the heartbeat's `persisted` counts them then). While
-    the journal's flushes fail, the writer keeps what it was handed, and
-    the analyzer refuses records (they stay dirty in its core for a later
-    flush) once pending_max wait, as the journal alone did.
+    the journal's flushes fail, or while the writer is behind (its disk
+    slow, its thread given little CPU), the writer keeps what it was
+    handed, and once pending_max records wait the analyzer refuses more:
+    they stay dirty in its core (a flag per pair, so memory stays bounded)
+    and go at a later flush. Only refusals while the journal fails are
+    counted (store_refused): behind is not an error.
 
     Once the writer runs, the analyzer's LMDB store is its thread's
     alone (the component skeleton does not flush it:
