@@ -22,6 +22,17 @@
 #define S_STEP_SORT 8192
 #define S_STEP_WRITES 1024            //  (the default of slice_writes)
 
+//  The checkpoint's copies of the keys go into blocks of this size (one
+//  allocation per block, not per key; freed when the checkpoint ends).
+#define S_KEY_BLOCK (1u << 20)
+
+//  A block of keys.
+typedef struct _s_key_block_t {
+    struct _s_key_block_t *next;    //  the block filled before
+    size_t used, cap;
+    uint8_t data [];
+} s_key_block_t;
+
 //  A checkpoint's phases.
 typedef enum { S_IDLE, S_INDEX, S_SORT, S_APPLY } s_phase_t;
 
@@ -70,7 +81,27 @@ struct _wp_analyzer_log_t {
     uint64_t failures;          //  checkpoints that failed (logs thinned)
     s_entry_t *entries;         //  the checkpoint's records, key order
     size_t n_entries, entries_cap;
+    s_key_block_t *keys;        //  their keys' copies, the latest block first
 };
+
+//  Room for a key's copy of len bytes.
+static uint8_t *
+s_key_alloc (wp_analyzer_log_t *self, size_t len)
+{
+    s_key_block_t *block = self->keys;
+    if (!block || block->used + len > block->cap) {
+        size_t cap = len > S_KEY_BLOCK ? len : S_KEY_BLOCK;
+        block = (s_key_block_t *) malloc (sizeof (s_key_block_t) + cap);
+        assert (block);
+        block->next = self->keys;
+        block->used = 0;
+        block->cap = cap;
+        self->keys = block;
+    }
+    uint8_t *key = block->data + block->used;
+    block->used += len;
+    return key;
+}
 
 //  Read the covered position from the store (0, 0 when none).
 static int
@@ -144,8 +175,7 @@ s_index (const void *data, size_t size, uint64_t offset, void *arg)
     }
     s_entry_t *entry = &self->entries [self->n_entries++];
     entry->key_len = 1 + key_len;
-    entry->key = (uint8_t *) malloc (entry->key_len);
-    assert (entry->key);
+    entry->key = s_key_alloc (self, entry->key_len);
     entry->key [0] = db;
     memcpy (entry->key + 1, p + S_PAYLOAD_HEADER, key_len);
     entry->offset = offset;
@@ -176,8 +206,11 @@ s_entry_compare (const void *a, const void *b)
 static void
 s_entries_clear (wp_analyzer_log_t *self)
 {
-    for (size_t i = 0; i < self->n_entries; i++)
-        free (self->entries [i].key);
+    while (self->keys) {
+        s_key_block_t *next = self->keys->next;
+        free (self->keys);
+        self->keys = next;
+    }
     self->n_entries = 0;
     self->n_runs = 0;
 }
@@ -271,6 +304,11 @@ s_finish (wp_analyzer_log_t *self)
         zsys_warning ("analyzer: cannot remove %s (covered by the checkpoint): %s",
                       self->old_path, strerror (errno));
     s_entries_clear (self);
+    //  (its index is as large as the journal was: not kept between
+    //  checkpoints)
+    free (self->entries);
+    self->entries = NULL;
+    self->entries_cap = 0;
     self->phase = S_IDLE;
 }
 
