@@ -81,6 +81,20 @@ typedef enum {
     TRANSPORT_CURVE         //  tcp:// with CURVE
 } transport_t;
 
+//  Memory of one process of the pipeline (/proc/<pid>/status), MB.
+typedef struct {
+    double rss, anon, file;     //  VmRSS = RssAnon + RssFile (+ RssShmem)
+} mem_t;
+
+//  A process of the pipeline and its memory after the throughput phase
+//  and at the end of the at-rest phase.
+typedef struct {
+    char name [64];
+    mem_t loaded, rest;
+} proc_mem_t;
+
+#define PROCS_MAX 9
+
 //  One result row.
 typedef struct {
     const char *mode;
@@ -96,6 +110,10 @@ typedef struct {
     double cpu_phase_s;         //  its length
     double idle_cpu_pct;        //  at rest: CPU of the pipeline, % of one core
     uint64_t idle_write_bytes;  //  at rest: bytes it wrote to disk
+    proc_mem_t procs [PROCS_MAX];   //  each process's memory
+    int n_procs;
+    mem_t loaded, rest;         //  the components' processes together (the
+                                //  bus program of per-process apart)
 } result_t;
 
 //  A started program.
@@ -281,6 +299,51 @@ s_write_bytes (pid_t pid)
     if (file)
         fclose (file);
     return bytes;
+}
+
+//  Memory of a process from /proc/<pid>/status (zeros when gone).
+static mem_t
+s_mem (pid_t pid)
+{
+    char path [64], line [128];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    mem_t mem = { 0 };
+    unsigned long kb;
+    while (file && fgets (line, sizeof line, file)) {
+        if (sscanf (line, "VmRSS: %lu", &kb) == 1)
+            mem.rss = kb / 1024.0;
+        else
+        if (sscanf (line, "RssAnon: %lu", &kb) == 1)
+            mem.anon = kb / 1024.0;
+        else
+        if (sscanf (line, "RssFile: %lu", &kb) == 1)
+            mem.file = kb / 1024.0;
+    }
+    if (file)
+        fclose (file);
+    return mem;
+}
+
+//  Record the memory of every process (rest: at the end of the at-rest
+//  phase, else after the throughput phase), and the components' sum.
+static void
+s_mem_sample (const proc_t *procs, int n, bool rest, result_t *result)
+{
+    mem_t total = { 0 };
+    result->n_procs = n;
+    for (int i = 0; i < n && i < PROCS_MAX; i++) {
+        mem_t mem = s_mem (procs [i].pid);
+        snprintf (result->procs [i].name, sizeof result->procs [i].name, "%s",
+                  procs [i].name);
+        *(rest ? &result->procs [i].rest : &result->procs [i].loaded) = mem;
+        if (n > 1 && streq (procs [i].name, "warmup-bus"))
+            continue;       //  as rss_total_mb: the components' processes
+        total.rss += mem.rss;
+        total.anon += mem.anon;
+        total.file += mem.file;
+    }
+    *(rest ? &result->rest : &result->loaded) = total;
 }
 
 //  --- Publishers ---------------------------------------------------------
@@ -588,7 +651,7 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
 {
     memset (result, 0, sizeof *result);
     result->mode = mode;
-    proc_t procs [9] = { { 0 } };
+    proc_t procs [PROCS_MAX] = { { 0 } };
     int n = 0;
     //  Raw first: the same proxy program alone.
     s_reset_dir (nosync);
@@ -650,6 +713,7 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     uint64_t component_drops, state_bytes, state_items;
     double rss;
     s_heartbeats (7, &rss, &component_drops, &state_bytes, &state_items);
+    s_mem_sample (procs, n, false, result);
     result->rss_total_mb = rss;
     result->state_bytes_per_pair = state_items ? (double) state_bytes / state_items : 0;
     result->dropped = component_drops + thru.gaps
@@ -688,6 +752,7 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
         written += s_write_bytes (procs [i].pid);
     }
     double idle_wall = s_now () - idle_start;
+    s_mem_sample (procs, n, true, result);
     result->idle_cpu_pct = 100 * (s_cpu_total (&idle_after) - s_cpu_total (&idle_before))
                          / idle_wall;
     result->idle_write_bytes = written;
@@ -876,11 +941,19 @@ main (int argc, char **argv)
                     "\"dropped\":%" PRIu64 ",\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
                     "\"latency_p999_us\":%.0f,\"rss_total_mb\":%.1f,"
                     "\"state_bytes_per_pair\":%.1f,\"raw_events_per_s\":%.0f,\"ratio\":%.3f,"
-                    "\"idle_cpu_pct\":%.2f,\"idle_write_bytes\":%" PRIu64 "}",
+                    "\"idle_cpu_pct\":%.2f,\"idle_write_bytes\":%" PRIu64 ","
+                    "\"rss_anon_mb\":%.1f,\"rss_file_mb\":%.1f,\"rss_rest_mb\":%.1f,"
+                    "\"rss_processes\":[",
                     i ? "," : "", r->mode, r->events_per_s, r->predictions_per_s, r->dropped,
                     r->p50_us, r->p99_us, r->p999_us, r->rss_total_mb,
                     r->state_bytes_per_pair, r->raw_events_per_s, r->ratio, r->idle_cpu_pct,
-                    r->idle_write_bytes);
+                    r->idle_write_bytes, r->loaded.anon, r->loaded.file, r->rest.rss);
+            for (int k = 0; k < r->n_procs; k++)
+                printf ("%s{\"name\":\"%s\",\"rss_mb\":%.1f,\"anon_mb\":%.1f,"
+                        "\"file_mb\":%.1f,\"rest_mb\":%.1f}", k ? "," : "",
+                        r->procs [k].name, r->procs [k].loaded.rss, r->procs [k].loaded.anon,
+                        r->procs [k].loaded.file, r->procs [k].rest.rss);
+            printf ("]}");
         }
         printf ("]}\n");
     }
@@ -908,6 +981,22 @@ main (int argc, char **argv)
                     printf (" %s %.0f%%", r->cpu.name [k],
                             100 * r->cpu.seconds [k] / r->cpu_phase_s);
             printf ("\n");
+        }
+        printf ("\nMemory by process, MB (RSS = anonymous + file pages mapped), after the "
+                "throughput phase and at the end of the at-rest phase:\n");
+        for (int i = 0; i < n_results; i++) {
+            result_t *r = &results [i];
+            for (int k = 0; k < r->n_procs; k++) {
+                const proc_mem_t *p = &r->procs [k];
+                printf ("  %-18s %-17s %7.1f = %6.1f + %6.1f   at rest %7.1f = %6.1f + %6.1f%s\n",
+                        k ? "" : r->mode, p->name, p->loaded.rss, p->loaded.anon,
+                        p->loaded.file, p->rest.rss, p->rest.anon, p->rest.file,
+                        r->n_procs > 1 && streq (p->name, "warmup-bus")
+                        ? "  (not in the total)" : "");
+            }
+            printf ("  %-18s %-17s %7.1f = %6.1f + %6.1f   at rest %7.1f = %6.1f + %6.1f\n",
+                    "", "total", r->loaded.rss, r->loaded.anon, r->loaded.file,
+                    r->rest.rss, r->rest.anon, r->rest.file);
         }
         printf ("\nAt rest (%.0f s without events, after the latency phase drained):\n",
                 settings.idle_s);

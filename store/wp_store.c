@@ -42,8 +42,10 @@
 #include <lmdb.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -56,6 +58,11 @@
 #endif
 #define S_DEFAULT_BATCH_MAX 1000
 #define S_DEFAULT_MAX_DBS   16
+//  Records committed or read between two releases of the map's pages from
+//  the process (s_map_release): what LMDB touched through its read-only
+//  map stays resident until then (a checkpoint's puts or an iterate at
+//  start touch every leaf: the whole file otherwise stays in the RSS).
+#define S_RELEASE_RECORDS   4096
 #define S_MAX_READERS       16      //  the owner plus a few inspection tools
 #define S_HEADER_SIZE       4       //  u16 record version + u16 reserved
 #define S_META_DB           "meta"
@@ -103,6 +110,8 @@ struct _wp_store_t {
     uint64_t refused;           //  writes refused (lost): map at map_max,
                                 //  or the kept batch at its cap
     uint64_t commit_failures;   //  commits that failed (disk full, I/O)
+    uint64_t touched;           //  records committed or read since the
+                                //  map's pages were last released
     size_t ops_cap;             //  writes kept uncommitted at most
     wp_store_failure_t *failure;//  while opening: where to say why it failed
 };
@@ -819,6 +828,55 @@ s_map_grow (wp_store_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  Drop the pages of the map from the process's resident set. The map is
+//  read-only and shared (no MDB_WRITEMAP): the pages stay in the kernel's
+//  page cache, clean, and the next access maps them again; nothing LMDB
+//  holds a pointer to moves. Returns 0 or -1 (errno).
+
+static int
+s_map_release (wp_store_t *self)
+{
+    self->touched = 0;
+    //  LMDB does not tell where its map is (MDB_envinfo's me_mapaddr is
+    //  only set with MDB_FIXEDMAP): find the mappings of the data file
+    //  by inode, as the map moves when it grows.
+    mdb_filehandle_t fd;
+    struct stat file;
+    if (!self->env || mdb_env_get_fd (self->env, &fd) || fstat (fd, &file))
+        return -1;
+    FILE *maps = fopen ("/proc/self/maps", "r");
+    if (!maps)
+        return -1;
+    char line [512];
+    int rc = -1;
+    while (fgets (line, sizeof line, maps)) {
+        unsigned long start, end, inode;
+        unsigned dev_major, dev_minor;
+        if (sscanf (line, "%lx-%lx %*s %*x %x:%x %lu", &start, &end, &dev_major,
+                    &dev_minor, &inode) == 5
+            && inode == (unsigned long) file.st_ino
+            && makedev (dev_major, dev_minor) == file.st_dev)
+            rc = madvise ((void *) start, end - start, MADV_DONTNEED);
+    }
+    fclose (maps);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Count records LMDB touched through the map; past S_RELEASE_RECORDS,
+//  release the map's pages.
+
+static void
+s_touched (wp_store_t *self, size_t records)
+{
+    self->touched += records;
+    if (self->touched >= S_RELEASE_RECORDS)
+        s_map_release (self);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Make sure the batch transaction is open and holds every kept write,
 //  growing the map as needed. Returns 0 or -1 (logged).
 
@@ -867,6 +925,7 @@ s_batch_commit (wp_store_t *self)
         s_txn_ended (self, txn, rc == 0);
         if (rc == 0) {
             self->committed += self->ops_count;
+            s_touched (self, self->ops_count);
             s_ops_clear (self);
         }
         else
@@ -1179,6 +1238,7 @@ s_walk (wp_store_t *self, MDB_txn *txn, MDB_dbi dbi, const char *db,
         const byte *stored = (const byte *) value.mv_data;
         result = fn (key.mv_data, key.mv_size, stored + S_HEADER_SIZE,
                      value.mv_size - S_HEADER_SIZE, s_get_u16 (stored), arg);
+        s_touched (self, 1);    //  a walk at start reads the whole file
         if (result == 0)
             rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
     }
@@ -1244,6 +1304,20 @@ wp_store_flush (wp_store_t *self)
     assert (self);
     assert (!self->iterating);
     return s_batch_commit (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Drop the pages of the map that LMDB touched from the process's resident
+//  set (they stay in the kernel's page cache). The store does this itself
+//  every S_RELEASE_RECORDS records committed or read; an owner calls it
+//  when it goes quiet. Returns 0 or -1.
+
+int
+wp_store_release (wp_store_t *self)
+{
+    assert (self);
+    return s_map_release (self);
 }
 
 

@@ -181,6 +181,14 @@ unsigned
 unsigned
     wp_store_pending (wp_store_t *self);
 
+//  Drop the map's pages from the process's resident set: LMDB reads
+//  through a read-only shared map, so what it touched stays in the RSS;
+//  the pages stay in the kernel's page cache and are mapped again when
+//  read. The store does this by itself every 4,096 records committed or
+//  read; call it when the owner goes quiet. Returns 0 or -1.
+int
+    wp_store_release (wp_store_t *self);
+
 //  Current map size in bytes.
 size_t
     wp_store_map_size (wp_store_t *self);

@@ -4,6 +4,10 @@
     =========================================================================
 */
 #include <getopt.h>
+#include <stdlib.h>
+#ifdef __GLIBC__
+#   include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -53,6 +57,8 @@ struct _wp_ctx_t {
     wp_resync_t *resync;            //  snapshots asked and answered (live mode)
     zlistx_t *held;                 //  s_held_t: events held until the first
                                     //  snapshot (wp_resync_holding)
+    uint64_t rest_work;             //  work events at the last heartbeat
+    bool rested;                    //  memory given back since work stopped
     bool store_refused;             //  START failed on the store (exit 78)
     char *refused_why;              //  create refused a file of its store
 };
@@ -269,11 +275,40 @@ wp_ctx_bus_stats (wp_ctx_t *ctx, wp_bus_stats_t *stats)
     stats->gaps += ctx->rejected;
 }
 
+//  Once a heartbeat period has passed without work (events other than the
+//  periodic ones), give memory back: the store's map pages that LMDB
+//  touched, and the free pages of every malloc arena of the process (each
+//  thread of warmupd has its own; freed memory in them is otherwise kept).
+//  Once per quiet spell; the next work event starts a new one.
+static void
+s_rest (wp_ctx_t *ctx)
+{
+    uint64_t work = 0;
+    for (int topic = 0; topic < WP_TOPIC_COUNT; topic++)
+        if (topic != WP_TOPIC_HEARTBEAT && topic != WP_TOPIC_METRICS
+            && topic != WP_TOPIC_RESOURCE && topic != WP_TOPIC_PERF)
+            work += ctx->received [topic];
+    if (work != ctx->rest_work) {
+        ctx->rest_work = work;
+        ctx->rested = false;
+        return;
+    }
+    if (ctx->rested)
+        return;
+    ctx->rested = true;
+    if (ctx->store)
+        wp_store_release (ctx->store);
+#ifdef __GLIBC__
+    malloc_trim (0);
+#endif
+}
+
 //  Publish a heartbeat.
 static int
 s_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     wp_ctx_t *ctx = (wp_ctx_t *) arg;
+    s_rest (ctx);
     wp_bus_stats_t stats;
     wp_bus_stats (ctx->bus, &stats);
     Warmup__V1__Heartbeat beat = WARMUP__V1__HEARTBEAT__INIT;
