@@ -9,7 +9,10 @@
                   keeps at most `window` events not yet predicted), for D
                   seconds; a subscriber counts prediction.made events and
                   sequence gaps; at the end every component's heartbeat
-                  gives its dropped count and RSS.
+                  gives its dropped count, RSS and learned state (the
+                  analyzer's and the engine's bytes per pair), and
+                  /proc/<pid>/status each process's RSS, anonymous and
+                  file-mapped (again at the end of the at-rest phase).
       latency     one publisher at a fixed rate; usage -> prediction latency
                   as the subscriber sees it (prediction.cause.sent_us is the
                   usage's publish time).
@@ -103,6 +106,8 @@ typedef struct {
     double p50_us, p99_us, p999_us;
     double rss_total_mb;
     double state_bytes_per_pair;
+    uint64_t state_bytes, state_pairs;     //  the analyzer's learned state
+    uint64_t engine_bytes, engine_pairs;   //  the engine's
     double raw_events_per_s;
     double ratio;
     uint64_t sent, predicted;
@@ -552,8 +557,7 @@ s_phase (const settings_t *settings, wp_topic_t topic, int publishers, double ra
 //  Collect one heartbeat per component: sums of RSS (distinct pids),
 //  dropped events, and the analyzer's state.
 static void
-s_heartbeats (int expected, double *rss_mb, uint64_t *dropped, uint64_t *state_bytes,
-              uint64_t *state_items)
+s_heartbeats (int expected, double *rss_mb, uint64_t *dropped, result_t *result)
 {
     wp_bus_opts_t opts = s_opts ((wp_bus_opts_t) { 0 });
     wp_bus_t *sub = wp_bus_new (s_pub, s_sub, "bench-hb", &opts);
@@ -562,7 +566,7 @@ s_heartbeats (int expected, double *rss_mb, uint64_t *dropped, uint64_t *state_b
     zhashx_t *seen = zhashx_new ();
     zhashx_t *pids = zhashx_new ();
     *rss_mb = 0;
-    *dropped = *state_bytes = *state_items = 0;
+    *dropped = 0;
     int64_t deadline = zclock_mono () + 5000;
     while ((int) zhashx_size (seen) < expected && zclock_mono () < deadline) {
         wp_bus_event_t event;
@@ -580,8 +584,12 @@ s_heartbeats (int expected, double *rss_mb, uint64_t *dropped, uint64_t *state_b
                 *rss_mb += beat->rss_kb / 1024.0;
             }
             if (streq (beat->component, "analyzer")) {
-                *state_bytes = beat->state_bytes;
-                *state_items = beat->state_items;
+                result->state_bytes = beat->state_bytes;
+                result->state_pairs = beat->state_items;
+            }
+            if (streq (beat->component, "engine")) {
+                result->engine_bytes = beat->state_bytes;
+                result->engine_pairs = beat->state_items;
             }
         }
         wp_bus_event_free (&event);
@@ -710,12 +718,13 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     result->events_per_s = thru.received / thru.seconds;
     result->predictions_per_s = thru.received / thru.seconds;
 
-    uint64_t component_drops, state_bytes, state_items;
+    uint64_t component_drops;
     double rss;
-    s_heartbeats (7, &rss, &component_drops, &state_bytes, &state_items);
+    s_heartbeats (7, &rss, &component_drops, result);
     s_mem_sample (procs, n, false, result);
     result->rss_total_mb = rss;
-    result->state_bytes_per_pair = state_items ? (double) state_bytes / state_items : 0;
+    result->state_bytes_per_pair = result->state_pairs
+                                 ? (double) result->state_bytes / result->state_pairs : 0;
     result->dropped = component_drops + thru.gaps
                     + (thru.sent > thru.received ? thru.sent - thru.received : 0);
 
@@ -943,11 +952,14 @@ main (int argc, char **argv)
                     "\"state_bytes_per_pair\":%.1f,\"raw_events_per_s\":%.0f,\"ratio\":%.3f,"
                     "\"idle_cpu_pct\":%.2f,\"idle_write_bytes\":%" PRIu64 ","
                     "\"rss_anon_mb\":%.1f,\"rss_file_mb\":%.1f,\"rss_rest_mb\":%.1f,"
-                    "\"rss_processes\":[",
+                    "\"state_mb\":%.1f,\"engine_state_mb\":%.1f,"
+                    "\"engine_bytes_per_pair\":%.1f,\"rss_processes\":[",
                     i ? "," : "", r->mode, r->events_per_s, r->predictions_per_s, r->dropped,
                     r->p50_us, r->p99_us, r->p999_us, r->rss_total_mb,
                     r->state_bytes_per_pair, r->raw_events_per_s, r->ratio, r->idle_cpu_pct,
-                    r->idle_write_bytes, r->loaded.anon, r->loaded.file, r->rest.rss);
+                    r->idle_write_bytes, r->loaded.anon, r->loaded.file, r->rest.rss,
+                    r->state_bytes / 1048576.0, r->engine_bytes / 1048576.0,
+                    r->engine_pairs ? (double) r->engine_bytes / r->engine_pairs : 0);
             for (int k = 0; k < r->n_procs; k++)
                 printf ("%s{\"name\":\"%s\",\"rss_mb\":%.1f,\"anon_mb\":%.1f,"
                         "\"file_mb\":%.1f,\"rest_mb\":%.1f}", k ? "," : "",
@@ -997,6 +1009,11 @@ main (int argc, char **argv)
             printf ("  %-18s %-17s %7.1f = %6.1f + %6.1f   at rest %7.1f = %6.1f + %6.1f\n",
                     "", "total", r->loaded.rss, r->loaded.anon, r->loaded.file,
                     r->rest.rss, r->rest.anon, r->rest.file);
+            printf ("  %-18s learned state: analyzer %.1f MB (%" PRIu64 " pairs, %.1f bytes "
+                    "each), engine %.1f MB (%" PRIu64 " pairs, %.1f bytes each)\n", "",
+                    r->state_bytes / 1048576.0, r->state_pairs, r->state_bytes_per_pair,
+                    r->engine_bytes / 1048576.0, r->engine_pairs,
+                    r->engine_pairs ? (double) r->engine_bytes / r->engine_pairs : 0);
         }
         printf ("\nAt rest (%.0f s without events, after the latency phase drained):\n",
                 settings.idle_s);
