@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include "wp_component.h"
 #include "wp_security.h"
 #include "wp_sync.h"
@@ -58,7 +59,8 @@ struct _wp_ctx_t {
     zlistx_t *held;                 //  s_held_t: events held until the first
                                     //  snapshot (wp_resync_holding)
     uint64_t rest_work;             //  work events at the last heartbeat
-    bool rested;                    //  memory given back since work stopped
+    bool rested;                    //  the store's map released since
+    uint64_t process_work;          //  s_process_work at the last heartbeat
     bool store_refused;             //  START failed on the store (exit 78)
     char *refused_why;              //  create refused a file of its store
 };
@@ -275,31 +277,52 @@ wp_ctx_bus_stats (wp_ctx_t *ctx, wp_bus_stats_t *stats)
     stats->gaps += ctx->rejected;
 }
 
-//  Once a heartbeat period has passed without work (events other than the
-//  periodic ones), give memory back: the store's map pages that LMDB
-//  touched, and the free pages of every malloc arena of the process (each
-//  thread of warmupd has its own; freed memory in them is otherwise kept).
-//  Once per quiet spell; the next work event starts a new one.
+//  Work events taken by all the actors of the process (every event but
+//  the periodic ones), and that count at the latest malloc_trim.
+static atomic_uint_fast64_t s_process_work;
+static atomic_uint_fast64_t s_process_trimmed;
+
+//  True for an event that is work, not a periodic report.
+static bool
+s_is_work (wp_topic_t topic)
+{
+    return topic != WP_TOPIC_HEARTBEAT && topic != WP_TOPIC_METRICS
+        && topic != WP_TOPIC_RESOURCE && topic != WP_TOPIC_PERF;
+}
+
+//  Give memory back once work stops: when the component has had no work
+//  for a heartbeat period, the pages of its store's map that LMDB touched
+//  (once per quiet spell); when the whole process has had none for a
+//  period, as this actor sees it, the free pages of every malloc arena
+//  (each thread of warmupd has its own; freed memory stays in them
+//  otherwise), by one actor, once per quiet spell: an actor still at work
+//  would wait on its arena's lock meanwhile.
 static void
 s_rest (wp_ctx_t *ctx)
 {
     uint64_t work = 0;
     for (int topic = 0; topic < WP_TOPIC_COUNT; topic++)
-        if (topic != WP_TOPIC_HEARTBEAT && topic != WP_TOPIC_METRICS
-            && topic != WP_TOPIC_RESOURCE && topic != WP_TOPIC_PERF)
+        if (s_is_work ((wp_topic_t) topic))
             work += ctx->received [topic];
     if (work != ctx->rest_work) {
         ctx->rest_work = work;
         ctx->rested = false;
+    }
+    else
+    if (!ctx->rested) {
+        ctx->rested = true;
+        if (ctx->store)
+            wp_store_release (ctx->store);
+    }
+    uint64_t all = atomic_load (&s_process_work);
+    if (all != ctx->process_work) {
+        ctx->process_work = all;
         return;
     }
-    if (ctx->rested)
-        return;
-    ctx->rested = true;
-    if (ctx->store)
-        wp_store_release (ctx->store);
 #ifdef __GLIBC__
-    malloc_trim (0);
+    uint64_t trimmed = atomic_load (&s_process_trimmed);
+    if (trimmed != all && atomic_compare_exchange_strong (&s_process_trimmed, &trimmed, all))
+        malloc_trim (0);
 #endif
 }
 
@@ -474,9 +497,11 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
 {
     wp_ctx_t *ctx = (wp_ctx_t *) arg;
     wp_bus_event_t event;
+    uint64_t work = 0;
     for (int i = 0; i < 1000; i++) {
         if (wp_bus_recv (ctx->bus, &event) != 1)
             break;
+        work += s_is_work (event.topic);
         if (ctx->verbose)
             zsys_debug ("%s: %s", ctx->def->name, wp_topic_name (event.topic));
         ctx->received [event.topic]++;
@@ -511,6 +536,8 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
         }
         wp_bus_event_free (&event);
     }
+    if (work)
+        atomic_fetch_add (&s_process_work, work);
     s_release_held (ctx);
     wp_ctx_report (ctx);
     return 0;
