@@ -11,7 +11,9 @@
          replies "OK" or "ERROR" reason;
       3. loops on a zloop: bus events -> def->on_event, every tick_ms ->
          def->on_tick, every flush_ms -> def->on_persist then a store
-         flush, every heartbeat_ms -> a heartbeat event;
+         flush, every heartbeat_ms -> a heartbeat event (and once a
+         period passed without work: the store's map pages released,
+         and once the whole process had none, malloc_trim);
       4. on $TERM: persists, flushes, destroys everything, ends.
 
     Pipe commands: START (reply "OK" | "ERROR" reason), STATS (reply
