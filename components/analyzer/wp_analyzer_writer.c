@@ -154,8 +154,13 @@ s_run (void *arg)
         s_append (self);
         int rc = wp_analyzer_log_flush (self->log);
         if (!stop) {
-            if (wp_analyzer_log_busy (self->log))
+            if (wp_analyzer_log_busy (self->log)) {
                 wp_analyzer_log_step (self->log);
+                //  The store's pages the checkpoint touched: not the
+                //  process's to hold (the kernel's cache keeps them)
+                if (!wp_analyzer_log_busy (self->log))
+                    wp_store_release (self->store);
+            }
             else
             if (!records && rc == 0 && wp_analyzer_log_due_by_time (self->log, now_ms))
                 wp_analyzer_log_begin (self->log, now_ms);

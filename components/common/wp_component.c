@@ -311,8 +311,8 @@ s_rest (wp_ctx_t *ctx)
     else
     if (!ctx->rested) {
         ctx->rested = true;
-        if (ctx->store)
-            wp_store_release (ctx->store);
+        if (ctx->store && !ctx->def->store_elsewhere)
+            wp_store_release (ctx->store);      //  (else its own thread's)
     }
     uint64_t all = atomic_load (&s_process_work);
     if (all != ctx->process_work) {
