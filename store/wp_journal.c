@@ -32,6 +32,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+//  A flush's buffer kept for the next one at most, bytes.
+#define S_BUFFER_KEEP (4u << 20)
+
 #define S_MAGIC "WPJOURNL"
 #define S_PENDING_MAX 16000
 
@@ -458,6 +461,12 @@ wp_journal_flush (wp_journal_t *self)
     self->durable += self->pending;
     self->buffer_len = 0;
     self->pending = 0;
+    //  A flood's buffer is not kept for the steady rate's flushes
+    if (self->buffer_cap > S_BUFFER_KEEP) {
+        free (self->buffer);
+        self->buffer = NULL;
+        self->buffer_cap = 0;
+    }
     return 0;
 }
 

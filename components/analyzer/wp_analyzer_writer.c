@@ -62,6 +62,22 @@ s_reserve (s_batch_t *batch, size_t more)
     batch->cap = cap;
 }
 
+//  A buffer emptied: given back when it grew past what a flush of the
+//  steady rate needs (a flood's, or the drain after the writer was behind)
+#define S_KEEP_BYTES (4u << 20)
+
+static void
+s_emptied (s_batch_t *batch)
+{
+    batch->len = 0;
+    batch->records = 0;
+    if (batch->cap > S_KEEP_BYTES) {
+        free (batch->data);
+        batch->data = NULL;
+        batch->cap = 0;
+    }
+}
+
 //  Take what was handed over into taken (under lock): swapped when all
 //  taken before was appended, else added behind it.
 static void
@@ -73,8 +89,7 @@ s_take (wp_analyzer_writer_t *self)
         s_batch_t swap = self->taken;
         self->taken = self->queued;
         self->queued = swap;
-        self->queued.len = 0;
-        self->queued.records = 0;
+        s_emptied (&self->queued);
         self->taken_at = 0;
         return;
     }
@@ -82,8 +97,7 @@ s_take (wp_analyzer_writer_t *self)
     memcpy (self->taken.data + self->taken.len, self->queued.data, self->queued.len);
     self->taken.len += self->queued.len;
     self->taken.records += self->queued.records;
-    self->queued.len = 0;
-    self->queued.records = 0;
+    s_emptied (&self->queued);
 }
 
 //  Append what was taken; stops at a record the journal refuses (its
@@ -100,7 +114,7 @@ s_append (wp_analyzer_writer_t *self)
         self->taken.records--;
     }
     if (self->taken_at == self->taken.len) {
-        self->taken.len = 0;
+        s_emptied (&self->taken);
         self->taken_at = 0;
     }
 }
@@ -246,7 +260,9 @@ wp_analyzer_writer_record (const char *db, const void *key, size_t key_len,
 {
     wp_analyzer_writer_t *self = (wp_analyzer_writer_t *) arg;
     assert (self);
-    if (self->refusing) {
+    //  (a batch holds pending_max records at most: past them, after the
+    //  writer was behind, the rest go at the next flush)
+    if (self->refusing || self->batch.records >= self->pending_max) {
         if (self->refusals_count)
             self->refused_here++;
         return -1;
@@ -281,8 +297,7 @@ wp_analyzer_writer_flush (wp_analyzer_writer_t *self)
             self->queued.len += self->batch.len;
             self->queued.records += self->batch.records;
         }
-        self->batch.len = 0;
-        self->batch.records = 0;
+        s_emptied (&self->batch);
     }
     //  Records wait in memory while the journal's flushes fail, or while
     //  the writer is behind (a checkpoint's slices, a slow disk), up to
