@@ -12,6 +12,7 @@
 int
 main (int argc, char **argv)
 {
+    wp_process_memory_init ();
     zsys_init ();
     zsys_set_logident ("warmup-bus");
     bool verbose;

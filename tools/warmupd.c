@@ -26,6 +26,7 @@ static const char *s_extra =
 int
 main (int argc, char **argv)
 {
+    wp_process_memory_init ();
     zsys_init ();
     zsys_set_logident ("warmupd");
     bool verbose;

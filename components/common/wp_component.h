@@ -155,6 +155,11 @@ typedef struct {
     const char *sub_endpoint;   //  config's (NULL = config's), e.g. inproc
 } wp_component_args_t;
 
+//  Set up the process's malloc for a long-running service (large blocks
+//  from maps of their own, given back when freed). Call first in main().
+void
+    wp_process_memory_init (void);
+
 //  Run a component's actor on `pipe`. Called by each wp_X_actor.
 void
     wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
