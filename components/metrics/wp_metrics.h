@@ -566,7 +566,10 @@ int
     wp_metrics_restore (wp_metrics_t *self, const uint8_t *data, size_t len);
 
 //  A number that changes whenever a counter wp_metrics_keep encodes does
-//  (to skip keeping what did not change).
+//  (to skip keeping what did not change), but for the counts of the
+//  periodic reports (heartbeat, metrics.snapshot, resource.status,
+//  perf.estimate): those alone do not make a service at rest write; they
+//  are kept with the next change of another counter.
 uint64_t
     wp_metrics_stamp (wp_metrics_t *self);
 

@@ -407,6 +407,26 @@ test_match_eviction (void **state)
     wp_metrics_destroy (&metrics);
 }
 
+//  The stamp that decides a save: the periodic reports alone leave it as
+//  it was (a service at rest writes nothing for its heartbeats); any other
+//  event moves it.
+static void
+test_stamp_at_rest (void **state)
+{
+    wp_metrics_t *metrics = wp_metrics_new ();
+    assert_int_equal (wp_metrics_event (metrics, "usage.observed"), 0);
+    uint64_t stamp = wp_metrics_stamp (metrics);
+    const char *periodic [] = { "heartbeat", "metrics.snapshot", "resource.status",
+                                "perf.estimate" };
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 4; i++)
+            wp_metrics_event (metrics, periodic [i]);
+    assert_int_equal (wp_metrics_stamp (metrics), stamp);
+    wp_metrics_event (metrics, "prediction.made");
+    assert_true (wp_metrics_stamp (metrics) != stamp);
+    wp_metrics_destroy (&metrics);
+}
+
 int
 main (void)
 {
@@ -416,6 +436,7 @@ main (void)
         cmocka_unit_test (test_latency),
         cmocka_unit_test (test_match),
         cmocka_unit_test (test_match_eviction),
+        cmocka_unit_test (test_stamp_at_rest),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
