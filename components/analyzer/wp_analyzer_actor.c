@@ -54,8 +54,12 @@ s_create (wp_ctx_t *ctx)
     assert (dir);
     //  (records wait in memory while the journal's flushes fail: the
     //  writer refuses more past pending_max, the journal none)
+    //  (16 batches, and at least 65,536 records: about 21 MB, so that a
+    //  writer a few slices behind does not hold small batches back)
     uint32_t pending_max = config->batch_max > UINT32_MAX / 16 ? UINT32_MAX
                                                                : 16 * config->batch_max;
+    if (pending_max < 65536)
+        pending_max = 65536;
     wp_analyzer_log_opts_t log_opts = {
         .dir = dir,
         .nosync = config->nosync,
@@ -63,6 +67,11 @@ s_create (wp_ctx_t *ctx)
         .pending_max = UINT32_MAX,
         .checkpoint_ms = config->checkpoint_s * 1000,
         .journal_max = (uint64_t) config->journal_max_kb << 10,
+        //  (a flood that outruns the checkpoints waits, its pairs dirty,
+        //  past twice that and at least 64 MiB: the journal's disk stays
+        //  bounded)
+        .hold_bytes = ((uint64_t) config->journal_max_kb << 11) > (64ull << 20)
+                    ? (uint64_t) config->journal_max_kb << 11 : 64ull << 20,
         .slice_writes = config->checkpoint_slice
     };
     char why [1024] = "";

@@ -72,6 +72,7 @@ struct _wp_analyzer_log_t {
     uint32_t checkpoint_ms;     //  checkpoint at least this often
     uint32_t slice_writes;      //  writes per slice of a checkpoint
     uint64_t journal_max;       //  or past this many bytes
+    uint64_t hold_bytes;        //  full past this many bytes of files (0: never)
     uint64_t checkpoint_at;     //  when the last checkpoint ran, ms (0: not yet)
     uint64_t checkpoints;       //  checkpoints done
     uint64_t applied;           //  records checkpoints applied since open
@@ -449,6 +450,7 @@ wp_analyzer_log_new (wp_store_t *store, const wp_analyzer_log_opts_t *opts, char
     assert (self->path && self->old_path);
     self->checkpoint_ms = opts->checkpoint_ms;
     self->journal_max = opts->journal_max;
+    self->hold_bytes = opts->hold_bytes;
     self->slice_writes = opts->slice_writes ? opts->slice_writes : S_STEP_WRITES;
     if (s_covered_get (self)) {
         snprintf (why, why_size, "cannot read the journal position in the store of %s",
@@ -704,6 +706,17 @@ wp_analyzer_log_counts (wp_analyzer_log_t *self, uint64_t *durable, uint64_t *fa
     *durable = wp_journal_durable (self->journal);
     *failures = wp_journal_failures (self->journal);
     *refused = wp_journal_refused (self->journal);
+}
+
+//  The journal's files past hold_bytes?
+bool
+wp_analyzer_log_full (wp_analyzer_log_t *self)
+{
+    assert (self);
+    uint64_t bytes = wp_journal_size (self->journal);
+    if (self->old)
+        bytes += wp_journal_size (self->old);
+    return self->hold_bytes && bytes >= self->hold_bytes;
 }
 
 //  Records appended, not durable yet.

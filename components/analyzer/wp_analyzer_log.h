@@ -63,6 +63,8 @@ typedef struct {
     uint32_t checkpoint_ms;     //  checkpoint at least this often
     uint64_t journal_max;       //  or when the journal passes this, bytes
     uint32_t slice_writes;      //  writes per slice of a checkpoint (0: 1024)
+    uint64_t hold_bytes;        //  wp_analyzer_log_full past this many bytes
+                                //  of journal files (0: never)
 } wp_analyzer_log_opts_t;
 
 //  Open the journal and recover: what it holds past the position store
@@ -142,6 +144,13 @@ int
 void
     wp_analyzer_log_counts (wp_analyzer_log_t *self, uint64_t *durable,
                             uint64_t *failures, uint64_t *refused);
+
+//  True when the journal's files (the generation appended to and the one
+//  a checkpoint applies) hold hold_bytes or more: a flood outruns the
+//  checkpoints, and the owner should hold records back (they stay dirty in
+//  its core) until a checkpoint ends.
+bool
+    wp_analyzer_log_full (wp_analyzer_log_t *self);
 
 //  Records appended and not durable yet (their flush failed or is to
 //  come).

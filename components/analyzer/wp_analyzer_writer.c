@@ -8,11 +8,6 @@
 
 #include <czmq.h>
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-
-//  The writer thread's nice value above the thread that starts it.
-#define S_NICE 10
 
 //  A buffer of records: each a u32 length (host order) and a payload.
 typedef struct {
@@ -41,6 +36,8 @@ struct _wp_analyzer_writer_t {
     uint64_t handed;                //  flushes handed over
     uint64_t flushed;               //  of them, through the journal's flush
     bool failing;                   //  the latest journal flush failed
+    bool full;                      //  the journal's files past hold_bytes
+                                    //  (checkpoints behind)
     uint32_t waiting;               //  records taken, not durable yet
     wp_analyzer_writer_counts_t counts;  //  as of the thread's latest round
     //  The thread's side
@@ -138,17 +135,6 @@ s_run (void *arg)
 {
     wp_analyzer_writer_t *self = (wp_analyzer_writer_t *) arg;
     pthread_setname_np (pthread_self (), "analyzer-log");
-    //  Below the pipeline's threads: a checkpoint's run of slices takes a
-    //  core for a while, and an event waiting for it is what the service
-    //  must not do. It still gets its share (nice, not idle), so the
-    //  checkpoints keep up with a flood.
-    id_t tid = (id_t) syscall (SYS_gettid);
-    errno = 0;
-    int nice = getpriority (PRIO_PROCESS, tid);
-    if (errno == 0 && nice < 19
-        && setpriority (PRIO_PROCESS, tid, nice + S_NICE > 19 ? 19 : nice + S_NICE))
-        zsys_warning ("analyzer: cannot lower the journal thread's priority: %s",
-                      strerror (errno));
     pthread_mutex_lock (&self->lock);
     while (true) {
         s_take (self);
@@ -185,6 +171,7 @@ s_run (void *arg)
         pthread_mutex_lock (&self->lock);
         self->counts = counts;
         self->failing = rc != 0;
+        self->full = wp_analyzer_log_full (self->log);
         self->waiting = self->taken.records + wp_analyzer_log_pending (self->log);
         self->flushed = handed;
         pthread_cond_broadcast (&self->flushed_cond);
@@ -304,7 +291,8 @@ wp_analyzer_writer_flush (wp_analyzer_writer_t *self)
     //  pending_max; after that the core keeps them dirty (a pair's flag,
     //  not a record: memory stays bounded) until the writer catches up
     self->handed++;
-    self->refusing = (uint64_t) self->waiting + self->queued.records >= self->pending_max;
+    self->refusing = (uint64_t) self->waiting + self->queued.records >= self->pending_max
+                  || self->full;
     self->refusals_count = self->refusing && self->failing;
     pthread_cond_signal (&self->wake);
     pthread_mutex_unlock (&self->lock);

@@ -20,7 +20,11 @@
     handed, and once pending_max records wait the analyzer refuses more:
     they stay dirty in its core (a flag per pair, so memory stays bounded)
     and go at a later flush. Only refusals while the journal fails are
-    counted (store_refused): behind is not an error.
+    counted (store_refused): behind is not an error. The same holds while
+    the journal's files are past twice journal_max and 64 MiB (a flood
+    outruns the checkpoints): the pairs wait, dirty, for the checkpoint in progress to
+    end, so the journal's disk stays bounded and a pair changed many times
+    meanwhile is written once.
 
     Once the writer runs, the analyzer's LMDB store is its thread's
     alone (the component skeleton does not flush it:

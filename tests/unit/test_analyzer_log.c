@@ -400,11 +400,53 @@ test_analyzer_records (void **state)
     wp_analyzer_destroy (&analyzer);
 }
 
+//  Full: the journal's files (the one appended to and the one a
+//  checkpoint applies) at hold_bytes or more, until the checkpoint that
+//  applies the old one ends.
+static void
+test_full (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    wp_analyzer_log_opts_t opts = { .dir = fixture->dir, .checkpoint_ms = 60000,
+                                    .journal_max = 2048, .hold_bytes = 4096,
+                                    .slice_writes = 4 };
+    char why [1024];
+    bool refused = true;
+    wp_analyzer_log_t *log = wp_analyzer_log_new (fixture->store, &opts, why, sizeof why,
+                                                  &refused);
+    assert_non_null (log);
+    char key [32];
+    int n = 0;
+    while (s_journal_size (fixture) < 3000) {
+        snprintf (key, sizeof key, "pair-%04d", n++);
+        s_put (log, key, "a value of some thirty bytes...");
+        assert_int_equal (wp_analyzer_log_flush (log), 0);
+        assert_false (wp_analyzer_log_full (log));
+    }
+    assert_int_equal (wp_analyzer_log_begin (log, 1), 0);
+    assert_true (wp_analyzer_log_busy (log));
+    //  The old generation (3000 bytes) and the new one together
+    while (!wp_analyzer_log_full (log)) {
+        snprintf (key, sizeof key, "pair-%04d", n++);
+        s_put (log, key, "a value of some thirty bytes...");
+        assert_int_equal (wp_analyzer_log_flush (log), 0);
+        assert_true (s_journal_size (fixture) < 4096);
+    }
+    int steps = 0, rc;
+    while ((rc = wp_analyzer_log_step (log)) > 0)
+        steps++;
+    assert_int_equal (rc, 0);
+    assert_true (steps > 1);
+    assert_false (wp_analyzer_log_full (log));      //  the old one is gone
+    wp_analyzer_log_destroy (&log);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_checkpoint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_full, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_recover, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_sliced, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_in_checkpoint, s_setup, s_teardown),
