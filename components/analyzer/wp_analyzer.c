@@ -1436,13 +1436,12 @@ s_encode_model (const model_t *model, uint8_t *value)
     return MODEL_RECORD_V3 + 2 * (size_t) k;
 }
 
-//  Hand changed records to fn.
-int
-wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
+//  Hand the evicted pairs' deletes to fn; returns those handed, or -1
+//  when fn refused one (it and the rest stay).
+static int
+s_drain_deleted (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
 {
-    assert (self && fn);
     uint8_t key [8 + MODEL_NAME_MAX];
-    uint8_t value [PAIR_RECORD_V3_MAX];
     int handed = 0;
     while (self->n_deleted) {
         deleted_t *d = &self->deleted [self->n_deleted - 1];
@@ -1452,6 +1451,33 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
         self->n_deleted--;
         handed++;
     }
+    return handed;
+}
+
+//  Hand pair p's record to fn and mark it clean; -1 when fn refused it.
+static int
+s_hand_pair (wp_analyzer_t *self, uint32_t p, wp_analyzer_record_fn *fn, void *arg)
+{
+    uint8_t key [8 + MODEL_NAME_MAX];
+    uint8_t value [PAIR_RECORD_V3_MAX];
+    pair_t *pair = &self->pairs [p];
+    size_t len = s_pair_key (self, s_pair_user (self, p), pair->model, key);
+    size_t size = s_encode_pair (self, pair, value);
+    if (fn ("pairs", key, len, value, size, arg))
+        return -1;
+    pair->dirty = false;
+    return 0;
+}
+
+//  Hand changed records to fn.
+int
+wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
+{
+    assert (self && fn);
+    uint8_t value [PAIR_RECORD_V3_MAX];         //  (a model record is smaller)
+    int handed = s_drain_deleted (self, fn, arg);
+    if (handed < 0)
+        return -1;
     //  Models first: a restart loads them before the pairs that link them.
     for (uint32_t m = 0; m < self->models_n; m++) {
         model_t *model = &self->models [m];
@@ -1471,11 +1497,8 @@ wp_analyzer_drain (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
             self->n_dirty--;
             continue;
         }
-        size_t len = s_pair_key (self, s_pair_user (self, p), pair->model, key);
-        size_t size = s_encode_pair (self, pair, value);
-        if (fn ("pairs", key, len, value, size, arg))
+        if (s_hand_pair (self, p, fn, arg))
             return -1;
-        pair->dirty = false;
         self->n_dirty--;
         handed++;
     }
@@ -1489,19 +1512,11 @@ int
 wp_analyzer_drain_recent (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *arg)
 {
     assert (self && fn);
-    uint8_t key [8 + MODEL_NAME_MAX];
-    uint8_t value [PAIR_RECORD_V3_MAX];
-    int handed = 0;
     //  Evictions first: a key evicted and asked again comes after its
     //  delete
-    while (self->n_deleted) {
-        deleted_t *d = &self->deleted [self->n_deleted - 1];
-        size_t len = s_pair_key (self, d->user, d->model, key);
-        if (fn ("pairs", key, len, NULL, 0, arg))
-            return -1;
-        self->n_deleted--;
-        handed++;
-    }
+    int handed = s_drain_deleted (self, fn, arg);
+    if (handed < 0)
+        return -1;
     if (self->recent_from > self->n_dirty)
         self->recent_from = self->n_dirty;
     uint32_t keep = self->recent_from;
@@ -1516,13 +1531,10 @@ wp_analyzer_drain_recent (wp_analyzer_t *self, wp_analyzer_record_fn *fn, void *
             self->dirty [keep++] = p;       //  (its latest goes at the drain)
             continue;
         }
-        size_t len = s_pair_key (self, s_pair_user (self, p), pair->model, key);
-        size_t size = s_encode_pair (self, pair, value);
-        if (fn ("pairs", key, len, value, size, arg)) {
+        if (s_hand_pair (self, p, fn, arg)) {
             refused = true;
             break;
         }
-        pair->dirty = false;
         pair->early = self->epoch;
         handed++;
     }
