@@ -75,26 +75,33 @@ s_emptied (s_batch_t *batch)
     }
 }
 
-//  Take what was handed over into taken (under lock): swapped when all
-//  taken before was appended, else added behind it.
+//  Move the records of from behind those of to: the buffers swapped when
+//  to is empty, else copied; from is left empty.
+static void
+s_move (s_batch_t *to, s_batch_t *from)
+{
+    if (from->len == 0)
+        return;
+    if (to->len == 0) {
+        s_batch_t swap = *to;
+        *to = *from;
+        *from = swap;
+    }
+    else {
+        s_reserve (to, from->len);
+        memcpy (to->data + to->len, from->data, from->len);
+        to->len += from->len;
+        to->records += from->records;
+    }
+    s_emptied (from);
+}
+
+//  Take what was handed over into taken (under lock), behind what of it
+//  the journal has not taken yet (s_append empties taken once it has).
 static void
 s_take (wp_analyzer_writer_t *self)
 {
-    if (self->queued.len == 0)
-        return;
-    if (self->taken_at == self->taken.len) {
-        s_batch_t swap = self->taken;
-        self->taken = self->queued;
-        self->queued = swap;
-        s_emptied (&self->queued);
-        self->taken_at = 0;
-        return;
-    }
-    s_reserve (&self->taken, self->queued.len);
-    memcpy (self->taken.data + self->taken.len, self->queued.data, self->queued.len);
-    self->taken.len += self->queued.len;
-    self->taken.records += self->queued.records;
-    s_emptied (&self->queued);
+    s_move (&self->taken, &self->queued);
 }
 
 //  Append what was taken; stops at a record the journal refuses (its
@@ -272,20 +279,7 @@ wp_analyzer_writer_flush (wp_analyzer_writer_t *self)
 {
     assert (self);
     pthread_mutex_lock (&self->lock);
-    if (self->batch.len) {
-        if (self->queued.len == 0) {
-            s_batch_t swap = self->queued;
-            self->queued = self->batch;
-            self->batch = swap;
-        }
-        else {
-            s_reserve (&self->queued, self->batch.len);
-            memcpy (self->queued.data + self->queued.len, self->batch.data, self->batch.len);
-            self->queued.len += self->batch.len;
-            self->queued.records += self->batch.records;
-        }
-        s_emptied (&self->batch);
-    }
+    s_move (&self->queued, &self->batch);
     //  Records wait in memory while the journal's flushes fail, or while
     //  the writer is behind (a checkpoint's slices, a slow disk), up to
     //  pending_max; after that the core keeps them dirty (a pair's flag,
