@@ -16,9 +16,12 @@
       latency     one publisher at a fixed rate; usage -> prediction latency
                   as the subscriber sees it (prediction.cause.sent_us is the
                   usage's publish time).
-      at rest     once the latency phase has drained and a second passed
-                  (the stores' last batch), no events for `idle` seconds
-                  (60): the CPU every process of the pipeline takes (a
+      at rest     once the latency phase has drained and a second has passed
+                  (the stores' last batch), no events for two windows of
+                  `idle` seconds (60) each: the first, right after the
+                  load, holds what the load left to do (the analyzer's
+                  checkpoint of it); the second is the service at rest.
+                  For each, the CPU every process of the pipeline takes (a
                   share of one core) and the bytes they write to disk
                   (/proc/<pid>/io write_bytes).
       raw         the same proxy program alone (warmup-bus), the same
@@ -113,8 +116,11 @@ typedef struct {
     uint64_t sent, predicted;
     cpu_t cpu;                  //  CPU seconds per thread in the throughput phase
     double cpu_phase_s;         //  its length
-    double idle_cpu_pct;        //  at rest: CPU of the pipeline, % of one core
-    uint64_t idle_write_bytes;  //  at rest: bytes it wrote to disk
+    double idle_cpu_pct;        //  first idle window: CPU of the pipeline, % of one core
+    uint64_t idle_write_bytes;  //  first idle window: bytes it wrote to disk
+    double rest_cpu_pct;        //  second idle window (at rest): the same
+    uint64_t rest_write_bytes;
+    cpu_t rest_cpu;             //  second window: each thread's share of one core
     proc_mem_t procs [PROCS_MAX];   //  each process's memory
     int n_procs;
     mem_t loaded, rest;         //  the components' processes together (the
@@ -652,6 +658,39 @@ s_load_keys (void)
     return rc;
 }
 
+//  A window of idle_s seconds without events: the CPU of every process of
+//  the pipeline, % of one core, the bytes they wrote to disk, and (if
+//  threads) the CPU seconds of each thread.
+static void
+s_idle_window (const proc_t *procs, int n, double idle_s, double *cpu_pct,
+               uint64_t *written, cpu_t *threads)
+{
+    cpu_t before = { 0 }, after = { 0 };
+    uint64_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+        s_cpu_sample (procs [i].pid, &before);
+        bytes -= s_write_bytes (procs [i].pid);
+    }
+    double start = s_now ();
+    zclock_sleep ((int) (idle_s * 1000));
+    for (int i = 0; i < n; i++) {
+        s_cpu_sample (procs [i].pid, &after);
+        bytes += s_write_bytes (procs [i].pid);
+    }
+    double wall = s_now () - start;
+    *cpu_pct = 100 * (s_cpu_total (&after) - s_cpu_total (&before)) / wall;
+    *written = bytes;
+    if (threads) {
+        *threads = after;
+        for (int k = 0; k < after.n; k++)
+            for (int b = 0; b < before.n; b++)
+                if (streq (before.name [b], after.name [k]))
+                    threads->seconds [k] -= before.seconds [b];
+        for (int k = 0; k < threads->n; k++)
+            threads->seconds [k] /= wall;
+    }
+}
+
 //  One mode: start, measure, stop.
 static int
 s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool nosync,
@@ -744,27 +783,16 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
                   ? result->events_per_s / result->raw_events_per_s : 0;
 
     //  At rest: the backlog has drained (the phase waits for it); a second
-    //  for the stores' last batch, then nothing for idle_s.
+    //  for the stores' last batch, then nothing for two windows of idle_s:
+    //  right after the load, then at rest.
     if (!settings->json)
-        fprintf (stderr, "%s: at rest for %.0f s...\n", mode, settings->idle_s);
+        fprintf (stderr, "%s: no events for 2 x %.0f s...\n", mode, settings->idle_s);
     zclock_sleep (1000);
-    cpu_t idle_before = { 0 }, idle_after = { 0 };
-    uint64_t written = 0;
-    for (int i = 0; i < n; i++) {
-        s_cpu_sample (procs [i].pid, &idle_before);
-        written -= s_write_bytes (procs [i].pid);
-    }
-    double idle_start = s_now ();
-    zclock_sleep ((int) (settings->idle_s * 1000));
-    for (int i = 0; i < n; i++) {
-        s_cpu_sample (procs [i].pid, &idle_after);
-        written += s_write_bytes (procs [i].pid);
-    }
-    double idle_wall = s_now () - idle_start;
+    s_idle_window (procs, n, settings->idle_s, &result->idle_cpu_pct,
+                   &result->idle_write_bytes, NULL);
+    s_idle_window (procs, n, settings->idle_s, &result->rest_cpu_pct,
+                   &result->rest_write_bytes, &result->rest_cpu);
     s_mem_sample (procs, n, true, result);
-    result->idle_cpu_pct = 100 * (s_cpu_total (&idle_after) - s_cpu_total (&idle_before))
-                         / idle_wall;
-    result->idle_write_bytes = written;
     while (n)
         s_stop (&procs [--n]);
     return 0;
@@ -784,7 +812,7 @@ s_usage (void)
         "                    [--publishers N] [--users N] [--models N] [--window N]\n"
         "                    [--idle-duration S] [--nosync-compare] [--curve-compare]\n"
         "  defaults: 4 publishers, 10000 users, 20 models, 10 s phases, 10000 events/s\n"
-        "  for latency, 60 s at rest, window 5000 in-flight events per publisher\n"
+        "  for latency, 2 x 60 s without events, window 5000 in-flight events per publisher\n"
         "  --quick: 2 s phases (at rest too), 1000 users, both modes (a smoke test for CI)\n"
         "  --curve-compare: each mode again on tcp://, without and with CURVE\n");
 }
@@ -951,13 +979,14 @@ main (int argc, char **argv)
                     "\"latency_p999_us\":%.0f,\"rss_total_mb\":%.1f,"
                     "\"state_bytes_per_pair\":%.1f,\"raw_events_per_s\":%.0f,\"ratio\":%.3f,"
                     "\"idle_cpu_pct\":%.2f,\"idle_write_bytes\":%" PRIu64 ","
+                    "\"rest_cpu_pct\":%.2f,\"rest_write_bytes\":%" PRIu64 ","
                     "\"rss_anon_mb\":%.1f,\"rss_file_mb\":%.1f,\"rss_rest_mb\":%.1f,"
                     "\"state_mb\":%.1f,\"engine_state_mb\":%.1f,"
                     "\"engine_bytes_per_pair\":%.1f,\"rss_processes\":[",
                     i ? "," : "", r->mode, r->events_per_s, r->predictions_per_s, r->dropped,
                     r->p50_us, r->p99_us, r->p999_us, r->rss_total_mb,
                     r->state_bytes_per_pair, r->raw_events_per_s, r->ratio, r->idle_cpu_pct,
-                    r->idle_write_bytes, r->loaded.anon, r->loaded.file, r->rest.rss,
+                    r->idle_write_bytes, r->rest_cpu_pct, r->rest_write_bytes, r->loaded.anon, r->loaded.file, r->rest.rss,
                     r->state_bytes / 1048576.0, r->engine_bytes / 1048576.0,
                     r->engine_pairs ? (double) r->engine_bytes / r->engine_pairs : 0);
             for (int k = 0; k < r->n_procs; k++)
@@ -1015,11 +1044,21 @@ main (int argc, char **argv)
                     r->engine_bytes / 1048576.0, r->engine_pairs,
                     r->engine_pairs ? (double) r->engine_bytes / r->engine_pairs : 0);
         }
-        printf ("\nAt rest (%.0f s without events, after the latency phase drained):\n",
+        printf ("\nWithout events, once the latency phase drained: the first %.0f s "
+                "(what the load left to do), then %.0f s at rest:\n", settings.idle_s,
                 settings.idle_s);
-        for (int i = 0; i < n_results; i++)
-            printf ("  %-18s CPU %.2f%% of one core, %" PRIu64 " bytes written to disk\n",
-                    results [i].mode, results [i].idle_cpu_pct, results [i].idle_write_bytes);
+        for (int i = 0; i < n_results; i++) {
+            const result_t *r = &results [i];
+            printf ("  %-18s first: CPU %.2f%% of one core, %" PRIu64 " bytes written to "
+                    "disk; at rest: CPU %.2f%%, %" PRIu64 " bytes\n", r->mode,
+                    r->idle_cpu_pct, r->idle_write_bytes, r->rest_cpu_pct,
+                    r->rest_write_bytes);
+            printf ("  %-18s at rest by thread (%% of one core):", "");
+            for (int k = 0; k < r->rest_cpu.n; k++)
+                if (r->rest_cpu.seconds [k] >= 0.0005)
+                    printf (" %s %.2f", r->rest_cpu.name [k], 100 * r->rest_cpu.seconds [k]);
+            printf ("\n");
+        }
     }
     char command [700];
     snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
