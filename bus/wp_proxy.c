@@ -730,6 +730,7 @@ void
 wp_proxy_actor (zsock_t *pipe, void *args)
 {
     pthread_setname_np (pthread_self (), "proxy");
+    wp_thread_slice (0, WP_PIPELINE_SLICE_US);
     proxy_t self = { 0 };
     self.pipe = pipe;
     self.max_frame = WP_BUS_MAX_FRAME_DEFAULT;

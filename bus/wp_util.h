@@ -113,6 +113,29 @@ void
 double
     wp_get_f64 (const uint8_t *p);
 
+//  Ask the kernel to run thread tid (0: the calling thread) in slices of
+//  slice_us microseconds (EEVDF's custom slice, Linux 6.12 and later): a
+//  thread with a shorter slice than the one running preempts it when it
+//  wakes, instead of waiting for that one's slice to end; 0 gives the
+//  kernel's default back (a new thread inherits its creator's). The
+//  policy and the nice value stay. Returns 0, or -1 where the kernel refuses it (an
+//  older kernel: no harm, nothing changed).
+int
+    wp_thread_slice (int tid, unsigned slice_us);
+
+//  The slice of the threads an event crosses on its way to a prediction
+//  (the bus proxy, the components' actors, ZeroMQ's I/O threads): the
+//  shortest the kernel allows. Threads of long work (the analyzer's
+//  journal and checkpoints, the audit log) keep the default's (0.75 ms
+//  times 1 + log2 of the cores).
+#define WP_PIPELINE_SLICE_US 100
+
+//  The same for every thread of this process whose name starts with
+//  prefix (ZeroMQ's I/O threads, "ZMQbg/IO/", which it starts itself).
+//  Returns how many took it.
+int
+    wp_threads_slice (const char *prefix, unsigned slice_us);
+
 #ifdef __cplusplus
 }
 #endif

@@ -142,6 +142,9 @@ s_run (void *arg)
 {
     wp_analyzer_writer_t *self = (wp_analyzer_writer_t *) arg;
     pthread_setname_np (pthread_self (), "analyzer-log");
+    //  Long work (fdatasync, checkpoints): the kernel's default slice, not
+    //  the analyzer's short one it would inherit
+    wp_thread_slice (0, 0);
     pthread_mutex_lock (&self->lock);
     while (true) {
         s_take (self);

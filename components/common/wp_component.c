@@ -631,6 +631,9 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
                   ctx->pub_endpoint, ctx->sub_endpoint);
         return -1;
     }
+    //  ZeroMQ's I/O threads carry every event of the pipeline too (they
+    //  exist once a socket does)
+    wp_threads_slice ("ZMQbg/IO/", WP_PIPELINE_SLICE_US);
     char *path = zsys_sprintf ("%s/%s", config->data_dir, ctx->def->name);
     if (wp_keys_data_dir (config->data_dir, reason, size)) {
         zstr_free (&path);
@@ -777,6 +780,9 @@ wp_component_run (zsock_t *pipe, const wp_component_def_t *def,
 {
     //  Name the thread after the component (top, perf, gdb show it).
     pthread_setname_np (pthread_self (), def->name);
+    //  An event's path crosses several threads on few cores: each wakes
+    //  ahead of a long computation instead of after its slice
+    wp_thread_slice (0, WP_PIPELINE_SLICE_US);
     wp_ctx_t ctx = { 0 };
     ctx.def = def;
     ctx.config = args->config;

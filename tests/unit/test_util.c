@@ -1,7 +1,7 @@
 /*  =========================================================================
     test_util - the shared helpers: SipHash-2-4 against the published
     reference vectors, key parsing, big-endian encoding, the rate limit of
-    bad-input logging, the clocks and the RSS probe.
+    bad-input logging, the clocks, the RSS probe and the threads' slice.
     =========================================================================
 */
 
@@ -274,6 +274,46 @@ test_rss (void **state)
     free (block);
 }
 
+//  The slice the kernel shows for this thread (/proc/thread-self/sched,
+//  se.slice, ns), 0 when it shows none.
+static uint64_t
+s_slice_ns (void)
+{
+    FILE *file = fopen ("/proc/thread-self/sched", "r");
+    if (!file)
+        return 0;
+    char line [256];
+    uint64_t slice = 0;
+    while (fgets (line, sizeof line, file))
+        if (strncmp (line, "se.slice", 8) == 0) {
+            char *colon = strchr (line, ':');
+            slice = colon ? strtoull (colon + 1, NULL, 10) : 0;
+        }
+    fclose (file);
+    return slice;
+}
+
+//  A thread asks for a short slice and gives it back; where the kernel has
+//  no custom slices (before 6.12) the call says so and changes nothing.
+static void
+test_thread_slice (void **state)
+{
+    (void) state;
+    uint64_t before = s_slice_ns ();
+    if (wp_thread_slice (0, 100) == 0) {
+        if (before)
+            assert_int_equal (s_slice_ns (), 100000);
+        assert_int_equal (wp_thread_slice (0, 0), 0);
+        if (before)
+            assert_int_equal (s_slice_ns (), before);
+    }
+    else
+        assert_int_equal (s_slice_ns (), before);
+    //  A prefix no thread has: none changed
+    assert_int_equal (wp_threads_slice ("no-such-thread/", 100), 0);
+    assert_int_equal (s_slice_ns (), before);
+}
+
 int
 main (void)
 {
@@ -289,6 +329,7 @@ main (void)
         cmocka_unit_test (test_log_should),
         cmocka_unit_test (test_clocks),
         cmocka_unit_test (test_rss),
+        cmocka_unit_test (test_thread_slice),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
