@@ -267,6 +267,9 @@ s_bind_both (proxy_t *self, const char *pub, const char *sub)
     }
     self->xsub = xsub;
     self->xpub = xpub;
+    //  Every event crosses ZeroMQ's I/O threads (they exist once a socket
+    //  does): the pipeline's short slice (wp_thread_slice)
+    wp_threads_slice ("ZMQbg/IO/", WP_PIPELINE_SLICE_US);
     zpoller_add (self->poller, xsub);
     zpoller_add (self->poller, xpub);
     for (int i = 0; i < 2; i++)
