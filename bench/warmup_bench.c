@@ -24,6 +24,10 @@
                   For each, the CPU every process of the pipeline takes (a
                   share of one core) and the bytes they write to disk
                   (/proc/<pid>/io write_bytes).
+                  Meanwhile, the machine's CPU taken by other processes
+                  (/proc/stat, less the pipeline's and the benchmark's own)
+                  and stolen by a hypervisor: the latency is the
+                  machine's as much as the pipeline's.
       raw         the same proxy program alone (warmup-bus), the same
                   publishers, message size and socket settings, one
                   subscriber, no processing: the limit, and the ratio.
@@ -41,6 +45,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/utsname.h>
 #include <dirent.h>
@@ -118,6 +123,10 @@ typedef struct {
     double cpu_phase_s;         //  its length
     double idle_cpu_pct;        //  first idle window: CPU of the pipeline, % of one core
     uint64_t idle_write_bytes;  //  first idle window: bytes it wrote to disk
+    double lat_others_pct;      //  latency phase: CPU of the machine taken by
+                                //  other processes than the pipeline's and
+                                //  ours, % of one core
+    double lat_steal_pct;       //  and stolen by the hypervisor
     double rest_cpu_pct;        //  second idle window (at rest): the same
     uint64_t rest_write_bytes;
     cpu_t rest_cpu;             //  second window: each thread's share of one core
@@ -691,6 +700,38 @@ s_idle_window (const proc_t *procs, int n, double idle_s, double *cpu_pct,
     }
 }
 
+//  The machine's CPU time so far, seconds summed over the cores: busy (user,
+//  nice, system, irq, softirq) and stolen (a virtual machine's, by the
+//  hypervisor); 0 when /proc/stat cannot be read.
+static void
+s_machine_cpu (double *busy, double *steal)
+{
+    *busy = *steal = 0;
+    FILE *file = fopen ("/proc/stat", "r");
+    if (!file)
+        return;
+    unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0,
+                       softirq = 0, stolen = 0;
+    if (fscanf (file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys,
+                &idle, &iowait, &irq, &softirq, &stolen) == 8) {
+        double hz = (double) sysconf (_SC_CLK_TCK);
+        *busy = (user + nice + sys + irq + softirq) / hz;
+        *steal = stolen / hz;
+    }
+    fclose (file);
+}
+
+//  This process's CPU time so far, seconds.
+static double
+s_self_cpu (void)
+{
+    struct rusage usage;
+    if (getrusage (RUSAGE_SELF, &usage))
+        return 0;
+    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6
+         + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+}
+
 //  One mode: start, measure, stop.
 static int
 s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool nosync,
@@ -770,9 +811,27 @@ s_run_mode (const settings_t *settings, const char *mode, bool per_process, bool
     if (!settings->json)
         fprintf (stderr, "%s: latency at %d events/s...\n", mode, settings->rate);
     phase_t lat;
+    //  What else the machine did meanwhile: its busy time, less the
+    //  pipeline's and the benchmark's own
+    cpu_t lat_before = { 0 }, lat_after = { 0 };
+    double busy_before, steal_before, busy_after, steal_after;
+    for (int i = 0; i < n; i++)
+        s_cpu_sample (procs [i].pid, &lat_before);
+    double self_before = s_self_cpu ();
+    s_machine_cpu (&busy_before, &steal_before);
     if (s_phase (settings, WP_TOPIC_PREDICTION, 1, settings->rate, settings->latency_s,
                  true, &lat))
         goto fail;
+    s_machine_cpu (&busy_after, &steal_after);
+    double self_after = s_self_cpu ();
+    for (int i = 0; i < n; i++)
+        s_cpu_sample (procs [i].pid, &lat_after);
+    if (lat.seconds > 0 && busy_after > 0) {
+        double others = (busy_after - busy_before) - (self_after - self_before)
+                      - (s_cpu_total (&lat_after) - s_cpu_total (&lat_before));
+        result->lat_others_pct = others > 0 ? 100 * others / lat.seconds : 0;
+        result->lat_steal_pct = 100 * (steal_after - steal_before) / lat.seconds;
+    }
     if (lat.n_latencies)
         qsort (lat.latencies, lat.n_latencies, sizeof (double), s_cmp_double);
     result->p50_us = s_percentile (lat.latencies, lat.n_latencies, 0.50);
@@ -980,13 +1039,15 @@ main (int argc, char **argv)
                     "\"state_bytes_per_pair\":%.1f,\"raw_events_per_s\":%.0f,\"ratio\":%.3f,"
                     "\"idle_cpu_pct\":%.2f,\"idle_write_bytes\":%" PRIu64 ","
                     "\"rest_cpu_pct\":%.2f,\"rest_write_bytes\":%" PRIu64 ","
+                    "\"latency_others_cpu_pct\":%.1f,\"latency_steal_pct\":%.1f,"
                     "\"rss_anon_mb\":%.1f,\"rss_file_mb\":%.1f,\"rss_rest_mb\":%.1f,"
                     "\"state_mb\":%.1f,\"engine_state_mb\":%.1f,"
                     "\"engine_bytes_per_pair\":%.1f,\"rss_processes\":[",
                     i ? "," : "", r->mode, r->events_per_s, r->predictions_per_s, r->dropped,
                     r->p50_us, r->p99_us, r->p999_us, r->rss_total_mb,
                     r->state_bytes_per_pair, r->raw_events_per_s, r->ratio, r->idle_cpu_pct,
-                    r->idle_write_bytes, r->rest_cpu_pct, r->rest_write_bytes, r->loaded.anon, r->loaded.file, r->rest.rss,
+                    r->idle_write_bytes, r->rest_cpu_pct, r->rest_write_bytes,
+                    r->lat_others_pct, r->lat_steal_pct, r->loaded.anon, r->loaded.file, r->rest.rss,
                     r->state_bytes / 1048576.0, r->engine_bytes / 1048576.0,
                     r->engine_pairs ? (double) r->engine_bytes / r->engine_pairs : 0);
             for (int k = 0; k < r->n_procs; k++)
@@ -1013,6 +1074,11 @@ main (int argc, char **argv)
                     r->p50_us, r->p99_us, r->p999_us, r->rss_total_mb,
                     r->state_bytes_per_pair, r->raw_events_per_s, r->ratio);
         }
+        printf ("\nDuring the latency phase, the machine's CPU taken by other processes "
+                "than these (%% of one core; %ld cores):\n", cores);
+        for (int i = 0; i < n_results; i++)
+            printf ("  %-18s others %.1f%%, stolen by the hypervisor %.1f%%\n",
+                    results [i].mode, results [i].lat_others_pct, results [i].lat_steal_pct);
         printf ("\nCPU by thread during the throughput phase (share of one core):\n");
         for (int i = 0; i < n_results; i++) {
             result_t *r = &results [i];
