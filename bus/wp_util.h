@@ -126,7 +126,7 @@ int
 //  The slice of the threads an event crosses on its way to a prediction
 //  (the bus proxy, the components' actors, ZeroMQ's I/O threads): the
 //  shortest the kernel allows. Threads of long work (the analyzer's
-//  journal and checkpoints, the audit log) keep the default's (0.75 ms
+//  journal and checkpoints, the audit log) keep the default's (0.7 ms
 //  times 1 + log2 of the cores).
 #define WP_PIPELINE_SLICE_US 100
 
