@@ -87,15 +87,16 @@ s_on_persist (void *state, wp_ctx_t *ctx)
     return rc;
 }
 
-//  Key of an event from its publisher and sequence number.
+//  Key of an event from its publisher and sequence number (a usage's
+//  header and a prediction's cause give the same key), without formatting
+//  either: two of these per usage event.
 static uint64_t
 s_event_key (const Warmup__V1__Header *header)
 {
     static const uint8_t key [16] = { 0 };
-    char text [320];
-    int len = snprintf (text, sizeof text, "%.256s|%" PRIu64,
-                        header->source ? header->source : "", header->seq);
-    return wp_siphash (key, text, (size_t) len);
+    const char *source = header->source ? header->source : "";
+    return wp_mix64 (wp_siphash (key, source, strnlen (source, 256))
+                     ^ wp_mix64 (header->seq + 1));
 }
 
 //  Bring the core up to now: the stream clock moves on by the wall time

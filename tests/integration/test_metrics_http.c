@@ -64,6 +64,13 @@ test_endpoints (void **state)
     assert_null (strstr (body, "ann-7731"));
     assert_null (strstr (body, "ben-4410"));
     free (body);
+    //  Each usage's prediction is matched to it (its cause: the usage's
+    //  source and seq), so the latency histogram counts all three
+    body = ihttp_wait_for (endpoint, "/metrics", "warmup_prediction_latency_seconds_count 3\n",
+                           ITEST_EVENT_MS, &found);
+    if (!found)
+        fail_msg ("the predictions were not matched to their usage events:\n%s", body);
+    free (body);
     //  Components report through their heartbeats
     body = ihttp_wait_for (endpoint, "/metrics",
                            "warmup_component_instances{component=\"analyzer\"} 1\n",
