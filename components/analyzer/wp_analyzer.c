@@ -94,11 +94,11 @@ _Static_assert (MODEL_RECORD_V3 + 2 * WP_IDLE_BINS < MODEL_RECORD_V2, "and model
 
 _Static_assert (WP_IDLE_BINS == 54, "record layouts assume 54 bins");
 
-//  A link to another model: next (first order), co-use.
+//  A link to another model the user asked next (first order).
 typedef struct {
     uint32_t model;         //  model id
     float weight;           //  aged count
-    float delay_ms;         //  mean delay (next only)
+    float delay_ms;         //  mean delay
 } link_t;
 
 //  A second-order link: after prev then this model comes next.
@@ -108,17 +108,25 @@ typedef struct {
     float weight;           //  aged count
 } link2_t;
 
-//  A pair's links to other models (most pairs have none).
+//  A model used within COUSE_WINDOW_MS of this one (no delay).
 typedef struct {
-    link_t next [WP_ANALYZER_LINKS];    //  asked next after this model
-    link2_t next2 [WP_ANALYZER_LINKS];  //  asked next after (prev, this)
-    link_t couse [WP_ANALYZER_LINKS];   //  used within COUSE_WINDOW_MS
-    uint8_t n_next;                     //  entries in next
-    uint8_t n_next2;                    //  entries in next2
-    uint8_t n_couse;                    //  entries in couse
-} links_t;
+    uint32_t model;         //  model id
+    float weight;           //  aged count
+} couse_t;
 
-//  One (user, model) pair.
+//  Bits of pair.season: hours of the day, then days of the week.
+#define SEASON_HOURS 0x00ffffffu
+#define SEASON_DAY0 HOURS_PER_DAY
+
+//  One (user, model) pair. What varies in size from pair to pair is in
+//  one block, its tail, each part as long as it is used, in this order:
+//  next [n_next] (link_t), next2 [n_next2] (link2_t), couse [n_couse]
+//  (couse_t); the stored idle-time bins' counts (uint16_t per bit of
+//  bins, rising: its aged idle-time count in hist_unit); the stored
+//  hour-of-day and day-of-week counts (uint16_t per bit of season); the
+//  stored bins' recent weights (uint8_t per bit of bins: the last few
+//  idle times x FAST_UNIT, each older one weighs 7/8, rounded down to 0
+//  in about 16 idle times). A bin, hour or day not stored holds 0.
 typedef struct {
     uint32_t model;         //  model id
     uint32_t user_slot;     //  index of the user in users[]
@@ -135,24 +143,22 @@ typedef struct {
                             //  last_ms (as the two below)
     double decayed_short;   //  the same with the short half-life
     double decayed_long;    //  the same with the long half-life
-    uint64_t bins;          //  bit i: bin i is stored in idle (sparse)
-    uint16_t *idle;         //  per stored bin, rising: its aged idle-time
-                            //  count in hist_unit; then per stored bin its
-                            //  recent weight (uint8_t: the last few idle
-                            //  times x FAST_UNIT, each older one weighs
-                            //  7/8, rounded down to 0 in about 16 idle
-                            //  times). NULL when no bin is stored. A bin
-                            //  not stored holds 0 and 0. (owned)
-    links_t *links;         //  its links, NULL until it has one (owned)
-    uint16_t hod [24];      //  requests per hour of day
-    uint16_t dow [7];       //  requests per day of week
+    uint64_t bins;          //  bit i: idle-time bin i is stored in the tail
+    uint8_t *tail;          //  the parts above, NULL when all are empty (owned)
+    uint32_t season;        //  bit i < 24: hour i stored in the tail; bit
+                            //  24 + d: day of the week d
+    uint8_t n_next : 3;     //  links in next
+    uint8_t n_next2 : 3;    //  links in next2
     bool used : 1;          //  slot holds a pair
     bool dirty : 1;         //  changed since the last drain
+    uint8_t n_couse;        //  links in couse
     uint8_t early;          //  the drain epoch it was handed in at its
                             //  event (wp_analyzer_drain_recent), 0 none
 } pair_t;
 
-_Static_assert (sizeof (pair_t) <= 176, "a pair's fixed part stays small");
+_Static_assert (sizeof (pair_t) <= 112, "a pair's fixed part stays small");
+_Static_assert (WP_ANALYZER_LINKS < 8, "link counts are 3-bit fields");
+_Static_assert (HOURS_PER_DAY + DAYS_PER_WEEK <= 32, "the stored season is a 32-bit mask");
 _Static_assert (WP_IDLE_BINS <= 64, "the stored bins are a 64-bit mask");
 
 //  One user: their pairs, most recently used first, as a list through
@@ -236,7 +242,7 @@ struct _wp_analyzer_t {
     uint32_t recent_from;       //  dirty[] entries from here: the latest
                                 //  observe's
     uint8_t epoch;              //  full drains so far, 1..255 round
-    size_t heap_bytes;          //  held by the pairs' idle bins and links
+    size_t heap_bytes;          //  held by the pairs' tails, the models' bins
     uint32_t evict_cursor;      //  where the eviction sample starts
     uint64_t evicted;           //  pairs evicted
     uint32_t observed;          //  pair the latest observe learned (NONE: none)
@@ -259,28 +265,17 @@ s_block_bytes (void *block)
     return block ? malloc_usable_size (block) + sizeof (size_t) : 0;
 }
 
-//  Free a pair's idle bins and links.
+//  Free a pair's tail.
 static void
 s_pair_release (wp_analyzer_t *self, pair_t *pair)
 {
-    self->heap_bytes -= s_block_bytes (pair->idle) + s_block_bytes (pair->links);
-    free (pair->idle);
-    free (pair->links);
-    pair->idle = NULL;
-    pair->links = NULL;
+    self->heap_bytes -= s_block_bytes (pair->tail);
+    free (pair->tail);
+    pair->tail = NULL;
     pair->bins = 0;
-}
-
-//  A pair's links, allocated (empty) on first use.
-static links_t *
-s_links (wp_analyzer_t *self, pair_t *pair)
-{
-    if (!pair->links) {
-        pair->links = (links_t *) calloc (1, sizeof (links_t));
-        assert (pair->links);
-        self->heap_bytes += s_block_bytes (pair->links);
-    }
-    return pair->links;
+    pair->season = 0;
+    pair->n_next = pair->n_next2 = 0;
+    pair->n_couse = 0;
 }
 
 //  Stored bins of a pair.
@@ -290,17 +285,127 @@ s_stored (const pair_t *pair)
     return __builtin_popcountll (pair->bins);
 }
 
+//  Stored hours and days of a pair.
+static inline int
+s_seasons (const pair_t *pair)
+{
+    return __builtin_popcount (pair->season);
+}
+
+//  Bytes of a pair's links in its tail.
+static inline size_t
+s_links_bytes (const pair_t *pair)
+{
+    return pair->n_next * sizeof (link_t) + pair->n_next2 * sizeof (link2_t)
+         + pair->n_couse * sizeof (couse_t);
+}
+
+//  Bytes of a pair's tail.
+static inline size_t
+s_tail_bytes (const pair_t *pair)
+{
+    return s_links_bytes (pair) + 3 * (size_t) s_stored (pair) + 2 * (size_t) s_seasons (pair);
+}
+
+//  The parts of a pair's tail (NULL when there is no tail).
+static inline link_t *
+s_next (const pair_t *pair)
+{
+    return (link_t *) pair->tail;
+}
+
+static inline link2_t *
+s_next2 (const pair_t *pair)
+{
+    return pair->tail ? (link2_t *) (pair->tail + pair->n_next * sizeof (link_t)) : NULL;
+}
+
+static inline couse_t *
+s_couse (const pair_t *pair)
+{
+    return pair->tail ? (couse_t *) (pair->tail + pair->n_next * sizeof (link_t)
+                                     + pair->n_next2 * sizeof (link2_t))
+                      : NULL;
+}
+
+//  The stored bins' counts.
+static inline uint16_t *
+s_counts (const pair_t *pair)
+{
+    return pair->tail ? (uint16_t *) (pair->tail + s_links_bytes (pair)) : NULL;
+}
+
+//  The stored hour and day counts (hours first).
+static inline uint16_t *
+s_season_counts (const pair_t *pair)
+{
+    return pair->tail ? s_counts (pair) + s_stored (pair) : NULL;
+}
+
 //  The recent weights of a pair's stored bins (after the counts).
 static inline uint8_t *
 s_fast (const pair_t *pair)
 {
-    return pair->idle ? (uint8_t *) (pair->idle + s_stored (pair)) : NULL;
+    return pair->tail ? (uint8_t *) (s_season_counts (pair) + s_seasons (pair)) : NULL;
 }
 
-//  Position of bin among the stored bins (*bins, *idle_p), storing it
-//  (0, and 0 for its recent weight if with_fast) when it was not.
+//  Make room in a pair's tail: len1 zero bytes at offset at1 and len2 at
+//  at2 (at1 <= at2, offsets in the tail as it is). The caller then counts
+//  what it inserted in the pair's fields (the tail's layout).
+static void
+s_tail_insert (wp_analyzer_t *self, pair_t *pair, size_t at1, size_t len1, size_t at2,
+               size_t len2)
+{
+    uint8_t *old = pair->tail;
+    size_t size = old ? s_tail_bytes (pair) : 0;
+    assert (at1 <= at2 && at2 <= size && len1 + len2 > 0);
+    uint8_t *tail = (uint8_t *) malloc (size + len1 + len2);
+    assert (tail);
+    memset (tail + at1, 0, len1);
+    memset (tail + at2 + len1, 0, len2);
+    if (old) {
+        memcpy (tail, old, at1);
+        memcpy (tail + at1 + len1, old + at1, at2 - at1);
+        memcpy (tail + at2 + len1 + len2, old + at2, size - at2);
+    }
+    self->heap_bytes += s_block_bytes (tail) - s_block_bytes (old);
+    free (old);
+    pair->tail = tail;
+}
+
+//  Position of bin among a pair's stored bins, storing it (count 0,
+//  recent weight 0) when it was not.
 static int
-s_bin_slot (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle_p, bool with_fast, int bin)
+s_pair_bin (wp_analyzer_t *self, pair_t *pair, int bin)
+{
+    int at = __builtin_popcountll (pair->bins & ((1ULL << bin) - 1));
+    if (pair->bins & (1ULL << bin))
+        return at;
+    size_t counts = s_links_bytes (pair);
+    size_t fast = counts + 2 * (size_t) s_stored (pair) + 2 * (size_t) s_seasons (pair);
+    s_tail_insert (self, pair, counts + 2 * (size_t) at, 2, fast + (size_t) at, 1);
+    pair->bins |= 1ULL << bin;
+    return at;
+}
+
+//  A pair's count of an hour (bit < 24) or a day (24 + day), storing it
+//  (0) when it was not.
+static uint16_t *
+s_season_slot (wp_analyzer_t *self, pair_t *pair, int bit)
+{
+    int at = __builtin_popcount (pair->season & ((1u << bit) - 1));
+    if (!(pair->season & (1u << bit))) {
+        size_t offset = s_links_bytes (pair) + 2 * (size_t) (s_stored (pair) + at);
+        s_tail_insert (self, pair, offset, 2, offset, 0);
+        pair->season |= 1u << bit;
+    }
+    return s_season_counts (pair) + at;
+}
+
+//  Position of bin among a model's stored bins (*bins, *idle_p), storing
+//  it (0) when it was not.
+static int
+s_bin_slot (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle_p, int bin)
 {
     uint64_t below = *bins & ((1ULL << bin) - 1);
     int at = __builtin_popcountll (below);
@@ -308,22 +413,13 @@ s_bin_slot (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle_p, bool with_fa
         return at;
     int k = __builtin_popcountll (*bins);
     uint16_t *old = *idle_p;
-    uint16_t *idle = (uint16_t *) malloc ((size_t) (k + 1) * (sizeof (uint16_t) + with_fast));
+    uint16_t *idle = (uint16_t *) malloc ((size_t) (k + 1) * sizeof (uint16_t));
     assert (idle);
     if (k) {
         memcpy (idle, old, (size_t) at * sizeof (uint16_t));
         memcpy (idle + at + 1, old + at, (size_t) (k - at) * sizeof (uint16_t));
     }
     idle [at] = 0;
-    if (with_fast) {
-        uint8_t *fast = (uint8_t *) (idle + k + 1);
-        if (k) {
-            const uint8_t *old_fast = (const uint8_t *) (old + k);
-            memcpy (fast, old_fast, (size_t) at);
-            memcpy (fast + at + 1, old_fast + at, (size_t) (k - at));
-        }
-        fast [at] = 0;
-    }
     self->heap_bytes -= s_block_bytes (old);
     free (old);
     *idle_p = idle;
@@ -400,16 +496,15 @@ s_dense (uint64_t bins, const uint16_t *counts, float unit, float *hist)
         hist [__builtin_ctzll (bins)] = (float) counts [at] * unit;
 }
 
-//  Replace stored counts by dense values (WP_IDLE_BINS; >= 0, finite)
-//  and recent weights (fast; NULL for a model): the power-of-two unit
-//  the largest value needs, counts rounded to nearest.
+//  Stored counts of dense values (WP_IDLE_BINS; >= 0, finite) and
+//  recent weights (fast; NULL for a model): the power-of-two unit the
+//  largest value needs, counts rounded to nearest; a bin is stored when
+//  its count or its recent weight is not 0. counts and fast_out (if fast)
+//  get an entry per stored bin, rising.
 static void
-s_store_dense (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle, float *unit,
-               float *rest, const float *hist, const uint8_t *fast)
+s_quantize (const float *hist, const uint8_t *fast, uint64_t *bins, uint16_t *counts,
+            uint8_t *fast_out, float *unit, float *rest)
 {
-    self->heap_bytes -= s_block_bytes (*idle);
-    free (*idle);
-    *idle = NULL;
     *bins = 0;
     float largest = 0;
     for (int bin = 0; bin < WP_IDLE_BINS; bin++)
@@ -419,15 +514,17 @@ s_store_dense (wp_analyzer_t *self, uint64_t *bins, uint16_t **idle, float *unit
     frexpf (largest / (float) COUNT_MAX, &exponent);
     *unit = largest > 0 ? ldexpf (1.0f, exponent) : COUNT_UNIT_FIRST;
     *rest = 0;
+    int at = 0;
     for (int bin = 0; bin < WP_IDLE_BINS; bin++) {
         long count = lrintf (hist [bin] / *unit);
         if (count > COUNT_MAX)
             count = COUNT_MAX;
         if (count || (fast && fast [bin])) {
-            int at = s_bin_slot (self, bins, idle, fast != NULL, bin);
-            (*idle) [at] = (uint16_t) count;
+            *bins |= 1ULL << bin;
+            counts [at] = (uint16_t) count;
             if (fast)
-                ((uint8_t *) (*idle + __builtin_popcountll (*bins))) [at] = fast [bin];
+                fast_out [at] = fast [bin];
+            at++;
         }
     }
 }
@@ -871,16 +968,32 @@ s_hist_add (float *hist, float *total, uint64_t *at, uint64_t now_ms, double tau
 
 //  Count a request in the hour-of-day and day-of-week counts.
 static void
-s_season_add (pair_t *pair, uint64_t now_ms)
+s_season_add (wp_analyzer_t *self, pair_t *pair, uint64_t now_ms)
 {
     int hour = (int) ((now_ms / MS_PER_HOUR) % HOURS_PER_DAY);
     int day = (int) ((now_ms / MS_PER_DAY) % DAYS_PER_WEEK);
-    if (++pair->hod [hour] >= SEASON_MAX)
-        for (int i = 0; i < HOURS_PER_DAY; i++)
-            pair->hod [i] /= 2;
-    if (++pair->dow [day] >= SEASON_MAX)
-        for (int i = 0; i < DAYS_PER_WEEK; i++)
-            pair->dow [i] /= 2;
+    uint16_t *count = s_season_slot (self, pair, hour);
+    if (++*count >= SEASON_MAX) {
+        uint16_t *counts = s_season_counts (pair);
+        for (int i = 0; i < __builtin_popcount (pair->season & SEASON_HOURS); i++)
+            counts [i] /= 2;
+    }
+    int hours = __builtin_popcount (pair->season & SEASON_HOURS);
+    count = s_season_slot (self, pair, SEASON_DAY0 + day);
+    if (++*count >= SEASON_MAX) {
+        uint16_t *counts = s_season_counts (pair);
+        for (int i = hours; i < s_seasons (pair); i++)
+            counts [i] /= 2;
+    }
+}
+
+//  A pair's count of an hour (bit < 24) or a day (24 + day).
+static inline uint16_t
+s_season_count (const pair_t *pair, int bit)
+{
+    if (!(pair->season & (1u << bit)))
+        return 0;
+    return s_season_counts (pair) [__builtin_popcount (pair->season & ((1u << bit) - 1))];
 }
 
 //  Season factor of a time: its hour and day against the average ones,
@@ -889,26 +1002,29 @@ static double
 s_season (const pair_t *pair, uint64_t when_ms)
 {
     double hours = 0, days = 0;
-    for (int i = 0; i < HOURS_PER_DAY; i++)
-        hours += pair->hod [i];
-    for (int i = 0; i < DAYS_PER_WEEK; i++)
-        days += pair->dow [i];
+    const uint16_t *counts = s_season_counts (pair);
+    int n_hours = __builtin_popcount (pair->season & SEASON_HOURS);
+    for (int i = 0; i < n_hours; i++)
+        hours += counts [i];
+    for (int i = n_hours; i < s_seasons (pair); i++)
+        days += counts [i];
     int hour = (int) ((when_ms / MS_PER_HOUR) % HOURS_PER_DAY);
     int day = (int) ((when_ms / MS_PER_DAY) % DAYS_PER_WEEK);
-    double h = (pair->hod [hour] + SEASON_PSEUDO)
+    double h = (s_season_count (pair, hour) + SEASON_PSEUDO)
              / (hours / (double) HOURS_PER_DAY + SEASON_PSEUDO);
-    double d = (pair->dow [day] + SEASON_PSEUDO)
+    double d = (s_season_count (pair, SEASON_DAY0 + day) + SEASON_PSEUDO)
              / (days / (double) DAYS_PER_WEEK + SEASON_PSEUDO);
     return h * d;
 }
 
-//  Age a link list and count one more for model (replacing the weakest
-//  link when full); delay_ms < 0: no delay to learn.
+//  Age a pair's next links and count one more for model after delay_ms
+//  (replacing the weakest link when full).
 static void
-s_link_add (link_t *links, uint8_t *n, uint32_t model, double delay_ms)
+s_next_add (wp_analyzer_t *self, pair_t *pair, uint32_t model, double delay_ms)
 {
-    int found = -1, weakest = 0;
-    for (int i = 0; i < *n; i++) {
+    link_t *links = s_next (pair);
+    int n = pair->n_next, found = -1, weakest = 0;
+    for (int i = 0; i < n; i++) {
         links [i].weight *= LINK_DECAY;
         if (links [i].model == model)
             found = i;
@@ -916,22 +1032,28 @@ s_link_add (link_t *links, uint8_t *n, uint32_t model, double delay_ms)
             weakest = i;
     }
     if (found < 0) {
-        found = *n < WP_ANALYZER_LINKS ? (*n)++ : weakest;
+        if (n < WP_ANALYZER_LINKS) {
+            s_tail_insert (self, pair, n * sizeof (link_t), sizeof (link_t),
+                           n * sizeof (link_t), 0);
+            pair->n_next++;
+            links = s_next (pair);
+        }
+        found = n < WP_ANALYZER_LINKS ? n : weakest;
         links [found].model = model;
         links [found].weight = 0;
         links [found].delay_ms = delay_ms > 0 ? (float) delay_ms : 0;
     }
     links [found].weight += 1.0f;
-    if (delay_ms >= 0)
-        links [found].delay_ms += LINK_ALPHA * ((float) delay_ms - links [found].delay_ms);
+    links [found].delay_ms += LINK_ALPHA * ((float) delay_ms - links [found].delay_ms);
 }
 
 //  The same for second-order links.
 static void
-s_link2_add (link2_t *links, uint8_t *n, uint32_t prev, uint32_t next)
+s_next2_add (wp_analyzer_t *self, pair_t *pair, uint32_t prev, uint32_t next)
 {
-    int found = -1, weakest = 0;
-    for (int i = 0; i < *n; i++) {
+    link2_t *links = s_next2 (pair);
+    int n = pair->n_next2, found = -1, weakest = 0;
+    for (int i = 0; i < n; i++) {
         links [i].weight *= LINK_DECAY;
         if (links [i].prev == prev && links [i].next == next)
             found = i;
@@ -939,9 +1061,42 @@ s_link2_add (link2_t *links, uint8_t *n, uint32_t prev, uint32_t next)
             weakest = i;
     }
     if (found < 0) {
-        found = *n < WP_ANALYZER_LINKS ? (*n)++ : weakest;
+        if (n < WP_ANALYZER_LINKS) {
+            size_t at = pair->n_next * sizeof (link_t) + n * sizeof (link2_t);
+            s_tail_insert (self, pair, at, sizeof (link2_t), at, 0);
+            pair->n_next2++;
+            links = s_next2 (pair);
+        }
+        found = n < WP_ANALYZER_LINKS ? n : weakest;
         links [found].prev = prev;
         links [found].next = next;
+        links [found].weight = 0;
+    }
+    links [found].weight += 1.0f;
+}
+
+//  The same for co-use links.
+static void
+s_couse_add (wp_analyzer_t *self, pair_t *pair, uint32_t model)
+{
+    couse_t *links = s_couse (pair);
+    int n = pair->n_couse, found = -1, weakest = 0;
+    for (int i = 0; i < n; i++) {
+        links [i].weight *= LINK_DECAY;
+        if (links [i].model == model)
+            found = i;
+        if (links [i].weight < links [weakest].weight)
+            weakest = i;
+    }
+    if (found < 0) {
+        if (n < WP_ANALYZER_LINKS) {
+            size_t at = s_links_bytes (pair);
+            s_tail_insert (self, pair, at, sizeof (couse_t), at, 0);
+            pair->n_couse++;
+            links = s_couse (pair);
+        }
+        found = n < WP_ANALYZER_LINKS ? n : weakest;
+        links [found].model = model;
         links [found].weight = 0;
     }
     links [found].weight += 1.0f;
@@ -968,14 +1123,12 @@ s_transition (wp_analyzer_t *self, uint32_t index, uint64_t now_ms)
         uint32_t from = s_pair_find (self, user->hash, user->last_model);
         if (from != NONE && delay <= NEXT_WINDOW_MS) {
             pair_t *before = &self->pairs [from];
-            links_t *links = s_links (self, before);
-            s_link_add (links->next, &links->n_next, model, (double) delay);
+            s_next_add (self, before, model, (double) delay);
             if (user->prev_model != NONE)
-                s_link2_add (links->next2, &links->n_next2, user->prev_model, model);
+                s_next2_add (self, before, user->prev_model, model);
             if (delay <= COUSE_WINDOW_MS) {
-                s_link_add (links->couse, &links->n_couse, model, -1);
-                links_t *own = s_links (self, pair);
-                s_link_add (own->couse, &own->n_couse, before->model, -1);
+                s_couse_add (self, before, model);
+                s_couse_add (self, pair, before->model);
             }
             s_mark_dirty (self, from);
         }
@@ -1019,13 +1172,13 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
             int bin = wp_idle_bin (now_ms - pair->last_ms);
             //  The pair's counts date from its last request; a bin not
             //  stored holds 0, which ageing leaves 0
-            int at = s_bin_slot (self, &pair->bins, &pair->idle, true, bin);
+            int at = s_pair_bin (self, pair, bin);
             int k = s_stored (pair);
             uint64_t pair_at = pair->last_ms;
             s_age (&pair->hist_unit, &pair->hist_total, &pair_at, now_ms, self->hist_tau_ms);
-            s_count_add (pair->idle, k, &pair->hist_unit, &pair->hist_rest, at);
+            s_count_add (s_counts (pair), k, &pair->hist_unit, &pair->hist_rest, at);
             pair->hist_total += 1.0f;
-            int model_at = s_bin_slot (self, &m->bins, &m->idle, false, bin);
+            int model_at = s_bin_slot (self, &m->bins, &m->idle, bin);
             s_age (&m->unit, &m->hist_total, &m->hist_at, now_ms, self->model_tau_ms);
             s_count_add (m->idle, __builtin_popcountll (m->bins), &m->unit, &m->rest,
                          model_at);
@@ -1059,7 +1212,7 @@ wp_analyzer_observe (wp_analyzer_t *self, uint64_t user_hash, const char *model,
     }
     if (now_ms > pair->last_ms)
         pair->last_ms = now_ms;
-    s_season_add (pair, now_ms);
+    s_season_add (self, pair, now_ms);
     s_transition (self, index, now_ms);
     s_mark_dirty (self, index);
     self->observed = index;
@@ -1114,41 +1267,38 @@ s_fill (wp_analyzer_t *self, const pair_t *pair, uint64_t now_ms, wp_pattern_t *
     //  (the bins not stored add 0)
     memset (out->hist_buf, 0, sizeof out->hist_buf);
     memset (out->recent, 0, sizeof out->recent);
+    const uint16_t *counts = s_counts (pair);
     const uint8_t *fast = s_fast (pair);
     double fast_total = 0;
     int at = 0;
     for (uint64_t bins = pair->bins; bins; bins &= bins - 1, at++) {
         int bin = __builtin_ctzll (bins);
-        out->hist_buf [bin] = (float) pair->idle [at] * pair->hist_unit;
+        out->hist_buf [bin] = (float) counts [at] * pair->hist_unit;
         out->recent [bin] = (float) fast [at] / FAST_UNIT;
         fast_total += out->recent [bin];
     }
     out->hist = out->hist_buf;
     out->hist_total = pair->hist_total;
     out->recent_total = fast_total;
-    out->n_next = 0;
-    out->n_couse = 0;
+    out->n_next = pair->n_next;
+    out->n_couse = pair->n_couse;
     out->n_next2 = 0;
-    const links_t *links = pair->links;
-    if (!links)
-        return;
-    out->n_next = links->n_next;
-    out->n_couse = links->n_couse;
-    for (uint8_t i = 0; i < links->n_next; i++)
-        s_fill_link (self, links->next [i].model, links->next [i].weight,
-                     links->next [i].delay_ms, &out->next [i]);
-    for (uint8_t i = 0; i < links->n_couse; i++)
-        s_fill_link (self, links->couse [i].model, links->couse [i].weight, 0,
-                     &out->couse [i]);
+    const link_t *next = s_next (pair);
+    const link2_t *next2 = s_next2 (pair);
+    const couse_t *couse = s_couse (pair);
+    for (uint8_t i = 0; i < pair->n_next; i++)
+        s_fill_link (self, next [i].model, next [i].weight, next [i].delay_ms, &out->next [i]);
+    for (uint8_t i = 0; i < pair->n_couse; i++)
+        s_fill_link (self, couse [i].model, couse [i].weight, 0, &out->couse [i]);
     if (user->last_model == pair->model && user->prev_model != NONE)
-        for (uint8_t i = 0; i < links->n_next2; i++)
-            if (links->next2 [i].prev == user->prev_model) {
+        for (uint8_t i = 0; i < pair->n_next2; i++)
+            if (next2 [i].prev == user->prev_model) {
                 //  Its delay: the first-order one to the same model, if any.
                 float delay = 0;
-                for (uint8_t j = 0; j < links->n_next; j++)
-                    if (links->next [j].model == links->next2 [i].next)
-                        delay = links->next [j].delay_ms;
-                s_fill_link (self, links->next2 [i].next, links->next2 [i].weight, delay,
+                for (uint8_t j = 0; j < pair->n_next; j++)
+                    if (next [j].model == next2 [i].next)
+                        delay = next [j].delay_ms;
+                s_fill_link (self, next2 [i].next, next2 [i].weight, delay,
                              &out->next2 [out->n_next2++]);
             }
 }
@@ -1169,7 +1319,7 @@ wp_analyzer_prior (wp_analyzer_t *self, uint64_t user_hash, const char *name, fl
         s_dense (m->bins, m->idle, m->unit, model);
         uint32_t p = s_pair_find (self, user_hash, id);
         if (p != NONE)
-            s_dense (self->pairs [p].bins, self->pairs [p].idle, self->pairs [p].hist_unit,
+            s_dense (self->pairs [p].bins, s_counts (&self->pairs [p]), self->pairs [p].hist_unit,
                      pair);
     }
     double global = self->global_total, others = 0;
@@ -1362,20 +1512,22 @@ s_get_hist (const uint8_t *p, float *total, float *hist)
 static uint8_t *
 s_put_links (wp_analyzer_t *self, const pair_t *pair, uint8_t *p)
 {
-    const links_t *links = pair->links;
-    for (int i = 0; links && i < links->n_next; i++, p += 16) {
-        wp_put_u64 (p, s_name_hash (self, links->next [i].model));
-        s_put_f32 (p + 8, links->next [i].weight);
-        s_put_f32 (p + 12, links->next [i].delay_ms);
+    const link_t *next = s_next (pair);
+    const link2_t *next2 = s_next2 (pair);
+    const couse_t *couse = s_couse (pair);
+    for (int i = 0; i < pair->n_next; i++, p += 16) {
+        wp_put_u64 (p, s_name_hash (self, next [i].model));
+        s_put_f32 (p + 8, next [i].weight);
+        s_put_f32 (p + 12, next [i].delay_ms);
     }
-    for (int i = 0; links && i < links->n_next2; i++, p += 20) {
-        wp_put_u64 (p, s_name_hash (self, links->next2 [i].prev));
-        wp_put_u64 (p + 8, s_name_hash (self, links->next2 [i].next));
-        s_put_f32 (p + 16, links->next2 [i].weight);
+    for (int i = 0; i < pair->n_next2; i++, p += 20) {
+        wp_put_u64 (p, s_name_hash (self, next2 [i].prev));
+        wp_put_u64 (p + 8, s_name_hash (self, next2 [i].next));
+        s_put_f32 (p + 16, next2 [i].weight);
     }
-    for (int i = 0; links && i < links->n_couse; i++, p += 12) {
-        wp_put_u64 (p, s_name_hash (self, links->couse [i].model));
-        s_put_f32 (p + 8, links->couse [i].weight);
+    for (int i = 0; i < pair->n_couse; i++, p += 12) {
+        wp_put_u64 (p, s_name_hash (self, couse [i].model));
+        s_put_f32 (p + 8, couse [i].weight);
     }
     return p;
 }
@@ -1394,23 +1546,24 @@ s_encode_pair (wp_analyzer_t *self, const pair_t *pair, uint8_t *value)
     wp_put_f64 (value + 40, pair->decayed);
     wp_put_u64 (value + 48, pair->last_ms);    //  decayed-at
     value [56] = 3;
-    value [57] = pair->links ? pair->links->n_next : 0;
-    value [58] = pair->links ? pair->links->n_next2 : 0;
-    value [59] = pair->links ? pair->links->n_couse : 0;
+    value [57] = pair->n_next;
+    value [58] = pair->n_next2;
+    value [59] = pair->n_couse;
     wp_put_f64 (value + 60, pair->decayed_short);
     wp_put_f64 (value + 68, pair->decayed_long);
     s_put_f32 (value + 76, pair->hist_total);
     s_put_f32 (value + 80, pair->hist_unit);
     s_put_f32 (value + 84, pair->hist_rest);
     wp_put_u64 (value + 88, pair->bins);
-    for (int i = 0; i < 24; i++)
-        s_put_u16 (value + 96 + 2 * i, pair->hod [i]);
-    for (int i = 0; i < 7; i++)
-        s_put_u16 (value + 144 + 2 * i, pair->dow [i]);
+    for (int i = 0; i < HOURS_PER_DAY; i++)
+        s_put_u16 (value + 96 + 2 * i, s_season_count (pair, i));
+    for (int i = 0; i < DAYS_PER_WEEK; i++)
+        s_put_u16 (value + 144 + 2 * i, s_season_count (pair, SEASON_DAY0 + i));
     uint8_t *p = s_put_links (self, pair, value + PAIR_RECORD_V3);
     int k = s_stored (pair);
+    const uint16_t *counts = s_counts (pair);
     for (int i = 0; i < k; i++, p += 2)
-        s_put_u16 (p, pair->idle [i]);
+        s_put_u16 (p, counts [i]);
     if (k)
         memcpy (p, s_fast (pair), (size_t) k);
     return (size_t) (p + k - value);
@@ -1694,26 +1847,59 @@ s_load_model (wp_analyzer_t *self, const char *name, const uint8_t *v, size_t le
         self->global_total += hist [i] - before [i];
     }
     if (len == MODEL_RECORD_V2 || len == MODEL_RECORD_V1)
-        s_store_dense (self, &model->bins, &model->idle, &model->unit, &model->rest, hist,
-                       NULL);
-    else {
-        int k = __builtin_popcountll (bins);
-        self->heap_bytes -= s_block_bytes (model->idle);
-        free (model->idle);
-        model->idle = k ? (uint16_t *) malloc ((size_t) k * sizeof (uint16_t)) : NULL;
-        assert (model->idle || !k);
-        if (k)
-            memcpy (model->idle, counts, (size_t) k * sizeof (uint16_t));
-        self->heap_bytes += s_block_bytes (model->idle);
-        model->bins = bins;
-        model->unit = unit;
-        model->rest = rest;
-    }
+        s_quantize (hist, NULL, &bins, counts, NULL, &unit, &rest);
+    int k = __builtin_popcountll (bins);
+    self->heap_bytes -= s_block_bytes (model->idle);
+    free (model->idle);
+    model->idle = k ? (uint16_t *) malloc ((size_t) k * sizeof (uint16_t)) : NULL;
+    assert (model->idle || !k);
+    if (k)
+        memcpy (model->idle, counts, (size_t) k * sizeof (uint16_t));
+    self->heap_bytes += s_block_bytes (model->idle);
+    model->bins = bins;
+    model->unit = unit;
+    model->rest = rest;
     model->hist_total = total;
     model->hist_at = hist_at;
     if (model->hist_at > self->global_at)
         self->global_at = model->hist_at;
     return 0;
+}
+
+//  Give a pair (its tail released) the links, stored bins and season
+//  counts decoded from a record (the hours and days not 0 stored).
+static void
+s_tail_load (wp_analyzer_t *self, pair_t *pair, const decoded_t *from)
+{
+    s_pair_release (self, pair);
+    int k = __builtin_popcountll (from->bins);
+    uint16_t season [HOURS_PER_DAY + DAYS_PER_WEEK];
+    int n_season = 0;
+    for (int i = 0; i < HOURS_PER_DAY + DAYS_PER_WEEK; i++) {
+        uint16_t count = i < HOURS_PER_DAY ? from->hod [i] : from->dow [i - SEASON_DAY0];
+        if (count) {
+            pair->season |= 1u << i;
+            season [n_season++] = count;
+        }
+    }
+    pair->n_next = from->n_next;
+    pair->n_next2 = from->n_next2;
+    pair->n_couse = from->n_couse;
+    pair->bins = from->bins;
+    size_t size = s_tail_bytes (pair);
+    if (!size)
+        return;
+    pair->tail = (uint8_t *) malloc (size);
+    assert (pair->tail);
+    self->heap_bytes += s_block_bytes (pair->tail);
+    memcpy (s_next (pair), from->next, from->n_next * sizeof (link_t));
+    memcpy (s_next2 (pair), from->next2, from->n_next2 * sizeof (link2_t));
+    couse_t *couse = s_couse (pair);
+    for (int i = 0; i < from->n_couse; i++)
+        couse [i] = (couse_t) { from->couse [i].model, from->couse [i].weight };
+    memcpy (s_counts (pair), from->counts, (size_t) k * sizeof (uint16_t));
+    memcpy (s_season_counts (pair), season, (size_t) n_season * sizeof (uint16_t));
+    memcpy (s_fast (pair), from->fast, (size_t) k);
 }
 
 //  Load one persisted record.
@@ -1772,34 +1958,15 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
     pair->hist_total = scratch.hist_total;
     //  The stored bins: as recorded (version 3), or those that hold
     //  something (a bin not stored holds 0, 0)
-    s_pair_release (self, pair);
-    if (scratch.sparse) {
-        int n = __builtin_popcountll (scratch.bins);
-        if (n) {
-            pair->idle = (uint16_t *) malloc ((size_t) n * (sizeof (uint16_t) + 1));
-            assert (pair->idle);
-            self->heap_bytes += s_block_bytes (pair->idle);
-            pair->bins = scratch.bins;
-            memcpy (pair->idle, scratch.counts, (size_t) n * sizeof (uint16_t));
-            memcpy (s_fast (pair), scratch.fast, (size_t) n);
-        }
-        pair->hist_unit = scratch.unit;
-        pair->hist_rest = scratch.rest;
+    if (!scratch.sparse) {
+        uint8_t fast [WP_IDLE_BINS];
+        s_quantize (scratch.hist, scratch.fast, &scratch.bins, scratch.counts, fast,
+                    &scratch.unit, &scratch.rest);
+        memcpy (scratch.fast, fast, sizeof fast);
     }
-    else
-        s_store_dense (self, &pair->bins, &pair->idle, &pair->hist_unit, &pair->hist_rest,
-                       scratch.hist, scratch.fast);
-    memcpy (pair->hod, scratch.hod, sizeof pair->hod);
-    memcpy (pair->dow, scratch.dow, sizeof pair->dow);
-    if (scratch.n_next || scratch.n_next2 || scratch.n_couse) {
-        links_t *links = s_links (self, pair);
-        links->n_next = scratch.n_next;
-        links->n_next2 = scratch.n_next2;
-        links->n_couse = scratch.n_couse;
-        memcpy (links->next, scratch.next, sizeof links->next);
-        memcpy (links->next2, scratch.next2, sizeof links->next2);
-        memcpy (links->couse, scratch.couse, sizeof links->couse);
-    }
+    pair->hist_unit = scratch.unit;
+    pair->hist_rest = scratch.rest;
+    s_tail_load (self, pair, &scratch);
     pair->dirty = false;
     //  Keep the user's list most recent first (records load in key order).
     user_t *user = &self->users [pair->user_slot];

@@ -1250,6 +1250,143 @@ test_round_trip_v3 (void **state)
     wp_analyzer_destroy (&self);
 }
 
+//  Load a store's records into an analyzer, models first (as the actor).
+static void
+s_store_load_ordered (store_t *store, wp_analyzer_t *analyzer)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (record_t *r = (record_t *) zhashx_first (store->records); r;
+             r = (record_t *) zhashx_next (store->records))
+            if (streq (r->db, pass ? "pairs" : "models"))
+                assert_int_equal (wp_analyzer_load (analyzer, r->db, r->key, r->key_len,
+                                                    r->value, r->value_len), 0);
+}
+
+//  Two summaries of a pair are the same to the bit (but the second-order
+//  links, given after the user's latest two models, which a record does
+//  not keep: the records compare them).
+static void
+s_assert_same_pair (const wp_pattern_t *one, const wp_pattern_t *two)
+{
+    assert_true (one->count == two->count);
+    assert_true (one->first_ms == two->first_ms && one->last_ms == two->last_ms);
+    assert_memory_equal (&one->gap_mean_ms, &two->gap_mean_ms, sizeof (double));
+    assert_memory_equal (&one->gap_std_ms, &two->gap_std_ms, sizeof (double));
+    assert_memory_equal (&one->season, &two->season, sizeof (double));
+    assert_memory_equal (&one->anomaly, &two->anomaly, sizeof (double));
+    assert_memory_equal (one->hist, two->hist, sizeof (float) * WP_IDLE_BINS);
+    assert_memory_equal (one->recent, two->recent, sizeof one->recent);
+    assert_memory_equal (&one->hist_total, &two->hist_total, sizeof one->hist_total);
+    assert_int_equal (one->n_next, two->n_next);
+    assert_int_equal (one->n_couse, two->n_couse);
+    for (int i = 0; i < one->n_next; i++) {
+        assert_string_equal (one->next [i].model, two->next [i].model);
+        assert_memory_equal (&one->next [i].weight, &two->next [i].weight, sizeof (float));
+        assert_memory_equal (&one->next [i].delay_ms, &two->next [i].delay_ms,
+                             sizeof (float));
+    }
+    for (int i = 0; i < one->n_couse; i++) {
+        assert_string_equal (one->couse [i].model, two->couse [i].model);
+        assert_memory_equal (&one->couse [i].weight, &two->couse [i].weight, sizeof (float));
+    }
+}
+
+//  What a pair holds beside its fixed part (its links, each list as long
+//  as it is used; the idle-time bins, hours and days it stored) comes
+//  back from its record to the bit, over days of random use with every
+//  list full and an hour's count halved; the records of the next event
+//  are the same bytes.
+static void
+test_tail_round_trip (void **state)
+{
+    wp_analyzer_t *self = wp_analyzer_new (NULL);
+    const char *models [] = { "m0", "m1", "m2", "m3", "m4", "m5", "m6" };
+    uint64_t seed = 99, t = T0;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        t += (seed >> 40) % 120000;         //  up to 2 minutes apart: 9 days
+        uint64_t user = 1 + (seed >> 20) % 40;
+        wp_analyzer_observe (self, user, models [(seed >> 8) % 7], t);
+    }
+    //  A busy pair: 130,000 requests in under an hour, so that one hour
+    //  (of at most two) and one day pass the largest count and halve
+    for (int i = 0; i < 130000; i++)
+        wp_analyzer_observe (self, 1, "m0", t + (uint64_t) i * 25);
+    t += 130000 * 25;
+    store_t store;
+    s_store_init (&store);
+    assert_true (wp_analyzer_drain (self, s_store_fn, &store) > 0);
+    wp_analyzer_t *copy = wp_analyzer_new (NULL);
+    s_store_load_ordered (&store, copy);
+    assert_int_equal (wp_analyzer_pairs (copy), wp_analyzer_pairs (self));
+    int full = 0;
+    for (uint64_t user = 1; user <= 40; user++)
+        for (int m = 0; m < 7; m++) {
+            wp_pattern_t one, two;
+            bool known = wp_analyzer_pair (self, user, models [m], t + 1000, &one);
+            assert_true (known == wp_analyzer_pair (copy, user, models [m], t + 1000, &two));
+            if (!known)
+                continue;
+            s_assert_same_pair (&one, &two);
+            full += one.n_next == WP_ANALYZER_LINKS && one.n_couse == WP_ANALYZER_LINKS;
+        }
+    assert_true (full > 40);
+    //  The next event of each user, on both, over an hour later (no link
+    //  learned: a record does not keep the user's latest models): the
+    //  same records
+    store_t after_self, after_copy;
+    s_store_init (&after_self);
+    s_store_init (&after_copy);
+    for (uint64_t user = 1; user <= 40; user++) {
+        wp_analyzer_observe (self, user, models [user % 7], t + 2 * HOUR);
+        wp_analyzer_observe (copy, user, models [user % 7], t + 2 * HOUR);
+    }
+    assert_true (wp_analyzer_drain (self, s_store_fn, &after_self) > 0);
+    assert_true (wp_analyzer_drain (copy, s_store_fn, &after_copy) > 0);
+    assert_int_equal (zhashx_size (after_self.records), zhashx_size (after_copy.records));
+    for (record_t *r = (record_t *) zhashx_first (after_self.records); r;
+         r = (record_t *) zhashx_next (after_self.records)) {
+        record_t *other = (record_t *) zhashx_lookup (after_copy.records,
+                                                      zhashx_cursor (after_self.records));
+        assert_non_null (other);
+        assert_int_equal (r->value_len, other->value_len);
+        assert_memory_equal (r->value, other->value, r->value_len);
+    }
+    s_store_fini (&after_copy);
+    s_store_fini (&after_self);
+    wp_analyzer_destroy (&copy);
+    s_store_fini (&store);
+    wp_analyzer_destroy (&self);
+}
+
+//  A pair's links hold memory as they are used: users who asked A then B
+//  a second apart (a next link and co-use both ways) hold little more
+//  than users who asked them two hours apart (no link), not a block for
+//  every kind of link.
+static void
+test_links_memory (void **state)
+{
+    wp_analyzer_t *apart = wp_analyzer_new (NULL);
+    wp_analyzer_t *linked = wp_analyzer_new (NULL);
+    for (uint64_t user = 1; user <= 1000; user++) {
+        wp_analyzer_observe (apart, user, "A", T0);
+        wp_analyzer_observe (apart, user, "B", T0 + 2 * HOUR);
+        wp_analyzer_observe (linked, user, "A", T0 + 2 * HOUR - 1000);
+        wp_analyzer_observe (linked, user, "B", T0 + 2 * HOUR);
+    }
+    wp_pattern_t p;
+    assert_true (wp_analyzer_pair (linked, 7, "A", T0 + 2 * HOUR, &p));
+    assert_int_equal (p.n_next, 1);
+    assert_int_equal (p.n_couse, 1);
+    assert_true (wp_analyzer_pair (apart, 7, "A", T0 + 2 * HOUR, &p));
+    assert_int_equal (p.n_next, 0);
+    size_t without = wp_analyzer_state_bytes (apart);
+    size_t with = wp_analyzer_state_bytes (linked);
+    assert_true (with <= without + 1000 * 64);
+    wp_analyzer_destroy (&linked);
+    wp_analyzer_destroy (&apart);
+}
+
 //  Version 2 records (dense float histograms, 604 and 248 bytes) still
 //  load: their values become counts, to 1/16384 of the largest bin.
 static void
@@ -1373,6 +1510,8 @@ main (void)
         cmocka_unit_test (test_rate_anomaly),
         cmocka_unit_test (test_transitions),
         cmocka_unit_test (test_round_trip_v3),
+        cmocka_unit_test (test_tail_round_trip),
+        cmocka_unit_test (test_links_memory),
         cmocka_unit_test (test_load_v2),
         cmocka_unit_test (test_counts_precision),
         cmocka_unit_test (test_known_sequence),
