@@ -50,33 +50,43 @@ static const double s_w_init [WP_ENGINE_FEATURES] = { 0, 1, 3, 3, 1, 0, 0, 0 };
 typedef struct {
     uint64_t key;               //  pair key, 0 = empty slot
     uint64_t made_ms;           //  when the pending prediction was made, 0 none
-    float x [WP_ENGINE_FEATURES];   //  its features
     uint64_t seen_ms;           //  the pair's latest request seen
+    float x [WP_ENGINE_FEATURES - 1];   //  its features but the bias (1)
     uint32_t plan_count;        //  pair count the plan was made at, 0 none
     uint32_t plan_key;          //  load, memory and price it assumed (s_plan_key)
     uint32_t keep_ms;           //  plan: keep for, ms
-    uint32_t w_start, w_end;    //  plan: resident again from, to, ms after the
-                                //  request (0, 0: no window)
     float p_horizon;            //  P(idle <= horizon) of the distribution
     float expected_ms;          //  its mean idle time
     float gap_q [WP_PREDICTION_QUANTILES];  //  its quantiles
     uint32_t ring [RING];       //  the last idle times longer than the load, ms
-    float hits [TOLS];          //  how often the next one fell in each window
-    float trials;               //  and how often it was tried (faded)
     float waits_s;              //  wait of the requests queued behind a cold
     float waits_n;              //  start (s), and how many cold starts
     uint32_t run_back;          //  seen_ms - the request that ended its latest
                                 //  long idle time (UINT32_MAX: none or long ago)
-    uint8_t ring_n, ring_at;    //  idle times in the ring, next slot
-    uint8_t crossed;            //  census: highest level counted (LEVELS: none)
     uint32_t older, newer;      //  census: the pairs asked before and after it
                                 //  (index + 1, 0: none)
-    uint8_t fresh_long;         //  a long idle time since the plan was made
-    uint8_t missed;             //  an idle time past the plan's keep since
+    uint32_t window;            //  its window_t once its ring is full (index +
+                                //  1, 0: none)
+    uint8_t ring_n : 3;         //  idle times in the ring
+    uint8_t ring_at : 2;        //  its next slot
+    uint8_t fresh_long : 1;     //  a long idle time since the plan was made
+    uint8_t missed : 1;         //  an idle time past the plan's keep since
+    uint8_t crossed;            //  census: highest level counted (LEVELS: none)
     uint8_t category;           //  what its latest plan found (wp_category_t)
 } entry_t;
 
-_Static_assert (sizeof (entry_t) <= 176, "a pair's entry stays small");
+_Static_assert (sizeof (entry_t) <= 136, "a pair's entry stays small");
+_Static_assert (RING == 4, "ring_n and ring_at are 3 and 2 bits");
+
+//  What a pair learns of its windows once its ring is full (a window is
+//  tried only then), and its plan's window.
+typedef struct {
+    float hits [TOLS];          //  how often the next one fell in each window
+    float trials;               //  and how often it was tried (faded)
+    uint32_t w_start, w_end;    //  plan: resident again from, to, ms after the
+                                //  request (0, 0: no window); a free record:
+                                //  w_start is the next free (index + 1)
+} window_t;
 
 //  What the engine knows of a model: its load time and memory (0: unknown).
 typedef struct {
@@ -122,6 +132,10 @@ struct _wp_engine_t {
     double waits_s, waits_n;    //  waits behind cold starts, all pairs (faded)
     double hits [TOLS];         //  windows' hits, all pairs (faded)
     double trials;              //  and tries
+    window_t *windows;          //  the pairs' window records
+    uint32_t windows_used;      //  records handed out (dense, below this)
+    uint32_t windows_cap;       //  capacity of windows []
+    uint32_t windows_free;      //  a record given back (index + 1, 0: none)
 };
 
 //  Create an engine.
@@ -177,6 +191,7 @@ wp_engine_destroy (wp_engine_t **self_p)
         return;
     free (self->slots);
     free (self->entries);
+    free (self->windows);
     free (self->model_keys);
     free (self->model_info);
     free (self->loads);
@@ -389,12 +404,48 @@ s_census_enter (wp_engine_t *self, entry_t *entry, uint64_t now_ms)
         self->cursor [j] = me;
 }
 
-//  A fresh entry for key (its old pair, if any, leaves the census).
+//  A pair's window record, NULL before its ring is full.
+static inline window_t *
+s_window_of (wp_engine_t *self, const entry_t *entry)
+{
+    return entry->window ? &self->windows [entry->window - 1] : NULL;
+}
+
+//  Give a pair a window record (empty).
+static void
+s_window_new (wp_engine_t *self, entry_t *entry)
+{
+    uint32_t index;
+    if (self->windows_free) {
+        index = self->windows_free - 1;
+        self->windows_free = self->windows [index].w_start;
+    }
+    else {
+        if (self->windows_used == self->windows_cap) {
+            //  Grow by an eighth, as the entries
+            uint32_t cap = self->windows_used < 64 ? 64
+                         : self->windows_used + self->windows_used / 8;
+            self->windows = (window_t *) realloc (self->windows, cap * sizeof (window_t));
+            assert (self->windows);
+            self->windows_cap = cap;
+        }
+        index = self->windows_used++;
+    }
+    memset (&self->windows [index], 0, sizeof (window_t));
+    entry->window = index + 1;
+}
+
+//  A fresh entry for key (its old pair, if any, leaves the census and
+//  gives its window record back).
 static entry_t *
 s_entry_reset (wp_engine_t *self, entry_t *entry, uint64_t key)
 {
     if (entry->key)
         s_census_leave (self, entry);
+    if (entry->window) {
+        self->windows [entry->window - 1].w_start = self->windows_free;
+        self->windows_free = entry->window;
+    }
     memset (entry, 0, sizeof *entry);
     entry->key = key;
     entry->crossed = LEVELS;
@@ -461,6 +512,7 @@ s_entry (wp_engine_t *self, uint64_t key)
             *slot = ++self->used;
             entry_t *entry = &self->entries [*slot - 1];
             entry->key = 0;
+            entry->window = 0;
             return s_entry_reset (self, entry, key);
         }
         if (probe >= PROBE_MAX && (self->mask + 1) / 2 >= self->opts.max_pairs)
@@ -507,6 +559,23 @@ s_train (wp_engine_t *self, const float *x, double y)
     for (int i = 0; i < WP_ENGINE_FEATURES; i++)
         self->w [i] += step * error * x [i];
     self->updates++;
+}
+
+//  A pair's features into x (WP_ENGINE_FEATURES): the bias, 1, and the
+//  ones it keeps.
+static void
+s_x_get (const entry_t *slot, float *x)
+{
+    x [F_BIAS] = 1;
+    memcpy (x + 1, slot->x, sizeof slot->x);
+}
+
+//  Keep features x in a pair (but the bias: 1).
+static void
+s_x_put (entry_t *slot, const float *x)
+{
+    assert (x [F_BIAS] == 1);
+    memcpy (slot->x, x + 1, sizeof slot->x);
 }
 
 //  The residency (ms) that a cold start of a model costs as much as: the
@@ -691,7 +760,9 @@ static double
 s_hit_rate (wp_engine_t *self, const entry_t *slot, int t)
 {
     double all = (self->hits [t] + 1) / (self->trials + 2);
-    return (slot->hits [t] + PRIOR_WEIGHT * all) / (slot->trials + PRIOR_WEIGHT);
+    const window_t *window = s_window_of (self, slot);
+    float hits = window ? window->hits [t] : 0, trials = window ? window->trials : 0;
+    return (hits + PRIOR_WEIGHT * all) / (trials + PRIOR_WEIGHT);
 }
 
 //  The window plan, if one costs less than keeping: keep to a level k,
@@ -763,19 +834,20 @@ s_learn_gap (wp_engine_t *self, entry_t *slot, uint64_t now_ms, double gap_ms,
             slot->waits_n += 1;
             self->waits_n += 1;
             if (slot->ring_n == RING) {
+                window_t *window = s_window_of (self, slot);
                 double median = s_ring_median (slot);
-                slot->trials = slot->trials * (float) HIT_DECAY + 1;
+                window->trials = window->trials * (float) HIT_DECAY + 1;
                 self->trials = self->trials * HIT_DECAY + 1;
                 for (int t = 0; t < TOLS; t++) {
                     bool hit = fabs (gap_ms - median) <= s_tol [t] * median;
-                    slot->hits [t] = slot->hits [t] * (float) HIT_DECAY + hit;
+                    window->hits [t] = window->hits [t] * (float) HIT_DECAY + hit;
                     self->hits [t] = self->hits [t] * HIT_DECAY + hit;
                 }
             }
             slot->ring [slot->ring_at] = gap_ms < UINT32_MAX ? (uint32_t) gap_ms : UINT32_MAX;
             slot->ring_at = (uint8_t) ((slot->ring_at + 1) % RING);
-            if (slot->ring_n < RING)
-                slot->ring_n++;
+            if (slot->ring_n < RING && ++slot->ring_n == RING && !slot->window)
+                s_window_new (self, slot);
             slot->fresh_long = 1;
         }
         uint64_t back = run ? now_ms - run : UINT32_MAX;
@@ -858,12 +930,12 @@ s_link_share (const wp_link_t *links, uint8_t n, const char *model, double *dela
 //  a window, or where its median and 90th percentile idle times fall
 //  against the load and the keep.
 static wp_category_t
-s_category (const entry_t *slot, const wp_pattern_t *entry, const wp_plan_t *plan,
-            double load_ms)
+s_category (const entry_t *slot, uint32_t window_end, const wp_pattern_t *entry,
+            const wp_plan_t *plan, double load_ms)
 {
     if (entry->hist_total < RING)
         return WP_CATEGORY_NEW;
-    if (slot->w_end)
+    if (window_end)
         return WP_CATEGORY_PERIODIC;
     double median = plan->gap_q [1], q90 = plan->gap_q [3];
     if (median < load_ms)
@@ -881,13 +953,15 @@ s_learn_pending (wp_engine_t *self, entry_t *slot, bool asked, uint64_t now_ms)
     if (!slot->made_ms || now_ms < slot->made_ms)
         return;
     double since = (double) (now_ms - slot->made_ms);
+    float x [WP_ENGINE_FEATURES];
+    s_x_get (slot, x);
     if (asked && since > 0) {
-        s_train (self, slot->x, since <= self->horizon_ms ? 1 : 0);
+        s_train (self, x, since <= self->horizon_ms ? 1 : 0);
         slot->made_ms = 0;
     }
     else
     if (since > self->horizon_ms) {
-        s_train (self, slot->x, 0);
+        s_train (self, x, 0);
         slot->made_ms = 0;
     }
 }
@@ -921,13 +995,17 @@ s_replan (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
     slot->fresh_long = 0;
     slot->missed = 0;
     slot->keep_ms = keep;
-    slot->w_start = start;
-    slot->w_end = end;
+    window_t *window = s_window_of (self, slot);
+    assert (window || !end);                //  (a window needs a full ring)
+    if (window) {
+        window->w_start = start;
+        window->w_end = end;
+    }
     slot->p_horizon = (float) plan.p_horizon;
     slot->expected_ms = (float) plan.expected_ms;
     for (int q = 0; q < WP_PREDICTION_QUANTILES; q++)
         slot->gap_q [q] = (float) plan.gap_q [q];
-    slot->category = (uint8_t) s_category (slot, entry, &plan, load_ms);
+    slot->category = (uint8_t) s_category (slot, end, entry, &plan, load_ms);
 }
 
 //  The model just asked for: learn its gap, refresh its plan and answer
@@ -948,9 +1026,10 @@ s_predict_fresh (wp_engine_t *self, entry_t *slot, const wp_pattern_t *entry,
     out->category = slot->category;
     memcpy (out->gap_q, slot->gap_q, sizeof out->gap_q);
     out->keep_until_ms = now_ms + slot->keep_ms;
-    if (slot->w_end) {
-        out->prewarm_at_ms = now_ms + slot->w_start;
-        out->hold_until_ms = now_ms + slot->w_end;
+    const window_t *window = s_window_of (self, slot);
+    if (window && window->w_end) {
+        out->prewarm_at_ms = now_ms + window->w_start;
+        out->hold_until_ms = now_ms + window->w_end;
     }
 }
 
@@ -1021,10 +1100,12 @@ s_predict_pair (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *entry
     double waits_ms = s_waits_ms (self, slot, load_ms);
     double break_even = s_break_even (self, load_ms, model.memory_mb, waits_ms);
     s_predict_fresh (self, slot, entry, &model, pop_q, break_even, now_ms, out);
-    s_features (slot->x, entry, slot->p_horizon, confidence);
+    float x [WP_ENGINE_FEATURES];
+    s_features (x, entry, slot->p_horizon, confidence);
+    s_x_put (slot, x);
     slot->made_ms = now_ms;
     double expected = slot->expected_ms;
-    out->probability = s_score (self, slot->x);
+    out->probability = s_score (self, x);
     out->confidence = confidence;
     out->expected_in_ms = (uint64_t) (expected > 0 ? expected : 0);
     out->benefit_ms = waits_ms;
@@ -1056,11 +1137,12 @@ s_predict_follower (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *l
     s_conditional_q (slot->gap_q, elapsed, self->horizon_ms, &p_hist, &expected);
     double waits_ms = s_waits_ms (self, slot, load_ms);
     double break_even = s_break_even (self, load_ms, model.memory_mb, waits_ms);
-    float *x = slot->x;
+    float x [WP_ENGINE_FEATURES];
+    s_x_get (slot, x);
     double delays [2] = { 0, 0 };
-    x [F_BIAS] = 1;
     x [F_HIST] = (float) s_logit (p_hist);
     s_link_features (x, latest, name, delays);
+    s_x_put (slot, x);
     slot->made_ms = now_ms;
     double probability = s_score (self, x);
     out->probability = probability;
@@ -1151,7 +1233,9 @@ wp_engine_restore (wp_engine_t *self, uint64_t user_hash, const wp_pattern_t *pa
     double break_even = s_break_even (self, model.load_ms, model.memory_mb, waits_ms);
     s_replan (self, slot, pair, &model, pop_q, model.load_ms, break_even);
     double n = pair->hist_total;
-    s_features (slot->x, pair, slot->p_horizon, n / (n + PRIOR_WEIGHT));
+    float x [WP_ENGINE_FEATURES];
+    s_features (x, pair, slot->p_horizon, n / (n + PRIOR_WEIGHT));
+    s_x_put (slot, x);
     return true;
 }
 
@@ -1275,5 +1359,6 @@ wp_engine_state_bytes (wp_engine_t *self)
     size_t models = self->names ? (size_t) self->loads_cap * sizeof (model_t)
                   : ((size_t) self->model_mask + 1) * (sizeof (uint64_t) + sizeof (model_t));
     return sizeof *self + ((size_t) self->mask + 1) * sizeof (uint32_t)
-         + (size_t) self->entries_cap * sizeof (entry_t) + models;
+         + (size_t) self->entries_cap * sizeof (entry_t)
+         + (size_t) self->windows_cap * sizeof (window_t) + models;
 }

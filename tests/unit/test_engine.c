@@ -190,6 +190,51 @@ s_request (wp_analyzer_t *analyzer, wp_engine_t *engine, uint64_t user, const ch
     return count;
 }
 
+//  A pair holds what its windows are learned from only once it has seen
+//  enough long idle times to try one: 10,000 pairs of a single request
+//  each hold under 170 bytes apiece (with the room the table and the
+//  entries keep to grow). Periodic pairs past the table's
+//  bound give their window records back with their entries: the memory
+//  stays that of the bound, and the pairs kept are still pre-warmed.
+static void
+test_entry_bytes (void **state)
+{
+    wp_analyzer_t *analyzer = wp_analyzer_new (NULL);
+    wp_engine_t *engine = wp_engine_new (NULL);
+    wp_prediction_t p;
+    size_t empty = wp_engine_state_bytes (engine);
+    for (uint64_t user = 1; user <= 10000; user++)
+        s_request (analyzer, engine, user, "m", T0 + user, "m", &p);
+    assert_int_equal (wp_engine_pairs (engine), 10000);
+    assert_true (wp_engine_state_bytes (engine) - empty < 10000 * 170);
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
+
+    analyzer = wp_analyzer_new (NULL);
+    wp_engine_opts_t opts = { .max_pairs = 64 };
+    engine = wp_engine_new (&opts);
+    wp_engine_model (engine, "cron", 3000, 0);
+    size_t bound = 0;
+    for (uint64_t round = 0; round < 20; round++) {
+        uint64_t now = T0 + round * 6000 * MINUTE;
+        int windows = 0;
+        for (int i = 0; i < 12; i++, now += 10 * MINUTE)
+            for (uint64_t user = 1; user <= 64; user++) {
+                s_request (analyzer, engine, round * 1000 + user, "cron", now + user,
+                           "cron", &p);
+                windows += i == 11 && p.hold_until_ms > 0;
+            }
+        //  (pairs of a round whose home slots meet take each other's entry)
+        assert_true (windows >= 16);
+        if (round == 4)                         //  the table at its bound
+            bound = wp_engine_state_bytes (engine);
+        if (round > 4)
+            assert_int_equal (wp_engine_state_bytes (engine), bound);
+    }
+    wp_engine_destroy (&engine);
+    wp_analyzer_destroy (&analyzer);
+}
+
 //  A user who asks every 10 minutes: once the window has been right a few
 //  times (RING idle times, then its hit rate learned), the plan unloads
 //  the model soon after each request and pre-warms it so that the load
@@ -739,6 +784,7 @@ main (void)
         cmocka_unit_test (test_quiet_pairs_count),
         cmocka_unit_test (test_queued_waits_learned),
         cmocka_unit_test (test_periodic_user_prewarmed),
+        cmocka_unit_test (test_entry_bytes),
         cmocka_unit_test (test_load_time_moves_prewarm),
         cmocka_unit_test (test_markov_follows),
         cmocka_unit_test (test_new_user_gets_prior),
