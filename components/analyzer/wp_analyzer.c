@@ -351,25 +351,22 @@ s_fast (const pair_t *pair)
 
 //  Make room in a pair's tail: len1 zero bytes at offset at1 and len2 at
 //  at2 (at1 <= at2, offsets in the tail as it is). The caller then counts
-//  what it inserted in the pair's fields (the tail's layout).
+//  what it inserted in the pair's fields (the tail's layout). The block
+//  is grown with realloc: in place when malloc's rounding left room.
 static void
 s_tail_insert (wp_analyzer_t *self, pair_t *pair, size_t at1, size_t len1, size_t at2,
                size_t len2)
 {
-    uint8_t *old = pair->tail;
-    size_t size = old ? s_tail_bytes (pair) : 0;
+    size_t size = pair->tail ? s_tail_bytes (pair) : 0;
     assert (at1 <= at2 && at2 <= size && len1 + len2 > 0);
-    uint8_t *tail = (uint8_t *) malloc (size + len1 + len2);
+    self->heap_bytes -= s_block_bytes (pair->tail);
+    uint8_t *tail = (uint8_t *) realloc (pair->tail, size + len1 + len2);
     assert (tail);
+    self->heap_bytes += s_block_bytes (tail);
+    memmove (tail + at2 + len1 + len2, tail + at2, size - at2);
+    memmove (tail + at1 + len1, tail + at1, at2 - at1);
     memset (tail + at1, 0, len1);
     memset (tail + at2 + len1, 0, len2);
-    if (old) {
-        memcpy (tail, old, at1);
-        memcpy (tail + at1 + len1, old + at1, at2 - at1);
-        memcpy (tail + at2 + len1 + len2, old + at2, size - at2);
-    }
-    self->heap_bytes += s_block_bytes (tail) - s_block_bytes (old);
-    free (old);
     pair->tail = tail;
 }
 
