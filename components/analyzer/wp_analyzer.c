@@ -115,7 +115,6 @@ typedef struct {
 } couse_t;
 
 //  Bits of pair.season: hours of the day, then days of the week.
-#define SEASON_HOURS 0x00ffffffu
 #define SEASON_DAY0 HOURS_PER_DAY
 
 //  One (user, model) pair. What varies in size from pair to pair is in
@@ -151,13 +150,16 @@ typedef struct {
     uint8_t n_next2 : 3;    //  links in next2
     bool used : 1;          //  slot holds a pair
     bool dirty : 1;         //  changed since the last drain
-    uint8_t n_couse;        //  links in couse
+    uint8_t n_couse : 3;    //  links in couse
+    uint8_t n_hours : 5;    //  hours stored (bits of season below 24)
     uint8_t early;          //  the drain epoch it was handed in at its
                             //  event (wp_analyzer_drain_recent), 0 none
+    uint8_t n_bins;         //  bins stored (bits of bins)
 } pair_t;
 
 _Static_assert (sizeof (pair_t) <= 112, "a pair's fixed part stays small");
 _Static_assert (WP_ANALYZER_LINKS < 8, "link counts are 3-bit fields");
+_Static_assert (HOURS_PER_DAY < 32, "n_hours is a 5-bit field");
 _Static_assert (HOURS_PER_DAY + DAYS_PER_WEEK <= 32, "the stored season is a 32-bit mask");
 _Static_assert (WP_IDLE_BINS <= 64, "the stored bins are a 64-bit mask");
 
@@ -276,20 +278,25 @@ s_pair_release (wp_analyzer_t *self, pair_t *pair)
     pair->season = 0;
     pair->n_next = pair->n_next2 = 0;
     pair->n_couse = 0;
+    pair->n_hours = 0;
+    pair->n_bins = 0;
 }
 
 //  Stored bins of a pair.
 static inline int
 s_stored (const pair_t *pair)
 {
-    return __builtin_popcountll (pair->bins);
+    return pair->n_bins;
 }
 
 //  Stored hours and days of a pair.
 static inline int
 s_seasons (const pair_t *pair)
 {
-    return __builtin_popcount (pair->season);
+    //  (the days, 7 bits, by two nibbles: popcount is a libgcc call)
+    static const uint8_t nibble [16] = { 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4 };
+    uint32_t days = pair->season >> SEASON_DAY0;
+    return pair->n_hours + nibble [days & 15] + nibble [days >> 4];
 }
 
 //  Bytes of a pair's links in its tail.
@@ -382,6 +389,7 @@ s_pair_bin (wp_analyzer_t *self, pair_t *pair, int bin)
     size_t fast = counts + 2 * (size_t) s_stored (pair) + 2 * (size_t) s_seasons (pair);
     s_tail_insert (self, pair, counts + 2 * (size_t) at, 2, fast + (size_t) at, 1);
     pair->bins |= 1ULL << bin;
+    pair->n_bins++;
     return at;
 }
 
@@ -395,6 +403,8 @@ s_season_slot (wp_analyzer_t *self, pair_t *pair, int bit)
         size_t offset = s_links_bytes (pair) + 2 * (size_t) (s_stored (pair) + at);
         s_tail_insert (self, pair, offset, 2, offset, 0);
         pair->season |= 1u << bit;
+        if (bit < HOURS_PER_DAY)
+            pair->n_hours++;
     }
     return s_season_counts (pair) + at;
 }
@@ -972,14 +982,13 @@ s_season_add (wp_analyzer_t *self, pair_t *pair, uint64_t now_ms)
     uint16_t *count = s_season_slot (self, pair, hour);
     if (++*count >= SEASON_MAX) {
         uint16_t *counts = s_season_counts (pair);
-        for (int i = 0; i < __builtin_popcount (pair->season & SEASON_HOURS); i++)
+        for (int i = 0; i < pair->n_hours; i++)
             counts [i] /= 2;
     }
-    int hours = __builtin_popcount (pair->season & SEASON_HOURS);
     count = s_season_slot (self, pair, SEASON_DAY0 + day);
     if (++*count >= SEASON_MAX) {
         uint16_t *counts = s_season_counts (pair);
-        for (int i = hours; i < s_seasons (pair); i++)
+        for (int i = pair->n_hours; i < s_seasons (pair); i++)
             counts [i] /= 2;
     }
 }
@@ -1000,10 +1009,9 @@ s_season (const pair_t *pair, uint64_t when_ms)
 {
     double hours = 0, days = 0;
     const uint16_t *counts = s_season_counts (pair);
-    int n_hours = __builtin_popcount (pair->season & SEASON_HOURS);
-    for (int i = 0; i < n_hours; i++)
+    for (int i = 0; i < pair->n_hours; i++)
         hours += counts [i];
-    for (int i = n_hours; i < s_seasons (pair); i++)
+    for (int i = pair->n_hours; i < s_seasons (pair); i++)
         days += counts [i];
     int hour = (int) ((when_ms / MS_PER_HOUR) % HOURS_PER_DAY);
     int day = (int) ((when_ms / MS_PER_DAY) % DAYS_PER_WEEK);
@@ -1877,12 +1885,14 @@ s_tail_load (wp_analyzer_t *self, pair_t *pair, const decoded_t *from)
         if (count) {
             pair->season |= 1u << i;
             season [n_season++] = count;
+            pair->n_hours += i < HOURS_PER_DAY;
         }
     }
     pair->n_next = from->n_next;
     pair->n_next2 = from->n_next2;
     pair->n_couse = from->n_couse;
     pair->bins = from->bins;
+    pair->n_bins = (uint8_t) k;
     size_t size = s_tail_bytes (pair);
     if (!size)
         return;
