@@ -356,25 +356,36 @@ s_fast (const pair_t *pair)
     return pair->tail ? (uint8_t *) (s_season_counts (pair) + s_seasons (pair)) : NULL;
 }
 
+//  Bytes a tail of size bytes is allocated with: what malloc would give
+//  anyway (glibc's blocks hold 24, 40, 56, ... bytes), so that most
+//  inserts fit without a call.
+static inline size_t
+s_tail_room (size_t size)
+{
+    return size <= 24 ? 24 : (size - 8 + 15) / 16 * 16 + 8;
+}
+
 //  Make room in a pair's tail: len1 zero bytes at offset at1 and len2 at
 //  at2 (at1 <= at2, offsets in the tail as it is). The caller then counts
-//  what it inserted in the pair's fields (the tail's layout). The block
-//  is grown with realloc: in place when malloc's rounding left room.
+//  what it inserted in the pair's fields (the tail's layout).
 static void
 s_tail_insert (wp_analyzer_t *self, pair_t *pair, size_t at1, size_t len1, size_t at2,
                size_t len2)
 {
     size_t size = pair->tail ? s_tail_bytes (pair) : 0;
     assert (at1 <= at2 && at2 <= size && len1 + len2 > 0);
-    self->heap_bytes -= s_block_bytes (pair->tail);
-    uint8_t *tail = (uint8_t *) realloc (pair->tail, size + len1 + len2);
-    assert (tail);
-    self->heap_bytes += s_block_bytes (tail);
+    uint8_t *tail = pair->tail;
+    if (!tail || size + len1 + len2 > s_tail_room (size)) {
+        self->heap_bytes -= s_block_bytes (tail);
+        tail = (uint8_t *) realloc (tail, s_tail_room (size + len1 + len2));
+        assert (tail);
+        self->heap_bytes += s_block_bytes (tail);
+        pair->tail = tail;
+    }
     memmove (tail + at2 + len1 + len2, tail + at2, size - at2);
     memmove (tail + at1 + len1, tail + at1, at2 - at1);
     memset (tail + at1, 0, len1);
     memset (tail + at2 + len1, 0, len2);
-    pair->tail = tail;
 }
 
 //  Position of bin among a pair's stored bins, storing it (count 0,
@@ -1022,89 +1033,102 @@ s_season (const pair_t *pair, uint64_t when_ms)
     return h * d;
 }
 
+//  The lists of a pair's links, in the order of its tail.
+typedef enum { LIST_NEXT, LIST_NEXT2, LIST_COUSE } list_t;
+
+//  Age a list of a pair's links and find the one for (id, id2): an entry
+//  holds an id first (next2: the previous model), its weight at weight_at,
+//  and a second id at id2_at (next2: the next model; 0: none). When it is
+//  not there it is added (zeros) while the list has room, else it takes
+//  the weakest's place (*fresh then). Returns the entry's bytes.
+static uint8_t *
+s_link_find (wp_analyzer_t *self, pair_t *pair, list_t list, uint32_t id, uint32_t id2,
+             bool *fresh)
+{
+    size_t stride = list == LIST_COUSE ? sizeof (couse_t) : sizeof (link_t);
+    size_t weight_at = list == LIST_NEXT2 ? offsetof (link2_t, weight) : sizeof (uint32_t);
+    size_t id2_at = list == LIST_NEXT2 ? offsetof (link2_t, next) : 0;
+    size_t at = list == LIST_NEXT ? 0
+              : list == LIST_NEXT2 ? pair->n_next * sizeof (link_t)
+              : pair->n_next * sizeof (link_t) + pair->n_next2 * sizeof (link2_t);
+    int n = list == LIST_NEXT ? pair->n_next : list == LIST_NEXT2 ? pair->n_next2
+          : pair->n_couse;
+    int found = -1, weakest = 0;
+    float weakest_weight = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t *link = pair->tail + at + (size_t) i * stride;
+        float weight;
+        uint32_t first, second = 0;
+        memcpy (&weight, link + weight_at, sizeof weight);
+        weight *= LINK_DECAY;
+        memcpy (link + weight_at, &weight, sizeof weight);
+        memcpy (&first, link, sizeof first);
+        if (id2_at)
+            memcpy (&second, link + id2_at, sizeof second);
+        if (first == id && second == id2)
+            found = i;
+        if (i == 0 || weight < weakest_weight) {
+            weakest = i;
+            weakest_weight = weight;
+        }
+    }
+    *fresh = found < 0;
+    if (found >= 0)
+        return pair->tail + at + (size_t) found * stride;
+    if (n == WP_ANALYZER_LINKS)
+        return pair->tail + at + (size_t) weakest * stride;
+    s_tail_insert (self, pair, at + (size_t) n * stride, stride, at + (size_t) n * stride, 0);
+    if (list == LIST_NEXT)
+        pair->n_next++;
+    else
+    if (list == LIST_NEXT2)
+        pair->n_next2++;
+    else
+        pair->n_couse++;
+    return pair->tail + at + (size_t) n * stride;
+}
+
 //  Age a pair's next links and count one more for model after delay_ms
 //  (replacing the weakest link when full).
 static void
 s_next_add (wp_analyzer_t *self, pair_t *pair, uint32_t model, double delay_ms)
 {
-    link_t *links = s_next (pair);
-    int n = pair->n_next, found = -1, weakest = 0;
-    for (int i = 0; i < n; i++) {
-        links [i].weight *= LINK_DECAY;
-        if (links [i].model == model)
-            found = i;
-        if (links [i].weight < links [weakest].weight)
-            weakest = i;
+    bool fresh;
+    link_t *link = (link_t *) s_link_find (self, pair, LIST_NEXT, model, 0, &fresh);
+    if (fresh) {
+        link->model = model;
+        link->weight = 0;
+        link->delay_ms = delay_ms > 0 ? (float) delay_ms : 0;
     }
-    if (found < 0) {
-        if (n < WP_ANALYZER_LINKS) {
-            s_tail_insert (self, pair, n * sizeof (link_t), sizeof (link_t),
-                           n * sizeof (link_t), 0);
-            pair->n_next++;
-            links = s_next (pair);
-        }
-        found = n < WP_ANALYZER_LINKS ? n : weakest;
-        links [found].model = model;
-        links [found].weight = 0;
-        links [found].delay_ms = delay_ms > 0 ? (float) delay_ms : 0;
-    }
-    links [found].weight += 1.0f;
-    links [found].delay_ms += LINK_ALPHA * ((float) delay_ms - links [found].delay_ms);
+    link->weight += 1.0f;
+    link->delay_ms += LINK_ALPHA * ((float) delay_ms - link->delay_ms);
 }
 
 //  The same for second-order links.
 static void
 s_next2_add (wp_analyzer_t *self, pair_t *pair, uint32_t prev, uint32_t next)
 {
-    link2_t *links = s_next2 (pair);
-    int n = pair->n_next2, found = -1, weakest = 0;
-    for (int i = 0; i < n; i++) {
-        links [i].weight *= LINK_DECAY;
-        if (links [i].prev == prev && links [i].next == next)
-            found = i;
-        if (links [i].weight < links [weakest].weight)
-            weakest = i;
+    bool fresh;
+    link2_t *link = (link2_t *) s_link_find (self, pair, LIST_NEXT2, prev, next, &fresh);
+    if (fresh) {
+        link->prev = prev;
+        link->next = next;
+        link->weight = 0;
     }
-    if (found < 0) {
-        if (n < WP_ANALYZER_LINKS) {
-            size_t at = pair->n_next * sizeof (link_t) + n * sizeof (link2_t);
-            s_tail_insert (self, pair, at, sizeof (link2_t), at, 0);
-            pair->n_next2++;
-            links = s_next2 (pair);
-        }
-        found = n < WP_ANALYZER_LINKS ? n : weakest;
-        links [found].prev = prev;
-        links [found].next = next;
-        links [found].weight = 0;
-    }
-    links [found].weight += 1.0f;
+    link->weight += 1.0f;
 }
 
 //  The same for co-use links.
 static void
 s_couse_add (wp_analyzer_t *self, pair_t *pair, uint32_t model)
 {
-    couse_t *links = s_couse (pair);
-    int n = pair->n_couse, found = -1, weakest = 0;
-    for (int i = 0; i < n; i++) {
-        links [i].weight *= LINK_DECAY;
-        if (links [i].model == model)
-            found = i;
-        if (links [i].weight < links [weakest].weight)
-            weakest = i;
+    bool fresh;
+    couse_t *link = (couse_t *) s_link_find (self, pair, LIST_COUSE, model, 0, &fresh);
+    if (fresh) {
+        link->model = model;
+        link->weight = 0;
     }
-    if (found < 0) {
-        if (n < WP_ANALYZER_LINKS) {
-            size_t at = s_links_bytes (pair);
-            s_tail_insert (self, pair, at, sizeof (couse_t), at, 0);
-            pair->n_couse++;
-            links = s_couse (pair);
-        }
-        found = n < WP_ANALYZER_LINKS ? n : weakest;
-        links [found].model = model;
-        links [found].weight = 0;
-    }
-    links [found].weight += 1.0f;
+    link->weight += 1.0f;
 }
 
 //  Pair index of (user, model) if it exists, else NONE.
@@ -1896,7 +1920,7 @@ s_tail_load (wp_analyzer_t *self, pair_t *pair, const decoded_t *from)
     size_t size = s_tail_bytes (pair);
     if (!size)
         return;
-    pair->tail = (uint8_t *) malloc (size);
+    pair->tail = (uint8_t *) malloc (s_tail_room (size));
     assert (pair->tail);
     self->heap_bytes += s_block_bytes (pair->tail);
     memcpy (s_next (pair), from->next, from->n_next * sizeof (link_t));
