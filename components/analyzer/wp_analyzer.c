@@ -130,6 +130,7 @@ typedef struct {
     uint32_t model;         //  model id
     uint32_t user_slot;     //  index of the user in users[]
     uint32_t user_next;     //  the user's next pair (less recent), NONE last
+    uint32_t user_prev;     //  the user's previous pair (more recent), NONE first
     float hist_total;       //  sum of the aged idle-time counts
     float hist_unit;        //  value of one stored count (see s_count_add)
     float hist_rest;        //  rounding carried to the next count added
@@ -157,20 +158,23 @@ typedef struct {
     uint8_t n_bins;         //  bins stored (bits of bins)
 } pair_t;
 
-_Static_assert (sizeof (pair_t) <= 112, "a pair's fixed part stays small");
+_Static_assert (sizeof (pair_t) <= 120, "a pair's fixed part stays small");
 _Static_assert (WP_ANALYZER_LINKS < 8, "link counts are 3-bit fields");
 _Static_assert (HOURS_PER_DAY < 32, "n_hours is a 5-bit field");
 _Static_assert (HOURS_PER_DAY + DAYS_PER_WEEK <= 32, "the stored season is a 32-bit mask");
 _Static_assert (WP_IDLE_BINS <= 64, "the stored bins are a 64-bit mask");
 
 //  One user: their pairs, most recently used first, as a list through
-//  the pairs (pair.user_next).
+//  the pairs (pair.user_next, pair.user_prev): an event moves its pair to
+//  the front, and the user's bound drops the last, without a walk over
+//  the models the user ever used.
 typedef struct {
     uint64_t hash;                              //  user hash
     uint64_t last_ms;                           //  their latest request
     uint32_t last_model;                        //  its model, NONE if none
     uint32_t prev_model;                        //  the distinct model before
     uint32_t head;                              //  most recent pair, NONE none
+    uint32_t tail;                              //  least recent pair, NONE none
     uint8_t n;                                  //  pairs in the list
     bool used;                                  //  slot holds a user
 } user_t;
@@ -770,23 +774,43 @@ s_slab_reserve (void *slab, uint32_t top, uint32_t *capacity, size_t size)
 static void
 s_list_remove (wp_analyzer_t *self, user_t *user, uint32_t p)
 {
-    uint32_t *link = &user->head;
-    while (*link != p) {
-        assert (*link != NONE);
-        link = &self->pairs [*link].user_next;
-    }
-    *link = self->pairs [p].user_next;
-    self->pairs [p].user_next = NONE;
+    pair_t *pair = &self->pairs [p];
+    assert (user->n && (pair->user_prev != NONE || user->head == p));
+    if (pair->user_prev != NONE)
+        self->pairs [pair->user_prev].user_next = pair->user_next;
+    else
+        user->head = pair->user_next;
+    if (pair->user_next != NONE)
+        self->pairs [pair->user_next].user_prev = pair->user_prev;
+    else
+        user->tail = pair->user_prev;
+    pair->user_next = pair->user_prev = NONE;
     user->n--;
+}
+
+//  Put pair p in its user's list after pair after (NONE: first).
+static void
+s_list_insert (wp_analyzer_t *self, user_t *user, uint32_t p, uint32_t after)
+{
+    pair_t *pair = &self->pairs [p];
+    pair->user_prev = after;
+    pair->user_next = after == NONE ? user->head : self->pairs [after].user_next;
+    if (after == NONE)
+        user->head = p;
+    else
+        self->pairs [after].user_next = p;
+    if (pair->user_next != NONE)
+        self->pairs [pair->user_next].user_prev = p;
+    else
+        user->tail = p;
+    user->n++;
 }
 
 //  Put pair p first in its user's list.
 static void
 s_list_push (wp_analyzer_t *self, user_t *user, uint32_t p)
 {
-    self->pairs [p].user_next = user->head;
-    user->head = p;
-    user->n++;
+    s_list_insert (self, user, p, NONE);
 }
 
 //  Remove pair index p from its user's list.
@@ -876,6 +900,7 @@ s_user (wp_analyzer_t *self, uint64_t hash)
     user->last_model = NONE;
     user->prev_model = NONE;
     user->head = NONE;
+    user->tail = NONE;
     user->used = true;
     self->users_used++;
     self->user_index.slots [slot] = index + 1;
@@ -900,10 +925,7 @@ s_pair (wp_analyzer_t *self, uint64_t hash, uint32_t model)
         uint32_t u = s_user (self, hash);
         //  The user's own bound: drop their least recently used model.
         if (self->users [u].n >= self->opts.max_user_models) {
-            uint32_t last = self->users [u].head;
-            while (self->pairs [last].user_next != NONE)
-                last = self->pairs [last].user_next;
-            s_evict (self, last);
+            s_evict (self, self->users [u].tail);
             u = s_user (self, hash);
             slot = s_pair_slot (self, hash, model);
         }
@@ -2008,9 +2030,8 @@ wp_analyzer_load (wp_analyzer_t *self, const char *db, const void *key,
          q = self->pairs [q].user_next)
         after = q;
     if (after != NONE) {
-        user->head = pair->user_next;
-        pair->user_next = self->pairs [after].user_next;
-        self->pairs [after].user_next = index;
+        s_list_remove (self, user, index);
+        s_list_insert (self, user, index, after);
     }
     return 0;
 }
