@@ -227,7 +227,11 @@ typedef struct {
     bool admit;             //  the resource manager's latest admit
     bool admit_known;       //  a resource.status was seen
     uint64_t gaps;          //  bus gaps already recorded
+    unsigned flush_ms;      //  a record is synced within this
+    bool sync_armed;        //  the sync timer is set (one shot)
 } audit_actor_t;
+
+static int s_sync (zloop_t *loop, int timer_id, void *arg);
 
 //  Name of an enum value without its prefix, lower case ("COMMAND_PIN"
 //  -> "pin"), into buffer.
@@ -274,6 +278,12 @@ s_write (audit_actor_t *self, char **buffer, size_t *len, size_t *cap)
     wp_audit_append (self->log, *buffer);
     free (*buffer);
     *buffer = NULL;
+    //  Synced flush_ms after the first record since the last sync: no
+    //  timer wakes the thread while nothing is written
+    if (!self->sync_armed && self->loop) {
+        self->sync_armed = true;
+        zloop_timer (self->loop, self->flush_ms, 1, s_sync, self);
+    }
 }
 
 //  The source of an event's header.
@@ -407,7 +417,9 @@ s_events (zloop_t *loop, zsock_t *reader, void *arg)
 static int
 s_sync (zloop_t *loop, int timer_id, void *arg)
 {
-    wp_audit_sync (((audit_actor_t *) arg)->log);
+    audit_actor_t *self = (audit_actor_t *) arg;
+    self->sync_armed = false;
+    wp_audit_sync (self->log);
     return 0;
 }
 
@@ -440,7 +452,7 @@ s_start (audit_actor_t *self, char *reason, size_t size)
         return -1;
     }
     zloop_reader (self->loop, wp_bus_sub_socket (self->bus), s_events, self);
-    zloop_timer (self->loop, config->flush_ms, 0, s_sync, self);
+    self->flush_ms = config->flush_ms;
     s_events (self->loop, NULL, self);
     self->config = NULL;        //  a reload may free it; nothing more is read
     return 0;

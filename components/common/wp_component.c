@@ -56,6 +56,7 @@ struct _wp_ctx_t {
     uint64_t acked_next;            //  next_ms at the last ack
     bool windowed;                  //  the latest tick: replay by windows
     wp_resync_t *resync;            //  snapshots asked and answered (live mode)
+    bool flush_resyncs;             //  the flush timer ticks the resync too
     zlistx_t *held;                 //  s_held_t: events held until the first
                                     //  snapshot (wp_resync_holding)
     uint64_t rest_work;             //  work events at the last heartbeat
@@ -388,11 +389,17 @@ s_persist (wp_ctx_t *ctx)
     }
 }
 
-//  Flush timer.
+static int s_resync_tick (zloop_t *loop, int timer_id, void *arg);
+
+//  Flush timer (and the resync's, when the flush comes as often: one
+//  wake-up where two would be).
 static int
 s_flush (zloop_t *loop, int timer_id, void *arg)
 {
-    s_persist ((wp_ctx_t *) arg);
+    wp_ctx_t *ctx = (wp_ctx_t *) arg;
+    s_persist (ctx);
+    if (ctx->flush_resyncs)
+        s_resync_tick (loop, timer_id, arg);
     return 0;
 }
 
@@ -694,7 +701,9 @@ s_start (wp_ctx_t *ctx, char *reason, size_t size)
     //  In replay mode periodic work follows event time (s_clock).
     if (ctx->def->on_tick && tick_ms && !ctx->replay)
         zloop_timer (ctx->loop, tick_ms, 0, s_tick, ctx);
-    if (ctx->resync)
+    //  (the timers' periods are the start's: a reload does not change them)
+    ctx->flush_resyncs = ctx->resync && config->flush_ms <= S_RESYNC_TICK_MS;
+    if (ctx->resync && !ctx->flush_resyncs)
         zloop_timer (ctx->loop, S_RESYNC_TICK_MS, 0, s_resync_tick, ctx);
     //  Events that arrived while we waited for readiness.
     s_bus_events (ctx->loop, NULL, ctx);
