@@ -15,26 +15,27 @@
 static const struct {
     const char *name;
     const ProtobufCMessageDescriptor *descriptor;
+    bool periodic;                  //  a periodic report (wp_topic_periodic)
 } s_topics [WP_TOPIC_COUNT] = {
-    { "usage.observed", &warmup__v1__usage_observed__descriptor },
-    { "usage.pattern", &warmup__v1__usage_pattern__descriptor },
-    { "prediction.made", &warmup__v1__prediction_made__descriptor },
-    { "warmup.requested", &warmup__v1__warmup_requested__descriptor },
-    { "warmup.done", &warmup__v1__warmup_done__descriptor },
-    { "resource.status", &warmup__v1__resource_status__descriptor },
-    { "perf.estimate", &warmup__v1__perf_estimate__descriptor },
-    { "metrics.snapshot", &warmup__v1__metrics_snapshot__descriptor },
-    { "heartbeat", &warmup__v1__heartbeat__descriptor },
-    { "clock.tick", &warmup__v1__clock_tick__descriptor },
-    { "clock.ack", &warmup__v1__clock_ack__descriptor },
-    { "control.request", &warmup__v1__control_request__descriptor },
-    { "control.reply", &warmup__v1__control_reply__descriptor },
-    { "room.request", &warmup__v1__room_request__descriptor },
-    { "room.reply", &warmup__v1__room_reply__descriptor },
-    { "sync.request", &warmup__v1__sync_request__descriptor },
-    { "sync.reply", &warmup__v1__sync_reply__descriptor },
-    { "warmup.deferred", &warmup__v1__warmup_deferred__descriptor },
-    { "usage.intent", &warmup__v1__usage_intent__descriptor },
+    { "usage.observed", &warmup__v1__usage_observed__descriptor, false },
+    { "usage.pattern", &warmup__v1__usage_pattern__descriptor, false },
+    { "prediction.made", &warmup__v1__prediction_made__descriptor, false },
+    { "warmup.requested", &warmup__v1__warmup_requested__descriptor, false },
+    { "warmup.done", &warmup__v1__warmup_done__descriptor, false },
+    { "resource.status", &warmup__v1__resource_status__descriptor, true },
+    { "perf.estimate", &warmup__v1__perf_estimate__descriptor, true },
+    { "metrics.snapshot", &warmup__v1__metrics_snapshot__descriptor, true },
+    { "heartbeat", &warmup__v1__heartbeat__descriptor, true },
+    { "clock.tick", &warmup__v1__clock_tick__descriptor, false },
+    { "clock.ack", &warmup__v1__clock_ack__descriptor, false },
+    { "control.request", &warmup__v1__control_request__descriptor, false },
+    { "control.reply", &warmup__v1__control_reply__descriptor, false },
+    { "room.request", &warmup__v1__room_request__descriptor, false },
+    { "room.reply", &warmup__v1__room_reply__descriptor, false },
+    { "sync.request", &warmup__v1__sync_request__descriptor, false },
+    { "sync.reply", &warmup__v1__sync_reply__descriptor, false },
+    { "warmup.deferred", &warmup__v1__warmup_deferred__descriptor, false },
+    { "usage.intent", &warmup__v1__usage_intent__descriptor, false },
 };
 
 //  Where the last sequence number of one (topic, source) is kept. An
@@ -83,6 +84,14 @@ wp_topic_name (wp_topic_t topic)
 {
     assert (topic < WP_TOPIC_COUNT);
     return s_topics [topic].name;
+}
+
+//  A periodic report?
+bool
+wp_topic_periodic (wp_topic_t topic)
+{
+    assert (topic < WP_TOPIC_COUNT);
+    return s_topics [topic].periodic;
 }
 
 //  Descriptor of a topic's payload.

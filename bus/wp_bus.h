@@ -104,6 +104,12 @@ typedef struct _wp_bus_t wp_bus_t;
 const char *
     wp_topic_name (wp_topic_t topic);
 
+//  True for the topics of the periodic reports every service sends while
+//  nothing happens (heartbeat, resource.status, perf.estimate,
+//  metrics.snapshot): what is not work, and no reason to write.
+bool
+    wp_topic_periodic (wp_topic_t topic);
+
 //  Message descriptor of a topic's payload.
 const ProtobufCMessageDescriptor *
     wp_topic_descriptor (wp_topic_t topic);

@@ -283,14 +283,6 @@ wp_ctx_bus_stats (wp_ctx_t *ctx, wp_bus_stats_t *stats)
 static atomic_uint_fast64_t s_process_work;
 static atomic_uint_fast64_t s_process_trimmed;
 
-//  True for an event that is work, not a periodic report.
-static bool
-s_is_work (wp_topic_t topic)
-{
-    return topic != WP_TOPIC_HEARTBEAT && topic != WP_TOPIC_METRICS
-        && topic != WP_TOPIC_RESOURCE && topic != WP_TOPIC_PERF;
-}
-
 //  Give memory back once work stops: when the component has had no work
 //  for a heartbeat period, the pages of its store's map that LMDB touched
 //  (once per quiet spell); when the whole process has had none for a
@@ -303,7 +295,7 @@ s_rest (wp_ctx_t *ctx)
 {
     uint64_t work = 0;
     for (int topic = 0; topic < WP_TOPIC_COUNT; topic++)
-        if (s_is_work ((wp_topic_t) topic))
+        if (!wp_topic_periodic ((wp_topic_t) topic))
             work += ctx->received [topic];
     if (work != ctx->rest_work) {
         ctx->rest_work = work;
@@ -508,7 +500,7 @@ s_bus_events (zloop_t *loop, zsock_t *reader, void *arg)
     for (int i = 0; i < 1000; i++) {
         if (wp_bus_recv (ctx->bus, &event) != 1)
             break;
-        work += s_is_work (event.topic);
+        work += !wp_topic_periodic (event.topic);
         if (ctx->verbose)
             zsys_debug ("%s: %s", ctx->def->name, wp_topic_name (event.topic));
         ctx->received [event.topic]++;

@@ -7,6 +7,7 @@
 #include "wp_metrics.h"
 #include "wp_calib.h"
 #include "wp_util.h"
+#include "wp_bus.h"
 #include <czmq.h>
 #include <math.h>
 
@@ -59,8 +60,6 @@ struct _wp_metrics_t {
     zhashx_t *topics;           // topic name -> uint64_t count
     uint64_t other;             // events counted under "other"
     uint64_t events;            // all events counted
-    uint64_t periodic;          // of them, the periodic reports (heartbeats,
-                                // snapshots, status, estimates)
     uint64_t requests;          // usage events
     uint64_t warm;              // ... served warm
     uint64_t delayed;           // ... that waited for a load in progress
@@ -184,9 +183,6 @@ wp_metrics_event (wp_metrics_t *self, const char *topic)
 {
     assert (self);
     self->events++;
-    if (topic && (streq (topic, "heartbeat") || streq (topic, "metrics.snapshot")
-                  || streq (topic, "resource.status") || streq (topic, "perf.estimate")))
-        self->periodic++;
     if (s_valid_topic (topic)) {
         uint64_t *count = (uint64_t *) zhashx_lookup (self->topics, topic);
         if (count) {
@@ -1631,7 +1627,14 @@ wp_metrics_stamp (wp_metrics_t *self)
     assert (self);
     //  (not the periodic reports: a service at rest keeps its counters
     //  as they were, not a commit per flush for its heartbeats)
-    uint64_t stamp = self->events - self->periodic + self->dropped + self->latency_samples
+    uint64_t periodic = 0;
+    for (int topic = 0; topic < WP_TOPIC_COUNT; topic++)
+        if (wp_topic_periodic ((wp_topic_t) topic)) {
+            const uint64_t *count = (const uint64_t *) zhashx_lookup (
+                self->topics, wp_topic_name ((wp_topic_t) topic));
+            periodic += count ? *count : 0;
+        }
+    uint64_t stamp = self->events - periodic + self->dropped + self->latency_samples
                    + self->requests + self->warmups_ok + self->warmups_failed
                    + self->cools + self->cools_failed;
     //  (guesses are scored as the clock passes their horizon, without events)
