@@ -404,6 +404,19 @@ s_census_enter (wp_engine_t *self, entry_t *entry, uint64_t now_ms)
         self->cursor [j] = me;
 }
 
+//  Room in array (of size-byte items, *cap of them) for one more at index
+//  used: 64, then an eighth more each time (little capacity held unused).
+static void *
+s_reserve (void *array, uint32_t used, uint32_t *cap, size_t size)
+{
+    if (used < *cap)
+        return array;
+    *cap = used < 64 ? 64 : used + used / 8;
+    void *grown = realloc (array, (size_t) *cap * size);
+    assert (grown);
+    return grown;
+}
+
 //  A pair's window record, NULL before its ring is full.
 static inline window_t *
 s_window_of (wp_engine_t *self, const entry_t *entry)
@@ -421,14 +434,8 @@ s_window_new (wp_engine_t *self, entry_t *entry)
         self->windows_free = self->windows [index].w_start;
     }
     else {
-        if (self->windows_used == self->windows_cap) {
-            //  Grow by an eighth, as the entries
-            uint32_t cap = self->windows_used < 64 ? 64
-                         : self->windows_used + self->windows_used / 8;
-            self->windows = (window_t *) realloc (self->windows, cap * sizeof (window_t));
-            assert (self->windows);
-            self->windows_cap = cap;
-        }
+        self->windows = (window_t *) s_reserve (self->windows, self->windows_used,
+                                                &self->windows_cap, sizeof (window_t));
         index = self->windows_used++;
     }
     memset (&self->windows [index], 0, sizeof (window_t));
@@ -502,13 +509,8 @@ s_entry (wp_engine_t *self, uint64_t key)
                 s_grow (self);
                 return s_entry (self, key);
             }
-            if (self->used == self->entries_cap) {
-                //  Grow by an eighth: little capacity held unused
-                uint32_t cap = self->used < 64 ? 64 : self->used + self->used / 8;
-                self->entries = (entry_t *) realloc (self->entries, cap * sizeof (entry_t));
-                assert (self->entries);
-                self->entries_cap = cap;
-            }
+            self->entries = (entry_t *) s_reserve (self->entries, self->used,
+                                                   &self->entries_cap, sizeof (entry_t));
             *slot = ++self->used;
             entry_t *entry = &self->entries [*slot - 1];
             entry->key = 0;
