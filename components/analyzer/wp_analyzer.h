@@ -52,7 +52,7 @@
     What varies in size from pair to pair (its links, each list as long
     as it is used; its stored bins; the hours of the day and days of the
     week it was used in) is one block per pair, beside a fixed part of
-    112 bytes (warmup-bench's load: about 240 bytes a pair in all).
+    120 bytes (warmup-bench's load: about 250 bytes a pair in all).
     =========================================================================
 */
 
